@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildJobId } from '@sidecar/core';
+import { connectRedis, createStores, FsBlobStore, newTokenSecret, type Stores } from '@sidecar/store';
+import { createApp } from './app.js';
+import { DeployQueues } from './services/queues.js';
+
+// The API against a real Redis (started by the global setup), isolated by a key prefix per run.
+const prefix = `t-${randomUUID().slice(0, 8)}:`;
+const redis = connectRedis(inject('redisUrl'));
+const stores: Stores = createStores(redis, prefix);
+const queues = new DeployQueues(redis, prefix);
+const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-api-test-'));
+const admin = newTokenSecret();
+const app = createApp({
+  stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`,
+});
+const auth = { authorization: `Bearer ${admin}` };
+const tgzBytes = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+beforeAll(async () => {
+  await stores.tokens.ensureAdmin(admin);
+});
+afterAll(async () => {
+  await queues.close();
+  await redis.quit();
+  rmSync(blobDir, { recursive: true, force: true });
+});
+
+const expectProblem = (res: request.Response, status: number, code: string) => {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code });
+  expect(typeof res.body.detail).toBe('string');
+  expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/); // never a stack trace
+};
+
+describe('health', () => {
+  it('answers /healthz without a token', async () => {
+    const res = await request(app).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz is 503 naming the target until a worker reports in, then 200', async () => {
+    const down = await request(app).get('/readyz');
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis).toBe('ok');
+    expect(down.body.checks.target).toMatch(/^down/);
+    await redis.set(stores.keys.workerHeartbeat, '1', 'EX', 5);
+    const up = await request(app).get('/readyz');
+    expect(up.status).toBe(200);
+    await redis.del(stores.keys.workerHeartbeat);
+  });
+
+  it('/metrics speaks the Prometheus text format and counts requests', async () => {
+    await request(app).get('/healthz');
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/# TYPE sidecar_http_requests_total counter/);
+    expect(res.text).toMatch(/sidecar_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
+  });
+});
+
+describe('auth', () => {
+  it('refuses a missing token with 401 unauthorized', async () => {
+    expectProblem(await request(app).get('/api/v1/apps'), 401, 'unauthorized');
+  });
+  it('refuses a wrong token with 401', async () => {
+    expectProblem(await request(app).get('/api/v1/apps').set('authorization', 'Bearer nope'), 401, 'unauthorized');
+  });
+  it('stores tokens only as hashes', async () => {
+    const stored = await redis.hkeys(stores.keys.tokens);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored).not.toContain(admin);
+    expect(JSON.stringify(await redis.hgetall(stores.keys.tokens))).not.toContain(admin);
+  });
+  it('hides apps a deployer token may not touch (404, not 403)', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'secret-app' }).expect(201);
+    const other = newTokenSecret();
+    await stores.tokens.put(other, { name: 'ci', role: 'deployer', apps: ['mine'], createdAt: new Date().toISOString() });
+    expectProblem(await request(app).get('/api/v1/apps/secret-app').set('authorization', `Bearer ${other}`), 404, 'app_not_found');
+    const list = await request(app).get('/api/v1/apps').set('authorization', `Bearer ${other}`);
+    expect(list.body.items.map((a: { name: string }) => a.name)).not.toContain('secret-app');
+  });
+});
+
+describe('apps', () => {
+  it('creates an app with defaults and the documented shape', async () => {
+    const res = await request(app).post('/api/v1/apps').set(auth).send({ name: 'hello', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 's3cret' } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      name: 'hello', runtime: 'node', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: '******' }, replicas: 1,
+      resources: { memory: '256Mi', cpu: '500m' }, url: 'http://hello.localhost:8080/', currentRelease: null, status: 'new',
+    });
+    expect(JSON.stringify(res.body)).not.toContain('s3cret');
+  });
+
+  it('refuses a duplicate with 409 app_exists', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'dup' }).expect(201);
+    expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name: 'dup' }), 409, 'app_exists');
+  });
+
+  it.each(['Hello', '-x', 'x-', 'a_b', 'a'.repeat(31), '', '9lives'])('refuses the name %j with 400 invalid_name', async (name) => {
+    expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name }), 400, 'invalid_name');
+  });
+
+  it('refuses unknown fields and bad values naming the field', async () => {
+    const res = await request(app).post('/api/v1/apps').set(auth).send({ name: 'fields', replicas: -1 });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.detail).toMatch(/replicas/);
+    expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name: 'fields', resources: { memory: '64Mi' } }), 400, 'invalid_request');
+  });
+
+  it('refuses malformed JSON with a 400, not a 500', async () => {
+    const res = await request(app).post('/api/v1/apps').set(auth).set('content-type', 'application/json').send('{"name": ');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_json');
+  });
+
+  it('lists, gets, patches (null removes a key) and deletes', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'crud', env: { A: '1', B: '2' } }).expect(201);
+    const list = await request(app).get('/api/v1/apps').set(auth).expect(200);
+    expect(list.body.items.map((a: { name: string }) => a.name)).toContain('crud');
+    const patched = await request(app).patch('/api/v1/apps/crud').set(auth).send({ env: { A: null, C: '3' }, replicas: 2 }).expect(200);
+    expect(patched.body.env).toEqual({ B: '2', C: '3' });
+    expect(patched.body.replicas).toBe(2);
+    await request(app).delete('/api/v1/apps/crud').set(auth).expect(204);
+    expectProblem(await request(app).get('/api/v1/apps/crud').set(auth), 404, 'app_not_found');
+  });
+
+  it('answers an unknown app with 404 app_not_found and an unknown endpoint with 404', async () => {
+    expectProblem(await request(app).get('/api/v1/apps/nope').set(auth), 404, 'app_not_found');
+    expectProblem(await request(app).get('/api/v1/nothing-here').set(auth), 404, 'not_found');
+  });
+});
+
+describe('deploys', () => {
+  beforeAll(async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'web' }).expect(201);
+  });
+
+  it('accepts a tar.gz with 202, records a queued deploy and enqueues its build under a derived job id', async () => {
+    const res = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ app: 'web', status: 'queued', source: 'api', release: null, error: null });
+    const job = await queues.build.getJob(buildJobId(res.body.id));
+    expect(job?.data).toEqual({ deployId: res.body.id, app: 'web' });
+    const got = await request(app).get(`/api/v1/apps/web/deploys/${res.body.id}`).set(auth).expect(200);
+    expect(got.body.id).toBe(res.body.id);
+    const log = await request(app).get(`/api/v1/apps/web/deploys/${res.body.id}/logs`).set(auth).expect(200);
+    expect(log.headers['content-type']).toMatch(/text\/plain/);
+    expect(log.text).toMatch(/received 20 bytes/);
+  });
+
+  it('newest wins: a second upload cancels the first while it is still queued', async () => {
+    const first = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const second = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const a = await request(app).get(`/api/v1/apps/web/deploys/${first.body.id}`).set(auth);
+    expect(a.body.status).toBe('cancelled');
+    expect(a.body.error.message).toMatch(/superseded/);
+    const list = await request(app).get('/api/v1/apps/web/deploys').set(auth);
+    expect(list.body.items[0].id).toBe(second.body.id); // newest first
+  });
+
+  it('cancels a queued deploy', async () => {
+    const d = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const res = await request(app).post(`/api/v1/apps/web/deploys/${d.body.id}/cancel`).set(auth);
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('cancelled');
+    expect(await queues.build.getJob(buildJobId(d.body.id))).toBeUndefined();
+  });
+
+  it('refuses a wrong content type with 415, an oversized body with 413, an empty body with 400', async () => {
+    expectProblem(await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'text/plain').send('hi'), 415, 'unsupported_media_type');
+    expectProblem(
+      await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(Buffer.alloc(65 * 1024)),
+      413, 'bundle_too_large',
+    );
+    expectProblem(await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/zip').send(Buffer.alloc(0)), 400, 'bundle_invalid');
+  });
+
+  it('follows a log until the deploy ends, as text and as server-sent events', async () => {
+    const d = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const follow = request(app).get(`/api/v1/apps/web/deploys/${d.body.id}/logs?follow=true`).set(auth);
+    const sse = request(app).get(`/api/v1/apps/web/deploys/${d.body.id}/logs`).set(auth).set('accept', 'text/event-stream')
+      .buffer(true).parse((res, cb) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => cb(null, text));
+      });
+    const pending = Promise.all([follow, sse]);
+    await stores.deployLog.append(d.body.id, 'build: step one');
+    await stores.deploys.update(d.body.id, () => ({ status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'build_failed', message: 'x' } }));
+    const [text, events] = await pending;
+    expect(text.text).toMatch(/received[\s\S]*build: step one/);
+    expect(events.headers['content-type']).toMatch(/text\/event-stream/);
+    expect(events.body).toMatch(/event: line\ndata: "build: step one"/);
+    expect(events.body).toMatch(/event: end\ndata: \{"status":"failed"\}/);
+  });
+});

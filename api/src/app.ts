@@ -1,0 +1,49 @@
+import express from 'express';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import type { FsBlobStore, Stores } from '@sidecar/store';
+import { requireToken } from './http/auth.js';
+import { createMetrics } from './http/metrics.js';
+import { problemHandler } from './http/problem.js';
+import { appsRoutes } from './routes/apps.routes.js';
+import { deploysRoutes } from './routes/deploys.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { AppService } from './services/app-service.js';
+import { DeployService } from './services/deploy-service.js';
+import type { DeployQueues } from './services/queues.js';
+
+export interface AppDeps {
+  stores: Stores;
+  blobs: FsBlobStore;
+  queues: DeployQueues;
+  maxBundleBytes: number;
+  /** The URL an app is served at, e.g. http://hello.localhost:8080/ */
+  urlFor: (app: string) => string;
+}
+
+/** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const metrics = createMetrics();
+  const apps = new AppService(deps.stores, deps.queues, deps.urlFor);
+  const deploys = new DeployService(deps);
+
+  app.use(metrics.middleware);
+  app.use(healthRoutes({ stores: deps.stores, metrics }));
+
+  const api = express.Router();
+  api.use(requireToken(deps.stores.tokens));
+  api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+  api.use(appsRoutes({ stores: deps.stores, apps }));
+  api.use(deploysRoutes({ stores: deps.stores, deploys }));
+  api.use((req) => {
+    throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
+  });
+  app.use('/api/v1', api);
+  app.use('/api', (req) => {
+    throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
+  });
+  app.use(problemHandler);
+  return app;
+}

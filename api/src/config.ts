@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { DEFAULT_BUNDLE_LIMITS } from '@sidecar/core';
+
+const Env = z.object({
+  SIDECAR_API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  SIDECAR_API_HOST: z.string().default('127.0.0.1'),
+  SIDECAR_REDIS_URL: z.string().url(),
+  SIDECAR_REDIS_PREFIX: z.string().default('sidecar:'),
+  SIDECAR_DATA_DIR: z.string().min(1),
+  SIDECAR_ADMIN_TOKEN: z.string().min(16, 'SIDECAR_ADMIN_TOKEN must be at least 16 characters'),
+  SIDECAR_APPS_DOMAIN: z.string().default('localhost'),
+  SIDECAR_ROUTER_PORT: z.coerce.number().int().default(8080),
+  SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
+  SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
+});
+export type ApiConfig = Readonly<z.infer<typeof Env>>;
+
+/** Read once at start, validated, frozen; passed down, never re-read. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`api: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return Object.freeze(parsed.data);
+}

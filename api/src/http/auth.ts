@@ -1,0 +1,36 @@
+import type { NextFunction, Request, Response } from 'express';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import type { TokenInfo, TokenStore } from '@sidecar/store';
+
+declare module 'express-serve-static-core' {
+  interface Request { token?: TokenInfo }
+}
+
+/** Bearer-token auth for every /api/ call (API.md "Auth"). */
+export function requireToken(tokens: TokenStore) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) {
+      res.set('WWW-Authenticate', 'Bearer');
+      throw new DomainError(ErrorCode.unauthorized, 'missing bearer token: send "Authorization: Bearer <token>"');
+    }
+    const info = await tokens.lookup(m[1]!);
+    if (!info) {
+      res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw new DomainError(ErrorCode.unauthorized, 'invalid token');
+    }
+    req.token = info;
+    next();
+  };
+}
+
+/** May this token touch the app? A token that may not gets "not found": existence is not revealed. */
+export function canAccessApp(token: TokenInfo | undefined, app: string): boolean {
+  if (!token) return false;
+  return token.role === 'admin' || token.apps === null || token.apps.includes(app);
+}
+
+export function assertAdmin(token: TokenInfo | undefined): void {
+  if (token?.role !== 'admin') throw new DomainError(ErrorCode.forbidden, 'this needs an admin token');
+}

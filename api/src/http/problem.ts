@@ -1,0 +1,60 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+
+/** The one place domain error codes become HTTP statuses (RFC 9457 problem+json). */
+const STATUS: Record<ErrorCode, number> = {
+  invalid_name: 400,
+  invalid_request: 400,
+  invalid_manifest: 400,
+  bundle_invalid: 400,
+  bundle_too_large: 413,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  forbidden: 403,
+  app_not_found: 404,
+  deploy_not_found: 404,
+  pod_not_found: 404,
+  release_not_found: 404,
+  not_found: 404,
+  app_exists: 409,
+  cancelled: 409,
+  superseded: 409,
+  build_failed: 422,
+  deploy_failed: 422,
+  not_ready: 503,
+  internal: 500,
+};
+
+const TITLES: Partial<Record<number, string>> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
+  413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function sendProblem(res: Response, status: number, code: string, detail: string): void {
+  res.status(status).type('application/problem+json').send(
+    JSON.stringify({ type: `https://sidecar.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code }),
+  );
+}
+
+/** Errors from express's own body parsers carry `status`/`type`; they are the client's fault. */
+interface HttpishError { status?: number; statusCode?: number; type?: string; message: string }
+
+export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (isDomainError(err)) return sendProblem(res, STATUS[err.code], err.code, err.message);
+  const h = err as HttpishError;
+  const status = h.status ?? h.statusCode;
+  if (status && status >= 400 && status < 500) {
+    const code = h.type === 'entity.too.large' ? ErrorCode.bundleTooLarge : h.type === 'entity.parse.failed' ? 'invalid_json' : 'bad_request';
+    return sendProblem(res, status, code, status === 400 && code === 'invalid_json' ? 'request body is not valid JSON' : h.message);
+  }
+  // Never a stack trace to the client; the log gets it.
+  console.error('api: unexpected error', err);
+  sendProblem(res, 500, ErrorCode.internal, 'internal error; see the platform log');
+};
+
+export const notFound = (detail: string) => new DomainError(ErrorCode.notFound, detail);

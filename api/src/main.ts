@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import { connectRedis, createStores, FsBlobStore } from '@sidecar/store';
+import { createApp } from './app.js';
+import { loadConfig } from './config.js';
+import { DeployQueues } from './services/queues.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const redis = connectRedis(config.SIDECAR_REDIS_URL);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  await stores.tokens.ensureAdmin(config.SIDECAR_ADMIN_TOKEN);
+  const queues = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
+  const port = config.SIDECAR_ROUTER_PORT === 80 ? '' : `:${config.SIDECAR_ROUTER_PORT}`;
+  const app = createApp({
+    stores,
+    queues,
+    blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
+    maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
+    urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
+  });
+  const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  console.log(`api: listening on http://${config.SIDECAR_API_HOST}:${config.SIDECAR_API_PORT}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const forced = setTimeout(() => process.exit(1), 10_000).unref();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Log followers hold connections open; end them so close() can finish.
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await queues.close();
+      await redis.quit().catch(() => undefined);
+      clearTimeout(forced);
+    })());
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+import type { Readable } from 'node:stream';
+import { type Deploy, type DeploySource, DomainError, ErrorCode, isFinal } from '@sidecar/core';
+import type { FsBlobStore, Stores } from '@sidecar/store';
+import { newId } from './ids.js';
+import type { DeployQueues } from './queues.js';
+
+/** Content types a bundle may be sent as (API.md); the worker still checks the bytes themselves. */
+export const BUNDLE_CONTENT_TYPES = new Set([
+  'application/gzip', 'application/x-gzip', 'application/x-tar', 'application/zip', 'application/x-zip-compressed',
+  'application/octet-stream',
+]);
+
+export interface DeployServiceDeps { stores: Stores; blobs: FsBlobStore; queues: DeployQueues; maxBundleBytes: number }
+
+function newDeploy(app: string, source: DeploySource, bundleDigest: string): Deploy {
+  return {
+    id: newId('d'), app, status: 'queued', release: null, error: null, source,
+    createdAt: new Date().toISOString(), startedAt: null, builtAt: null, finishedAt: null,
+    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null }, bundleDigest,
+  };
+}
+
+export class DeployService {
+  constructor(private readonly d: DeployServiceDeps) {}
+
+  /** Stores the bundle, records a queued deploy, supersedes older pending ones (newest wins), enqueues the build. */
+  async upload(opts: { app: string; body: Readable; contentType: string | undefined; contentLength: number | undefined; source: DeploySource }): Promise<Deploy> {
+    await this.d.stores.apps.get(opts.app);
+    const type = (opts.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!BUNDLE_CONTENT_TYPES.has(type)) {
+      throw new DomainError(ErrorCode.unsupportedMediaType,
+        `send the bundle as application/gzip (tar.gz), application/x-tar or application/zip, not ${JSON.stringify(type || 'nothing')}`);
+    }
+    if (opts.contentLength !== undefined && opts.contentLength > this.d.maxBundleBytes) {
+      throw new DomainError(ErrorCode.bundleTooLarge, `bundle is ${opts.contentLength} bytes; the limit is ${this.d.maxBundleBytes} bytes`);
+    }
+    const { digest, size } = await this.d.blobs.put(opts.body, this.d.maxBundleBytes);
+    if (size === 0) throw new DomainError(ErrorCode.bundleInvalid, 'the request body is empty: send the bundle as the body');
+    const deploy = newDeploy(opts.app, opts.source, digest);
+    await this.supersedeOlder(opts.app);
+    await this.d.stores.deploys.create(deploy);
+    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: received ${size} bytes (${digest.slice(0, 19)})`);
+    await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
+    await this.d.queues.enqueueBuild({ deployId: deploy.id, app: opts.app });
+    return deploy;
+  }
+
+  async cancel(app: string, id: string): Promise<Deploy> {
+    const deploy = await this.d.stores.deploys.get(app, id);
+    if (isFinal(deploy.status)) {
+      throw new DomainError(ErrorCode.cancelled, `deploy ${id} already ended (${deploy.status})`);
+    }
+    await this.d.stores.deploys.requestCancel(id);
+    if (deploy.status === 'queued' && (await this.d.queues.dropQueuedBuild(id))) {
+      return (await this.markCancelled(id, 'cancelled before it started')) ?? deploy;
+    }
+    return deploy;
+  }
+
+  /** Older deploys still waiting or building lose to a newer upload of the same app. */
+  private async supersedeOlder(app: string): Promise<void> {
+    for (const older of await this.d.stores.deploys.list(app)) {
+      if (older.status !== 'queued' && older.status !== 'building') continue;
+      await this.d.stores.deploys.requestCancel(older.id);
+      if (older.status === 'queued' && (await this.d.queues.dropQueuedBuild(older.id))) {
+        await this.markCancelled(older.id, 'superseded by a newer deploy');
+      }
+    }
+  }
+
+  private async markCancelled(id: string, why: string): Promise<Deploy | null> {
+    const now = new Date().toISOString();
+    await this.d.stores.deployLog.append(id, `deploy ${id}: ${why}`);
+    const { deploy } = await this.d.stores.deploys.update(id, () => ({
+      status: 'cancelled', finishedAt: now, error: { code: ErrorCode.cancelled, message: why },
+    }));
+    return deploy;
+  }
+}

@@ -1,0 +1,60 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, QueueNames } from '@sidecar/core';
+
+/**
+ * The API's side of the queues: it only enqueues. Job ids derive from the deploy
+ * id, so a retried request never enqueues a deploy twice. User failures are not
+ * retried (the worker throws UnrecoverableError); transient ones are, with backoff.
+ */
+export class DeployQueues {
+  readonly build: Queue;
+  readonly deploy: Queue;
+
+  constructor(connection: ConnectionOptions, prefix: string) {
+    const common = { connection, prefix: `${prefix}bull` };
+    this.build = new Queue(QueueNames.build, common);
+    this.deploy = new Queue(QueueNames.deploy, common);
+  }
+
+  async enqueueBuild(p: BuildJobPayload): Promise<void> {
+    await this.build.add('build', p, {
+      jobId: buildJobId(p.deployId),
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { count: 500 },
+      removeOnFail: { count: 500 },
+    });
+  }
+
+  async enqueueDeploy(p: DeployJobPayload): Promise<void> {
+    await this.deploy.add('deploy', p, {
+      jobId: deployJobId(p.deployId),
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { count: 500 },
+      removeOnFail: { count: 500 },
+    });
+  }
+
+  async enqueueRemoval(app: string): Promise<void> {
+    await this.deploy.add('remove', { app }, { jobId: `remove-${app}-${Date.now()}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true });
+  }
+
+  /** Drops a deploy's build job if it has not started yet; true when it was removed. */
+  async dropQueuedBuild(deployId: string): Promise<boolean> {
+    const job = await this.build.getJob(buildJobId(deployId));
+    if (!job) return false;
+    const state = await job.getState();
+    if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // picked up in the meantime: the worker sees the cancel flag instead
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.build.close(), this.deploy.close()]);
+  }
+}

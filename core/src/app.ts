@@ -1,0 +1,57 @@
+/** An app: what a user creates once and deploys many times. */
+export const AppStatus = { new: 'new', deploying: 'deploying', running: 'running', failed: 'failed', stopped: 'stopped' } as const;
+export type AppStatus = (typeof AppStatus)[keyof typeof AppStatus];
+
+export interface Resources { memory: string; cpu: string }
+export interface Sidecars { logs: boolean; procinfo: boolean; tls: { enabled: boolean } }
+
+export interface App {
+  name: string;
+  runtime: 'node';
+  env: Record<string, string>;
+  /** Stored values; never returned by the API (see maskSecrets). */
+  secrets: Record<string, string>;
+  replicas: number;
+  resources: Resources;
+  sidecars: Sidecars;
+  currentRelease: number | null;
+  status: AppStatus;
+  createdAt: string;
+}
+
+export const APP_DEFAULTS = {
+  runtime: 'node',
+  replicas: 1,
+  resources: { memory: '256Mi', cpu: '500m' },
+  sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
+} as const satisfies Pick<App, 'runtime' | 'replicas' | 'resources' | 'sidecars'>;
+
+export const MAX_REPLICAS = 10;
+
+export function maskSecrets(secrets: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(secrets).map((k) => [k, '******']));
+}
+
+/** Applies a PATCH-style map: a key set to null is removed. */
+export function mergeVars(current: Record<string, string>, patch: Record<string, string | null>): Record<string, string> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Kubernetes quantities → bytes / nano-CPUs, for the Docker target and validation. */
+export function parseMemory(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(q);
+  if (!m) throw new Error(`invalid memory quantity ${JSON.stringify(q)}`);
+  const units: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 };
+  return Math.round(Number(m[1]) * (m[2] ? units[m[2]]! : 1));
+}
+
+export function parseCpu(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q);
+  if (!m) throw new Error(`invalid cpu quantity ${JSON.stringify(q)}`);
+  return Math.round(Number(m[1]) * (m[2] ? 1e6 : 1e9));
+}

@@ -1,0 +1,36 @@
+export const DeployStatus = {
+  queued: 'queued', building: 'building', deploying: 'deploying',
+  succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled',
+} as const;
+export type DeployStatus = (typeof DeployStatus)[keyof typeof DeployStatus];
+export const FINAL_DEPLOY_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinal = (s: DeployStatus): boolean => FINAL_DEPLOY_STATUSES.includes(s);
+
+export const DeploySource = { api: 'api', git: 'git', dashboard: 'dashboard', rollback: 'rollback' } as const;
+export type DeploySource = (typeof DeploySource)[keyof typeof DeploySource];
+
+export interface DeployTimings { queuedMs: number | null; buildMs: number | null; deployMs: number | null; totalMs: number | null }
+
+export interface Deploy {
+  id: string;
+  app: string;
+  status: DeployStatus;
+  release: number | null;
+  error: { code: string; message: string } | null;
+  source: DeploySource;
+  createdAt: string;
+  startedAt: string | null;
+  builtAt: string | null;
+  finishedAt: string | null;
+  timings: DeployTimings;
+  /** Content address (sha256) of the uploaded bundle in the blob store. */
+  bundleDigest: string;
+}
+
+/** Derives the API's timings from the recorded instants. */
+export function computeTimings(d: Pick<Deploy, 'createdAt' | 'startedAt' | 'builtAt' | 'finishedAt'>): DeployTimings {
+  const t = (s: string | null) => (s ? Date.parse(s) : null);
+  const [c, s, b, f] = [t(d.createdAt), t(d.startedAt), t(d.builtAt), t(d.finishedAt)];
+  const diff = (a: number | null, z: number | null) => (a !== null && z !== null ? z - a : null);
+  return { queuedMs: diff(c, s), buildMs: diff(s, b), deployMs: diff(b, f), totalMs: diff(c, f) };
+}

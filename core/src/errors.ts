@@ -1,0 +1,41 @@
+/**
+ * Domain errors. Each carries a stable machine `code`; `api` maps codes to HTTP
+ * in exactly one place, the worker decides from `retryable` whether to retry.
+ */
+export const ErrorCode = {
+  invalidName: 'invalid_name',
+  invalidRequest: 'invalid_request',
+  appNotFound: 'app_not_found',
+  appExists: 'app_exists',
+  deployNotFound: 'deploy_not_found',
+  podNotFound: 'pod_not_found',
+  releaseNotFound: 'release_not_found',
+  bundleTooLarge: 'bundle_too_large',
+  bundleInvalid: 'bundle_invalid',
+  unsupportedMediaType: 'unsupported_media_type',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  notFound: 'not_found',
+  buildFailed: 'build_failed',
+  deployFailed: 'deploy_failed',
+  cancelled: 'cancelled',
+  superseded: 'superseded',
+  notReady: 'not_ready',
+  invalidManifest: 'invalid_manifest',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  /** Whether doing the same thing again could succeed (a daemon hiccup) or not (a user's broken bundle). */
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'DomainError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;

@@ -1,0 +1,67 @@
+/**
+ * The subset of Kubernetes `v1` object shapes the platform renders and runs.
+ * Field names and nesting follow the Kubernetes API exactly, so a rendered
+ * object can be sent to a cluster as is and run by the Docker pod runner.
+ */
+export interface EnvVar { name: string; value?: string }
+export interface ExecAction { command: string[] }
+export interface HTTPGetAction { path?: string; port: number | string; host?: string; scheme?: 'HTTP' | 'HTTPS' }
+export interface TCPSocketAction { port: number | string; host?: string }
+export interface Probe {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+export interface LifecycleHandler { exec?: ExecAction; httpGet?: HTTPGetAction; sleep?: { seconds: number } }
+export interface Lifecycle { postStart?: LifecycleHandler; preStop?: LifecycleHandler }
+export interface VolumeMount { name: string; mountPath: string; readOnly?: boolean }
+export interface ContainerPort { containerPort: number; name?: string; protocol?: 'TCP' }
+export interface ResourceRequirements { limits?: { memory?: string; cpu?: string }; requests?: { memory?: string; cpu?: string } }
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { drop?: string[] };
+}
+export const ContainerRestartPolicy = { Always: 'Always' } as const;
+export type ContainerRestartPolicy = (typeof ContainerRestartPolicy)[keyof typeof ContainerRestartPolicy];
+
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: EnvVar[];
+  workingDir?: string;
+  ports?: ContainerPort[];
+  volumeMounts?: VolumeMount[];
+  resources?: ResourceRequirements;
+  restartPolicy?: string;
+  startupProbe?: Probe;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  lifecycle?: Lifecycle;
+  securityContext?: SecurityContext;
+}
+export interface Volume { name: string; emptyDir?: { medium?: string; sizeLimit?: string } }
+
+export const PodRestartPolicy = { Always: 'Always', OnFailure: 'OnFailure', Never: 'Never' } as const;
+export type PodRestartPolicy = (typeof PodRestartPolicy)[keyof typeof PodRestartPolicy];
+
+export interface PodSpec {
+  restartPolicy?: PodRestartPolicy;
+  terminationGracePeriodSeconds?: number;
+  volumes?: Volume[];
+  initContainers?: Container[];
+  containers: Container[];
+  shareProcessNamespace?: boolean;
+}
+export interface ObjectMeta { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+export interface Pod { apiVersion: 'v1'; kind: 'Pod'; metadata: ObjectMeta; spec: PodSpec }

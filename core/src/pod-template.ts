@@ -1,0 +1,112 @@
+import type { App } from './app.js';
+import type { Container, Pod, Probe, SecurityContext } from './k8s-types.js';
+import { Labels } from './labels.js';
+import type { Release } from './release.js';
+
+/** Where the logic sidecar publishes the bundle and where the runtime reads it. */
+export const WORKSPACE = { volume: 'workspace', mountPath: '/workspace', readyMarker: '/workspace/.ready' } as const;
+export const RUNTIME_PORT = 8080;
+export const READY_PATH = '/__sidecar/ready';
+export const APP_UID = 1000;
+
+/** Knobs of the template that are platform settings, not app settings. */
+export interface TemplateSettings {
+  /** Seconds between probes; 1 is the Kubernetes minimum and the default. */
+  probePeriodSeconds: number;
+  terminationGracePeriodSeconds: number;
+}
+export const DEFAULT_TEMPLATE_SETTINGS: TemplateSettings = { probePeriodSeconds: 1, terminationGracePeriodSeconds: 30 };
+
+export interface RenderInput {
+  app: Pick<App, 'name' | 'resources' | 'secrets'>;
+  release: Pick<Release, 'version' | 'image' | 'runtimeImage' | 'env' | 'manifest'>;
+  podName: string;
+  settings?: TemplateSettings;
+}
+
+/** Every container runs as the unprivileged app user, with nothing to escalate to. */
+export const RESTRICTED: SecurityContext = {
+  runAsUser: APP_UID,
+  runAsGroup: APP_UID,
+  runAsNonRoot: true,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
+
+const sortedEnv = (vars: Record<string, string>) =>
+  Object.keys(vars).sort().map((name) => ({ name, value: vars[name]! }));
+
+/**
+ * The one pod template: app + release → a Kubernetes Pod. The Docker target runs
+ * it with its kubelet-faithful runner; the Kubernetes target wraps its spec in a
+ * Deployment. Secrets reach the runtime only as environment variables.
+ */
+export function renderPod(input: RenderInput): Pod {
+  const { app, release, podName } = input;
+  const settings = input.settings ?? DEFAULT_TEMPLATE_SETTINGS;
+  const period = settings.probePeriodSeconds;
+  const identity = { SIDECAR_APP: app.name, SIDECAR_RELEASE: String(release.version) };
+
+  const startupProbe: Probe = {
+    exec: { command: ['test', '-f', WORKSPACE.readyMarker] },
+    periodSeconds: period,
+    failureThreshold: 60,
+    successThreshold: 1,
+  };
+  const logic: Container = {
+    name: 'app',
+    image: release.image,
+    restartPolicy: 'Always',
+    env: sortedEnv(identity),
+    volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath }],
+    startupProbe,
+    resources: { limits: { memory: '32Mi', cpu: '100m' } },
+    securityContext: RESTRICTED,
+  };
+  const runtime: Container = {
+    name: 'runtime',
+    image: release.runtimeImage,
+    // User env first, then secrets, then the platform's own: later wins on clashes.
+    env: sortedEnv({ ...release.env, ...app.secrets, ...identity, PORT: String(RUNTIME_PORT) }),
+    volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true }],
+    ports: [{ containerPort: RUNTIME_PORT, name: 'http', protocol: 'TCP' }],
+    // A handler or static bundle is served by the runtime, which knows when the
+    // logic has loaded; a process-mode app owns the port, so readiness is "it listens".
+    readinessProbe: {
+      ...(release.manifest.mode === 'process'
+        ? { tcpSocket: { port: RUNTIME_PORT } }
+        : { httpGet: { path: READY_PATH, port: RUNTIME_PORT } }),
+      periodSeconds: period,
+      failureThreshold: 3,
+      successThreshold: 1,
+    },
+    resources: { limits: { memory: app.resources.memory, cpu: app.resources.cpu } },
+    securityContext: RESTRICTED,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName,
+      labels: {
+        [Labels.managed]: 'true',
+        [Labels.app]: app.name,
+        [Labels.release]: String(release.version),
+        [Labels.pod]: podName,
+      },
+    },
+    spec: {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
+      volumes: [{ name: WORKSPACE.volume, emptyDir: {} }],
+      initContainers: [logic],
+      containers: [runtime],
+    },
+  };
+}
+
+/** A pod name unique per rollout: `<app>-v<release>-<suffix>`. */
+export function podNameFor(app: string, version: number, suffix: string): string {
+  return `${app}-v${version}-${suffix}`;
+}

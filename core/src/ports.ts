@@ -1,0 +1,59 @@
+import type { App } from './app.js';
+import type { BundleManifest } from './bundle-rules.js';
+import type { PodView } from './pod-status.js';
+import type { Release } from './release.js';
+
+/** A line sink for build and deploy logs (the deploy log the user follows). */
+export type LogSink = (line: string) => void;
+
+export interface RolloutInput {
+  app: App;
+  release: Release;
+  signal: AbortSignal;
+  log: LogSink;
+}
+
+/**
+ * Where apps run. Declared here by its users (the deploy processor, the API's
+ * pod views); the Docker and Kubernetes targets implement it.
+ */
+export interface Target {
+  /** Rolls the app onto a release: new pods ready before old ones stop. Rejects, leaving the old pods serving, when the new ones never become ready. */
+  apply(input: RolloutInput): Promise<void>;
+  /** The app's pods, Kubernetes-shaped. */
+  status(app: string): Promise<PodView[]>;
+  /** Stops and removes every pod of the app (graceful) and its routes. */
+  remove(app: string): Promise<void>;
+  /** Resolves when the target's backend answers. */
+  ping(): Promise<void>;
+}
+
+export interface BuildInput {
+  app: string;
+  deployId: string;
+  /** A directory holding the extracted, dependency-complete bundle. */
+  bundleDir: string;
+  manifest: BundleManifest;
+  signal: AbortSignal;
+  log: LogSink;
+}
+export interface BuiltImage { image: string; digest: string }
+
+/** Turns a prepared bundle into a logic sidecar image. */
+export interface ImageBuilder {
+  build(input: BuildInput): Promise<BuiltImage>;
+}
+
+/** One ready pod the router may send an app's traffic to. */
+export interface Upstream { pod: string; /** `host:port` reachable from the router's host. */ address: string }
+
+/**
+ * The single-host router's table, written by the Docker target. `set` resolves
+ * once running routers have applied the change (bounded wait), so a caller may
+ * stop the pods it just took out of rotation.
+ */
+export interface RouteTable {
+  set(app: string, upstreams: Upstream[]): Promise<void>;
+  get(app: string): Promise<Upstream[]>;
+  remove(app: string): Promise<void>;
+}

@@ -1,0 +1,40 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectRedis } from '@sidecar/store';
+import { Child } from './child.js';
+
+/**
+ * The embedded Redis of the single-host default: loopback only (app containers
+ * cannot reach the host's 127.0.0.1), data under the data dir, AOF on.
+ */
+export async function startEmbeddedRedis(opts: { dataDir: string; port: number }): Promise<{ url: string; child: Child }> {
+  const dir = join(opts.dataDir, 'redis');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const child = new Child({
+    name: 'redis',
+    command: 'redis-server',
+    args: [
+      '--bind', '127.0.0.1', '--port', String(opts.port), '--dir', dir, '--protected-mode', 'yes',
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--loglevel', 'warning',
+    ],
+    env: process.env,
+    restart: false,
+  });
+  child.start();
+  const url = `redis://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const probe = connectRedis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    try {
+      await probe.connect();
+      // While an AOF is loading Redis answers LOADING; wait until it serves.
+      await probe.ping();
+      probe.disconnect();
+      return { url, child };
+    } catch (e) {
+      probe.disconnect();
+      if (Date.now() > deadline) throw new Error(`embedded redis did not start: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import http from 'node:http';
+import { connectRedis, createStores } from '@sidecar/store';
+import { loadConfig } from './config.js';
+import { createProxy } from './proxy.js';
+import { RouteCache } from './route-cache.js';
+
+/** The router is its own process so that restarting the API never drops app traffic. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const redis = connectRedis(config.SIDECAR_REDIS_URL);
+  const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const cache = new RouteCache(stores.routes, subscriber, stores.keys);
+  await cache.start();
+
+  const server = http.createServer(createProxy({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN }));
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.SIDECAR_ROUTER_PORT, config.SIDECAR_ROUTER_HOST, resolve));
+  console.log(`router: listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const forced = setTimeout(() => process.exit(1), 10_000).unref();
+      server.close();
+      server.closeIdleConnections();
+      await cache.close();
+      await Promise.allSettled([redis.quit(), subscriber.quit()]);
+      clearTimeout(forced);
+    })());
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

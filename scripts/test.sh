@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `npm test`: everything the suite needs, then the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/prepare-host.sh
+npx tsc -b
+node runtime-image/dist/build-images.js >/dev/null
+npx vitest run "$@"

@@ -1,0 +1,52 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { AppStore } from './app-store.js';
+import { DeployLog } from './deploy-log.js';
+import { DeployStore } from './deploy-store.js';
+import { keys } from './keys.js';
+import { PodViewStore } from './pod-view-store.js';
+import { ReleaseStore } from './release-store.js';
+import { RedisRouteTable } from './route-table.js';
+import { TokenStore } from './token-store.js';
+
+export * from './app-store.js';
+export * from './blob-store.js';
+export * from './deploy-log.js';
+export * from './deploy-store.js';
+export * from './keys.js';
+export * from './pod-view-store.js';
+export * from './release-store.js';
+export * from './route-table.js';
+export * from './token-store.js';
+
+export interface Stores {
+  redis: Redis;
+  keys: ReturnType<typeof keys>;
+  apps: AppStore;
+  deploys: DeployStore;
+  deployLog: DeployLog;
+  releases: ReleaseStore;
+  tokens: TokenStore;
+  routes: RedisRouteTable;
+  pods: PodViewStore;
+}
+
+/** Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis. */
+export function createStores(redis: Redis, prefix = 'sidecar:'): Stores {
+  const k = keys(prefix);
+  return {
+    redis,
+    keys: k,
+    apps: new AppStore(redis, k),
+    deploys: new DeployStore(redis, k),
+    deployLog: new DeployLog(redis, k),
+    releases: new ReleaseStore(redis, k),
+    tokens: new TokenStore(redis, k),
+    routes: new RedisRouteTable(redis, k),
+    pods: new PodViewStore(redis, k),
+  };
+}
+
+export function connectRedis(url: string, options: RedisOptions = {}): Redis {
+  // BullMQ requires maxRetriesPerRequest: null on connections it blocks on; harmless for the rest.
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...options });
+}

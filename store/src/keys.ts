@@ -1,0 +1,27 @@
+/**
+ * Every Redis key the platform uses, in one place. A prefix isolates one
+ * platform (or one test) from another sharing the same Redis.
+ */
+export function keys(prefix: string) {
+  const k = (s: string) => `${prefix}${s}`;
+  return {
+    apps: k('apps'),
+    app: (name: string) => k(`app:${name}`),
+    appDeploys: (name: string) => k(`app:${name}:deploys`),
+    appReleases: (name: string) => k(`app:${name}:releases`),
+    releaseSeq: (name: string) => k(`app:${name}:release-seq`),
+    appPods: (name: string) => k(`app:${name}:pods`),
+    deploy: (id: string) => k(`deploy:${id}`),
+    deployLog: (id: string) => k(`deploy:${id}:log`),
+    deployCancel: (id: string) => k(`deploy:${id}:cancel`),
+    appLock: (name: string) => k(`lock:app:${name}`),
+    tokens: k('tokens'),
+    routes: k('routes'),
+    routesVersion: k('routes:version'),
+    routesChannel: k('routes:changed'),
+    routers: k('routers'),
+    cancelChannel: k('deploys:cancel'),
+    workerHeartbeat: k('worker:heartbeat'),
+  };
+}
+export type Keys = ReturnType<typeof keys>;

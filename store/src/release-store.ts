@@ -1,0 +1,27 @@
+import type { Redis } from 'ioredis';
+import { DomainError, ErrorCode, type Release } from '@sidecar/core';
+import type { Keys } from './keys.js';
+
+/** Releases are immutable; versions come from a per-app counter. */
+export class ReleaseStore {
+  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+
+  async create(release: Omit<Release, 'version'>): Promise<Release> {
+    const version = await this.redis.incr(this.k.releaseSeq(release.app));
+    const full: Release = { ...release, version };
+    await this.redis.hset(this.k.appReleases(release.app), String(version), JSON.stringify(full));
+    return full;
+  }
+
+  async get(app: string, version: number): Promise<Release> {
+    const raw = await this.redis.hget(this.k.appReleases(app), String(version));
+    if (!raw) throw new DomainError(ErrorCode.releaseNotFound, `app "${app}" has no release v${version}`);
+    return JSON.parse(raw) as Release;
+  }
+
+  /** Newest first. */
+  async list(app: string): Promise<Release[]> {
+    const all = await this.redis.hvals(this.k.appReleases(app));
+    return all.map((r) => JSON.parse(r) as Release).sort((a, b) => b.version - a.version);
+  }
+}

@@ -1,0 +1,69 @@
+import type { Redis } from 'ioredis';
+import type { RouteTable, Upstream } from '@sidecar/core';
+import type { Keys } from './keys.js';
+
+/** How long a router's acknowledgement lives without renewal; a dead router stops being waited for. */
+export const ROUTER_ACK_TTL_SECONDS = 15;
+
+/**
+ * The router table in Redis: `routes` hash app → upstreams, a version counter,
+ * and a pub/sub message per change. Routers write the version they applied to
+ * the `routers` hash; `set` waits (bounded) until every live router has it,
+ * so the caller can stop pods it just took out of rotation without a failed request.
+ */
+export class RedisRouteTable implements RouteTable {
+  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly ackTimeoutMs = 3000) {}
+
+  async set(app: string, upstreams: Upstream[]): Promise<void> {
+    await this.change((m) => m.hset(this.k.routes, app, JSON.stringify(upstreams)));
+  }
+
+  async get(app: string): Promise<Upstream[]> {
+    const raw = await this.redis.hget(this.k.routes, app);
+    return raw ? (JSON.parse(raw) as Upstream[]) : [];
+  }
+
+  async all(): Promise<{ version: number; routes: Map<string, Upstream[]> }> {
+    const [[, version], [, table]] = (await this.redis.multi().get(this.k.routesVersion).hgetall(this.k.routes).exec()) as [
+      [unknown, string | null],
+      [unknown, Record<string, string>],
+    ];
+    const routes = new Map(Object.entries(table).map(([app, raw]) => [app, JSON.parse(raw) as Upstream[]]));
+    return { version: Number(version ?? 0), routes };
+  }
+
+  async remove(app: string): Promise<void> {
+    await this.change((m) => m.hdel(this.k.routes, app));
+  }
+
+  /** Called by each router after applying a version, and periodically as its heartbeat. */
+  async acknowledge(routerId: string, version: number): Promise<void> {
+    await this.redis.hset(this.k.routers, routerId, JSON.stringify({ version, seenAt: Date.now() }));
+  }
+
+  async forget(routerId: string): Promise<void> {
+    await this.redis.hdel(this.k.routers, routerId);
+  }
+
+  private async change(op: (m: ReturnType<Redis['multi']>) => unknown): Promise<void> {
+    const m = this.redis.multi();
+    op(m);
+    m.incr(this.k.routesVersion);
+    const res = await m.exec();
+    const version = Number(res?.[1]?.[1]);
+    await this.redis.publish(this.k.routesChannel, String(version));
+    await this.waitForRouters(version);
+  }
+
+  private async waitForRouters(version: number): Promise<void> {
+    const deadline = Date.now() + this.ackTimeoutMs;
+    while (Date.now() < deadline) {
+      const routers = Object.values(await this.redis.hgetall(this.k.routers)).map(
+        (raw) => JSON.parse(raw) as { version: number; seenAt: number },
+      );
+      const live = routers.filter((r) => Date.now() - r.seenAt < ROUTER_ACK_TTL_SECONDS * 1000);
+      if (live.every((r) => r.version >= version)) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}

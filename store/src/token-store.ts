@@ -1,0 +1,33 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+
+export type Role = 'admin' | 'deployer';
+export interface TokenInfo { name: string; role: Role; /** null = every app */ apps: string[] | null; createdAt: string }
+
+/** Tokens are stored only as SHA-256 hashes; the secret is shown once, at creation. */
+export const hashToken = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const newTokenSecret = () => `sct_${randomBytes(24).toString('base64url')}`;
+
+export class TokenStore {
+  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+
+  async put(secret: string, info: TokenInfo): Promise<void> {
+    await this.redis.hset(this.k.tokens, hashToken(secret), JSON.stringify(info));
+  }
+
+  async lookup(secret: string): Promise<TokenInfo | null> {
+    const raw = await this.redis.hget(this.k.tokens, hashToken(secret));
+    return raw ? (JSON.parse(raw) as TokenInfo) : null;
+  }
+
+  /** Makes `secret` the admin token (idempotent; replaces an earlier admin token of the same name). */
+  async ensureAdmin(secret: string): Promise<void> {
+    const all = await this.redis.hgetall(this.k.tokens);
+    const stale = Object.entries(all)
+      .filter(([hash, raw]) => hash !== hashToken(secret) && (JSON.parse(raw) as TokenInfo).name === 'admin')
+      .map(([hash]) => hash);
+    if (stale.length) await this.redis.hdel(this.k.tokens, ...stale);
+    await this.put(secret, { name: 'admin', role: 'admin', apps: null, createdAt: new Date().toISOString() });
+  }
+}

@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import http from 'node:http';
+import { freePort } from './global-setup.js';
+
+/** A GET through the router with `Host: <app>.localhost` (fetch may not set Host). A fresh connection each time. */
+export function routerGet(port: number, app: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+const root = resolve(import.meta.dirname, '../..');
+
+export interface RunningPlatform {
+  api: string;
+  routerPort: number;
+  token: string;
+  dataDir: string;
+  output: string[];
+  /** GET an app through the router, as a user's browser would (Host: <app>.localhost). */
+  get(app: string, path?: string): Promise<{ status: number; body: string }>;
+  api$(path: string, init?: RequestInit): Promise<Response>;
+  pids(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole platform exactly as `npm start` runs it (the launcher, with
+ * its embedded Redis), on free ports and a throwaway data dir, and waits for
+ * its "ready" line.
+ */
+export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<RunningPlatform> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
+  const apiPort = await freePort();
+  const routerPort = await freePort();
+  const output: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [join(root, 'deploy/single-host/dist/platform.js')], {
+    env: {
+      ...process.env,
+      SIDECAR_DATA_DIR: dataDir,
+      SIDECAR_API_PORT: String(apiPort),
+      SIDECAR_ROUTER_PORT: String(routerPort),
+      SIDECAR_BACKOFF_SCALE: '0.05',
+      SIDECAR_BUILD_EXTRA_CA_FILE: '/etc/ssl/certs/ca-certificates.crt',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`platform not ready in 120 s:\n${output.slice(-40).join('\n')}`)), 120_000);
+    child.once('exit', (code) => reject(new Error(`platform exited with ${code}:\n${output.slice(-40).join('\n')}`)));
+    for (const s of [child.stdout!, child.stderr!]) {
+      createInterface({ input: s }).on('line', (line) => {
+        output.push(line);
+        if (line.startsWith('sidecar: ready')) {
+          clearTimeout(timer);
+          resolvePromise();
+        }
+      });
+    }
+  });
+  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const api = `http://127.0.0.1:${apiPort}`;
+  return {
+    api, routerPort, token, dataDir, output,
+    get: (app, path = '/') => routerGet(routerPort, app, path),
+    api$(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+      return fetch(`${api}${path}`, { ...init, headers });
+    },
+    pids: () => JSON.parse(readFileSync(join(dataDir, 'pids.json'), 'utf8')) as Record<string, number>,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { DEFAULT_BUNDLE_LIMITS } from '@sidecar/core';
+
+const Env = z.object({
+  SIDECAR_REDIS_URL: z.string().url(),
+  SIDECAR_REDIS_PREFIX: z.string().default('sidecar:'),
+  SIDECAR_DATA_DIR: z.string().min(1),
+  SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
+  SIDECAR_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  /** An extra CA bundle trusted by build steps that reach the network (npm install), e.g. a corporate proxy's CA. */
+  SIDECAR_BUILD_EXTRA_CA_FILE: z.string().optional(),
+  /** Scales the kubelet's restart back-off (10 s doubling to 300 s); tests use a small factor. */
+  SIDECAR_BACKOFF_SCALE: z.coerce.number().positive().max(1).default(1),
+  SIDECAR_BUILD_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  SIDECAR_DEPLOY_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  SIDECAR_READY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  SIDECAR_MAX_UNPACKED_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
+  SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
+  SIDECAR_MAX_ENTRIES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxEntries),
+});
+export type WorkerConfig = Readonly<z.infer<typeof Env>>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`worker: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return Object.freeze(parsed.data);
+}

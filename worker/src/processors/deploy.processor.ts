@@ -1,0 +1,56 @@
+import { DelayedError, type Job } from 'bullmq';
+import { DeployJobPayload, DomainError, ErrorCode, type Target } from '@sidecar/core';
+import type { Stores } from '@sidecar/store';
+import type { CancelRegistry } from '../cancel-registry.js';
+import { AppLock } from './app-lock.js';
+import { handleFailure, markCancelled, recorder } from './deploy-state.js';
+
+export interface DeployDeps { stores: Stores; target: Target; cancels: CancelRegistry }
+
+/**
+ * Release → pods. One rollout per app at a time (an app lock; a job that finds
+ * it taken waits in the delayed set); a release older than the one already
+ * serving is superseded, so the newest deploy wins.
+ */
+export function deployProcessor(deps: DeployDeps) {
+  const { stores } = deps;
+  return async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<void> => {
+    if (job.name === 'remove') return removeApp(deps, String((job.data as { app: string }).app));
+    const payload = DeployJobPayload.parse(job.data);
+    const deploy = await stores.deploys.find(payload.deployId);
+    if (!deploy || deploy.status !== 'deploying') return;
+
+    const lock = new AppLock(stores.redis, stores.keys.appLock(payload.app), deploy.id);
+    if (!(await lock.acquire())) {
+      await job.moveToDelayed(Date.now() + 200, token);
+      throw new DelayedError();
+    }
+    const rec = recorder(stores, deploy.id);
+    const control = deps.cancels.enter(deploy.id, jobSignal);
+    const started = Date.now();
+    try {
+      if (await stores.deploys.isCancelRequested(deploy.id)) return await markCancelled(stores, deploy, 'cancelled before the rollout');
+      const app = await stores.apps.get(payload.app);
+      if (app.currentRelease !== null && app.currentRelease > payload.release) {
+        throw new DomainError(ErrorCode.superseded, `superseded: v${app.currentRelease} is already serving`);
+      }
+      const release = await stores.releases.get(payload.app, payload.release);
+      rec.log(`deploy: rolling out v${release.version} (${app.replicas} replica${app.replicas === 1 ? '' : 's'})`);
+      await deps.target.apply({ app, release, signal: control.signal, log: rec.log });
+      await stores.apps.update(app.name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
+      rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
+      await rec.flush();
+      await stores.deploys.update(deploy.id, () => ({ status: 'succeeded', finishedAt: new Date().toISOString() }));
+    } catch (error) {
+      await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });
+    } finally {
+      deps.cancels.leave(deploy.id);
+      await lock.release();
+    }
+  };
+}
+
+async function removeApp(deps: DeployDeps, app: string): Promise<void> {
+  await deps.target.remove(app);
+  for (const pod of await deps.stores.pods.list(app)) await deps.stores.pods.remove(app, pod.name);
+}
