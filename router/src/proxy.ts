@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import type { Upstream } from '@sidecar/core';
 
 export interface UpstreamPicker {
