@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildJobId } from '@sidecar/core';
-import { connectRedis, createStores, FsBlobStore, newTokenSecret, type Stores } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, type Stores } from '@sidecar/store';
 import { createApp } from './app.js';
-import { DeployQueues } from './services/queues.js';
 
 // The API against a real Redis (started by the global setup), isolated by a key prefix per run.
 const prefix = `t-${randomUUID().slice(0, 8)}:`;

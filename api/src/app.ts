@@ -9,7 +9,7 @@ import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
-import type { DeployQueues } from './services/queues.js';
+import type { DeployQueues } from '@sidecar/store';
 
 export interface AppDeps {
   stores: Stores;

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { connectRedis, createStores, FsBlobStore } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore } from '@sidecar/store';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
-import { DeployQueues } from './services/queues.js';
+
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -50,3 +50,4 @@ export function connectRedis(url: string, options: RedisOptions = {}): Redis {
   // BullMQ requires maxRetriesPerRequest: null on connections it blocks on; harmless for the rest.
   return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...options });
 }
+export * from './queues.js';

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { freePort } from './global-setup.js';
 
@@ -27,6 +28,8 @@ export interface RunningPlatform {
   routerPort: number;
   token: string;
   dataDir: string;
+  /** Labels every Docker object this platform creates (`sidecar.paas/platform`). */
+  platformId: string;
   output: string[];
   /** GET an app through the router, as a user's browser would (Host: <app>.localhost). */
   get(app: string, path?: string): Promise<{ status: number; body: string }>;
@@ -45,13 +48,16 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   const apiPort = await freePort();
   const routerPort = await freePort();
   const output: string[] = [];
+  const platformId = `e2e-${randomUUID().slice(0, 8)}`;
   const child: ChildProcess = spawn(process.execPath, [join(root, 'deploy/single-host/dist/platform.js')], {
     env: {
       ...process.env,
       SIDECAR_DATA_DIR: dataDir,
       SIDECAR_API_PORT: String(apiPort),
       SIDECAR_ROUTER_PORT: String(routerPort),
+      SIDECAR_PLATFORM_ID: platformId,
       SIDECAR_BACKOFF_SCALE: '0.05',
+      SIDECAR_READY_TIMEOUT_MS: '15000',
       SIDECAR_BUILD_EXTRA_CA_FILE: '/etc/ssl/certs/ca-certificates.crt',
       ...extraEnv,
     },
@@ -73,7 +79,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   const api = `http://127.0.0.1:${apiPort}`;
   return {
-    api, routerPort, token, dataDir, output,
+    api, routerPort, token, dataDir, platformId, output,
     get: (app, path = '/') => routerGet(routerPort, app, path),
     api$(path, init = {}) {
       const headers = new Headers(init.headers);

@@ -6,6 +6,8 @@ const Env = z.object({
   SIDECAR_REDIS_PREFIX: z.string().default('sidecar:'),
   SIDECAR_DATA_DIR: z.string().min(1),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
+  /** Labels every Docker object this platform creates; a platform adopts and removes only its own. */
+  SIDECAR_PLATFORM_ID: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('default'),
   SIDECAR_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   /** An extra CA bundle trusted by build steps that reach the network (npm install), e.g. a corporate proxy's CA. */
   SIDECAR_BUILD_EXTRA_CA_FILE: z.string().optional(),

@@ -3,7 +3,7 @@ import {
   type App, APP_DEFAULTS, assertAppName, DomainError, ErrorCode, maskSecrets, MAX_REPLICAS, mergeVars, parseCpu, parseMemory,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
-import type { DeployQueues } from './queues.js';
+import type { DeployQueues } from '@sidecar/store';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_ENV = new Set(['PORT', 'SIDECAR_APP', 'SIDECAR_RELEASE']);

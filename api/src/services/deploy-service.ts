@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { type Deploy, type DeploySource, DomainError, ErrorCode, isFinal } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
-import type { DeployQueues } from './queues.js';
+import type { DeployQueues } from '@sidecar/store';
 
 /** Content types a bundle may be sent as (API.md); the worker still checks the bytes themselves. */
 export const BUNDLE_CONTENT_TYPES = new Set([

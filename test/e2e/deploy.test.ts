@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tgzOf, zipOf } from '../support/bundles.js';
+import { createApp, deploy, trafficLoop } from '../support/deploys.js';
+import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { type RunningPlatform, startPlatform } from '../support/platform.js';
+
+// The core user story, end to end, driving only HTTP against the platform as `npm start` runs it.
+let p: RunningPlatform;
+beforeAll(async () => {
+  p = await startPlatform();
+}, 180_000);
+afterAll(async () => {
+  await cleanupPlatformContainers(p);
+  await p?.stop();
+}, 120_000);
+
+const handlerV = (v: string) => `module.exports = (req, res) => { res.end('plain ${v} ' + req.method + ' ' + req.url); };\n`;
+
+describe('deploy a bundle end to end', () => {
+  it('serves a plain (req, res) handler through the router', async () => {
+    await createApp(p, 'plain');
+    const { deploy: d, log } = await deploy(p, 'plain', await tgzOf({ 'index.js': handlerV('v1') }, { wrap: 'plain' }));
+    expect(d.status, log).toBe('succeeded');
+    expect(d.release).toBe(1);
+    expect(log).toMatch(/detected/i);
+    expect(await p.get('plain', '/hi?x=1')).toEqual({ status: 200, body: 'plain v1 GET /hi?x=1' });
+    const app = await (await p.api$('/api/v1/apps/plain')).json();
+    expect(app).toMatchObject({ currentRelease: 1, status: 'running' });
+    const pods = await (await p.api$('/api/v1/apps/plain/pods')).json();
+    expect(pods.items).toHaveLength(1);
+    expect(pods.items[0]).toMatchObject({ phase: 'Running', ready: true, release: 1 });
+    expect(pods.items[0].initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
+  });
+
+  it('installs an Express dependency at build time and serves the Express app', async () => {
+    await createApp(p, 'express');
+    const bundle = await tgzOf({
+      'package.json': JSON.stringify({ name: 'x', main: 'app.js', dependencies: { express: '^4.21.0' } }),
+      'app.js': "const express = require('express'); const app = express(); app.get('/', (req, res) => res.json({ hello: 'express' })); module.exports = app;\n",
+    });
+    const { deploy: d, log } = await deploy(p, 'express', bundle);
+    expect(d.status, log).toBe('succeeded');
+    expect(log).toMatch(/npm/);
+    const res = await p.get('express');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ hello: 'express' });
+  });
+
+  it('serves a Web-standard fetch handler', async () => {
+    await createApp(p, 'fetchy');
+    const bundle = await zipOf({
+      'index.mjs': "export default { async fetch(req) { const u = new URL(req.url); return new Response('fetch says ' + u.pathname, { headers: { 'x-kind': 'fetch' } }); } };\n",
+    });
+    const { deploy: d, log } = await deploy(p, 'fetchy', bundle, 'application/zip');
+    expect(d.status, log).toBe('succeeded');
+    expect(await p.get('fetchy', '/path')).toEqual({ status: 200, body: 'fetch says /path' });
+  });
+
+  it('serves a static site', async () => {
+    await createApp(p, 'site');
+    const { deploy: d, log } = await deploy(p, 'site', await tgzOf({ 'index.html': '<h1>static site</h1>', 'css/site.css': 'h1{}' }));
+    expect(d.status, log).toBe('succeeded');
+    expect(await p.get('site')).toEqual({ status: 200, body: '<h1>static site</h1>' });
+    expect((await p.get('site', '/css/site.css')).body).toBe('h1{}');
+    expect((await p.get('site', '/nope.html')).status).toBe(404);
+  });
+
+  it('redeploys with no failed request in between and ends serving the new version', async () => {
+    const traffic = trafficLoop(p, 'plain');
+    const { deploy: d, log } = await deploy(p, 'plain', await tgzOf({ 'index.js': handlerV('v2') }));
+    // Keep sending a little after the switch, so requests in flight to the old pod are covered too.
+    await waitUntil(() => traffic.bodies.filter((b) => b.startsWith('plain v2')).length >= 20, 30_000);
+    await traffic.stop();
+    expect(d.status, log).toBe('succeeded');
+    expect(d.release).toBe(2);
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.bodies.length).toBeGreaterThan(20);
+    expect(traffic.bodies.at(-1)).toMatch(/^plain v2/);
+    expect(traffic.bodies.some((b) => b.startsWith('plain v1'))).toBe(true);
+    const pods = await (await p.api$('/api/v1/apps/plain/pods')).json();
+    expect(pods.items.map((x: { release: number }) => x.release)).toEqual([2]);
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

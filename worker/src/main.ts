@@ -1,0 +1,101 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import Docker from 'dockerode';
+import { QueueNames } from '@sidecar/core';
+import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
+import { connectRedis, createStores, DeployQueues, FsBlobStore } from '@sidecar/store';
+
+import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './build/index.js';
+import { CancelRegistry } from './cancel-registry.js';
+import { loadConfig } from './config.js';
+import { buildProcessor } from './processors/build.processor.js';
+import { deployProcessor } from './processors/deploy.processor.js';
+import { StatusPublisher } from './status-publisher.js';
+import { DockerTarget } from './targets/docker/index.js';
+
+async function platformImages(docker: Docker): Promise<PlatformImages> {
+  const e = process.env;
+  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE) {
+    return { pause: e.SIDECAR_PAUSE_IMAGE, logicBase: e.SIDECAR_LOGIC_BASE_IMAGE, runtimeNode: e.SIDECAR_RUNTIME_IMAGE, builderNode: e.SIDECAR_BUILDER_IMAGE };
+  }
+  return ensurePlatformImages({ docker, log: (l) => console.log(`worker: images: ${l}`) });
+}
+
+/** Wires the worker: queues in, Docker out. Every dependency is made here and passed down. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const docker = new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET });
+  const images = await platformImages(docker);
+  const redis = connectRedis(config.SIDECAR_REDIS_URL);
+  const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
+  await cancels.start();
+
+  const target = new DockerTarget({
+    docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
+    backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
+  });
+  await target.adopt();
+
+  const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
+  await mkdir(workRoot, { recursive: true });
+  const limits = { maxCompressedBytes: config.SIDECAR_MAX_BUNDLE_BYTES, maxUnpackedBytes: config.SIDECAR_MAX_UNPACKED_BYTES, maxEntries: config.SIDECAR_MAX_ENTRIES };
+  const installer = new NpmDependencyInstaller({ docker, builderImage: images.builderNode, extraCaFile: config.SIDECAR_BUILD_EXTRA_CA_FILE });
+  const producer = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
+  const connection = { connection: connectRedis(config.SIDECAR_REDIS_URL), prefix: `${config.SIDECAR_REDIS_PREFIX}bull` };
+  // Short locks so a killed worker's job is recovered (moved back to wait) within seconds.
+  const lockOpts = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 2 };
+
+  const buildWorker = new Worker(
+    QueueNames.build,
+    buildProcessor({
+      stores, cancels, runtimeImage: images.runtimeNode, workRoot,
+      blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
+      prepare: (o) => prepareBundle({ ...o, limits, installer }),
+      images: new DockerImageBuilder({ docker, logicBaseImage: images.logicBase }),
+      enqueueDeploy: (p) => producer.enqueueDeploy(p),
+    }),
+    { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
+  );
+  const deployWorker = new Worker(QueueNames.deploy, deployProcessor({ stores, target, cancels }), {
+    ...connection, ...lockOpts, concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
+  });
+  for (const w of [buildWorker, deployWorker]) {
+    w.on('error', (e) => console.error(`worker: queue error: ${e.message}`));
+  }
+
+  const status = new StatusPublisher(stores, target);
+  status.start();
+  const heartbeat = async () => {
+    try {
+      await target.ping();
+      await redis.set(stores.keys.workerHeartbeat, new Date().toISOString(), 'EX', 15);
+    } catch (e) {
+      console.error(`worker: target does not answer: ${(e as Error).message}`);
+    }
+  };
+  await heartbeat();
+  const beat = setInterval(() => void heartbeat(), 5000);
+  console.log(`worker: ready (target docker, platform ${config.SIDECAR_PLATFORM_ID})`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const forced = setTimeout(() => process.exit(1), 20_000).unref();
+      clearInterval(beat);
+      // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), status.close()]);
+      await Promise.allSettled([target.close(), producer.close()]);
+      await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);
+      for (const r of results) if (r.status === 'rejected') console.error(`worker: close: ${String(r.reason)}`);
+      clearTimeout(forced);
+    })());
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+}
+
+main().catch((e: unknown) => {
+  console.error(`worker: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  process.exit(1);
+});
