@@ -1,0 +1,141 @@
+/**
+ * The platform images against the real Docker engine, and a pod run by hand
+ * the way the Docker target runs it: pause + logic sidecar + runtime, hardened.
+ * Platform images are kept (they are the cache); everything else is removed.
+ */
+import { randomBytes } from 'node:crypto';
+import Dockerode from 'dockerode';
+import { Labels } from '@sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packContext } from './build-context.js';
+import { readBuildOutput } from './build-output.js';
+import { ensurePlatformImages, type PlatformImages } from './images.js';
+import { containerLogs, execExitCode, removeAll } from './test-support/docker-pod.js';
+import { http, waitFor } from './test-support/runtime-process.js';
+
+const docker = new Dockerode();
+let images: PlatformImages;
+const log: string[] = [];
+
+beforeAll(async () => {
+  images = await ensurePlatformImages({ docker, log: (l) => log.push(l) });
+}, 300_000);
+
+describe('platform images', () => {
+  it('builds all four, content-tagged and labelled as managed', async () => {
+    for (const [key, ref] of Object.entries(images)) {
+      expect(ref, key).toMatch(/^sidecar\/[a-z-]+:[0-9a-f]{12}$/);
+      const info = await docker.getImage(ref).inspect();
+      expect(info.Config.Labels?.[Labels.managed], ref).toBe('true');
+      expect(info.Config.User, ref).toBe('1000:1000');
+    }
+    expect((await docker.getImage(images.runtimeNode).inspect()).Config.Entrypoint).toEqual(['node', '/sidecar/runtime.js']);
+  });
+
+  it('returns the same refs on a second call without building anything', async () => {
+    const second: string[] = [];
+    const again = await ensurePlatformImages({ docker, log: (l) => second.push(l) });
+    expect(again).toEqual(images);
+    expect(second.filter((l) => l.includes('building'))).toEqual([]);
+  });
+
+  it('builder-node runs npm as the app user with a writable HOME', async () => {
+    const name = `rtimg-test-npm-${randomBytes(4).toString('hex')}`;
+    try {
+      const c = await docker.createContainer({
+        name,
+        Image: images.builderNode,
+        Cmd: ['sh', '-c', 'npm --version && id -u && touch "$HOME/.npm/ok" && echo writable'],
+        HostConfig: { ReadonlyRootfs: false, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+      });
+      await c.start();
+      expect((await c.wait()).StatusCode).toBe(0);
+      const out = await containerLogs(docker, c.id);
+      expect(out).toMatch(/^\d+\.\d+\.\d+\n1000\nwritable\n$/);
+    } finally {
+      await removeAll(docker, { containers: [name], volumes: [], images: [] });
+    }
+  });
+});
+
+describe('a pod run by hand: pause + logic sidecar + runtime', () => {
+  const id = randomBytes(4).toString('hex');
+  const names = { pause: `rtimg-test-pause-${id}`, logic: `rtimg-test-logic-${id}`, runtime: `rtimg-test-runtime-${id}`, volume: `rtimg-test-ws-${id}` };
+  const logicImage = `sidecar-test/logic-${id}:1`;
+  const hardening = { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=16m' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] };
+
+  afterAll(async () => {
+    await removeAll(docker, { containers: [names.runtime, names.logic, names.pause], volumes: [names.volume], images: [logicImage] });
+  });
+
+  it('publishes the bundle through the volume and serves it from the runtime', async () => {
+    // A logic image exactly as the worker builds one: FROM logic-base, bundle at /bundle.
+    const output = await docker.buildImage(
+      packContext({
+        dockerfile: `FROM ${images.logicBase}\nCOPY bundle/ /bundle/\n`,
+        entries: [
+          { type: 'file', name: 'bundle/index.mjs', content: "export default (req, res) => res.end('hello from the logic sidecar ' + req.url);\n" },
+          { type: 'file', name: 'bundle/.sidecar/manifest.json', content: JSON.stringify({ runtime: 'node', mode: 'handler', entry: 'index.mjs' }) },
+        ],
+      }),
+      { t: logicImage },
+    );
+    await readBuildOutput(output);
+
+    await docker.createVolume({ Name: names.volume });
+    const pause = await docker.createContainer({
+      name: names.pause,
+      Image: images.pause,
+      ExposedPorts: { '8080/tcp': {} },
+      HostConfig: { ...hardening, PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+    });
+    await pause.start();
+    const net = { NetworkMode: `container:${pause.id}` };
+
+    const logic = await docker.createContainer({
+      name: names.logic,
+      Image: logicImage,
+      User: '1000:1000',
+      HostConfig: { ...hardening, ...net, Memory: 32 * 1024 * 1024, Mounts: [{ Type: 'volume', Source: names.volume, Target: '/workspace' }] },
+    });
+    await logic.start();
+    await waitFor('the startup probe (test -f /workspace/.ready)', async () => (await execExitCode(docker, logic.id, ['test', '-f', '/workspace/.ready'])) === 0, 20_000);
+
+    const runtime = await docker.createContainer({
+      name: names.runtime,
+      Image: images.runtimeNode,
+      User: '1000:1000',
+      Env: ['PORT=8080'],
+      HostConfig: {
+        ...hardening,
+        ...net,
+        Memory: 256 * 1024 * 1024,
+        Mounts: [{ Type: 'volume', Source: names.volume, Target: '/workspace', ReadOnly: true }],
+      },
+    });
+    await runtime.start();
+
+    const ports = (await pause.inspect()).NetworkSettings.Ports['8080/tcp'];
+    const port = Number(ports?.[0]?.HostPort);
+    expect(port).toBeGreaterThan(0);
+    await waitFor('runtime ready', async () => (await http({ port, path: '/__sidecar/ready' })).status === 200, 30_000);
+    const res = await http({ port, path: '/abc' });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('hello from the logic sidecar /abc');
+    expect(await containerLogs(docker, runtime.id)).toContain('handler mode, entry index.mjs');
+
+    // A sidecar restart republishes on the populated volume; the runtime keeps serving.
+    await logic.restart({ t: 5 });
+    // Republished: the new release beside the previous one (older ones pruned), and ready again.
+    const republished = ['sh', '-c', 'test -f /workspace/.ready && test "$(ls /workspace/releases | wc -l)" -eq 2'];
+    await waitFor('republished after restart', async () => (await execExitCode(docker, logic.id, republished)) === 0, 20_000);
+    expect((await logic.inspect()).State.Running).toBe(true);
+    expect((await http({ port, path: '/after' })).body).toBe('hello from the logic sidecar /after');
+
+    // SIGTERM: runtime drains and exits 0; sidecar and pause exit 0 promptly too.
+    for (const c of [runtime, logic, pause]) {
+      await c.stop({ t: 10 });
+      expect((await c.inspect()).State.ExitCode, (await c.inspect()).Name).toBe(0);
+    }
+  });
+});

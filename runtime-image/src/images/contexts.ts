@@ -1,0 +1,157 @@
+/**
+ * The build contexts of the platform images, as data. Every Dockerfile works
+ * with the classic builder (no BuildKit syntax) and FROM scratch or FROM an
+ * image built here, because nothing can be pulled on the machines we run on.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { Labels } from '@sidecar/core';
+import type { BuildContext, ContextEntry } from '../build-context.js';
+import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
+
+export interface HostPaths {
+  busybox: string;
+  node: string;
+  npmDir: string;
+  caBundle: string;
+  /** Where the compiled runtime lives (runtime-image/dist). */
+  runtimeDist: string;
+  /** runtime-image/ itself (pause/, logic-base/ scripts). */
+  packageDir: string;
+}
+
+const managedLabel = (image: string) => `LABEL ${Labels.managed}="true" ${Labels.kind}="platform-image" ${Labels.role}="${image}"`;
+
+/** An empty directory, so `COPY --chown` can create it owned by the app user. */
+const emptyDir = (name: string): ContextEntry => ({ type: 'directory', name, mode: 0o755 });
+
+export async function pauseContext(paths: HostPaths): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'FROM scratch',
+      'COPY rootfs/ /',
+      'ENV PATH=/bin',
+      'USER 1000:1000',
+      'ENTRYPOINT ["/bin/sh", "/sidecar/pause.sh"]',
+      managedLabel('pause'),
+      '',
+    ].join('\n'),
+    entries: [
+      ...(await busyboxEntries(paths.busybox)),
+      { type: 'file', name: 'rootfs/sidecar/pause.sh', content: await readFile(`${paths.packageDir}/pause/pause.sh`), mode: 0o755 },
+    ],
+  };
+}
+
+export async function logicBaseContext(paths: HostPaths): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'FROM scratch',
+      'COPY rootfs/ /',
+      // Docker copies this directory's owner into an empty named volume mounted here,
+      // which is what lets the loader (uid 1000) write into a fresh volume.
+      'COPY --chown=1000:1000 workspace/ /workspace/',
+      'ENV PATH=/bin',
+      'USER 1000:1000',
+      'ENTRYPOINT ["/bin/sh", "/sidecar/loader.sh"]',
+      managedLabel('logic-base'),
+      '',
+    ].join('\n'),
+    entries: [
+      ...(await busyboxEntries(paths.busybox)),
+      { type: 'file', name: 'rootfs/sidecar/loader.sh', content: await readFile(`${paths.packageDir}/logic-base/loader.sh`), mode: 0o755 },
+      emptyDir('workspace'),
+    ],
+  };
+}
+
+/** Offline stand-in for `node:20-bookworm-slim`: node + libs + busybox + users + /tmp. */
+export async function nodeBaseContext(paths: HostPaths): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'FROM scratch',
+      'COPY rootfs/ /',
+      'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+      managedLabel('node-base'),
+      '',
+    ].join('\n'),
+    entries: [
+      ...(await busyboxEntries(paths.busybox)),
+      ...(await nodeEntries(paths.node)),
+      { type: 'file', name: 'rootfs/etc/passwd', content: PASSWD },
+      { type: 'file', name: 'rootfs/etc/group', content: GROUP },
+      { type: 'directory', name: 'rootfs/tmp', mode: 0o1777 },
+    ],
+  };
+}
+
+async function runtimeFiles(dist: string): Promise<ContextEntry[]> {
+  const main = await readFile(`${dist}/node-runtime.js`).catch((cause: unknown) => {
+    throw new Error(`compiled runtime not found in ${dist}; run \`npx tsc -b runtime-image\` first`, { cause });
+  });
+  const entries: ContextEntry[] = [
+    { type: 'file', name: 'sidecar/runtime.js', content: main },
+    // The compiled runtime is ESM; without this, node would read /sidecar/*.js as CommonJS.
+    { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+  ];
+  for (const f of (await readdir(`${dist}/runtime`)).filter((n) => n.endsWith('.js')).sort()) {
+    entries.push({ type: 'file', name: `sidecar/runtime/${f}`, content: await readFile(`${dist}/runtime/${f}`) });
+  }
+  return entries;
+}
+
+/** The stable runtime main. BASE is the offline node base or, with internet, `node:20-bookworm-slim`. */
+export async function runtimeNodeContext(paths: HostPaths, base: string): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'ARG BASE',
+      'FROM ${BASE}',
+      'COPY sidecar/ /sidecar/',
+      // The host's CA bundle: outbound TLS may go through an intercepting proxy only it trusts.
+      'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
+      'COPY --chown=1000:1000 workspace/ /workspace/',
+      'ENV PORT=8080 NODE_ENV=production NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
+      'USER 1000:1000',
+      'WORKDIR /workspace',
+      'ENTRYPOINT ["node", "/sidecar/runtime.js"]',
+      managedLabel('runtime-node'),
+      '',
+    ].join('\n'),
+    buildArgs: { BASE: base },
+    entries: [
+      ...(await runtimeFiles(paths.runtimeDist)),
+      { type: 'host-file', name: 'ca-certificates.crt', hostPath: paths.caBundle, mode: 0o644 },
+      emptyDir('workspace'),
+    ],
+  };
+}
+
+const NPM_LAUNCHER = '#!/bin/sh\nexec node /usr/lib/node_modules/npm/bin/npm-cli.js "$@"\n';
+const NPX_LAUNCHER = '#!/bin/sh\nexec node /usr/lib/node_modules/npm/bin/npx-cli.js "$@"\n';
+
+/** runtime-node + npm, for `npm install` of a bundle's dependencies at build time. */
+export async function builderNodeContext(paths: HostPaths, runtimeNode: string): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'ARG RUNTIME',
+      'FROM ${RUNTIME}',
+      'COPY npm/ /usr/lib/node_modules/npm/',
+      'COPY bin/ /usr/local/bin/',
+      'COPY --chown=1000:1000 home/ /home/app/',
+      'ENV HOME=/home/app npm_config_cache=/home/app/.npm npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false',
+      // The caller decides what runs: `npm install …` as Cmd, no runtime in front of it.
+      'ENTRYPOINT []',
+      'CMD ["npm", "--version"]',
+      'WORKDIR /home/app',
+      managedLabel('builder-node'),
+      '',
+    ].join('\n'),
+    buildArgs: { RUNTIME: runtimeNode },
+    entries: [
+      ...(await treeEntries(paths.npmDir, 'npm')),
+      { type: 'file', name: 'bin/npm', content: NPM_LAUNCHER, mode: 0o755 },
+      { type: 'file', name: 'bin/npx', content: NPX_LAUNCHER, mode: 0o755 },
+      emptyDir('home'),
+      emptyDir('home/.npm'),
+    ],
+  };
+}
