@@ -59,14 +59,14 @@ async function main(): Promise<void> {
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
   );
-  const deployWorker = new Worker(QueueNames.deploy, deployProcessor({ stores, target, cancels }), {
+  const status = new StatusPublisher(stores, target);
+  const deployWorker = new Worker(QueueNames.deploy, deployProcessor({ stores, target, cancels, publishStatus: (app) => status.publishApp(app) }), {
     ...connection, ...lockOpts, concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
   });
   for (const w of [buildWorker, deployWorker]) {
     w.on('error', (e) => console.error(`worker: queue error: ${e.message}`));
   }
 
-  const status = new StatusPublisher(stores, target);
   status.start();
   const heartbeat = async () => {
     try {

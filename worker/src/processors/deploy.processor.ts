@@ -5,7 +5,13 @@ import type { CancelRegistry } from '../cancel-registry.js';
 import { AppLock } from './app-lock.js';
 import { handleFailure, markCancelled, recorder } from './deploy-state.js';
 
-export interface DeployDeps { stores: Stores; target: Target; cancels: CancelRegistry }
+export interface DeployDeps {
+  stores: Stores;
+  target: Target;
+  cancels: CancelRegistry;
+  /** Brings the API's pod views up to date for an app (after a rollout, before success is reported). */
+  publishStatus: (app: string) => Promise<void>;
+}
 
 /**
  * Release → pods. One rollout per app at a time (an app lock; a job that finds
@@ -37,6 +43,7 @@ export function deployProcessor(deps: DeployDeps) {
       const release = await stores.releases.get(payload.app, payload.release);
       rec.log(`deploy: rolling out v${release.version} (${app.replicas} replica${app.replicas === 1 ? '' : 's'})`);
       await deps.target.apply({ app, release, signal: control.signal, log: rec.log });
+      await deps.publishStatus(app.name);
       await stores.apps.update(app.name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
       rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
       await rec.flush();
@@ -52,5 +59,5 @@ export function deployProcessor(deps: DeployDeps) {
 
 async function removeApp(deps: DeployDeps, app: string): Promise<void> {
   await deps.target.remove(app);
-  for (const pod of await deps.stores.pods.list(app)) await deps.stores.pods.remove(app, pod.name);
+  await deps.publishStatus(app);
 }

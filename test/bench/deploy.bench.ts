@@ -1,0 +1,88 @@
+/**
+ * `npm run bench`: from one run on this machine, the time from bundle upload to
+ * the first 200 from the new version through the router — first deploys and
+ * redeploys of a small bundle — beside the floor: a bare `docker run` of a
+ * hello-world container. Medians and p90; no assertion (timing is not a test).
+ */
+import { performance } from 'node:perf_hooks';
+import Docker from 'dockerode';
+import { ensurePlatformImages } from '@sidecar/runtime-image';
+import { tgzOf } from '../support/bundles.js';
+import { createApp } from '../support/deploys.js';
+import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { startPlatform, type RunningPlatform } from '../support/platform.js';
+
+const RUNS_FIRST = Number(process.env.BENCH_FIRST ?? 5);
+const RUNS_REDEPLOY = Number(process.env.BENCH_REDEPLOY ?? 10);
+const RUNS_FLOOR = Number(process.env.BENCH_FLOOR ?? 10);
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+const fmt = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(0)} ms, p90 ${quantile(xs, 0.9).toFixed(0)} ms (n=${xs.length})`;
+
+async function uploadToServing(p: RunningPlatform, app: string, marker: string): Promise<number> {
+  const bundle = await tgzOf({ 'index.js': `module.exports = (q, s) => s.end(${JSON.stringify(marker)});\n` });
+  const t0 = performance.now();
+  const res = await p.api$(`/api/v1/apps/${app}/deploys`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: bundle });
+  if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  const deadline = t0 + 60_000;
+  for (;;) {
+    const r = await p.get(app).catch(() => ({ status: 0, body: '' }));
+    if (r.status === 200 && r.body === marker) return performance.now() - t0;
+    if (performance.now() > deadline) {
+      const log = await (await p.api$(`/api/v1/apps/${app}/deploys/${id}/logs`)).text();
+      throw new Error(`${app} not serving ${marker} after 60 s:\n${log}`);
+    }
+    await new Promise((r2) => setTimeout(r2, 5));
+  }
+}
+
+async function dockerRunFloor(): Promise<number[]> {
+  const docker = new Docker();
+  const images = await ensurePlatformImages({ docker });
+  const times: number[] = [];
+  for (let i = 0; i < RUNS_FLOOR; i++) {
+    const t0 = performance.now();
+    const c = await docker.createContainer({ Image: images.logicBase, Entrypoint: ['echo', 'hello world'], HostConfig: { AutoRemove: false } });
+    await c.start();
+    await c.wait();
+    times.push(performance.now() - t0);
+    await c.remove({ force: true });
+  }
+  return times;
+}
+
+async function main(): Promise<void> {
+  const floor = await dockerRunFloor();
+  const p = await startPlatform({ SIDECAR_BACKOFF_SCALE: '1' });
+  try {
+    const first: number[] = [];
+    for (let i = 0; i < RUNS_FIRST; i++) {
+      const app = `bench-${i}`;
+      await createApp(p, app);
+      first.push(await uploadToServing(p, app, `first-${i}`));
+    }
+    const redeploy: number[] = [];
+    for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+    const rows = [
+      ['first deploy (upload → first 200)', fmt(first)],
+      ['redeploy (upload → first 200 from new version)', fmt(redeploy)],
+      ['floor: bare docker run of a hello-world container', fmt(floor)],
+      ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
+      ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
+    ];
+    console.log('\n| measure | result |\n|---|---|');
+    for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+  } finally {
+    await cleanupPlatformContainers(p);
+    await p.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

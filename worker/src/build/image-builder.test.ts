@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError, Labels, type BuildInput } from '@sidecar/core';
+import { packFolder } from './bundle-tar.js';
+import { readBuildOutput } from '@sidecar/runtime-image';
+import { DockerImageBuilder, type ImageBuildStrategy } from './image-builder.js';
+
+// Real Docker. A throwaway base FROM scratch with a static busybox stands in for logic-base.
+const docker = new Docker();
+const run = randomBytes(4).toString('hex');
+const base = `sidecar-test-build-base:${run}`;
+const repository = `sidecar-test-app-${run}`;
+let work: string;
+const images: string[] = [];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'sidecar-image-test-'));
+  await mkdir(join(work, 'base'));
+  await copyFile('/bin/busybox', join(work, 'base', 'busybox'));
+  await chmod(join(work, 'base', 'busybox'), 0o755);
+  const context = packFolder({ dir: join(work, 'base'), prefix: 'bin', extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\nUSER 1000:1000\nENTRYPOINT ["/bin/busybox", "echo", "loader"]\n' }] });
+  await readBuildOutput((await docker.buildImage(context, { t: base, labels: { [Labels.managed]: 'true' } })) as AsyncIterable<Uint8Array>);
+  images.push(base);
+
+  const bundle = join(work, 'bundle');
+  await mkdir(join(bundle, 'lib'), { recursive: true });
+  await writeFile(join(bundle, 'index.js'), 'module.exports = require("./lib/secret.js")\n');
+  await writeFile(join(bundle, 'lib', 'secret.js'), 'module.exports = "readable by uid 1000"\n', { mode: 0o600 });
+  await chmod(join(bundle, 'lib'), 0o700); // as npm or a careless umask might leave it: the image must not
+  await symlink('lib/secret.js', join(bundle, 'main.js'));
+});
+
+afterAll(async () => {
+  for (const image of images.reverse()) await docker.getImage(image).remove({ force: true }).catch(() => {});
+  await rm(work, { recursive: true, force: true });
+});
+
+function input(deployId: string, overrides: Partial<BuildInput> = {}): BuildInput & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    app: 'demo',
+    deployId,
+    bundleDir: join(work, 'bundle'),
+    manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+    signal: new AbortController().signal,
+    log: (l) => lines.push(l),
+    lines,
+    ...overrides,
+  };
+}
+
+/** Runs a command in the image as uid 1000 and returns its output. */
+async function runAs1000(image: string, cmd: string[]): Promise<string> {
+  const c = await docker.createContainer({ Image: image, Entrypoint: ['/bin/busybox'], Cmd: cmd, User: '1000:1000', Tty: true });
+  try {
+    await c.start();
+    const { StatusCode } = (await c.wait()) as { StatusCode: number };
+    const out = (await c.logs({ stdout: true, stderr: true })).toString();
+    if (StatusCode !== 0) throw new Error(`${cmd.join(' ')} exited ${StatusCode}: ${out}`);
+    return out.replace(/\r\n/g, '\n');
+  } finally {
+    await c.remove({ force: true });
+  }
+}
+
+describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder (%s)', (strategy) => {
+  const builder = new DockerImageBuilder({ docker, logicBaseImage: base, repository, strategy });
+
+  it('builds <repository>/<app>:<deployId> with labels and /bundle readable by uid 1000', async () => {
+    const deployId = `d-${strategy}`;
+    const job = input(deployId);
+    const started = performance.now();
+    const built = await builder.build(job);
+    const ms = Math.round(performance.now() - started);
+    images.push(built.image);
+    console.log(`image build (${strategy}) of a 3-entry bundle: ${ms} ms`);
+
+    expect(built.image).toBe(`${repository}/demo:${deployId}`);
+    const info = await docker.getImage(built.image).inspect();
+    expect(built.digest).toBe(info.Id);
+    expect(built.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(info.Config.Labels).toMatchObject({ [Labels.managed]: 'true', [Labels.app]: 'demo', [Labels.deploy]: deployId });
+    expect(info.Config.User).toBe('1000:1000'); // the base's config (user, loader) survives
+    expect(info.Config.Entrypoint).toEqual(['/bin/busybox', 'echo', 'loader']);
+
+    expect(await runAs1000(built.image, ['cat', '/bundle/lib/secret.js', '/bundle/main.js'])).toBe(
+      'module.exports = "readable by uid 1000"\n'.repeat(2),
+    );
+    const listing = await runAs1000(built.image, ['ls', '-lnd', '/bundle', '/bundle/lib', '/bundle/lib/secret.js']);
+    expect(listing).toMatch(/^drwxr-xr-x\s+\d+ 0\s+0 .* \/bundle$/m);
+    expect(listing).toMatch(/^drwxr-xr-x\s+\d+ 0\s+0 .* \/bundle\/lib$/m);
+    expect(listing).toMatch(/^-rw-r--r--\s+\d+ 0\s+0 .* \/bundle\/lib\/secret\.js$/m);
+    expect(job.lines.at(-1)).toMatch(new RegExp(`^built image ${repository}/demo:${deployId} \\(\\w{12}\\) in \\d+ ms$`));
+  });
+
+  it('fails clearly when the base image is missing, without retrying', async () => {
+    const broken = new DockerImageBuilder({ docker, logicBaseImage: `sidecar-test-missing:${run}`, repository, strategy });
+    const err = (await broken.build(input('d-missing')).catch((e: unknown) => e)) as DomainError;
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err.code).toBe('build_failed');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe(`the logic base image "sidecar-test-missing:${run}" is not on this Docker host; build the platform images first`);
+  });
+
+  it('maps an abort to cancelled and leaves no image behind', async () => {
+    const ac = new AbortController();
+    const job = input(`d-abort-${strategy}`, { signal: ac.signal });
+    const pending = builder.build(job);
+    ac.abort();
+    const err = (await pending.catch((e: unknown) => e)) as DomainError;
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err.code).toBe('cancelled');
+    await expect(docker.getImage(`${repository}/demo:d-abort-${strategy}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('DockerImageBuilder: bases that cannot work', () => {
+  it('refuses a base without a loader command', async () => {
+    const bare = `sidecar-test-bare-base:${run}`;
+    const ctx = packFolder({ dir: join(work, 'base'), prefix: 'bin', extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\n' }] });
+    await readBuildOutput((await docker.buildImage(ctx, { t: bare })) as AsyncIterable<Uint8Array>);
+    images.push(bare);
+    const err = (await new DockerImageBuilder({ docker, logicBaseImage: bare, repository }).build(input('d-bare')).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('build_failed');
+    expect(err.message).toBe(`the logic base image "${bare}" has no ENTRYPOINT or CMD (its loader)`);
+  });
+
+
+  it('an error inside the dockerfile build stream is a failed build even though HTTP succeeded', async () => {
+    // A base that exists but whose /bundle is a file: COPY into it fails inside the build.
+    await mkdir(join(work, 'file-base'), { recursive: true });
+    await writeFile(join(work, 'file-base', 'bundle'), 'not a folder');
+    const fileBase = `sidecar-test-file-base:${run}`;
+    const ctx = packFolder({ dir: join(work, 'file-base'), prefix: 'x', extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nCOPY x/bundle /bundle\n` }] });
+    await readBuildOutput((await docker.buildImage(ctx, { t: fileBase })) as AsyncIterable<Uint8Array>);
+    images.push(fileBase);
+    const builder = new DockerImageBuilder({ docker, logicBaseImage: fileBase, repository, strategy: 'dockerfile' });
+    const err = (await builder.build(input('d-stream-error')).catch((e: unknown) => e)) as DomainError;
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err.code).toBe('build_failed');
+    expect(err.message).toMatch(/^image build failed: .*not a directory/);
+  });
+});

@@ -1,0 +1,121 @@
+import type Docker from 'dockerode';
+import { DomainError, ErrorCode, Labels, type BuildInput, type BuiltImage, type ImageBuilder } from '@sidecar/core';
+import { packFolder } from './bundle-tar.js';
+import { readBuildOutput } from '@sidecar/runtime-image';
+
+/**
+ * How the image is made. Both give one layer holding /bundle on top of logic-base.
+ * - `commit` (default): create a stopped container from logic-base, put the bundle in
+ *   with the archive API, commit it. Measured ~0.19 s for a small bundle.
+ * - `dockerfile`: classic `docker build` of `FROM base` + `COPY bundle /bundle`.
+ *   Measured ~0.52 s: the classic builder adds context bookkeeping and an intermediate
+ *   container per step. Kept for daemons where commit is not wanted.
+ */
+export type ImageBuildStrategy = 'commit' | 'dockerfile';
+
+export interface DockerImageBuilderOptions {
+  docker: Docker;
+  /** The logic-base image ref (busybox + loader, uid 1000), e.g. from ensurePlatformImages. */
+  logicBaseImage: string;
+  /** Image repository prefix: images are `<repository>/<app>:<deployId>`. */
+  repository?: string;
+  strategy?: ImageBuildStrategy;
+}
+
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Builds the logic sidecar image: logic-base with the prepared bundle at /bundle. */
+export class DockerImageBuilder implements ImageBuilder {
+  private readonly docker: Docker;
+  private readonly base: string;
+  private readonly repository: string;
+  private readonly strategy: ImageBuildStrategy;
+
+  constructor(opts: DockerImageBuilderOptions) {
+    this.docker = opts.docker;
+    this.base = opts.logicBaseImage;
+    this.repository = opts.repository ?? 'sidecar-app';
+    this.strategy = opts.strategy ?? 'commit';
+  }
+
+  async build(input: BuildInput): Promise<BuiltImage> {
+    const { app, deployId, signal, log } = input;
+    if (!TAG_RE.test(deployId)) throw new Error(`deploy id "${deployId}" cannot be an image tag`);
+    const tag = `${this.repository}/${app}:${deployId}`;
+    const labels = { [Labels.managed]: 'true', [Labels.app]: app, [Labels.deploy]: deployId, [Labels.kind]: 'logic-image', [Labels.role]: 'logic' };
+    const started = Date.now();
+    try {
+      signal.throwIfAborted();
+      await this.checkBase();
+      log(`building image ${tag} from ${this.base}`);
+      if (this.strategy === 'commit') await this.commit({ tag, labels, input });
+      else await this.dockerfile({ tag, labels, input });
+      signal.throwIfAborted();
+      const { Id } = await this.docker.getImage(tag).inspect();
+      log(`built image ${tag} (${Id.slice(7, 19)}) in ${Date.now() - started} ms`);
+      return { image: tag, digest: Id };
+    } catch (err) {
+      if (!signal.aborted) throw err;
+      await this.docker.getImage(tag).remove({ force: true }).catch(() => {}); // may not exist yet
+      throw new DomainError(ErrorCode.cancelled, 'image build cancelled', { cause: err });
+    }
+  }
+
+  /** A missing or command-less base is a platform setup problem no retry fixes (and nothing may be pulled here). */
+  private async checkBase(): Promise<void> {
+    let config: { Entrypoint?: unknown; Cmd?: unknown };
+    try {
+      config = (await this.docker.getImage(this.base).inspect()).Config;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      throw new DomainError(ErrorCode.buildFailed, `the logic base image "${this.base}" is not on this Docker host; build the platform images first`);
+    }
+    const hasCommand = (v: unknown) => Array.isArray(v) && v.length > 0;
+    if (!hasCommand(config.Entrypoint) && !hasCommand(config.Cmd)) {
+      // Its loader is what puts the bundle in place; without one the image could never start.
+      throw new DomainError(ErrorCode.buildFailed, `the logic base image "${this.base}" has no ENTRYPOINT or CMD (its loader)`);
+    }
+  }
+
+  private async commit({ tag, labels, input }: Step): Promise<void> {
+    const colon = tag.lastIndexOf(':');
+    // The scratch container carries no app label, so pod lookups never mistake it for part of a pod.
+    const container = await this.docker.createContainer({
+      Image: this.base,
+      Labels: { [Labels.managed]: 'true', [Labels.kind]: 'image-build', [Labels.deploy]: input.deployId },
+      abortSignal: input.signal,
+    });
+    try {
+      await container.putArchive(packFolder({ dir: input.bundleDir, prefix: 'bundle' }), { path: '/', abortSignal: input.signal });
+      await container.commit({
+        repo: tag.slice(0, colon),
+        tag: tag.slice(colon + 1),
+        pause: false,
+        changes: [`LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`],
+        abortSignal: input.signal,
+      });
+    } finally {
+      await container.remove({ force: true }).catch(() => {}); // never started; removal failing leaves a labelled leftover
+    }
+  }
+
+  private async dockerfile({ tag, labels, input }: Step): Promise<void> {
+    const context = packFolder({
+      dir: input.bundleDir,
+      prefix: 'bundle',
+      extraFiles: [{ name: 'Dockerfile', content: `FROM ${this.base}\nCOPY bundle /bundle\n` }],
+    });
+    // Labels as a build parameter, not LABEL lines: no extra build step.
+    const output = await this.docker.buildImage(context, { t: tag, labels, rm: true, forcerm: true, abortSignal: input.signal });
+    try {
+      await readBuildOutput(output as AsyncIterable<Uint8Array>, (m) => {
+        if (m.stream?.trim()) input.log(m.stream.trimEnd());
+      });
+    } catch (err) {
+      if (input.signal.aborted) throw err;
+      throw new DomainError(ErrorCode.buildFailed, `image build failed: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+  }
+}
+
+interface Step { tag: string; labels: Record<string, string>; input: BuildInput }

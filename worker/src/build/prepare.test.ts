@@ -1,0 +1,116 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pack } from 'tar-stream';
+import { DEFAULT_BUNDLE_LIMITS, DomainError } from '@sidecar/core';
+import { prepareBundle, type DependencyInstaller } from './prepare.js';
+
+async function tgz(files: Record<string, string>): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise((resolve) => p.on('end', resolve));
+  for (const [name, content] of Object.entries(files)) p.entry({ name }, content);
+  p.finalize();
+  await ended;
+  return gzipSync(Buffer.concat(chunks));
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sidecar-prepare-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Records what an installer was asked to do; the real one (Docker + npm) has its own test. */
+class RecordingInstaller implements DependencyInstaller {
+  calls: string[] = [];
+  async install({ dir: bundleDir }: { dir: string }): Promise<void> {
+    this.calls.push(bundleDir);
+  }
+}
+
+async function prepare(files: Record<string, string>, installer?: DependencyInstaller) {
+  const source = join(dir, 'upload.tgz');
+  await writeFile(source, await tgz(files));
+  const lines: string[] = [];
+  const result = await prepareBundle({
+    source,
+    workDir: join(dir, 'work'),
+    limits: DEFAULT_BUNDLE_LIMITS,
+    signal: new AbortController().signal,
+    log: (l) => lines.push(l),
+    ...(installer ? { installer } : {}),
+  });
+  return { ...result, lines };
+}
+
+describe('prepareBundle', () => {
+  it('detects a handler entry and writes .sidecar/manifest.json', async () => {
+    const { dir: bundle, manifest, files, lines } = await prepare({ 'app/index.js': 'module.exports = (req, res) => res.end("hi")' });
+    expect(manifest).toEqual({ runtime: 'node', mode: 'handler', entry: 'index.js' });
+    expect(files).toEqual(['index.js']);
+    expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toEqual(manifest);
+    expect(lines).toContain('detected handler entry index.js');
+    expect(lines).toContain('stripped the wrapping folder "app/"');
+  });
+
+  it('follows sidecar.json entry over package.json main', async () => {
+    const { manifest } = await prepare({
+      'sidecar.json': '{"entry": "./src/main.js"}',
+      'package.json': '{"main": "other.js"}',
+      'src/main.js': '',
+      'other.js': '',
+    });
+    expect(manifest).toEqual({ runtime: 'node', mode: 'handler', entry: 'src/main.js' });
+  });
+
+  it('detects process mode and static sites', async () => {
+    expect((await prepare({ 'package.json': '{"scripts": {"start": "node server.mjs"}}', 'server.mjs': '' })).manifest).toEqual({
+      runtime: 'node', mode: 'process', start: 'node server.mjs',
+    });
+    await rm(join(dir, 'work'), { recursive: true });
+    const site = await prepare({ 'index.html': '<h1>hi</h1>' });
+    expect(site.manifest).toEqual({ runtime: 'node', mode: 'static', root: '.' });
+    expect(site.lines).toContain('detected a static site (index.html)');
+  });
+
+  it('installs dependencies when package.json declares them and no node_modules ships', async () => {
+    const installer = new RecordingInstaller();
+    const { dir: bundle, lines } = await prepare({ 'package.json': '{"dependencies": {"ms": "^2.1.3"}}', 'index.js': '' }, installer);
+    expect(installer.calls).toEqual([bundle]);
+    expect(lines).toContain('installing 1 dependency with npm');
+  });
+
+  it('skips the install when node_modules ships in the bundle', async () => {
+    const installer = new RecordingInstaller();
+    const { lines } = await prepare(
+      { 'package.json': '{"dependencies": {"ms": "^2.1.3", "debug": "^4"}}', 'index.js': '', 'node_modules/ms/index.js': '' },
+      installer,
+    );
+    expect(installer.calls).toEqual([]);
+    expect(lines).toContain('using the node_modules folder shipped in the bundle');
+  });
+
+  it('rejects invalid package.json naming the file', async () => {
+    const err = await prepare({ 'package.json': '{"main": "index.js",}', 'index.js': '' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe('bundle_invalid');
+    expect((err as DomainError).message).toMatch(/^package\.json is not valid JSON: /);
+  });
+
+  it('rejects a bundle with no entry', async () => {
+    const err = (await prepare({ 'README.md': '# hi' }).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('bundle_invalid');
+    expect(err.message).toMatch(/no entry found/);
+  });
+
+  it('replaces a .sidecar/ shipped in the bundle instead of writing through it', async () => {
+    const { dir: bundle } = await prepare({ 'index.js': '', '.sidecar/manifest.json': '{"mode":"evil"}' });
+    expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toMatchObject({ mode: 'handler' });
+  });
+});

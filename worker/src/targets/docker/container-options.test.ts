@@ -1,0 +1,111 @@
+import { Labels, renderPod, type Pod } from '@sidecar/core';
+import { describe, expect, it } from 'vitest';
+import {
+  POD_SPEC_LABEL,
+  containerCreateOptions,
+  declaredPorts,
+  pauseCreateOptions,
+  redactPod,
+  volumeCreateOptions,
+} from './container-options.js';
+
+const pod: Pod = renderPod({
+  app: { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { TOKEN: 's3cret' } },
+  release: { version: 2, image: 'logic:2', runtimeImage: 'runtime:1', env: { A: '1' }, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' } },
+  podName: 'hello-v2-abcde',
+});
+const [logic] = pod.spec.initContainers!;
+const [runtime] = pod.spec.containers;
+
+describe('containerCreateOptions', () => {
+  it('maps the runtime container of the template', () => {
+    expect(containerCreateOptions({ pod, container: runtime!, role: 'main', pauseId: 'p123' })).toEqual({
+      name: 'hello-v2-abcde-runtime',
+      Image: 'runtime:1',
+      Env: ['A=1', 'PORT=8080', 'SIDECAR_APP=hello', 'SIDECAR_RELEASE=2', 'TOKEN=s3cret'],
+      User: '1000:1000',
+      Labels: {
+        [Labels.managed]: 'true',
+        [Labels.pod]: 'hello-v2-abcde',
+        [Labels.app]: 'hello',
+        [Labels.release]: '2',
+        [Labels.container]: 'runtime',
+        [Labels.role]: 'main',
+      },
+      HostConfig: {
+        NetworkMode: 'container:p123',
+        IpcMode: 'container:p123',
+        Mounts: [{ Type: 'volume', Source: 'hello-v2-abcde_workspace', Target: '/workspace', ReadOnly: true }],
+        PidsLimit: 1024,
+        RestartPolicy: { Name: 'no' },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+        Memory: 256 * 1024 ** 2,
+        MemorySwap: 256 * 1024 ** 2,
+        NanoCpus: 500_000_000,
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=64m' },
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+      },
+    });
+  });
+
+  it('maps command to Entrypoint and args to Cmd, and shares the PID namespace on request', () => {
+    const p: Pod = { ...pod, spec: { ...pod.spec, shareProcessNamespace: true } };
+    const opts = containerCreateOptions({
+      pod: p,
+      container: { name: 'x', image: 'img', command: ['sh', '-c'], args: ['echo hi'], workingDir: '/w', securityContext: { runAsUser: 5 } },
+      role: 'sidecar',
+      pauseId: 'p1',
+      pidsLimit: 64,
+    });
+    expect(opts).toMatchObject({ Entrypoint: ['sh', '-c'], Cmd: ['echo hi'], WorkingDir: '/w', User: '5', HostConfig: { PidMode: 'container:p1', PidsLimit: 64 } });
+    expect(opts.HostConfig?.ReadonlyRootfs).toBeUndefined();
+    expect(opts.HostConfig?.SecurityOpt).toBeUndefined();
+    expect(opts.Labels?.[Labels.role]).toBe('sidecar');
+  });
+
+  it('keeps the image entrypoint and command when none is given', () => {
+    const opts = containerCreateOptions({ pod, container: logic!, role: 'sidecar', pauseId: 'p' });
+    expect(opts.Entrypoint).toBeUndefined();
+    expect(opts.Cmd).toBeUndefined();
+    expect(opts.HostConfig?.Mounts?.[0]?.ReadOnly).toBe(false);
+  });
+});
+
+describe('pauseCreateOptions', () => {
+  it('publishes declared ports on 127.0.0.1 with random host ports and stores the redacted spec', () => {
+    const opts = pauseCreateOptions(pod, 'pause:1', 'net-id');
+    expect(opts).toMatchObject({
+      name: 'hello-v2-abcde_pause',
+      Image: 'pause:1',
+      ExposedPorts: { '8080/tcp': {} },
+      HostConfig: { NetworkMode: 'net-id', PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, IpcMode: 'shareable' },
+    });
+    expect(opts.Labels?.[Labels.role]).toBe('pause');
+    const stored = opts.Labels?.[POD_SPEC_LABEL] ?? '';
+    expect(stored).not.toContain('s3cret');
+    expect(JSON.parse(stored)).toEqual(redactPod(pod));
+    expect(JSON.parse(stored).spec.containers[0].env).toContainEqual({ name: 'TOKEN' });
+  });
+
+  it('lists every declared port once', () => {
+    const p: Pod = { ...pod, spec: { ...pod.spec, initContainers: [{ ...logic!, ports: [{ containerPort: 9090 }, { containerPort: 8080 }] }] } };
+    expect(declaredPorts(p)).toEqual([8080, 9090]);
+  });
+});
+
+describe('volumeCreateOptions', () => {
+  it('one labelled named volume per emptyDir; Memory medium is a tmpfs', () => {
+    expect(volumeCreateOptions(pod, { name: 'workspace', emptyDir: {} })).toEqual({
+      Name: 'hello-v2-abcde_workspace',
+      Driver: 'local',
+      Labels: { [Labels.managed]: 'true', [Labels.pod]: 'hello-v2-abcde', [Labels.app]: 'hello', [Labels.release]: '2', [Labels.role]: 'volume' },
+    });
+    expect(volumeCreateOptions(pod, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }).DriverOpts).toEqual({
+      type: 'tmpfs',
+      device: 'tmpfs',
+      o: 'mode=1777,size=1048576',
+    });
+  });
+});

@@ -1,0 +1,165 @@
+import { LABEL_PREFIX, Labels, parseCpu, parseMemory, type Container, type Pod, type Volume } from '@sidecar/core';
+import type Docker from 'dockerode';
+
+/**
+ * Pure translations of a Pod into Docker create options (fixture-tested in
+ * container-options.test.ts). Nothing here talks to Docker.
+ */
+
+/** The user-defined bridge every pause container joins; the host reaches its IPs directly (probes use them). */
+export const POD_NETWORK = 'sidecar-pods';
+/** Label on the pause container holding the pod spec, env values redacted, so a restarted worker can adopt the pod. */
+export const POD_SPEC_LABEL = `${LABEL_PREFIX}/pod-spec`;
+/** Which platform instance owns a pod, when several share one Docker engine (copied from the pod's labels). */
+export const PLATFORM_LABEL = `${LABEL_PREFIX}/platform`;
+/** The tmpfs given to containers with a read-only root filesystem, so apps can still write temp files. */
+export const TMP_TMPFS = { '/tmp': 'rw,nosuid,nodev,size=64m' } as const;
+/** Default per-container process limit (the kubelet's podPidsLimit is a node setting too). */
+export const DEFAULT_PIDS_LIMIT = 1024;
+
+export const ContainerRole = { pause: 'pause', init: 'init', sidecar: 'sidecar', main: 'main' } as const;
+export type ContainerRole = (typeof ContainerRole)[keyof typeof ContainerRole];
+
+/** `<pod>-<container>`; Kubernetes names never contain `_`, so the pause name cannot clash with a container's. */
+export const containerName = (pod: string, container: string): string => `${pod}-${container}`;
+export const pauseName = (pod: string): string => `${pod}_pause`;
+export const volumeName = (pod: string, volume: string): string => `${pod}_${volume}`;
+
+export function podName(pod: Pod): string {
+  const name = pod.metadata.name;
+  if (!name) throw new Error('pod has no metadata.name');
+  return name;
+}
+
+export const isSidecar = (c: Container): boolean => c.restartPolicy === 'Always';
+
+/** Ownership labels shared by every Docker object of the pod. */
+export function podLabels(pod: Pod): Record<string, string> {
+  const meta = pod.metadata.labels ?? {};
+  const labels: Record<string, string> = { [Labels.managed]: 'true', [Labels.pod]: podName(pod) };
+  const app = meta[Labels.app];
+  const release = meta[Labels.release];
+  const platform = meta[PLATFORM_LABEL];
+  if (app !== undefined) labels[Labels.app] = app;
+  if (release !== undefined) labels[Labels.release] = release;
+  if (platform !== undefined) labels[PLATFORM_LABEL] = platform;
+  return labels;
+}
+
+/** The pod as stored in a label: env values removed (secrets never go into labels). */
+export function redactPod(pod: Pod): Pod {
+  const redact = (c: Container): Container => (c.env ? { ...c, env: c.env.map(({ name }) => ({ name })) } : c);
+  return {
+    ...pod,
+    spec: {
+      ...pod.spec,
+      ...(pod.spec.initContainers ? { initContainers: pod.spec.initContainers.map(redact) } : {}),
+      containers: pod.spec.containers.map(redact),
+    },
+  };
+}
+
+/** Every container port the pod declares, once each (Kubernetes pods share one port space). */
+export function declaredPorts(pod: Pod): number[] {
+  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  return [...new Set(all.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)))].sort((a, b) => a - b);
+}
+
+export function networkCreateOptions(): Docker.NetworkCreateOptions {
+  return { Name: POD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network' } };
+}
+
+/** One named volume per emptyDir; `medium: Memory` becomes a tmpfs-backed volume. */
+export function volumeCreateOptions(pod: Pod, volume: Volume): Docker.VolumeCreateOptions {
+  const opts: Docker.VolumeCreateOptions = {
+    Name: volumeName(podName(pod), volume.name),
+    Driver: 'local',
+    Labels: { ...podLabels(pod), [Labels.role]: 'volume' },
+  };
+  if (volume.emptyDir?.medium === 'Memory') {
+    const size = volume.emptyDir.sizeLimit ? `,size=${parseMemory(volume.emptyDir.sizeLimit)}` : '';
+    opts.DriverOpts = { type: 'tmpfs', device: 'tmpfs', o: `mode=1777${size}` };
+  }
+  return opts;
+}
+
+/**
+ * The network holder (`network`: the pod network's name or, to avoid ambiguity, its id). It owns the pod's network namespace (and IPC, and PID when
+ * shareProcessNamespace), sits on POD_NETWORK, and publishes every declared
+ * container port on 127.0.0.1 with a random host port.
+ */
+export function pauseCreateOptions(pod: Pod, image: string, network: string = POD_NETWORK): Docker.ContainerCreateOptions {
+  const ports = declaredPorts(pod);
+  const exposed = Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}]));
+  const bindings = Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]));
+  return {
+    name: pauseName(podName(pod)),
+    Image: image,
+    Labels: { ...podLabels(pod), [Labels.role]: ContainerRole.pause, [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)) },
+    ExposedPorts: exposed,
+    HostConfig: {
+      NetworkMode: network,
+      PortBindings: bindings,
+      IpcMode: 'shareable',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: 16 * 1024 ** 2,
+      MemorySwap: 16 * 1024 ** 2,
+      PidsLimit: 16,
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}
+
+export interface ContainerOptionsInput {
+  pod: Pod;
+  container: Container;
+  role: Exclude<ContainerRole, 'pause'>;
+  pauseId: string;
+  pidsLimit?: number;
+}
+
+/** An app container that joins the pause container's namespaces. Restarts are the runner's, never Docker's. */
+export function containerCreateOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
+  const { pod, container: c, role, pauseId } = input;
+  const pname = podName(pod);
+  const sc = c.securityContext ?? {};
+  const limits = c.resources?.limits ?? {};
+  const mounts: Docker.MountSettings[] = (c.volumeMounts ?? []).map((m) => ({
+    Type: 'volume',
+    Source: volumeName(pname, m.name),
+    Target: m.mountPath,
+    ReadOnly: m.readOnly === true,
+  }));
+  const memory = limits.memory ? parseMemory(limits.memory) : undefined;
+  const hostConfig: Docker.HostConfig = {
+    NetworkMode: `container:${pauseId}`,
+    IpcMode: `container:${pauseId}`,
+    Mounts: mounts,
+    PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+    RestartPolicy: { Name: 'no' },
+    LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+  };
+  if (pod.spec.shareProcessNamespace) hostConfig.PidMode = `container:${pauseId}`;
+  // Like the kubelet: a memory limit without swap on top of it.
+  if (memory !== undefined) Object.assign(hostConfig, { Memory: memory, MemorySwap: memory });
+  if (limits.cpu) hostConfig.NanoCpus = parseCpu(limits.cpu);
+  if (sc.readOnlyRootFilesystem) Object.assign(hostConfig, { ReadonlyRootfs: true, Tmpfs: { ...TMP_TMPFS } });
+  if (sc.capabilities?.drop?.length) hostConfig.CapDrop = [...sc.capabilities.drop];
+  if (sc.allowPrivilegeEscalation === false) hostConfig.SecurityOpt = ['no-new-privileges'];
+
+  const opts: Docker.ContainerCreateOptions = {
+    name: containerName(pname, c.name),
+    Image: c.image,
+    Env: (c.env ?? []).map((e) => `${e.name}=${e.value ?? ''}`),
+    Labels: { ...podLabels(pod), [Labels.container]: c.name, [Labels.role]: role },
+    HostConfig: hostConfig,
+  };
+  // Kubernetes `command` replaces the image ENTRYPOINT (and drops its CMD); `args` replace CMD.
+  if (c.command) opts.Entrypoint = [...c.command];
+  if (c.args) opts.Cmd = [...c.args];
+  if (c.workingDir) opts.WorkingDir = c.workingDir;
+  if (sc.runAsUser !== undefined) opts.User = sc.runAsGroup !== undefined ? `${sc.runAsUser}:${sc.runAsGroup}` : String(sc.runAsUser);
+  return opts;
+}

@@ -1,0 +1,146 @@
+import { APP_DEFAULTS, Labels, isDomainError, type App, type PodView, type Release, type Upstream } from '@sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerTarget } from './docker-target.js';
+import { InMemoryRouteTable } from './in-memory-route-table.js';
+import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from './test-support.js';
+import { removePodObjects } from './pod-sandbox.js';
+
+/**
+ * The Docker target's rollout against the real engine, with the platform's own
+ * pod template: a logic sidecar (startup probe on /workspace/.ready) and the
+ * runtime (httpd on 8080, readiness GET /__sidecar/ready).
+ */
+const d = docker();
+const appName = uniqueName('tgt');
+
+/** Snapshots the target's pods at the moment routes move, to check surge order. */
+class RecordingRouteTable extends InMemoryRouteTable {
+  target: DockerTarget | undefined;
+  readonly seenAtSet: PodView[][] = [];
+  override async set(app: string, upstreams: Upstream[]): Promise<void> {
+    if (this.target) this.seenAtSet.push(await this.target.status(app));
+    await super.set(app, upstreams);
+  }
+}
+
+const routes = new RecordingRouteTable();
+const settings = { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 };
+// A platform id of its own: adopt() must not take the pods of tests running alongside.
+const newTarget = () =>
+  new DockerTarget({ docker: d, routes, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05, readyTimeoutMs: 10_000, settings, platformId: appName });
+let target = newTarget();
+routes.target = target;
+
+const app: App = {
+  ...APP_DEFAULTS,
+  name: appName,
+  env: { GREETING: 'hi' },
+  secrets: { TOKEN: 'top-secret-value' },
+  resources: { memory: '64Mi', cpu: '500m' },
+  sidecars: { ...APP_DEFAULTS.sidecars, tls: { enabled: false } },
+  currentRelease: null,
+  status: 'deploying',
+  createdAt: new Date().toISOString(),
+};
+const release = (version: number, image: string = TEST_IMAGES.logic): Release => ({
+  version,
+  app: appName,
+  image,
+  imageDigest: 'sha256:test',
+  runtimeImage: TEST_IMAGES.runtime,
+  env: {},
+  manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+  createdAt: new Date().toISOString(),
+  deployId: `d${version}`,
+});
+const rollout = (version: number, image?: string) => {
+  const lines: string[] = [];
+  const done = target.apply({ app: { ...app, currentRelease: version - 1 || null }, release: release(version, image), signal: new AbortController().signal, log: (l) => lines.push(l) });
+  return { done, lines };
+};
+const get = async (address: string, path: string) => (await fetch(`http://${address}${path}`)).text();
+const appContainers = () => d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] } });
+
+beforeAll(async () => {
+  await ensureTestImages(d);
+});
+afterAll(async () => {
+  await target.close();
+  const pods = new Set((await appContainers()).map((c) => c.Labels[Labels.pod]!));
+  for (const pod of pods) await removePodObjects(d, pod);
+});
+
+describe('DockerTarget', () => {
+  it('v1: pods become ready, then routes point at them', async () => {
+    const t0 = Date.now();
+    const { done, lines } = rollout(1);
+    await done;
+    console.log(`v1 rollout (start → Ready → routed): ${Date.now() - t0} ms`);
+    const [up] = await routes.get(appName);
+    expect(up?.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await get(up!.address, '/index.html')).trim()).toBe('hello from 1');
+    expect(lines.some((l) => /^pod .+: app started$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^pod .+: runtime ready$/.test(l))).toBe(true);
+    const [pod] = await target.status(appName);
+    expect(pod).toMatchObject({ release: 1, phase: 'Running', ready: true });
+    // Secrets reach the runtime's env but never a label.
+    for (const c of await appContainers()) expect(JSON.stringify(c.Labels)).not.toContain('top-secret-value');
+  });
+
+  it('v2: the new pod is ready before routes move, and the old pod is deleted after', async () => {
+    const before = (await target.status(appName)).map((p) => p.name);
+    await rollout(2).done;
+    const atSet = routes.seenAtSet.at(-1)!;
+    expect(atSet.find((p) => p.release === 2)?.ready).toBe(true);
+    expect(atSet.find((p) => p.name === before[0])?.phase).toBe('Running'); // the old pod still served then
+    const [up] = await routes.get(appName);
+    expect((await get(up!.address, '/index.html')).trim()).toBe('hello from 2');
+    const pods = await target.status(appName);
+    expect(pods.map((p) => p.release)).toEqual([2]);
+    const names = new Set((await appContainers()).map((c) => c.Labels[Labels.pod]));
+    expect(names.has(before[0])).toBe(false);
+  });
+
+  it('a release that never becomes ready fails with not_ready; v2 keeps serving', async () => {
+    const routed = await routes.get(appName);
+    const error = await rollout(3, TEST_IMAGES.logicBroken).done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isDomainError(error) && error.code).toBe('not_ready');
+    const message = (error as Error).message;
+    expect(message).toContain('Readiness probe failed: HTTP probe failed with statuscode: 404');
+    expect(message).toContain('runtime: serving /workspace on :8080'); // the runtime's last log lines
+    expect(await routes.get(appName)).toEqual(routed);
+    const pods = await target.status(appName);
+    expect(pods.map((p) => [p.release, p.ready])).toEqual([[2, true]]);
+    expect((await get(routed[0]!.address, '/index.html')).trim()).toBe('hello from 2');
+    expect((await appContainers()).every((c) => c.Labels[Labels.release] === '2')).toBe(true);
+  });
+
+  it('a restarted worker adopts the pods: status and restarts keep working', async () => {
+    const [pod] = await target.status(appName);
+    await target.close();
+    target = newTarget();
+    routes.target = target;
+    const { adopted, failed } = await target.adopt();
+    expect(failed).toEqual([]);
+    expect(adopted).toContain(pod!.name);
+    expect(adopted).toEqual([pod!.name]);
+    const [view] = await target.status(appName);
+    expect(view).toMatchObject({ name: pod!.name, release: 2, phase: 'Running' });
+    // Supervision resumed: the runtime dies and is restarted (restartPolicy Always).
+    const runtime = (await appContainers()).find((c) => c.Labels[Labels.container] === 'runtime')!;
+    await d.getContainer(runtime.Id).kill({ signal: 'SIGKILL' });
+    await expect.poll(async () => (await target.status(appName))[0]?.containerStatuses[0], { timeout: 15_000, interval: 200 }).toMatchObject({ restartCount: 1, ready: true });
+  });
+
+  it('remove: routes go, then every labelled container and volume of the app', async () => {
+    await target.remove(appName);
+    expect(await routes.get(appName)).toEqual([]);
+    expect(await target.status(appName)).toEqual([]);
+    expect(await appContainers()).toEqual([]);
+    const { Volumes } = await d.listVolumes({ filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] } });
+    expect(Volumes ?? []).toEqual([]);
+  });
+});

@@ -1,0 +1,25 @@
+import type { RouteTable, Upstream } from '@sidecar/core';
+
+/**
+ * A RouteTable kept in memory: our own port, implemented without a router, for
+ * tests and for running the Docker target on its own. `set` applies at once.
+ */
+export class InMemoryRouteTable implements RouteTable {
+  private readonly table = new Map<string, Upstream[]>();
+  /** Every change in order, so tests can assert when routes moved. */
+  readonly history: { app: string; upstreams: Upstream[] | null; at: number }[] = [];
+
+  async set(app: string, upstreams: Upstream[]): Promise<void> {
+    this.table.set(app, upstreams.map((u) => ({ ...u })));
+    this.history.push({ app, upstreams: upstreams.map((u) => ({ ...u })), at: Date.now() });
+  }
+
+  async get(app: string): Promise<Upstream[]> {
+    return (this.table.get(app) ?? []).map((u) => ({ ...u }));
+  }
+
+  async remove(app: string): Promise<void> {
+    this.table.delete(app);
+    this.history.push({ app, upstreams: null, at: Date.now() });
+  }
+}

@@ -1,0 +1,58 @@
+import type { PodView } from '@sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POD_SPEC_LABEL, containerName } from './container-options.js';
+import { PodRunner } from './pod-runner.js';
+import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
+
+/** A restarted worker rebuilds its runner from Docker labels and resumes supervision. */
+const d = docker();
+const name = uniqueName('adopt');
+const runners: PodRunner[] = [];
+const status = (v: PodView, n: string) => [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === n)!;
+
+beforeAll(async () => {
+  await ensureTestImages(d);
+});
+afterAll(async () => {
+  await Promise.allSettled(runners.map((r) => r.close()));
+  await cleanupPods(d, [name]);
+});
+
+describe('PodRunner.adopt', () => {
+  it('resumes a running pod without starting anything twice, and restarts what dies afterwards', async () => {
+    const pod = testPod(name, {
+      initContainers: [container('s1', { restartPolicy: 'Always', readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } })],
+      containers: [container('m1', { env: [{ name: 'SECRET', value: 'never-in-a-label' }] })],
+    });
+    const first = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05 });
+    runners.push(first);
+    await first.start();
+    await first.waitFor((v) => v.ready, { timeoutMs: 20_000 });
+    await first.close();
+    await first.close(); // safe twice
+
+    const pause = await d.getContainer(`${name}_pause`).inspect();
+    expect(pause.Config.Labels[POD_SPEC_LABEL]).toContain('"name":"SECRET"');
+    expect(JSON.stringify(pause.Config.Labels)).not.toContain('never-in-a-label');
+    const startedAt = (await d.getContainer(containerName(name, 's1')).inspect()).State.StartedAt;
+
+    expect(await PodRunner.list(d)).toContain(name);
+    const adopted = await PodRunner.adopt({ docker: d, podName: name, backoffScale: 0.05 });
+    runners.push(adopted);
+    const v = await adopted.waitFor((x) => x.ready, { timeoutMs: 20_000 });
+    expect(v.phase).toBe('Running');
+    expect(status(v, 's1')).toMatchObject({ started: true, ready: true, restartCount: 0 });
+    expect((await d.getContainer(containerName(name, 's1')).inspect()).State.StartedAt).toBe(startedAt);
+
+    // The sidecar's process dies: the adopted runner restarts it (rule 6).
+    await d.getContainer(containerName(name, 's1')).kill({ signal: 'SIGKILL' });
+    await adopted.waitFor((x) => status(x, 's1').restartCount === 1 && status(x, 's1').ready, { timeoutMs: 20_000 });
+    // The main too (restartPolicy Always); `docker start` keeps its env, secrets included.
+    await d.getContainer(containerName(name, 'm1')).kill({ signal: 'SIGKILL' });
+    await adopted.waitFor((x) => status(x, 'm1').restartCount === 1 && status(x, 'm1').state.running !== undefined, { timeoutMs: 20_000 });
+    expect((await d.getContainer(containerName(name, 'm1')).inspect()).Config.Env).toContain('SECRET=never-in-a-label');
+
+    await adopted.delete();
+    expect(await PodRunner.list(d)).not.toContain(name);
+  });
+});

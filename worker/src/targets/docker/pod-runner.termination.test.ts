@@ -1,0 +1,172 @@
+import type { ContainerStatus, PodView } from '@sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PodRunner } from './pod-runner.js';
+import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, podLog, podLogTimed, runFor, testPod, uniqueName } from './test-support.js';
+
+/** NATIVE-SIDECARS.md termination, Job and main-restart cases (13–20) against the real Docker engine. */
+const d = docker();
+const runners: PodRunner[] = [];
+
+function run(pod: ReturnType<typeof testPod>): PodRunner {
+  const r = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05 });
+  runners.push(r);
+  return r;
+}
+const status = (v: PodView, name: string): ContainerStatus => {
+  const s = [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === name);
+  if (!s) throw new Error(`no status ${name}`);
+  return s;
+};
+const allRunning = (v: PodView) => [...v.initContainerStatuses, ...v.containerStatuses].every((s) => s.state.running !== undefined);
+const only = (log: string[], words: RegExp) => log.filter((l) => words.test(l));
+
+beforeAll(async () => {
+  await ensureTestImages(d);
+});
+afterAll(async () => {
+  await Promise.allSettled(runners.map((r) => r.close()));
+  await cleanupPods(d, runners.map((r) => r.name));
+});
+
+/** Case 14's pod: three sidecars and a main, all exiting 1 s after TERM (optionally with a preStop). */
+function fourContainers(name: string, preStop: boolean) {
+  // The preStop writes to the container's own stdout (PID 1's), so Docker timestamps it.
+  const hook = (n: string) => (preStop ? { lifecycle: { preStop: { exec: { command: ['sh', '-c', `echo "${n} preStop" > /proc/1/fd/1; sleep 1`] } } } } : {});
+  return testPod(name, {
+    terminationGracePeriodSeconds: 30,
+    initContainers: ['s1', 's2', 's3'].map((n) => container(n, { restartPolicy: 'Always', termDelay: 1, ...hook(n) })),
+    containers: [container('m1', { termDelay: 1, ...hook('m1') })],
+  });
+}
+
+describe.concurrent('PodRunner termination', () => {
+  it('case 14: delete stops the main, then sidecars one at a time in reverse order; Succeeded', async () => {
+    const r = run(fourContainers(uniqueName('c14'), false));
+    await r.start();
+    await r.waitFor(allRunning, { timeoutMs: 20_000 });
+    await r.stop({ gracePeriodSeconds: 30 });
+    expect(only(await podLog(d, r.name), /TERM|exit/)).toEqual([
+      'm1 TERM', 'm1 exit', 's3 TERM', 's3 exit', 's2 TERM', 's2 exit', 's1 TERM', 's1 exit',
+    ]);
+    expect(r.status().phase).toBe('Succeeded');
+    await r.delete();
+    expect(await d.listContainers({ all: true, filters: { label: [`sidecar.paas/pod=${r.name}`] } })).toEqual([]);
+  });
+
+  it('case 15: every preStop starts at deletion; TERM order unchanged', async () => {
+    const r = run(fourContainers(uniqueName('c15'), true));
+    await r.start();
+    await r.waitFor(allRunning, { timeoutMs: 20_000 });
+    const t0 = Date.now();
+    await r.stop();
+    const log = await podLogTimed(d, r.name);
+    const preStops = log.filter((l) => l.text.endsWith('preStop'));
+    expect(preStops.map((l) => l.text).sort()).toEqual(['m1 preStop', 's1 preStop', 's2 preStop', 's3 preStop']);
+    // The runner begins every preStop (its `Killing` event) within 0.5 s of deletion...
+    const kills = r.status().events.filter((e) => e.reason === 'Killing').map((e) => Date.parse(e.time) - t0);
+    expect(kills).toHaveLength(4);
+    for (const k of kills) expect(k).toBeLessThan(500);
+    // ...and they run together: the hooks' own output lands within 0.5 s of each other. The bound from t0
+    // is looser only because `docker exec` itself can take a second on a loaded 2-core CI machine.
+    const spread = Math.max(...preStops.map((p) => p.ms)) - Math.min(...preStops.map((p) => p.ms));
+    expect(spread).toBeLessThan(500);
+    for (const p of preStops) expect(p.ms - t0).toBeLessThan(2000);
+    expect(only(log.map((l) => l.text), /TERM/)).toEqual(['m1 TERM', 's3 TERM', 's2 TERM', 's1 TERM']);
+  });
+
+  it('case 16: a sidecar ignoring TERM is killed when the budget runs out', async () => {
+    const r = run(
+      testPod(uniqueName('c16'), {
+        initContainers: [container('s1', { restartPolicy: 'Always', onTerm: 'ignore' })],
+        containers: [container('m1')],
+      }),
+    );
+    await r.start();
+    await r.waitFor(allRunning, { timeoutMs: 20_000 });
+    const t0 = Date.now();
+    await r.stop({ gracePeriodSeconds: 10 });
+    const elapsed = Date.now() - t0;
+    const v = r.status();
+    expect(only(await podLog(d, r.name), /TERM|exit/)).toEqual(['m1 TERM', 'm1 exit', 's1 TERM']);
+    expect(status(v, 's1').state.terminated?.exitCode).toBe(137);
+    expect(elapsed).toBeGreaterThanOrEqual(9500);
+    expect(elapsed).toBeLessThan(12_000);
+  });
+
+  it('case 18 (rule 18): deleting a pod stuck in init ends promptly', async () => {
+    const r = run(
+      testPod(uniqueName('c18d'), {
+        initContainers: [container('s1', { restartPolicy: 'Always', startupProbe: { exec: { command: ['false'] }, periodSeconds: 5, failureThreshold: 10 } }), container('i2')],
+        containers: [container('m1')],
+      }),
+    );
+    await r.start();
+    await r.waitFor((v) => status(v, 's1').state.running !== undefined, { timeoutMs: 20_000 });
+    const t0 = Date.now();
+    await r.delete({ gracePeriodSeconds: 30 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('case 17: a Job completes when its main exits 0; the sidecar is stopped and not restarted', async () => {
+    const r = run(
+      testPod(uniqueName('c17'), {
+        restartPolicy: 'Never',
+        initContainers: [container('s1', { restartPolicy: 'Always' })],
+        containers: [container('m1', { body: runFor(3) })],
+      }),
+    );
+    await r.start();
+    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, { timeoutMs: 20_000 });
+    expect(status(v, 's1').restartCount).toBe(0);
+    expect(v.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodCompleted' });
+    // Still stopped a moment later (nothing restarts after completion): wait for any further event.
+    await expect(r.waitFor((x) => x.events.length > v.events.length, { timeoutMs: 1500 })).rejects.toThrow(/not met/);
+  });
+
+  it('case 18: a Job whose main exits 2 fails; sidecars are stopped', async () => {
+    const r = run(
+      testPod(uniqueName('c18'), {
+        restartPolicy: 'Never',
+        initContainers: [container('s1', { restartPolicy: 'Always' }), container('s2', { restartPolicy: 'Always' })],
+        containers: [container('m1', { body: runFor(1, 2) })],
+      }),
+    );
+    await r.start();
+    const v = await r.waitFor((x) => x.phase === 'Failed' && [status(x, 's1'), status(x, 's2')].every((s) => s.state.terminated), { timeoutMs: 20_000 });
+    expect(status(v, 'm1').state.terminated?.exitCode).toBe(2);
+    expect(only(await podLog(d, r.name), /TERM/)).toEqual(['s2 TERM', 's1 TERM']);
+  });
+
+  it('case 19: OnFailure restarts a failing main once while the sidecar keeps running; then Succeeded', async () => {
+    const r = run(
+      testPod(uniqueName('c19'), {
+        restartPolicy: 'OnFailure',
+        volumes: [{ name: 'state', emptyDir: {} }],
+        initContainers: [container('s1', { restartPolicy: 'Always' })],
+        containers: [container('m1', { body: 'if [ -f /state/ran ]; then exit 0; fi; touch /state/ran; sleep 1; exit 1', volumeMounts: [{ name: 'state', mountPath: '/state' }] })],
+      }),
+    );
+    await r.start();
+    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, { timeoutMs: 20_000 });
+    expect(status(v, 'm1').restartCount).toBe(1);
+    expect(status(v, 's1').restartCount).toBe(0);
+    const log = await podLog(d, r.name);
+    expect(log.filter((l) => l === 'm1 start')).toHaveLength(2);
+    expect(log.indexOf('s1 TERM')).toBeGreaterThan(log.lastIndexOf('m1 exit'));
+  });
+
+  it('case 20: Always restarts a main that exits 0; the sidecar untouched; Running', async () => {
+    const r = run(
+      testPod(uniqueName('c20'), {
+        restartPolicy: 'Always',
+        initContainers: [container('s1', { restartPolicy: 'Always' })],
+        containers: [container('m1', { body: runFor(1) })],
+      }),
+    );
+    await r.start();
+    const v = await r.waitFor((x) => status(x, 'm1').restartCount >= 2, { timeoutMs: 20_000 });
+    expect(status(v, 's1')).toMatchObject({ restartCount: 0, started: true });
+    expect(status(v, 's1').state.running).toBeDefined();
+    expect(v.phase).toBe('Running');
+  });
+});

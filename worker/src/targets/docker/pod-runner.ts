@@ -1,0 +1,709 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { DomainError, ErrorCode, Labels, validatePod, type Pod, type PodEvent, type PodRestartPolicy, type PodView } from '@sidecar/core';
+import type Docker from 'dockerode';
+import { CrashLoopBackoff } from './backoff.js';
+import { isReady, isStarted, newRecord, type ContainerRecord } from './container-record.js';
+import { ContainerRole, PLATFORM_LABEL, POD_SPEC_LABEL, containerCreateOptions, isSidecar, podName } from './container-options.js';
+import { runAction, type ActionTarget } from './handlers.js';
+import { createSandbox, inspectSandbox, isConflict, isNotFound, isNotModified, listPodContainers, removePodObjects, type Sandbox } from './pod-sandbox.js';
+import { podView } from './pod-status.js';
+import { runProbeLoop, type ProbeKind } from './probes.js';
+
+export interface PodRunnerOptions {
+  docker: Docker;
+  pod: Pod;
+  /** The network-holder image (`ensurePlatformImages().pause`): waits forever, exits 0 on SIGTERM. */
+  pauseImage: string;
+  /**
+   * Multiplies the crash-loop back-off (10 s doubling to 300 s, reset after 10 min).
+   * 1 (default) is the kubelet's; tests use e.g. 0.05. Probe timings are never scaled.
+   */
+  backoffScale?: number;
+  /** Called synchronously for every event; must not throw. */
+  onEvent?: (e: PodEvent) => void;
+  /** Per-container process limit (default DEFAULT_PIDS_LIMIT). */
+  pidsLimit?: number;
+}
+
+export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage'> {
+  podName: string;
+}
+
+/** kubelet `minimumGracePeriodInSeconds`: the least time between SIGTERM and SIGKILL (rule 17). */
+const MIN_GRACE_MS = 2000;
+const MAX_EVENTS = 1000;
+const DEFAULT_GRACE_SECONDS = 30;
+/** postStart hooks have no timeout in the kubelet; a timer needs some bound. */
+const HOOK_TIMEOUT_MS = 2 ** 31 - 1;
+
+const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Runs one Pod on Docker the way a Kubernetes 1.33 kubelet does
+ * (docs NATIVE-SIDECARS.md; rule numbers cited inline). State changes only on
+ * the event loop; `sync()` is the kubelet's SyncPod: it looks at the records
+ * and decides what to start or restart, and is re-run after every change.
+ */
+export class PodRunner {
+  readonly name: string;
+  readonly pod: Pod;
+  private readonly docker: Docker;
+  private readonly pauseImage: string;
+  private readonly pidsLimit: number | undefined;
+  private readonly backoff: CrashLoopBackoff;
+  private readonly onEvent: ((e: PodEvent) => void) | undefined;
+  private readonly inits: ContainerRecord[];
+  private readonly mains: ContainerRecord[];
+  private readonly all: ContainerRecord[];
+  private readonly events: PodEvent[] = [];
+  private readonly listeners = new Set<() => void>();
+  /** Aborted by close()/delete(): exit watchers, probes, timers. */
+  private readonly lifetime = new AbortController();
+  private readonly reportedReady = new Set<ContainerRecord>();
+  /** The run (generation) whose readiness/liveness probes were started, per container. */
+  private readonly runtimeProbesOf = new WeakMap<ContainerRecord, number>();
+  private sandbox: Sandbox | undefined;
+  private sandboxReady = false;
+  /** Index of the next init entry to complete (rule 1). */
+  private cursor = 0;
+  private outcome: 'Succeeded' | 'Failed' | null = null;
+  private terminating = false;
+  private starting: Promise<void> | undefined;
+  private termination: Promise<void> | undefined;
+  private deletion: Promise<void> | undefined;
+  private closed = false;
+  private notifyQueued = false;
+
+  constructor(opts: PodRunnerOptions) {
+    this.pod = opts.pod;
+    this.name = podName(opts.pod);
+    this.docker = opts.docker;
+    this.pauseImage = opts.pauseImage;
+    this.pidsLimit = opts.pidsLimit;
+    this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
+    this.onEvent = opts.onEvent;
+    this.inits = (opts.pod.spec.initContainers ?? []).map((c, i) => newRecord(c, isSidecar(c) ? 'sidecar' : 'init', i));
+    this.mains = opts.pod.spec.containers.map((c, i) => newRecord(c, 'main', i));
+    this.all = [...this.inits, ...this.mains];
+  }
+
+  private get restartPolicy(): PodRestartPolicy {
+    return this.pod.spec.restartPolicy ?? 'Always';
+  }
+
+  // ---- public API -------------------------------------------------------------------------------
+
+  /** Creates the sandbox (pause container, volumes) and every container, then begins the lifecycle. */
+  start(): Promise<void> {
+    this.starting ??= this.createAll();
+    return this.starting;
+  }
+
+  status(): PodView {
+    const release = this.pod.metadata.labels?.[Labels.release];
+    return podView({
+      name: this.name,
+      release: release === undefined ? null : Number(release),
+      restartPolicy: this.restartPolicy,
+      inits: this.inits,
+      mains: this.mains,
+      sandboxReady: this.sandboxReady,
+      initDone: this.cursor >= this.inits.length,
+      outcome: this.outcome,
+      events: this.events,
+    });
+  }
+
+  /** Resolves with the first view matching `predicate`; re-checked on every change, no polling. */
+  waitFor(predicate: (v: PodView) => boolean, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodView> {
+    return new Promise((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        opts.signal?.removeEventListener('abort', onAbort);
+        settle();
+      };
+      const check = () => {
+        const view = this.status();
+        if (predicate(view)) finish(() => resolve(view));
+      };
+      const onAbort = () => finish(() => reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted')));
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${summary(this.status())})`))),
+        opts.timeoutMs,
+      );
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /** `127.0.0.1:<host port>` published for a declared container port. */
+  address(port: number): string {
+    const hostPort = this.sandbox?.hostPorts.get(port);
+    if (hostPort === undefined) throw new Error(`pod ${this.name} does not publish port ${port}`);
+    return `127.0.0.1:${hostPort}`;
+  }
+
+  /** The pod's IP on the pod network. */
+  ip(): string {
+    if (!this.sandbox) throw new Error(`pod ${this.name} has no sandbox`);
+    return this.sandbox.ip;
+  }
+
+  /** The last lines a container wrote (stdout and stderr), for error reports. */
+  async logs(container: string, tail = 20): Promise<string> {
+    const c = this.all.find((r) => r.spec.name === container);
+    if (!c?.id) return '';
+    const buf = (await this.docker.getContainer(c.id).logs({ stdout: true, stderr: true, tail, follow: false })) as Buffer;
+    return demuxLogs(buf);
+  }
+
+  /** Terminates the pod (rules 12–18), then removes its containers, pause container and volumes. */
+  delete(opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
+    this.deletion ??= this.deleteAll(opts.gracePeriodSeconds);
+    return this.deletion;
+  }
+
+  /**
+   * Terminates the pod (rules 12–18) without removing anything: the exited containers stay
+   * for inspection (logs). The phase becomes terminal, from the mains' exit codes.
+   */
+  async stop(opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
+    // A failed start was reported to start()'s caller; stopping still handles whatever it created.
+    if (this.starting) await this.starting.catch(() => undefined);
+    const grace = opts.gracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+    try {
+      if (!this.closed) await this.terminate(grace);
+    } finally {
+      this.outcome ??= this.mains.every((m) => m.everRan && m.exitCode === 0) ? 'Succeeded' : 'Failed';
+      this.changed();
+    }
+  }
+
+  /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.lifetime.abort();
+    for (const c of this.all) this.clearBackoff(c);
+    for (const l of [...this.listeners]) l();
+    return Promise.resolve();
+  }
+
+  /** Names of the pods managed on this Docker engine (one pause container each). */
+  static async list(docker: Docker, opts: { platformId?: string } = {}): Promise<string[]> {
+    const label = [`${Labels.managed}=true`, `${Labels.role}=${ContainerRole.pause}`];
+    if (opts.platformId !== undefined) label.push(`${PLATFORM_LABEL}=${opts.platformId}`);
+    const pauses = await docker.listContainers({ all: true, filters: { label } });
+    return pauses.map((p) => p.Labels[Labels.pod]).filter((n): n is string => n !== undefined).sort();
+  }
+
+  /**
+   * Rebuilds a runner for a pod that already exists (after a worker restart) and resumes
+   * supervision. Nothing that runs is started again; exited containers are restarted with
+   * `docker start`, which keeps their env (the stored spec has env values redacted).
+   */
+  static async adopt(opts: AdoptOptions): Promise<PodRunner> {
+    const containers = await listPodContainers(opts.docker, opts.podName);
+    const pause = containers.find((c) => c.Labels[Labels.role] === ContainerRole.pause);
+    const specLabel = pause?.Labels[POD_SPEC_LABEL];
+    if (!pause || !specLabel) throw new DomainError(ErrorCode.podNotFound, `no managed pod ${opts.podName}`);
+    const pod = validatePod(JSON.parse(specLabel));
+    const runner = new PodRunner({ ...opts, pod, pauseImage: pause.Image });
+    await runner.resume(containers, pause.Id);
+    return runner;
+  }
+
+  // ---- sandbox ----------------------------------------------------------------------------------
+
+  private async createAll(): Promise<void> {
+    this.sandbox = await createSandbox(this.docker, this.pod, this.pauseImage);
+    this.sandboxReady = true;
+    const pauseId = this.sandbox.pauseId;
+    // Every container is created now, not lazily as the kubelet does, so that a restarted
+    // worker can adopt the pod with `docker start` and never needs env values (secrets),
+    // which must not be stored in labels. `Created` events still follow the kubelet's order.
+    await Promise.all(
+      this.all.map(async (c) => {
+        const created = await this.docker.createContainer(
+          containerCreateOptions({ pod: this.pod, container: c.spec, role: c.kind, pauseId, ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}) }),
+        );
+        c.id = created.id;
+        c.stopSignal = stopSignalOf(await created.inspect());
+      }),
+    );
+    this.changed();
+  }
+
+  private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
+    this.starting = Promise.resolve();
+    const pause = this.docker.getContainer(pauseId);
+    // After a host reboot the sandbox is down: bring it back so the others can join it.
+    if (!(await pause.inspect()).State.Running) await pause.start().catch((e: unknown) => { if (!isNotModified(e)) throw e; });
+    this.sandbox = await inspectSandbox(this.docker, pauseId);
+    this.sandboxReady = true;
+    for (const c of this.all) {
+      const info = containers.find((x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause);
+      if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing; delete the pod`);
+      const inspected = await this.docker.getContainer(info.Id).inspect();
+      const state = inspected.State;
+      c.id = info.Id;
+      c.stopSignal = stopSignalOf(inspected);
+      const ran = !state.StartedAt.startsWith('0001-');
+      if (!ran) continue;
+      c.everRan = true;
+      c.startedAt = state.StartedAt;
+      if (state.Running) {
+        c.phase = 'running';
+        c.generation = 1;
+        c.postStartDone = true; // hooks ran when it started; never re-run them
+        // Whether its startup probe passed was not stored: probe again (see README), except below.
+        c.startupPassed = !c.spec.startupProbe;
+      } else this.markExited(c, state);
+    }
+    // Rebuild the init cursor: an entry is done if it exited 0 (init) or if anything after it ran (sidecar started).
+    const ranAfter = (i: number) => [...this.inits.slice(i + 1), ...this.mains].some((r) => r.everRan);
+    for (const c of this.inits) {
+      if (c.kind === 'sidecar' && c.phase === 'running' && (ranAfter(c.index) || !c.spec.startupProbe)) c.startupPassed = true;
+    }
+    while (this.cursor < this.inits.length) {
+      const c = this.inits[this.cursor]!;
+      if (c.kind === 'init' ? c.succeeded : isStarted(c) || ranAfter(c.index)) this.cursor++;
+      else break;
+    }
+    for (const c of this.all) {
+      if (c.phase !== 'running') continue;
+      c.run = new AbortController();
+      void this.watchExit(c, c.generation);
+      this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
+    }
+    this.changed();
+  }
+
+  // ---- sync: the kubelet's SyncPod ---------------------------------------------------------------
+
+  /** Re-runs sync and wakes waiters once per turn of the event loop. */
+  private changed(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      this.sync();
+      this.reportReadiness();
+      for (const l of [...this.listeners]) l();
+    });
+  }
+
+  private sync(): void {
+    if (!this.sandboxReady || this.terminating || this.closed) return;
+    // Rule 11: every main has terminated and none will restart → the pod is done; phase from mains only.
+    if (this.mains.every((m) => m.phase === 'exited' && !m.starting && !m.backoffTimer && !this.mainRestarts(m))) {
+      this.finish(this.mains.every((m) => m.exitCode === 0) ? 'Succeeded' : 'Failed');
+      return;
+    }
+    // Rules 1, 2, 8, 9: init entries strictly in spec order.
+    while (this.cursor < this.inits.length) {
+      const c = this.inits[this.cursor]!;
+      if (c.starting || c.backoffTimer) break;
+      if (c.kind === 'sidecar') {
+        if (isStarted(c)) {
+          this.cursor++;
+          continue;
+        }
+        if (c.phase === 'waiting') this.launch(c);
+        else if (c.phase === 'exited') this.restart(c); // rule 8: restarted, later entries wait
+        break;
+      }
+      if (c.succeeded) {
+        this.cursor++;
+        continue;
+      }
+      if (c.phase === 'waiting') this.launch(c);
+      else if (c.phase === 'exited') {
+        if (this.restartPolicy === 'Never') return this.finish('Failed'); // rule 9
+        this.restart(c);
+      }
+      break;
+    }
+    // Rule 6: a sidecar is restarted whatever the pod's restartPolicy.
+    for (const c of this.inits.slice(0, this.cursor)) {
+      if (c.kind === 'sidecar' && c.phase === 'exited' && !c.starting && !c.backoffTimer) this.restart(c);
+    }
+    // Rule 4: mains only once initialization is done (or, after adoption, once any main ran).
+    if (this.cursor < this.inits.length && !this.mains.some((m) => m.everRan)) return;
+    let earlierStarting = false;
+    for (const m of this.mains) {
+      if (m.starting) earlierStarting = true;
+      if (m.starting || m.backoffTimer) continue;
+      if (m.phase === 'waiting') {
+        // Mains start one after another in spec order, each after the previous one's postStart.
+        if (!earlierStarting) this.launch(m);
+        break;
+      }
+      if (m.phase === 'exited' && this.mainRestarts(m)) this.restart(m); // rule 10
+    }
+  }
+
+  /** Rule 10. */
+  private mainRestarts(m: ContainerRecord): boolean {
+    if (this.restartPolicy === 'Always') return true;
+    return this.restartPolicy === 'OnFailure' && m.exitCode !== 0;
+  }
+
+  /** Rule 7: restart now, or wait in CrashLoopBackOff. */
+  private restart(c: ContainerRecord): void {
+    const now = Date.now();
+    const wait = this.backoff.delayFor(c.spec.name, c.exitedAtMs ?? now, now);
+    if (wait === 0) return this.launch(c);
+    const seconds = Math.round(this.backoff.current(c.spec.name) / 100) / 10;
+    c.backoffMessage = `back-off ${seconds}s restarting failed container=${c.spec.name} pod=${this.name}`;
+    this.emit(c.spec.name, 'BackOff', `Back-off restarting failed container ${c.spec.name} in pod ${this.name}`);
+    c.backoffTimer = setTimeout(() => {
+      c.backoffTimer = undefined;
+      this.changed();
+    }, wait);
+  }
+
+  private clearBackoff(c: ContainerRecord): void {
+    clearTimeout(c.backoffTimer);
+    c.backoffTimer = undefined;
+  }
+
+  /** Rules 9 and 11: the pod reached a terminal phase; stop what still runs (sidecars, in reverse order). */
+  private finish(outcome: 'Succeeded' | 'Failed'): void {
+    this.outcome ??= outcome;
+    void this.terminate(this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
+  }
+
+  // ---- one container run --------------------------------------------------------------------------
+
+  private launch(c: ContainerRecord): void {
+    c.starting = true;
+    this.clearBackoff(c);
+    this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
+    const gen = ++c.generation;
+    const run = new AbortController();
+    c.run = run;
+    const dockerStart = this.dockerStart(c, gen);
+    // Termination waits for in-flight starts so that it sees every running container.
+    c.dockerStart = dockerStart.then(() => undefined, () => undefined);
+    this.background(
+      dockerStart.then((ok) => (ok ? this.afterStart(c, gen, run) : undefined)),
+      c.spec.name,
+    );
+  }
+
+  /** `docker start` the same container again (keeps its config); false if Docker refused. */
+  private async dockerStart(c: ContainerRecord, gen: number): Promise<boolean> {
+    const container = this.docker.getContainer(c.id);
+    try {
+      await container.start();
+    } catch (e) {
+      if (!isNotModified(e)) {
+        // The kubelet's StartError: the runtime could not run the process (exit code 128).
+        c.starting = false;
+        this.markExited(c, { ExitCode: 128, FinishedAt: new Date().toISOString(), OOMKilled: false });
+        c.terminatedReason = 'StartError';
+        this.emit(c.spec.name, 'Failed', `Error: ${errorMessage(e)}`);
+        this.changed();
+        return false;
+      }
+    }
+    const state = (await container.inspect()).State;
+    c.restartCount = c.everRan ? c.restartCount + 1 : 0;
+    c.everRan = true;
+    c.phase = 'running';
+    c.startedAt = state.StartedAt;
+    c.exitCode = null;
+    c.finishedAt = null;
+    c.terminatedReason = null;
+    c.startupPassed = !c.spec.startupProbe;
+    c.postStartDone = !c.spec.lifecycle?.postStart;
+    c.readinessPassed = false;
+    this.emit(c.spec.name, 'Started', `Started container ${c.spec.name}`);
+    void this.watchExit(c, gen);
+    this.beginProbes(c, gen, Date.parse(state.StartedAt) || Date.now());
+    this.changed();
+    return true;
+  }
+
+  /** Rule 2: the postStart hook gates "started"; a failing one kills the container. */
+  private async afterStart(c: ContainerRecord, gen: number, run: AbortController): Promise<void> {
+    const hook = c.spec.lifecycle?.postStart;
+    if (hook && c.generation === gen && !run.signal.aborted) {
+      const result = await runAction(this.target(c), hook, { timeoutMs: HOOK_TIMEOUT_MS, signal: run.signal }).catch((e: unknown) => ({
+        ok: false,
+        message: errorMessage(e),
+      }));
+      if (c.generation === gen && !run.signal.aborted) {
+        if (result.ok) {
+          c.postStartDone = true;
+          this.beginRuntimeProbes(c, gen);
+        } else {
+          this.emit(c.spec.name, 'FailedPostStartHook', `PostStartHook failed: ${result.message}`);
+          this.emit(c.spec.name, 'Killing', `FailedPostStartHook`);
+          this.background(this.stopContainer(c, gen), c.spec.name);
+        }
+      }
+    }
+    c.starting = false;
+    this.changed();
+  }
+
+  /** Startup probe first; readiness and liveness only once the container has started (rule 3). */
+  private beginProbes(c: ContainerRecord, gen: number, startedAtMs: number): void {
+    const startup = c.spec.startupProbe;
+    if (startup && !c.startupPassed) {
+      this.probe(c, gen, 'startup', startedAtMs, (ok) => {
+        if (ok) {
+          c.startupPassed = true;
+          this.beginRuntimeProbes(c, gen);
+          this.changed();
+          return;
+        }
+        // Rule 8: a failed startup probe kills and restarts the container.
+        this.emit(c.spec.name, 'Killing', `Container ${c.spec.name} failed startup probe, will be restarted`);
+        this.background(this.stopContainer(c, gen), c.spec.name);
+      });
+      return;
+    }
+    this.beginRuntimeProbes(c, gen);
+  }
+
+  private beginRuntimeProbes(c: ContainerRecord, gen: number): void {
+    if (!isStarted(c) || c.generation !== gen || this.runtimeProbesOf.get(c) === gen) return;
+    this.runtimeProbesOf.set(c, gen);
+    const startedAtMs = Date.parse(c.startedAt ?? '') || Date.now();
+    if (c.spec.readinessProbe) {
+      this.probe(c, gen, 'readiness', startedAtMs, (ok) => {
+        c.readinessPassed = ok;
+        this.changed();
+      });
+    }
+    if (c.spec.livenessProbe) {
+      this.probe(c, gen, 'liveness', startedAtMs, (ok) => {
+        if (ok) return;
+        this.emit(c.spec.name, 'Killing', `Container ${c.spec.name} failed liveness probe, will be restarted`);
+        this.background(this.stopContainer(c, gen), c.spec.name);
+      });
+    }
+  }
+
+  private probe(c: ContainerRecord, gen: number, kind: ProbeKind, startedAtMs: number, onResult: (ok: boolean) => void): void {
+    const probe = kind === 'startup' ? c.spec.startupProbe : kind === 'readiness' ? c.spec.readinessProbe : c.spec.livenessProbe;
+    const run = c.run;
+    if (!probe || !run) return;
+    const label = `${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+    const loop = runProbeLoop({
+      kind,
+      probe,
+      target: this.target(c),
+      startedAtMs,
+      signal: AbortSignal.any([run.signal, this.lifetime.signal]),
+      onFailedAttempt: (message) => {
+        if (c.generation === gen) this.emit(c.spec.name, 'Unhealthy', `${label} probe failed: ${message}`);
+      },
+      onResult: (ok) => {
+        if (c.generation === gen && !this.terminating) onResult(ok);
+      },
+    });
+    this.background(loop, c.spec.name);
+  }
+
+  /** Follows one run to its exit (`docker wait`, retried if the connection drops). */
+  private async watchExit(c: ContainerRecord, gen: number): Promise<void> {
+    const container = this.docker.getContainer(c.id);
+    let gone = false;
+    for (;;) {
+      try {
+        await container.wait({ condition: 'not-running', abortSignal: this.lifetime.signal });
+        break;
+      } catch (e) {
+        if (this.lifetime.signal.aborted) return;
+        if (isNotFound(e)) {
+          gone = true;
+          break;
+        }
+        this.emit(c.spec.name, 'FailedSync', `waiting for exit: ${errorMessage(e)}; retrying`);
+        await delay(1000, undefined, { signal: this.lifetime.signal }).catch(() => undefined);
+        if (this.lifetime.signal.aborted) return;
+      }
+    }
+    if (c.generation !== gen || this.closed) return;
+    const state = gone ? undefined : (await container.inspect().catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.State;
+    if (c.generation !== gen || this.closed) return;
+    this.markExited(c, state ?? { ExitCode: 137, FinishedAt: new Date().toISOString(), OOMKilled: false });
+    this.emit(c.spec.name, 'Exited', `Container ${c.spec.name} exited with code ${c.exitCode}${c.terminatedReason === 'OOMKilled' ? ' (OOMKilled)' : ''}`);
+    this.changed();
+  }
+
+  private markExited(c: ContainerRecord, state: { ExitCode: number; FinishedAt: string; OOMKilled: boolean }): void {
+    c.run?.abort();
+    c.phase = 'exited';
+    c.exitCode = state.ExitCode;
+    c.finishedAt = state.FinishedAt;
+    c.exitedAtMs = Date.parse(state.FinishedAt) || Date.now();
+    c.terminatedReason = state.OOMKilled ? 'OOMKilled' : state.ExitCode === 0 ? 'Completed' : 'Error';
+    c.readinessPassed = false;
+    if (c.kind === 'init' && state.ExitCode === 0) c.succeeded = true;
+  }
+
+  /** Stops one run outside pod termination (probe or hook failure): stop signal, SIGKILL after the grace period. */
+  private async stopContainer(c: ContainerRecord, gen: number): Promise<void> {
+    const graceMs = (this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+    const over = () => c.generation !== gen || c.phase !== 'running';
+    await this.signal(c, c.stopSignal);
+    if (!(await this.until(over, Math.max(graceMs, MIN_GRACE_MS))) && !this.closed) await this.signal(c, 'SIGKILL');
+  }
+
+  private async signal(c: ContainerRecord, signal: string): Promise<void> {
+    try {
+      await this.docker.getContainer(c.id).kill({ signal });
+    } catch (e) {
+      // Not running (409) or gone (404): it has already stopped, which is what we wanted.
+      if (!isConflict(e) && !isNotFound(e)) throw e;
+    }
+  }
+
+  // ---- termination (rules 12–18) -----------------------------------------------------------------
+
+  private terminate(graceSeconds: number): Promise<void> {
+    if (!this.termination) {
+      this.termination = this.terminateAll(graceSeconds);
+      // Surfaced as an event when nobody awaits it (mains finished); delete() awaits and rethrows.
+      this.termination.catch((e: unknown) => this.emit('', 'FailedKillPod', errorMessage(e)));
+    }
+    return this.termination;
+  }
+
+  private async terminateAll(graceSeconds: number): Promise<void> {
+    // Rule 13: one budget, every countdown from t0.
+    const deadline = Date.now() + graceSeconds * 1000;
+    this.terminating = true; // rule 12: nothing restarts from here on
+    for (const c of this.all) this.clearBackoff(c);
+    await Promise.all(this.all.map((c) => c.dockerStart));
+    const running = this.all.filter((c) => c.phase === 'running');
+    for (const c of this.all) c.run?.abort(); // probes and postStart hooks end; no liveness kill during termination
+    this.changed();
+    await Promise.all(running.map((c) => this.terminateOne(c, running, deadline)));
+  }
+
+  private async terminateOne(c: ContainerRecord, running: readonly ContainerRecord[], deadline: number): Promise<void> {
+    const name = c.spec.name;
+    this.emit(name, 'Killing', `Stopping container ${name}`);
+    const preStop = c.spec.lifecycle?.preStop;
+    // Rule 14: every preStop starts at t0, bounded by what is left of the budget.
+    if (preStop && deadline > Date.now()) {
+      const result = await runAction(this.target(c), preStop, { timeoutMs: deadline - Date.now() }).catch((e: unknown) => ({
+        ok: false,
+        message: errorMessage(e),
+      }));
+      if (!result.ok) this.emit(name, 'FailedPreStopHook', `PreStopHook failed: ${result.message}`);
+    }
+    if (c.kind === 'sidecar') {
+      // Rule 16: a sidecar waits for every main and every later-declared sidecar that was running (rule 18).
+      const before = running.filter((o) => o.kind === 'main' || (o.kind === 'sidecar' && o.index > c.index));
+      await this.until(() => before.every((o) => o.phase !== 'running'), deadline - Date.now());
+    }
+    if (this.closed || c.phase !== 'running') return;
+    await this.signal(c, c.stopSignal); // rule 15
+    // Rule 17: SIGKILL when the budget runs out, but never sooner than 2 s after the stop signal.
+    const killAt = Math.max(deadline, Date.now() + MIN_GRACE_MS);
+    if (await this.until(() => c.phase !== 'running', killAt - Date.now())) return;
+    if (this.closed) return;
+    await this.signal(c, 'SIGKILL');
+    await this.until(() => c.phase !== 'running', 10_000);
+  }
+
+  private async deleteAll(gracePeriodSeconds: number | undefined): Promise<void> {
+    try {
+      await this.stop(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds });
+    } finally {
+      // Removal is forced, so it runs even if a graceful step failed (that error still propagates).
+      await this.close();
+      await removePodObjects(this.docker, this.name);
+      this.sandboxReady = false;
+      this.changed();
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private target(c: ContainerRecord): ActionTarget {
+    return { container: this.docker.getContainer(c.id), podIp: this.sandbox?.ip ?? '127.0.0.1', ports: c.spec.ports ?? [] };
+  }
+
+  /** Resolves true once `pred` holds (checked on every change), false after `ms` or on close. */
+  private until(pred: () => boolean, ms: number): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    if (ms <= 0 || this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        resolve(v);
+      };
+      const check = () => {
+        if (pred()) done(true);
+        else if (this.closed) done(false);
+      };
+      const timer = setTimeout(() => done(false), ms);
+      this.listeners.add(check);
+    });
+  }
+
+  private emit(container: string, reason: string, message: string): void {
+    const event: PodEvent = { time: new Date().toISOString(), container, reason, message };
+    this.events.push(event);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    this.onEvent?.(event);
+    this.changed();
+  }
+
+  /** API.md's `Ready` event: a sidecar or main became ready. */
+  private reportReadiness(): void {
+    for (const c of this.all) {
+      if (c.kind === 'init') continue;
+      const ready = isReady(c);
+      if (ready && !this.reportedReady.has(c)) {
+        this.reportedReady.add(c);
+        this.emit(c.spec.name, 'Ready', `Container ${c.spec.name} is ready`);
+      } else if (!ready) this.reportedReady.delete(c);
+    }
+  }
+
+  /** Background work never fails silently: its error becomes a pod event. */
+  private background(work: Promise<unknown>, container: string): void {
+    work.catch((e: unknown) => {
+      if (this.closed) return;
+      this.emit(container, 'FailedSync', errorMessage(e));
+    });
+  }
+}
+
+/** The image's STOPSIGNAL (rule 15); @types/dockerode lacks the field. */
+function stopSignalOf(info: Docker.ContainerInspectInfo): string {
+  return (info.Config as { StopSignal?: string }).StopSignal || 'SIGTERM';
+}
+
+function summary(v: PodView): string {
+  const states = [...v.initContainerStatuses, ...v.containerStatuses].map((s) => {
+    const st = s.state.running ? 'running' : s.state.terminated ? `terminated(${s.state.terminated.exitCode})` : `waiting(${s.state.waiting?.reason ?? ''})`;
+    return `${s.name}=${st}${s.started ? ',started' : ''}${s.ready ? ',ready' : ''} restarts=${s.restartCount}`;
+  });
+  return `phase ${v.phase}, ready ${v.ready}; ${states.join('; ')}`;
+}
+
+/** Docker's multiplexed log stream (8-byte frame headers) → text. */
+function demuxLogs(buf: Buffer): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    parts.push(buf.subarray(i + 8, i + 8 + size).toString('utf8'));
+    i += 8 + size;
+  }
+  return parts.join('');
+}

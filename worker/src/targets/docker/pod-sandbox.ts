@@ -1,0 +1,132 @@
+import { Labels, type Pod } from '@sidecar/core';
+import type Docker from 'dockerode';
+import {
+  ContainerRole,
+  POD_NETWORK,
+  networkCreateOptions,
+  pauseCreateOptions,
+  podName,
+  volumeCreateOptions,
+} from './container-options.js';
+
+/**
+ * The Docker side of a pod's sandbox: the pod network, the pause container and
+ * the emptyDir volumes, and removing everything a pod owns (by label only).
+ */
+export interface Sandbox {
+  pauseId: string;
+  /** The pod's IP on POD_NETWORK (probes and hooks use it). */
+  ip: string;
+  /** containerPort → host port published on 127.0.0.1. */
+  hostPorts: Map<number, number>;
+}
+
+const statusOf = (e: unknown): number | undefined =>
+  typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number' ? e.statusCode : undefined;
+
+/** True for Docker's "no such object" answers; every other error propagates. */
+export const isNotFound = (e: unknown): boolean => statusOf(e) === 404;
+export const isConflict = (e: unknown): boolean => statusOf(e) === 409;
+/** 304: already started / already stopped. */
+export const isNotModified = (e: unknown): boolean => statusOf(e) === 304;
+
+/** One creation at a time per Docker client; other processes are handled by `settleNetwork`. */
+const creating = new WeakMap<Docker, Promise<string>>();
+
+/**
+ * The id of the pod network, created (labelled) if missing. Docker 20.10 does not
+ * enforce unique network names under concurrent creates, so duplicates created by
+ * racing processes are settled: everyone uses the oldest, and unused labelled
+ * duplicates are removed. Callers refer to the network by id, never by the name.
+ */
+export function ensurePodNetwork(docker: Docker): Promise<string> {
+  let pending = creating.get(docker);
+  if (!pending) {
+    pending = findOrCreateNetwork(docker).finally(() => creating.delete(docker));
+    creating.set(docker, pending);
+  }
+  return pending;
+}
+
+async function findOrCreateNetwork(docker: Docker): Promise<string> {
+  const existing = await podNetworks(docker);
+  if (existing.length === 0) {
+    try {
+      await docker.createNetwork(networkCreateOptions());
+    } catch (e) {
+      if (!isConflict(e)) throw e; // another process created it between our list and create
+    }
+  }
+  return settleNetwork(docker);
+}
+
+async function podNetworks(docker: Docker): Promise<Docker.NetworkInspectInfo[]> {
+  const found = await docker.listNetworks({ filters: { name: [POD_NETWORK] } });
+  return found.filter((n) => n.Name === POD_NETWORK).sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
+}
+
+async function settleNetwork(docker: Docker): Promise<string> {
+  const [oldest, ...duplicates] = await podNetworks(docker);
+  if (!oldest) throw new Error(`network ${POD_NETWORK} vanished while being created`);
+  for (const dup of duplicates) {
+    if (dup.Labels?.[Labels.managed] !== 'true') continue;
+    try {
+      await docker.getNetwork(dup.Id).remove();
+    } catch (e) {
+      // Gone already (another process settled it) or in use (then it is not ours to remove now).
+      if (!isNotFound(e) && !isConflict(e) && statusOf(e) !== 403) throw e;
+    }
+  }
+  return oldest.Id;
+}
+
+export async function createSandbox(docker: Docker, pod: Pod, pauseImage: string): Promise<Sandbox> {
+  const networkId = await ensurePodNetwork(docker);
+  await Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  const pause = await docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId));
+  await pause.start();
+  return inspectSandbox(docker, pause.id);
+}
+
+export async function inspectSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
+  const info = await docker.getContainer(pauseId).inspect();
+  const ip = info.NetworkSettings.Networks[POD_NETWORK]?.IPAddress;
+  if (!ip) throw new Error(`pause container ${info.Name} has no address on ${POD_NETWORK}`);
+  const hostPorts = new Map<number, number>();
+  for (const [key, bindings] of Object.entries(info.NetworkSettings.Ports ?? {})) {
+    const hostPort = bindings?.[0]?.HostPort;
+    if (hostPort) hostPorts.set(Number.parseInt(key, 10), Number.parseInt(hostPort, 10));
+  }
+  return { pauseId, ip, hostPorts };
+}
+
+/** Every Docker container of the pod (any state), found by its ownership labels. */
+export function listPodContainers(docker: Docker, pod: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${pod}`] } });
+}
+
+/** Force-removes the pod's containers (pause last, since the others use its namespaces) and volumes. */
+export async function removePodObjects(docker: Docker, pod: Pod | string): Promise<void> {
+  const name = typeof pod === 'string' ? pod : podName(pod);
+  const containers = await listPodContainers(docker, name);
+  const remove = async (id: string) => {
+    try {
+      await docker.getContainer(id).remove({ force: true, v: false });
+    } catch (e) {
+      if (!isNotFound(e) && !isConflict(e)) throw e; // 409: removal already in progress
+    }
+  };
+  const isPause = (c: Docker.ContainerInfo) => c.Labels[Labels.role] === ContainerRole.pause;
+  await Promise.all(containers.filter((c) => !isPause(c)).map((c) => remove(c.Id)));
+  await Promise.all(containers.filter(isPause).map((c) => remove(c.Id)));
+  const { Volumes } = await docker.listVolumes({ filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${name}`] } });
+  await Promise.all(
+    (Volumes ?? []).map(async (v) => {
+      try {
+        await docker.getVolume(v.Name).remove();
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }),
+  );
+}

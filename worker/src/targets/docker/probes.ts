@@ -1,0 +1,75 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Probe } from '@sidecar/core';
+import { runAction, type ActionResult, type ActionTarget } from './handlers.js';
+
+export type ProbeKind = 'startup' | 'readiness' | 'liveness';
+
+/** Kubernetes defaults for unset probe fields. Probe timings are never scaled (only back-off is). */
+export const PROBE_DEFAULTS = { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 } as const;
+
+export interface ProbeLoopOptions {
+  kind: ProbeKind;
+  probe: Probe;
+  target: ActionTarget;
+  /** When the container's current run started (initialDelaySeconds counts from here). */
+  startedAtMs: number;
+  /** Ends the loop: the run is over, the pod terminates, or the runner closes. */
+  signal: AbortSignal;
+  /** Every failed attempt (the kubelet records an `Unhealthy` event for each). */
+  onFailedAttempt: (message: string) => void;
+  /** The result changed after crossing successThreshold / failureThreshold. */
+  onResult: (success: boolean) => void;
+}
+
+/**
+ * One probe worker, after kubelet `pkg/kubelet/prober/worker.go`: a probe every
+ * periodSeconds once initialDelaySeconds have passed; the result flips only after
+ * successThreshold / failureThreshold consecutive equal results. Readiness starts
+ * as failed and keeps probing; startup stops at its first success; startup and
+ * liveness stop at failure (the runner kills the container, rule 8).
+ */
+export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
+  const p = { ...PROBE_DEFAULTS, ...o.probe };
+  const periodMs = p.periodSeconds * 1000;
+  let reported: boolean | undefined = o.kind === 'readiness' ? false : o.kind === 'liveness' ? true : undefined;
+  let last: boolean | undefined;
+  let run = 0;
+  let due = Math.max(Date.now(), o.startedAtMs + p.initialDelaySeconds * 1000);
+  while (!o.signal.aborted) {
+    const wait = due - Date.now();
+    if (wait > 0 && !(await sleep(wait, o.signal))) return;
+    const result = await attempt(o, p.timeoutSeconds * 1000);
+    if (o.signal.aborted) return;
+    if (!result.ok) o.onFailedAttempt(result.message);
+    run = last === result.ok ? run + 1 : 1;
+    last = result.ok;
+    const threshold = result.ok ? p.successThreshold : p.failureThreshold;
+    if (run >= threshold && reported !== result.ok) {
+      reported = result.ok;
+      o.onResult(result.ok);
+    }
+    if (o.kind === 'startup' && result.ok && run >= threshold) return;
+    if (o.kind !== 'readiness' && !result.ok && run >= threshold) return;
+    due = Math.max(due + periodMs, Date.now());
+  }
+}
+
+async function attempt(o: ProbeLoopOptions, timeoutMs: number): Promise<ActionResult> {
+  try {
+    return await runAction(o.target, o.probe, { timeoutMs, signal: o.signal });
+  } catch (e) {
+    // A Docker error (e.g. exec into a container that just exited) is a failed attempt, as in the kubelet.
+    return { ok: false, message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Resolves true after `ms`, false if aborted first. */
+async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await delay(ms, undefined, { signal });
+    return true;
+  } catch (e) {
+    if (signal.aborted) return false;
+    throw e;
+  }
+}
