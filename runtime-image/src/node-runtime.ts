@@ -55,6 +55,8 @@ async function serve(loading: ReturnType<typeof loadManifest>): Promise<void> {
   } catch (err) {
     // Stay up and never ready: the pod shows the failure instead of a crash loop hiding the message.
     log(`the logic failed to load; not ready:\n${describe(err)}`);
+    // The stack can be long; end with one line a tail of the log always shows.
+    log(`not ready: the logic failed to load: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
