@@ -7,8 +7,10 @@ import { problemHandler } from './http/problem.js';
 import { appsRoutes } from './routes/apps.routes.js';
 import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { jobsRoutes } from './routes/jobs.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
+import { JobService } from './services/job-service.js';
 import type { DeployQueues } from '@sidecar/store';
 
 export interface AppDeps {
@@ -37,6 +39,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   api.use(appsRoutes({ stores: deps.stores, apps }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
+  api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use((req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
   });

@@ -10,6 +10,8 @@ export const ErrorCode = {
   deployNotFound: 'deploy_not_found',
   podNotFound: 'pod_not_found',
   releaseNotFound: 'release_not_found',
+  jobNotFound: 'job_not_found',
+  noRelease: 'no_release',
   bundleTooLarge: 'bundle_too_large',
   bundleInvalid: 'bundle_invalid',
   unsupportedMediaType: 'unsupported_media_type',

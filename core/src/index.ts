@@ -2,6 +2,7 @@ export * from './app.js';
 export * from './bundle-rules.js';
 export * from './deploy.js';
 export * from './errors.js';
+export * from './job.js';
 export * from './k8s-types.js';
 export * from './labels.js';
 export * from './names.js';

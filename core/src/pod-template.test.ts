@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Labels } from './labels.js';
-import { podNameFor, renderPod } from './pod-template.js';
+import { podNameFor, renderJobPod, renderPod } from './pod-template.js';
 
 const app = { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { DB_PASSWORD: 'pw' } };
 const release = {
@@ -61,5 +61,24 @@ describe('renderPod: the one pod template', () => {
     const p = renderPod({ app, release: { ...release, manifest: { runtime: 'node', mode: 'process', start: 'node s.js' } }, podName: 'p' });
     expect(p.spec.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
     expect(p.spec.containers[0]!.readinessProbe!.httpGet).toBeUndefined();
+  });
+});
+
+describe('renderJobPod', () => {
+  const job = renderJobPod({ app, release, podName: 'hello-job-abcde', command: ['node', 'task.js'], env: { CODE: '3', A: 'job wins' } });
+
+  it('keeps the logic sidecar first and runs the command once in the bundle folder', () => {
+    expect(job.spec.restartPolicy).toBe('Never');
+    expect(job.spec.initContainers![0]).toMatchObject({ name: 'app', restartPolicy: 'Always' });
+    const [main] = job.spec.containers;
+    expect(main!.command).toEqual(['sh', '-c', 'cd /workspace/current && exec "$@"', 'job', 'node', 'task.js']);
+    expect(main!.readinessProbe).toBeUndefined();
+    expect(main!.ports).toBeUndefined();
+    expect(job.metadata.labels![Labels.kind]).toBe('job');
+  });
+
+  it('gives the command the app env with the job env on top', () => {
+    const env = Object.fromEntries(job.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ A: 'job wins', B: '2', CODE: '3', DB_PASSWORD: 'pw', SIDECAR_APP: 'hello' });
   });
 });

@@ -110,3 +110,38 @@ export function renderPod(input: RenderInput): Pod {
 export function podNameFor(app: string, version: number, suffix: string): string {
   return `${app}-v${version}-${suffix}`;
 }
+
+/** Where a job's command runs: the bundle, as the logic sidecar published it. */
+export const JOB_WORKING_DIR = `${WORKSPACE.mountPath}/current`;
+
+export interface RenderJobInput extends RenderInput {
+  command: string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * A Job pod: the same template (the logic sidecar first, then the runtime image),
+ * but the main runs the given command once (restartPolicy Never) in the bundle's
+ * folder. The native sidecar keeps running while the command does and is stopped
+ * after it exits, so the pod completes (NATIVE-SIDECARS.md rule 11).
+ */
+export function renderJobPod(input: RenderJobInput): Pod {
+  const pod = renderPod(input);
+  const runtime = pod.spec.containers[0]!;
+  const env = [...(runtime.env ?? []).filter((e) => !(input.env && e.name in input.env)), ...sortedEnv(input.env ?? {})];
+  const job: Container = {
+    name: runtime.name,
+    image: runtime.image,
+    // Not `workingDir`: Docker creates a working directory when it creates the container,
+    // which would plant a real `current` directory in the shared volume before the logic
+    // sidecar publishes its `current` symlink. Changing directory at run time works on both targets.
+    command: ['sh', '-c', `cd ${JOB_WORKING_DIR} && exec "$@"`, 'job', ...input.command],
+    env,
+    ...(runtime.volumeMounts ? { volumeMounts: runtime.volumeMounts } : {}),
+    ...(runtime.resources ? { resources: runtime.resources } : {}),
+    ...(runtime.securityContext ? { securityContext: runtime.securityContext } : {}),
+  };
+  pod.metadata.labels = { ...pod.metadata.labels, [Labels.kind]: 'job' };
+  pod.spec = { ...pod.spec, restartPolicy: 'Never', containers: [job] };
+  return pod;
+}

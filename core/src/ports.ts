@@ -26,7 +26,21 @@ export interface Target {
   remove(app: string): Promise<void>;
   /** Resolves when the target's backend answers. */
   ping(): Promise<void>;
+  /** Runs a one-off command against a release as a Job pod and waits until it has finished. */
+  runJob(input: JobRunInput): Promise<JobRunResult>;
 }
+
+export interface JobRunInput {
+  app: App;
+  release: Release;
+  jobId: string;
+  command: string[];
+  env: Record<string, string>;
+  signal: AbortSignal;
+  /** Called once the command's container has started. */
+  onStarted?: () => void;
+}
+export interface JobRunResult { exitCode: number | null; output: string; reason: string | null }
 
 export interface BuildInput {
   app: string;

@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { AppStore } from './app-store.js';
 import { DeployLog } from './deploy-log.js';
 import { DeployStore } from './deploy-store.js';
+import { JobStore } from './job-store.js';
 import { keys } from './keys.js';
 import { PodViewStore } from './pod-view-store.js';
 import { ReleaseStore } from './release-store.js';
@@ -12,6 +13,7 @@ export * from './app-store.js';
 export * from './blob-store.js';
 export * from './deploy-log.js';
 export * from './deploy-store.js';
+export * from './job-store.js';
 export * from './keys.js';
 export * from './pod-view-store.js';
 export * from './release-store.js';
@@ -23,6 +25,7 @@ export interface Stores {
   keys: ReturnType<typeof keys>;
   apps: AppStore;
   deploys: DeployStore;
+  jobs: JobStore;
   deployLog: DeployLog;
   releases: ReleaseStore;
   tokens: TokenStore;
@@ -38,6 +41,7 @@ export function createStores(redis: Redis, prefix = 'sidecar:'): Stores {
     keys: k,
     apps: new AppStore(redis, k),
     deploys: new DeployStore(redis, k),
+    jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k),
     releases: new ReleaseStore(redis, k),
     tokens: new TokenStore(redis, k),

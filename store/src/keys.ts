@@ -12,6 +12,8 @@ export function keys(prefix: string) {
     releaseSeq: (name: string) => k(`app:${name}:release-seq`),
     appPods: (name: string) => k(`app:${name}:pods`),
     deploy: (id: string) => k(`deploy:${id}`),
+    job: (id: string) => k(`job:${id}`),
+    appJobs: (name: string) => k(`app:${name}:jobs`),
     deployLog: (id: string) => k(`deploy:${id}:log`),
     deployCancel: (id: string) => k(`deploy:${id}:cancel`),
     appLock: (name: string) => k(`lock:app:${name}`),

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, QueueNames } from '@sidecar/core';
+import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, type JobRunPayload, QueueNames, runJobId } from '@sidecar/core';
 
 /**
  * The API's side of the queues: it only enqueues. Job ids derive from the deploy
@@ -9,11 +9,13 @@ import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, Q
 export class DeployQueues {
   readonly build: Queue;
   readonly deploy: Queue;
+  readonly jobs: Queue;
 
   constructor(connection: ConnectionOptions, prefix: string) {
     const common = { connection, prefix: `${prefix}bull` };
     this.build = new Queue(QueueNames.build, common);
     this.deploy = new Queue(QueueNames.deploy, common);
+    this.jobs = new Queue(QueueNames.jobs, common);
   }
 
   async enqueueBuild(p: BuildJobPayload): Promise<void> {
@@ -40,6 +42,11 @@ export class DeployQueues {
     await this.deploy.add('remove', { app }, { jobId: `remove-${app}-${Date.now()}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true });
   }
 
+  /** A one-off command is never run twice: one attempt; a lost worker fails it visibly. */
+  async enqueueJob(p: JobRunPayload): Promise<void> {
+    await this.jobs.add('job', p, { jobId: runJobId(p.jobId), attempts: 1, removeOnComplete: { count: 500 }, removeOnFail: { count: 500 } });
+  }
+
   /** Drops a deploy's build job if it has not started yet; true when it was removed. */
   async dropQueuedBuild(deployId: string): Promise<boolean> {
     const job = await this.build.getJob(buildJobId(deployId));
@@ -55,6 +62,6 @@ export class DeployQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.build.close(), this.deploy.close()]);
+    await Promise.allSettled([this.build.close(), this.deploy.close(), this.jobs.close()]);
   }
 }

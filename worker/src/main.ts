@@ -11,6 +11,7 @@ import { CancelRegistry } from './cancel-registry.js';
 import { loadConfig } from './config.js';
 import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
+import { jobProcessor } from './processors/job.processor.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
 
@@ -63,7 +64,8 @@ async function main(): Promise<void> {
   const deployWorker = new Worker(QueueNames.deploy, deployProcessor({ stores, target, cancels, publishStatus: (app) => status.publishApp(app) }), {
     ...connection, ...lockOpts, concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
   });
-  for (const w of [buildWorker, deployWorker]) {
+  const jobWorker = new Worker(QueueNames.jobs, jobProcessor({ stores, target }), { ...connection, ...lockOpts, concurrency: 4 });
+  for (const w of [buildWorker, deployWorker, jobWorker]) {
     w.on('error', (e) => console.error(`worker: queue error: ${e.message}`));
   }
 
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 20_000).unref();
       clearInterval(beat);
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
-      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), status.close()]);
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);
       for (const r of results) if (r.status === 'rejected') console.error(`worker: close: ${String(r.reason)}`);

@@ -15,6 +15,8 @@ const STATUS: Record<ErrorCode, number> = {
   deploy_not_found: 404,
   pod_not_found: 404,
   release_not_found: 404,
+  job_not_found: 404,
+  no_release: 409,
   not_found: 404,
   app_exists: 409,
   cancelled: 409,

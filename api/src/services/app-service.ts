@@ -109,5 +109,6 @@ export class AppService {
     await this.queues.enqueueRemoval(name);
     await this.stores.apps.delete(name);
     await this.stores.deploys.removeApp(name);
+    await this.stores.jobs.removeApp(name);
   }
 }

@@ -40,7 +40,9 @@ export function podLabels(pod: Pod): Record<string, string> {
   const app = meta[Labels.app];
   const release = meta[Labels.release];
   const platform = meta[PLATFORM_LABEL];
+  const kind = meta[Labels.kind];
   if (app !== undefined) labels[Labels.app] = app;
+  if (kind !== undefined) labels[Labels.kind] = kind;
   if (release !== undefined) labels[Labels.release] = release;
   if (platform !== undefined) labels[PLATFORM_LABEL] = platform;
   return labels;

@@ -5,9 +5,13 @@ import {
   Labels,
   RUNTIME_PORT,
   isDomainError,
+  JOB_OUTPUT_LIMIT_BYTES,
   podNameFor,
+  renderJobPod,
   renderPod,
   validatePod,
+  type JobRunInput,
+  type JobRunResult,
   type LogSink,
   type Pod,
   type PodEvent,
@@ -50,6 +54,8 @@ const randomSuffix = () => Array.from({ length: 5 }, () => SUFFIX_ALPHABET[rando
 export class DockerTarget implements Target {
   private readonly opts: DockerTargetOptions;
   private readonly apps = new Map<string, Map<string, PodRunner>>();
+  /** Job pods run to completion beside the app's serving pods, never in its rotation. */
+  private readonly jobs = new Set<PodRunner>();
   private closing: Promise<void> | undefined;
 
   constructor(opts: DockerTargetOptions) {
@@ -116,6 +122,39 @@ export class DockerTarget implements Target {
     await this.opts.docker.ping();
   }
 
+  async runJob(input: JobRunInput): Promise<JobRunResult> {
+    const { app, release, signal } = input;
+    const pod = renderJobPod({
+      app, release, podName: `${app.name}-job-${randomSuffix()}`, command: input.command, env: input.env,
+      ...(this.opts.settings ? { settings: this.opts.settings } : {}),
+    });
+    pod.metadata.labels = { ...pod.metadata.labels, [Labels.deploy]: input.jobId };
+    if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
+    validatePod(pod);
+    const runner = this.runner(pod, (e) => {
+      if (e.container === 'runtime' && e.reason === 'Started') input.onStarted?.();
+    });
+    this.jobs.add(runner);
+    try {
+      await runner.start();
+      // Rule 11: once the command exits, the runner stops the sidecars and decides the phase.
+      const done = await runner
+        .waitFor((v) => v.phase === 'Succeeded' || v.phase === 'Failed', { timeoutMs: 24 * 3600_000, signal })
+        .catch((e: unknown) => {
+          if (signal.aborted) return undefined;
+          throw e;
+        });
+      const main = (done ?? runner.status()).containerStatuses[0];
+      const exitCode = main?.state.terminated?.exitCode ?? null;
+      const output = tailBytes(await runner.logs('runtime', 2000).catch(() => ''), JOB_OUTPUT_LIMIT_BYTES);
+      const reason = done ? null : 'cancelled';
+      return { exitCode, output, reason };
+    } finally {
+      this.jobs.delete(runner);
+      await runner.delete({ gracePeriodSeconds: signal.aborted ? 2 : 30 });
+    }
+  }
+
   /** Re-adopts every managed pod of this platform (worker start), so restarts and status keep working. */
   async adopt(): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
     const adopted: string[] = [];
@@ -125,7 +164,13 @@ export class DockerTarget implements Target {
       if ([...this.apps.values()].some((m) => m.has(name))) continue;
       try {
         const runner = await PodRunner.adopt({ docker: this.opts.docker, podName: name, ...this.runnerExtras() });
-        const app = runner.pod.metadata.labels?.[Labels.app];
+        const labels = runner.pod.metadata.labels ?? {};
+        const app = labels[Labels.app];
+        if (labels[Labels.kind] === 'job') {
+          // Its Job was owned by the worker that died; that Job is reported failed, the pod goes.
+          await runner.delete({ gracePeriodSeconds: 2 });
+          continue;
+        }
         if (app === undefined) {
           await runner.close(); // not an app pod (e.g. `sidecar pod run`): not this target's to supervise
           continue;
@@ -143,7 +188,8 @@ export class DockerTarget implements Target {
 
   /** Stops supervising every pod; pods keep running and are adopted by the next worker. Safe twice. */
   close(): Promise<void> {
-    this.closing ??= Promise.all([...this.apps.values()].flatMap((m) => [...m.values()].map((r) => r.close()))).then(() => undefined);
+    const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
+    this.closing ??= Promise.all(runners.map((r) => r.close())).then(() => undefined);
     return this.closing;
   }
 
@@ -227,4 +273,13 @@ async function notReadyReason(runners: PodRunner[], error: unknown, timeoutMs: n
     );
   }
   return parts.join('\n') || (error instanceof Error ? error.message : String(error));
+}
+
+/** The last `limit` bytes of a text, cut at a line start where possible. */
+function tailBytes(text: string, limit: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= limit) return text;
+  const cut = buf.subarray(buf.length - limit).toString('utf8');
+  const nl = cut.indexOf('\n');
+  return nl >= 0 ? cut.slice(nl + 1) : cut;
 }

@@ -7,6 +7,7 @@ import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod,
 /** A restarted worker rebuilds its runner from Docker labels and resumes supervision. */
 const d = docker();
 const name = uniqueName('adopt');
+const passiveName = uniqueName('adopt-passive');
 const runners: PodRunner[] = [];
 const status = (v: PodView, n: string) => [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === n)!;
 
@@ -15,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.allSettled(runners.map((r) => r.close()));
-  await cleanupPods(d, [name]);
+  await cleanupPods(d, [name, passiveName]);
 });
 
 describe('PodRunner.adopt', () => {
@@ -54,5 +55,31 @@ describe('PodRunner.adopt', () => {
 
     await adopted.delete();
     expect(await PodRunner.list(d)).not.toContain(name);
+  });
+
+  it('with supervise: false reports the pod and stops it without restarting anything', async () => {
+    const pod = testPod(passiveName, {
+      restartPolicy: 'Always',
+      initContainers: [container('s1', { restartPolicy: 'Always' })],
+      containers: [container('m1')],
+    });
+    const first = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05 });
+    runners.push(first);
+    await first.start();
+    await first.waitFor((v) => status(v, 'm1').state.running !== undefined, { timeoutMs: 20_000 });
+    await first.close();
+    // Its supervisor is gone; the sidecar dies. A supervising adopter would restart it (rule 6).
+    await d.getContainer(containerName(passiveName, 's1')).kill({ signal: 'SIGKILL' });
+    await d.getContainer(containerName(passiveName, 's1')).wait({ condition: 'not-running' });
+
+    const observer = await PodRunner.adopt({ docker: d, podName: passiveName, supervise: false });
+    runners.push(observer);
+    expect(status(observer.status(), 's1').state.terminated?.exitCode).toBe(137);
+    expect(status(observer.status(), 'm1').state.running).toBeDefined();
+    await observer.stop({ gracePeriodSeconds: 5 });
+    expect((await d.getContainer(containerName(passiveName, 's1')).inspect()).State.ExitCode).toBe(137); // never restarted
+    expect(status(observer.status(), 'm1').state.terminated).toBeDefined();
+    await observer.delete();
+    expect(await PodRunner.list(d)).not.toContain(passiveName);
   });
 });

@@ -27,6 +27,12 @@ export interface PodRunnerOptions {
 
 export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage'> {
   podName: string;
+  /**
+   * false: rebuild the view only. Nothing is started, restarted or probed; `status()`, `stop()` and
+   * `delete()` work. For a process that inspects or deletes a pod another process may have supervised
+   * (`sidecar pod get|delete`): a supervising adopter would restart exited containers first. Default true.
+   */
+  supervise?: boolean;
 }
 
 /** kubelet `minimumGracePeriodInSeconds`: the least time between SIGTERM and SIGKILL (rule 17). */
@@ -73,6 +79,8 @@ export class PodRunner {
   private deletion: Promise<void> | undefined;
   private closed = false;
   private notifyQueued = false;
+  /** Adopted with `supervise: false`: sync() never starts or restarts anything, no probes run. */
+  private passive = false;
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -211,7 +219,9 @@ export class PodRunner {
     const specLabel = pause?.Labels[POD_SPEC_LABEL];
     if (!pause || !specLabel) throw new DomainError(ErrorCode.podNotFound, `no managed pod ${opts.podName}`);
     const pod = validatePod(JSON.parse(specLabel));
-    const runner = new PodRunner({ ...opts, pod, pauseImage: pause.Image });
+    const { supervise, ...runnerOpts } = opts;
+    const runner = new PodRunner({ ...runnerOpts, pod, pauseImage: pause.Image });
+    runner.passive = supervise === false;
     await runner.resume(containers, pause.Id);
     return runner;
   }
@@ -277,7 +287,7 @@ export class PodRunner {
       if (c.phase !== 'running') continue;
       c.run = new AbortController();
       void this.watchExit(c, c.generation);
-      this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
+      if (!this.passive) this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
     }
     this.changed();
   }
@@ -297,7 +307,7 @@ export class PodRunner {
   }
 
   private sync(): void {
-    if (!this.sandboxReady || this.terminating || this.closed) return;
+    if (!this.sandboxReady || this.terminating || this.closed || this.passive) return;
     // Rule 11: every main has terminated and none will restart → the pod is done; phase from mains only.
     if (this.mains.every((m) => m.phase === 'exited' && !m.starting && !m.backoffTimer && !this.mainRestarts(m))) {
       this.finish(this.mains.every((m) => m.exitCode === 0) ? 'Succeeded' : 'Failed');
