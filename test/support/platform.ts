@@ -35,7 +35,8 @@ export interface RunningPlatform {
   get(app: string, path?: string): Promise<{ status: number; body: string }>;
   api$(path: string, init?: RequestInit): Promise<Response>;
   pids(): Record<string, number>;
-  stop(): Promise<void>;
+  /** Stops the platform as Ctrl-C does; `keepData` keeps the data dir for a restart. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 /**
@@ -43,12 +44,21 @@ export interface RunningPlatform {
  * its embedded Redis), on free ports and a throwaway data dir, and waits for
  * its "ready" line.
  */
-export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<RunningPlatform> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
-  const apiPort = await freePort();
-  const routerPort = await freePort();
+export interface StartOptions {
+  /** Reuse a data dir (a restart of the same platform); it is then kept on stop. */
+  dataDir?: string;
+  platformId?: string;
+  apiPort?: number;
+  routerPort?: number;
+}
+
+export async function startPlatform(extraEnv: Record<string, string> = {}, opts: StartOptions = {}): Promise<RunningPlatform> {
+  const keepDataDir = opts.dataDir !== undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
+  const apiPort = opts.apiPort ?? (await freePort());
+  const routerPort = opts.routerPort ?? (await freePort());
   const output: string[] = [];
-  const platformId = `e2e-${randomUUID().slice(0, 8)}`;
+  const platformId = opts.platformId ?? `e2e-${randomUUID().slice(0, 8)}`;
   const child: ChildProcess = spawn(process.execPath, [join(root, 'deploy/single-host/dist/platform.js')], {
     env: {
       ...process.env,
@@ -87,13 +97,13 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
       return fetch(`${api}${path}`, { ...init, headers });
     },
     pids: () => JSON.parse(readFileSync(join(dataDir, 'pids.json'), 'utf8')) as Record<string, number>,
-    async stop() {
+    async stop(stopOpts = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepDataDir && !stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

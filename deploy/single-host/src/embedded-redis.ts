@@ -25,6 +25,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number }
   const deadline = Date.now() + 20_000;
   for (;;) {
     const probe = connectRedis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined); // refused until redis listens; connect() below reports it
     try {
       await probe.connect();
       // While an AOF is loading Redis answers LOADING; wait until it serves.

@@ -35,7 +35,7 @@ export class NpmDependencyInstaller implements DependencyInstaller {
 
   constructor(private readonly opts: NpmDependencyInstallerOptions) {}
 
-  async install({ dir, signal, log }: { dir: string; signal: AbortSignal; log: LogSink }): Promise<void> {
+  async install({ dir, signal, log, labels }: { dir: string; signal: AbortSignal; log: LogSink; labels?: Record<string, string> }): Promise<void> {
     const { docker, builderImage, extraCaFile } = this.opts;
     const cacheVolume = this.opts.cacheVolume ?? NPM_CACHE_VOLUME;
     const timeoutMs = this.opts.timeoutMs ?? 5 * 60_000;
@@ -55,7 +55,7 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       User: `${BUILD_UID}:${BUILD_UID}`,
       WorkingDir: '/build',
       Env: ['HOME=/home/app', 'npm_config_cache=/home/app/.npm', ...(extraCaFile ? [`NODE_EXTRA_CA_CERTS=${CA_PATH}`] : [])],
-      Labels: { [Labels.managed]: 'true', [Labels.kind]: 'npm-install' },
+      Labels: { ...labels, [Labels.managed]: 'true', [Labels.kind]: 'npm-install' },
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {

@@ -15,7 +15,8 @@ import { extractBundle } from './extract.js';
 
 /** Installs a bundle's declared dependencies into its folder. Declared here, by its one user. */
 export interface DependencyInstaller {
-  install(opts: { dir: string; signal: AbortSignal; log: LogSink }): Promise<void>;
+  /** `labels` mark what the install creates (e.g. the deploy it belongs to). */
+  install(opts: { dir: string; signal: AbortSignal; log: LogSink; labels?: Record<string, string> }): Promise<void>;
 }
 
 export interface PrepareBundleOptions {
@@ -24,6 +25,8 @@ export interface PrepareBundleOptions {
   workDir: string;
   limits: BundleLimits;
   installer?: DependencyInstaller;
+  /** Labels for what the build creates, e.g. `sidecar.paas/deploy`. */
+  labels?: Record<string, string>;
   signal: AbortSignal;
   log: LogSink;
 }
@@ -62,7 +65,7 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
       throw new DomainError(ErrorCode.buildFailed, 'package.json declares dependencies, but this platform has no dependency installer configured');
     }
     log(`installing ${count} ${count === 1 ? 'dependency' : 'dependencies'} with npm`);
-    await opts.installer.install({ dir, signal, log });
+    await opts.installer.install({ dir, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });
   } else if ([...files].some((f) => f.startsWith('node_modules/'))) {
     log('using the node_modules folder shipped in the bundle');
   }

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
-import { BuildJobPayload, type BundleManifest, DomainError, ErrorCode, type DeployJobPayload, type ImageBuilder, type LogSink } from '@sidecar/core';
+import { BuildJobPayload, type BundleManifest, DomainError, ErrorCode, type DeployJobPayload, type ImageBuilder, Labels, type LogSink } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import type { CancelRegistry } from '../cancel-registry.js';
 import { handleFailure, markCancelled, recorder } from './deploy-state.js';
 
 export interface PrepareFn {
-  (opts: { source: string; workDir: string; signal: AbortSignal; log: LogSink }): Promise<{ dir: string; manifest: BundleManifest }>;
+  (opts: { source: string; workDir: string; labels: Record<string, string>; signal: AbortSignal; log: LogSink }): Promise<{ dir: string; manifest: BundleManifest }>;
 }
 
 export interface BuildDeps {
@@ -37,7 +37,10 @@ export function buildProcessor(deps: BuildDeps) {
     try {
       await stores.deploys.update(deploy.id, (d) => ({ status: 'building', startedAt: d.startedAt ?? new Date().toISOString() }));
       rec.log(`build: started (attempt ${job.attemptsMade + 1})`);
-      const prepared = await deps.prepare({ source: deps.blobs.path(deploy.bundleDigest), workDir, signal: control.signal, log: rec.log });
+      const prepared = await deps.prepare({
+        source: deps.blobs.path(deploy.bundleDigest), workDir, labels: { [Labels.deploy]: deploy.id, [Labels.app]: deploy.app },
+        signal: control.signal, log: rec.log,
+      });
       if (control.signal.aborted) throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const built = await deps.images.build({
         app: deploy.app, deployId: deploy.id, bundleDir: prepared.dir, manifest: prepared.manifest, signal: control.signal, log: rec.log,
