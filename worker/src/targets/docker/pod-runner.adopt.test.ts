@@ -79,6 +79,11 @@ describe('PodRunner.adopt', () => {
     await observer.stop({ gracePeriodSeconds: 5 });
     expect((await d.getContainer(containerName(passiveName, 's1')).inspect()).State.ExitCode).toBe(137); // never restarted
     expect(status(observer.status(), 'm1').state.terminated).toBeDefined();
+    // Kept after its end (`sidecar pod run --keep`): nothing runs or will run, so the phase is terminal.
+    const later = await PodRunner.adopt({ docker: d, podName: passiveName, supervise: false });
+    runners.push(later);
+    expect(later.status().phase).toBe('Succeeded');
+    await later.close();
     await observer.delete();
     expect(await PodRunner.list(d)).not.toContain(passiveName);
   });

@@ -219,9 +219,8 @@ describe.concurrent('PodRunner start order and restarts', () => {
     const gaps = [1, 2, 3].map((k) => between(exits[k]!, starts[k + 1]!));
     expect(gaps[0]).toBeGreaterThanOrEqual(450);
     expect(gaps[1]).toBeGreaterThanOrEqual(950);
+    // Lower bounds only: they already require the doubling; a loaded machine can only add to a gap.
     expect(gaps[2]).toBeGreaterThanOrEqual(1950);
-    expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
-    expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
     expect(v.events.some((e) => e.container === 's1' && e.reason === 'BackOff')).toBe(true);
   });
 

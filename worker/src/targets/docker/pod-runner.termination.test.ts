@@ -40,6 +40,15 @@ function fourContainers(name: string, preStop: boolean) {
 }
 
 describe.concurrent('PodRunner termination', () => {
+  it('a pod deleted while its containers are being created starts none of them (rule 12)', async () => {
+    const r = run(testPod(uniqueName('cdel'), { initContainers: [container('s1', { restartPolicy: 'Always' })], containers: [container('m1')] }));
+    const starting = r.start();
+    await r.delete({ gracePeriodSeconds: 5 });
+    await starting;
+    expect(r.status().events.filter((e) => e.reason === 'Started')).toEqual([]);
+    expect(await d.listContainers({ all: true, filters: { label: [`sidecar.paas/pod=${r.name}`] } })).toEqual([]);
+  });
+
   it('case 14: delete stops the main, then sidecars one at a time in reverse order; Succeeded', async () => {
     const r = run(fourContainers(uniqueName('c14'), false));
     await r.start();

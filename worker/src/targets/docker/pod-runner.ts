@@ -23,7 +23,12 @@ export interface PodRunnerOptions {
   onEvent?: (e: PodEvent) => void;
   /** Per-container process limit (default DEFAULT_PIDS_LIMIT). */
   pidsLimit?: number;
+  /** Interval of the uncounted early attempts of startup and readiness probes until their first success (default 100 ms; see probes.ts). */
+  probeWarmupMs?: number;
 }
+
+/** See ProbeLoopOptions.warmupMs. */
+export const DEFAULT_PROBE_WARMUP_MS = 100;
 
 export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage'> {
   podName: string;
@@ -82,12 +87,15 @@ export class PodRunner {
   /** Adopted with `supervise: false`: sync() never starts or restarts anything, no probes run. */
   private passive = false;
 
+  private readonly probeWarmupMs: number;
+
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
     this.name = podName(opts.pod);
     this.docker = opts.docker;
     this.pauseImage = opts.pauseImage;
     this.pidsLimit = opts.pidsLimit;
+    this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
     this.inits = (opts.pod.spec.initContainers ?? []).map((c, i) => newRecord(c, isSidecar(c) ? 'sidecar' : 'init', i));
@@ -179,6 +187,8 @@ export class PodRunner {
    * for inspection (logs). The phase becomes terminal, from the mains' exit codes.
    */
   async stop(opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
+    // Rule 12 from the request on: a pod deleted while its containers are being created starts none of them.
+    if (!this.closed) this.terminating = true;
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
     const grace = opts.gracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
@@ -282,6 +292,10 @@ export class PodRunner {
       const c = this.inits[this.cursor]!;
       if (c.kind === 'init' ? c.succeeded : isStarted(c) || ranAfter(c.index)) this.cursor++;
       else break;
+    }
+    // Passive and nothing runs: nothing will ever run again, so the phase is terminal, from the mains (as after a deletion).
+    if (this.passive && this.all.every((c) => c.phase !== 'running')) {
+      this.outcome = this.mains.every((m) => m.everRan && m.exitCode === 0) ? 'Succeeded' : 'Failed';
     }
     for (const c of this.all) {
       if (c.phase !== 'running') continue;
@@ -512,6 +526,7 @@ export class PodRunner {
       target: this.target(c),
       startedAtMs,
       signal: AbortSignal.any([run.signal, this.lifetime.signal]),
+      ...(kind !== 'liveness' ? { warmupMs: this.probeWarmupMs } : {}),
       onFailedAttempt: (message) => {
         if (c.generation === gen) this.emit(c.spec.name, 'Unhealthy', `${label} probe failed: ${message}`);
       },

@@ -19,6 +19,12 @@ export interface ProbeLoopOptions {
   onFailedAttempt: (message: string) => void;
   /** The result changed after crossing successThreshold / failureThreshold. */
   onResult: (success: boolean) => void;
+  /**
+   * Startup and readiness: until the first success, look for it every `warmupMs` between the
+   * period attempts (a deliberate difference from the kubelet, see README: a new pod starts and
+   * takes traffic as soon as it can, instead of up to one period later).
+   */
+  warmupMs?: number;
 }
 
 /**
@@ -27,20 +33,39 @@ export interface ProbeLoopOptions {
  * successThreshold / failureThreshold consecutive equal results. Readiness starts
  * as failed and keeps probing; startup stops at its first success; startup and
  * liveness stop at failure (the runner kills the container, rule 8).
+ *
+ * Early success (startup and readiness, until their first success): between two
+ * period attempts, extra attempts every `warmupMs` look for success sooner. They
+ * are not counted and not reported when they fail, so failureThreshold × period
+ * keeps exactly its kubelet meaning; an early success counts as a regular attempt.
  */
 export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
   const p = { ...PROBE_DEFAULTS, ...o.probe };
   const periodMs = p.periodSeconds * 1000;
+  const timeoutMs = p.timeoutSeconds * 1000;
   let reported: boolean | undefined = o.kind === 'readiness' ? false : o.kind === 'liveness' ? true : undefined;
   let last: boolean | undefined;
   let run = 0;
   let due = Math.max(Date.now(), o.startedAtMs + p.initialDelaySeconds * 1000);
+  let succeededOnce = false;
+  const warmupMs = o.kind !== 'liveness' && o.warmupMs !== undefined && o.warmupMs < periodMs ? o.warmupMs : undefined;
   while (!o.signal.aborted) {
     const wait = due - Date.now();
     if (wait > 0 && !(await sleep(wait, o.signal))) return;
-    const result = await attempt(o, p.timeoutSeconds * 1000);
+    let result = await attempt(o, timeoutMs);
     if (o.signal.aborted) return;
     if (!result.ok) o.onFailedAttempt(result.message);
+    let nextDue = Math.max(due + periodMs, Date.now());
+    if (!result.ok && !succeededOnce && warmupMs !== undefined) {
+      const early = await earlySuccess(o, { until: nextDue, everyMs: warmupMs, timeoutMs });
+      if (o.signal.aborted) return;
+      if (early) {
+        result = early;
+        // The period grid restarts at the early success.
+        nextDue = Date.now() + periodMs;
+      }
+    }
+    succeededOnce ||= result.ok;
     run = last === result.ok ? run + 1 : 1;
     last = result.ok;
     const threshold = result.ok ? p.successThreshold : p.failureThreshold;
@@ -50,8 +75,19 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
     }
     if (o.kind === 'startup' && result.ok && run >= threshold) return;
     if (o.kind !== 'readiness' && !result.ok && run >= threshold) return;
-    due = Math.max(due + periodMs, Date.now());
+    due = nextDue;
   }
+}
+
+/** Uncounted attempts every `everyMs` until shortly before `until`; the first success, if any. */
+async function earlySuccess(o: ProbeLoopOptions, w: { until: number; everyMs: number; timeoutMs: number }): Promise<ActionResult | undefined> {
+  while (Date.now() + w.everyMs < w.until) {
+    if (!(await sleep(w.everyMs, o.signal))) return undefined;
+    const r = await attempt(o, Math.min(w.timeoutMs, Math.max(1, w.until - Date.now())));
+    if (o.signal.aborted) return undefined;
+    if (r.ok) return r;
+  }
+  return undefined;
 }
 
 async function attempt(o: ProbeLoopOptions, timeoutMs: number): Promise<ActionResult> {
