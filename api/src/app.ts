@@ -37,7 +37,7 @@ export function createApp(deps: AppDeps): express.Express {
   const api = express.Router();
   api.use(requireToken(deps.stores.tokens));
   api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
-  api.use(appsRoutes({ stores: deps.stores, apps }));
+  api.use(appsRoutes({ stores: deps.stores, apps, deploys }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use((req) => {

@@ -23,8 +23,8 @@ export interface Deploy {
   builtAt: string | null;
   finishedAt: string | null;
   timings: DeployTimings;
-  /** Content address (sha256) of the uploaded bundle in the blob store. */
-  bundleDigest: string;
+  /** Content address (sha256) of the uploaded bundle in the blob store; null when no build was needed (config change, rollback). */
+  bundleDigest: string | null;
 }
 
 /** Derives the API's timings from the recorded instants. */

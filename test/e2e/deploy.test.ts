@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf, zipOf } from '../support/bundles.js';
-import { createApp, deploy, trafficLoop } from '../support/deploys.js';
+import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
 import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
@@ -79,6 +79,44 @@ describe('deploy a bundle end to end', () => {
     expect(traffic.bodies.some((b) => b.startsWith('plain v1'))).toBe(true);
     const pods = await (await p.api$('/api/v1/apps/plain/pods')).json();
     expect(pods.items.map((x: { release: number }) => x.release)).toEqual([2]);
+  });
+});
+
+describe('config and rollback without rebuilding', () => {
+  const latestDeploy = async (app: string) => ((await (await p.api$(`/api/v1/apps/${app}/deploys`)).json()).items[0] as { id: string; source: string });
+
+  it('rolls out an env change as a new release of the same image, then rolls back to v1', async () => {
+    await createApp(p, 'cfg', { env: { GREETING: 'hello' }, secrets: { TOKEN: 'not-shown' } });
+    const v1 = await deploy(p, 'cfg', await tgzOf({ 'index.js': "module.exports = (q, s) => s.end(process.env.GREETING + ' ' + process.env.TOKEN.length);" }));
+    expect(v1.deploy.status, v1.log).toBe('succeeded');
+    expect(await p.get('cfg')).toEqual({ status: 200, body: 'hello 9' });
+
+    const patched = await p.api$('/api/v1/apps/cfg', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env: { GREETING: 'bonjour' } }) });
+    expect(patched.status).toBe(200);
+    const change = await latestDeploy('cfg');
+    expect(change.source).toBe('api');
+    const v2 = await waitForDeploy(p, 'cfg', change.id);
+    expect(v2.deploy.status, v2.log).toBe('succeeded');
+    expect(v2.log).toMatch(/reuses the images of v1, no rebuild/);
+    expect(await p.get('cfg')).toEqual({ status: 200, body: 'bonjour 9' });
+
+    const rb = await p.api$('/api/v1/apps/cfg/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });
+    expect(rb.status).toBe(202);
+    const v3 = await waitForDeploy(p, 'cfg', ((await rb.json()) as { id: string }).id);
+    expect(v3.deploy).toMatchObject({ status: 'succeeded', release: 3 });
+    expect(await p.get('cfg')).toEqual({ status: 200, body: 'hello 9' });
+
+    const releases = (await (await p.api$('/api/v1/apps/cfg/releases')).json()).items;
+    expect(releases.map((r: { version: number; current: boolean }) => [r.version, r.current])).toEqual([[3, true], [2, false], [1, false]]);
+    expect(releases[0].imageDigest).toBe(releases[2].imageDigest);
+    expect(releases[1].env).toEqual({ GREETING: 'bonjour' });
+    expect(JSON.stringify(releases)).not.toContain('not-shown');
+  });
+
+  it('refuses a rollback to a release that does not exist', async () => {
+    const res = await p.api$('/api/v1/apps/cfg/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 99 }) });
+    expect(res.status).toBe(404);
+    expect((await res.json()).code).toBe('release_not_found');
   });
 });
 

@@ -3,9 +3,10 @@ import { DomainError, ErrorCode } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { canAccessApp } from '../http/auth.js';
 import type { AppService } from '../services/app-service.js';
+import type { DeployService } from '../services/deploy-service.js';
 import { appParam } from './params.js';
 
-export function appsRoutes(deps: { stores: Stores; apps: AppService }): Router {
+export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: DeployService }): Router {
   const r = Router();
   const { stores, apps } = deps;
 
@@ -28,7 +29,11 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService }): Router {
   });
 
   r.patch('/apps/:app', async (req, res) => {
-    res.json(apps.view(await apps.patch(appParam(req), req.body)));
+    const updated = await apps.patch(appParam(req), req.body, async (app) => {
+      const from = await stores.releases.get(app.name, app.currentRelease!);
+      return deps.deploys.promote({ app: app.name, from, env: app.env, source: 'api', why: 'config change' });
+    });
+    res.json(apps.view(updated));
   });
 
   r.delete('/apps/:app', async (req, res) => {
@@ -46,6 +51,11 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService }): Router {
         env: rel.env, createdAt: rel.createdAt, deployId: rel.deployId, current: rel.version === app.currentRelease,
       })),
     });
+  });
+
+  r.post('/apps/:app/rollback', async (req, res) => {
+    const deploy = await deps.deploys.rollback(appParam(req), req.body);
+    res.status(202).location(`/api/v1/apps/${deploy.app}/deploys/${deploy.id}`).json(deploy);
   });
 
   r.get('/apps/:app/pods', async (req, res) => {

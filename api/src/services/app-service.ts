@@ -82,10 +82,15 @@ export class AppService {
     return this.stores.apps.create(app);
   }
 
-  /** Settings are stored now; a running app picks them up with its next release. */
-  async patch(name: string, body: unknown): Promise<App> {
+  /**
+   * Stores the settings; when the app is deployed and something its pods are made
+   * from changed (env, secrets, replicas, resources), rolls out a new release of
+   * the same images (API.md: "a change rolls out a new release").
+   */
+  async patch(name: string, body: unknown, rollout: (app: App) => Promise<unknown>): Promise<App> {
     const b = parseBody(PatchBody, body);
-    return this.stores.apps.update(name, (app) => ({
+    const before = await this.stores.apps.get(name);
+    const after = await this.stores.apps.update(name, (app) => ({
       ...app,
       env: b.env ? mergeVars(app.env, b.env) : app.env,
       secrets: b.secrets ? mergeVars(app.secrets, b.secrets) : app.secrets,
@@ -97,6 +102,12 @@ export class AppService {
         tls: { enabled: b.sidecars?.tls?.enabled ?? app.sidecars.tls.enabled },
       },
     }));
+    const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources]);
+    if (after.currentRelease !== null && podInputs(before) !== podInputs(after)) {
+      await rollout(after);
+      return this.stores.apps.get(name);
+    }
+    return after;
   }
 
   /** Stops outstanding deploys, takes the app off the router at once, and has the worker remove its pods. */

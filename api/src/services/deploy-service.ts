@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Deploy, type DeploySource, DomainError, ErrorCode, isFinal } from '@sidecar/core';
+import { type Deploy, type DeploySource, DomainError, ErrorCode, isFinal, type Release } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
 import type { DeployQueues } from '@sidecar/store';
@@ -12,7 +12,7 @@ export const BUNDLE_CONTENT_TYPES = new Set([
 
 export interface DeployServiceDeps { stores: Stores; blobs: FsBlobStore; queues: DeployQueues; maxBundleBytes: number }
 
-function newDeploy(app: string, source: DeploySource, bundleDigest: string): Deploy {
+function newDeploy(app: string, source: DeploySource, bundleDigest: string | null): Deploy {
   return {
     id: newId('d'), app, status: 'queued', release: null, error: null, source,
     createdAt: new Date().toISOString(), startedAt: null, builtAt: null, finishedAt: null,
@@ -43,6 +43,34 @@ export class DeployService {
     await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
     await this.d.queues.enqueueBuild({ deployId: deploy.id, app: opts.app });
     return deploy;
+  }
+
+  /**
+   * A new release from an existing one's images, without a build: a config change
+   * (the app's current env) or a rollback (that version's env). Serving within a rollout.
+   */
+  async promote(opts: { app: string; from: Release; env: Record<string, string>; source: DeploySource; why: string }): Promise<Deploy> {
+    const now = new Date().toISOString();
+    const draft = { ...newDeploy(opts.app, opts.source, null), status: 'deploying' as const, startedAt: now, builtAt: now };
+    const { version: _v, ...image } = opts.from;
+    const release = await this.d.stores.releases.create({ ...image, env: opts.env, createdAt: now, deployId: draft.id });
+    const deploy: Deploy = { ...draft, release: release.version };
+    await this.supersedeOlder(opts.app);
+    await this.d.stores.deploys.create(deploy);
+    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the images of v${opts.from.version}, no rebuild`);
+    await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
+    await this.d.queues.enqueueDeploy({ deployId: deploy.id, app: opts.app, release: release.version });
+    return deploy;
+  }
+
+  async rollback(app: string, body: unknown): Promise<Deploy> {
+    const version = (body as { version?: unknown } | undefined)?.version;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+      throw new DomainError(ErrorCode.invalidRequest, 'version: give the release number to roll back to, e.g. {"version": 1}');
+    }
+    await this.d.stores.apps.get(app);
+    const from = await this.d.stores.releases.get(app, version);
+    return this.promote({ app, from, env: from.env, source: 'rollback', why: `rollback to v${version}` });
   }
 
   async cancel(app: string, id: string): Promise<Deploy> {

@@ -28,7 +28,8 @@ export function buildProcessor(deps: BuildDeps) {
     const payload = BuildJobPayload.parse(job.data);
     const deploy = await stores.deploys.find(payload.deployId);
     // Idempotent: a redelivered job for a deploy that already moved on does nothing.
-    if (!deploy || deploy.status !== 'queued' && deploy.status !== 'building') return;
+    if (!deploy || deploy.status !== 'queued' && deploy.status !== 'building' || deploy.bundleDigest === null) return;
+    const bundleDigest = deploy.bundleDigest;
     if (await stores.deploys.isCancelRequested(deploy.id)) return markCancelled(stores, deploy, 'cancelled before the build started');
 
     const rec = recorder(stores, deploy.id);
@@ -38,7 +39,7 @@ export function buildProcessor(deps: BuildDeps) {
       await stores.deploys.update(deploy.id, (d) => ({ status: 'building', startedAt: d.startedAt ?? new Date().toISOString() }));
       rec.log(`build: started (attempt ${job.attemptsMade + 1})`);
       const prepared = await deps.prepare({
-        source: deps.blobs.path(deploy.bundleDigest), workDir, labels: { [Labels.deploy]: deploy.id, [Labels.app]: deploy.app },
+        source: deps.blobs.path(bundleDigest), workDir, labels: { [Labels.deploy]: deploy.id, [Labels.app]: deploy.app },
         signal: control.signal, log: rec.log,
       });
       if (control.signal.aborted) throw new DomainError(ErrorCode.cancelled, 'cancelled');
