@@ -10,7 +10,11 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
-for extra in ${SIDECAR_EXTRA_PACKAGES:-}; do need_pkgs+=("$extra"); done
+# The test suite also drives a real browser and a real registry.
+if [ "${1:-}" = "--for-tests" ]; then
+  command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+  command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
+fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -20,7 +24,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   else
     echo "prepare: missing system packages: ${need_pkgs[*]}" >&2
-    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git) and run again" >&2
+    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git, and for the tests Chromium and the CNCF distribution registry) and run again" >&2
     exit 1
   fi
 fi

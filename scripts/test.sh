@@ -2,7 +2,7 @@
 # `npm test`: everything the suite needs, then the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/prepare-host.sh
+bash scripts/prepare-host.sh --for-tests
 npx tsc -b
 node runtime-image/dist/build-images.js >/dev/null
 npx vitest run "$@"
