@@ -26,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await queues.close();
+  await stores.close();
   await redis.quit();
   rmSync(blobDir, { recursive: true, force: true });
 });

@@ -8,6 +8,7 @@ import { appsRoutes } from './routes/apps.routes.js';
 import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
+import { webRoutes } from './routes/web.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
 import { JobService } from './services/job-service.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   maxBundleBytes: number;
   /** The URL an app is served at, e.g. http://hello.localhost:8080/ */
   urlFor: (app: string) => string;
+  /** The built dashboard (web/dist); when absent, `/` is not served. */
+  webDist?: string;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -47,6 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', (req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
   });
+  if (deps.webDist) app.use(webRoutes(deps.webDist));
   app.use(problemHandler);
   return app;
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BUNDLE_LIMITS } from '@sidecar/core';
 
@@ -12,6 +13,8 @@ const Env = z.object({
   SIDECAR_ROUTER_PORT: z.coerce.number().int().default(8080),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
   SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
+  /** The built dashboard (web/dist of this checkout unless set); served at `/`. */
+  SIDECAR_WEB_DIST: z.string().min(1).default(resolve(import.meta.dirname, '../../web/dist')),
 });
 export type ApiConfig = Readonly<z.infer<typeof Env>>;
 

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
     maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
+    webDist: config.SIDECAR_WEB_DIST,
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
       await queues.close();
+      await stores.close();
       await redis.quit().catch(() => undefined);
       clearTimeout(forced);
     })());

@@ -21,6 +21,7 @@ export const ErrorCode = {
   buildFailed: 'build_failed',
   deployFailed: 'deploy_failed',
   cancelled: 'cancelled',
+  deployFinished: 'deploy_finished',
   superseded: 'superseded',
   notReady: 'not_ready',
   invalidManifest: 'invalid_manifest',

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       server.close();
       server.closeIdleConnections();
       await cache.close();
+      await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit()]);
       clearTimeout(forced);
     })());

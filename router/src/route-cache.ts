@@ -20,7 +20,7 @@ export class RouteCache {
     private readonly table: RedisRouteTable,
     private readonly subscriber: Redis,
     private readonly k: Keys,
-    private readonly heartbeatMs = 5000,
+    private readonly heartbeatMs = 2000,
   ) {}
 
   async start(): Promise<void> {

@@ -42,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cache.close();
   for (const s of servers) s.close();
+  await stores.close();
   await Promise.all([redis.quit(), subscriber.quit()]);
 });
 

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { type App, DomainError, ErrorCode } from '@sidecar/core';
+import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
 
 /** Apps as JSON documents; the `apps` set is the index. */
 export class AppStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly cas: CasUpdater) {}
 
   async create(app: App): Promise<App> {
     const ok = await this.redis.set(this.k.app(app.name), JSON.stringify(app), 'NX');
@@ -31,21 +32,11 @@ export class AppStore {
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as App);
   }
 
-  /** Read-modify-write under WATCH so concurrent updates never lose each other's fields. */
+  /** Read-modify-write that never loses a concurrent update's fields (see CasUpdater). */
   async update(name: string, change: (app: App) => App): Promise<App> {
-    const key = this.k.app(name);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await this.redis.watch(key);
-      const raw = await this.redis.get(key);
-      if (!raw) {
-        await this.redis.unwatch();
-        throw new DomainError(ErrorCode.appNotFound, `app "${name}" not found`);
-      }
-      const next = change(JSON.parse(raw) as App);
-      const res = await this.redis.multi().set(key, JSON.stringify(next)).exec();
-      if (res) return next;
-    }
-    throw new DomainError(ErrorCode.internal, `app "${name}" is being changed too often; try again`, { retryable: true });
+    const { value } = await this.cas.update<App>(this.k.app(name), (app) => (app ? { next: change(app) } : undefined));
+    if (!value) throw new DomainError(ErrorCode.appNotFound, `app "${name}" not found`);
+    return value;
   }
 
   async delete(name: string): Promise<void> {

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { computeTimings, type Deploy, DomainError, ErrorCode, isFinal } from '@sidecar/core';
+import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
 
 /** How many deploys (and their logs) are kept per app; older ones are trimmed. */
 const KEEP_PER_APP = 100;
 
 export class DeployStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly cas: CasUpdater) {}
 
   async create(deploy: Deploy): Promise<Deploy> {
     await this.redis
@@ -43,26 +44,19 @@ export class DeployStore {
    * stored deploy and whether the change was applied.
    */
   async update(id: string, change: (d: Deploy) => Partial<Deploy>): Promise<{ deploy: Deploy; applied: boolean }> {
-    const key = this.k.deploy(id);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await this.redis.watch(key);
-      const raw = await this.redis.get(key);
-      if (!raw) {
-        await this.redis.unwatch();
-        throw new DomainError(ErrorCode.deployNotFound, `deploy "${id}" not found`);
-      }
-      const current = JSON.parse(raw) as Deploy;
-      if (isFinal(current.status)) {
-        await this.redis.unwatch();
-        return { deploy: current, applied: false };
-      }
+    const { value, applied } = await this.cas.update<Deploy>(this.k.deploy(id), (current) => {
+      if (!current || isFinal(current.status)) return undefined;
       const merged = { ...current, ...change(current) };
       const next: Deploy = { ...merged, timings: computeTimings(merged) };
-      const multi = this.redis.multi().set(key, JSON.stringify(next));
-      if (isFinal(next.status)) multi.xadd(this.k.deployLog(id), '*', 'end', next.status);
-      if (await multi.exec()) return { deploy: next, applied: true };
-    }
-    throw new DomainError(ErrorCode.internal, `deploy "${id}" is being changed too often`, { retryable: true });
+      return {
+        next,
+        also: (m) => {
+          if (isFinal(next.status)) m.xadd(this.k.deployLog(id), '*', 'end', next.status);
+        },
+      };
+    });
+    if (!value) throw new DomainError(ErrorCode.deployNotFound, `deploy "${id}" not found`);
+    return { deploy: value, applied };
   }
 
   /** Cancellation is a flag the worker polls at its checkpoints and a message that aborts running work. */

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppStore } from './app-store.js';
+import { CasUpdater } from './cas.js';
 import { DeployLog } from './deploy-log.js';
 import { DeployStore } from './deploy-store.js';
 import { JobStore } from './job-store.js';
@@ -31,22 +32,26 @@ export interface Stores {
   tokens: TokenStore;
   routes: RedisRouteTable;
   pods: PodViewStore;
+  /** Closes the stores' own connection (not `redis`, which the caller owns). */
+  close(): Promise<void>;
 }
 
 /** Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis. */
 export function createStores(redis: Redis, prefix = 'sidecar:'): Stores {
   const k = keys(prefix);
+  const cas = new CasUpdater(redis.duplicate());
   return {
     redis,
     keys: k,
-    apps: new AppStore(redis, k),
-    deploys: new DeployStore(redis, k),
+    apps: new AppStore(redis, k, cas),
+    deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k),
     releases: new ReleaseStore(redis, k),
     tokens: new TokenStore(redis, k),
     routes: new RedisRouteTable(redis, k),
     pods: new PodViewStore(redis, k),
+    close: () => cas.close(),
   };
 }
 

@@ -12,7 +12,8 @@ export const ROUTER_ACK_TTL_SECONDS = 15;
  * so the caller can stop pods it just took out of rotation without a failed request.
  */
 export class RedisRouteTable implements RouteTable {
-  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly ackTimeoutMs = 3000) {}
+  /** Longer than a router's reload heartbeat (2 s), so a router that missed the message has caught up. */
+  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly ackTimeoutMs = 6000) {}
 
   async set(app: string, upstreams: Upstream[]): Promise<void> {
     await this.change((m) => m.hset(this.k.routes, app, JSON.stringify(upstreams)));
@@ -65,5 +66,6 @@ export class RedisRouteTable implements RouteTable {
       if (live.every((r) => r.version >= version)) return;
       await new Promise((r) => setTimeout(r, 10));
     }
+    console.error(`routes: a router did not acknowledge route version ${version} within ${this.ackTimeoutMs} ms; continuing`);
   }
 }

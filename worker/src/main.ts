@@ -12,6 +12,7 @@ import { loadConfig } from './config.js';
 import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
+import { settleFailedJob } from './processors/failed-jobs.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
 
@@ -67,6 +68,11 @@ async function main(): Promise<void> {
   const jobWorker = new Worker(QueueNames.jobs, jobProcessor({ stores, target }), { ...connection, ...lockOpts, concurrency: 4 });
   for (const w of [buildWorker, deployWorker, jobWorker]) {
     w.on('error', (e) => console.error(`worker: queue error: ${e.message}`));
+    // A job that failed for good outside the processors' own error policy (stalled too often,
+    // or an error before its deploy was loaded) must still end its deploy or job visibly.
+    w.on('failed', (job, err) => {
+      if (job) void settleFailedJob(stores, job, err).catch((e: unknown) => console.error(`worker: settling failed job ${job.id}: ${String(e)}`));
+    });
   }
 
   status.start();
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
       const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
+      await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);
       for (const r of results) if (r.status === 'rejected') console.error(`worker: close: ${String(r.reason)}`);
       clearTimeout(forced);

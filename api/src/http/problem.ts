@@ -20,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   app_exists: 409,
   cancelled: 409,
+  deploy_finished: 409,
   superseded: 409,
   build_failed: 422,
   deploy_failed: 422,

@@ -7,7 +7,7 @@ import type { DeployQueues } from '@sidecar/store';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_ENV = new Set(['PORT', 'SIDECAR_APP', 'SIDECAR_RELEASE']);
-const envKey = z.string().regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit')
+export const envKey = z.string().regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit')
   .refine((k) => !RESERVED_ENV.has(k), `${[...RESERVED_ENV].join(', ')} are set by the platform`);
 const vars = z.record(envKey, z.string().max(32_768));
 const varsPatch = z.record(envKey, z.string().max(32_768).nullable());

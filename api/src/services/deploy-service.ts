@@ -55,7 +55,8 @@ export class DeployService {
     const { version: _v, ...image } = opts.from;
     const release = await this.d.stores.releases.create({ ...image, env: opts.env, createdAt: now, deployId: draft.id });
     const deploy: Deploy = { ...draft, release: release.version };
-    await this.supersedeOlder(opts.app);
+    // No superseding here: a code upload still building must not lose to a config change
+    // (it reads the app's env when it finishes); the newest release wins at rollout.
     await this.d.stores.deploys.create(deploy);
     await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the images of v${opts.from.version}, no rebuild`);
     await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
@@ -76,7 +77,7 @@ export class DeployService {
   async cancel(app: string, id: string): Promise<Deploy> {
     const deploy = await this.d.stores.deploys.get(app, id);
     if (isFinal(deploy.status)) {
-      throw new DomainError(ErrorCode.cancelled, `deploy ${id} already ended (${deploy.status})`);
+      throw new DomainError(ErrorCode.deployFinished, `deploy ${id} already ended (${deploy.status}); there is nothing to cancel`);
     }
     await this.d.stores.deploys.requestCancel(id);
     if (deploy.status === 'queued' && (await this.d.queues.dropQueuedBuild(id))) {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { DomainError, ErrorCode, type Job } from '@sidecar/core';
 import type { DeployQueues, Stores } from '@sidecar/store';
-import { parseBody } from './app-service.js';
+import { envKey, parseBody } from './app-service.js';
 import { newId } from './ids.js';
 
 const RunBody = z.object({
   command: z.array(z.string().max(8192)).min(1, 'command must name a program, e.g. ["node", "scripts/migrate.js"]').max(256),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)).optional(),
+  env: z.record(envKey, z.string().max(32_768)).optional(),
 }).strict();
 
 /** One-off runs of an app's current release (API.md: POST /apps/:app/jobs). */

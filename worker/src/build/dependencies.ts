@@ -69,6 +69,10 @@ export class NpmDependencyInstaller implements DependencyInstaller {
         Memory: memory,
         MemorySwap: memory,
         PidsLimit: 256,
+        NanoCpus: 1e9,
+        // Like app containers: nothing writable but the bundle, the npm cache and a tmpfs.
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=256m' },
       },
     });
     const tail: string[] = [];

@@ -21,7 +21,7 @@ export interface DeployDeps {
 export function deployProcessor(deps: DeployDeps) {
   const { stores } = deps;
   return async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<void> => {
-    if (job.name === 'remove') return removeApp(deps, String((job.data as { app: string }).app));
+    if (job.name === 'remove') return removeApp(deps, String((job.data as { app: string }).app), job, token);
     const payload = DeployJobPayload.parse(job.data);
     const deploy = await stores.deploys.find(payload.deployId);
     if (!deploy || deploy.status !== 'deploying') return;
@@ -57,7 +57,17 @@ export function deployProcessor(deps: DeployDeps) {
   };
 }
 
-async function removeApp(deps: DeployDeps, app: string): Promise<void> {
-  await deps.target.remove(app);
-  await deps.publishStatus(app);
+/** Removal waits for a rollout of the app in progress (the same lock), so no rollout re-routes a deleted app. */
+async function removeApp(deps: DeployDeps, app: string, job: Job, token: string | undefined): Promise<void> {
+  const lock = new AppLock(deps.stores.redis, deps.stores.keys.appLock(app), `remove-${job.id ?? app}`);
+  if (!(await lock.acquire())) {
+    await job.moveToDelayed(Date.now() + 200, token);
+    throw new DelayedError();
+  }
+  try {
+    await deps.target.remove(app);
+    await deps.publishStatus(app);
+  } finally {
+    await lock.release();
+  }
 }

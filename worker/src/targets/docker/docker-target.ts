@@ -108,7 +108,13 @@ export class DockerTarget implements Target {
     // Pods of the app this process does not supervise (never adopted) are removed too.
     const labelled = await this.opts.docker.listContainers({
       all: true,
-      filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${app}`, `${Labels.role}=pause`] },
+      filters: {
+        label: [
+          `${Labels.managed}=true`, `${Labels.app}=${app}`, `${Labels.role}=pause`,
+          // Another platform on the same engine may have an app of the same name: never touch it.
+          ...(this.opts.platformId !== undefined ? [`${PLATFORM_LABEL}=${this.opts.platformId}`] : []),
+        ],
+      },
     });
     for (const c of labelled) {
       const name = c.Labels[Labels.pod];

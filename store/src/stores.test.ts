@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { APP_DEFAULTS, type App, type Deploy } from '@sidecar/core';
+import { connectRedis, createStores } from './index.js';
+
+// The stores against a real Redis, many writers at once on one shared connection (as in the worker).
+const redis = connectRedis(inject('redisUrl'));
+const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`);
+afterAll(async () => {
+  await stores.close();
+  await redis.quit();
+});
+
+const app = (name: string): App => ({
+  ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources },
+  sidecars: { logs: true, procinfo: false, tls: { enabled: false } }, currentRelease: null, status: 'new', createdAt: new Date().toISOString(),
+});
+
+describe('concurrent updates', () => {
+  it('never lose a field another writer changed at the same time', async () => {
+    await stores.apps.create(app('busy'));
+    // 40 writers, each adding its own env key, interleaved with unrelated traffic on the same connection.
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        await redis.ping();
+        await stores.apps.update('busy', (a) => ({ ...a, env: { ...a.env, [`K${i}`]: String(i) } }));
+        await stores.deployLog.append('unrelated', `line ${i}`);
+      }),
+    );
+    expect(Object.keys((await stores.apps.get('busy')).env)).toHaveLength(40);
+  });
+
+  it('never overwrite a final deploy status, even when a late writer races the cancel', async () => {
+    const d: Deploy = {
+      id: `d_${randomUUID()}`, app: 'busy', status: 'building', release: null, error: null, source: 'api', createdAt: new Date().toISOString(),
+      startedAt: null, builtAt: null, finishedAt: null, timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null }, bundleDigest: null,
+    };
+    await stores.deploys.create(d);
+    const results = await Promise.all([
+      stores.deploys.update(d.id, () => ({ status: 'cancelled', finishedAt: new Date().toISOString() })),
+      ...Array.from({ length: 10 }, () => stores.deploys.update(d.id, () => ({ status: 'deploying' }))),
+    ]);
+    expect(results[0]!.applied).toBe(true);
+    expect((await stores.deploys.find(d.id))!.status).toBe('cancelled');
+    const log = await stores.deployLog.read(d.id, '0');
+    expect(log.filter((e) => e.kind === 'end')).toHaveLength(1);
+  });
+});
