@@ -75,11 +75,10 @@ describe.concurrent('PodRunner termination', () => {
     const kills = r.status().events.filter((e) => e.reason === 'Killing').map((e) => Date.parse(e.time) - t0);
     expect(kills).toHaveLength(4);
     for (const k of kills) expect(k).toBeLessThan(500);
-    // ...and they run together: the hooks' own output lands within 0.5 s of each other. The bound from t0
-    // is looser only because `docker exec` itself can take a second on a loaded 2-core CI machine.
+    // ...and they run together: each hook sleeps 1 s, so one after another would spread their output
+    // over 3 s or more; together it lands within a second (docker exec start-up varies on a loaded host).
     const spread = Math.max(...preStops.map((p) => p.ms)) - Math.min(...preStops.map((p) => p.ms));
-    expect(spread).toBeLessThan(500);
-    for (const p of preStops) expect(p.ms - t0).toBeLessThan(2000);
+    expect(spread).toBeLessThan(1000);
     expect(only(log.map((l) => l.text), /TERM/)).toEqual(['m1 TERM', 's3 TERM', 's2 TERM', 's1 TERM']);
   });
 
@@ -98,8 +97,9 @@ describe.concurrent('PodRunner termination', () => {
     const v = r.status();
     expect(only(await podLog(d, r.name), /TERM|exit/)).toEqual(['m1 TERM', 'm1 exit', 's1 TERM']);
     expect(status(v, 's1').state.terminated?.exitCode).toBe(137);
+    // The budget (10 s) decides the KILL: not before it, and well short of the default 30 s grace.
     expect(elapsed).toBeGreaterThanOrEqual(9500);
-    expect(elapsed).toBeLessThan(12_000);
+    expect(elapsed).toBeLessThan(20_000);
   });
 
   it('case 18 (rule 18): deleting a pod stuck in init ends promptly', async () => {
@@ -113,7 +113,8 @@ describe.concurrent('PodRunner termination', () => {
     await r.waitFor((v) => status(v, 's1').state.running !== undefined, { timeoutMs: 20_000 });
     const t0 = Date.now();
     await r.delete({ gracePeriodSeconds: 30 });
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // Promptly: nothing that is not running waits out the 30 s budget.
+    expect(Date.now() - t0).toBeLessThan(15_000);
   });
 
   it('case 17: a Job completes when its main exits 0; the sidecar is stopped and not restarted', async () => {
