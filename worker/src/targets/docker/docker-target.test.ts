@@ -53,9 +53,9 @@ const release = (version: number, image: string = TEST_IMAGES.logic): Release =>
   createdAt: new Date().toISOString(),
   deployId: `d${version}`,
 });
-const rollout = (version: number, image?: string) => {
+const rollout = (version: number, image?: string, replicas = 1) => {
   const lines: string[] = [];
-  const done = target.apply({ app: { ...app, currentRelease: version - 1 || null }, release: release(version, image), signal: new AbortController().signal, log: (l) => lines.push(l) });
+  const done = target.apply({ app: { ...app, replicas, currentRelease: version - 1 || null }, release: release(version, image), signal: new AbortController().signal, log: (l) => lines.push(l) });
   return { done, lines };
 };
 const get = async (address: string, path: string) => (await fetch(`http://${address}${path}`)).text();
@@ -118,6 +118,39 @@ describe('DockerTarget', () => {
     expect((await appContainers()).every((c) => c.Labels[Labels.release] === '2')).toBe(true);
   });
 
+  it('scaling 1 → 3 rolls one pod at a time: never more than one extra pod, only Ready pods routed', async () => {
+    routes.seenAtSet.length = 0;
+    await rollout(4, undefined, 3).done;
+    expect(routes.seenAtSet.length).toBeGreaterThanOrEqual(3);
+    for (const pods of routes.seenAtSet) expect(pods.length).toBeLessThanOrEqual(3 + 1);
+    const routed = await routes.get(appName);
+    expect(routed).toHaveLength(3);
+    const pods = await target.status(appName);
+    expect(pods.map((p) => [p.release, p.ready])).toEqual([[4, true], [4, true], [4, true]]);
+  });
+
+  it('a serving pod that stops being Ready leaves the routes, and returns when Ready again', async () => {
+    const [victim] = await target.status(appName);
+    const logic = (await appContainers()).find((c) => c.Labels[Labels.pod] === victim!.name && c.Labels[Labels.container] === 'app')!;
+    const exec = async (cmd: string[]) => {
+      const e = await d.getContainer(logic.Id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const stream = await e.start({});
+      await new Promise((r) => stream.on('end', r).resume());
+    };
+    await exec(['rm', '/workspace/__sidecar/ready']);
+    await expect.poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 }).not.toContain(victim!.name);
+    expect(await routes.get(appName)).toHaveLength(2);
+    await exec(['sh', '-c', 'echo ok > /workspace/__sidecar/ready']);
+    await expect.poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 }).toContain(victim!.name);
+  });
+
+  it('scaling 3 → 1 keeps the new pod serving and stops the rest', async () => {
+    await rollout(5, undefined, 1).done;
+    const pods = await target.status(appName);
+    expect(pods.map((p) => [p.release, p.ready])).toEqual([[5, true]]);
+    expect((await routes.get(appName)).map((u) => u.pod)).toEqual([pods[0]!.name]);
+  });
+
   it('a restarted worker adopts the pods: status and restarts keep working', async () => {
     const [pod] = await target.status(appName);
     await target.close();
@@ -128,7 +161,7 @@ describe('DockerTarget', () => {
     expect(adopted).toContain(pod!.name);
     expect(adopted).toEqual([pod!.name]);
     const [view] = await target.status(appName);
-    expect(view).toMatchObject({ name: pod!.name, release: 2, phase: 'Running' });
+    expect(view).toMatchObject({ name: pod!.name, release: 5, phase: 'Running' });
     // Supervision resumed: the runtime dies and is restarted (restartPolicy Always).
     const runtime = (await appContainers()).find((c) => c.Labels[Labels.container] === 'runtime')!;
     await d.getContainer(runtime.Id).kill({ signal: 'SIGKILL' });

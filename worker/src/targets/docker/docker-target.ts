@@ -54,6 +54,10 @@ const randomSuffix = () => Array.from({ length: 5 }, () => SUFFIX_ALPHABET[rando
 export class DockerTarget implements Target {
   private readonly opts: DockerTargetOptions;
   private readonly apps = new Map<string, Map<string, PodRunner>>();
+  /** Per app, the pods in rotation (Ready ones among them get traffic), and what the router was last given. */
+  private readonly serving = new Map<string, Set<string>>();
+  private readonly routed = new Map<string, string>();
+  private readonly routeSync = new Map<string, Promise<void>>();
   /** Job pods run to completion beside the app's serving pods, never in its rotation. */
   private readonly jobs = new Set<PodRunner>();
   private closing: Promise<void> | undefined;
@@ -62,40 +66,102 @@ export class DockerTarget implements Target {
     this.opts = opts;
   }
 
+  /**
+   * A rolling update with surge 1 and unavailable 0: one new pod at a time is started and
+   * must become Ready; it joins the routes before one old pod leaves them (router-acknowledged),
+   * and only then is that old pod stopped (gracefully: the runtime drains in-flight requests).
+   * If the first new pod never becomes Ready, nothing of the old release was touched.
+   */
   async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
     const pods = this.podsOf(app.name);
-    const old = [...pods.values()];
+    const olds = [...pods.values()];
     // Deploy-log lines only while this rollout runs; the runners outlive it.
     const sink: { log: LogSink | undefined } = { log };
-    const fresh: PodRunner[] = [];
-    for (let i = 0; i < app.replicas; i++) {
-      const pod = renderPod({ app, release, podName: podNameFor(app.name, release.version, randomSuffix()), ...(this.opts.settings ? { settings: this.opts.settings } : {}) });
-      if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
-      validatePod(pod);
-      const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink));
-      fresh.push(runner);
-      pods.set(runner.name, runner);
-    }
+    const news: PodRunner[] = [];
     const readyTimeoutMs = this.opts.readyTimeoutMs ?? 60_000;
-    try {
-      signal.throwIfAborted();
-      await Promise.all(fresh.map((r) => r.start()));
-      await Promise.all(fresh.map((r) => r.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal })));
-    } catch (error) {
-      sink.log = undefined;
-      const reason = signal.aborted ? 'cancelled' : await notReadyReason(fresh, error, readyTimeoutMs);
-      log(`rollout of v${release.version} failed: ${reason}; removing its new pods, v${app.currentRelease ?? '-'} keeps serving`);
-      await this.deletePods(app.name, fresh, FAILED_ROLLOUT_GRACE_SECONDS);
-      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
-      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, { cause: error });
+    for (let i = 0; i < app.replicas; i++) {
+      const runner = this.newAppPod(app, release, sink);
+      pods.set(runner.name, runner);
+      try {
+        signal.throwIfAborted();
+        await runner.start();
+        await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
+      } catch (error) {
+        sink.log = undefined;
+        const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
+        const serving = news.length === 0 ? `v${app.currentRelease ?? '-'} keeps serving` : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
+        log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
+        await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
+        if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+        throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, { cause: error });
+      }
+      news.push(runner);
+      const leaving = olds.shift();
+      await this.serve(app.name, [...news, ...olds]);
+      log(`routes: ${app.name} → ${[...news, ...olds].map((r) => r.name).join(', ')}`);
+      if (leaving) {
+        log(`stopping previous pod ${leaving.name}`);
+        await this.deletePods(app.name, [leaving]);
+      }
     }
     sink.log = undefined;
-    await this.opts.routes.set(app.name, fresh.map((r) => ({ pod: r.name, address: r.address(RUNTIME_PORT) })));
-    log(`routes: ${app.name} → ${fresh.map((r) => r.name).join(', ')}`);
-    if (old.length > 0) {
-      log(`stopping previous pods: ${old.map((r) => r.name).join(', ')}`);
-      await this.deletePods(app.name, old);
+    // Scaling down (or to zero): the pods beyond the new count leave the routes, then stop.
+    if (olds.length > 0 || app.replicas === 0) {
+      await this.serve(app.name, news);
+      if (olds.length > 0) {
+        log(`stopping previous pods: ${olds.map((r) => r.name).join(', ')}`);
+        await this.deletePods(app.name, olds);
+      }
     }
+  }
+
+  /** Puts exactly these pods in the app's rotation; the router gets those of them that are Ready. */
+  private serve(app: string, runners: PodRunner[]): Promise<void> {
+    this.serving.set(app, new Set(runners.map((r) => r.name)));
+    return this.syncRoutes(app);
+  }
+
+  /**
+   * Routes follow readiness: a serving pod that stops being Ready leaves the router's
+   * table and returns when Ready again (as a Service's endpoints do). Serialized per app.
+   */
+  private syncRoutes(app: string): Promise<void> {
+    const previous = this.routeSync.get(app) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const names = this.serving.get(app);
+      if (!names) return;
+      const ready = [...names]
+        .map((n) => this.apps.get(app)?.get(n))
+        .filter((r): r is PodRunner => r !== undefined && r.status().ready);
+      const upstreams = ready.map((r) => ({ pod: r.name, address: r.address(RUNTIME_PORT) }));
+      const key = JSON.stringify(upstreams);
+      if (this.routed.get(app) === key) return;
+      await this.opts.routes.set(app, upstreams);
+      this.routed.set(app, key);
+    });
+    const settled = next.catch((e: unknown) => console.error(`docker target: routes of ${app}: ${e instanceof Error ? e.message : String(e)}`));
+    this.routeSync.set(app, settled);
+    return next;
+  }
+
+  /** Re-syncs the app's routes when a serving pod's readiness flips. */
+  private followReadiness(app: string, runner: PodRunner): void {
+    let ready = runner.status().ready;
+    runner.onChange(() => {
+      const now = runner.status().ready;
+      if (now === ready) return;
+      ready = now;
+      if (this.serving.get(app)?.has(runner.name)) void this.syncRoutes(app).catch(() => undefined);
+    });
+  }
+
+  private newAppPod(app: RolloutInput['app'], release: RolloutInput['release'], sink: { log: LogSink | undefined }): PodRunner {
+    const pod = renderPod({ app, release, podName: podNameFor(app.name, release.version, randomSuffix()), ...(this.opts.settings ? { settings: this.opts.settings } : {}) });
+    if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
+    validatePod(pod);
+    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink));
+    this.followReadiness(app.name, runner);
+    return runner;
   }
 
   async status(app: string): Promise<PodView[]> {
@@ -103,6 +169,9 @@ export class DockerTarget implements Target {
   }
 
   async remove(app: string): Promise<void> {
+    // Out of rotation first, so no readiness flip re-adds a route while the pods stop.
+    this.serving.delete(app);
+    await this.routeSync.get(app);
     await this.opts.routes.remove(app);
     const known = this.podsOf(app);
     // Pods of the app this process does not supervise (never adopted) are removed too.
@@ -122,6 +191,7 @@ export class DockerTarget implements Target {
     }
     await this.deletePods(app, [...known.values()]);
     this.apps.delete(app);
+    this.routed.delete(app);
   }
 
   async ping(): Promise<void> {
@@ -182,6 +252,7 @@ export class DockerTarget implements Target {
           continue;
         }
         this.podsOf(app).set(name, runner);
+        this.followReadiness(app, runner);
         adopted.push(name);
       } catch (e) {
         // Removed while we looked at it: nothing to adopt.
@@ -189,7 +260,29 @@ export class DockerTarget implements Target {
         failed.push({ pod: name, error: e instanceof Error ? e : new Error(String(e)) });
       }
     }
+    for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined))) await this.resumeServing(app);
     return { adopted, failed };
+  }
+
+  /**
+   * After adoption, the rotation is what the router had: the routed pods and the other pods
+   * of their release. Routes are not rewritten now (adopted pods are re-probed and start
+   * un-Ready); they follow readiness flips from here on. Pods of other releases (a rollout
+   * cut short) stay out of rotation until the next rollout replaces them.
+   */
+  private async resumeServing(app: string): Promise<void> {
+    const routed = await this.opts.routes.get(app);
+    const routedPods = new Set(routed.map((u) => u.pod));
+    const pods = [...(this.apps.get(app)?.values() ?? [])];
+    const releases = new Set(pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]));
+    const serving = pods.filter((r) => routedPods.has(r.name) || releases.has(r.pod.metadata.labels?.[Labels.release]));
+    this.serving.set(app, new Set(serving.map((r) => r.name)));
+    this.routed.set(app, JSON.stringify(routed));
+  }
+
+  private appOf(pod: string): string | undefined {
+    for (const [app, pods] of this.apps) if (pods.has(pod)) return app;
+    return undefined;
   }
 
   /** Stops supervising every pod; pods keep running and are adopted by the next worker. Safe twice. */

@@ -131,6 +131,12 @@ export class PodRunner {
   }
 
   /** Resolves with the first view matching `predicate`; re-checked on every change, no polling. */
+  /** Calls `listener` after every change of the pod's state (coalesced per event-loop turn); returns an unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   waitFor(predicate: (v: PodView) => boolean, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PodView> {
     return new Promise((resolve, reject) => {
       const finish = (settle: () => void) => {
