@@ -1,17 +1,17 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildJobId } from '@sidecar/core';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, type Stores } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
 import { createApp } from './app.js';
 
 // The API against a real Redis (started by the global setup), isolated by a key prefix per run.
 const prefix = `t-${randomUUID().slice(0, 8)}:`;
 const redis = connectRedis(inject('redisUrl'));
-const stores: Stores = createStores(redis, prefix);
+const stores: Stores = createStores(redis, prefix, new SecretBox([{ id: 't', key: randomBytes(32) }]));
 const queues = new DeployQueues(redis, prefix);
 const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-api-test-'));
 const admin = newTokenSecret();

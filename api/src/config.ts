@@ -7,12 +7,20 @@ const Env = z.object({
   SIDECAR_API_HOST: z.string().default('127.0.0.1'),
   SIDECAR_REDIS_URL: z.string().url(),
   SIDECAR_REDIS_PREFIX: z.string().default('sidecar:'),
+  /** `id:base64key,...` (first seals); default: `<data dir>/secrets.keys`, created on first start. */
+  SIDECAR_SECRETS_KEYS: z.string().optional(),
   SIDECAR_DATA_DIR: z.string().min(1),
   SIDECAR_ADMIN_TOKEN: z.string().min(16, 'SIDECAR_ADMIN_TOKEN must be at least 16 characters'),
   SIDECAR_APPS_DOMAIN: z.string().default('localhost'),
   SIDECAR_ROUTER_PORT: z.coerce.number().int().default(8080),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
   SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
+  /** git push (docs/git-push.md): git's CGI program, how long a second push waits for the app's deploy lock,
+   *  how long a push waits for its deploy, and the largest pack a push may send. */
+  SIDECAR_GIT_HTTP_BACKEND: z.string().min(1).default('/usr/lib/git-core/git-http-backend'),
+  SIDECAR_GIT_LOCK_WAIT_MS: z.coerce.number().int().min(0).default(60_000),
+  SIDECAR_GIT_PUSH_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
+  SIDECAR_GIT_MAX_PUSH_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   /** The built dashboard (web/dist of this checkout unless set); served at `/`. */
   SIDECAR_WEB_DIST: z.string().min(1).default(resolve(import.meta.dirname, '../../web/dist')),
 });

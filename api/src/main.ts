@@ -1,13 +1,15 @@
 import { join } from 'node:path';
-import { connectRedis, createStores, DeployQueues, FsBlobStore } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
+import { gitSettingsFrom } from './git/index.js';
 
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
-  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   await stores.tokens.ensureAdmin(config.SIDECAR_ADMIN_TOKEN);
   const queues = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
   const port = config.SIDECAR_ROUTER_PORT === 80 ? '' : `:${config.SIDECAR_ROUTER_PORT}`;
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
     webDist: config.SIDECAR_WEB_DIST,
+    git: gitSettingsFrom(config),
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -12,6 +12,7 @@ export const ErrorCode = {
   releaseNotFound: 'release_not_found',
   jobNotFound: 'job_not_found',
   noRelease: 'no_release',
+  imagePruned: 'image_pruned',
   bundleTooLarge: 'bundle_too_large',
   bundleInvalid: 'bundle_invalid',
   unsupportedMediaType: 'unsupported_media_type',

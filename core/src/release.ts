@@ -1,4 +1,5 @@
 import type { BundleManifest } from './bundle-rules.js';
+import type { DeployCommit } from './deploy.js';
 
 /** An immutable release: everything a pod of this version is rendered from. */
 export interface Release {
@@ -12,4 +13,8 @@ export interface Release {
   manifest: BundleManifest;
   createdAt: string;
   deployId: string;
+  /** The commit this release's code was built from (`git push`); carried over by config changes and rollbacks. */
+  commit?: DeployCommit | null;
+  /** Set when retention removed the logic image (older than the last N releases); such a release cannot be rolled back to. */
+  imagePruned?: boolean;
 }

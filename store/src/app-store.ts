@@ -2,13 +2,48 @@ import type { Redis } from 'ioredis';
 import { type App, DomainError, ErrorCode } from '@sidecar/core';
 import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
+import type { SecretBox } from './secret-box.js';
 
 /** Apps as JSON documents; the `apps` set is the index. */
 export class AppStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly cas: CasUpdater) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+    private readonly cas: CasUpdater,
+    /** Seals secret values at rest; without one (the router) apps cannot be read or written. */
+    private readonly box: SecretBox | undefined,
+  ) {}
+
+  private seal(app: App): App {
+    return { ...app, secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, this.requireBox().seal(v)])) };
+  }
+
+  private open(stored: App): App {
+    return { ...stored, secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, this.requireBox().open(v)])) };
+  }
+
+  private requireBox(): SecretBox {
+    if (!this.box) throw new Error('app store used without secret keys');
+    return this.box;
+  }
+
+  /** Re-seals every app's secrets with the active key (key rotation); returns how many values moved. */
+  async reseal(): Promise<number> {
+    let moved = 0;
+    for (const name of await this.redis.smembers(this.k.apps)) {
+      await this.cas.update<App>(this.k.app(name), (stored) => {
+        if (!stored) return undefined;
+        const stale = Object.values(stored.secrets).filter((v) => this.requireBox().keyIdOf(v) !== this.requireBox().activeKeyId).length;
+        if (stale === 0) return undefined;
+        moved += stale;
+        return { next: this.seal(this.open(stored)) };
+      });
+    }
+    return moved;
+  }
 
   async create(app: App): Promise<App> {
-    const ok = await this.redis.set(this.k.app(app.name), JSON.stringify(app), 'NX');
+    const ok = await this.redis.set(this.k.app(app.name), JSON.stringify(this.seal(app)), 'NX');
     if (ok !== 'OK') throw new DomainError(ErrorCode.appExists, `app "${app.name}" already exists`);
     await this.redis.sadd(this.k.apps, app.name);
     return app;
@@ -16,7 +51,7 @@ export class AppStore {
 
   async find(name: string): Promise<App | null> {
     const raw = await this.redis.get(this.k.app(name));
-    return raw ? (JSON.parse(raw) as App) : null;
+    return raw ? this.open(JSON.parse(raw) as App) : null;
   }
 
   async get(name: string): Promise<App> {
@@ -29,14 +64,14 @@ export class AppStore {
     const names = (await this.redis.smembers(this.k.apps)).sort();
     if (names.length === 0) return [];
     const raws = await this.redis.mget(names.map((n) => this.k.app(n)));
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as App);
+    return raws.filter((r): r is string => r !== null).map((r) => this.open(JSON.parse(r) as App));
   }
 
   /** Read-modify-write that never loses a concurrent update's fields (see CasUpdater). */
   async update(name: string, change: (app: App) => App): Promise<App> {
-    const { value } = await this.cas.update<App>(this.k.app(name), (app) => (app ? { next: change(app) } : undefined));
+    const { value } = await this.cas.update<App>(this.k.app(name), (stored) => (stored ? { next: this.seal(change(this.open(stored))) } : undefined));
     if (!value) throw new DomainError(ErrorCode.appNotFound, `app "${name}" not found`);
-    return value;
+    return this.open(value);
   }
 
   async delete(name: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppStore } from './app-store.js';
+import type { SecretBox } from './secret-box.js';
 import { CasUpdater } from './cas.js';
 import { DeployLog } from './deploy-log.js';
 import { DeployStore } from './deploy-store.js';
@@ -19,6 +20,7 @@ export * from './keys.js';
 export * from './pod-view-store.js';
 export * from './release-store.js';
 export * from './route-table.js';
+export * from './secret-box.js';
 export * from './token-store.js';
 
 export interface Stores {
@@ -36,14 +38,17 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis. */
-export function createStores(redis: Redis, prefix = 'sidecar:'): Stores {
+/**
+ * Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis.
+ * `secrets` seals app secrets at rest; processes that read or write apps must pass it.
+ */
+export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: SecretBox): Stores {
   const k = keys(prefix);
   const cas = new CasUpdater(redis.duplicate());
   return {
     redis,
     keys: k,
-    apps: new AppStore(redis, k, cas),
+    apps: new AppStore(redis, k, cas, secrets),
     deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k),

@@ -24,6 +24,8 @@ export function keys(prefix: string) {
     routers: k('routers'),
     cancelChannel: k('deploys:cancel'),
     workerHeartbeat: k('worker:heartbeat'),
+    /** The runtime image the worker builds new releases with (it writes it at start). */
+    runtimeImage: k('platform:runtime-image'),
   };
 }
 export type Keys = ReturnType<typeof keys>;

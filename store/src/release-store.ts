@@ -19,6 +19,11 @@ export class ReleaseStore {
     return JSON.parse(raw) as Release;
   }
 
+  async markPruned(app: string, version: number): Promise<void> {
+    const r = await this.get(app, version);
+    await this.redis.hset(this.k.appReleases(app), String(version), JSON.stringify({ ...r, imagePruned: true }));
+  }
+
   /** Newest first. */
   async list(app: string): Promise<Release[]> {
     const all = await this.redis.hvals(this.k.appReleases(app));

@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { APP_DEFAULTS, type App, type Deploy } from '@sidecar/core';
-import { connectRedis, createStores } from './index.js';
+import { connectRedis, createStores, SecretBox } from './index.js';
 
 // The stores against a real Redis, many writers at once on one shared connection (as in the worker).
 const redis = connectRedis(inject('redisUrl'));
-const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`);
+const box = new SecretBox([{ id: 'a', key: randomBytes(32) }]);
+const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, box);
 afterAll(async () => {
   await stores.close();
   await redis.quit();
@@ -44,5 +45,29 @@ describe('concurrent updates', () => {
     expect((await stores.deploys.find(d.id))!.status).toBe('cancelled');
     const log = await stores.deployLog.read(d.id, '0');
     expect(log.filter((e) => e.kind === 'end')).toHaveLength(1);
+  });
+});
+
+describe('secrets at rest', () => {
+  it('are sealed with AES-256-GCM in Redis and open again through the store', async () => {
+    await stores.apps.create({ ...app('sealed'), secrets: { DB_PASSWORD: 'hunter2-in-clear' } });
+    const raw = (await redis.get(stores.keys.app('sealed')))!;
+    expect(raw).not.toContain('hunter2-in-clear');
+    expect(JSON.parse(raw).secrets.DB_PASSWORD).toMatch(/^v1:a:/);
+    expect((await stores.apps.get('sealed')).secrets).toEqual({ DB_PASSWORD: 'hunter2-in-clear' });
+  });
+
+  it('rotate: with a new key first, reseal moves every value to it; the old key can then go', async () => {
+    const newKey = { id: 'b', key: randomBytes(32) };
+    const oldKey = (box as unknown as { keys: Array<{ id: string; key: Buffer }> }).keys[0]!;
+    const rotating = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([newKey, oldKey]));
+    expect(await rotating.apps.reseal()).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse((await redis.get(stores.keys.app('sealed')))!).secrets.DB_PASSWORD).toMatch(/^v1:b:/);
+    const rotated = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([newKey]));
+    expect((await rotated.apps.get('sealed')).secrets).toEqual({ DB_PASSWORD: 'hunter2-in-clear' });
+    // With only the old key, the value can no longer be opened, and the error says which key is missing.
+    const stale = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([oldKey]));
+    await expect(stale.apps.get('sealed')).rejects.toThrow(/sealed with key "b", which is not loaded/);
+    await Promise.all([rotating.close(), rotated.close(), stale.close()]);
   });
 });

@@ -97,7 +97,7 @@ describe('config and rollback without rebuilding', () => {
     expect(change.source).toBe('api');
     const v2 = await waitForDeploy(p, 'cfg', change.id);
     expect(v2.deploy.status, v2.log).toBe('succeeded');
-    expect(v2.log).toMatch(/reuses the images of v1, no rebuild/);
+    expect(v2.log).toMatch(/reuses the logic image of v1, no rebuild/);
     expect(await p.get('cfg')).toEqual({ status: 200, body: 'bonjour 9' });
 
     const rb = await p.api$('/api/v1/apps/cfg/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });

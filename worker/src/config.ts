@@ -4,6 +4,8 @@ import { DEFAULT_BUNDLE_LIMITS } from '@sidecar/core';
 const Env = z.object({
   SIDECAR_REDIS_URL: z.string().url(),
   SIDECAR_REDIS_PREFIX: z.string().default('sidecar:'),
+  /** `id:base64key,...` (first seals); default: `<data dir>/secrets.keys`, created on first start. */
+  SIDECAR_SECRETS_KEYS: z.string().optional(),
   SIDECAR_DATA_DIR: z.string().min(1),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
   /** Labels every Docker object this platform creates; a platform adopts and removes only its own. */
@@ -15,6 +17,8 @@ const Env = z.object({
   SIDECAR_BACKOFF_SCALE: z.coerce.number().positive().max(1).default(1),
   SIDECAR_BUILD_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   SIDECAR_DEPLOY_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  /** Logic images of this many newest releases per app are kept; older ones are removed. */
+  SIDECAR_KEEP_RELEASES: z.coerce.number().int().min(1).default(10),
   SIDECAR_READY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   SIDECAR_MAX_UNPACKED_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
   SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),

@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { QueueNames } from '@sidecar/core';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
-import { connectRedis, createStores, DeployQueues, FsBlobStore } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
 
 import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './build/index.js';
 import { CancelRegistry } from './cancel-registry.js';
@@ -13,6 +13,7 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
+import { pruneReleaseImages } from './retention.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
 
@@ -31,7 +32,12 @@ async function main(): Promise<void> {
   const images = await platformImages(docker);
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
-  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
+  // Key rotation: values sealed with an older key (still loaded) move to the first key.
+  await redis.set(stores.keys.runtimeImage, images.runtimeNode);
+  const resealed = await stores.apps.reseal();
+  if (resealed > 0) console.log(`worker: re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
   const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
   await cancels.start();
 
@@ -62,7 +68,10 @@ async function main(): Promise<void> {
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
   );
   const status = new StatusPublisher(stores, target);
-  const deployWorker = new Worker(QueueNames.deploy, deployProcessor({ stores, target, cancels, publishStatus: (app) => status.publishApp(app) }), {
+  const deployWorker = new Worker(QueueNames.deploy, deployProcessor({
+    stores, target, cancels, publishStatus: (app) => status.publishApp(app),
+    pruneImages: (app, log) => pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log }).then(() => undefined),
+  }), {
     ...connection, ...lockOpts, concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
   });
   const jobWorker = new Worker(QueueNames.jobs, jobProcessor({ stores, target }), { ...connection, ...lockOpts, concurrency: 4 });

@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   release_not_found: 404,
   job_not_found: 404,
   no_release: 409,
+  image_pruned: 409,
   not_found: 404,
   app_exists: 409,
   cancelled: 409,
@@ -27,6 +28,9 @@ const STATUS: Record<ErrorCode, number> = {
   not_ready: 503,
   internal: 500,
 };
+
+/** The HTTP status of a domain error code, for transports that answer in their own format (git's text/plain). */
+export const statusOf = (code: ErrorCode): number => STATUS[code];
 
 const TITLES: Partial<Record<number, string>> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Stores } from '@sidecar/store';
 import type { DeployService } from '../services/deploy-service.js';
+import { assertAdmin } from '../http/auth.js';
 import { streamDeployLog } from './deploy-log.stream.js';
 import { appParam, stringParam } from './params.js';
 
@@ -35,6 +36,11 @@ export function deploysRoutes(deps: { stores: Stores; deploys: DeployService }):
     const sse = (req.get('accept') ?? '').includes('text/event-stream');
     const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
     await streamDeployLog({ req, res, stores, deployId: deploy.id, follow, sse });
+  });
+
+  r.post('/runtime/rollout', async (req, res) => {
+    assertAdmin(req.token);
+    res.status(202).json({ items: await deploys.rolloutRuntime() });
   });
 
   r.post('/apps/:app/deploys/:id/cancel', async (req, res) => {

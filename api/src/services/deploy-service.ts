@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Deploy, type DeploySource, DomainError, ErrorCode, isFinal, type Release } from '@sidecar/core';
+import { type Deploy, type DeployCommit, type DeploySource, DomainError, ErrorCode, isFinal, type Release } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
 import type { DeployQueues } from '@sidecar/store';
@@ -24,7 +24,7 @@ export class DeployService {
   constructor(private readonly d: DeployServiceDeps) {}
 
   /** Stores the bundle, records a queued deploy, supersedes older pending ones (newest wins), enqueues the build. */
-  async upload(opts: { app: string; body: Readable; contentType: string | undefined; contentLength: number | undefined; source: DeploySource }): Promise<Deploy> {
+  async upload(opts: { app: string; body: Readable; contentType: string | undefined; contentLength: number | undefined; source: DeploySource; commit?: DeployCommit | null }): Promise<Deploy> {
     await this.d.stores.apps.get(opts.app);
     const type = (opts.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (!BUNDLE_CONTENT_TYPES.has(type)) {
@@ -36,7 +36,7 @@ export class DeployService {
     }
     const { digest, size } = await this.d.blobs.put(opts.body, this.d.maxBundleBytes);
     if (size === 0) throw new DomainError(ErrorCode.bundleInvalid, 'the request body is empty: send the bundle as the body');
-    const deploy = newDeploy(opts.app, opts.source, digest);
+    const deploy: Deploy = { ...newDeploy(opts.app, opts.source, digest), commit: opts.commit ?? null };
     await this.supersedeOlder(opts.app);
     await this.d.stores.deploys.create(deploy);
     await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: received ${size} bytes (${digest.slice(0, 19)})`);
@@ -58,7 +58,7 @@ export class DeployService {
     // No superseding here: a code upload still building must not lose to a config change
     // (it reads the app's env when it finishes); the newest release wins at rollout.
     await this.d.stores.deploys.create(deploy);
-    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the images of v${opts.from.version}, no rebuild`);
+    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the logic image of v${opts.from.version}, no rebuild`);
     await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
     await this.d.queues.enqueueDeploy({ deployId: deploy.id, app: opts.app, release: release.version });
     return deploy;
@@ -71,7 +71,28 @@ export class DeployService {
     }
     await this.d.stores.apps.get(app);
     const from = await this.d.stores.releases.get(app, version);
+    if (from.imagePruned) {
+      throw new DomainError(ErrorCode.imagePruned, `release v${version} is older than the releases whose images are kept (SIDECAR_KEEP_RELEASES); its image was removed`);
+    }
     return this.promote({ app, from, env: from.env, source: 'rollback', why: `rollback to v${version}` });
+  }
+
+  /**
+   * Rolls every deployed app onto the platform's current runtime image without
+   * rebuilding any logic image (the sidecar pattern's promise). Apps already on it
+   * are left alone. Returns the deploys started.
+   */
+  async rolloutRuntime(): Promise<Deploy[]> {
+    const runtimeImage = await this.d.stores.redis.get(this.d.stores.keys.runtimeImage);
+    if (!runtimeImage) throw new DomainError(ErrorCode.notReady, 'no worker has reported the current runtime image yet; start the platform and try again');
+    const started: Deploy[] = [];
+    for (const app of await this.d.stores.apps.list()) {
+      if (app.currentRelease === null) continue;
+      const from = await this.d.stores.releases.get(app.name, app.currentRelease);
+      if (from.runtimeImage === runtimeImage) continue;
+      started.push(await this.promote({ app: app.name, from: { ...from, runtimeImage }, env: from.env, source: 'api', why: `runtime upgrade to ${runtimeImage}` }));
+    }
+    return started;
   }
 
   async cancel(app: string, id: string): Promise<Deploy> {

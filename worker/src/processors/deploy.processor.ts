@@ -11,6 +11,8 @@ export interface DeployDeps {
   cancels: CancelRegistry;
   /** Brings the API's pod views up to date for an app (after a rollout, before success is reported). */
   publishStatus: (app: string) => Promise<void>;
+  /** Removes images beyond the retention window after a successful rollout. */
+  pruneImages: (app: string, log: (line: string) => void) => Promise<void>;
 }
 
 /**
@@ -48,6 +50,8 @@ export function deployProcessor(deps: DeployDeps) {
       rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
       await rec.flush();
       await stores.deploys.update(deploy.id, () => ({ status: 'succeeded', finishedAt: new Date().toISOString() }));
+      // Housekeeping after success; a failure here is logged, never fails the deploy that just succeeded.
+      await deps.pruneImages(app.name, (l) => console.log(`worker: ${app.name}: ${l}`)).catch((e: unknown) => console.error(`worker: retention for ${app.name}: ${String(e)}`));
     } catch (error) {
       await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });
     } finally {

@@ -1,0 +1,30 @@
+import type Docker from 'dockerode';
+import type { Stores } from '@sidecar/store';
+
+/**
+ * Keeps the logic images of an app's newest `keep` releases (and any image one of
+ * them shares, e.g. after a config change or rollback) and removes older ones.
+ * An image Docker still uses (a running pod) is left for a later pass.
+ */
+export async function pruneReleaseImages(opts: { docker: Docker; stores: Stores; app: string; keep: number; log?: (line: string) => void }): Promise<number> {
+  const releases = await opts.stores.releases.list(opts.app); // newest first
+  const app = await opts.stores.apps.find(opts.app);
+  const kept = releases.slice(0, opts.keep);
+  const keptImages = new Set([...kept.map((r) => r.image), ...releases.filter((r) => r.version === app?.currentRelease).map((r) => r.image)]);
+  let removed = 0;
+  for (const r of releases.slice(opts.keep)) {
+    if (r.imagePruned) continue;
+    if (keptImages.has(r.image)) continue;
+    try {
+      await opts.docker.getImage(r.image).remove();
+      removed++;
+    } catch (e) {
+      const status = (e as { statusCode?: number }).statusCode;
+      if (status === 409) continue; // in use by a container: not now
+      if (status !== 404) throw e;
+    }
+    await opts.stores.releases.markPruned(opts.app, r.version);
+    opts.log?.(`retention: removed the image of v${r.version} (${r.image})`);
+  }
+  return removed;
+}
