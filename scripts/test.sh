@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prepare-host.sh --for-tests
 npx tsc -b
+npm run build -w @sidecar/web
 node runtime-image/dist/build-images.js >/dev/null
 npx vitest run "$@"

@@ -66,10 +66,10 @@ describe('deploy a bundle end to end', () => {
   });
 
   it('redeploys with no failed request in between and ends serving the new version', async () => {
-    const traffic = trafficLoop(p, 'plain');
+    const traffic = trafficLoop(p, 'plain', { concurrency: 4 });
     const { deploy: d, log } = await deploy(p, 'plain', await tgzOf({ 'index.js': handlerV('v2') }));
     // Keep sending a little after the switch, so requests in flight to the old pod are covered too.
-    await waitUntil(() => traffic.bodies.filter((b) => b.startsWith('plain v2')).length >= 20, 30_000);
+    await traffic.seen(/^plain v2/, 20);
     await traffic.stop();
     expect(d.status, log).toBe('succeeded');
     expect(d.release).toBe(2);
@@ -77,6 +77,7 @@ describe('deploy a bundle end to end', () => {
     expect(traffic.bodies.length).toBeGreaterThan(20);
     expect(traffic.bodies.at(-1)).toMatch(/^plain v2/);
     expect(traffic.bodies.some((b) => b.startsWith('plain v1'))).toBe(true);
+    expect(traffic.bodies.some((b) => b.startsWith('plain v2 POST'))).toBe(true);
     const pods = await (await p.api$('/api/v1/apps/plain/pods')).json();
     expect(pods.items.map((x: { release: number }) => x.release)).toEqual([2]);
   });
@@ -119,11 +120,3 @@ describe('config and rollback without rebuilding', () => {
     expect((await res.json()).code).toBe('release_not_found');
   });
 });
-
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -25,29 +25,44 @@ export async function createApp(p: RunningPlatform, name: string, body: Record<s
 }
 
 /**
- * Sends requests one after another to an app through the router until stopped
- * (bounded by count and time), recording every status that is not 200 and
+ * Keeps a bounded stream of requests going to an app through the router until
+ * stopped (bounded by count and time): `concurrency` loops at once, half of them
+ * GETs and half POSTs with a body (which the router never retries, so a dropped
+ * connection shows up as a failure). Records every non-200 answer or error and
  * every body seen, so a test can assert "no failed request" across a rollout.
  */
-export function trafficLoop(p: RunningPlatform, app: string, opts: { maxRequests?: number; maxMs?: number } = {}) {
+export function trafficLoop(p: RunningPlatform, app: string, opts: { maxRequests?: number; maxMs?: number; concurrency?: number } = {}) {
   const failures: string[] = [];
   const bodies: string[] = [];
   let stop = false;
+  let sent = 0;
   const deadline = Date.now() + (opts.maxMs ?? 120_000);
   const max = opts.maxRequests ?? 20_000;
-  const done = (async () => {
-    for (let i = 0; i < max && !stop && Date.now() < deadline; i++) {
+  const loops = Array.from({ length: opts.concurrency ?? 1 }, async (_, i) => {
+    const method = i % 2 === 0 ? 'GET' : 'POST';
+    while (!stop && sent < max && Date.now() < deadline) {
+      sent++;
       try {
-        const r = await p.get(app);
-        if (r.status !== 200) failures.push(`${r.status} ${r.body.trim()}`);
+        const r = await p.request(app, { method, path: '/', body: method === 'POST' ? `payload-${sent}` : undefined });
+        if (r.status !== 200) failures.push(`${method} ${r.status} ${r.body.trim()}`);
         else bodies.push(r.body.trim());
       } catch (e) {
-        failures.push((e as Error).message);
+        failures.push(`${method} ${(e as Error).message}`);
       }
     }
-  })();
+  });
+  const done = Promise.all(loops);
   return {
     failures, bodies,
+    /** Waits (bounded) until `n` more answers than now match `re`: traffic kept flowing after a change. */
+    async seen(re: RegExp, n = 20, timeoutMs = 60_000): Promise<void> {
+      const base = bodies.filter((b) => re.test(b)).length;
+      const end = Date.now() + timeoutMs;
+      while (bodies.filter((b) => re.test(b)).length < base + n) {
+        if (Date.now() > end) throw new Error(`fewer than ${n} answers matching ${re} in ${timeoutMs} ms; last: ${bodies.at(-1)}; failures: ${failures.slice(0, 3).join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     async stop() {
       stop = true;
       await done;

@@ -7,10 +7,12 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { freePort } from './global-setup.js';
 
-/** A GET through the router with `Host: <app>.localhost` (fetch may not set Host). A fresh connection each time. */
-export function routerGet(port: number, app: string, path = '/'): Promise<{ status: number; body: string }> {
+/** A request through the router with `Host: <app>.localhost` (fetch may not set Host). A fresh connection each time. */
+export function routerRequest(port: number, app: string, opts: { method?: string; path?: string; body?: string | undefined } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+    const headers: Record<string, string> = { host: `${app}.localhost` };
+    if (opts.body !== undefined) headers['content-type'] = 'text/plain';
+    const req = http.request({ host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -18,8 +20,11 @@ export function routerGet(port: number, app: string, path = '/'): Promise<{ stat
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.end(opts.body);
   });
 }
+
+export const routerGet = (port: number, app: string, path = '/') => routerRequest(port, app, { path });
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -33,6 +38,7 @@ export interface RunningPlatform {
   output: string[];
   /** GET an app through the router, as a user's browser would (Host: <app>.localhost). */
   get(app: string, path?: string): Promise<{ status: number; body: string }>;
+  request(app: string, opts: { method?: string; path?: string; body?: string | undefined }): Promise<{ status: number; body: string }>;
   api$(path: string, init?: RequestInit): Promise<Response>;
   pids(): Record<string, number>;
   /** Stops the platform as Ctrl-C does; `keepData` keeps the data dir for a restart. */
@@ -91,6 +97,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   return {
     api, routerPort, token, dataDir, platformId, output,
     get: (app, path = '/') => routerGet(routerPort, app, path),
+    request: (app, opts) => routerRequest(routerPort, app, opts),
     api$(path, init = {}) {
       const headers = new Headers(init.headers);
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);

@@ -74,6 +74,8 @@ export class DeployService {
     if (from.imagePruned) {
       throw new DomainError(ErrorCode.imagePruned, `release v${version} is older than the releases whose images are kept (SIDECAR_KEEP_RELEASES); its image was removed`);
     }
+    // A rollback restores that release's config too: later changes start from it (as on Heroku).
+    await this.d.stores.apps.update(app, (a) => ({ ...a, env: from.env }));
     return this.promote({ app, from, env: from.env, source: 'rollback', why: `rollback to v${version}` });
   }
 

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
     SIDECAR_APPS_DOMAIN: domain,
     SIDECAR_PAUSE_IMAGE: images.pause,
     SIDECAR_LOGIC_BASE_IMAGE: images.logicBase,
-    SIDECAR_RUNTIME_IMAGE: images.runtimeNode,
+    // An operator may pin the runtime apps run on (e.g. a tested newer one); new releases use it.
+    SIDECAR_RUNTIME_IMAGE: env.SIDECAR_RUNTIME_IMAGE ?? images.runtimeNode,
     SIDECAR_BUILDER_IMAGE: images.builderNode,
   };
   const ready = { api: false, router: false, worker: false };

@@ -1,0 +1,144 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tgzOf } from '../support/bundles.js';
+import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
+import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { type RunningPlatform, startPlatform } from '../support/platform.js';
+
+// Life after the first deploy: every change rolls out with zero failed requests while traffic
+// (GETs and POSTs, four at a time) runs the whole time, and ends serving the expected version.
+const docker = new Docker();
+let p: RunningPlatform;
+const APP = 'zd';
+const SECRET = 'sEcReT-value-7f3a91';
+const code = (v: string) =>
+  tgzOf({ 'index.js': `module.exports = (q, s) => s.end('code=${v} env=' + process.env.GREETING + ' secret=' + (process.env.API_KEY === '${SECRET}'));\n` });
+
+const json = (body: unknown) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const newestDeployId = async () => ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items[0] as { id: string }).id;
+
+/** Runs `change` under traffic; waits until answers match `serving`; asserts no request failed. */
+async function underTraffic(serving: RegExp, change: () => Promise<void>): Promise<void> {
+  const traffic = trafficLoop(p, APP, { concurrency: 4 });
+  try {
+    await traffic.seen(/^code=/, 10);
+    await change();
+    await traffic.seen(serving, 40);
+  } finally {
+    await traffic.stop();
+  }
+  expect(traffic.failures).toEqual([]);
+  expect(traffic.bodies.at(-1)).toMatch(serving);
+}
+
+beforeAll(async () => {
+  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '8000' });
+  await createApp(p, APP, { env: { GREETING: 'a' }, secrets: { API_KEY: SECRET } });
+  const v1 = await deploy(p, APP, await code('1'));
+  if (v1.deploy.status !== 'succeeded') throw new Error(v1.log);
+}, 180_000);
+afterAll(async () => {
+  await cleanupPlatformContainers(p);
+  await p?.stop();
+}, 120_000);
+
+describe('zero-downtime changes', () => {
+  it('redeploy', async () => {
+    await underTraffic(/^code=2 env=a secret=true$/, async () => {
+      expect((await deploy(p, APP, await code('2'))).deploy.status).toBe('succeeded');
+    });
+  });
+
+  it('config change (env), no rebuild', async () => {
+    await underTraffic(/^code=2 env=b secret=true$/, async () => {
+      expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ env: { GREETING: 'b' } }) })).status).toBe(200);
+      expect((await waitForDeploy(p, APP, await newestDeployId())).deploy.status).toBe('succeeded');
+    });
+  });
+
+  it('rollback to v1 (its code and its config)', async () => {
+    await underTraffic(/^code=1 env=a secret=true$/, async () => {
+      const res = await p.api$(`/api/v1/apps/${APP}/rollback`, { method: 'POST', ...json({ version: 1 }) });
+      expect(res.status).toBe(202);
+      expect((await waitForDeploy(p, APP, ((await res.json()) as { id: string }).id)).deploy.status).toBe('succeeded');
+    });
+    // The rollback restored v1's config as the app's config.
+    expect((await (await p.api$(`/api/v1/apps/${APP}`)).json()).env).toEqual({ GREETING: 'a' });
+  });
+
+  it('scale 1 → 3 → 1', async () => {
+    const scale = async (replicas: number) => {
+      expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ replicas }) })).status).toBe(200);
+      expect((await waitForDeploy(p, APP, await newestDeployId())).deploy.status).toBe('succeeded');
+      const pods = (await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()).items as Array<{ ready: boolean }>;
+      expect(pods.map((x) => x.ready)).toEqual(Array(replicas).fill(true));
+    };
+    await underTraffic(/^code=1 env=a secret=true$/, async () => {
+      await scale(3);
+      await scale(1);
+    });
+  }, 180_000);
+
+  it('a release that never becomes ready fails the deploy and the previous one keeps serving', async () => {
+    await underTraffic(/^code=1 env=a secret=true$/, async () => {
+      const bad = await deploy(p, APP, await tgzOf({ 'index.js': "throw new Error('this release cannot load');" }));
+      expect(bad.deploy.status).toBe('failed');
+      expect(bad.deploy.error?.code).toBe('not_ready');
+      expect(bad.deploy.error?.message).toMatch(/this release cannot load/);
+    });
+    const app = await (await p.api$(`/api/v1/apps/${APP}`)).json();
+    expect(app).toMatchObject({ status: 'running' });
+  }, 120_000);
+
+  it('runtime upgrade: every app moves to the new runtime image without a rebuild', async () => {
+    // A "new" runtime: the same image under a new tag, handed to a restarted platform.
+    type Rel = { runtimeImage: string; imageDigest: string; version: number; current: boolean };
+    const current = async () => ((await (await p.api$(`/api/v1/apps/${APP}/releases`)).json()).items as Rel[]).find((r) => r.current)!;
+    const before = await current();
+    const next = `${before.runtimeImage.split(':')[0]}:e2e-next`;
+    await docker.getImage(before.runtimeImage).tag({ repo: next.split(':')[0]!, tag: 'e2e-next' });
+    const { dataDir, platformId, routerPort } = p;
+    await p.stop({ keepData: true });
+    p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '8000', SIDECAR_RUNTIME_IMAGE: next }, { dataDir, platformId, routerPort });
+    await underTraffic(/^code=1 env=a secret=true$/, async () => {
+      const res = await p.api$('/api/v1/runtime/rollout', { method: 'POST' });
+      expect(res.status).toBe(202);
+      const { items } = (await res.json()) as { items: Array<{ id: string; app: string }> };
+      expect(items.map((d) => d.app)).toEqual([APP]);
+      expect((await waitForDeploy(p, APP, items[0]!.id)).deploy.status).toBe('succeeded');
+    });
+    const after = await current();
+    expect(after.runtimeImage).toBe(next);
+    expect(after.imageDigest).toBe(before.imageDigest); // the logic image was not rebuilt
+    expect(after.version).toBeGreaterThan(before.version);
+    await docker.getImage(next).remove().catch(() => undefined);
+  }, 180_000);
+});
+
+describe('secrets', () => {
+  it('never appear in API responses, deploy logs, Docker labels, or Redis in clear text', async () => {
+    const seen: string[] = [];
+    for (const path of [`/api/v1/apps`, `/api/v1/apps/${APP}`, `/api/v1/apps/${APP}/releases`, `/api/v1/apps/${APP}/deploys`, `/api/v1/apps/${APP}/pods`]) {
+      seen.push(await (await p.api$(path)).text());
+    }
+    const deploys = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items as Array<{ id: string }>;
+    for (const d of deploys) seen.push(await (await p.api$(`/api/v1/apps/${APP}/deploys/${d.id}/logs`)).text());
+    expect(seen.join('\n')).toContain('******'); // the masked form is there...
+    expect(seen.join('\n')).not.toContain(SECRET); // ...the value is not
+
+    const containers = await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/platform=${p.platformId}`] } });
+    expect(containers.length).toBeGreaterThan(0);
+    for (const c of containers) expect(JSON.stringify(c.Labels)).not.toContain(SECRET);
+
+    // Redis persists every write in its append-only file: the app is there, its secret only sealed.
+    const aofDir = join(p.dataDir, 'redis', 'appendonlydir');
+    execFileSync('sync');
+    const aof = readdirSync(aofDir).map((f) => readFileSync(join(aofDir, f), 'latin1')).join('');
+    expect(aof).toContain(`"name":"${APP}"`);
+    expect(aof).toMatch(/"API_KEY":"v1:k1:/);
+    expect(aof).not.toContain(SECRET);
+  });
+});
