@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { AppLogStore } from './app-log.js';
 import { AppStore } from './app-store.js';
 import type { SecretBox } from './secret-box.js';
 import { CasUpdater } from './cas.js';
@@ -11,6 +12,7 @@ import { ReleaseStore } from './release-store.js';
 import { RedisRouteTable } from './route-table.js';
 import { TokenStore } from './token-store.js';
 
+export * from './app-log.js';
 export * from './app-store.js';
 export * from './blob-store.js';
 export * from './deploy-log.js';
@@ -27,6 +29,7 @@ export interface Stores {
   redis: Redis;
   keys: ReturnType<typeof keys>;
   apps: AppStore;
+  appLogs: AppLogStore;
   deploys: DeployStore;
   jobs: JobStore;
   deployLog: DeployLog;
@@ -49,6 +52,7 @@ export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: Secret
     redis,
     keys: k,
     apps: new AppStore(redis, k, cas, secrets),
+    appLogs: new AppLogStore(redis, k),
     deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k),

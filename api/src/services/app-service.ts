@@ -121,5 +121,6 @@ export class AppService {
     await this.stores.apps.delete(name);
     await this.stores.deploys.removeApp(name);
     await this.stores.jobs.removeApp(name);
+    await this.stores.appLogs.remove(name);
   }
 }

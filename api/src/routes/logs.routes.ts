@@ -1,0 +1,76 @@
+import { Router, type Request, type Response } from 'express';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import type { AppLogLine, Stores } from '@sidecar/store';
+import { appParam } from './params.js';
+
+const MAX_TAIL = 10_000;
+
+/** `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening` */
+const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container} ${l.line}\n`;
+
+/**
+ * GET /apps/:app/logs — runtime and sidecar logs from the app's log stream
+ * (kept across pods, redeploys and rollbacks): `?tail=N` (default 100),
+ * `?container=NAME`, `?follow=true`; text/plain, or server-sent events
+ * (`event: line`, data = the line as JSON) with `Accept: text/event-stream`,
+ * or `{items}` with `Accept: application/json`.
+ */
+export function logsRoutes(deps: { stores: Stores }): Router {
+  const r = Router();
+  r.get('/apps/:app/logs', async (req, res) => {
+    const app = appParam(req);
+    await deps.stores.apps.get(app);
+    const tail = req.query.tail === undefined ? 100 : Number(req.query.tail);
+    if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL) throw new DomainError(ErrorCode.invalidRequest, `tail: a whole number from 0 to ${MAX_TAIL}`);
+    const container = typeof req.query.container === 'string' && req.query.container !== '' ? req.query.container : undefined;
+    const accept = req.get('accept') ?? '';
+    const sse = accept.includes('text/event-stream');
+    const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
+    const past = await deps.stores.appLogs.tail(app, { n: tail, container });
+    if (!follow && accept.includes('application/json')) {
+      res.json({ items: past });
+      return;
+    }
+    await stream({ req, res, stores: deps.stores, app, container, past, follow, sse });
+  });
+  return r;
+}
+
+async function stream(o: { req: Request; res: Response; stores: Stores; app: string; container: string | undefined; past: AppLogLine[]; follow: boolean; sse: boolean }): Promise<void> {
+  const { req, res } = o;
+  res.status(200);
+  if (o.sse) res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+  else res.type('text/plain; charset=utf-8');
+  const write = (l: AppLogLine) => res.write(o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l));
+  for (const l of o.past) write(l);
+  if (!o.follow) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  // A follower gets its own connection: XREAD BLOCK holds the one it runs on.
+  const reader = o.stores.redis.duplicate();
+  let gone = false;
+  req.on('close', () => {
+    gone = true;
+    reader.disconnect();
+  });
+  let cursor = o.past.at(-1)?.id ?? (await o.stores.appLogs.lastId(o.app));
+  try {
+    while (!gone) {
+      const lines = await o.stores.appLogs.read(o.app, cursor, 15_000, reader);
+      for (const l of lines) {
+        cursor = l.id;
+        if (!o.container || l.container === o.container) write(l);
+      }
+      if (o.sse && lines.length === 0) res.write(': keep-alive\n\n');
+    }
+  } catch (e) {
+    if (!gone) throw e;
+  } finally {
+    if (!gone) {
+      reader.disconnect();
+      res.end();
+    }
+  }
+}

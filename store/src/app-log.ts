@@ -1,0 +1,67 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+
+/** One line an app's container wrote. */
+export interface AppLogLine { id: string; time: string; pod: string; container: string; release: string; stream: 'stdout' | 'stderr'; line: string }
+
+/** Lines kept per app (the stream is trimmed approximately to this length). */
+export const APP_LOG_MAX_LINES = 20_000;
+
+/**
+ * An app's runtime and sidecar logs as a Redis stream: they outlive pods,
+ * redeploys and rollbacks. Written by the worker's collector, read by the API.
+ */
+export class AppLogStore {
+  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+
+  async append(app: string, lines: Array<Omit<AppLogLine, 'id'>>): Promise<void> {
+    if (lines.length === 0) return;
+    const m = this.redis.multi();
+    for (const l of lines) {
+      m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, 'line', l.line);
+    }
+    await m.exec();
+  }
+
+  /** The last `n` lines (oldest first), optionally of one container. */
+  async tail(app: string, opts: { n: number; container?: string | undefined }): Promise<AppLogLine[]> {
+    const out: AppLogLine[] = [];
+    let end = '+';
+    // Filtering by container may need more than n entries; read backwards in pages.
+    while (out.length < opts.n) {
+      const page = await this.redis.xrevrange(this.k.appLogs(app), end, '-', 'COUNT', 500);
+      if (page.length === 0) break;
+      for (const [id, fields] of page) {
+        const l = toLine(id, fields);
+        if (!opts.container || l.container === opts.container) out.push(l);
+        if (out.length >= opts.n) break;
+      }
+      const lastId = page.at(-1)![0];
+      end = `(${lastId}`;
+      if (page.length < 500) break;
+    }
+    return out.reverse();
+  }
+
+  /** Lines after `afterId`, waiting up to blockMs for some (on a connection of the caller's: XREAD BLOCK holds it). */
+  async read(app: string, afterId: string, blockMs: number, reader: Redis): Promise<AppLogLine[]> {
+    const res = await reader.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', this.k.appLogs(app), afterId);
+    return (res?.[0]?.[1] ?? []).map(([id, fields]) => toLine(id, fields));
+  }
+
+  /** The id of the newest entry ('0-0' when empty): where a follower without history starts. */
+  async lastId(app: string): Promise<string> {
+    const [last] = await this.redis.xrevrange(this.k.appLogs(app), '+', '-', 'COUNT', 1);
+    return last?.[0] ?? '0-0';
+  }
+
+  async remove(app: string): Promise<void> {
+    await this.redis.del(this.k.appLogs(app));
+  }
+}
+
+function toLine(id: string, fields: string[]): AppLogLine {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return { id, time: f.time ?? '', pod: f.pod ?? '', container: f.container ?? '', release: f.release ?? '', stream: f.stream === 'stderr' ? 'stderr' : 'stdout', line: f.line ?? '' };
+}
