@@ -1,6 +1,7 @@
 import express from 'express';
-import { DomainError, ErrorCode } from '@sidecar/core';
+import { DomainError, ErrorCode, type KubernetesSettings } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
+import { gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
 import { problemHandler } from './http/problem.js';
@@ -8,6 +9,8 @@ import { appsRoutes } from './routes/apps.routes.js';
 import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
+import { logsRoutes } from './routes/logs.routes.js';
+import { manifestsRoutes } from './routes/manifests.routes.js';
 import { webRoutes } from './routes/web.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
@@ -23,6 +26,10 @@ export interface AppDeps {
   urlFor: (app: string) => string;
   /** The built dashboard (web/dist); when absent, `/` is not served. */
   webDist?: string;
+  /** `git push` (docs/git-push.md); when absent, /git is not served. */
+  git?: GitSettings;
+  /** Namespace, ingress class, host pattern, registry for `GET /apps/:app/manifests` (defaults when absent). */
+  kubernetes?: KubernetesSettings;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -43,9 +50,14 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(appsRoutes({ stores: deps.stores, apps, deploys }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
+  api.use(logsRoutes({ stores: deps.stores }));
+  api.use(manifestsRoutes({ stores: deps.stores, settings: deps.kubernetes }));
+  if (deps.git) api.use(gitApiRoutes({ stores: deps.stores, git: deps.git }));
   api.use((req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
   });
+  // git's raw body stream: before any body parser, outside /api/v1.
+  if (deps.git) app.use('/git', gitRoutes({ ...deps, git: deps.git }));
   app.use('/api/v1', api);
   app.use('/api', (req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);

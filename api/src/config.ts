@@ -14,6 +14,12 @@ const Env = z.object({
   SIDECAR_APPS_DOMAIN: z.string().default('localhost'),
   SIDECAR_ROUTER_PORT: z.coerce.number().int().default(8080),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
+  /** What `GET /apps/:app/manifests?target=kubernetes` renders with (docs/kubernetes.md); the worker reads the same variables. */
+  SIDECAR_PLATFORM_ID: z.string().default('default'),
+  SIDECAR_K8S_NAMESPACE: z.string().default('sidecar-apps'),
+  SIDECAR_INGRESS_CLASS: z.string().default('nginx'),
+  SIDECAR_INGRESS_HOST_PATTERN: z.string().includes('{app}').default('{app}.apps.example.com'),
+  SIDECAR_REGISTRY: z.string().optional(),
   SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
   /** git push (docs/git-push.md): git's CGI program, how long a second push waits for the app's deploy lock,
    *  how long a push waits for its deploy, and the largest pack a push may send. */

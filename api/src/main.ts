@@ -21,6 +21,10 @@ async function main(): Promise<void> {
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
     webDist: config.SIDECAR_WEB_DIST,
     git: gitSettingsFrom(config),
+    kubernetes: {
+      namespace: config.SIDECAR_K8S_NAMESPACE, platformId: config.SIDECAR_PLATFORM_ID, ingressClassName: config.SIDECAR_INGRESS_CLASS,
+      hostPattern: config.SIDECAR_INGRESS_HOST_PATTERN, registry: config.SIDECAR_REGISTRY,
+    },
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

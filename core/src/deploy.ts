@@ -9,6 +9,9 @@ export const isFinal = (s: DeployStatus): boolean => FINAL_DEPLOY_STATUSES.inclu
 export const DeploySource = { api: 'api', git: 'git', dashboard: 'dashboard', rollback: 'rollback' } as const;
 export type DeploySource = (typeof DeploySource)[keyof typeof DeploySource];
 
+/** The git commit a deploy was made from (`git push`); null or absent for other sources. */
+export interface DeployCommit { sha: string; message: string }
+
 export interface DeployTimings { queuedMs: number | null; buildMs: number | null; deployMs: number | null; totalMs: number | null }
 
 export interface Deploy {
@@ -25,6 +28,8 @@ export interface Deploy {
   timings: DeployTimings;
   /** Content address (sha256) of the uploaded bundle in the blob store; null when no build was needed (config change, rollback). */
   bundleDigest: string | null;
+  /** The pushed commit, for deploys from `git push`. */
+  commit?: DeployCommit | null;
 }
 
 /** Derives the API's timings from the recorded instants. */

@@ -3,6 +3,7 @@ export * from './bundle-rules.js';
 export * from './deploy.js';
 export * from './errors.js';
 export * from './job.js';
+export * from './k8s-manifests.js';
 export * from './k8s-types.js';
 export * from './labels.js';
 export * from './names.js';

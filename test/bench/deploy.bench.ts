@@ -8,13 +8,15 @@ import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { tgzOf } from '../support/bundles.js';
-import { createApp } from '../support/deploys.js';
+import { createApp, trafficLoop } from '../support/deploys.js';
 import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
 import { startPlatform, type RunningPlatform } from '../support/platform.js';
 
 const RUNS_FIRST = Number(process.env.BENCH_FIRST ?? 5);
 const RUNS_REDEPLOY = Number(process.env.BENCH_REDEPLOY ?? 10);
 const RUNS_FLOOR = Number(process.env.BENCH_FLOOR ?? 10);
+const RUNS_ROLLBACK = Number(process.env.BENCH_ROLLBACK ?? 5);
+const RUNS_UNDER_LOAD = Number(process.env.BENCH_UNDER_LOAD ?? 3);
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,12 +69,38 @@ async function main(): Promise<void> {
     }
     const redeploy: number[] = [];
     for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+    // Rollback: request → first 200 from the old version (no build: the old logic image is reused).
+    const rollback: number[] = [];
+    for (let i = 0; i < RUNS_ROLLBACK; i++) {
+      // Alternate between v1 (serves "first-0") and v2 ("redeploy-0"): each rollback changes what is served.
+      const target = { version: i % 2 === 0 ? 1 : 2 };
+      const marker = i % 2 === 0 ? 'first-0' : 'redeploy-0';
+      const t0 = performance.now();
+      const res = await p.api$('/api/v1/apps/bench-0/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: target.version }) });
+      if (res.status !== 202) throw new Error(`rollback: ${res.status} ${await res.text()}`);
+      for (;;) {
+        const r = await p.get('bench-0').catch(() => ({ status: 0, body: '' }));
+        if (r.status === 200 && r.body === marker) break;
+        if (performance.now() - t0 > 60_000) throw new Error('rollback not serving after 60 s');
+        await new Promise((r2) => setTimeout(r2, 5));
+      }
+      rollback.push(performance.now() - t0);
+    }
+    // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
+    await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+    await uploadToServing(p, 'bench-0', 'scaled');
+    const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
+    for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
+    await traffic.stop();
+    const total = traffic.bodies.length + traffic.failures.length;
     const rows = [
       ['first deploy (upload → first 200)', fmt(first)],
       ['redeploy (upload → first 200 from new version)', fmt(redeploy)],
       ['floor: bare docker run of a hello-world container', fmt(floor)],
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
+      ['rollback (request → first 200 from the old version)', fmt(rollback)],
+      [`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`],
     ];
     console.log('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);

@@ -222,11 +222,13 @@ describe('dashboard', () => {
     expect(await job.getByLabel(/^Output of job/).textContent()).toContain('job says hello there');
   });
 
-  it('shows the logs view state honestly', async () => {
+  it('shows the app\'s runtime and sidecar logs', async () => {
     await page.getByRole('link', { name: 'Logs' }).click();
     await page.getByLabel('Container').waitFor();
-    // Until the platform serves GET /apps/:app/logs the view says so; once it does, lines appear.
-    await page.getByRole('alert').or(page.getByRole('log', { name: 'App logs' }).filter({ hasText: /\S/ })).first().waitFor({ timeout: 30_000 });
+    // The runtime announces what it serves; the logic sidecar says where it published the bundle.
+    const log = page.getByRole('log', { name: 'App logs' });
+    await log.filter({ hasText: /runtime: serving/ }).waitFor({ timeout: 30_000 });
+    await log.filter({ hasText: /loader: published/ }).waitFor({ timeout: 30_000 });
   });
 
   it('sends a session whose token stopped working back to sign-in, and signs out', async () => {

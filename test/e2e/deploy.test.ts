@@ -83,6 +83,35 @@ describe('deploy a bundle end to end', () => {
   });
 });
 
+describe('app logs', () => {
+  it('keeps runtime and sidecar output across redeploys, filters by container, and follows live', async () => {
+    await createApp(p, 'talker');
+    const talker = (v: string) => tgzOf({ 'index.js': `console.log('booted ${v}'); module.exports = (q, s) => { console.log('hit ${v} ' + q.url); s.end('ok'); };` });
+    expect((await deploy(p, 'talker', await talker('v1'))).deploy.status).toBe('succeeded');
+    await p.get('talker', '/one');
+    expect((await deploy(p, 'talker', await talker('v2'))).deploy.status).toBe('succeeded');
+
+    // Follow first, then cause a line: it must arrive on the open response.
+    const ctrl = new AbortController();
+    const res = await p.api$('/api/v1/apps/talker/logs?follow=true&tail=0&container=runtime', { signal: ctrl.signal });
+    const reader = res.body!.getReader();
+    await p.get('talker', '/live');
+    let live = '';
+    while (!live.includes('hit v2 /live')) live += new TextDecoder().decode((await reader.read()).value);
+    ctrl.abort();
+
+    const all = async () => (await (await p.api$('/api/v1/apps/talker/logs?tail=1000')).text());
+    const text = await all();
+    expect(text).toMatch(/booted v1/); // the v1 pod is gone; its lines are not
+    expect(text).toMatch(/hit v1 \/one/);
+    expect(text).toMatch(/booted v2/);
+    expect(text).toMatch(/ talker-v1-\w+\/app loader: published/); // the logic sidecar's own output
+    const runtimeOnly = await (await p.api$('/api/v1/apps/talker/logs?tail=1000&container=runtime')).text();
+    expect(runtimeOnly).not.toMatch(/\/app /);
+    expect(runtimeOnly).toMatch(/\/runtime /);
+  });
+});
+
 describe('config and rollback without rebuilding', () => {
   const latestDeploy = async (app: string) => ((await (await p.api$(`/api/v1/apps/${app}/deploys`)).json()).items[0] as { id: string; source: string });
 

@@ -8,6 +8,13 @@ const Env = z.object({
   SIDECAR_SECRETS_KEYS: z.string().optional(),
   SIDECAR_DATA_DIR: z.string().min(1),
   SIDECAR_TARGET: z.enum(['docker', 'kubernetes']).default('docker'),
+  /** SIDECAR_TARGET=kubernetes (docs/kubernetes.md): the apps' namespace, Ingress class and host pattern ("{app}.apps.example.com"). */
+  SIDECAR_K8S_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).default('sidecar-apps'),
+  SIDECAR_INGRESS_CLASS: z.string().min(1).optional(),
+  SIDECAR_INGRESS_HOST_PATTERN: z.string().includes('{app}', { message: 'must contain {app}' }).optional(),
+  SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS: z.coerce.number().int().positive().default(600),
+  /** Registry host[:port] logic images are pushed to (and the runtime image, on Kubernetes); manifests reference them by digest. */
+  SIDECAR_REGISTRY: z.string().regex(/^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/).optional(),
   /** Labels every Docker object this platform creates; a platform adopts and removes only its own. */
   SIDECAR_PLATFORM_ID: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('default'),
   SIDECAR_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
@@ -23,6 +30,12 @@ const Env = z.object({
   SIDECAR_MAX_UNPACKED_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
   SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
   SIDECAR_MAX_ENTRIES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxEntries),
+}).superRefine((env, ctx) => {
+  // The Kubernetes target cannot guess where apps are reachable or where nodes pull images from.
+  if (env.SIDECAR_TARGET !== 'kubernetes') return;
+  for (const key of ['SIDECAR_INGRESS_CLASS', 'SIDECAR_INGRESS_HOST_PATTERN', 'SIDECAR_REGISTRY'] as const) {
+    if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when SIDECAR_TARGET=kubernetes' });
+  }
 });
 export type WorkerConfig = Readonly<z.infer<typeof Env>>;
 

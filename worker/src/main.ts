@@ -13,9 +13,11 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
+import { LogCollector } from './log-collector.js';
 import { pruneReleaseImages } from './retention.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
+import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/index.js';
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;
@@ -30,22 +32,25 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const docker = new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET });
   const images = await platformImages(docker);
+  // SIDECAR_TARGET=kubernetes: the cluster target, and the runtime image pushed to SIDECAR_REGISTRY (referenced by digest).
+  const k8s = config.SIDECAR_TARGET === 'kubernetes' ? await kubernetesWorkerParts({ config, docker, runtimeImage: images.runtimeNode }) : undefined;
+  const runtimeImage = k8s?.runtimeImage ?? images.runtimeNode;
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
-  await redis.set(stores.keys.runtimeImage, images.runtimeNode);
+  await redis.set(stores.keys.runtimeImage, runtimeImage);
   const resealed = await stores.apps.reseal();
   if (resealed > 0) console.log(`worker: re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
   const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
   await cancels.start();
 
-  const target = new DockerTarget({
+  const target = k8s ? k8s.target : new DockerTarget({
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
     backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
   });
-  await target.adopt();
+  if (target instanceof DockerTarget) await target.adopt();
 
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
@@ -59,10 +64,10 @@ async function main(): Promise<void> {
   const buildWorker = new Worker(
     QueueNames.build,
     buildProcessor({
-      stores, cancels, runtimeImage: images.runtimeNode, workRoot,
+      stores, cancels, runtimeImage, workRoot,
       blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),
-      images: new DockerImageBuilder({ docker, logicBaseImage: images.logicBase }),
+      images: publishingBuilder(new DockerImageBuilder({ docker, logicBaseImage: images.logicBase }), { docker, registry: config.SIDECAR_REGISTRY }),
       enqueueDeploy: (p) => producer.enqueueDeploy(p),
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
@@ -85,6 +90,8 @@ async function main(): Promise<void> {
   }
 
   status.start();
+  const logs = new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  logs.start();
   const heartbeat = async () => {
     try {
       await target.ping();
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
   };
   await heartbeat();
   const beat = setInterval(() => void heartbeat(), 5000);
-  console.log(`worker: ready (target docker, platform ${config.SIDECAR_PLATFORM_ID})`);
+  console.log(`worker: ready (target ${config.SIDECAR_TARGET}, platform ${config.SIDECAR_PLATFORM_ID})`);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 20_000).unref();
       clearInterval(beat);
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
-      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close()]);
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);

@@ -49,6 +49,7 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: De
       items: releases.map((rel) => ({
         version: rel.version, image: rel.image, imageDigest: rel.imageDigest, runtimeImage: rel.runtimeImage,
         env: rel.env, createdAt: rel.createdAt, deployId: rel.deployId, current: rel.version === app.currentRelease,
+        commit: rel.commit ?? null,
       })),
     });
   });

@@ -50,6 +50,7 @@ export function buildProcessor(deps: BuildDeps) {
       const release = await stores.releases.create({
         app: deploy.app, image: built.image, imageDigest: built.digest, runtimeImage: deps.runtimeImage,
         env: app.env, manifest: prepared.manifest, createdAt: new Date().toISOString(), deployId: deploy.id,
+        commit: deploy.commit ?? null,
       });
       rec.log(`build: image ${built.image} (${built.digest.slice(0, 19)}), release v${release.version}`);
       await rec.flush();

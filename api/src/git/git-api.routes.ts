@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import type { Stores } from '@sidecar/store';
+import { appParam } from '../routes/params.js';
+import type { GitSettings } from './git-settings.js';
+import { GitRepos } from './repos.js';
+
+/**
+ * The git side of an app under /api/v1 (bearer auth, JSON):
+ *   GET   /apps/:app/git  → {url, deployBranches, branches: [{name, sha}]}
+ *   PATCH /apps/:app/git  {deployBranch: "prod" | null}: which branch deploys (null: main or master)
+ */
+export function gitApiRoutes(deps: { stores: Stores; git: GitSettings }): Router {
+  const r = Router();
+  const repos = new GitRepos(deps.git);
+
+  const view = async (name: string, origin: string) => ({
+    url: `${origin}/git/${name}.git`,
+    deployBranches: await repos.deployBranches(name),
+    branches: await repos.branches(name),
+  });
+
+  r.get('/apps/:app/git', async (req, res) => {
+    const app = await deps.stores.apps.get(appParam(req));
+    await repos.ensure(app);
+    res.json(await view(app.name, `${req.protocol}://${req.get('host')}`));
+  });
+
+  r.patch('/apps/:app/git', async (req, res) => {
+    const app = await deps.stores.apps.get(appParam(req));
+    const branch = (req.body as { deployBranch?: unknown } | undefined)?.deployBranch;
+    if (branch !== null && typeof branch !== 'string') {
+      throw new DomainError(ErrorCode.invalidRequest, 'deployBranch: give a branch name, or null for main/master');
+    }
+    await repos.setDeployBranch(app, branch);
+    res.json(await view(app.name, `${req.protocol}://${req.get('host')}`));
+  });
+
+  return r;
+}

@@ -1,0 +1,107 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import { validatePod } from '@sidecar/core';
+// The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
+import { checkManifest } from '../../worker/src/targets/kubernetes/manifest-check.js';
+import { createApp } from './app.js';
+
+// GET /api/v1/apps/:app/manifests against a real Redis (global setup), isolated by a key prefix.
+const prefix = `t-${randomUUID().slice(0, 8)}:`;
+const redis = connectRedis(inject('redisUrl'));
+const stores: Stores = createStores(redis, prefix, new SecretBox([{ id: 't', key: randomBytes(32) }]));
+const queues = new DeployQueues(redis, prefix);
+const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-manifests-test-'));
+const admin = newTokenSecret();
+const kubernetes = { namespace: 'team-apps', platformId: 'prod', ingressClassName: 'traefik', hostPattern: '{app}.apps.example.org', registry: 'registry.example.org' };
+const app = createApp({
+  stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`, kubernetes,
+});
+const auth = { authorization: `Bearer ${admin}` };
+const digest = `sha256:${'e3'.repeat(32)}`;
+
+async function deployed(name: string, body: Record<string, unknown> = {}): Promise<void> {
+  await request(app).post('/api/v1/apps').set(auth).send({ name, ...body }).expect(201);
+  const current = await stores.apps.get(name);
+  const release = await stores.releases.create({
+    app: name, image: `registry.example.org/sidecar-app/${name}:d_1`, imageDigest: digest, runtimeImage: 'registry.example.org/sidecar/runtime-node@sha256:' + 'f0'.repeat(32),
+    env: current.env, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, createdAt: new Date().toISOString(), deployId: 'd_1',
+  });
+  await stores.apps.update(name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
+}
+
+beforeAll(async () => {
+  await stores.tokens.ensureAdmin(admin);
+  await deployed('plain');
+  await deployed('shop', { replicas: 3, env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 'pa55word-in-clear' } });
+});
+afterAll(async () => {
+  await queues.close();
+  await redis.quit();
+  rmSync(blobDir, { recursive: true, force: true });
+});
+
+const manifests = (name: string, query = '') => request(app).get(`/api/v1/apps/${name}/manifests${query}`).set(auth);
+
+describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
+  it('returns Deployment, Service and Ingress for a plain app, each passing the Kubernetes 1.33 schema and the pod rules', async () => {
+    const res = await manifests('plain', '?target=kubernetes').expect(200);
+    expect(res.body).toMatchObject({ target: 'kubernetes', release: 1 });
+    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual(['Deployment', 'Service', 'Ingress']);
+    for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
+    const [deployment, , ingress] = res.body.items;
+    expect(deployment.metadata).toMatchObject({ name: 'plain', namespace: 'team-apps', labels: { 'sidecar.paas/platform': 'prod' } });
+    expect(deployment.spec.template.spec.initContainers[0]).toMatchObject({ name: 'app', restartPolicy: 'Always', image: `registry.example.org/sidecar-app/plain@${digest}` });
+    expect(ingress.spec).toMatchObject({ ingressClassName: 'traefik', rules: [{ host: 'plain.apps.example.org' }] });
+  });
+
+  it('returns an app with replicas, env and secrets, passing the same check, with secret values masked', async () => {
+    const res = await manifests('shop').expect(200); // kubernetes is the default
+    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+    for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
+    expect(res.text).not.toContain('pa55word-in-clear');
+    const [secret, deployment] = res.body.items;
+    expect(secret.stringData).toEqual({ DB_PASSWORD: '******' });
+    expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
+      { name: 'GREETING', value: 'hi' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } },
+    ]));
+  });
+});
+
+describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
+  it('returns the pods the Docker target runs, one per replica, valid for the pod runner, secrets masked', async () => {
+    const res = await manifests('shop', '?target=docker').expect(200);
+    expect(res.body.items).toHaveLength(3);
+    for (const pod of res.body.items) {
+      expect(() => validatePod(pod)).not.toThrow();
+      expect(() => checkManifest(pod)).not.toThrow();
+    }
+    expect(res.body.items[0].spec.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', value: '******' });
+    expect(res.text).not.toContain('pa55word-in-clear');
+  });
+});
+
+describe('GET /api/v1/apps/:app/manifests: errors', () => {
+  const expectProblem = (res: request.Response, status: number, code: string) => {
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ status, code });
+  };
+
+  it('409 no_release for an app never deployed', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'fresh' }).expect(201);
+    expectProblem(await manifests('fresh'), 409, 'no_release');
+  });
+  it('400 for an unknown target, 404 for an unknown app or release, 401 without a token', async () => {
+    expectProblem(await manifests('plain', '?target=nomad'), 400, 'invalid_request');
+    expectProblem(await manifests('nope'), 404, 'app_not_found');
+    expectProblem(await manifests('plain', '?release=9'), 404, 'release_not_found');
+    expectProblem(await request(app).get('/api/v1/apps/plain/manifests'), 401, 'unauthorized');
+  });
+});

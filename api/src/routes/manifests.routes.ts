@@ -1,0 +1,66 @@
+import { Router } from 'express';
+import {
+  DomainError, ErrorCode, podNameFor, renderAppManifests, renderPod, SECRET_MASK,
+  type App, type KubernetesSettings, type Pod, type Release,
+} from '@sidecar/core';
+import type { Stores } from '@sidecar/store';
+import { appParam } from './params.js';
+
+/** What `/manifests` renders with when the process was given no Kubernetes settings. */
+export const DEFAULT_MANIFEST_SETTINGS: KubernetesSettings = {
+  namespace: 'sidecar-apps', platformId: 'default', ingressClassName: 'nginx', hostPattern: '{app}.apps.example.com',
+};
+
+export const ManifestTarget = { kubernetes: 'kubernetes', docker: 'docker' } as const;
+export type ManifestTarget = (typeof ManifestTarget)[keyof typeof ManifestTarget];
+
+/**
+ * `GET /apps/:app/manifests?target=kubernetes|docker[&release=N]`: the objects the app is
+ * (or, on the other target, would be) deployed as, rendered by core from the same pod
+ * template the worker uses: a user can see, diff, or take them to any cluster.
+ * Secret values never leave in clear: the Secret (kubernetes) and secret env values
+ * (docker) are masked as `******`.
+ */
+export function manifestsRoutes(deps: { stores: Stores; settings?: KubernetesSettings | undefined }): Router {
+  const r = Router();
+  const settings = deps.settings ?? DEFAULT_MANIFEST_SETTINGS;
+  r.get('/apps/:app/manifests', async (req, res) => {
+    const name = appParam(req);
+    const target = targetParam(req.query.target);
+    const app = await deps.stores.apps.get(name);
+    const release = await releaseFor(deps.stores, app, req.query.release);
+    const items = target === 'kubernetes' ? renderAppManifests({ app, release, settings, secretValues: 'mask' }) : dockerPods(app, release);
+    res.json({ target, release: release.version, items });
+  });
+  return r;
+}
+
+function targetParam(v: unknown): ManifestTarget {
+  if (v === undefined) return ManifestTarget.kubernetes;
+  if (v === 'kubernetes' || v === 'docker') return v;
+  throw new DomainError(ErrorCode.invalidRequest, `target must be "kubernetes" or "docker", not ${JSON.stringify(v)}`);
+}
+
+async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release> {
+  if (v !== undefined) {
+    const version = Number(v);
+    if (!Number.isInteger(version) || version < 1) throw new DomainError(ErrorCode.invalidRequest, `release must be a release version, not ${JSON.stringify(v)}`);
+    return stores.releases.get(app.name, version);
+  }
+  if (app.currentRelease === null) {
+    throw new DomainError(ErrorCode.noRelease, `app "${app.name}" has no release yet: its manifests name the images of a release, so deploy it first`);
+  }
+  return stores.releases.get(app.name, app.currentRelease);
+}
+
+/** The pods the Docker target runs (one per replica; it names them with a random suffix, shown here as the replica number). */
+function dockerPods(app: App, release: Release): Pod[] {
+  const secretKeys = new Set(Object.keys(app.secrets));
+  return Array.from({ length: app.replicas }, (_, i) => {
+    const pod = renderPod({ app, release, podName: podNameFor(app.name, release.version, String(i + 1)) });
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      if (c.env) c.env = c.env.map((e) => (secretKeys.has(e.name) ? { name: e.name, value: SECRET_MASK } : e));
+    }
+    return pod;
+  });
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+// Test-only: the official Kubernetes 1.33 OpenAPI schema, as generated models (core itself stays dependency-free).
+import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1';
+import { Job as JobModel } from 'kubernetes-models/batch/v1';
+import { Ingress as IngressModel } from 'kubernetes-models/networking.k8s.io/v1';
+import { Secret as SecretModel, Service as ServiceModel } from 'kubernetes-models/v1';
+import { APP_DEFAULTS } from './app.js';
+import {
+  checkPodRules, imageRefFor, jobNameFor, labelSelectorFor, renderAppManifests, renderJobManifest,
+  type Deployment, type Ingress, type KubeJob, type KubernetesSettings, type Manifest, type Secret, type Service,
+} from './k8s-manifests.js';
+import { renderPod } from './pod-template.js';
+
+const settings: KubernetesSettings = {
+  namespace: 'sidecar-apps', platformId: 'prod', ingressClassName: 'nginx', hostPattern: '{app}.apps.example.com', registry: 'registry.example.com:5000',
+};
+const digest = `sha256:${'ab'.repeat(32)}`;
+const plainApp = { name: 'hello', resources: { ...APP_DEFAULTS.resources }, secrets: {}, replicas: 1 };
+const release = {
+  version: 4, image: 'registry.example.com:5000/sidecar-app/hello:d_1', imageDigest: digest, runtimeImage: 'registry.example.com:5000/sidecar/runtime-node@sha256:' + 'cd'.repeat(32),
+  env: {}, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' } as const,
+};
+const richApp = { name: 'shop', resources: { memory: '512Mi', cpu: '1' }, secrets: { DB_PASSWORD: 's3cret', API_KEY: 'k' }, replicas: 3 };
+const richRelease = { ...release, image: 'sidecar-app/shop:d_2', imageDigest: 'sha256:localid', env: { GREETING: 'hi', MODE: 'prod' } };
+
+const MODELS: Record<string, new (d: never) => { validate(): void }> = {
+  Deployment: DeploymentModel as never, Service: ServiceModel as never, Ingress: IngressModel as never, Secret: SecretModel as never, Job: JobModel as never,
+};
+/** The check: the 1.33 schema, then core's native-sidecar rules. */
+function check(m: Manifest | Record<string, unknown>): void {
+  const Model = MODELS[String((m as { kind: string }).kind)]!;
+  new Model(m as never).validate();
+  checkPodRules(m);
+}
+const byKind = <K extends Manifest['kind']>(ms: Manifest[], kind: K) => ms.find((m) => m.kind === kind) as Extract<Manifest, { kind: K }>;
+
+describe('renderAppManifests', () => {
+  const plain = renderAppManifests({ app: plainApp, release, settings });
+  const rich = renderAppManifests({ app: richApp, release: richRelease, settings, secretValues: 'include' });
+
+  it('renders a plain app as Deployment, Service and Ingress that pass the Kubernetes 1.33 schema and the pod rules', () => {
+    expect(plain.map((m) => m.kind)).toEqual(['Deployment', 'Service', 'Ingress']);
+    for (const m of plain) expect(() => check(m)).not.toThrow();
+  });
+
+  it('renders an app with replicas, env and secrets (Secret first) that passes the same check', () => {
+    expect(rich.map((m) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+    for (const m of rich) expect(() => check(m)).not.toThrow();
+    expect(byKind(rich, 'Deployment').spec.replicas).toBe(3);
+  });
+
+  it('wraps exactly renderPod\'s containers: native sidecar with startup probe, runtime with readiness probe, limits, security', () => {
+    const d = byKind(plain, 'Deployment');
+    const pod = renderPod({ app: plainApp, release, podName: 'hello' });
+    const [logic] = d.spec.template.spec.initContainers!;
+    const [runtime] = d.spec.template.spec.containers;
+    expect(logic).toMatchObject({ ...pod.spec.initContainers![0], image: `registry.example.com:5000/sidecar-app/hello@${digest}`, volumeMounts: expect.any(Array) });
+    expect(logic!.restartPolicy).toBe('Always');
+    expect(logic!.startupProbe).toEqual(pod.spec.initContainers![0]!.startupProbe);
+    expect(runtime).toMatchObject({ name: 'runtime', image: release.runtimeImage, readinessProbe: pod.spec.containers[0]!.readinessProbe, resources: { limits: { memory: '256Mi', cpu: '500m' } } });
+    expect(runtime!.restartPolicy).toBeUndefined();
+    for (const c of [logic!, runtime!]) {
+      expect(c.securityContext).toEqual(pod.spec.containers[0]!.securityContext);
+      // Docker's read-only root comes with a /tmp tmpfs; the cluster gets a memory emptyDir per container.
+      expect(c.volumeMounts).toContainEqual({ name: `tmp-${c.name}`, mountPath: '/tmp' });
+    }
+    expect(d.spec.template.spec).toMatchObject({
+      automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      terminationGracePeriodSeconds: 30,
+    });
+    expect(d.spec.template.spec.volumes).toContainEqual({ name: 'workspace', emptyDir: {} });
+    expect(d.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  });
+
+  it('labels every object as this platform\'s and selects pods by platform labels that never change between releases', () => {
+    const selector = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'prod', 'sidecar.paas/app': 'shop' };
+    for (const m of rich) {
+      expect(m.metadata).toMatchObject({ namespace: 'sidecar-apps', labels: selector });
+      expect(m.metadata.labels!['app.kubernetes.io/managed-by']).toBe('sidecar-paas');
+    }
+    const d = byKind(rich, 'Deployment');
+    expect(d.spec.selector.matchLabels).toEqual(selector);
+    expect(d.spec.template.metadata.labels).toMatchObject({ ...selector, 'sidecar.paas/release': '4' });
+    expect(d.spec.template.metadata.labels['sidecar.paas/pod']).toBeUndefined();
+    expect((byKind(rich, 'Service') as Service).spec.selector).toEqual(selector);
+    expect(labelSelectorFor(settings, 'shop')).toBe('sidecar.paas/managed=true,sidecar.paas/platform=prod,sidecar.paas/app=shop');
+  });
+
+  it('keeps secret values out of the Deployment: the runtime reads them from the app\'s Secret', () => {
+    const d = byKind(rich, 'Deployment');
+    expect(JSON.stringify(d)).not.toContain('s3cret');
+    expect(d.spec.template.spec.containers[0]!.env).toEqual(expect.arrayContaining([
+      { name: 'GREETING', value: 'hi' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } },
+    ]));
+    expect(JSON.stringify(d.spec.template.spec.initContainers)).not.toContain('DB_PASSWORD');
+    expect((byKind(rich, 'Secret') as Secret).stringData).toEqual({ API_KEY: 'k', DB_PASSWORD: 's3cret' });
+  });
+
+  it('masks secret values unless asked for them (what users and `/manifests` see)', () => {
+    const shown = renderAppManifests({ app: richApp, release: richRelease, settings });
+    const s = byKind(shown, 'Secret') as Secret;
+    expect(s.stringData).toEqual({ API_KEY: '******', DB_PASSWORD: '******' });
+    expect(s.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
+    expect(JSON.stringify(shown)).not.toContain('s3cret');
+  });
+
+  it('routes the host from the pattern to the Service with the configured ingress class', () => {
+    const ing = byKind(plain, 'Ingress') as Ingress;
+    expect(ing.spec).toEqual({
+      ingressClassName: 'nginx',
+      rules: [{ host: 'hello.apps.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'hello', port: { name: 'http' } } } }] } }],
+    });
+    expect((byKind(plain, 'Service') as Service).spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+  });
+});
+
+describe('imageRefFor', () => {
+  it('references a pushed image by its registry digest, else by tag', () => {
+    expect(imageRefFor({ image: 'r:5000/sidecar-app/a:d_1', imageDigest: digest }, 'r:5000')).toBe(`r:5000/sidecar-app/a@${digest}`);
+    expect(imageRefFor({ image: 'sidecar-app/a:d_1', imageDigest: digest }, 'r:5000')).toBe('sidecar-app/a:d_1'); // not in the registry
+    expect(imageRefFor({ image: 'r:5000/sidecar-app/a:d_1', imageDigest: digest }, undefined)).toBe('r:5000/sidecar-app/a:d_1');
+    expect(imageRefFor({ image: 'r:5000/sidecar-app/a:d_1', imageDigest: 'sha256:short' }, 'r:5000')).toBe('r:5000/sidecar-app/a:d_1');
+  });
+});
+
+describe('renderJobManifest', () => {
+  const job: KubeJob = renderJobManifest({ app: richApp, release: richRelease, settings, jobId: 'j_0abc12345ffee', command: ['node', 'task.js'], env: { API_KEY: 'job wins' } });
+
+  it('is a batch/v1 Job around renderJobPod\'s pod that passes the same check, run once', () => {
+    expect(() => check(job)).not.toThrow();
+    expect(job.metadata.name).toBe(jobNameFor('shop', 'j_0abc12345ffee'));
+    expect(job.metadata.name).toBe('shop-job-j-0abc12345ffee');
+    expect(job.spec.backoffLimit).toBe(0);
+    const spec = job.spec.template.spec;
+    expect(spec.restartPolicy).toBe('Never');
+    expect(spec.initContainers![0]).toMatchObject({ name: 'app', restartPolicy: 'Always' });
+    expect(spec.containers[0]!.command).toEqual(['sh', '-c', 'cd /workspace/current && exec "$@"', 'job', 'node', 'task.js']);
+    expect(job.spec.template.metadata.labels).toMatchObject({ 'sidecar.paas/kind': 'job', 'sidecar.paas/deploy': 'j_0abc12345ffee', 'sidecar.paas/platform': 'prod' });
+  });
+
+  it('gives the job its env over the app\'s, secrets by reference', () => {
+    const env = job.spec.template.spec.containers[0]!.env!;
+    expect(env).toContainEqual({ name: 'API_KEY', value: 'job wins' });
+    expect(env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } });
+    expect(JSON.stringify(job)).not.toContain('s3cret');
+  });
+});
+
+describe('the check rejects what a cluster would', () => {
+  const deployment = () => structuredClone(byKind(renderAppManifests({ app: plainApp, release, settings }), 'Deployment')) as Deployment;
+
+  it('rejects restartPolicy Always on a main container (schema-valid, so core\'s rule catches it)', () => {
+    const d = deployment();
+    d.spec.template.spec.containers[0]!.restartPolicy = 'Always';
+    expect(() => new DeploymentModel(d as never).validate()).not.toThrow(); // the schema alone lets it through
+    expect(() => check(d)).toThrow(/Deployment hello \(pod template\): spec\.containers\[0\]\.restartPolicy: Forbidden/);
+  });
+
+  it('rejects a probe on a plain init container', () => {
+    const d = deployment();
+    const { restartPolicy: _, ...plainInit } = d.spec.template.spec.initContainers![0]!;
+    d.spec.template.spec.initContainers = [plainInit];
+    expect(() => check(d)).toThrow(/spec\.initContainers\[0\]\.startupProbe: Forbidden: may not be set for init containers without restartPolicy=Always/);
+  });
+
+  it('rejects schema violations (a port that is not a number, a missing image)', () => {
+    const d = deployment() as unknown as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    d.spec.template.spec.containers[0]!.ports = [{ containerPort: 'http' }];
+    expect(() => check(d as never)).toThrow(/containerPort must be integer/);
+    const e = deployment() as unknown as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    delete e.spec.template.spec.containers[0]!.image;
+    expect(() => check(e as never)).toThrow(/image/);
+  });
+});

@@ -1,0 +1,83 @@
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '../docker/test-support.js';
+import { apiStatusOf } from './kube-errors.js';
+import { loadKubeConfig } from './kube-config.js';
+import { KubernetesTarget } from './kubernetes-target.js';
+import { RegistryImagePublisher } from './registry.js';
+import { testApp, testRelease } from './test-support.js';
+
+/**
+ * The Target contract on a real cluster: runs only when KUBECONFIG points at one (none can
+ * run on the project's machines). Also needs SIDECAR_K8S_TEST_REGISTRY: a registry this
+ * Docker engine can push to and the cluster's nodes can pull from (e.g. kind's local
+ * registry at localhost:5001). Uses the namespace SIDECAR_K8S_TEST_NAMESPACE (default
+ * sidecar-test), created if missing; every object it makes is removed afterwards.
+ */
+const kubeconfig = process.env.KUBECONFIG;
+if (!kubeconfig) {
+  console.info('skipped: KUBECONFIG is not set; the real-cluster suite of the Kubernetes target did not run (the contract tests against a fake API server did)');
+}
+
+describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', () => {
+  const namespace = process.env.SIDECAR_K8S_TEST_NAMESPACE ?? 'sidecar-test';
+  const registry = process.env.SIDECAR_K8S_TEST_REGISTRY ?? '';
+  const name = uniqueName('k8s');
+  const settings = {
+    namespace, platformId: name, ingressClassName: process.env.SIDECAR_INGRESS_CLASS ?? 'nginx', hostPattern: '{app}.sidecar-test.invalid', registry,
+    progressDeadlineSeconds: 30, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
+  };
+  let target: KubernetesTarget;
+  const images = { logic: '', broken: '', runtime: '' };
+  const app = testApp(name, { replicas: 2, secrets: { TOKEN: 'cluster-secret' } });
+  const release = (version: number, image: string) => testRelease(name, version, { image, imageDigest: '', runtimeImage: images.runtime });
+  const signal = () => new AbortController().signal;
+
+  beforeAll(async () => {
+    if (!registry) throw new Error('KUBECONFIG is set but SIDECAR_K8S_TEST_REGISTRY is not: name a registry this engine pushes to and the nodes pull from');
+    const kc = loadKubeConfig();
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch((e: unknown) => {
+      if (apiStatusOf(e)?.code !== 409) throw e;
+    });
+    const d = docker();
+    await ensureTestImages(d);
+    const publisher = new RegistryImagePublisher({ docker: d, registry });
+    images.logic = (await publisher.publish(TEST_IMAGES.logic)).ref;
+    images.broken = (await publisher.publish(TEST_IMAGES.logicBroken)).ref;
+    images.runtime = (await publisher.publish(TEST_IMAGES.runtime)).ref;
+    target = new KubernetesTarget({ kubeConfig: kc, settings, rolloutTimeoutMs: 120_000 });
+  }, 300_000);
+
+  afterAll(async () => {
+    await target?.remove(name);
+    await target?.close();
+  }, 120_000);
+
+  it('rolls an app out: every replica Ready, the logic in a started native sidecar', async () => {
+    const lines: string[] = [];
+    await target.apply({ app, release: release(1, images.logic), signal: signal(), log: (l) => lines.push(l) });
+    expect(lines.at(-1)).toMatch(/rolled out/);
+    const pods = await target.status(name);
+    expect(pods.filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
+    for (const p of pods) expect(p.initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
+  }, 180_000);
+
+  it('applying the same release again changes nothing (the Deployment\'s generation stays)', async () => {
+    const apps = loadKubeConfig().makeApiClient(AppsV1Api);
+    const before = await apps.readNamespacedDeployment({ name, namespace });
+    await target.apply({ app, release: release(1, images.logic), signal: signal(), log: () => {} });
+    const after = await apps.readNamespacedDeployment({ name, namespace });
+    expect(after.metadata?.generation).toBe(before.metadata?.generation);
+  }, 180_000);
+
+  it('a release that never becomes ready fails as not_ready while the previous one keeps serving', async () => {
+    const failed = await target.apply({ app: { ...app, currentRelease: 1 }, release: release(2, images.broken), signal: signal(), log: () => {} }).then(() => undefined, (e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'not_ready' });
+    expect((await target.status(name)).filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
+  }, 180_000);
+
+  it('remove deletes the app\'s objects and waits for its pods to go', async () => {
+    await target.remove(name);
+    expect(await target.status(name)).toEqual([]);
+  }, 180_000);
+});

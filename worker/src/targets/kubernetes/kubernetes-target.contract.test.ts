@@ -1,0 +1,368 @@
+import { PassThrough } from 'node:stream';
+import { isDomainError, type DomainError } from '@sidecar/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubernetesTarget } from './kubernetes-target.js';
+import { FakeApiServer, type Route, sendJson, sendWatch, statusBody, testApp, testRelease, testSettings } from './test-support.js';
+
+/**
+ * Contract tests at the HTTP boundary of @kubernetes/client-node: the KubernetesTarget
+ * talks to a fake API server that records each request and answers as an API server
+ * would. They pin the exact requests (method, path, query, content type, body) and the
+ * target's reaction to the answers. No cluster is involved; see kubernetes-target.cluster.test.ts.
+ */
+const NS = '/api/v1/namespaces/apps';
+const APPS = '/apis/apps/v1/namespaces/apps';
+const DEPLOYMENT = `${APPS}/deployments/shop`;
+const SELECTOR = 'sidecar.paas/managed=true,sidecar.paas/platform=contract,sidecar.paas/app=shop';
+const OURS = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
+
+let api: FakeApiServer;
+let target: KubernetesTarget;
+const app = testApp('shop', { replicas: 2, secrets: { DB_PASSWORD: 's3cret' }, env: { GREETING: 'hi' }, currentRelease: 1 });
+const release = testRelease('shop', 2);
+const rollout = (over: { signal?: AbortSignal } = {}) => {
+  const lines: string[] = [];
+  const done = target.apply({ app, release, signal: over.signal ?? new AbortController().signal, log: (l) => lines.push(l) });
+  return { done, lines };
+};
+const caught = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e as DomainError);
+
+/** A Deployment status as the controller writes it. */
+const deploymentWith = (status: Record<string, unknown>, generation = 1) => ({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop', generation, resourceVersion: '77', labels: OURS }, spec: { replicas: 2 }, status,
+});
+/** The applied Deployment as stored, with the status a controller would have written once done. */
+const rolledOut: Route = (req, res) => {
+  const stored = api.objects.get(req.path);
+  if (stored) sendJson(res, 200, { ...stored, status: DONE });
+  else sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+};
+const DONE = { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 2 };
+
+beforeEach(async () => {
+  api = new FakeApiServer();
+  await api.start();
+  target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
+});
+afterEach(async () => {
+  await target.close();
+  await api.close();
+});
+
+describe('apply: server-side apply of the rendered objects', () => {
+  it('sends one apply PATCH per object: apply-patch+yaml, fieldManager sidecar-paas, force, the rendered body', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]));
+    const { done } = rollout();
+    await done;
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((p) => p.path)).toEqual([
+      `${NS}/secrets/shop-secrets`, DEPLOYMENT, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+    ]);
+    const rendered = target.manifests({ app, release });
+    patches.forEach((p, i) => {
+      expect(p.contentType).toBe('application/apply-patch+yaml');
+      expect(p.query).toEqual({ fieldManager: 'sidecar-paas', force: 'true' });
+      expect(p.body).toEqual(JSON.parse(JSON.stringify(rendered[i])));
+    });
+    // The Secret goes with its value to the cluster; the Deployment only refers to it.
+    expect(patches[0]!.body).toMatchObject({ kind: 'Secret', stringData: { DB_PASSWORD: 's3cret' } });
+    expect(JSON.stringify(patches[1]!.body)).not.toContain('s3cret');
+    // Each apply is preceded by a read that checks the object is not someone else's.
+    expect(api.sent('GET', `${NS}/secrets/shop-secrets`)).toHaveLength(1);
+  });
+
+  it('applying the same release twice sends identical requests and changes nothing (generation stays 1)', async () => {
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await rollout().done;
+    const first = api.requests.filter((r) => r.method === 'PATCH').map((r) => JSON.stringify(r));
+    api.requests.length = 0;
+    await rollout().done;
+    const second = api.requests.filter((r) => r.method === 'PATCH').map((r) => JSON.stringify(r));
+    expect(second).toEqual(first);
+    expect(api.objects.get(DEPLOYMENT)!.metadata.generation).toBe(1);
+  });
+
+  it('refuses to take over an object with the app\'s name that the platform did not create (and sends no PATCH)', async () => {
+    api.put(DEPLOYMENT, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop', labels: { team: 'payments' } } });
+    const e = await caught(rollout().done);
+    expect(e.code).toBe('deploy_failed');
+    expect(e.message).toMatch(/deployments\.apps apps\/shop exists but is not managed by this platform/);
+    expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(0);
+  });
+
+  it('removes a Secret left from earlier releases once the app has no secrets (by label, exactly the listed uid)', async () => {
+    const old = api.put(`${NS}/secrets/shop-secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-secrets', labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' } } });
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: { ...app, secrets: {} }, release, signal: new AbortController().signal, log: () => {} });
+    expect(api.sent('GET', `${NS}/secrets`)[0]!.query).toEqual({ labelSelector: SELECTOR });
+    const del = api.sent('DELETE', `${NS}/secrets/shop-secrets`);
+    expect(del).toHaveLength(1);
+    expect(del[0]!.body).toMatchObject({ preconditions: { uid: old.metadata.uid } });
+    expect(del[0]!.query.propagationPolicy).toBe('Background');
+  });
+});
+
+describe('apply: answers from the API server', () => {
+  const failPatch = (code: number, reason: string) =>
+    api.on('PATCH', DEPLOYMENT, (_req, res) => sendJson(res, code, statusBody(code, reason, `deployments.apps "shop" is ${reason.toLowerCase()}`)));
+
+  it('409 Conflict: a retryable failure', async () => {
+    failPatch(409, 'Conflict');
+    const e = await caught(rollout().done);
+    expect(isDomainError(e)).toBe(true);
+    expect(e).toMatchObject({ code: 'deploy_failed', retryable: true });
+    expect(e.message).toMatch(/applying deployments\.apps shop: .*conflict/);
+  });
+
+  it('403 Forbidden: not retried, names the missing permission and where RBAC is defined', async () => {
+    failPatch(403, 'Forbidden');
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'forbidden', retryable: false });
+    expect(e.message).toMatch(/deploy\/kubernetes\/rbac\.yaml/);
+  });
+
+  it('404 Not Found on apply (the namespace is missing): not retried', async () => {
+    failPatch(404, 'NotFound');
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'not_found', retryable: false });
+  });
+
+  it('422 Invalid: the object was rejected, not retried', async () => {
+    failPatch(422, 'Invalid');
+    expect(await caught(rollout().done)).toMatchObject({ code: 'invalid_manifest', retryable: false });
+  });
+});
+
+describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
+  it('watches the Deployment by name from the resourceVersion it read, logging kubectl\'s progress lines until done', async () => {
+    api.on('GET', DEPLOYMENT, (_req, res) => sendJson(res, 200, deploymentWith({ observedGeneration: 0 })));
+    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [
+      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 1, availableReplicas: 2 }) },
+      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 2, availableReplicas: 2 }) },
+      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 1 }) },
+      { type: 'MODIFIED', object: deploymentWith(DONE) },
+    ]));
+    const { done, lines } = rollout();
+    await done;
+    const [watch] = api.sent('GET', `${APPS}/deployments`);
+    expect(watch!.query).toMatchObject({ watch: 'true', fieldSelector: 'metadata.name=shop', resourceVersion: '77', allowWatchBookmarks: 'true' });
+    expect(lines.filter((l) => l.startsWith('rollout:'))).toEqual([
+      'rollout: waiting for deployment spec update to be observed',
+      'rollout: 1 out of 2 new replicas have been updated',
+      'rollout: 1 old replicas are pending termination',
+      'rollout: 1 of 2 updated replicas are available',
+      'rollout: deployment "shop" successfully rolled out',
+    ]);
+  });
+
+  it('ProgressDeadlineExceeded fails the rollout as not ready, naming the stuck container, the old release keeps serving', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{
+      type: 'MODIFIED',
+      object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' }] }),
+    }]));
+    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: { resourceVersion: '9' }, items: [{
+      metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
+      spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }] },
+      status: {
+        phase: 'Pending',
+        initContainerStatuses: [{ name: 'app', image: 'x', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }],
+        containerStatuses: [{ name: 'runtime', image: 'y', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }],
+      },
+    }] }));
+    api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'not_ready', retryable: false });
+    expect(e.message).toMatch(/deployment "shop" exceeded its progress deadline/);
+    expect(e.message).toMatch(/pod shop-5d4-abcde: app waiting \(ImagePullBackOff\)/);
+    expect(e.message).toMatch(/v1 keeps serving/);
+  });
+
+  it('an expired watch (ERROR 410 Gone) is resumed from a fresh read', async () => {
+    let watches = 0;
+    api.on('GET', `${APPS}/deployments`, (_req, res) => {
+      watches++;
+      if (watches === 1) sendWatch(res, [{ type: 'ERROR', object: statusBody(410, 'Expired', 'too old resource version: 77 (90)') }]);
+      else sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]);
+    });
+    await rollout().done;
+    expect(watches).toBe(2);
+    expect(api.sent('GET', DEPLOYMENT).length).toBe(3); // the ownership read, then one read per watch
+  });
+
+  it('a watch that keeps failing ends the rollout with a retryable error after 5 attempts', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => sendJson(res, 500, statusBody(500, 'InternalError', 'etcdserver: leader changed')));
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'deploy_failed', retryable: true });
+    expect(e.message).toMatch(/watching deployment shop failed 5 times in a row/);
+    expect(api.sent('GET', `${APPS}/deployments`)).toHaveLength(5);
+  });
+
+  it('a Deployment deleted during the rollout fails it', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{ type: 'DELETED', object: deploymentWith({}) }]));
+    expect((await caught(rollout().done)).message).toMatch(/was deleted during the rollout/);
+  });
+
+  it('cancelling the deploy aborts the open watch', async () => {
+    const controller = new AbortController();
+    api.on('GET', `${APPS}/deployments`, (_req, res) => {
+      sendWatch(res, [], { keepOpen: true });
+      controller.abort();
+    });
+    expect(await caught(rollout({ signal: controller.signal }).done)).toMatchObject({ code: 'cancelled' });
+  });
+});
+
+describe('status: pods and events read back into the API\'s Pod shape', () => {
+  it('lists the app\'s pods by label (jobs excluded) and the pod events, mapped to PodView', async () => {
+    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [{
+      metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
+      spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }], containers: [{ name: 'runtime' }] },
+      status: {
+        phase: 'Running',
+        conditions: [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }],
+        initContainerStatuses: [{ name: 'app', image: 'r/app@sha256:1', ready: true, started: true, restartCount: 0, state: { running: { startedAt: '2026-01-01T00:00:01Z' } } }],
+        containerStatuses: [{ name: 'runtime', image: 'r/rt', ready: true, started: true, restartCount: 1, state: { running: { startedAt: '2026-01-01T00:00:03Z' } } }],
+      },
+    }] }));
+    api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [
+      { involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.containers{runtime}' }, reason: 'Started', message: 'Started container runtime', lastTimestamp: '2026-01-01T00:00:03Z' },
+      { involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.initContainers{app}' }, reason: 'Pulled', message: 'Successfully pulled image', lastTimestamp: '2026-01-01T00:00:00Z' },
+      { involvedObject: { kind: 'Pod', name: 'someone-else' }, reason: 'Started', message: 'x', lastTimestamp: '2026-01-01T00:00:00Z' },
+    ] }));
+    const [view] = await target.status('shop');
+    expect(api.sent('GET', `${NS}/pods`)[0]!.query).toEqual({ labelSelector: `${SELECTOR},sidecar.paas/kind!=job` });
+    expect(api.sent('GET', `${NS}/events`)[0]!.query).toEqual({ fieldSelector: 'involvedObject.kind=Pod' });
+    expect(view).toEqual({
+      name: 'shop-5d4-abcde', release: 2, phase: 'Running', ready: true,
+      conditions: [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }],
+      initContainerStatuses: [{ name: 'app', image: 'r/app@sha256:1', sidecar: true, started: true, ready: true, restartCount: 0, state: { running: { startedAt: '2026-01-01T00:00:01.000Z' } } }],
+      containerStatuses: [{ name: 'runtime', image: 'r/rt', sidecar: false, started: true, ready: true, restartCount: 1, state: { running: { startedAt: '2026-01-01T00:00:03.000Z' } } }],
+      events: [
+        { time: '2026-01-01T00:00:00.000Z', container: 'app', reason: 'Pulled', message: 'Successfully pulled image' },
+        { time: '2026-01-01T00:00:03.000Z', container: 'runtime', reason: 'Started', message: 'Started container runtime' },
+      ],
+    });
+  });
+});
+
+describe('logs: streamed per container', () => {
+  const ours = { metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract' } } };
+
+  it('streams one container\'s log (follow, tail) into the given stream', async () => {
+    api.put(`${NS}/pods/shop-5d4-abcde`, ours);
+    api.on('GET', `${NS}/pods/shop-5d4-abcde/log`, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('listening on 8080\n');
+      res.end('GET / 200\n');
+    });
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    await target.logs({ pod: 'shop-5d4-abcde', container: 'runtime', follow: true, tailLines: 10 }, out);
+    expect(text).toBe('listening on 8080\nGET / 200\n');
+    const [req] = api.sent('GET', `${NS}/pods/shop-5d4-abcde/log`);
+    expect(req!.query).toMatchObject({ container: 'runtime', follow: 'true', tailLines: '10' });
+  });
+
+  it('does not read the log of a pod the platform does not own', async () => {
+    api.put(`${NS}/pods/db-0`, { metadata: { name: 'db-0', labels: { app: 'postgres' } } });
+    expect(await caught(target.logs({ pod: 'db-0', container: 'postgres' }, new PassThrough()))).toMatchObject({ code: 'pod_not_found' });
+    expect(api.sent('GET', `${NS}/pods/db-0/log`)).toHaveLength(0);
+  });
+});
+
+describe('remove: only objects carrying the platform\'s labels', () => {
+  it('lists each kind by the platform label selector and deletes exactly what it listed', async () => {
+    const labels = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
+    const mine = [
+      api.put(DEPLOYMENT, { kind: 'Deployment', metadata: { name: 'shop', labels } }),
+      api.put(`${NS}/services/shop`, { kind: 'Service', metadata: { name: 'shop', labels } }),
+      api.put('/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', { kind: 'Ingress', metadata: { name: 'shop', labels } }),
+      api.put(`${NS}/secrets/shop-secrets`, { kind: 'Secret', metadata: { name: 'shop-secrets', labels } }),
+    ];
+    api.put(`${APPS}/deployments/shop-db`, { kind: 'Deployment', metadata: { name: 'shop-db', labels: { 'sidecar.paas/app': 'shop' } } }); // not managed
+    api.put(`${APPS}/deployments/shop2`, { kind: 'Deployment', metadata: { name: 'shop2', labels: { ...labels, 'sidecar.paas/platform': 'other' } } });
+    await target.remove('shop');
+    const lists = api.requests.filter((r) => r.method === 'GET' && !r.query.watch && /\/(ingresses|services|deployments|jobs|secrets|pods)$/.test(r.path));
+    expect(lists.map((r) => r.path.split('/').pop())).toEqual(['ingresses', 'services', 'deployments', 'jobs', 'secrets', 'pods']);
+    for (const l of lists) expect(l.query.labelSelector).toBe(SELECTOR);
+    const deletes = api.requests.filter((r) => r.method === 'DELETE');
+    expect(deletes.map((d) => d.path).sort()).toEqual(mine.map((m) => pathOf(m.kind!, m.metadata.name)).sort());
+    for (const d of deletes) {
+      expect(d.query).toEqual({ propagationPolicy: 'Background' });
+      expect(mine.map((m) => m.metadata.uid)).toContain((d.body as { preconditions: { uid: string } }).preconditions.uid);
+    }
+    expect(api.objects.has(`${APPS}/deployments/shop-db`)).toBe(true);
+    expect(api.objects.has(`${APPS}/deployments/shop2`)).toBe(true);
+  });
+
+  it('waits until the app\'s pods are gone (watching for their deletion)', async () => {
+    const labels = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
+    api.put(`${NS}/pods/shop-1`, { metadata: { name: 'shop-1', labels } });
+    api.on('GET', `${NS}/pods`, (req, res) => {
+      if (req.query.watch === 'true') return sendWatch(res, [{ type: 'DELETED', object: { metadata: { name: 'shop-1' } } }]);
+      sendJson(res, 200, { metadata: { resourceVersion: '5' }, items: [...api.objects.values()].filter((o) => o.metadata.name === 'shop-1') });
+    });
+    await target.remove('shop');
+    expect(api.sent('GET', `${NS}/pods`).find((r) => r.query.watch === 'true')!.query).toMatchObject({ labelSelector: SELECTOR, resourceVersion: '5' });
+  });
+});
+
+const pathOf = (kind: string, name: string) => ({
+  Deployment: `${APPS}/deployments/${name}`, Service: `${NS}/services/${name}`, Secret: `${NS}/secrets/${name}`,
+  Ingress: `/apis/networking.k8s.io/v1/namespaces/apps/ingresses/${name}`,
+} as Record<string, string>)[kind]!;
+
+describe('runJob: a batch/v1 Job on the same template', () => {
+  it('applies the Job, watches its pod until the command exits, reads the runtime log and deletes the Job', async () => {
+    const jobName = 'shop-job-j-000000001abc';
+    const pod = (state: Record<string, unknown>) => ({
+      metadata: { name: `${jobName}-xyz12` },
+      status: { phase: 'Running', containerStatuses: [{ name: 'runtime', image: 'r', ready: false, restartCount: 0, state }] },
+    });
+    api.on('GET', `${NS}/pods`, (req, res) => {
+      if (req.query.watch !== 'true') return sendJson(res, 200, { metadata: { resourceVersion: '3' }, items: [] });
+      sendWatch(res, [
+        { type: 'ADDED', object: pod({ waiting: { reason: 'PodInitializing' } }) },
+        { type: 'MODIFIED', object: pod({ running: { startedAt: '2026-01-01T00:00:00Z' } }) },
+        { type: 'MODIFIED', object: pod({ terminated: { exitCode: 3, reason: 'Error', finishedAt: '2026-01-01T00:00:01Z' } }) },
+      ]);
+    });
+    api.on('GET', `${NS}/pods/${jobName}-xyz12/log`, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('migrating...\nfailed: no table\n');
+    });
+    let started = 0;
+    const result = await target.runJob({
+      app, release, jobId: 'j_000000001abc', command: ['node', 'migrate.js'], env: { DRY: '1' }, signal: new AbortController().signal, onStarted: () => started++,
+    });
+    expect(result).toEqual({ exitCode: 3, output: 'migrating...\nfailed: no table\n', reason: 'Error' });
+    expect(started).toBe(1);
+    const [apply] = api.sent('PATCH', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`);
+    expect(apply).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+    expect(apply!.body).toMatchObject({ kind: 'Job', spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } } });
+    const watch = api.sent('GET', `${NS}/pods`).find((r) => r.query.watch === 'true');
+    expect(watch!.query.labelSelector).toBe(`${SELECTOR},sidecar.paas/deploy=j_000000001abc`);
+    expect(api.sent('GET', `${NS}/pods/${jobName}-xyz12/log`)[0]!.query).toMatchObject({ container: 'runtime', tailLines: '2000' });
+    expect(api.sent('DELETE', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`)).toHaveLength(1);
+  });
+
+  it('reports a job whose image cannot be pulled as failed without an exit code', async () => {
+    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: { resourceVersion: '3' }, items: [{
+      metadata: { name: 'p' },
+      status: { phase: 'Pending', initContainerStatuses: [{ name: 'app', image: 'x', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }] },
+    }] }));
+    const result = await target.runJob({ app, release, jobId: 'j_2', command: ['true'], env: {}, signal: new AbortController().signal });
+    expect(result).toEqual({ exitCode: null, output: '', reason: 'app: ImagePullBackOff: not found' });
+  });
+});
+
+describe('ping', () => {
+  it('reads one pod of the namespace; rejected credentials are an operator problem, not retried', async () => {
+    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized')));
+    const e = await caught(target.ping());
+    expect(api.sent('GET', `${NS}/pods`)[0]!.query).toMatchObject({ limit: '1' });
+    expect(e).toMatchObject({ code: 'deploy_failed', retryable: false });
+    expect(e.message).toMatch(/credentials/);
+  });
+});

@@ -1,0 +1,78 @@
+import type Docker from 'dockerode';
+import { DomainError, ErrorCode, type BuildInput, type BuiltImage, type ImageBuilder, type LogSink } from '@sidecar/core';
+import { JsonObjectSplitter } from '@sidecar/runtime-image';
+
+/** A pushed image: its tag under the registry and the registry's manifest digest. */
+export interface PublishedImage { tag: string; digest: string; /** `<registry>/<repo>@<digest>` */ ref: string }
+
+/** Puts a local image where a cluster can pull it. */
+export interface ImagePublisher {
+  publish(localRef: string, opts?: { signal?: AbortSignal; log?: LogSink }): Promise<PublishedImage>;
+}
+
+interface PushMessage { status?: string; error?: string; errorDetail?: { message?: string }; aux?: { Tag?: string; Digest?: string; Size?: number } }
+
+/**
+ * Pushes images to `SIDECAR_REGISTRY` with the Docker engine: tag `<registry>/<repo>:<tag>`,
+ * push, and take the manifest digest from the push stream's `aux` message. Docker treats
+ * registries on 127.0.0.0/8 as insecure (plain HTTP), others need TLS or daemon config.
+ * As with builds, a failed push shows only inside the stream (the HTTP call succeeds).
+ */
+export class RegistryImagePublisher implements ImagePublisher {
+  constructor(private readonly opts: { docker: Docker; registry: string }) {}
+
+  async publish(localRef: string, o: { signal?: AbortSignal; log?: LogSink } = {}): Promise<PublishedImage> {
+    const { repo, tag } = splitRef(stripRegistry(localRef, this.opts.registry));
+    const target = `${this.opts.registry}/${repo}`;
+    const image = this.opts.docker.getImage(localRef);
+    await image.tag({ repo: target, tag });
+    o.log?.(`pushing ${target}:${tag}`);
+    const stream = (await this.opts.docker.getImage(`${target}:${tag}`).push({ tag, authconfig: {}, ...(o.signal ? { abortSignal: o.signal } : {}) })) as unknown as AsyncIterable<Uint8Array>;
+    const splitter = new JsonObjectSplitter();
+    let digest: string | undefined;
+    let failure: string | undefined;
+    try {
+      for await (const chunk of stream) {
+        for (const text of splitter.push(chunk)) {
+          const m = JSON.parse(text) as PushMessage;
+          failure ??= m.errorDetail?.message ?? m.error;
+          if (m.aux?.Digest) digest = m.aux.Digest;
+        }
+      }
+    } catch (cause) {
+      if (o.signal?.aborted) throw new DomainError(ErrorCode.cancelled, 'image push cancelled', { cause });
+      throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${(cause as Error).message}`, { retryable: true, cause });
+    }
+    if (failure !== undefined) throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${failure}`, { retryable: true });
+    if (!digest) throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag}: the engine reported no digest`, { retryable: true });
+    o.log?.(`pushed ${target}@${digest}`);
+    return { tag: `${target}:${tag}`, digest, ref: `${target}@${digest}` };
+  }
+}
+
+/**
+ * The build pipeline's ImageBuilder, publishing what it built: the release records the
+ * registry tag and the registry digest, so manifests reference `<registry>/<repo>@<digest>`
+ * (core `imageRefFor`). The Docker target can still run the image: the tag is local too.
+ */
+export class PublishingImageBuilder implements ImageBuilder {
+  constructor(private readonly inner: ImageBuilder, private readonly publisher: ImagePublisher) {}
+
+  async build(input: BuildInput): Promise<BuiltImage> {
+    const built = await this.inner.build(input);
+    const published = await this.publisher.publish(built.image, { signal: input.signal, log: input.log });
+    return { image: published.tag, digest: published.digest };
+  }
+}
+
+function stripRegistry(ref: string, registry: string): string {
+  return ref.startsWith(`${registry}/`) ? ref.slice(registry.length + 1) : ref;
+}
+
+/** `sidecar-app/hello:d_1` → repo + tag (`latest` when none); a digest reference cannot be re-tagged. */
+export function splitRef(ref: string): { repo: string; tag: string } {
+  if (ref.includes('@')) throw new Error(`cannot publish ${ref}: push a tagged image, not a digest reference`);
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) } : { repo: ref, tag: 'latest' };
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config.js';
+import { rolloutState } from './rollout-status.js';
+
+describe('rolloutState: kubectl rollout status\'s decision', () => {
+  const d = (generation: number, status: Record<string, unknown>, replicas = 2) => ({ metadata: { name: 'web', generation }, spec: { replicas }, status });
+
+  it.each([
+    ['a spec change not yet observed', d(2, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }), 'waiting', 'waiting for deployment spec update to be observed'],
+    ['replicas not yet updated', d(1, { observedGeneration: 1, replicas: 3, updatedReplicas: 1 }), 'waiting', '1 out of 2 new replicas have been updated'],
+    ['old replicas terminating', d(1, { observedGeneration: 1, replicas: 3, updatedReplicas: 2 }), 'waiting', '1 old replicas are pending termination'],
+    ['updated replicas not available', d(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 1 }), 'waiting', '1 of 2 updated replicas are available'],
+    ['done', d(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }), 'done', 'deployment "web" successfully rolled out'],
+    ['scaled to zero', d(1, { observedGeneration: 1 }, 0), 'done', 'deployment "web" successfully rolled out'],
+  ])('%s', (_name, deployment, phase, message) => {
+    expect(rolloutState(deployment)).toEqual({ phase, message });
+  });
+
+  it('fails on ProgressDeadlineExceeded once the generation is observed', () => {
+    const conditions = [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-1" has timed out progressing.' }];
+    expect(rolloutState(d(1, { observedGeneration: 1, replicas: 2, updatedReplicas: 1, conditions }))).toEqual({
+      phase: 'failed', message: 'deployment "web" exceeded its progress deadline: ReplicaSet "web-1" has timed out progressing.',
+    });
+    // A condition from before the latest spec change says nothing yet.
+    expect(rolloutState(d(2, { observedGeneration: 1, conditions })).phase).toBe('waiting');
+  });
+});
+
+describe('worker config for SIDECAR_TARGET=kubernetes', () => {
+  const base = { SIDECAR_REDIS_URL: 'redis://127.0.0.1:6379', SIDECAR_DATA_DIR: '/tmp/x' };
+
+  it('names each setting the Kubernetes target needs and the docker target does not', () => {
+    expect(() => loadConfig({ ...base })).not.toThrow();
+    expect(() => loadConfig({ ...base, SIDECAR_TARGET: 'kubernetes' })).toThrow(
+      /SIDECAR_INGRESS_CLASS: required when SIDECAR_TARGET=kubernetes; SIDECAR_INGRESS_HOST_PATTERN: required .*; SIDECAR_REGISTRY: required/,
+    );
+    const c = loadConfig({ ...base, SIDECAR_TARGET: 'kubernetes', SIDECAR_INGRESS_CLASS: 'nginx', SIDECAR_INGRESS_HOST_PATTERN: '{app}.example.com', SIDECAR_REGISTRY: 'registry.example.com:5000' });
+    expect(c).toMatchObject({ SIDECAR_K8S_NAMESPACE: 'sidecar-apps', SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS: 600 });
+    expect(() => loadConfig({ ...base, SIDECAR_INGRESS_HOST_PATTERN: 'apps.example.com' })).toThrow(/must contain \{app\}/);
+  });
+});

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { APP_DEFAULTS, type App, type KubernetesSettings, type Release } from '@sidecar/core';
+
+/**
+ * A fake Kubernetes API server for contract tests: it records every request the client
+ * sends (method, path, query, content type, body) and answers like an API server would,
+ * from an in-memory object store or from a scripted route. It is not a cluster and
+ * runs no controllers: tests script the status a controller would write.
+ */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType: string | undefined;
+  body: unknown;
+}
+export type Route = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
+type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; uid?: string; generation?: number; resourceVersion?: string; labels?: Record<string, string>; namespace?: string }; spec?: unknown; status?: unknown };
+
+export const statusBody = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+
+export function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** A watch answer: one JSON object per line, then the stream ends (as when the server's timeout hits) unless `keepOpen`. */
+export function sendWatch(res: http.ServerResponse, events: { type: string; object: unknown }[], opts: { keepOpen?: boolean } = {}): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  for (const e of events) res.write(`${JSON.stringify(e)}\n`);
+  if (!opts.keepOpen) res.end();
+}
+
+const COLLECTION = /^\/(?:api\/v1|apis\/[^/]+\/v1)\/namespaces\/([^/]+)\/([a-z]+)$/;
+const ITEM = /^\/(?:api\/v1|apis\/[^/]+\/v1)\/namespaces\/([^/]+)\/([a-z]+)\/([^/]+)$/;
+
+function matchesSelector(labels: Record<string, string> = {}, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const ne = term.split('!=');
+    if (ne.length === 2) return labels[ne[0]!] !== ne[1];
+    const [k, v] = term.split('=');
+    return labels[k!] === v;
+  });
+}
+
+export class FakeApiServer {
+  readonly requests: RecordedRequest[] = [];
+  /** Objects by path `/<group path>/namespaces/<ns>/<resource>/<name>`. */
+  readonly objects = new Map<string, Obj>();
+  private readonly routes: { method: string; path: string | RegExp; route: Route }[] = [];
+  private readonly open = new Set<http.ServerResponse>();
+  private server: http.Server | undefined;
+  private rv = 1;
+
+  /** A scripted answer for matching requests; the newest matching route wins, before the object store. */
+  on(method: string, path: string | RegExp, route: Route): this {
+    this.routes.unshift({ method, path, route });
+    return this;
+  }
+
+  /** Requests matching method and a path prefix or pattern. */
+  sent(method: string, path: string | RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)));
+  }
+
+  /** Puts an object as if something had created it (a controller, a user with kubectl). */
+  put(path: string, obj: Obj): Obj {
+    const stored = { ...obj, metadata: { uid: randomUUID(), generation: 1, ...obj.metadata, resourceVersion: String(++this.rv) } };
+    this.objects.set(path, stored);
+    return stored;
+  }
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://fake');
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // not JSON: kept as text
+        }
+        const rec: RecordedRequest = {
+          method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], body,
+        };
+        this.requests.push(rec);
+        this.open.add(res);
+        res.on('close', () => this.open.delete(res));
+        const route = this.routes.find((r) => r.method === rec.method && (typeof r.path === 'string' ? r.path === rec.path : r.path.test(rec.path)));
+        Promise.resolve(route ? route.route(rec, res) : this.store(rec, res)).catch((e: unknown) => sendJson(res, 500, statusBody(500, 'InternalError', String(e))));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  /** A KubeConfig pointing at this server, as a user's kubeconfig would point at a cluster. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake-api-server', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'tester', token: 'test-token' }],
+      contexts: [{ name: 'contract', cluster: 'fake-api-server', user: 'tester' }],
+      currentContext: 'contract',
+    });
+    return kc;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.open) res.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Apply (create or update; generation moves only when spec changes), get, list by label selector, delete. */
+  private store(req: RecordedRequest, res: http.ServerResponse): void {
+    const item = ITEM.exec(req.path);
+    const coll = COLLECTION.exec(req.path);
+    if (req.method === 'PATCH' && item) {
+      const body = req.body as Obj;
+      const prev = this.objects.get(req.path);
+      const changed = !prev || JSON.stringify(prev.spec) !== JSON.stringify(body.spec) || JSON.stringify(prev.metadata.labels) !== JSON.stringify(body.metadata.labels);
+      const obj: Obj = {
+        ...body,
+        metadata: {
+          ...body.metadata, uid: prev?.metadata.uid ?? randomUUID(),
+          generation: prev ? (prev.metadata.generation ?? 1) + (JSON.stringify(prev.spec) !== JSON.stringify(body.spec) ? 1 : 0) : 1,
+          resourceVersion: changed ? String(++this.rv) : prev!.metadata.resourceVersion!,
+        },
+        ...(prev?.status ? { status: prev.status } : {}),
+      };
+      this.objects.set(req.path, obj);
+      sendJson(res, prev ? 200 : 201, obj);
+      return;
+    }
+    if (req.method === 'GET' && item) {
+      const obj = this.objects.get(req.path);
+      if (obj) sendJson(res, 200, obj);
+      else sendJson(res, 404, statusBody(404, 'NotFound', `${item[2]} "${item[3]}" not found`));
+      return;
+    }
+    if (req.method === 'DELETE' && item) {
+      const obj = this.objects.get(req.path);
+      if (!obj) return sendJson(res, 404, statusBody(404, 'NotFound', `${item[2]} "${item[3]}" not found`));
+      const uid = (req.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid;
+      if (uid && uid !== obj.metadata.uid) return sendJson(res, 409, statusBody(409, 'Conflict', 'Precondition failed: UID in precondition'));
+      this.objects.delete(req.path);
+      sendJson(res, 200, obj);
+      return;
+    }
+    if (req.method === 'GET' && coll && req.query.watch !== 'true') {
+      const items = [...this.objects.entries()]
+        .filter(([p, o]) => p.startsWith(`${req.path}/`) && matchesSelector(o.metadata.labels, req.query.labelSelector))
+        .map(([, o]) => o);
+      sendJson(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      return;
+    }
+    sendJson(res, 404, statusBody(404, 'NotFound', `the fake API server has no answer for ${req.method} ${req.path}`));
+  }
+}
+
+export const testSettings: KubernetesSettings = {
+  namespace: 'apps', platformId: 'contract', ingressClassName: 'nginx', hostPattern: '{app}.apps.test', registry: '127.0.0.1:5000',
+  progressDeadlineSeconds: 60, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
+};
+
+export function testApp(name: string, over: Partial<App> = {}): App {
+  return {
+    ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources }, sidecars: { ...APP_DEFAULTS.sidecars, tls: { enabled: false } },
+    currentRelease: null, status: 'deploying', createdAt: new Date().toISOString(), ...over,
+  };
+}
+
+export function testRelease(app: string, version: number, over: Partial<Release> = {}): Release {
+  return {
+    version, app, image: `127.0.0.1:5000/sidecar-app/${app}:d_${version}`, imageDigest: `sha256:${String(version).padStart(2, '0').repeat(32)}`,
+    runtimeImage: '127.0.0.1:5000/sidecar/runtime-node:test', env: { GREETING: 'hi' }, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+    createdAt: new Date().toISOString(), deployId: `d_${version}`, ...over,
+  };
+}
