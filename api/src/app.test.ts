@@ -89,6 +89,26 @@ describe('auth', () => {
   });
 });
 
+describe('tokens', () => {
+  it('an admin creates a deployer token limited to some apps; its secret works once shown and is stored hashed', async () => {
+    const res = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'ci', apps: ['only-this'] });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: 'ci', role: 'deployer', apps: ['only-this'] });
+    const secret = res.body.token as string;
+    expect(JSON.stringify(await redis.hgetall(stores.keys.tokens))).not.toContain(secret);
+    await request(app).post('/api/v1/apps').set('authorization', `Bearer ${secret}`).send({ name: 'only-this' }).expect(201);
+    expectProblem(await request(app).post('/api/v1/apps').set('authorization', `Bearer ${secret}`).send({ name: 'not-that' }), 403, 'forbidden');
+    // A deployer cannot mint tokens.
+    expectProblem(await request(app).post('/api/v1/tokens').set('authorization', `Bearer ${secret}`).send({ name: 'x' }), 403, 'forbidden');
+  });
+
+  it('refuses a malformed token request naming the field', async () => {
+    const res = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'x', role: 'root' });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.detail).toMatch(/role/);
+  });
+});
+
 describe('apps', () => {
   it('creates an app with defaults and the documented shape', async () => {
     const res = await request(app).post('/api/v1/apps').set(auth).send({ name: 'hello', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 's3cret' } });

@@ -10,6 +10,7 @@ import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { logsRoutes } from './routes/logs.routes.js';
+import { tokensRoutes } from './routes/tokens.routes.js';
 import { manifestsRoutes } from './routes/manifests.routes.js';
 import { webRoutes } from './routes/web.routes.js';
 import { AppService } from './services/app-service.js';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use(logsRoutes({ stores: deps.stores }));
+  api.use(tokensRoutes({ stores: deps.stores }));
   api.use(manifestsRoutes({ stores: deps.stores, settings: deps.kubernetes }));
   if (deps.git) api.use(gitApiRoutes({ stores: deps.stores, git: deps.git }));
   api.use((req) => {

@@ -57,8 +57,11 @@ export class LogCollector {
     const app = c.Labels[Labels.app]!;
     const meta = { pod: c.Labels[Labels.pod] ?? '', container: c.Labels[Labels.container] ?? '', release: c.Labels[Labels.release] ?? '' };
     const cursorKey = `${stores.keys.appLogs(app)}:cursor`;
-    const last = (await stores.redis.hget(cursorKey, c.Id)) ?? '';
-    const since = last ? Math.floor(Date.parse(last) / 1000) : 0;
+    // One cursor per output stream: stdout and stderr are read concurrently and interleave arbitrarily.
+    const [lastOut, lastErr] = await stores.redis.hmget(cursorKey, `${c.Id}:stdout`, `${c.Id}:stderr`);
+    const cursors: Record<'stdout' | 'stderr', string> = { stdout: lastOut ?? '', stderr: lastErr ?? '' };
+    const earliest = [cursors.stdout, cursors.stderr].sort()[0] ?? '';
+    const since = cursors.stdout && cursors.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
     const raw = (await this.opts.docker.getContainer(c.Id).logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: signal })) as NodeJS.ReadableStream;
     const out = new PassThrough();
     const err = new PassThrough();
@@ -68,13 +71,12 @@ export class LogCollector {
       err.end();
     });
     let batch: Array<Omit<AppLogLine, 'id'>> = [];
-    let cursor = last;
     const flush = async () => {
       if (batch.length === 0) return;
       const lines = batch;
       batch = [];
       await stores.appLogs.append(app, lines);
-      await stores.redis.hset(cursorKey, c.Id, cursor);
+      await stores.redis.hset(cursorKey, `${c.Id}:stdout`, cursors.stdout, `${c.Id}:stderr`, cursors.stderr);
     };
     const flusher = setInterval(() => void flush().catch(() => undefined), 100);
     const read = (stream: PassThrough, name: 'stdout' | 'stderr') =>
@@ -84,8 +86,8 @@ export class LogCollector {
             const sp = text.indexOf(' ');
             const time = sp > 0 ? normalizeTime(text.slice(0, sp)) : '';
             // Docker's `since` has whole seconds: skip what the cursor already covers.
-            if (!time || (cursor && time <= cursor)) return;
-            cursor = time;
+            if (!time || (cursors[name] && time <= cursors[name])) return;
+            cursors[name] = time;
             batch.push({ ...meta, time, stream: name, line: text.slice(sp + 1) });
           })
           .on('close', resolve);
