@@ -59,7 +59,8 @@ async function dockerRunFloor(): Promise<number[]> {
 
 async function main(): Promise<void> {
   const floor = await dockerRunFloor();
-  const p = await startPlatform({ SIDECAR_BACKOFF_SCALE: '1' });
+  // Keep every image: the rollback runs go back to v1 and v2.
+  const p = await startPlatform({ SIDECAR_BACKOFF_SCALE: '1', SIDECAR_KEEP_RELEASES: '100' });
   try {
     const first: number[] = [];
     for (let i = 0; i < RUNS_FIRST; i++) {

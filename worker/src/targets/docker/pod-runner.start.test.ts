@@ -217,10 +217,11 @@ describe.concurrent('PodRunner start order and restarts', () => {
     const starts = v.events.filter((e) => e.container === 's1' && e.reason === 'Started').map((e) => e.time);
     // Gap k = exit k → start k+1: the kubelet restarts the first exit at once, then 10 s, 20 s, 40 s (× 0.05).
     const gaps = [1, 2, 3].map((k) => between(exits[k]!, starts[k + 1]!));
+    // Event times are when the runner noticed an exit (a loaded host notices late), so allow 10 %.
     expect(gaps[0]).toBeGreaterThanOrEqual(450);
-    expect(gaps[1]).toBeGreaterThanOrEqual(950);
+    expect(gaps[1]).toBeGreaterThanOrEqual(900);
     // Lower bounds only: they already require the doubling; a loaded machine can only add to a gap.
-    expect(gaps[2]).toBeGreaterThanOrEqual(1950);
+    expect(gaps[2]).toBeGreaterThanOrEqual(1800);
     expect(v.events.some((e) => e.container === 's1' && e.reason === 'BackOff')).toBe(true);
   });
 

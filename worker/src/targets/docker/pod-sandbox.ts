@@ -32,6 +32,13 @@ export const isNotModified = (e: unknown): boolean => statusOf(e) === 304;
 
 /** One creation at a time per Docker client; other processes are handled by `settleNetwork`. */
 const creating = new WeakMap<Docker, Promise<string>>();
+/** The settled network id per Docker client: looked up once, not on every pod start (a deploy's hot path). */
+const known = new WeakMap<Docker, string>();
+
+/** Forgets the cached network id (it was removed under us); the next pod start looks it up again. */
+export function forgetPodNetwork(docker: Docker): void {
+  known.delete(docker);
+}
 
 /**
  * The id of the pod network, created (labelled) if missing. Docker 20.10 does not
@@ -40,9 +47,16 @@ const creating = new WeakMap<Docker, Promise<string>>();
  * duplicates are removed. Callers refer to the network by id, never by the name.
  */
 export function ensurePodNetwork(docker: Docker): Promise<string> {
+  const id = known.get(docker);
+  if (id) return Promise.resolve(id);
   let pending = creating.get(docker);
   if (!pending) {
-    pending = findOrCreateNetwork(docker).finally(() => creating.delete(docker));
+    pending = findOrCreateNetwork(docker)
+      .then((found) => {
+        known.set(docker, found);
+        return found;
+      })
+      .finally(() => creating.delete(docker));
     creating.set(docker, pending);
   }
   return pending;
@@ -80,10 +94,18 @@ async function settleNetwork(docker: Docker): Promise<string> {
   return oldest.Id;
 }
 
+/** Creates the pod's volumes and its pause container (started); independent calls run in parallel. */
 export async function createSandbox(docker: Docker, pod: Pod, pauseImage: string): Promise<Sandbox> {
   const networkId = await ensurePodNetwork(docker);
-  await Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
-  const pause = await docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId));
+  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  let pause: Docker.Container;
+  try {
+    [pause] = await Promise.all([docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId)), volumes]);
+  } catch (e) {
+    // The cached network may have been removed by hand: look it up afresh next time.
+    if (isNotFound(e)) forgetPodNetwork(docker);
+    throw e;
+  }
   await pause.start();
   return inspectSandbox(docker, pause.id);
 }
