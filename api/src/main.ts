@@ -1,3 +1,4 @@
+import { exitWithParent } from '@sidecar/core';
 import { join } from 'node:path';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
 import { createApp } from './app.js';
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
       clearTimeout(forced);
     })());
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+  exitWithParent(process.env, () => void close().then(() => process.exit(0)));
 }
 
 main().catch((e: unknown) => {

@@ -13,3 +13,4 @@ export * from './pod-validation.js';
 export * from './ports.js';
 export * from './queue-payloads.js';
 export * from './release.js';
+export * from './exit-with-parent.js';

@@ -1,3 +1,4 @@
+import { exitWithParent } from '@sidecar/core';
 import http from 'node:http';
 import { connectRedis, createStores } from '@sidecar/store';
 import { loadConfig } from './config.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
       clearTimeout(forced);
     })());
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+  exitWithParent(process.env, () => void close().then(() => process.exit(0)));
 }
 
 main().catch((e: unknown) => {

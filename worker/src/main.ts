@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
-import { QueueNames } from '@sidecar/core';
+import { QueueNames, exitWithParent } from '@sidecar/core';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
 
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
       clearTimeout(forced);
     })());
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
+  exitWithParent(process.env, () => void close().then(() => process.exit(0)));
 }
 
 main().catch((e: unknown) => {

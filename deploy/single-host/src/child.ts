@@ -8,6 +8,8 @@ export interface ChildSpec {
   env: NodeJS.ProcessEnv;
   /** Restart when it exits unexpectedly (the platform's own processes do; Redis does not). */
   restart: boolean;
+  /** The child exits when the launcher's end of its stdin pipe closes (our node processes do). */
+  supervisedByPipe?: boolean;
   onLine?: (line: string) => void;
 }
 
@@ -28,9 +30,12 @@ export class Child {
   }
 
   start(): void {
-    const p = spawn(this.spec.command, this.spec.args, { env: this.spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A stdin pipe the child watches (SIDECAR_SUPERVISED): if this launcher dies, even by SIGKILL,
+    // the pipe closes and the child shuts down instead of living on as an orphan.
+    const p = spawn(this.spec.command, this.spec.args, { env: { ...this.spec.env, SIDECAR_SUPERVISED: this.spec.supervisedByPipe ? '1' : undefined }, stdio: [this.spec.supervisedByPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     this.proc = p;
     for (const stream of [p.stdout, p.stderr]) {
+      if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         process.stdout.write(`[${this.spec.name}] ${line}\n`);
         this.spec.onLine?.(line);

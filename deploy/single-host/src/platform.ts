@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const node = process.execPath;
   const proc = (name: keyof typeof ready, main: string, marker: RegExp) =>
     new Child({
-      name, command: node, args: [join(root, main)], env: childEnv, restart: true,
+      name, command: node, args: [join(root, main)], env: childEnv, restart: true, supervisedByPipe: true,
       onLine: (line) => {
         if (marker.test(line)) {
           ready[name] = true;
