@@ -9,7 +9,11 @@ export interface Release {
   image: string;
   imageDigest: string;
   runtimeImage: string;
+  /** The runtime image's content digest (image id) when the release was made: which runtime exactly ran it. */
+  runtimeImageDigest?: string | null;
   env: Record<string, string>;
+  /** The app settings the release was made with (for the record; the app's current settings apply). */
+  settings?: { replicas: number; resources: { memory: string; cpu: string } };
   manifest: BundleManifest;
   createdAt: string;
   deployId: string;

@@ -27,6 +27,7 @@ export function keys(prefix: string) {
     workerHeartbeat: k('worker:heartbeat'),
     /** The runtime image the worker builds new releases with (it writes it at start). */
     runtimeImage: k('platform:runtime-image'),
+    runtimeImageDigest: k('platform:runtime-image-digest'),
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -139,6 +139,11 @@ describe('config and rollback without rebuilding', () => {
     const releases = (await (await p.api$('/api/v1/apps/cfg/releases')).json()).items;
     expect(releases.map((r: { version: number; current: boolean }) => [r.version, r.current])).toEqual([[3, true], [2, false], [1, false]]);
     expect(releases[0].imageDigest).toBe(releases[2].imageDigest);
+    // Each release pins the images it ran and records the settings it was made with.
+    for (const r of releases) {
+      expect(r.runtimeImageDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(r.settings).toEqual({ replicas: 1, resources: { memory: '256Mi', cpu: '500m' } });
+    }
     expect(releases[1].env).toEqual({ GREETING: 'bonjour' });
     expect(JSON.stringify(releases)).not.toContain('not-shown');
   });

@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
-  await redis.set(stores.keys.runtimeImage, runtimeImage);
+  const runtimeImageDigest = (await docker.getImage(runtimeImage).inspect()).Id;
+  await redis.multi().set(stores.keys.runtimeImage, runtimeImage).set(stores.keys.runtimeImageDigest, runtimeImageDigest).exec();
   const resealed = await stores.apps.reseal();
   if (resealed > 0) console.log(`worker: re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
   const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   const buildWorker = new Worker(
     QueueNames.build,
     buildProcessor({
-      stores, cancels, runtimeImage, workRoot,
+      stores, cancels, runtimeImage, runtimeImageDigest, workRoot,
       blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),
       images: publishingBuilder(new DockerImageBuilder({ docker, logicBaseImage: images.logicBase }), { docker, registry: config.SIDECAR_REGISTRY }),

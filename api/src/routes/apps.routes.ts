@@ -48,6 +48,7 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: De
     res.json({
       items: releases.map((rel) => ({
         version: rel.version, image: rel.image, imageDigest: rel.imageDigest, runtimeImage: rel.runtimeImage,
+        runtimeImageDigest: rel.runtimeImageDigest ?? null, settings: rel.settings ?? null, imagePruned: rel.imagePruned ?? false,
         env: rel.env, createdAt: rel.createdAt, deployId: rel.deployId, current: rel.version === app.currentRelease,
         commit: rel.commit ?? null,
       })),

@@ -52,8 +52,11 @@ export class DeployService {
   async promote(opts: { app: string; from: Release; env: Record<string, string>; source: DeploySource; why: string }): Promise<Deploy> {
     const now = new Date().toISOString();
     const draft = { ...newDeploy(opts.app, opts.source, null), status: 'deploying' as const, startedAt: now, builtAt: now };
-    const { version: _v, ...image } = opts.from;
-    const release = await this.d.stores.releases.create({ ...image, env: opts.env, createdAt: now, deployId: draft.id });
+    const { version: _v, imagePruned: _p, ...image } = opts.from;
+    const app = await this.d.stores.apps.get(opts.app);
+    const release = await this.d.stores.releases.create({
+      ...image, env: opts.env, settings: { replicas: app.replicas, resources: app.resources }, createdAt: now, deployId: draft.id,
+    });
     const deploy: Deploy = { ...draft, release: release.version };
     // No superseding here: a code upload still building must not lose to a config change
     // (it reads the app's env when it finishes); the newest release wins at rollout.
@@ -85,14 +88,14 @@ export class DeployService {
    * are left alone. Returns the deploys started.
    */
   async rolloutRuntime(): Promise<Deploy[]> {
-    const runtimeImage = await this.d.stores.redis.get(this.d.stores.keys.runtimeImage);
+    const [runtimeImage, runtimeImageDigest] = await this.d.stores.redis.mget(this.d.stores.keys.runtimeImage, this.d.stores.keys.runtimeImageDigest);
     if (!runtimeImage) throw new DomainError(ErrorCode.notReady, 'no worker has reported the current runtime image yet; start the platform and try again');
     const started: Deploy[] = [];
     for (const app of await this.d.stores.apps.list()) {
       if (app.currentRelease === null) continue;
       const from = await this.d.stores.releases.get(app.name, app.currentRelease);
       if (from.runtimeImage === runtimeImage) continue;
-      started.push(await this.promote({ app: app.name, from: { ...from, runtimeImage }, env: from.env, source: 'api', why: `runtime upgrade to ${runtimeImage}` }));
+      started.push(await this.promote({ app: app.name, from: { ...from, runtimeImage, runtimeImageDigest }, env: from.env, source: 'api', why: `runtime upgrade to ${runtimeImage}` }));
     }
     return started;
   }

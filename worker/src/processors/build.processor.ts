@@ -17,6 +17,7 @@ export interface BuildDeps {
   prepare: PrepareFn;
   images: ImageBuilder;
   runtimeImage: string;
+  runtimeImageDigest: string;
   workRoot: string;
   enqueueDeploy: (p: DeployJobPayload) => Promise<void>;
 }
@@ -48,7 +49,8 @@ export function buildProcessor(deps: BuildDeps) {
       });
       const app = await stores.apps.get(deploy.app);
       const release = await stores.releases.create({
-        app: deploy.app, image: built.image, imageDigest: built.digest, runtimeImage: deps.runtimeImage,
+        app: deploy.app, image: built.image, imageDigest: built.digest, runtimeImage: deps.runtimeImage, runtimeImageDigest: deps.runtimeImageDigest,
+        settings: { replicas: app.replicas, resources: app.resources },
         env: app.env, manifest: prepared.manifest, createdAt: new Date().toISOString(), deployId: deploy.id,
         commit: deploy.commit ?? null,
       });
