@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const api = `http://127.0.0.1:${apiPort}`;
     console.log(`sidecar: ready — API ${api}, apps at http://<app>.${domain}:${routerPort}/`);
     console.log(`sidecar: admin token ${tokenFile ? `in ${tokenFile}` : 'from SIDECAR_ADMIN_TOKEN'}`);
-    console.log(`sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -H 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`);
+    console.log(`sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`);
   };
   const node = process.execPath;
   const proc = (name: keyof typeof ready, main: string, marker: RegExp) =>
