@@ -27,8 +27,10 @@ let dir: string | undefined;
 export async function setup(project: TestProject): Promise<void> {
   const port = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'sidecar-test-redis-'));
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  // Through the launcher's watchdog: if this test run is killed, the pipe closes and Redis stops with it.
+  const watchdog = join(import.meta.dirname, '../../deploy/single-host/dist/redis-watchdog.js');
+  redis = spawn(process.execPath, [watchdog, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
     let out = '';

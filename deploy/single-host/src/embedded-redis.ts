@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connectRedis } from '@sidecar/store';
 import { Child } from './child.js';
 
@@ -12,8 +13,11 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const child = new Child({
     name: 'redis',
-    command: 'redis-server',
+    // Through a watchdog that stops Redis if the launcher dies (redis-watchdog.ts).
+    command: process.execPath,
+    supervisedByPipe: true,
     args: [
+      fileURLToPath(new URL('./redis-watchdog.js', import.meta.url)),
       '--bind', '127.0.0.1', '--port', String(opts.port), '--dir', dir, '--protected-mode', 'yes',
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--loglevel', 'warning',
     ],
