@@ -2,7 +2,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,16 +25,10 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from '../../../deploy/single-host/src/free-port.js';
+
+export { freePort };
+
 
 /** A workspace laid out as the loader leaves it: releases/r1 + current → releases/r1. */
 export async function makeWorkspace(files: Record<string, string>, manifest: BundleManifest): Promise<{ workspace: string; bundleDir: string }> {
