@@ -10,6 +10,7 @@ import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { logsRoutes } from './routes/logs.routes.js';
+import { sidecarsRoutes } from './routes/sidecars.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
 import { manifestsRoutes } from './routes/manifests.routes.js';
 import { webRoutes } from './routes/web.routes.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   git?: GitSettings;
   /** Namespace, ingress class, host pattern, registry for `GET /apps/:app/manifests` (defaults when absent). */
   kubernetes?: KubernetesSettings;
+  /** The platform CA certificate (PEM) served at `GET /api/v1/ca.pem`; when absent, that endpoint is not served. */
+  caCertPem?: string;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use(logsRoutes({ stores: deps.stores }));
   api.use(tokensRoutes({ stores: deps.stores }));
+  api.use(sidecarsRoutes({ stores: deps.stores, ...(deps.caCertPem !== undefined ? { caCertPem: deps.caCertPem } : {}) }));
   api.use(manifestsRoutes({ stores: deps.stores, settings: deps.kubernetes }));
   if (deps.git) api.use(gitApiRoutes({ stores: deps.stores, git: deps.git }));
   api.use((req) => {

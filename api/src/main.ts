@@ -1,6 +1,6 @@
 import { exitWithParent } from '@sidecar/core';
 import { join } from 'node:path';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { gitSettingsFrom } from './git/index.js';
@@ -13,6 +13,8 @@ async function main(): Promise<void> {
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   await stores.tokens.ensureAdmin(config.SIDECAR_ADMIN_TOKEN);
   const queues = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
+  // Created here or by the worker, whichever starts first (docs/sidecars.md).
+  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR);
   const port = config.SIDECAR_ROUTER_PORT === 80 ? '' : `:${config.SIDECAR_ROUTER_PORT}`;
   const app = createApp({
     stores,
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
     maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
     webDist: config.SIDECAR_WEB_DIST,
+    caCertPem: ca.certPem,
     git: gitSettingsFrom(config),
     kubernetes: {
       namespace: config.SIDECAR_K8S_NAMESPACE, platformId: config.SIDECAR_PLATFORM_ID, ingressClassName: config.SIDECAR_INGRESS_CLASS,

@@ -3,7 +3,9 @@ export const AppStatus = { new: 'new', deploying: 'deploying', running: 'running
 export type AppStatus = (typeof AppStatus)[keyof typeof AppStatus];
 
 export interface Resources { memory: string; cpu: string }
-export interface Sidecars { logs: boolean; procinfo: boolean; tls: { enabled: boolean } }
+/** A certificate the user brings for the TLS sidecar (PEM); without one the platform CA issues it. */
+export interface TlsSettings { enabled: boolean; cert?: string; key?: string }
+export interface Sidecars { logs: boolean; procinfo: boolean; tls: TlsSettings }
 
 export interface App {
   name: string;

@@ -10,6 +10,7 @@ export * from './names.js';
 export * from './pod-status.js';
 export * from './pod-template.js';
 export * from './pod-validation.js';
+export * from './platform-sidecars.js';
 export * from './ports.js';
 export * from './queue-payloads.js';
 export * from './release.js';

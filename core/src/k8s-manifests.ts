@@ -149,7 +149,9 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
   const { app, release, settings } = input;
   const meta = (name: string) => objectMeta(settings, app.name, name);
   const selector = selectorLabels(settings, app.name);
-  const pod = renderPod({ app, release, podName: app.name, settings: templateSettings(settings) });
+  // Platform sidecars (docs/sidecars.md) run on the Docker target only so far: the cluster pod has none.
+  const plain = { name: app.name, resources: app.resources, secrets: app.secrets };
+  const pod = renderPod({ app: plain, release, podName: app.name, settings: templateSettings(settings) });
   const secret = renderSecret(input);
 
   const deployment: Deployment = {

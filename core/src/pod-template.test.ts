@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Labels } from './labels.js';
-import { podNameFor, renderJobPod, renderPod } from './pod-template.js';
+import { podNameFor, renderJobPod, renderPod, RESTRICTED } from './pod-template.js';
+import { validatePod } from './pod-validation.js';
 
 const app = { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { DB_PASSWORD: 'pw' } };
 const release = {
@@ -80,5 +81,62 @@ describe('renderJobPod', () => {
   it('gives the command the app env with the job env on top', () => {
     const env = Object.fromEntries(job.spec.containers[0]!.env!.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ A: 'job wins', B: '2', CODE: '3', DB_PASSWORD: 'pw', SIDECAR_APP: 'hello' });
+  });
+});
+
+describe('renderPod: platform sidecars', () => {
+  const images = { tls: 'sidecar/tls-terminator:t1', procinfo: 'sidecar/procinfo:p1' };
+  const tls = { cert: '-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n' };
+  const both = { logs: true, procinfo: true, tls: { enabled: true } };
+  const pod = renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images, tls } });
+
+  it('adds them after the logic sidecar in the fixed order tls, procinfo, as native sidecars', () => {
+    expect(pod.spec.initContainers!.map((c) => [c.name, c.image, c.restartPolicy])).toEqual([
+      ['app', 'sidecar-app/hello:d_1', 'Always'], ['tls', images.tls, 'Always'], ['procinfo', images.procinfo, 'Always'],
+    ]);
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(['runtime']);
+  });
+
+  it('limits each and runs each with the restricted securityContext', () => {
+    const [, t, p] = pod.spec.initContainers!;
+    expect(t!.resources).toEqual({ limits: { memory: '64Mi', cpu: '200m' } });
+    expect(p!.resources).toEqual({ limits: { memory: '16Mi', cpu: '50m' } });
+    for (const c of [t!, p!]) expect(c.securityContext).toEqual(RESTRICTED);
+  });
+
+  it('gives the TLS sidecar its port (published like 8080), a startup probe on it, and the certificate as env', () => {
+    const t = pod.spec.initContainers![1]!;
+    expect(t.ports).toEqual([{ containerPort: 8443, name: 'https', protocol: 'TCP' }]);
+    expect(t.startupProbe).toMatchObject({ tcpSocket: { port: 8443 } });
+    expect(t.env).toEqual([
+      { name: 'SIDECAR_TLS_CERT', value: tls.cert }, { name: 'SIDECAR_TLS_KEY', value: tls.key }, { name: 'SIDECAR_TLS_PORT', value: '8443' },
+    ]);
+    // The key never reaches the app's own containers, and the app's secrets never reach the sidecars.
+    expect(JSON.stringify([pod.spec.initContainers![0], pod.spec.containers])).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify(pod.spec.initContainers!.slice(1))).not.toContain('pw');
+  });
+
+  it('shares the PID namespace only when procinfo is on', () => {
+    expect(pod.spec.shareProcessNamespace).toBe(true);
+    const tlsOnly = renderPod({ app: { ...app, sidecars: { ...both, procinfo: false } }, release, podName: 'p', platformSidecars: { images, tls } });
+    expect(tlsOnly.spec.initContainers!.map((c) => c.name)).toEqual(['app', 'tls']);
+    expect(tlsOnly.spec.shareProcessNamespace).toBeUndefined();
+  });
+
+  it('renders the plain pod when none is enabled, and refuses an enabled sidecar without its image or certificate', () => {
+    const none = renderPod({ app: { ...app, sidecars: { logs: true, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' });
+    expect(none.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
+    expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p' })).toThrow(/no sidecar images/);
+    expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images } })).toThrow(/no certificate/);
+  });
+
+  it('passes pod validation (what the Docker runner accepts)', () => {
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('leaves them out of job pods', () => {
+    const job = renderJobPod({ app: { ...app, sidecars: both }, release, podName: 'j', command: ['true'], platformSidecars: { images, tls } });
+    expect(job.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
+    expect(job.spec.shareProcessNamespace).toBeUndefined();
   });
 });

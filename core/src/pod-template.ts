@@ -1,6 +1,7 @@
 import type { App } from './app.js';
 import type { Container, Pod, Probe, SecurityContext } from './k8s-types.js';
 import { Labels } from './labels.js';
+import { PlatformSidecar, renderPlatformSidecars, type PlatformSidecarInput } from './platform-sidecars.js';
 import type { Release } from './release.js';
 
 /** Where the logic sidecar publishes the bundle and where the runtime reads it. */
@@ -18,10 +19,12 @@ export interface TemplateSettings {
 export const DEFAULT_TEMPLATE_SETTINGS: TemplateSettings = { probePeriodSeconds: 1, terminationGracePeriodSeconds: 30 };
 
 export interface RenderInput {
-  app: Pick<App, 'name' | 'resources' | 'secrets'>;
+  app: Pick<App, 'name' | 'resources' | 'secrets'> & Partial<Pick<App, 'sidecars'>>;
   release: Pick<Release, 'version' | 'image' | 'runtimeImage' | 'env' | 'manifest'>;
   podName: string;
   settings?: TemplateSettings;
+  /** Images (and the TLS certificate) for the platform sidecars the app enables; required when it enables any. */
+  platformSidecars?: PlatformSidecarInput;
 }
 
 /** Every container runs as the unprivileged app user, with nothing to escalate to. */
@@ -41,6 +44,7 @@ const sortedEnv = (vars: Record<string, string>) =>
  * The one pod template: app + release → a Kubernetes Pod. The Docker target runs
  * it with its kubelet-faithful runner; the Kubernetes target wraps its spec in a
  * Deployment. Secrets reach the runtime only as environment variables.
+ * Order: `app` (logic), then the enabled platform sidecars (`tls`, `procinfo`), then `runtime`.
  */
 export function renderPod(input: RenderInput): Pod {
   const { app, release, podName } = input;
@@ -84,6 +88,12 @@ export function renderPod(input: RenderInput): Pod {
     resources: { limits: { memory: app.resources.memory, cpu: app.resources.cpu } },
     securityContext: RESTRICTED,
   };
+  // The logic sidecar first (the runtime needs the bundle), then the platform sidecars in their fixed order.
+  const platform = renderPlatformSidecars({
+    settings: app.sidecars, input: input.platformSidecars, securityContext: RESTRICTED, probePeriodSeconds: period,
+  });
+  // procinfo reads the runtime's processes from /proc, so the pod shares one PID namespace.
+  const sharePids = platform.some((c) => c.name === PlatformSidecar.procinfo);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -100,8 +110,9 @@ export function renderPod(input: RenderInput): Pod {
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
       volumes: [{ name: WORKSPACE.volume, emptyDir: {} }],
-      initContainers: [logic],
+      initContainers: [logic, ...platform],
       containers: [runtime],
+      ...(sharePids ? { shareProcessNamespace: true } : {}),
     },
   };
 }
@@ -126,7 +137,9 @@ export interface RenderJobInput extends RenderInput {
  * after it exits, so the pod completes (NATIVE-SIDECARS.md rule 11).
  */
 export function renderJobPod(input: RenderJobInput): Pod {
-  const pod = renderPod(input);
+  // A one-off command serves no traffic and is not watched: no platform sidecars.
+  const { app } = input;
+  const pod = renderPod({ ...input, app: { name: app.name, resources: app.resources, secrets: app.secrets } });
   const runtime = pod.spec.containers[0]!;
   const env = [...(runtime.env ?? []).filter((e) => !(input.env && e.name in input.env)), ...sortedEnv(input.env ?? {})];
   const job: Container = {

@@ -59,7 +59,13 @@ export interface ImageBuilder {
 }
 
 /** One ready pod the router may send an app's traffic to. */
-export interface Upstream { pod: string; /** `host:port` reachable from the router's host. */ address: string }
+export interface Upstream {
+  pod: string;
+  /** `host:port` of the runtime's HTTP port (8080), reachable from the router's host. */
+  address: string;
+  /** `host:port` of the TLS sidecar's port (8443), when the pod has one and it is running; the router passes TLS through to it. */
+  tlsAddress?: string;
+}
 
 /**
  * The single-host router's table, written by the Docker target. `set` resolves

@@ -4,6 +4,7 @@ import { connectRedis, createStores } from '@sidecar/store';
 import { loadConfig } from './config.js';
 import { createProxy } from './proxy.js';
 import { RouteCache } from './route-cache.js';
+import { createTlsPassthrough } from './tls-passthrough.js';
 
 /** The router is its own process so that restarting the API never drops app traffic. */
 async function main(): Promise<void> {
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
   const server = http.createServer(createProxy({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN }));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.SIDECAR_ROUTER_PORT, config.SIDECAR_ROUTER_HOST, resolve));
+  const tlsServer = createTlsPassthrough({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN });
+  await new Promise<void>((resolve, reject) => tlsServer.once('error', reject).listen(config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST, resolve));
+  console.log(`router: TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_TLS_PORT} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`);
   console.log(`router: listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`);
 
   let closing: Promise<void> | undefined;
@@ -25,6 +29,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 10_000).unref();
       server.close();
       server.closeIdleConnections();
+      tlsServer.close();
       await cache.close();
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit()]);

@@ -1,5 +1,6 @@
 /**
- * The platform images (pause, logic-base, runtime-node, builder-node), built
+ * The platform images (pause, logic-base, runtime-node, builder-node, and the
+ * platform sidecars tls-terminator and procinfo), built
  * locally from data-described contexts and tagged by a hash of their content:
  * same inputs → same tag → nothing to build, so a platform restart is fast.
  */
@@ -12,7 +13,9 @@ import {
   logicBaseContext,
   nodeBaseContext,
   pauseContext,
+  procinfoContext,
   runtimeNodeContext,
+  tlsTerminatorContext,
   type HostPaths,
 } from './images/contexts.js';
 
@@ -21,6 +24,9 @@ export interface PlatformImages {
   logicBase: string;
   runtimeNode: string;
   builderNode: string;
+  /** Platform sidecars (docs/sidecars.md): generic, never built per app. */
+  tlsTerminator: string;
+  procinfo: string;
 }
 
 export interface EnsureImagesOptions {
@@ -112,7 +118,7 @@ async function tryUpstream(opts: EnsureImagesOptions, log: (line: string) => voi
 const inFlight = new WeakMap<Dockerode, Promise<PlatformImages>>();
 
 /**
- * Ensures the four platform images exist and returns their refs. Concurrent
+ * Ensures the platform images exist and returns their refs. Concurrent
  * calls against the same Docker client share one run.
  */
 export function ensurePlatformImages(opts: EnsureImagesOptions): Promise<PlatformImages> {
@@ -132,12 +138,14 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   // The small images build alongside the node chain; the chain itself is sequential.
   const pause = one('pause', pauseContext(paths));
   const logicBase = one('logic-base', logicBaseContext(paths));
+  const procinfo = one('procinfo', procinfoContext(paths));
   const nodeChain = (async () => {
     const base = (await tryUpstream(opts, log)) ?? (await one('node-base', nodeBaseContext(paths)));
+    const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths, base));
     const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base));
     const builderNode = await one('builder-node', builderNodeContext(paths, runtimeNode));
-    return { runtimeNode, builderNode };
+    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator };
   })();
-  const [p, l, chain] = await Promise.all([pause, logicBase, nodeChain]);
-  return { pause: p, logicBase: l, ...chain };
+  const [p, l, pi, chain] = await Promise.all([pause, logicBase, procinfo, nodeChain]);
+  return { pause: p, logicBase: l, procinfo: pi, ...chain };
 }

@@ -14,12 +14,22 @@ export class AppStore {
     private readonly box: SecretBox | undefined,
   ) {}
 
+  /** Secret values and a user-supplied TLS private key are sealed at rest. */
   private seal(app: App): App {
-    return { ...app, secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, this.requireBox().seal(v)])) };
+    const box = this.requireBox();
+    return { ...this.mapKey(app, (v) => box.seal(v)), secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, box.seal(v)])) };
   }
 
   private open(stored: App): App {
-    return { ...stored, secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, this.requireBox().open(v)])) };
+    const box = this.requireBox();
+    return { ...this.mapKey(stored, (v) => box.open(v)), secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])) };
+  }
+
+  private mapKey(app: App, f: (v: string) => string): App {
+    // Apps stored before sidecars had settings of their own may lack them.
+    const tls = app.sidecars?.tls;
+    if (tls?.key === undefined) return app;
+    return { ...app, sidecars: { ...app.sidecars, tls: { ...tls, key: f(tls.key) } } };
   }
 
   private requireBox(): SecretBox {
@@ -33,7 +43,8 @@ export class AppStore {
     for (const name of await this.redis.smembers(this.k.apps)) {
       await this.cas.update<App>(this.k.app(name), (stored) => {
         if (!stored) return undefined;
-        const stale = Object.values(stored.secrets).filter((v) => this.requireBox().keyIdOf(v) !== this.requireBox().activeKeyId).length;
+        const sealed = [...Object.values(stored.secrets), ...(stored.sidecars?.tls?.key !== undefined ? [stored.sidecars.tls.key] : [])];
+        const stale = sealed.filter((v) => this.requireBox().keyIdOf(v) !== this.requireBox().activeKeyId).length;
         if (stale === 0) return undefined;
         moved += stale;
         return { next: this.seal(this.open(stored)) };

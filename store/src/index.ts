@@ -8,6 +8,7 @@ import { DeployStore } from './deploy-store.js';
 import { JobStore } from './job-store.js';
 import { keys } from './keys.js';
 import { PodViewStore } from './pod-view-store.js';
+import { ProcessStore } from './process-store.js';
 import { ReleaseStore } from './release-store.js';
 import { RedisRouteTable } from './route-table.js';
 import { TokenStore } from './token-store.js';
@@ -19,7 +20,9 @@ export * from './deploy-log.js';
 export * from './deploy-store.js';
 export * from './job-store.js';
 export * from './keys.js';
+export * from './platform-ca.js';
 export * from './pod-view-store.js';
+export * from './process-store.js';
 export * from './release-store.js';
 export * from './route-table.js';
 export * from './secret-box.js';
@@ -37,6 +40,7 @@ export interface Stores {
   tokens: TokenStore;
   routes: RedisRouteTable;
   pods: PodViewStore;
+  processes: ProcessStore;
   /** Closes the stores' own connection (not `redis`, which the caller owns). */
   close(): Promise<void>;
 }
@@ -60,6 +64,7 @@ export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: Secret
     tokens: new TokenStore(redis, k),
     routes: new RedisRouteTable(redis, k),
     pods: new PodViewStore(redis, k),
+    processes: new ProcessStore(redis, k),
     close: () => cas.close(),
   };
 }

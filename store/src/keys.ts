@@ -11,6 +11,7 @@ export function keys(prefix: string) {
     appReleases: (name: string) => k(`app:${name}:releases`),
     releaseSeq: (name: string) => k(`app:${name}:release-seq`),
     appPods: (name: string) => k(`app:${name}:pods`),
+    podProcesses: (app: string, pod: string) => k(`app:${app}:pod:${pod}:processes`),
     appLogs: (name: string) => k(`app:${name}:logs`),
     deploy: (id: string) => k(`deploy:${id}`),
     job: (id: string) => k(`job:${id}`),

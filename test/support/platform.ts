@@ -31,6 +31,8 @@ const root = resolve(import.meta.dirname, '../..');
 export interface RunningPlatform {
   api: string;
   routerPort: number;
+  /** The router's TLS passthrough port (SIDECAR_ROUTER_TLS_PORT). */
+  routerTlsPort: number;
   token: string;
   dataDir: string;
   /** Labels every Docker object this platform creates (`sidecar.paas/platform`). */
@@ -63,6 +65,8 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
   const apiPort = opts.apiPort ?? (await freePort());
   const routerPort = opts.routerPort ?? (await freePort());
+  // Always a free one: suites run in parallel and would all want the default 8443.
+  const routerTlsPort = Number(extraEnv.SIDECAR_ROUTER_TLS_PORT ?? (await freePort()));
   const output: string[] = [];
   const platformId = opts.platformId ?? `e2e-${randomUUID().slice(0, 8)}`;
   const child: ChildProcess = spawn(process.execPath, [join(root, 'deploy/single-host/dist/platform.js')], {
@@ -71,6 +75,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
       SIDECAR_DATA_DIR: dataDir,
       SIDECAR_API_PORT: String(apiPort),
       SIDECAR_ROUTER_PORT: String(routerPort),
+      SIDECAR_ROUTER_TLS_PORT: String(routerTlsPort),
       SIDECAR_PLATFORM_ID: platformId,
       SIDECAR_BACKOFF_SCALE: '0.05',
       SIDECAR_READY_TIMEOUT_MS: '15000',
@@ -95,7 +100,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   const api = `http://127.0.0.1:${apiPort}`;
   return {
-    api, routerPort, token, dataDir, platformId, output,
+    api, routerPort, routerTlsPort, token, dataDir, platformId, output,
     get: (app, path = '/') => routerGet(routerPort, app, path),
     request: (app, opts) => routerRequest(routerPort, app, opts),
     api$(path, init = {}) {

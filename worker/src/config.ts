@@ -18,6 +18,8 @@ const Env = z.object({
   /** Labels every Docker object this platform creates; a platform adopts and removes only its own. */
   SIDECAR_PLATFORM_ID: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('default'),
   SIDECAR_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  /** Apps are served at `<app>.<domain>`: the name the platform CA puts in a TLS sidecar's certificate. */
+  SIDECAR_APPS_DOMAIN: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i).default('localhost'),
   /** An extra CA bundle trusted by build steps that reach the network (npm install), e.g. a corporate proxy's CA. */
   SIDECAR_BUILD_EXTRA_CA_FILE: z.string().optional(),
   /** Scales the kubelet's restart back-off (10 s doubling to 300 s); tests use a small factor. */

@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { QueueNames, exitWithParent } from '@sidecar/core';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox } from '@sidecar/store';
+import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 
 import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './build/index.js';
 import { CancelRegistry } from './cancel-registry.js';
@@ -14,6 +14,7 @@ import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { LogCollector } from './log-collector.js';
+import { ProcessInsight } from './process-insight.js';
 import { pruneReleaseImages } from './retention.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
@@ -21,8 +22,11 @@ import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/i
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;
-  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE) {
-    return { pause: e.SIDECAR_PAUSE_IMAGE, logicBase: e.SIDECAR_LOGIC_BASE_IMAGE, runtimeNode: e.SIDECAR_RUNTIME_IMAGE, builderNode: e.SIDECAR_BUILDER_IMAGE };
+  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE && e.SIDECAR_TLS_TERMINATOR_IMAGE && e.SIDECAR_PROCINFO_IMAGE) {
+    return {
+      pause: e.SIDECAR_PAUSE_IMAGE, logicBase: e.SIDECAR_LOGIC_BASE_IMAGE, runtimeNode: e.SIDECAR_RUNTIME_IMAGE, builderNode: e.SIDECAR_BUILDER_IMAGE,
+      tlsTerminator: e.SIDECAR_TLS_TERMINATOR_IMAGE, procinfo: e.SIDECAR_PROCINFO_IMAGE,
+    };
   }
   return ensurePlatformImages({ docker, log: (l) => console.log(`worker: images: ${l}`) });
 }
@@ -47,9 +51,15 @@ async function main(): Promise<void> {
   const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
   await cancels.start();
 
+  // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
+  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR);
   const target = k8s ? k8s.target : new DockerTarget({
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
     backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
+    platformSidecars: {
+      images: { tls: images.tlsTerminator, procinfo: images.procinfo },
+      issueTls: (app) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`),
+    },
   });
   if (target instanceof DockerTarget) await target.adopt();
 
@@ -93,6 +103,8 @@ async function main(): Promise<void> {
   status.start();
   const logs = new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
   logs.start();
+  const processes = k8s ? undefined : new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  processes?.start();
   const heartbeat = async () => {
     try {
       await target.ping();
@@ -111,7 +123,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 20_000).unref();
       clearInterval(beat);
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
-      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close()]);
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close(), processes?.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);

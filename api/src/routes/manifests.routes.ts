@@ -57,7 +57,9 @@ async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release
 function dockerPods(app: App, release: Release): Pod[] {
   const secretKeys = new Set(Object.keys(app.secrets));
   return Array.from({ length: app.replicas }, (_, i) => {
-    const pod = renderPod({ app, release, podName: podNameFor(app.name, release.version, String(i + 1)) });
+    // Without the platform sidecars: their images and certificates are the worker's (docs/sidecars.md).
+    const plain = { name: app.name, resources: app.resources, secrets: app.secrets };
+    const pod = renderPod({ app: plain, release, podName: podNameFor(app.name, release.version, String(i + 1)) });
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
       if (c.env) c.env = c.env.map((e) => (secretKeys.has(e.name) ? { name: e.name, value: SECRET_MASK } : e));
     }

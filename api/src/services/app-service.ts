@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  type App, APP_DEFAULTS, assertAppName, DomainError, ErrorCode, maskSecrets, MAX_REPLICAS, mergeVars, parseCpu, parseMemory,
+  type App, APP_DEFAULTS, type TlsSettings, assertAppName, DomainError, ErrorCode, maskSecrets, MAX_REPLICAS, mergeVars, parseCpu, parseMemory,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import type { DeployQueues } from '@sidecar/store';
@@ -15,11 +15,22 @@ const memory = z.string().refine((q) => { try { return parseMemory(q) >= 128 * 1
   'memory must be a quantity of at least 128Mi (e.g. "256Mi")');
 const cpu = z.string().refine((q) => { try { return parseCpu(q) >= 10e6; } catch { return false; } }, 'cpu must be a quantity like "500m" or "1"');
 const resources = z.object({ memory: memory.optional(), cpu: cpu.optional() }).strict();
+const pem = (label: string) => z.string().max(65_536).refine((v) => new RegExp(`-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----`).test(v), `a PEM ${label.toLowerCase()}`);
 const sidecars = z.object({
   logs: z.boolean().optional(),
   procinfo: z.boolean().optional(),
-  tls: z.object({ enabled: z.boolean() }).passthrough().optional(),
+  tls: z.object({ enabled: z.boolean(), cert: pem('CERTIFICATE').optional(), key: pem('(?:EC |RSA )?PRIVATE KEY').optional() }).strict()
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key come together (or neither: the platform CA issues one)')
+    .optional(),
 }).strict();
+
+/** The TLS settings after a create or PATCH: a given cert+key replaces the stored pair, `enabled` alone keeps it. */
+function tlsSettings(current: TlsSettings, patch: z.infer<typeof sidecars>['tls']): TlsSettings {
+  if (!patch) return current;
+  const pair = patch.cert !== undefined && patch.key !== undefined ? { cert: patch.cert, key: patch.key }
+    : current.cert !== undefined && current.key !== undefined ? { cert: current.cert, key: current.key } : {};
+  return { enabled: patch.enabled, ...pair };
+}
 
 const CreateBody = z.object({
   name: z.unknown(),
@@ -57,7 +68,10 @@ export class AppService {
   ) {}
 
   view(app: App): AppView {
-    return { ...app, secrets: maskSecrets(app.secrets), url: this.urlFor(app.name) };
+    // Like secrets, a TLS private key is never returned.
+    const { key, ...tls } = app.sidecars.tls;
+    const sidecars = { ...app.sidecars, tls: key === undefined ? tls : { ...tls, key: '******' } };
+    return { ...app, sidecars, secrets: maskSecrets(app.secrets), url: this.urlFor(app.name) };
   }
 
   async create(body: unknown): Promise<App> {
@@ -73,7 +87,7 @@ export class AppService {
       sidecars: {
         logs: b.sidecars?.logs ?? APP_DEFAULTS.sidecars.logs,
         procinfo: b.sidecars?.procinfo ?? APP_DEFAULTS.sidecars.procinfo,
-        tls: { enabled: b.sidecars?.tls?.enabled ?? false },
+        tls: tlsSettings({ enabled: false }, b.sidecars?.tls),
       },
       currentRelease: null,
       status: 'new',
@@ -84,7 +98,7 @@ export class AppService {
 
   /**
    * Stores the settings; when the app is deployed and something its pods are made
-   * from changed (env, secrets, replicas, resources), rolls out a new release of
+   * from changed (env, secrets, replicas, resources, sidecars), rolls out a new release of
    * the same images (API.md: "a change rolls out a new release").
    */
   async patch(name: string, body: unknown, rollout: (app: App) => Promise<unknown>): Promise<App> {
@@ -99,10 +113,10 @@ export class AppService {
       sidecars: {
         logs: b.sidecars?.logs ?? app.sidecars.logs,
         procinfo: b.sidecars?.procinfo ?? app.sidecars.procinfo,
-        tls: { enabled: b.sidecars?.tls?.enabled ?? app.sidecars.tls.enabled },
+        tls: tlsSettings(app.sidecars.tls, b.sidecars?.tls),
       },
     }));
-    const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources]);
+    const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources, a.sidecars]);
     if (after.currentRelease !== null && podInputs(before) !== podInputs(after)) {
       await rollout(after);
       return this.stores.apps.get(name);

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     // An operator may pin the runtime apps run on (e.g. a tested newer one); new releases use it.
     SIDECAR_RUNTIME_IMAGE: env.SIDECAR_RUNTIME_IMAGE ?? images.runtimeNode,
     SIDECAR_BUILDER_IMAGE: images.builderNode,
+    SIDECAR_TLS_TERMINATOR_IMAGE: images.tlsTerminator,
+    SIDECAR_PROCINFO_IMAGE: images.procinfo,
   };
   const ready = { api: false, router: false, worker: false };
   let announced = false;

@@ -125,6 +125,53 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
   };
 }
 
+/**
+ * The TLS terminator platform sidecar: the same node base as runtime-node, with its
+ * own compiled entry (src/tls-terminator.ts) and nothing else: no workspace, no runtime.
+ */
+export async function tlsTerminatorContext(paths: HostPaths, base: string): Promise<BuildContext> {
+  const main = await readFile(`${paths.runtimeDist}/tls-terminator.js`).catch((cause: unknown) => {
+    throw new Error(`compiled tls-terminator not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`, { cause });
+  });
+  return {
+    dockerfile: [
+      'ARG BASE',
+      'FROM ${BASE}',
+      'COPY sidecar/ /sidecar/',
+      'ENV NODE_ENV=production',
+      'USER 1000:1000',
+      'EXPOSE 8443',
+      'ENTRYPOINT ["node", "/sidecar/tls-terminator.js"]',
+      managedLabel('tls-terminator'),
+      '',
+    ].join('\n'),
+    buildArgs: { BASE: base },
+    entries: [
+      { type: 'file', name: 'sidecar/tls-terminator.js', content: main },
+      { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+    ],
+  };
+}
+
+/** The procinfo platform sidecar: busybox and a script that reads /proc of the pod's shared PID namespace. */
+export async function procinfoContext(paths: HostPaths): Promise<BuildContext> {
+  return {
+    dockerfile: [
+      'FROM scratch',
+      'COPY rootfs/ /',
+      'ENV PATH=/bin',
+      'USER 1000:1000',
+      'ENTRYPOINT ["/bin/sh", "/sidecar/procinfo.sh"]',
+      managedLabel('procinfo'),
+      '',
+    ].join('\n'),
+    entries: [
+      ...(await busyboxEntries(paths.busybox)),
+      { type: 'file', name: 'rootfs/sidecar/procinfo.sh', content: await readFile(`${paths.packageDir}/procinfo/procinfo.sh`), mode: 0o755 },
+    ],
+  };
+}
+
 const NPM_LAUNCHER = '#!/bin/sh\nexec node /usr/lib/node_modules/npm/bin/npm-cli.js "$@"\n';
 const NPX_LAUNCHER = '#!/bin/sh\nexec node /usr/lib/node_modules/npm/bin/npx-cli.js "$@"\n';
 

@@ -4,7 +4,11 @@ import {
   ErrorCode,
   Labels,
   RUNTIME_PORT,
+  TLS_PORT,
+  PlatformSidecar,
+  enabledSidecars,
   isDomainError,
+  isPlatformSidecar,
   JOB_OUTPUT_LIMIT_BYTES,
   podNameFor,
   renderJobPod,
@@ -13,6 +17,8 @@ import {
   type JobRunInput,
   type JobRunResult,
   type LogSink,
+  type PlatformSidecarImages,
+  type PlatformSidecarInput,
   type Pod,
   type PodEvent,
   type PodView,
@@ -20,6 +26,8 @@ import {
   type RouteTable,
   type Target,
   type TemplateSettings,
+  type TlsMaterial,
+  type Upstream,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { PLATFORM_LABEL } from './container-options.js';
@@ -37,6 +45,14 @@ export interface DockerTargetOptions {
   settings?: TemplateSettings;
   /** Marks this platform's pods so that several platforms can share one engine; adopt() only takes its own. */
   platformId?: string;
+  /** The platform sidecars' images and the TLS certificate issuer (docs/sidecars.md); without it, apps enabling one fail to roll out. */
+  platformSidecars?: PlatformSidecarsOptions;
+}
+
+export interface PlatformSidecarsOptions {
+  images: PlatformSidecarImages;
+  /** A certificate for the app's host name, signed by the platform CA (used when the app brings none). */
+  issueTls(app: string): Promise<TlsMaterial>;
 }
 
 /** New pods that never served traffic are removed with this grace, not the template's. */
@@ -79,8 +95,9 @@ export class DockerTarget implements Target {
     const sink: { log: LogSink | undefined } = { log };
     const news: PodRunner[] = [];
     const readyTimeoutMs = this.opts.readyTimeoutMs ?? 60_000;
+    const sidecars = await this.platformSidecarInput(app);
     for (let i = 0; i < app.replicas; i++) {
-      const runner = this.newAppPod(app, release, sink);
+      const runner = this.newAppPod(app, release, sink, sidecars);
       pods.set(runner.name, runner);
       try {
         signal.throwIfAborted();
@@ -130,10 +147,11 @@ export class DockerTarget implements Target {
     const next = previous.then(async () => {
       const names = this.serving.get(app);
       if (!names) return;
-      const ready = [...names]
+      const upstreams = [...names]
         .map((n) => this.apps.get(app)?.get(n))
-        .filter((r): r is PodRunner => r !== undefined && r.status().ready);
-      const upstreams = ready.map((r) => ({ pod: r.name, address: r.address(RUNTIME_PORT) }));
+        .filter((r): r is PodRunner => r !== undefined)
+        .map(upstreamOf)
+        .filter((u): u is Upstream => u !== undefined);
       const key = JSON.stringify(upstreams);
       if (this.routed.get(app) === key) return;
       await this.opts.routes.set(app, upstreams);
@@ -144,19 +162,35 @@ export class DockerTarget implements Target {
     return next;
   }
 
-  /** Re-syncs the app's routes when a serving pod's readiness flips. */
+  /** Re-syncs the app's routes when what a serving pod can take (HTTP, HTTPS) changes. */
   private followReadiness(app: string, runner: PodRunner): void {
-    let ready = runner.status().ready;
+    const routable = () => JSON.stringify(upstreamOf(runner) ?? null);
+    let ready = routable();
     runner.onChange(() => {
-      const now = runner.status().ready;
+      const now = routable();
       if (now === ready) return;
       ready = now;
       if (this.serving.get(app)?.has(runner.name)) void this.syncRoutes(app).catch(() => undefined);
     });
   }
 
-  private newAppPod(app: RolloutInput['app'], release: RolloutInput['release'], sink: { log: LogSink | undefined }): PodRunner {
-    const pod = renderPod({ app, release, podName: podNameFor(app.name, release.version, randomSuffix()), ...(this.opts.settings ? { settings: this.opts.settings } : {}) });
+  /** Images and, when TLS is on, the certificate: the app's own, else one issued now by the platform CA. */
+  private async platformSidecarInput(app: RolloutInput['app']): Promise<PlatformSidecarInput | undefined> {
+    const wanted = enabledSidecars(app.sidecars);
+    if (wanted.length === 0) return undefined;
+    const platform = this.opts.platformSidecars;
+    if (!platform) throw new DomainError(ErrorCode.invalidRequest, `this target runs no platform sidecars (${wanted.join(', ')} enabled)`);
+    if (!wanted.includes(PlatformSidecar.tls)) return { images: platform.images };
+    const { cert, key } = app.sidecars.tls;
+    return { images: platform.images, tls: cert !== undefined && key !== undefined ? { cert, key } : await platform.issueTls(app.name) };
+  }
+
+  private newAppPod(app: RolloutInput['app'], release: RolloutInput['release'], sink: { log: LogSink | undefined }, sidecars: PlatformSidecarInput | undefined): PodRunner {
+    const pod = renderPod({
+      app, release, podName: podNameFor(app.name, release.version, randomSuffix()),
+      ...(this.opts.settings ? { settings: this.opts.settings } : {}),
+      ...(sidecars ? { platformSidecars: sidecars } : {}),
+    });
     if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
     validatePod(pod);
     const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink));
@@ -313,6 +347,27 @@ export class DockerTarget implements Target {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
   }
+}
+
+/**
+ * What a serving pod can take. HTTP needs the app's own containers ready (logic
+ * sidecar, runtime) but not the platform sidecars: a crashed TLS terminator or
+ * procinfo restarts on its own while plain HTTP keeps flowing. The pod's Ready
+ * condition still reports them (kubelet-faithful); only routing looks past them.
+ * HTTPS additionally needs the TLS sidecar started (listening).
+ */
+export function upstreamOf(runner: PodRunner): Upstream | undefined {
+  const view = runner.status();
+  if (view.phase !== 'Running') return undefined;
+  const sidecars = view.initContainerStatuses.filter((s) => s.sidecar);
+  const own = [...sidecars.filter((s) => !isPlatformSidecar(s.name)), ...view.containerStatuses];
+  if (own.length === 0 || !own.every((s) => s.ready)) return undefined;
+  const tls = sidecars.find((s) => s.name === PlatformSidecar.tls);
+  return {
+    pod: runner.name,
+    address: runner.address(RUNTIME_PORT),
+    ...(tls?.ready ? { tlsAddress: runner.address(TLS_PORT) } : {}),
+  };
 }
 
 /** Deploy-log lines from pod events: "pod hello-v2-x7k2q: app started", "runtime ready". */
