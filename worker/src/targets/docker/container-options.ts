@@ -67,8 +67,19 @@ export function declaredPorts(pod: Pod): number[] {
   return [...new Set(all.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)))].sort((a, b) => a - b);
 }
 
+/** Bridge option that stops containers on the network from reaching each other (the host still reaches them). */
+export const ISOLATE_PODS = { 'com.docker.network.bridge.enable_icc': 'false' } as const;
+
+/**
+ * The pod network. Pods of different apps must not talk to each other directly (tenants are
+ * isolated; traffic goes through the router), so inter-container traffic is off. Containers of
+ * one pod share the pause container's namespace and talk over 127.0.0.1, which this does not touch.
+ */
 export function networkCreateOptions(): Docker.NetworkCreateOptions {
-  return { Name: POD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network' } };
+  return {
+    Name: POD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Options: { ...ISOLATE_PODS },
+    Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network' },
+  };
 }
 
 /** One named volume per emptyDir; `medium: Memory` becomes a tmpfs-backed volume. */

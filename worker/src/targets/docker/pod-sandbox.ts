@@ -63,6 +63,7 @@ export function ensurePodNetwork(docker: Docker): Promise<string> {
 }
 
 async function findOrCreateNetwork(docker: Docker): Promise<string> {
+  await replaceUnisolatedNetwork(docker);
   const existing = await podNetworks(docker);
   if (existing.length === 0) {
     try {
@@ -72,6 +73,24 @@ async function findOrCreateNetwork(docker: Docker): Promise<string> {
     }
   }
   return settleNetwork(docker);
+}
+
+/**
+ * A pod network made before pods were isolated from each other lets them talk: replace it
+ * when nothing uses it; otherwise keep it (running pods stay reachable) and say so.
+ */
+async function replaceUnisolatedNetwork(docker: Docker): Promise<void> {
+  for (const n of await podNetworks(docker)) {
+    if (n.Labels?.[Labels.managed] !== 'true' || n.Options?.['com.docker.network.bridge.enable_icc'] === 'false') continue;
+    const info = await docker.getNetwork(n.Id).inspect();
+    if (Object.keys(info.Containers ?? {}).length > 0) {
+      console.error(`docker target: network ${POD_NETWORK} lets pods reach each other; it is replaced once no pod uses it`);
+      continue;
+    }
+    await docker.getNetwork(n.Id).remove().catch((e: unknown) => {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    });
+  }
 }
 
 async function podNetworks(docker: Docker): Promise<Docker.NetworkInspectInfo[]> {
