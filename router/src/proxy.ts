@@ -72,7 +72,14 @@ export function createProxy(opts: ProxyOptions): http.RequestListener {
         upRes.pipe(res);
         upRes.on('error', () => res.destroy());
       });
+      // A client that goes away abandons its request upstream too (no work for nobody).
+      const abandon = () => {
+        if (!res.writableFinished) up.destroy();
+      };
+      res.once('close', abandon);
       up.on('error', (err: NodeJS.ErrnoException) => {
+        res.off('close', abandon);
+        if (res.destroyed) return;
         const beforeResponse = !res.headersSent;
         const connectionLevel = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH'].includes(err.code ?? '');
         if (beforeResponse && connectionLevel && retryable) return attempt();

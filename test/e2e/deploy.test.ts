@@ -112,6 +112,42 @@ describe('app logs', () => {
   });
 });
 
+describe('app logs across shutdowns', () => {
+  it('keeps every line, including what the app prints in its SIGTERM handler, after a redeploy and after scaling to zero', async () => {
+    await createApp(p, 'byebye');
+    const app = (v: string) =>
+      tgzOf({
+        'sidecar.json': JSON.stringify({ start: 'node server.js' }),
+        'server.js': `const http = require('node:http');
+let n = 0;
+const server = http.createServer((q, s) => { console.log('request ${v} ' + ++n); s.end('${v}'); }).listen(process.env.PORT);
+process.on('SIGTERM', () => { console.log('bye from ${v} after ' + n + ' requests'); server.close(() => process.exit(0)); });
+`,
+      });
+    expect((await deploy(p, 'byebye', await app('v1'))).deploy.status).toBe('succeeded');
+    for (let i = 0; i < 3; i++) expect((await p.get('byebye')).body).toBe('v1');
+    expect((await deploy(p, 'byebye', await app('v2'))).deploy.status).toBe('succeeded');
+    expect((await p.get('byebye')).body).toBe('v2');
+    const scaled = await p.api$('/api/v1/apps/byebye', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 0 }) });
+    expect(scaled.status).toBe(200);
+    const latest = ((await (await p.api$('/api/v1/apps/byebye/deploys')).json()).items[0] as { id: string }).id;
+    expect((await waitForDeploy(p, 'byebye', latest)).deploy.status).toBe('succeeded');
+    expect((await p.get('byebye')).status).toBe(503); // no pods left
+
+    // The collector writes a container's last lines when its output ends; wait (bounded) for them.
+    const deadline = Date.now() + 20_000;
+    let text = '';
+    while (Date.now() < deadline) {
+      text = await (await p.api$('/api/v1/apps/byebye/logs?tail=1000&container=runtime')).text();
+      if (text.includes('bye from v2')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const line of ['request v1 1', 'request v1 3', 'bye from v1 after 3 requests', 'request v2 1', 'bye from v2 after 1 requests']) {
+      expect(text).toContain(line);
+    }
+  });
+});
+
 describe('config and rollback without rebuilding', () => {
   const latestDeploy = async (app: string) => ((await (await p.api$(`/api/v1/apps/${app}/deploys`)).json()).items[0] as { id: string; source: string });
 

@@ -61,7 +61,12 @@ async function main(): Promise<void> {
       issueTls: (app) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`),
     },
   });
-  if (target instanceof DockerTarget) await target.adopt();
+  if (target instanceof DockerTarget) {
+    const { adopted, failed } = await target.adopt();
+    if (adopted.length > 0) console.log(`worker: adopted ${adopted.length} running pod(s)`);
+    // Not supervised, not reported: say so, with why, so an operator can delete them.
+    for (const f of failed) console.error(`worker: could not adopt pod ${f.pod}: ${f.error.message}`);
+  }
 
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });

@@ -47,6 +47,8 @@ export function buildProcessor(deps: BuildDeps) {
       const built = await deps.images.build({
         app: deploy.app, deployId: deploy.id, bundleDir: prepared.dir, manifest: prepared.manifest, signal: control.signal, log: rec.log,
       });
+      // A cancel that arrived during the image build must not leave a release behind.
+      if (control.signal.aborted || (await stores.deploys.isCancelRequested(deploy.id))) throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const app = await stores.apps.get(deploy.app);
       const release = await stores.releases.create({
         app: deploy.app, image: built.image, imageDigest: built.digest, runtimeImage: deps.runtimeImage, runtimeImageDigest: deps.runtimeImageDigest,
