@@ -1,6 +1,6 @@
 import { exitWithParent } from '@sidecar/core';
 import http from 'node:http';
-import { connectRedis, createStores } from '@sidecar/store';
+import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
 import { loadConfig } from './config.js';
 import { createProxy } from './proxy.js';
 import { RouteCache } from './route-cache.js';
@@ -10,7 +10,7 @@ import { createTlsPassthrough } from './tls-passthrough.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
-  const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
+  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
   const cache = new RouteCache(stores.routes, subscriber, stores.keys);
   await cache.start();

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { connectRedis, createStores } from '@sidecar/store';
+import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
 import { appFromHost, createProxy } from './proxy.js';
 import { RouteCache } from './route-cache.js';
 
 // The router against a real Redis route table and real upstream HTTP servers.
 const url = inject('redisUrl');
 const redis = connectRedis(url);
-const subscriber = connectRedis(url);
+const subscriber = connectSubscriber(url);
 const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`);
 const cache = new RouteCache(stores.routes, subscriber, stores.keys);
 const servers: http.Server[] = [];

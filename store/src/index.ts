@@ -71,6 +71,17 @@ export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: Secret
 
 export function connectRedis(url: string, options: RedisOptions = {}): Redis {
   // BullMQ requires maxRetriesPerRequest: null on connections it blocks on; harmless for the rest.
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...options });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...options });
+  // ioredis reconnects by itself; a connection error is worth one line, not an "unhandled error" dump.
+  redis.on('error', (e: Error) => console.error(`redis: ${e.message}`));
+  return redis;
+}
+
+/**
+ * A connection for SUBSCRIBE only. The ready check (INFO) is off: after a reconnect ioredis
+ * would send it on a connection that is back in subscriber mode, where Redis refuses it.
+ */
+export function connectSubscriber(url: string): Redis {
+  return connectRedis(url, { enableReadyCheck: false });
 }
 export * from './queues.js';

@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { QueueNames, exitWithParent } from '@sidecar/core';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
+import { connectRedis, connectSubscriber, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 
 import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './build/index.js';
 import { CancelRegistry } from './cancel-registry.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const k8s = config.SIDECAR_TARGET === 'kubernetes' ? await kubernetesWorkerParts({ config, docker, runtimeImage: images.runtimeNode }) : undefined;
   const runtimeImage = k8s?.runtimeImage ?? images.runtimeNode;
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
-  const subscriber = connectRedis(config.SIDECAR_REDIS_URL);
+  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
