@@ -23,19 +23,26 @@ export class AppLogStore {
     await m.exec();
   }
 
-  /** The last `n` lines (oldest first), optionally of one container. */
-  async tail(app: string, opts: { n: number; container?: string | undefined }): Promise<AppLogLine[]> {
+  /** The last `n` lines (oldest first) that pass `keep`, reading back no further than `sinceMs`. */
+  async tail(app: string, opts: { n: number; keep?: (l: AppLogLine) => boolean; sinceMs?: number }): Promise<AppLogLine[]> {
     const out: AppLogLine[] = [];
     let end = '+';
     // Filtering by container may need more than n entries; read backwards in pages.
     while (out.length < opts.n) {
       const page = await this.redis.xrevrange(this.k.appLogs(app), end, '-', 'COUNT', 500);
       if (page.length === 0) break;
+      let older = false;
       for (const [id, fields] of page) {
+        // Stream ids start with the append time in ms: older pages cannot match `since` either.
+        if (opts.sinceMs !== undefined && Number(id.split('-')[0]) < opts.sinceMs) {
+          older = true;
+          break;
+        }
         const l = toLine(id, fields);
-        if (!opts.container || l.container === opts.container) out.push(l);
+        if (!opts.keep || opts.keep(l)) out.push(l);
         if (out.length >= opts.n) break;
       }
+      if (older) break;
       const lastId = page.at(-1)![0];
       end = `(${lastId}`;
       if (page.length < 500) break;

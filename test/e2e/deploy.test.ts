@@ -109,6 +109,13 @@ describe('app logs', () => {
     const runtimeOnly = await (await p.api$('/api/v1/apps/talker/logs?tail=1000&container=runtime')).text();
     expect(runtimeOnly).not.toMatch(/\/app /);
     expect(runtimeOnly).toMatch(/\/runtime /);
+    const v1Only = await (await p.api$('/api/v1/apps/talker/logs?tail=1000&release=1')).text();
+    expect(v1Only).toMatch(/booted v1/);
+    expect(v1Only).not.toMatch(/v2/);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect(await (await p.api$(`/api/v1/apps/talker/logs?since=${future}`)).text()).toBe('');
+    expect(await (await p.api$('/api/v1/apps/talker/logs?since=1h')).text()).toMatch(/booted v1/);
+    expect((await p.api$('/api/v1/apps/talker/logs?since=yesterday')).status).toBe(400);
   });
 });
 

@@ -11,7 +11,7 @@ const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container} ${l.line}\n
 /**
  * GET /apps/:app/logs — runtime and sidecar logs from the app's log stream
  * (kept across pods, redeploys and rollbacks): `?tail=N` (default 100),
- * `?container=NAME`, `?follow=true`; text/plain, or server-sent events
+ * `?container=NAME`, `?release=N`, `?since=TIME|15m`, `?follow=true`; text/plain, or server-sent events
  * (`event: line`, data = the line as JSON) with `Accept: text/event-stream`,
  * or `{items}` with `Accept: application/json`.
  */
@@ -23,20 +23,35 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const tail = req.query.tail === undefined ? 100 : Number(req.query.tail);
     if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL) throw new DomainError(ErrorCode.invalidRequest, `tail: a whole number from 0 to ${MAX_TAIL}`);
     const container = typeof req.query.container === 'string' && req.query.container !== '' ? req.query.container : undefined;
+    const release = typeof req.query.release === 'string' && req.query.release !== '' ? req.query.release : undefined;
+    if (release !== undefined && !/^[1-9]\d*$/.test(release)) throw new DomainError(ErrorCode.invalidRequest, 'release: a release number, e.g. 3');
+    const sinceMs = parseSince(req.query.since);
+    const keep = (l: AppLogLine) => (!container || l.container === container) && (!release || l.release === release);
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
     const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
-    const past = await deps.stores.appLogs.tail(app, { n: tail, container });
+    const past = await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) });
     if (!follow && accept.includes('application/json')) {
       res.json({ items: past });
       return;
     }
-    await stream({ req, res, stores: deps.stores, app, container, past, follow, sse });
+    await stream({ req, res, stores: deps.stores, app, keep, past, follow, sse });
   });
   return r;
 }
 
-async function stream(o: { req: Request; res: Response; stores: Stores; app: string; container: string | undefined; past: AppLogLine[]; follow: boolean; sse: boolean }): Promise<void> {
+/** `?since=`: an RFC 3339 time, or a duration back from now like `90s`, `15m`, `2h`. */
+function parseSince(v: unknown): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new DomainError(ErrorCode.invalidRequest, 'since: one value');
+  const rel = /^(\d+)(s|m|h)$/.exec(v);
+  if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[rel[2] as 's' | 'm' | 'h'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new DomainError(ErrorCode.invalidRequest, 'since: an RFC 3339 time (2026-11-27T17:00:00Z) or a duration like 15m');
+  return t;
+}
+
+async function stream(o: { req: Request; res: Response; stores: Stores; app: string; keep: (l: AppLogLine) => boolean; past: AppLogLine[]; follow: boolean; sse: boolean }): Promise<void> {
   const { req, res } = o;
   res.status(200);
   if (o.sse) res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
@@ -61,7 +76,7 @@ async function stream(o: { req: Request; res: Response; stores: Stores; app: str
       const lines = await o.stores.appLogs.read(o.app, cursor, 15_000, reader);
       for (const l of lines) {
         cursor = l.id;
-        if (!o.container || l.container === o.container) write(l);
+        if (o.keep(l)) write(l);
       }
       if (o.sse && lines.length === 0) res.write(': keep-alive\n\n');
     }
