@@ -102,6 +102,16 @@ describe('tokens', () => {
     expectProblem(await request(app).post('/api/v1/tokens').set('authorization', `Bearer ${secret}`).send({ name: 'x' }), 403, 'forbidden');
   });
 
+  it('needs a deployer token\'s apps spelled out ("*" for all)', async () => {
+    const missing = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'vague' });
+    expectProblem(missing, 400, 'invalid_request');
+    expect(missing.body.detail).toMatch(/apps/);
+    const all = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'wide', apps: ['*'] });
+    expect(all.status).toBe(201);
+    expect(all.body.apps).toBeNull();
+    expectProblem(await request(app).post('/api/v1/tokens').set(auth).send({ name: 'odd', role: 'admin', apps: ['x'] }), 400, 'invalid_request');
+  });
+
   it('refuses a malformed token request naming the field', async () => {
     const res = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'x', role: 'root' });
     expectProblem(res, 400, 'invalid_request');

@@ -14,9 +14,11 @@ export const APP_LOG_MAX_LINES = 20_000;
 export class AppLogStore {
   constructor(private readonly redis: Redis, private readonly k: Keys) {}
 
-  async append(app: string, lines: Array<Omit<AppLogLine, 'id'>>): Promise<void> {
+  /** Appends lines; `cursor` (field → value) is stored in the same transaction, so a crash never repeats or skips lines. */
+  async append(app: string, lines: Array<Omit<AppLogLine, 'id'>>, cursor?: Record<string, string>): Promise<void> {
     if (lines.length === 0) return;
     const m = this.redis.multi();
+    if (cursor) m.hset(this.cursorKey(app), cursor);
     for (const l of lines) {
       m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, 'line', l.line);
     }
@@ -56,6 +58,15 @@ export class AppLogStore {
     return (res?.[0]?.[1] ?? []).map(([id, fields]) => toLine(id, fields));
   }
 
+  /** Where the collector keeps, per container and stream, the time of the last line it stored. */
+  cursorKey(app: string): string {
+    return `${this.k.appLogs(app)}:cursor`;
+  }
+
+  async cursor(app: string, fields: string[]): Promise<Array<string | null>> {
+    return this.redis.hmget(this.cursorKey(app), ...fields);
+  }
+
   /** The id of the newest entry ('0-0' when empty): where a follower without history starts. */
   async lastId(app: string): Promise<string> {
     const [last] = await this.redis.xrevrange(this.k.appLogs(app), '+', '-', 'COUNT', 1);
@@ -63,7 +74,7 @@ export class AppLogStore {
   }
 
   async remove(app: string): Promise<void> {
-    await this.redis.del(this.k.appLogs(app));
+    await this.redis.del(this.k.appLogs(app), this.cursorKey(app));
   }
 }
 

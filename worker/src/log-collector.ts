@@ -1,10 +1,50 @@
 import { PassThrough } from 'node:stream';
-import { createInterface } from 'node:readline';
 import type Docker from 'dockerode';
 import { Labels } from '@sidecar/core';
 import { PLATFORM_LABEL } from './targets/docker/index.js';
 import type { AppLogLine, Stores } from '@sidecar/store';
 
+
+/** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
+export const MAX_LINE_BYTES = 16 * 1024;
+/** Lines waiting for Redis beyond this are dropped, oldest first. */
+const MAX_PENDING_LINES = 10_000;
+
+/**
+ * Splits a stream into lines of at most MAX_LINE_BYTES: a longer line is cut there, marked with
+ * `…`, and its rest skipped up to the next newline.
+ */
+export function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let skipping = false;
+    stream.setEncoding?.('utf8');
+    stream.on('data', (chunk: string | Buffer) => {
+      let text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      while (text.length > 0) {
+        const nl = text.indexOf('\n');
+        const part = nl < 0 ? text : text.slice(0, nl);
+        text = nl < 0 ? '' : text.slice(nl + 1);
+        if (!skipping) buf += part;
+        if (!skipping && buf.length > MAX_LINE_BYTES) {
+          onLine(`${buf.slice(0, MAX_LINE_BYTES)}…`);
+          buf = '';
+          skipping = true;
+        }
+        if (nl >= 0) {
+          if (!skipping) onLine(buf.replace(/\r$/, ''));
+          buf = '';
+          skipping = false;
+        }
+      }
+    });
+    stream.on('end', () => {
+      if (buf && !skipping) onLine(buf);
+      resolve();
+    });
+    stream.on('error', reject);
+  });
+}
 
 /** Docker's RFC 3339 times drop trailing zeros of the fraction; fixed nine digits make them compare as strings. */
 export function normalizeTime(t: string): string {
@@ -56,10 +96,12 @@ export class LogCollector {
     const { stores } = this.opts;
     const app = c.Labels[Labels.app]!;
     const meta = { pod: c.Labels[Labels.pod] ?? '', container: c.Labels[Labels.container] ?? '', release: c.Labels[Labels.release] ?? '' };
-    const cursorKey = `${stores.keys.appLogs(app)}:cursor`;
     // One cursor per output stream: stdout and stderr are read concurrently and interleave arbitrarily.
-    const [lastOut, lastErr] = await stores.redis.hmget(cursorKey, `${c.Id}:stdout`, `${c.Id}:stderr`);
+    const fields = { stdout: `${c.Id}:stdout`, stderr: `${c.Id}:stderr` } as const;
+    const [lastOut, lastErr] = await stores.appLogs.cursor(app, [fields.stdout, fields.stderr]);
     const cursors: Record<'stdout' | 'stderr', string> = { stdout: lastOut ?? '', stderr: lastErr ?? '' };
+    const resumeFrom = { ...cursors };
+    const caughtUp = { stdout: !cursors.stdout, stderr: !cursors.stderr };
     const earliest = [cursors.stdout, cursors.stderr].sort()[0] ?? '';
     const since = cursors.stdout && cursors.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
     const raw = (await this.opts.docker.getContainer(c.Id).logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: signal })) as NodeJS.ReadableStream;
@@ -71,29 +113,37 @@ export class LogCollector {
       err.end();
     });
     let batch: Array<Omit<AppLogLine, 'id'>> = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const lines = batch;
-      batch = [];
-      await stores.appLogs.append(app, lines);
-      await stores.redis.hset(cursorKey, `${c.Id}:stdout`, cursors.stdout, `${c.Id}:stderr`, cursors.stderr);
+    // One flush at a time; a failed one keeps its lines for the next (Redis may be restarting).
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = () =>
+      (flushing = flushing.then(async () => {
+        if (batch.length === 0) return;
+        const lines = batch;
+        batch = [];
+        try {
+          await stores.appLogs.append(app, lines, { [fields.stdout]: cursors.stdout, [fields.stderr]: cursors.stderr });
+        } catch (e) {
+          batch = [...lines, ...batch].slice(-MAX_PENDING_LINES);
+          throw e;
+        }
+      }).catch((e: unknown) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`)));
+    const flusher = setInterval(() => void flush(), 100);
+    const onLine = (name: 'stdout' | 'stderr', text: string) => {
+      const sp = text.indexOf(' ');
+      const time = sp > 0 ? normalizeTime(text.slice(0, sp)) : '';
+      if (!time) return;
+      // Docker's `since` has whole seconds: on resuming, skip what the cursor already covers (only then:
+      // live lines may share a timestamp).
+      if (!caughtUp[name]) {
+        if (time <= resumeFrom[name]) return;
+        caughtUp[name] = true;
+      }
+      cursors[name] = time;
+      batch.push({ ...meta, time, stream: name, line: text.slice(sp + 1) });
+      if (batch.length > MAX_PENDING_LINES) batch = batch.slice(-MAX_PENDING_LINES);
     };
-    const flusher = setInterval(() => void flush().catch(() => undefined), 100);
-    const read = (stream: PassThrough, name: 'stdout' | 'stderr') =>
-      new Promise<void>((resolve) => {
-        createInterface({ input: stream })
-          .on('line', (text) => {
-            const sp = text.indexOf(' ');
-            const time = sp > 0 ? normalizeTime(text.slice(0, sp)) : '';
-            // Docker's `since` has whole seconds: skip what the cursor already covers.
-            if (!time || (cursors[name] && time <= cursors[name])) return;
-            cursors[name] = time;
-            batch.push({ ...meta, time, stream: name, line: text.slice(sp + 1) });
-          })
-          .on('close', resolve);
-      });
     try {
-      await Promise.all([read(out, 'stdout'), read(err, 'stderr')]);
+      await Promise.all([readLines(out, (t) => onLine('stdout', t)), readLines(err, (t) => onLine('stderr', t))]);
     } finally {
       clearInterval(flusher);
       await flush();

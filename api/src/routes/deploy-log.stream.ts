@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Request, Response } from 'express';
 import type { Stores } from '@sidecar/store';
 
@@ -29,7 +30,10 @@ export async function streamDeployLog(opts: { req: Request; res: Response; store
       for (const e of entries) {
         cursor = e.id;
         if (e.kind === 'line') {
-          res.write(sse ? `event: line\ndata: ${JSON.stringify(e.line)}\n\n` : `${e.line}\n`);
+          // Backpressure: wait for a slow reader instead of buffering for it (the stream in Redis is the buffer).
+          if (!res.write(sse ? `event: line\ndata: ${JSON.stringify(e.line)}\n\n` : `${e.line}\n`)) {
+            await Promise.race([once(res, 'drain'), once(res, 'close')]);
+          }
         } else {
           if (sse) res.write(`event: end\ndata: ${JSON.stringify({ status: e.status })}\n\n`);
           return;

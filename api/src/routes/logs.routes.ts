@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Router, type Request, type Response } from 'express';
 import { DomainError, ErrorCode } from '@sidecar/core';
 import type { AppLogLine, Stores } from '@sidecar/store';
@@ -56,8 +57,13 @@ async function stream(o: { req: Request; res: Response; stores: Stores; app: str
   res.status(200);
   if (o.sse) res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   else res.type('text/plain; charset=utf-8');
-  const write = (l: AppLogLine) => res.write(o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l));
-  for (const l of o.past) write(l);
+  // Backpressure: a client that does not read is not buffered for; the Redis stream is the buffer.
+  const write = async (l: AppLogLine) => {
+    if (!res.write(o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l))) {
+      await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+  };
+  for (const l of o.past) await write(l);
   if (!o.follow) {
     res.end();
     return;
@@ -76,7 +82,7 @@ async function stream(o: { req: Request; res: Response; stores: Stores; app: str
       const lines = await o.stores.appLogs.read(o.app, cursor, 15_000, reader);
       for (const l of lines) {
         cursor = l.id;
-        if (o.keep(l)) write(l);
+        if (o.keep(l)) await write(l);
       }
       if (o.sse && lines.length === 0) res.write(': keep-alive\n\n');
     }

@@ -71,6 +71,9 @@ async function removeApp(deps: DeployDeps, app: string, job: Job, token: string 
   try {
     await deps.target.remove(app);
     await deps.publishStatus(app);
+    // The pods' last output (e.g. SIGTERM handlers) arrived after the API dropped the log; drop it
+    // again now they are gone, unless an app of that name was created meanwhile.
+    if (!(await deps.stores.apps.find(app))) await deps.stores.appLogs.remove(app);
   } finally {
     await lock.release();
   }
