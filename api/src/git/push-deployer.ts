@@ -97,10 +97,17 @@ export class PushDeployer {
       }
     }
 
+    // A push that went away must not deploy (its ref update will never happen).
+    session.signal.throwIfAborted();
     const objects = new PushedObjects(this.d.git, session.repo, opts.quarantine);
     const commit = await objects.commit(target.newSha);
+    session.signal.throwIfAborted();
     say(out, `deploying ${app} from ${branch} at ${short(commit.sha)}: ${commit.message.split('\n')[0] ?? ''}`);
     const deploy = await this.upload({ app, objects, commit });
+    if (session.signal.aborted) {
+      await this.d.deploys.cancel(app, deploy.id).catch(() => undefined);
+      session.signal.throwIfAborted();
+    }
     return this.follow({ session, deploy, branch, previous: current.currentRelease, out });
   }
 
@@ -134,6 +141,7 @@ export class PushDeployer {
     }, this.d.git.pushTimeoutMs);
     const onAbort = () => reader.disconnect();
     session.signal.addEventListener('abort', onAbort, { once: true });
+    if (session.signal.aborted) onAbort();
     let ended = false;
     try {
       let cursor = '0';

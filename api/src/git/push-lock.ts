@@ -22,7 +22,15 @@ export class PushLock {
     const deadline = Date.now() + opts.waitMs;
     let waited = false;
     while (!opts.signal.aborted) {
-      if ((await this.redis.set(key, opts.holder, 'PX', TTL_MS, 'NX')) === 'OK') return this.held(key, opts.holder);
+      if ((await this.redis.set(key, opts.holder, 'PX', TTL_MS, 'NX')) === 'OK') {
+        const lock = this.held(key, opts.holder);
+        // The push went away while SET was in flight: nobody would release this lock.
+        if (opts.signal.aborted) {
+          await lock.release();
+          return null;
+        }
+        return lock;
+      }
       if (Date.now() >= deadline) return null;
       if (!waited) opts.onWait();
       waited = true;
