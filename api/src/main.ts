@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   await stores.tokens.ensureAdmin(config.SIDECAR_ADMIN_TOKEN);
   const queues = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
   // Created here or by the worker, whichever starts first (docs/sidecars.md).
-  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR);
+  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const port = config.SIDECAR_ROUTER_PORT === 80 ? '' : `:${config.SIDECAR_ROUTER_PORT}`;
   const app = createApp({
     stores,

@@ -53,7 +53,7 @@ export class PlatformCa {
    * directory and renamed into place: rename fails when another process already
    * placed one, and then that one is used, so racing first starts agree on one CA.
    */
-  static async load(dataDir: string): Promise<PlatformCa> {
+  static async load(dataDir: string, opts: { appsDomain?: string } = {}): Promise<PlatformCa> {
     const dir = join(dataDir, 'ca');
     const cert = await readFile(join(dir, 'cert.pem'), 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
@@ -69,6 +69,10 @@ export class PlatformCa {
         '-subj', '/O=Sidecar PaaS/CN=Sidecar PaaS platform CA',
         '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
         '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        // Users are told to trust this CA: it can only ever vouch for the apps' own names.
+        ...(opts.appsDomain && /^[a-z0-9.-]+$/i.test(opts.appsDomain)
+          ? ['-addext', `nameConstraints=critical,permitted;DNS:.${opts.appsDomain},permitted;DNS:${opts.appsDomain}`]
+          : []),
       ]);
       await rename(staging, dir).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST' && e.code !== 'ENOTEMPTY') throw e;

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   await cancels.start();
 
   // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
-  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR);
+  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const target = k8s ? k8s.target : new DockerTarget({
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
     backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
