@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { Labels } from '@sidecar/core';
 import { PLATFORM_LABEL } from './targets/docker/index.js';
 import type { AppLogLine, Stores } from '@sidecar/store';
+import { Periodic } from './periodic.js';
 
 
 /** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
@@ -61,19 +62,14 @@ export function normalizeTime(t: string): string {
  */
 export class LogCollector {
   private readonly followed = new Map<string, AbortController>();
-  private timer: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> | undefined;
+  private readonly ticks: Periodic;
 
-  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {}
+  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {
+    this.ticks = new Periodic('log collector', () => this.scan(), opts.intervalMs ?? 500);
+  }
 
   start(): void {
-    const tick = () => {
-      this.scanning ??= this.scan()
-        .catch((e: unknown) => console.error(`worker: log collector: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => (this.scanning = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, this.opts.intervalMs ?? 500);
+    this.ticks.start();
   }
 
   private async scan(): Promise<void> {
@@ -151,8 +147,7 @@ export class LogCollector {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.scanning;
+    await this.ticks.close();
     for (const c of this.followed.values()) c.abort();
   }
 }

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
 import type { ProcessInfo, Stores } from '@sidecar/store';
 import { containerName, PLATFORM_LABEL } from './targets/docker/index.js';
+import { Periodic } from './periodic.js';
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks on every architecture Docker runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -46,19 +47,14 @@ export function parseProcinfo(output: string, containerId: string): ProcessInfo[
  * `GET /apps/:app/pods/:pod/processes` (the API never talks to Docker).
  */
 export class ProcessInsight {
-  private timer: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> | undefined;
+  private readonly ticks: Periodic;
 
-  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {}
+  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {
+    this.ticks = new Periodic('process insight', () => this.scan(), opts.intervalMs ?? 2000);
+  }
 
   start(): void {
-    const tick = () => {
-      this.scanning ??= this.scan()
-        .catch((e: unknown) => console.error(`worker: process insight: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => (this.scanning = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, this.opts.intervalMs ?? 2000);
+    this.ticks.start();
   }
 
   private async scan(): Promise<void> {
@@ -112,7 +108,6 @@ export class ProcessInsight {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.scanning;
+    await this.ticks.close();
   }
 }

@@ -1,0 +1,26 @@
+/**
+ * Runs `work` now and then every `intervalMs`, never two runs at once (a slow run
+ * makes the next tick skip), logging a failed run in one line. `close()` stops the
+ * ticks and waits for a run in progress.
+ */
+export class Periodic {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly name: string, private readonly work: () => Promise<void>, private readonly intervalMs: number) {}
+
+  start(): void {
+    const tick = () => {
+      this.running ??= this.work()
+        .catch((e: unknown) => console.error(`worker: ${this.name}: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => (this.running = undefined));
+    };
+    tick();
+    this.timer = setInterval(tick, this.intervalMs);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
