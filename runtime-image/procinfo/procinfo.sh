@@ -22,7 +22,8 @@ sample() {
       if [ "$k" = "VmRSS:" ]; then rss=$v; fi
     done < "$d/status" 2>/dev/null
     cg=$(grep -m1 -E ':(memory|pids|cpu[a-z,]*|):' "$d/cgroup" 2>/dev/null | cut -d: -f3)
-    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
+    # NULs, tabs and newlines would break the line format (and let an app forge lines); keep 4 KiB.
+    cmd=$(tr '\000\t\n\r' '    ' < "$d/cmdline" 2>/dev/null | head -c 4096)
     printf 'proc\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$ticks" "$rss" "$cg" "$cmd"
   done
 }

@@ -46,6 +46,9 @@ export function parseProcinfo(output: string, containerId: string): ProcessInfo[
  * container, kept to the pod's runtime container, published to Redis for
  * `GET /apps/:app/pods/:pod/processes` (the API never talks to Docker).
  */
+/** The most a snapshot may print (two samples of every process of the pod). */
+const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
+
 export class ProcessInsight {
   private readonly ticks: Periodic;
 
@@ -86,7 +89,13 @@ export class ProcessInsight {
     const stream = await exec.start({ hijack: true, stdin: false });
     const out = new PassThrough();
     const chunks: Buffer[] = [];
-    out.on('data', (b: Buffer) => chunks.push(b));
+    let size = 0;
+    // Command lines are the app's to choose: a snapshot larger than this is dropped, not buffered.
+    out.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > MAX_SNAPSHOT_BYTES) stream.destroy(new Error(`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`));
+      else chunks.push(b);
+    });
     this.opts.docker.modem.demuxStream(stream, out, new PassThrough());
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
