@@ -84,7 +84,11 @@ async function stream(o: { req: Request; res: Response; stores: Stores; app: str
         cursor = l.id;
         if (o.keep(l)) await write(l);
       }
-      if (o.sse && lines.length === 0) res.write(': keep-alive\n\n');
+      if (lines.length === 0) {
+        // Quiet for a while: end the follow if the app was deleted meanwhile.
+        if (!(await o.stores.apps.find(o.app))) break;
+        if (o.sse) res.write(': keep-alive\n\n');
+      }
     }
   } catch (e) {
     if (!gone) throw e;
