@@ -5,6 +5,9 @@ import type { AppLogLine, Stores } from '@sidecar/store';
 import { appParam } from './params.js';
 
 const MAX_TAIL = 10_000;
+/** Each follower holds a Redis connection (XREAD BLOCK); this many at once per API process, then 503. */
+export const MAX_LOG_FOLLOWERS = 200;
+let followers = 0;
 
 /** `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening` */
 const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container} ${l.line}\n`;
@@ -31,6 +34,9 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
     const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
+    if (follow && followers >= MAX_LOG_FOLLOWERS) {
+      throw new DomainError(ErrorCode.notReady, `too many log followers right now (${MAX_LOG_FOLLOWERS}); try again shortly or read without follow`);
+    }
     const past = await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) });
     if (!follow && accept.includes('application/json')) {
       res.json({ items: past });
@@ -70,6 +76,8 @@ async function stream(o: { req: Request; res: Response; stores: Stores; app: str
   }
   res.flushHeaders();
   // A follower gets its own connection: XREAD BLOCK holds the one it runs on.
+  followers++;
+  res.once('close', () => followers--);
   const reader = o.stores.redis.duplicate();
   let gone = false;
   req.on('close', () => {
