@@ -21,3 +21,12 @@ export interface Job {
 
 /** How much of a job's output is kept. */
 export const JOB_OUTPUT_LIMIT_BYTES = 64 * 1024;
+
+/** The last `limit` bytes of a text, cut at a line start where possible (a job's kept output). */
+export function tailBytes(text: string, limit: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= limit) return text;
+  const cut = buf.subarray(buf.length - limit).toString('utf8');
+  const nl = cut.indexOf('\n');
+  return nl >= 0 ? cut.slice(nl + 1) : cut;
+}

@@ -6,6 +6,14 @@ import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, t
  * id, so a retried request never enqueues a deploy twice. User failures are not
  * retried (the worker throws UnrecoverableError); transient ones are, with backoff.
  */
+/** Build and deploy jobs: transient failures retried with backoff; the last 500 kept for inspection. */
+const RETRIED = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 500 },
+  removeOnFail: { count: 500 },
+} as const;
+
 export class DeployQueues {
   readonly build: Queue;
   readonly deploy: Queue;
@@ -19,23 +27,11 @@ export class DeployQueues {
   }
 
   async enqueueBuild(p: BuildJobPayload): Promise<void> {
-    await this.build.add('build', p, {
-      jobId: buildJobId(p.deployId),
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { count: 500 },
-      removeOnFail: { count: 500 },
-    });
+    await this.build.add('build', p, { ...RETRIED, jobId: buildJobId(p.deployId) });
   }
 
   async enqueueDeploy(p: DeployJobPayload): Promise<void> {
-    await this.deploy.add('deploy', p, {
-      jobId: deployJobId(p.deployId),
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { count: 500 },
-      removeOnFail: { count: 500 },
-    });
+    await this.deploy.add('deploy', p, { ...RETRIED, jobId: deployJobId(p.deployId) });
   }
 
   async enqueueRemoval(app: string): Promise<void> {

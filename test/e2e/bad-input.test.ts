@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawTar, tgzOf, zipOf } from '../support/bundles.js';
 import { createApp, deploy } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // Bad input of every documented kind gets its documented error; the platform and other apps keep running.
@@ -18,8 +18,7 @@ beforeAll(async () => {
   await createApp(p, 'victim');
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 async function expectFailedDeploy(bundle: Buffer, code: string, message: RegExp, contentType = 'application/gzip') {

@@ -5,7 +5,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuilt, launchChromium, screenshotPath } from '../support/browser.js';
 import { tgzOf } from '../support/bundles.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // The dashboard, driven as a user drives it: real Chromium against the whole running platform.
@@ -31,8 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
   if (work) await rm(work, { recursive: true, force: true });
 }, 120_000);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf, zipOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // The core user story, end to end, driving only HTTP against the platform as `npm start` runs it.
@@ -10,8 +10,7 @@ beforeAll(async () => {
   p = await startPlatform();
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 const handlerV = (v: string) => `module.exports = (req, res) => { res.end('plain ${v} ' + req.method + ' ' + req.url); };\n`;

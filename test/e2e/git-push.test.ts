@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { keys, newTokenSecret, TokenStore } from '@sidecar/store';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // `git push` deploys, driven with the real git client against the platform as `npm start` runs it.
@@ -27,8 +27,7 @@ beforeAll(async () => {
   });
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
   await redis?.quit();
   rmSync(scratch, { recursive: true, force: true });
 }, 120_000);

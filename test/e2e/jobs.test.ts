@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // One-off jobs against an app's current release: the Job pod completes although its logic sidecar runs.
@@ -16,8 +16,7 @@ beforeAll(async () => {
   if (d.status !== 'succeeded') throw new Error(log);
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 async function runJob(body: Record<string, unknown>) {

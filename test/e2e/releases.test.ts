@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // Life after the first deploy: every change rolls out with zero failed requests while traffic
@@ -41,8 +41,7 @@ beforeAll(async () => {
   if (v1.deploy.status !== 'succeeded') throw new Error(v1.log);
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 describe('zero-downtime changes', () => {

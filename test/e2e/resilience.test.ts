@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, waitForDeploy } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // Nothing is lost when things break: cancels stop builds, a killed worker's deploy completes,
@@ -14,8 +14,7 @@ beforeAll(async () => {
   p = await startPlatform();
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 // A dependency install takes seconds, long enough to act on a build in flight.

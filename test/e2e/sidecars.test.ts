@@ -4,7 +4,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop } from '../support/deploys.js';
-import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // Platform sidecars attached by app settings (docs/sidecars.md): a plain HTTP app gains
@@ -16,8 +16,7 @@ beforeAll(async () => {
   p = await startPlatform();
 }, 180_000);
 afterAll(async () => {
-  await cleanupPlatformContainers(p);
-  await p?.stop();
+  await stopPlatform(p);
 }, 120_000);
 
 const APP = 'secure';

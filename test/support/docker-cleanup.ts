@@ -23,3 +23,9 @@ export async function cleanupPlatformContainers(p: RunningPlatform | undefined):
   const { Volumes } = await docker.listVolumes({ filters });
   for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
 }
+
+/** The usual end of an e2e file: remove what this platform created, then stop it as Ctrl-C does. */
+export async function stopPlatform(p: RunningPlatform | undefined): Promise<void> {
+  await cleanupPlatformContainers(p);
+  await p?.stop();
+}

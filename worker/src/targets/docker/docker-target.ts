@@ -28,6 +28,7 @@ import {
   type TemplateSettings,
   type TlsMaterial,
   type Upstream,
+  tailBytes,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { PLATFORM_LABEL } from './container-options.js';
@@ -427,13 +428,4 @@ async function notReadyReason(runners: PodRunner[], error: unknown, timeoutMs: n
     );
   }
   return parts.join('\n') || (error instanceof Error ? error.message : String(error));
-}
-
-/** The last `limit` bytes of a text, cut at a line start where possible. */
-function tailBytes(text: string, limit: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= limit) return text;
-  const cut = buf.subarray(buf.length - limit).toString('utf8');
-  const nl = cut.indexOf('\n');
-  return nl >= 0 ? cut.slice(nl + 1) : cut;
 }

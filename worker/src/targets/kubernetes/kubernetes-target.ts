@@ -4,6 +4,7 @@ import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node'
 import {
   DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
   type AppManifest, type JobRunInput, type JobRunResult, type KubernetesSettings, type Manifest, type PodView, type RolloutInput, type Target,
+  tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
 import { kindOps, ManagedKinds, type KindOps, type ManagedKind, type ObjectHead } from './kube-objects.js';
@@ -350,12 +351,3 @@ export class KubernetesTarget implements Target {
 
 const jobSelector = (settings: KubernetesSettings, app: string, jobId: string) =>
   Object.entries({ ...selectorLabels(settings, app), [Labels.deploy]: jobId }).map(([k, v]) => `${k}=${v}`).join(',');
-
-/** The last `limit` bytes of a text, cut at a line start where possible. */
-function tailBytes(text: string, limit: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= limit) return text;
-  const cut = buf.subarray(buf.length - limit).toString('utf8');
-  const nl = cut.indexOf('\n');
-  return nl >= 0 ? cut.slice(nl + 1) : cut;
-}
