@@ -70,15 +70,19 @@ async function main(): Promise<void> {
     }
     const redeploy: number[] = [];
     for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
-    // Rollback: request → first 200 from the old version (no build: the old logic image is reused).
+    // Rollback: request → first 200 from the old version (no build: the old logic image is reused),
+    // each from a settled app (the previous rollout finished, its old pod gone), as a user rolls back.
     const rollback: number[] = [];
+    const steps: Record<string, number[]> = {};
     for (let i = 0; i < RUNS_ROLLBACK; i++) {
       // Alternate between v1 (serves "first-0") and v2 ("redeploy-0"): each rollback changes what is served.
       const target = { version: i % 2 === 0 ? 1 : 2 };
       const marker = i % 2 === 0 ? 'first-0' : 'redeploy-0';
+      const wall0 = Date.now();
       const t0 = performance.now();
       const res = await p.api$('/api/v1/apps/bench-0/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: target.version }) });
       if (res.status !== 202) throw new Error(`rollback: ${res.status} ${await res.text()}`);
+      const { id } = (await res.json()) as { id: string };
       for (;;) {
         const r = await p.get('bench-0').catch(() => ({ status: 0, body: '' }));
         if (r.status === 200 && r.body === marker) break;
@@ -86,6 +90,8 @@ async function main(): Promise<void> {
         await new Promise((r2) => setTimeout(r2, 5));
       }
       rollback.push(performance.now() - t0);
+      await settled(p, 'bench-0', id);
+      for (const [step, ms] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, rollback.at(-1)!))) (steps[step] ??= []).push(ms);
     }
     // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
     await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
@@ -105,10 +111,40 @@ async function main(): Promise<void> {
     ];
     console.log('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+    console.log('\nWhere a rollback\'s time goes (medians, from the new pod\'s events):\n| step | ms |\n|---|---|');
+    for (const [k, v] of Object.entries(steps)) console.log(`| ${k} | ${quantile(v, 0.5).toFixed(0)} |`);
   } finally {
     await cleanupPlatformContainers(p);
     await p.stop();
   }
+}
+
+/** Waits until the deploy is final: its rollout has also stopped the previous pod. */
+async function settled(p: RunningPlatform, app: string, id: string): Promise<void> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const d = (await (await p.api$(`/api/v1/apps/${app}/deploys/${id}`)).json()) as { status: string };
+    if (d.status !== 'deploying' && d.status !== 'queued' && d.status !== 'building') return;
+  }
+  throw new Error(`deploy ${id} not final after 60 s`);
+}
+
+interface PodEvents { release: number | null; events: { time: string; container: string; reason: string }[] }
+
+/**
+ * The steps of the newest pod's start, in ms, from its events: request → logic sidecar created,
+ * its start, its startup probe, the runtime's start, its readiness, and readiness → first 200
+ * (`servingMs`: request → first 200 on the wall clock).
+ */
+async function rolloutSteps(p: RunningPlatform, app: string, wall0: number, servingMs: number): Promise<Record<string, number>> {
+  const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodEvents[] };
+  const pod = [...items].sort((a, b) => (b.release ?? 0) - (a.release ?? 0))[0];
+  const at = (container: string, reason: string) => {
+    const e = pod?.events.find((x) => x.container === container && x.reason === reason && Date.parse(x.time) >= wall0);
+    return e ? Date.parse(e.time) - wall0 : Number.NaN;
+  };
+  const marks = [at('app', 'Created'), at('app', 'Started'), at('app', 'Ready'), at('runtime', 'Started'), at('runtime', 'Ready'), servingMs];
+  const names = ['request → pod sandbox ready (API, queue, worker, sandbox)', 'logic sidecar start', 'logic sidecar startup probe passes', 'runtime start', 'runtime boots, readiness passes', 'routes switched → first 200'];
+  return Object.fromEntries(names.map((n, i) => [n, marks[i]! - (i === 0 ? 0 : marks[i - 1]!)]));
 }
 
 main().catch((e: unknown) => {

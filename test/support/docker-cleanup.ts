@@ -16,6 +16,12 @@ export async function cleanupPlatformContainers(p: RunningPlatform | undefined):
   } catch {
     // The platform may already be down; the label sweep below still runs.
   }
+  await sweep(p);
+}
+
+/** Removes every container and volume labelled with the platform's id. */
+async function sweep(p: RunningPlatform | undefined): Promise<void> {
+  if (!p) return;
   const filters = { label: [`sidecar.paas/platform=${p.platformId}`] };
   for (const c of await docker.listContainers({ all: true, filters })) {
     await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
@@ -28,4 +34,5 @@ export async function cleanupPlatformContainers(p: RunningPlatform | undefined):
 export async function stopPlatform(p: RunningPlatform | undefined): Promise<void> {
   await cleanupPlatformContainers(p);
   await p?.stop();
+  await sweep(p); // the worker's warm network holders, if it could not remove them itself
 }

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const target = k8s ? k8s.target : new DockerTarget({
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
-    backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
+    backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS, warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
     platformSidecars: {
       images: { tls: images.tlsTerminator, procinfo: images.procinfo },
       issueTls: (app) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`),
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     if (adopted.length > 0) console.log(`worker: adopted ${adopted.length} running pod(s)`);
     // Not supervised, not reported: say so, with why, so an operator can delete them.
     for (const f of failed) console.error(`worker: could not adopt pod ${f.pod}: ${f.error.message}`);
+    // In the background: a deploy before the pool is warm just creates its own sandbox.
+    void target.warmUp().catch((e: unknown) => console.error(`worker: warming sandboxes: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');

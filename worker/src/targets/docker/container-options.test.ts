@@ -5,6 +5,11 @@ import {
   containerCreateOptions,
   declaredPorts,
   pauseCreateOptions,
+  netnsHolderCreateOptions,
+  NETNS_HOLDER_LABEL,
+  NETNS_ROLE,
+  POOL_OWNER_LABEL,
+  PLATFORM_LABEL,
   redactPod,
   volumeCreateOptions,
 } from './container-options.js';
@@ -19,7 +24,7 @@ const [runtime] = pod.spec.containers;
 
 describe('containerCreateOptions', () => {
   it('maps the runtime container of the template', () => {
-    expect(containerCreateOptions({ pod, container: runtime!, role: 'main', pauseId: 'p123' })).toEqual({
+    expect(containerCreateOptions({ pod, container: runtime!, role: 'main', sandboxId: 'p123' })).toEqual({
       name: 'hello-v2-abcde-runtime',
       Image: 'runtime:1',
       Env: ['A=1', 'PORT=8080', 'SIDECAR_APP=hello', 'SIDECAR_RELEASE=2', 'TOKEN=s3cret'],
@@ -56,7 +61,7 @@ describe('containerCreateOptions', () => {
       pod: p,
       container: { name: 'x', image: 'img', command: ['sh', '-c'], args: ['echo hi'], workingDir: '/w', securityContext: { runAsUser: 5 } },
       role: 'sidecar',
-      pauseId: 'p1',
+      sandboxId: 'p1',
       pidsLimit: 64,
     });
     expect(opts).toMatchObject({ Entrypoint: ['sh', '-c'], Cmd: ['echo hi'], WorkingDir: '/w', User: '5', HostConfig: { PidMode: 'container:p1', PidsLimit: 64 } });
@@ -66,7 +71,7 @@ describe('containerCreateOptions', () => {
   });
 
   it('keeps the image entrypoint and command when none is given', () => {
-    const opts = containerCreateOptions({ pod, container: logic!, role: 'sidecar', pauseId: 'p' });
+    const opts = containerCreateOptions({ pod, container: logic!, role: 'sidecar', sandboxId: 'p' });
     expect(opts.Entrypoint).toBeUndefined();
     expect(opts.Cmd).toBeUndefined();
     expect(opts.HostConfig?.Mounts?.[0]?.ReadOnly).toBe(false);
@@ -89,9 +94,32 @@ describe('pauseCreateOptions', () => {
     expect(JSON.parse(stored).spec.containers[0].env).toContainEqual({ name: 'TOKEN' });
   });
 
+  it('joins a warm network holder\'s namespaces instead of publishing ports itself, and names it for removal', () => {
+    const opts = pauseCreateOptions(pod, 'pause:1', 'net-id', 'holder-1');
+    expect(opts.HostConfig?.NetworkMode).toBe('container:holder-1');
+    expect(opts.HostConfig?.PortBindings).toBeUndefined();
+    expect(opts.ExposedPorts).toBeUndefined();
+    expect(opts.HostConfig?.IpcMode).toBe('container:holder-1');
+    expect(opts.Labels?.[NETNS_HOLDER_LABEL]).toBe('holder-1');
+    expect(opts.Labels?.[Labels.pod]).toBe('hello-v2-abcde');
+  });
+
   it('lists every declared port once', () => {
     const p: Pod = { ...pod, spec: { ...pod.spec, initContainers: [{ ...logic!, ports: [{ containerPort: 9090 }, { containerPort: 8080 }] }] } };
     expect(declaredPorts(p)).toEqual([8080, 9090]);
+  });
+});
+
+describe('netnsHolderCreateOptions', () => {
+  it('a labelled, unprivileged holder on the pod network publishing the port set on 127.0.0.1', () => {
+    const opts = netnsHolderCreateOptions({ image: 'pause:1', network: 'net-id', ports: [8080, 8443], owner: 'host:42:abc123', platformId: 'p1' });
+    expect(opts).toMatchObject({
+      Image: 'pause:1',
+      Labels: { [Labels.managed]: 'true', [Labels.role]: NETNS_ROLE, [POOL_OWNER_LABEL]: 'host:42:abc123', [PLATFORM_LABEL]: 'p1' },
+      ExposedPorts: { '8080/tcp': {}, '8443/tcp': {} },
+      HostConfig: { NetworkMode: 'net-id', IpcMode: 'shareable', ReadonlyRootfs: true, CapDrop: ['ALL'], PortBindings: { '8443/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+    });
+    expect(opts.Labels?.[Labels.pod]).toBeUndefined();
   });
 });
 

@@ -12,6 +12,12 @@ export const POD_NETWORK = 'sidecar-pods';
 export const POD_SPEC_LABEL = `${LABEL_PREFIX}/pod-spec`;
 /** Which platform instance owns a pod, when several share one Docker engine (copied from the pod's labels). */
 export const PLATFORM_LABEL = `${LABEL_PREFIX}/platform`;
+/** On a pause container that joined a warm network holder (netns-pool.ts): the holder's id, removed with the pod. */
+export const NETNS_HOLDER_LABEL = `${LABEL_PREFIX}/netns-holder`;
+/** On a network holder: the worker process (`<hostname>:<pid>`) whose pool it waits in until claimed. */
+export const POOL_OWNER_LABEL = `${LABEL_PREFIX}/pool-owner`;
+/** The role label of network holders. */
+export const NETNS_ROLE = 'netns';
 /** The tmpfs given to containers with a read-only root filesystem, so apps can still write temp files. */
 export const TMP_TMPFS = { '/tmp': 'rw,nosuid,nodev,size=64m' } as const;
 /** Default per-container process limit (the kubelet's podPidsLimit is a node setting too). */
@@ -101,27 +107,54 @@ export function volumeCreateOptions(pod: Pod, volume: Volume): Docker.VolumeCrea
  * shareProcessNamespace), sits on POD_NETWORK, and publishes every declared
  * container port on 127.0.0.1 with a random host port.
  */
-export function pauseCreateOptions(pod: Pod, image: string, network: string = POD_NETWORK): Docker.ContainerCreateOptions {
-  const ports = declaredPorts(pod);
-  const exposed = Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}]));
-  const bindings = Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]));
+export function pauseCreateOptions(pod: Pod, image: string, network: string = POD_NETWORK, holderId?: string): Docker.ContainerCreateOptions {
+  const labels = { ...podLabels(pod), [Labels.role]: ContainerRole.pause, [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)) };
+  if (holderId !== undefined) {
+    // The holder owns the pod's namespaces (network, IPC, PID) and the other containers join it;
+    // this pause container is the pod's record (labels, stored spec) and lives in the holder's namespaces.
+    const joined = { NetworkMode: `container:${holderId}`, IpcMode: `container:${holderId}`, PidMode: `container:${holderId}` };
+    return { name: pauseName(podName(pod)), Image: image, Labels: { ...labels, [NETNS_HOLDER_LABEL]: holderId }, HostConfig: { ...PAUSE_HOST_CONFIG, ...joined } };
+  }
+  const { ExposedPorts, HostConfig } = publishing(declaredPorts(pod));
+  return { name: pauseName(podName(pod)), Image: image, Labels: labels, ExposedPorts, HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: network } };
+}
+
+/** What pause containers and network holders run with: the pause process needs nothing. */
+const PAUSE_HOST_CONFIG = {
+  IpcMode: 'shareable',
+  ReadonlyRootfs: true,
+  CapDrop: ['ALL'],
+  SecurityOpt: ['no-new-privileges'],
+  Memory: 16 * 1024 ** 2,
+  MemorySwap: 16 * 1024 ** 2,
+  PidsLimit: 16,
+  RestartPolicy: { Name: 'no' },
+} as const satisfies Docker.HostConfig;
+
+/** Every port published on 127.0.0.1 with a random host port (the router's upstreams). */
+function publishing(ports: readonly number[]): { ExposedPorts: Record<string, object>; HostConfig: { PortBindings: Docker.PortMap } } {
   return {
-    name: pauseName(podName(pod)),
-    Image: image,
-    Labels: { ...podLabels(pod), [Labels.role]: ContainerRole.pause, [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)) },
-    ExposedPorts: exposed,
-    HostConfig: {
-      NetworkMode: network,
-      PortBindings: bindings,
-      IpcMode: 'shareable',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      Memory: 16 * 1024 ** 2,
-      MemorySwap: 16 * 1024 ** 2,
-      PidsLimit: 16,
-      RestartPolicy: { Name: 'no' },
+    ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
+    HostConfig: { PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]])) },
+  };
+}
+
+/**
+ * A warm network holder (netns-pool.ts): a pause-image container on the pod network publishing
+ * `ports`, started before any pod needs it. Not a pod's until a pause container joins it.
+ */
+export function netnsHolderCreateOptions(o: { image: string; network: string; ports: readonly number[]; owner: string; platformId?: string }): Docker.ContainerCreateOptions {
+  const { ExposedPorts, HostConfig } = publishing(o.ports);
+  return {
+    Image: o.image,
+    Labels: {
+      [Labels.managed]: 'true',
+      [Labels.role]: NETNS_ROLE,
+      [POOL_OWNER_LABEL]: o.owner,
+      ...(o.platformId !== undefined ? { [PLATFORM_LABEL]: o.platformId } : {}),
     },
+    ExposedPorts,
+    HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: o.network },
   };
 }
 
@@ -129,13 +162,14 @@ export interface ContainerOptionsInput {
   pod: Pod;
   container: Container;
   role: Exclude<ContainerRole, 'pause'>;
-  pauseId: string;
+  /** The container owning the pod's namespaces: its pause container, or the warm network holder that pause joined. */
+  sandboxId: string;
   pidsLimit?: number;
 }
 
-/** An app container that joins the pause container's namespaces. Restarts are the runner's, never Docker's. */
+/** An app container that joins the sandbox's namespaces. Restarts are the runner's, never Docker's. */
 export function containerCreateOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
-  const { pod, container: c, role, pauseId } = input;
+  const { pod, container: c, role, sandboxId } = input;
   const pname = podName(pod);
   const sc = c.securityContext ?? {};
   const limits = c.resources?.limits ?? {};
@@ -147,14 +181,14 @@ export function containerCreateOptions(input: ContainerOptionsInput): Docker.Con
   }));
   const memory = limits.memory ? parseMemory(limits.memory) : undefined;
   const hostConfig: Docker.HostConfig = {
-    NetworkMode: `container:${pauseId}`,
-    IpcMode: `container:${pauseId}`,
+    NetworkMode: `container:${sandboxId}`,
+    IpcMode: `container:${sandboxId}`,
     Mounts: mounts,
     PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
     RestartPolicy: { Name: 'no' },
     LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
   };
-  if (pod.spec.shareProcessNamespace) hostConfig.PidMode = `container:${pauseId}`;
+  if (pod.spec.shareProcessNamespace) hostConfig.PidMode = `container:${sandboxId}`;
   // Like the kubelet: a memory limit without swap on top of it.
   if (memory !== undefined) Object.assign(hostConfig, { Memory: memory, MemorySwap: memory });
   if (limits.cpu) hostConfig.NanoCpus = parseCpu(limits.cpu);

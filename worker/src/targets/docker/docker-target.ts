@@ -32,6 +32,7 @@ import {
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { PLATFORM_LABEL } from './container-options.js';
+import { NetnsPool } from './netns-pool.js';
 import { PodRunner } from './pod-runner.js';
 import { isNotFound } from './pod-sandbox.js';
 
@@ -48,6 +49,8 @@ export interface DockerTargetOptions {
   platformId?: string;
   /** The platform sidecars' images and the TLS certificate issuer (docs/sidecars.md); without it, apps enabling one fail to roll out. */
   platformSidecars?: PlatformSidecarsOptions;
+  /** Warm network namespaces kept per port set (netns-pool.ts); 0 or absent: every pod creates its own. */
+  warmSandboxes?: number;
 }
 
 export interface PlatformSidecarsOptions {
@@ -79,8 +82,24 @@ export class DockerTarget implements Target {
   private readonly jobs = new Set<PodRunner>();
   private closing: Promise<void> | undefined;
 
+  private readonly pool: NetnsPool | undefined;
+
   constructor(opts: DockerTargetOptions) {
     this.opts = opts;
+    if (opts.warmSandboxes) {
+      this.pool = new NetnsPool({
+        docker: opts.docker, pauseImage: opts.pauseImage, size: opts.warmSandboxes, warm: [[RUNTIME_PORT]],
+        ...(opts.platformId !== undefined ? { platformId: opts.platformId } : {}),
+      });
+    }
+  }
+
+  /**
+   * Starts warming network namespaces (after removing a crashed worker's unclaimed ones).
+   * Not needed for correctness: until they are warm, pods create their own.
+   */
+  warmUp(): Promise<void> {
+    return this.pool?.start() ?? Promise.resolve();
   }
 
   /**
@@ -323,7 +342,7 @@ export class DockerTarget implements Target {
   /** Stops supervising every pod; pods keep running and are adopted by the next worker. Safe twice. */
   close(): Promise<void> {
     const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
-    this.closing ??= Promise.all(runners.map((r) => r.close())).then(() => undefined);
+    this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close()]).then(() => undefined);
     return this.closing;
   }
 
@@ -338,7 +357,7 @@ export class DockerTarget implements Target {
   }
 
   private runner(pod: Pod, onEvent: (e: PodEvent) => void): PodRunner {
-    return new PodRunner({ docker: this.opts.docker, pod, pauseImage: this.opts.pauseImage, onEvent, ...this.runnerExtras() });
+    return new PodRunner({ docker: this.opts.docker, pod, pauseImage: this.opts.pauseImage, onEvent, ...this.runnerExtras(), ...(this.pool ? { netnsPool: this.pool } : {}) });
   }
 
   /** Deletes pods in parallel; every deletion runs to the end, then the first failure is thrown. */

@@ -5,7 +5,10 @@ import { CrashLoopBackoff } from './backoff.js';
 import { isReady, isStarted, newRecord, type ContainerRecord } from './container-record.js';
 import { ContainerRole, PLATFORM_LABEL, POD_SPEC_LABEL, containerCreateOptions, isSidecar, podName } from './container-options.js';
 import { runAction, type ActionTarget } from './handlers.js';
-import { createSandbox, inspectSandbox, isConflict, isNotFound, isNotModified, listPodContainers, removePodObjects, type Sandbox } from './pod-sandbox.js';
+import type { NetnsPool } from './netns-pool.js';
+import {
+  createPause, inspectSandbox, isConflict, isNotFound, isNotModified, listPodContainers, networkOf, removePodObjects, restartSandbox, startSandbox, type Sandbox,
+} from './pod-sandbox.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
 
@@ -23,6 +26,8 @@ export interface PodRunnerOptions {
   onEvent?: (e: PodEvent) => void;
   /** Per-container process limit (default DEFAULT_PIDS_LIMIT). */
   pidsLimit?: number;
+  /** Warm network namespaces (netns-pool.ts): the pod's pause container joins one when it can. */
+  netnsPool?: NetnsPool;
   /** Interval of the uncounted early attempts of startup and readiness probes until their first success (default 100 ms; see probes.ts). */
   probeWarmupMs?: number;
 }
@@ -61,6 +66,7 @@ export class PodRunner {
   private readonly docker: Docker;
   private readonly pauseImage: string;
   private readonly pidsLimit: number | undefined;
+  private readonly netnsPool: NetnsPool | undefined;
   private readonly backoff: CrashLoopBackoff;
   private readonly onEvent: ((e: PodEvent) => void) | undefined;
   private readonly inits: ContainerRecord[];
@@ -95,6 +101,7 @@ export class PodRunner {
     this.docker = opts.docker;
     this.pauseImage = opts.pauseImage;
     this.pidsLimit = opts.pidsLimit;
+    this.netnsPool = opts.netnsPool;
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
@@ -245,29 +252,41 @@ export class PodRunner {
   // ---- sandbox ----------------------------------------------------------------------------------
 
   private async createAll(): Promise<void> {
-    this.sandbox = await createSandbox(this.docker, this.pod, this.pauseImage);
-    this.sandboxReady = true;
-    const pauseId = this.sandbox.pauseId;
+    const pause = await createPause(this.docker, this.pod, this.pauseImage, this.netnsPool);
+    // The container whose namespaces the others join: a warm holder (already running) or the pause container.
+    const sandboxId = pause.holderId ?? pause.pauseId;
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. `Created` events still follow the kubelet's order.
-    await Promise.all(
+    const creating = Promise.all(
       this.all.map(async (c) => {
         const created = await this.docker.createContainer(
-          containerCreateOptions({ pod: this.pod, container: c.spec, role: c.kind, pauseId, ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}) }),
+          containerCreateOptions({ pod: this.pod, container: c.spec, role: c.kind, sandboxId, ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}) }),
         );
         c.id = created.id;
         c.stopSignal = stopSignalOf(await created.inspect());
       }),
     );
+    if (pause.holderId === undefined) {
+      // Joining a container's namespaces is checked at start, so creation overlaps the pause's start.
+      [this.sandbox] = await Promise.all([startSandbox(this.docker, pause.pauseId), creating]);
+      this.sandboxReady = true;
+      this.changed();
+      return;
+    }
+    // The holder runs already: the lifecycle begins once the containers exist, and the pause
+    // container (the pod's record, in the holder's namespaces) starts beside the first of them.
+    const [network] = await Promise.all([networkOf(this.docker, pause.holderId), creating]);
+    this.sandbox = { pauseId: pause.pauseId, ...network };
+    this.sandboxReady = true;
     this.changed();
+    await this.docker.getContainer(pause.pauseId).start();
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
     this.starting = Promise.resolve();
-    const pause = this.docker.getContainer(pauseId);
     // After a host reboot the sandbox is down: bring it back so the others can join it.
-    if (!(await pause.inspect()).State.Running) await pause.start().catch((e: unknown) => { if (!isNotModified(e)) throw e; });
+    await restartSandbox(this.docker, pauseId);
     this.sandbox = await inspectSandbox(this.docker, pauseId);
     this.sandboxReady = true;
     for (const c of this.all) {

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
+import { Labels } from '@sidecar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NETNS_HOLDER_LABEL, NETNS_ROLE, PLATFORM_LABEL, netnsHolderCreateOptions } from './container-options.js';
+import { NetnsPool } from './netns-pool.js';
+import { PodRunner } from './pod-runner.js';
+import { ensurePodNetwork, removeContainer } from './pod-sandbox.js';
+import { TEST_IMAGES, cleanupPods, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
+
+/** Warm network namespaces: pods join a started holder and serve exactly as with their own sandbox. */
+const d = docker();
+const platformId = uniqueName('netns');
+const pods: string[] = [];
+const pools: NetnsPool[] = [];
+
+const holdersOfPlatform = async () =>
+  d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`, `${PLATFORM_LABEL}=${platformId}`] } });
+const exists = async (id: string) => (await d.listContainers({ all: true, filters: { id: [id] } })).length > 0;
+
+function newPool(o: Partial<ConstructorParameters<typeof NetnsPool>[0]> = {}): NetnsPool {
+  const pool = new NetnsPool({ docker: d, pauseImage: TEST_IMAGES.pause, platformId, size: 1, warm: [[8080]], refillDelayMs: 0, ...o });
+  pools.push(pool);
+  return pool;
+}
+
+/** A pod whose main serves its own name over HTTP on 8080. */
+function webPod(name: string) {
+  pods.push(name);
+  return testPod(name, {
+    containers: [{
+      name: 'web', image: TEST_IMAGES.base, ports: [{ containerPort: 8080 }],
+      command: ['sh', '-c', `mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`],
+      readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+    }],
+  });
+}
+
+const until = async (check: () => Promise<boolean> | boolean, what: string) => {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+beforeAll(async () => {
+  await ensureTestImages(d);
+});
+afterAll(async () => {
+  await Promise.allSettled(pools.map((p) => p.close()));
+  await cleanupPods(d, pods);
+  for (const h of await holdersOfPlatform()) await removeContainer(d, h.Id);
+});
+
+describe('NetnsPool', () => {
+  it('a pod joins a warm holder, serves through its published port and pod IP, and takes the holder with it when deleted', async () => {
+    const pool = newPool();
+    await pool.start();
+    expect(pool.available([8080])).toBe(1);
+
+    const name = uniqueName('warm');
+    const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    await runner.start();
+    await runner.waitFor((v) => v.ready, { timeoutMs: 20_000 });
+    const pause = await d.getContainer(`${name}_pause`).inspect();
+    const holderId = pause.Config.Labels[NETNS_HOLDER_LABEL];
+    expect(holderId).toBeDefined();
+    expect(pause.HostConfig.NetworkMode).toBe(`container:${holderId}`);
+    // The pod's containers join the holder's namespaces directly (the pause is the pod's record).
+    expect((await d.getContainer(`${name}-web`).inspect()).HostConfig.NetworkMode).toBe(`container:${holderId}`);
+
+    // The router's path (127.0.0.1:<published>) and the probes' path (pod IP) both reach the pod.
+    expect(await (await fetch(`http://${runner.address(8080)}/`)).text()).toBe(`${name}\n`);
+    expect(await (await fetch(`http://${runner.ip()}:8080/`)).text()).toBe(`${name}\n`);
+
+    // The claim is refilled in the background for the next pod.
+    await until(() => pool.available([8080]) === 1, 'the pool to refill');
+
+    await runner.delete({ gracePeriodSeconds: 2 });
+    expect(await exists(holderId!)).toBe(false);
+  });
+
+  it('an adopted pod keeps its holder, and after everything stopped (host reboot) holder and pause start again', async () => {
+    const pool = newPool();
+    await pool.start();
+    const name = uniqueName('warm-adopt');
+    const first = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    await first.start();
+    await first.waitFor((v) => v.ready, { timeoutMs: 20_000 });
+    await first.close();
+
+    // Every container of the pod stops, as on a host reboot (the holder last, like the engine does).
+    const holderId = (await d.getContainer(`${name}_pause`).inspect()).Config.Labels[NETNS_HOLDER_LABEL]!;
+    await d.getContainer(`${name}-web`).stop({ t: 1 });
+    await d.getContainer(`${name}_pause`).stop({ t: 1 });
+    await d.getContainer(holderId).stop({ t: 1 });
+
+    const adopted = await PodRunner.adopt({ docker: d, podName: name });
+    await adopted.waitFor((v) => v.ready, { timeoutMs: 20_000 });
+    expect((await d.getContainer(holderId).inspect()).State.Running).toBe(true);
+    expect(await (await fetch(`http://${adopted.address(8080)}/`)).text()).toBe(`${name}\n`);
+    await adopted.delete({ gracePeriodSeconds: 2 });
+    expect(await exists(holderId)).toBe(false);
+  });
+
+  it('a pod whose ports no warm holder publishes creates its own sandbox, and that port set is warmed for the next', async () => {
+    const pool = newPool({ warm: [] });
+    await pool.start();
+    expect(pool.claim([8080, 8443])).toBeUndefined();
+    await until(() => pool.available([8080, 8443]) === 1, 'the new port set to be warmed');
+    const id = pool.claim([8080, 8443])!;
+    const info = await d.getContainer(id).inspect();
+    expect(Object.keys(info.NetworkSettings.Ports ?? {}).sort()).toEqual(['8080/tcp', '8443/tcp']);
+    await removeContainer(d, id);
+  });
+
+  it('close() removes the unclaimed holders; start() removes those of a worker that died, never a pod\'s', async () => {
+    const pool = newPool();
+    await pool.start();
+    const unclaimed = (await holdersOfPlatform()).filter((h) => h.Labels[`sidecar.paas/pool-owner`] === pool.owner).map((h) => h.Id);
+    expect(unclaimed.length).toBeGreaterThan(0);
+    await pool.close();
+    for (const id of unclaimed) expect(await exists(id)).toBe(false);
+
+    // A holder left by a worker process that has exited, and a claimed one of a pod of that worker.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await once(child, 'exit');
+    const network = await ensurePodNetwork(d);
+    const deadOwner = `${hostname()}:${child.pid}:abc123`;
+    const leftover = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: deadOwner, platformId }));
+    const claimedHolder = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: deadOwner, platformId }));
+    const name = uniqueName('claimed');
+    pods.push(name);
+    await d.createContainer({ name: `${name}_pause`, Image: TEST_IMAGES.pause, Labels: { [Labels.managed]: 'true', [Labels.pod]: name, [Labels.role]: 'pause', [NETNS_HOLDER_LABEL]: claimedHolder.id } });
+    // A holder of a live process (this one's other pool) is not touched either.
+    const live = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: `${hostname()}:${process.ppid}:abc123`, platformId }));
+
+    await newPool({ warm: [] }).start();
+    expect(await exists(leftover.id)).toBe(false);
+    expect(await exists(claimedHolder.id)).toBe(true);
+    expect(await exists(live.id)).toBe(true);
+    await cleanupPods(d, [name]);
+    expect(await exists(claimedHolder.id)).toBe(false);
+    await removeContainer(d, live.id);
+  });
+});
