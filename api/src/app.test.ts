@@ -112,6 +112,33 @@ describe('tokens', () => {
     expectProblem(await request(app).post('/api/v1/tokens').set(auth).send({ name: 'odd', role: 'admin', apps: ['x'] }), 400, 'invalid_request');
   });
 
+  it('an admin lists tokens without their secrets and revokes one, which stops working at once', async () => {
+    const created = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'to-revoke', apps: ['*'] });
+    const { id, token: secret } = created.body as { id: string; token: string };
+    const bearer = { authorization: `Bearer ${secret}` };
+    await request(app).get('/api/v1/apps').set(bearer).expect(200);
+
+    const list = await request(app).get('/api/v1/tokens').set(auth).expect(200);
+    expect(list.body.items).toContainEqual({ id, name: 'to-revoke', role: 'deployer', apps: null, createdAt: created.body.createdAt });
+    expect(list.body.items.map((t: { name: string }) => t.name)).toContain('admin');
+    expect(JSON.stringify(list.body)).not.toContain(secret);
+    expect(JSON.stringify(list.body)).not.toContain(admin);
+    expectProblem(await request(app).get('/api/v1/tokens').set(bearer), 403, 'forbidden');
+    expectProblem(await request(app).delete(`/api/v1/tokens/${id}`).set(bearer), 403, 'forbidden');
+
+    await request(app).delete(`/api/v1/tokens/${id}`).set(auth).expect(204);
+    expectProblem(await request(app).get('/api/v1/apps').set(bearer), 401, 'unauthorized');
+    expect((await request(app).get('/api/v1/tokens').set(auth)).body.items.map((t: { id: string }) => t.id)).not.toContain(id);
+    expectProblem(await request(app).delete(`/api/v1/tokens/${id}`).set(auth), 404, 'token_not_found');
+    expectProblem(await request(app).delete('/api/v1/tokens/not-an-id').set(auth), 404, 'token_not_found');
+  });
+
+  it('will not revoke the token a request is made with', async () => {
+    const own = (await request(app).get('/api/v1/tokens').set(auth)).body.items.find((t: { name: string }) => t.name === 'admin').id as string;
+    expectProblem(await request(app).delete(`/api/v1/tokens/${own}`).set(auth), 409, 'token_in_use');
+    await request(app).get('/api/v1/apps').set(auth).expect(200);
+  });
+
   it('refuses a malformed token request naming the field', async () => {
     const res = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'x', role: 'root' });
     expectProblem(res, 400, 'invalid_request');

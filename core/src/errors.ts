@@ -11,6 +11,8 @@ export const ErrorCode = {
   podNotFound: 'pod_not_found',
   releaseNotFound: 'release_not_found',
   jobNotFound: 'job_not_found',
+  tokenNotFound: 'token_not_found',
+  tokenInUse: 'token_in_use',
   noRelease: 'no_release',
   imagePruned: 'image_pruned',
   bundleTooLarge: 'bundle_too_large',

@@ -1,9 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError, ErrorCode } from '@sidecar/core';
-import type { TokenInfo, TokenStore } from '@sidecar/store';
+import { tokenIdOf, type TokenInfo, type TokenStore } from '@sidecar/store';
 
 declare module 'express-serve-static-core' {
-  interface Request { token?: TokenInfo }
+  interface Request {
+    token?: TokenInfo;
+    /** The public id of the request's token (tokenIdOf). */
+    tokenId?: string;
+  }
 }
 
 /** Bearer-token auth for every /api/ call (API.md "Auth"). */
@@ -21,6 +25,7 @@ export function requireToken(tokens: TokenStore) {
       throw new DomainError(ErrorCode.unauthorized, 'invalid token');
     }
     req.token = info;
+    req.tokenId = tokenIdOf(m[1]!);
     next();
   };
 }

@@ -16,6 +16,8 @@ const STATUS: Record<ErrorCode, number> = {
   pod_not_found: 404,
   release_not_found: 404,
   job_not_found: 404,
+  token_not_found: 404,
+  token_in_use: 409,
   no_release: 409,
   image_pruned: 409,
   not_found: 404,

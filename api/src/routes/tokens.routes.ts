@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { DomainError, ErrorCode, isValidAppName } from '@sidecar/core';
-import { newTokenSecret, type Stores } from '@sidecar/store';
+import { newTokenSecret, tokenIdOf, type Stores } from '@sidecar/store';
 import { assertAdmin } from '../http/auth.js';
 import { parseBody } from '../services/app-service.js';
 
@@ -11,7 +11,11 @@ const CreateToken = z.object({
   role: z.enum(['admin', 'deployer']).optional(),
 }).strict();
 
-/** POST /api/v1/tokens (admin only): a new token; its secret is in this response only, stored hashed. */
+/**
+ * Tokens (admin only). POST: a new token; its secret is in this response only, stored hashed.
+ * GET: every token's id, name, role, apps and creation time (never a secret).
+ * DELETE /tokens/:id: revoked at once (the API, git pushes and the dashboard stop accepting it).
+ */
 export function tokensRoutes(deps: { stores: Stores }): Router {
   const r = Router();
   r.post('/tokens', async (req, res) => {
@@ -27,7 +31,19 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
     const info = { name: b.name, role, apps, createdAt: new Date().toISOString() };
     const secret = newTokenSecret();
     await deps.stores.tokens.put(secret, info);
-    res.status(201).json({ ...info, token: secret });
+    res.status(201).json({ id: tokenIdOf(secret), ...info, token: secret });
+  });
+  r.get('/tokens', async (req, res) => {
+    assertAdmin(req.token);
+    res.json({ items: await deps.stores.tokens.list() });
+  });
+  r.delete('/tokens/:id', async (req, res) => {
+    assertAdmin(req.token);
+    const id = String(req.params.id);
+    // Revoking the token a request is made with would lock its holder out mid-session: use another admin token.
+    if (id === req.tokenId) throw new DomainError(ErrorCode.tokenInUse, 'this request uses that token: revoke it with another admin token');
+    if (!(await deps.stores.tokens.revoke(id))) throw new DomainError(ErrorCode.tokenNotFound, `no token with id ${JSON.stringify(id)} (ids are listed by GET /api/v1/tokens)`);
+    res.status(204).end();
   });
   return r;
 }
