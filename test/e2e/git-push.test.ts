@@ -253,6 +253,29 @@ describe('a push whose deploy fails', () => {
     expect(await ok(dir, ['ls-remote', remote('toobig'), 'refs/heads/main'])).toBe(`${before}\trefs/heads/main`);
     expect((await p.get('toobig')).body).toBe('small');
   }, 120_000);
+
+  it('with a malformed object (a tree entry named .git) is refused by the object check, and nothing moves', async () => {
+    const dir = await workTree('fsck');
+    await commit(dir, { 'index.js': "module.exports = (q, s) => s.end('sound');\n" }, 'Sound');
+    expect((await git(dir, ['push', remote('fsck'), 'main'])).code).toBe(0);
+    const before = await ok(dir, ['rev-parse', 'HEAD']);
+    // git itself never writes such a tree; a hand-made one could plant a repository inside a checkout.
+    const blob = await ok(dir, ['hash-object', '-w', 'index.js']);
+    const sub = await ok(dir, ['rev-parse', 'HEAD^{tree}']);
+    const tree = await new Promise<string>((resolve, reject) => {
+      const child = spawn('git', ['mktree'], { cwd: dir });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git mktree exited ${code}`))));
+      child.stdin.end(`100644 blob ${blob}\tindex.js\n040000 tree ${sub}\t.git\n`);
+    });
+    const bad = await ok(dir, ['commit-tree', tree, '-p', before, '-m', 'Planted .git']);
+    const r = await git(dir, ['push', remote('fsck'), `${bad}:refs/heads/main`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/hasDotgit|fsck/i);
+    expect(await ok(dir, ['ls-remote', remote('fsck'), 'refs/heads/main'])).toBe(`${before}\trefs/heads/main`);
+    expect((await p.get('fsck')).body).toBe('sound');
+  }, 120_000);
 });
 
 describe('who may push and fetch', () => {

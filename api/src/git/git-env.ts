@@ -22,6 +22,8 @@ export function gitEnv(s: GitSettings, extra: Record<string, string> = {}): Node
     ['receive.denyDeletes', 'false'],
     ['receive.denyDeleteCurrent', 'ignore'],
     ['receive.maxInputSize', String(s.maxPushBytes)],
+    // Every pushed object is checked: a malformed one (e.g. a tree entry named `.git` or `..`) refuses the push.
+    ['receive.fsckObjects', 'true'],
   ];
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
