@@ -16,6 +16,7 @@ import { settleFailedJob } from './processors/failed-jobs.js';
 import { LogCollector } from './log-collector.js';
 import { ProcessInsight } from './process-insight.js';
 import { pruneReleaseImages } from './retention.js';
+import { BundleSweeper } from './bundle-gc.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
 import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/index.js';
@@ -70,6 +71,9 @@ async function main(): Promise<void> {
     void target.warmUp().catch((e: unknown) => console.error(`worker: warming sandboxes: ${e instanceof Error ? e.message : String(e)}`));
   }
 
+  const bundlesDir = join(config.SIDECAR_DATA_DIR, 'bundles');
+  const bundles = new BundleSweeper({ root: bundlesDir, stores, graceMs: config.SIDECAR_BUNDLE_GRACE_MS });
+  bundles.start();
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
   const limits = { maxCompressedBytes: config.SIDECAR_MAX_BUNDLE_BYTES, maxUnpackedBytes: config.SIDECAR_MAX_UNPACKED_BYTES, maxEntries: config.SIDECAR_MAX_ENTRIES };
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
     QueueNames.build,
     buildProcessor({
       stores, cancels, runtimeImage, runtimeImageDigest, workRoot,
-      blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
+      blobs: new FsBlobStore(bundlesDir),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),
       images: publishingBuilder(new DockerImageBuilder({ docker, logicBaseImage: images.logicBase }), { docker, registry: config.SIDECAR_REGISTRY }),
       enqueueDeploy: (p) => producer.enqueueDeploy(p),
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 20_000).unref();
       clearInterval(beat);
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
-      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close(), processes?.close()]);
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close(), processes?.close(), bundles.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);
