@@ -177,6 +177,69 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     expect(e.message).toMatch(/v1 keeps serving/);
   });
 
+  describe('a failed rollout is rolled back: the Deployment as applied before is applied again', () => {
+    const PDE = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' };
+    /** The controller's answers: the v2 template never progresses (stuck, or past its deadline); any other template rolls out. */
+    const controller = (v2: 'deadline' | 'stuck'): Route => (req, res) => {
+      const stored = api.objects.get(req.path);
+      if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+      const observedGeneration = stored.metadata.generation;
+      const failing = stored.metadata.annotations?.['sidecar.paas/release'] === '2';
+      const stuck = { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, ...(v2 === 'deadline' ? { conditions: [PDE] } : {}) };
+      sendJson(res, 200, { ...stored, status: failing ? stuck : { ...DONE, observedGeneration } });
+    };
+    const failedRollout = async (over: { rolloutTimeoutMs?: number } = {}) => {
+      if (over.rolloutTimeoutMs) target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: over.rolloutTimeoutMs });
+      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      const [v1] = api.sent('PATCH', DEPLOYMENT);
+      api.requests.length = 0;
+      const { done, lines } = rollout();
+      return { v1: v1!, error: await caught(done), lines };
+    };
+
+    it('on ProgressDeadlineExceeded: the v2 apply, then the exact v1 apply again (same body, field manager, force), watched until done', async () => {
+      api.on('GET', DEPLOYMENT, controller('deadline'));
+      const { v1, error, lines } = await failedRollout();
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect((patches[0]!.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations['sidecar.paas/release']).toBe('2');
+      expect(patches[1]).toEqual(v1);
+      expect(patches[1]).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+      // The rollback's rollout was read after it was applied (and found done).
+      const afterRollback = api.requests.slice(api.requests.indexOf(patches[1]!));
+      expect(afterRollback.some((r) => r.method === 'GET' && r.path === DEPLOYMENT)).toBe(true);
+      expect(api.objects.get(DEPLOYMENT)!.metadata.annotations!['sidecar.paas/release']).toBe('1');
+      expect(error).toMatchObject({ code: 'not_ready', retryable: false });
+      expect(error.message).toMatch(/^v2 did not become ready: deployment "shop" exceeded its progress deadline/);
+      expect(error.message).toMatch(/; deployment shop rolled back to v1; v1 keeps serving$/);
+      expect(lines).toContain('rollout failed: rolling deployment shop back to v1');
+    });
+
+    it('on the target\'s own readiness deadline: the same rollback', async () => {
+      api.on('GET', DEPLOYMENT, controller('stuck'));
+      api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [], { keepOpen: true }));
+      const { v1, error } = await failedRollout({ rolloutTimeoutMs: 1500 });
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect(patches[1]).toEqual(v1);
+      expect(error).toMatchObject({ code: 'not_ready' });
+      expect(error.message).toMatch(/^v2 did not become ready: not rolled out within 1500 ms/);
+      expect(error.message).toMatch(/deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('the Deployment carries what was applied, without secret values', async () => {
+      api.on('GET', DEPLOYMENT, rolledOut);
+      await rollout().done;
+      const stored = api.objects.get(DEPLOYMENT)!;
+      const lastApplied = JSON.parse(stored.metadata.annotations!['sidecar.paas/last-applied']!) as { metadata: { annotations: Record<string, string> } };
+      expect(lastApplied).toMatchObject({ kind: 'Deployment', metadata: { name: 'shop', annotations: { 'sidecar.paas/release': '2' } } });
+      expect(lastApplied.metadata.annotations['sidecar.paas/last-applied']).toBeUndefined();
+      expect(JSON.stringify(stored)).not.toContain('s3cret');
+    });
+  });
+
   it('an expired watch (ERROR 410 Gone) is resumed from a fresh read', async () => {
     let watches = 0;
     api.on('GET', `${APPS}/deployments`, (_req, res) => {

@@ -3,11 +3,12 @@ import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
   DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
-  type AppManifest, type JobRunInput, type JobRunResult, type KubernetesSettings, type Manifest, type PodView, type RolloutInput, type Target,
+  type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target,
   tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
 import { kindOps, ManagedKinds, type KindOps, type ManagedKind, type ObjectHead } from './kube-objects.js';
+import { lastAppliedOf, withLastApplied } from './last-applied.js';
 import { checkManifest } from './manifest-check.js';
 import { jobPodOutcome, podViewOf, type EventLike, type JobPodOutcome, type PodLike } from './pod-view.js';
 import { rolloutState, type DeploymentLike } from './rollout-status.js';
@@ -56,19 +57,29 @@ export class KubernetesTarget implements Target {
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? ((opts.settings.progressDeadlineSeconds ?? 600) + 60) * 1000;
   }
 
-  /** The objects an app runs as (secret values included: these go to the cluster). */
+  /** The objects an app runs as (secret values included: these go to the cluster), as applied: the Deployment carries its last-applied copy. */
   manifests(input: Pick<RolloutInput, 'app' | 'release'>): AppManifest[] {
-    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include' });
+    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include' }).map(withLastApplied);
   }
 
+  /**
+   * Applies the app's objects and watches the rollout. A rollout that fails (the Deployment's
+   * ProgressDeadlineExceeded, or this target's own deadline) is rolled back: the Deployment as
+   * applied before is applied again, so the cluster does not keep pointing at a template that
+   * never became ready; then apply rejects with the reason, as the Docker target does.
+   */
   async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
     const manifests = this.manifests({ app, release });
     for (const m of manifests) checkManifest(m);
     let generation = 0;
+    let previous: Deployment | undefined;
     for (const m of manifests) {
       signal.throwIfAborted();
-      const applied = await this.applyObject(m);
-      if (m.kind === 'Deployment') generation = applied.metadata?.generation ?? 0;
+      const { applied, before } = await this.applyObject(m);
+      if (m.kind === 'Deployment') {
+        generation = applied.metadata?.generation ?? 0;
+        previous = lastAppliedOf(before);
+      }
       log(`applied ${m.kind.toLowerCase()}/${m.metadata.name} in namespace ${this.ns}`);
     }
     // An app whose last secret was removed keeps no Secret behind.
@@ -79,10 +90,35 @@ export class KubernetesTarget implements Target {
       if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
       if (error instanceof DomainError && error.code !== ErrorCode.notReady) throw error;
       const reason = await this.unreadyReason(app.name, release.version).catch(() => '');
-      // maxUnavailable 0: the old ReplicaSet keeps serving until new pods are available.
-      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; v${app.currentRelease ?? '-'} keeps serving`, { cause: error });
+      const deployment = manifests.find((m): m is Deployment => m.kind === 'Deployment')!;
+      const after = await this.rollBack({ failed: deployment, previous, serving: app.currentRelease, log });
+      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
+  }
+
+  /**
+   * Re-applies the Deployment as it was before a failed rollout (server-side apply, same field
+   * manager) and waits until that rollout is done: the pods of the failed template go, the ones
+   * that served stay (maxUnavailable 0 kept them up throughout). Says what happened, for the error.
+   */
+  private async rollBack(opts: { failed: Deployment; previous: Deployment | undefined; serving: number | null; log: LogSink }): Promise<string> {
+    const { failed, previous, log } = opts;
+    const name = failed.metadata.name;
+    // maxUnavailable 0: whatever the outcome here, the pods that served before are still up.
+    const serving = `v${opts.serving ?? '-'} keeps serving`;
+    if (!previous || JSON.stringify(previous.spec.template) === JSON.stringify(failed.spec.template)) {
+      return `deployment ${name} has no earlier template to roll back to; ${serving}`;
+    }
+    const to = `v${previous.metadata.annotations?.[Labels.release] ?? '?'}`;
+    log(`rollout failed: rolling deployment ${name} back to ${to}`);
+    try {
+      const { applied } = await this.applyObject(previous);
+      await this.waitForRollout({ name, generation: applied.metadata?.generation ?? 0, signal: new AbortController().signal, log });
+    } catch (e) {
+      return `rolling deployment ${name} back to ${to} failed (${(e as Error).message}); ${serving}`;
+    }
+    return `deployment ${name} rolled back to ${to}; ${serving}`;
   }
 
   async status(app: string): Promise<PodView[]> {
@@ -199,10 +235,11 @@ export class KubernetesTarget implements Target {
     return labels[Labels.managed] === 'true' && labels[KubeLabels.platform] === this.settings.platformId;
   }
 
-  /** Server-side apply of one object, after making sure we would not take over someone else's. */
-  private async applyObject(m: Manifest): Promise<ObjectHead> {
+  /** Server-side apply of one object, after making sure we would not take over someone else's; with the object as it was before. */
+  private async applyObject(m: Manifest): Promise<{ applied: ObjectHead; before: ObjectHead | undefined }> {
     const ops = this.kinds[m.kind];
     const name = m.metadata.name;
+    let before: ObjectHead | undefined;
     try {
       const existing = await ops.read(name);
       if (!this.owns(existing)) {
@@ -211,11 +248,12 @@ export class KubernetesTarget implements Target {
           `${ops.resource} ${this.ns}/${name} exists but is not managed by this platform (no ${Labels.managed}=true, sidecar.paas/platform=${this.settings.platformId} labels); rename the app or remove that object`,
         );
       }
+      before = existing;
     } catch (e) {
       if (!isNotFound(e)) throw kubeError(e, `reading ${ops.resource} ${name}`);
     }
     try {
-      return await ops.apply(name, m);
+      return { applied: await ops.apply(name, m), before };
     } catch (e) {
       throw kubeError(e, `applying ${ops.resource} ${name}`);
     }
