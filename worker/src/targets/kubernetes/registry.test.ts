@@ -65,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   registry?.kill('SIGTERM');
-  for (const ref of [`${host}/sidecar-test-logic:ok`, `${host}/sidecar-test-runtime:1`]) await d.getImage(ref).remove().catch(() => undefined);
+  for (const ref of [`${host}/sidecar-test-logic:ok-2`, `${host}/sidecar-test-runtime:1`]) await d.getImage(ref).remove().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,9 +80,9 @@ const registryDigest = async (repo: string, tag: string) => {
 describe('RegistryImagePublisher against a real registry', () => {
   it('pushes the logic image and returns the digest the registry serves it under', async () => {
     const published = await new RegistryImagePublisher({ docker: d, registry: host }).publish(TEST_IMAGES.logic);
-    expect(published.tag).toBe(`${host}/sidecar-test-logic:ok`);
+    expect(published.tag).toBe(`${host}/sidecar-test-logic:ok-2`);
     expect(published.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
-    expect(await registryDigest('sidecar-test-logic', 'ok')).toBe(published.digest);
+    expect(await registryDigest('sidecar-test-logic', 'ok-2')).toBe(published.digest);
     expect(published.ref).toBe(`${host}/sidecar-test-logic@${published.digest}`);
   });
 
@@ -93,8 +93,8 @@ describe('RegistryImagePublisher against a real registry', () => {
     const built = await builder.build({
       app: 'hello', deployId: 'd_1', bundleDir: dir, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, signal: new AbortController().signal, log: (l) => logs.push(l),
     });
-    const digest = await registryDigest('sidecar-test-logic', 'ok');
-    expect(built).toEqual({ image: `${host}/sidecar-test-logic:ok`, digest });
+    const digest = await registryDigest('sidecar-test-logic', 'ok-2');
+    expect(built).toEqual({ image: `${host}/sidecar-test-logic:ok-2`, digest });
     expect(logs).toContain(`pushed ${host}/sidecar-test-logic@${digest}`);
     const release = testRelease('hello', 1, { image: built.image, imageDigest: built.digest });
     const deployment = renderAppManifests({ app: testApp('hello'), release, settings: { ...testSettings, registry: host } }).find((m) => m.kind === 'Deployment')!;
