@@ -34,7 +34,7 @@ const deploymentWith = (status: Record<string, unknown>, generation = 1) => ({
 /** The applied Deployment as stored, with the status a controller would have written once done. */
 const rolledOut: Route = (req, res) => {
   const stored = api.objects.get(req.path);
-  if (stored) sendJson(res, 200, { ...stored, status: DONE });
+  if (stored) sendJson(res, 200, { ...stored, status: { ...DONE, observedGeneration: stored.metadata.generation } });
   else sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
 };
 const DONE = { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 2 };
@@ -272,6 +272,47 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       controller.abort();
     });
     expect(await caught(rollout({ signal: controller.signal }).done)).toMatchObject({ code: 'cancelled' });
+  });
+});
+
+describe('apply: platform sidecars', () => {
+  const tls = { cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n' };
+  const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
+
+  it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
+    const issued: string[] = [];
+    target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000, issueTls: async (name) => (issued.push(name), tls) });
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: withSidecars, release, signal: new AbortController().signal, log: () => {} });
+    expect(issued).toEqual(['shop']);
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((p) => p.path)).toEqual([
+      `${NS}/secrets/shop-secrets`, `${NS}/secrets/shop-sidecars`, DEPLOYMENT, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+    ]);
+    for (const p of patches) expect(p).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+    expect(patches[1]!.body).toMatchObject({ kind: 'Secret', stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key } });
+    const deployment = patches[2]!.body as { spec: { template: { spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] } } } };
+    expect(JSON.stringify(deployment)).not.toContain('issued-key');
+    expect(deployment.spec.template.spec.shareProcessNamespace).toBe(true);
+    expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
+      ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
+    ]);
+    expect(deployment.spec.template.spec.initContainers[1]!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
+    expect(patches[3]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
+  });
+
+  it('a certificate the app brings is used as is; turning tls off removes the sidecar Secret once the rollout is done', async () => {
+    target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } }, release, signal: new AbortController().signal, log: () => {} });
+    expect(api.objects.get(`${NS}/secrets/shop-sidecars`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
+    api.requests.length = 0;
+    await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
+    const deletes = api.requests.filter((r) => r.method === 'DELETE');
+    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/shop-sidecars`]);
+    // After the Deployment was seen rolled out, never before.
+    const lastRead = api.requests.map((r) => `${r.method} ${r.path}`).lastIndexOf(`GET ${DEPLOYMENT}`);
+    expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(lastRead);
   });
 });
 

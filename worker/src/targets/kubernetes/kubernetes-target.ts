@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
   DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
-  type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target,
+  type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target, type TlsMaterial,
   tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
@@ -21,6 +21,8 @@ export interface KubernetesTargetOptions {
   fieldManager?: string;
   /** Client-side bound on one rollout, beyond the Deployment's own progress deadline (default: deadline + 60 s). */
   rolloutTimeoutMs?: number;
+  /** Issues the `tls` sidecar's certificate for an app that brings none (the platform CA); the images are `settings.sidecarImages`. */
+  issueTls?: (app: string) => Promise<TlsMaterial>;
 }
 
 export interface LogsInput { pod: string; container: string; follow?: boolean; tailLines?: number; signal?: AbortSignal }
@@ -43,6 +45,7 @@ export class KubernetesTarget implements Target {
   private readonly watch: Watch;
   private readonly log: Log;
   private readonly rolloutTimeoutMs: number;
+  private readonly issueTls: ((app: string) => Promise<TlsMaterial>) | undefined;
   /** Open waits (rollouts, jobs); close() aborts them. */
   private readonly open = new Set<AbortController>();
   private closing: Promise<void> | undefined;
@@ -55,11 +58,21 @@ export class KubernetesTarget implements Target {
     this.watch = new Watch(opts.kubeConfig);
     this.log = new Log(opts.kubeConfig);
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? ((opts.settings.progressDeadlineSeconds ?? 600) + 60) * 1000;
+    this.issueTls = opts.issueTls;
   }
 
   /** The objects an app runs as (secret values included: these go to the cluster), as applied: the Deployment carries its last-applied copy. */
-  manifests(input: Pick<RolloutInput, 'app' | 'release'>): AppManifest[] {
-    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include' }).map(withLastApplied);
+  manifests(input: Pick<RolloutInput, 'app' | 'release'> & { tls?: TlsMaterial | undefined }): AppManifest[] {
+    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include', tls: input.tls }).map(withLastApplied);
+  }
+
+  /** The `tls` sidecar's certificate: the app's own, else one issued now by the platform CA (as the Docker target does at every rollout). */
+  private async tlsFor(app: RolloutInput['app']): Promise<TlsMaterial | undefined> {
+    if (!app.sidecars.tls.enabled) return undefined;
+    const { cert, key } = app.sidecars.tls;
+    if (cert !== undefined && key !== undefined) return { cert, key };
+    if (!this.issueTls) throw new DomainError(ErrorCode.invalidRequest, `${app.name} enables the tls sidecar, but this target issues no certificates`);
+    return this.issueTls(app.name);
   }
 
   /**
@@ -69,7 +82,7 @@ export class KubernetesTarget implements Target {
    * never became ready; then apply rejects with the reason, as the Docker target does.
    */
   async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
-    const manifests = this.manifests({ app, release });
+    const manifests = this.manifests({ app, release, tls: await this.tlsFor(app) });
     for (const m of manifests) checkManifest(m);
     let generation = 0;
     let previous: Deployment | undefined;
@@ -82,8 +95,6 @@ export class KubernetesTarget implements Target {
       }
       log(`applied ${m.kind.toLowerCase()}/${m.metadata.name} in namespace ${this.ns}`);
     }
-    // An app whose last secret was removed keeps no Secret behind.
-    if (!manifests.some((m) => m.kind === 'Secret')) await this.removeKind('Secret', app.name);
     try {
       await this.waitForRollout({ name: app.name, generation, signal, log });
     } catch (error) {
@@ -95,6 +106,10 @@ export class KubernetesTarget implements Target {
       throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
+    // An app whose last secret (or last sidecar with secret values) went keeps no Secret behind. Only now:
+    // until the rollout is done, pods of the previous template (which may refer to it) still run and may restart.
+    const secrets = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name));
+    await this.removeKind('Secret', app.name, (name) => !secrets.has(name));
   }
 
   /**
@@ -186,7 +201,7 @@ export class KubernetesTarget implements Target {
       throw e;
     } finally {
       this.untrack(control);
-      await this.removeKind('Job', app.name, job.metadata.name).catch((e: unknown) => {
+      await this.removeKind('Job', app.name, (name) => name === job.metadata.name).catch((e: unknown) => {
         // The Job's TTL removes it later; the result stands.
         console.error(`kubernetes: removing job ${job.metadata.name}: ${(e as Error).message}`);
       });
@@ -260,7 +275,7 @@ export class KubernetesTarget implements Target {
   }
 
   /** Lists by the platform's label selector and deletes exactly what was listed; already gone is fine. */
-  private async removeKind(kind: ManagedKind, app: string, onlyName?: string): Promise<void> {
+  private async removeKind(kind: ManagedKind, app: string, which: (name: string) => boolean = () => true): Promise<void> {
     const ops = this.kinds[kind];
     let items: ObjectHead[];
     try {
@@ -270,7 +285,7 @@ export class KubernetesTarget implements Target {
     }
     for (const o of items) {
       const { name, uid } = o.metadata ?? {};
-      if (!name || !uid || !this.owns(o) || (onlyName !== undefined && name !== onlyName)) continue;
+      if (!name || !uid || !this.owns(o) || !which(name)) continue;
       try {
         await ops.remove(name, uid);
       } catch (e) {

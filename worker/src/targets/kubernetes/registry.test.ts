@@ -101,6 +101,19 @@ describe('RegistryImagePublisher against a real registry', () => {
     expect(deployment.kind === 'Deployment' && deployment.spec.template.spec.initContainers![0]!.image).toBe(`${host}/sidecar-test-logic@${digest}`);
   });
 
+  it('publishIfAbsent pushes a content-hash tag once: later calls take the registry\'s digest without pushing', async () => {
+    const tag = `sidecar-test-once:${Date.now().toString(36)}`;
+    await d.getImage(TEST_IMAGES.base).tag({ repo: 'sidecar-test-once', tag: tag.split(':')[1]! });
+    const publisher = new RegistryImagePublisher({ docker: d, registry: host });
+    const first = await publisher.publishIfAbsent(tag);
+    expect(await registryDigest('sidecar-test-once', tag.split(':')[1]!)).toBe(first.digest);
+    // With no local image left there is nothing that could be pushed: the answer can only come from the registry.
+    for (const ref of [tag, `${host}/${tag}`]) await d.getImage(ref).remove();
+    const logs: string[] = [];
+    expect(await publisher.publishIfAbsent(tag, { log: (l) => logs.push(l) })).toEqual(first);
+    expect(logs).toEqual([`${host}/${tag} is in the registry already (${first.digest})`]);
+  });
+
   it('a push the registry cannot take fails the build as retryable, with the engine\'s message', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
     const err = await new RegistryImagePublisher({ docker: d, registry: closed }).publish(TEST_IMAGES.runtime).then(() => undefined, (e: unknown) => e);
