@@ -14,7 +14,7 @@ import { FakeApiServer, testApp, testRelease, testSettings } from './test-suppor
  */
 const BROKEN = /-broken[@:]/;
 
-targetContract('Target contract: KubernetesTarget against a fake API server with emulated controllers (not a cluster)', {
+targetContract('Target contract: KubernetesTarget against a fake API server with emulated controllers', {
   apps: { main: uniqueName('tc'), other: uniqueName('tc-other') },
   timeoutMs: 30_000,
   harness: async () => {
