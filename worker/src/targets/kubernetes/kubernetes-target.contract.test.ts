@@ -180,7 +180,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
   describe('a failed rollout is rolled back: the Deployment as applied before is applied again', () => {
     const PDE = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' };
     /** The controller's answers: the v2 template never progresses (stuck, or past its deadline); any other template rolls out. */
-    const controller = (v2: 'deadline' | 'stuck'): Route => (req, res) => {
+    const deploymentController = (v2: 'deadline' | 'stuck'): Route => (req, res) => {
       const stored = api.objects.get(req.path);
       if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
       const observedGeneration = stored.metadata.generation;
@@ -200,7 +200,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     };
 
     it('on ProgressDeadlineExceeded: the v2 apply, then the exact v1 apply again (same body, field manager, force), watched until done', async () => {
-      api.on('GET', DEPLOYMENT, controller('deadline'));
+      api.on('GET', DEPLOYMENT, deploymentController('deadline'));
       const { v1, error, lines } = await failedRollout();
       const patches = api.sent('PATCH', DEPLOYMENT);
       expect(patches).toHaveLength(2);
@@ -218,7 +218,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     });
 
     it('on the target\'s own readiness deadline: the same rollback', async () => {
-      api.on('GET', DEPLOYMENT, controller('stuck'));
+      api.on('GET', DEPLOYMENT, deploymentController('stuck'));
       api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [], { keepOpen: true }));
       const { v1, error } = await failedRollout({ rolloutTimeoutMs: 1500 });
       const patches = api.sent('PATCH', DEPLOYMENT);
@@ -227,6 +227,24 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       expect(error).toMatchObject({ code: 'not_ready' });
       expect(error.message).toMatch(/^v2 did not become ready: not rolled out within 1500 ms/);
       expect(error.message).toMatch(/deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('on cancellation of the deploy: the same rollback, then cancelled', async () => {
+      const controller = new AbortController();
+      api.on('GET', DEPLOYMENT, deploymentController('stuck'));
+      api.on('GET', `${APPS}/deployments`, (_req, res) => {
+        sendWatch(res, [], { keepOpen: true });
+        controller.abort();
+      });
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      const [v1] = api.sent('PATCH', DEPLOYMENT);
+      api.requests.length = 0;
+      const error = await caught(rollout({ signal: controller.signal }).done);
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect(patches[1]).toEqual(v1);
+      expect(error).toMatchObject({ code: 'cancelled' });
+      expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
     });
 
     it('the Deployment carries what was applied, without secret values', async () => {

@@ -98,11 +98,13 @@ export class KubernetesTarget implements Target {
     try {
       await this.waitForRollout({ name: app.name, generation, signal, log });
     } catch (error) {
-      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+      const rollBack = () => this.rollBack({ failed: manifests.find((m): m is Deployment => m.kind === 'Deployment')!, previous, serving: app.currentRelease, log });
+      // A cancelled deploy must not leave the cluster rolling on to a release the platform does not record (as on Docker, its new pods go).
+      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled; ${await rollBack()}`, { cause: error });
+      // Anything else (watch failures, the worker shutting down) is retried: the retry applies the same release again.
       if (error instanceof DomainError && error.code !== ErrorCode.notReady) throw error;
       const reason = await this.unreadyReason(app.name, release.version).catch(() => '');
-      const deployment = manifests.find((m): m is Deployment => m.kind === 'Deployment')!;
-      const after = await this.rollBack({ failed: deployment, previous, serving: app.currentRelease, log });
+      const after = await rollBack();
       throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
