@@ -74,6 +74,37 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
   });
 });
 
+describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars', () => {
+  const images = { tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`, procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}` };
+
+  it('503 not_ready while no worker has published the sidecar images', async () => {
+    await redis.del(stores.keys.sidecarImages);
+    await deployed('early', { sidecars: { procinfo: true } });
+    const res = await manifests('early');
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ code: 'not_ready', detail: expect.stringMatching(/procinfo are enabled but no sidecar images are known/) });
+  });
+
+  it('renders tls and procinfo from the same template, by the published digests, with the sidecar Secret masked, passing the check', async () => {
+    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+    await deployed('secure', { sidecars: { tls: { enabled: true }, procinfo: true } });
+    const res = await manifests('secure').expect(200);
+    expect(res.body.items.map((m: { kind: string; metadata: { name: string } }) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      'Secret/secure-sidecars', 'Deployment/secure', 'Service/secure', 'Ingress/secure',
+    ]);
+    for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
+    const [secret, deployment, service] = res.body.items;
+    expect(secret).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' }, metadata: { annotations: { 'sidecar.paas/values-masked': 'true' } } });
+    expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
+    const pod = deployment.spec.template.spec;
+    expect(pod.shareProcessNamespace).toBe(true);
+    expect(pod.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])).toEqual([
+      ['app', `registry.example.org/sidecar-app/secure@${digest}`], ['tls', images.tls], ['procinfo', images.procinfo],
+    ]);
+    expect(service.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([['http', 80], ['https', 8443]]);
+  });
+});
+
 describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
   it('returns the pods the Docker target runs, one per replica, valid for the pod runner, secrets masked', async () => {
     const res = await manifests('shop', '?target=docker').expect(200);

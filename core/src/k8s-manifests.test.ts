@@ -147,6 +147,64 @@ describe('renderJobManifest', () => {
   });
 });
 
+describe('renderAppManifests: platform sidecars, from the same pod template as Docker', () => {
+  const sidecarImages = { tls: `registry.example.com:5000/sidecar/tls-terminator@sha256:${'11'.repeat(32)}`, procinfo: `registry.example.com:5000/sidecar/procinfo@sha256:${'22'.repeat(32)}` };
+  const withImages = { ...settings, sidecarImages };
+  const tls = { cert: '-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----\n' };
+  const sidecarApp = { ...richApp, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
+  const real = renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages, secretValues: 'include', tls });
+  const masked = renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages });
+
+  it('adds the enabled sidecars in the template\'s order, by the settings\' digests, with the pod sharing its PID namespace for procinfo', () => {
+    const pod = byKind(real, 'Deployment').spec.template.spec;
+    const docker = renderPod({ app: sidecarApp, release: richRelease, podName: 'x', platformSidecars: { images: sidecarImages, tls } }).spec;
+    expect(pod.initContainers!.map((c) => c.name)).toEqual(docker.initContainers!.map((c) => c.name));
+    expect(pod.initContainers!.map((c) => c.name)).toEqual(['app', 'tls', 'procinfo']);
+    expect(pod.initContainers!.slice(1).map((c) => [c.image, c.restartPolicy])).toEqual([[sidecarImages.tls, 'Always'], [sidecarImages.procinfo, 'Always']]);
+    expect(pod.shareProcessNamespace).toBe(true);
+    for (const m of real) check(m);
+    for (const m of masked) check(m);
+  });
+
+  it('delivers the TLS certificate and key through the sidecar Secret (secretKeyRef), never in the Deployment', () => {
+    expect(real.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['Secret/shop-secrets', 'Secret/shop-sidecars', 'Deployment/shop', 'Service/shop', 'Ingress/shop']);
+    const secret = real.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === 'shop-sidecars')!;
+    expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
+    const tlsContainer = byKind(real, 'Deployment').spec.template.spec.initContainers!.find((c) => c.name === 'tls')!;
+    expect(tlsContainer.env).toEqual([
+      { name: 'SIDECAR_TLS_CERT', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_CERT' } } },
+      { name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } },
+      { name: 'SIDECAR_TLS_PORT', value: '8443' },
+    ]);
+    expect(JSON.stringify(byKind(real, 'Deployment'))).not.toContain('MIIkey');
+  });
+
+  it('masks the sidecar Secret like the app\'s (no certificate needed to render it)', () => {
+    const secret = masked.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === 'shop-sidecars')!;
+    expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' });
+    expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
+  });
+
+  it('exposes 8443 as `https` on the Service only while tls is on', () => {
+    expect(byKind(real, 'Service').spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }, { name: 'https', port: 8443, targetPort: 'https', protocol: 'TCP' },
+    ]);
+    const procinfoOnly = renderAppManifests({ app: { ...richApp, sidecars: { logs: true, procinfo: true, tls: { enabled: false } } }, release: richRelease, settings: withImages });
+    expect(byKind(procinfoOnly, 'Service').spec.ports.map((p) => p.name)).toEqual(['http']);
+    expect(procinfoOnly.some((m) => m.metadata.name === 'shop-sidecars')).toBe(false);
+  });
+
+  it('fails plainly when a sidecar is enabled and no images are known, or tls has no certificate to send', () => {
+    expect(() => renderAppManifests({ app: sidecarApp, release: richRelease, settings })).toThrow(/no sidecar images are known/);
+    expect(() => renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages, secretValues: 'include' })).toThrow(/no certificate/);
+  });
+
+  it('gives Job pods no platform sidecars', () => {
+    const job = renderJobManifest({ app: sidecarApp, release: richRelease, settings: withImages, jobId: 'j_1', command: ['true'] });
+    expect(job.spec.template.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
+  });
+});
+
 describe('the check rejects what a cluster would', () => {
   const deployment = () => structuredClone(byKind(renderAppManifests({ app: plainApp, release, settings }), 'Deployment')) as Deployment;
 

@@ -2,6 +2,7 @@ import type { App } from './app.js';
 import { DomainError, ErrorCode } from './errors.js';
 import type { Container, EnvVar, ObjectMeta, Pod, PodSpec } from './k8s-types.js';
 import { LABEL_PREFIX, Labels } from './labels.js';
+import { enabledSidecars, isPlatformSidecar, PlatformSidecar, TLS_ENV, type PlatformSidecarImages, type PlatformSidecarInput, type TlsMaterial } from './platform-sidecars.js';
 import { DEFAULT_TEMPLATE_SETTINGS, renderJobPod, renderPod, type TemplateSettings } from './pod-template.js';
 import { validatePod } from './pod-validation.js';
 import type { Release } from './release.js';
@@ -36,6 +37,8 @@ export interface KubernetesSettings {
   registry?: string | undefined;
   /** Seconds a rollout may make no progress before the Deployment reports ProgressDeadlineExceeded. */
   progressDeadlineSeconds?: number;
+  /** The platform sidecars' images as the nodes pull them (`<registry>/<repo>@sha256:…`); needed once an app enables one. */
+  sidecarImages?: PlatformSidecarImages | undefined;
   template?: TemplateSettings;
 }
 
@@ -93,11 +96,13 @@ export type AppManifest = Secret | Deployment | Service | Ingress;
 export type Manifest = AppManifest | KubeJob;
 
 export interface RenderManifestsInput {
-  app: Pick<App, 'name' | 'resources' | 'secrets' | 'replicas'>;
+  app: Pick<App, 'name' | 'resources' | 'secrets' | 'replicas'> & Partial<Pick<App, 'sidecars'>>;
   release: Pick<Release, 'version' | 'image' | 'imageDigest' | 'runtimeImage' | 'env' | 'manifest'>;
   settings: KubernetesSettings;
   /** Default `mask`: only the target, which sends them to the cluster, asks for the real values. */
   secretValues?: SecretValues;
+  /** The `tls` sidecar's certificate, when the app enables it and secret values are included. */
+  tls?: TlsMaterial | undefined;
 }
 export interface RenderJobManifestInput extends RenderManifestsInput { jobId: string; command: string[]; env?: Record<string, string> }
 
@@ -108,6 +113,16 @@ const JOB_TTL_SECONDS = 3600;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export const secretNameFor = (app: string) => `${app}-secrets`;
+/** The Secret holding the platform sidecars' sensitive env values (the TLS key and certificate). */
+export const sidecarSecretNameFor = (app: string) => `${app}-sidecars`;
+/**
+ * Platform sidecar env vars whose values never go into a Deployment: on a cluster they are
+ * keys of the app's sidecar Secret, read with `secretKeyRef`. A sidecar with none (procinfo,
+ * a log shipper) needs nothing here: only its image is supplied.
+ */
+const SIDECAR_SECRET_ENV: ReadonlySet<string> = new Set([TLS_ENV.cert, TLS_ENV.key]);
+/** `tls.SIDECAR_TLS_KEY`: a key per container and variable (Secret keys allow dots). */
+const sidecarSecretKey = (container: string, env: string) => `${container}.${env}`;
 /** `<app>-job-<id>`: job ids (`j_...`) made DNS-safe; unique per job. */
 export const jobNameFor = (app: string, jobId: string) => `${app}-job-${jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 
@@ -149,10 +164,13 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
   const { app, release, settings } = input;
   const meta = (name: string) => objectMeta(settings, app.name, name);
   const selector = selectorLabels(settings, app.name);
-  // Platform sidecars (docs/sidecars.md) run on the Docker target only so far: the cluster pod has none.
-  const plain = { name: app.name, resources: app.resources, secrets: app.secrets };
-  const pod = renderPod({ app: plain, release, podName: app.name, settings: templateSettings(settings) });
+  const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
+  const pod = renderPod({
+    app: { name: app.name, resources: app.resources, secrets: app.secrets, ...(app.sidecars ? { sidecars: app.sidecars } : {}) },
+    release, podName: app.name, settings: templateSettings(settings), platformSidecars: sidecarInput(input, masked),
+  });
   const secret = renderSecret(input);
+  const sidecarSecret = renderSidecarSecret({ pod, settings, app: app.name, masked });
 
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
@@ -168,11 +186,19 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
       template: podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys: Object.keys(app.secrets) }),
     },
   };
+  // The runtime's HTTP on port 80; every port a platform sidecar declares (tls: `https` 8443) as itself.
+  const sidecarPorts = (pod.spec.initContainers ?? []).filter((c) => isPlatformSidecar(c.name)).flatMap((c) => c.ports ?? []);
   const service: Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(app.name),
-    spec: { type: 'ClusterIP', selector, ports: [{ name: SERVICE_PORT.name, port: SERVICE_PORT.port, targetPort: 'http', protocol: 'TCP' }] },
+    spec: {
+      type: 'ClusterIP', selector,
+      ports: [
+        { name: SERVICE_PORT.name, port: SERVICE_PORT.port, targetPort: 'http', protocol: 'TCP' },
+        ...sidecarPorts.filter((p) => p.name).map((p) => ({ name: p.name!, port: p.containerPort, targetPort: p.name!, protocol: 'TCP' as const })),
+      ],
+    },
   };
   const ingress: Ingress = {
     apiVersion: 'networking.k8s.io/v1',
@@ -186,8 +212,24 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
       }],
     },
   };
-  // The Secret first: applied in this order, no pod is ever created before the values it refers to.
-  return [...(secret ? [secret] : []), deployment, service, ingress];
+  // The Secrets first: applied in this order, no pod is ever created before the values it refers to.
+  return [...(secret ? [secret] : []), ...(sidecarSecret ? [sidecarSecret] : []), deployment, service, ingress];
+}
+
+/**
+ * What renderPod needs for the platform sidecars the app enables: their images from the
+ * settings and, for `tls`, the certificate (masked when the values are masked: they only
+ * reach the sidecar Secret, which is then masked too).
+ */
+function sidecarInput(input: RenderManifestsInput, masked: boolean): PlatformSidecarInput | undefined {
+  const wanted = enabledSidecars(input.app.sidecars);
+  if (wanted.length === 0) return undefined;
+  const images = input.settings.sidecarImages;
+  if (!images) throw new DomainError(ErrorCode.notReady, `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`);
+  if (!wanted.includes(PlatformSidecar.tls)) return { images };
+  if (masked) return { images, tls: { cert: SECRET_MASK, key: SECRET_MASK } };
+  if (!input.tls) throw new DomainError(ErrorCode.invalidRequest, 'the tls sidecar is enabled but no certificate was supplied');
+  return { images, tls: input.tls };
 }
 
 /** A one-off run as a batch/v1 Job whose pod is `renderJobPod`'s: the logic sidecar, then the command once. */
@@ -219,15 +261,28 @@ function templateSettings(settings: KubernetesSettings): TemplateSettings {
 
 function renderSecret(input: RenderManifestsInput): Secret | undefined {
   const { app, settings } = input;
-  const keys = Object.keys(app.secrets).sort();
-  if (keys.length === 0) return undefined;
   const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
+  return secretOf({ settings, app: app.name, name: secretNameFor(app.name), values: app.secrets, masked });
+}
+
+/** The platform sidecars' sensitive env values, taken from the rendered pod (already masked when masking). */
+function renderSidecarSecret(o: { pod: Pod; settings: KubernetesSettings; app: string; masked: boolean }): Secret | undefined {
+  const values: Record<string, string> = {};
+  for (const c of (o.pod.spec.initContainers ?? []).filter((c) => isPlatformSidecar(c.name))) {
+    for (const e of c.env ?? []) if (SIDECAR_SECRET_ENV.has(e.name)) values[sidecarSecretKey(c.name, e.name)] = e.value ?? '';
+  }
+  return secretOf({ settings: o.settings, app: o.app, name: sidecarSecretNameFor(o.app), values, masked: o.masked });
+}
+
+function secretOf(o: { settings: KubernetesSettings; app: string; name: string; values: Record<string, string>; masked: boolean }): Secret | undefined {
+  const keys = Object.keys(o.values).sort();
+  if (keys.length === 0) return undefined;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { ...objectMeta(settings, app.name, secretNameFor(app.name)), ...(masked ? { annotations: { [MASKED_ANNOTATION]: 'true' } } : {}) },
+    metadata: { ...objectMeta(o.settings, o.app, o.name), ...(o.masked ? { annotations: { [MASKED_ANNOTATION]: 'true' } } : {}) },
     type: 'Opaque',
-    stringData: Object.fromEntries(keys.map((k) => [k, masked ? SECRET_MASK : app.secrets[k]!])),
+    stringData: Object.fromEntries(keys.map((k) => [k, o.masked ? SECRET_MASK : o.values[k]!])),
   };
 }
 
@@ -241,13 +296,19 @@ function renderSecret(input: RenderManifestsInput): Secret | undefined {
 function podTemplate(opts: { pod: Pod; settings: KubernetesSettings; app: string; logicImage: string; secretKeys: string[] }): KubePodTemplate {
   const { pod, settings } = opts;
   const secrets = new Set(opts.secretKeys);
-  const secretName = secretNameFor(opts.app);
   const tmpVolume = (c: Container) => `tmp-${c.name}`.slice(0, 63);
+  // The app's secrets reach its own containers; a platform sidecar's sensitive values are its own Secret's.
+  const fromSecret = (c: Container, e: EnvVar): KubeEnvVar => {
+    if (isPlatformSidecar(c.name)) {
+      return SIDECAR_SECRET_ENV.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name: sidecarSecretNameFor(opts.app), key: sidecarSecretKey(c.name, e.name) } } } : e;
+    }
+    return secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name: secretNameFor(opts.app), key: e.name } } } : e;
+  };
   const convert = (c: Container, logic: boolean): KubeContainer => ({
     ...c,
     ...(logic ? { image: opts.logicImage } : {}),
     imagePullPolicy: 'IfNotPresent',
-    ...(c.env ? { env: c.env.map((e) => (secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.name } } } : e)) } : {}),
+    ...(c.env ? { env: c.env.map((e) => fromSecret(c, e)) } : {}),
     volumeMounts: [...(c.volumeMounts ?? []), ...(c.securityContext?.readOnlyRootFilesystem ? [{ name: tmpVolume(c), mountPath: TMP.mountPath }] : [])],
   });
   const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];

@@ -29,6 +29,8 @@ export function keys(prefix: string) {
     /** The runtime image the worker builds new releases with (it writes it at start). */
     runtimeImage: k('platform:runtime-image'),
     runtimeImageDigest: k('platform:runtime-image-digest'),
+    /** The platform sidecars' images as pods reference them (JSON `{tls, procinfo, …}`; on Kubernetes, registry digests), written by the worker at start. */
+    sidecarImages: k('platform:sidecar-images'),
   };
 }
 export type Keys = ReturnType<typeof keys>;

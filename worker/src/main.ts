@@ -37,8 +37,14 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const docker = new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET });
   const images = await platformImages(docker);
-  // SIDECAR_TARGET=kubernetes: the cluster target, and the runtime image pushed to SIDECAR_REGISTRY (referenced by digest).
-  const k8s = config.SIDECAR_TARGET === 'kubernetes' ? await kubernetesWorkerParts({ config, docker, runtimeImage: images.runtimeNode }) : undefined;
+  // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
+  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
+  const issueTls = (app: string) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`);
+  const localSidecarImages = { tls: images.tlsTerminator, procinfo: images.procinfo };
+  // SIDECAR_TARGET=kubernetes: the cluster target, and the runtime and sidecar images pushed to SIDECAR_REGISTRY (referenced by digest).
+  const k8s = config.SIDECAR_TARGET === 'kubernetes'
+    ? await kubernetesWorkerParts({ config, docker, runtimeImage: images.runtimeNode, sidecarImages: localSidecarImages, issueTls })
+    : undefined;
   const runtimeImage = k8s?.runtimeImage ?? images.runtimeNode;
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
@@ -46,21 +52,18 @@ async function main(): Promise<void> {
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
   const runtimeImageDigest = (await docker.getImage(runtimeImage).inspect()).Id;
-  await redis.multi().set(stores.keys.runtimeImage, runtimeImage).set(stores.keys.runtimeImageDigest, runtimeImageDigest).exec();
+  // The API renders `/manifests` with the sidecar images pods actually reference.
+  const sidecarImages = JSON.stringify(k8s?.sidecarImages ?? localSidecarImages);
+  await redis.multi().set(stores.keys.runtimeImage, runtimeImage).set(stores.keys.runtimeImageDigest, runtimeImageDigest).set(stores.keys.sidecarImages, sidecarImages).exec();
   const resealed = await stores.apps.reseal();
   if (resealed > 0) console.log(`worker: re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
   const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
   await cancels.start();
 
-  // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
-  const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const target = k8s ? k8s.target : new DockerTarget({
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
     backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS, warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
-    platformSidecars: {
-      images: { tls: images.tlsTerminator, procinfo: images.procinfo },
-      issueTls: (app) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`),
-    },
+    platformSidecars: { images: localSidecarImages, issueTls },
   });
   if (target instanceof DockerTarget) {
     const { adopted, failed } = await target.adopt();

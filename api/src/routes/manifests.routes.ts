@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import {
   DomainError, ErrorCode, podNameFor, renderAppManifests, renderPod, SECRET_MASK,
-  type App, type KubernetesSettings, type Pod, type Release,
+  type App, type KubernetesSettings, type PlatformSidecarImages, type Pod, type Release,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { appParam } from './params.js';
@@ -29,10 +29,21 @@ export function manifestsRoutes(deps: { stores: Stores; settings?: KubernetesSet
     const target = targetParam(req.query.target);
     const app = await deps.stores.apps.get(name);
     const release = await releaseFor(deps.stores, app, req.query.release);
-    const items = target === 'kubernetes' ? renderAppManifests({ app, release, settings, secretValues: 'mask' }) : dockerPods(app, release);
+    const items = target === 'kubernetes'
+      ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: await sidecarImages(deps.stores) }, secretValues: 'mask' })
+      : dockerPods(app, release);
     res.json({ target, release: release.version, items });
   });
   return r;
+}
+
+/** The platform sidecars' images as the worker published them at its start (undefined before any worker ran). */
+async function sidecarImages(stores: Stores): Promise<PlatformSidecarImages | undefined> {
+  const text = await stores.redis.get(stores.keys.sidecarImages);
+  if (!text) return undefined;
+  const parsed = JSON.parse(text) as unknown;
+  const valid = typeof parsed === 'object' && parsed !== null && Object.values(parsed).every((v) => typeof v === 'string');
+  return valid ? (parsed as PlatformSidecarImages) : undefined;
 }
 
 function targetParam(v: unknown): ManifestTarget {

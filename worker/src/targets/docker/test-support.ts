@@ -14,7 +14,7 @@ import { removePodObjects } from './pod-sandbox.js';
 export const TEST_IMAGES = {
   base: 'sidecar-test-busybox:1',
   pause: 'sidecar-test-pause:1',
-  logic: 'sidecar-test-logic:ok',
+  logic: 'sidecar-test-logic:ok-2',
   logicBroken: 'sidecar-test-logic:broken',
   runtime: 'sidecar-test-runtime:1',
 } as const;
@@ -33,8 +33,8 @@ const DOCKERFILES: Record<string, string> = {
     'RUN ["/bin/sh", "-c", "mkdir -p /tmp /workspace /log && chmod 1777 /tmp /log && chown 1000:1000 /workspace"]',
   ].join('\n'),
   [TEST_IMAGES.pause]: `FROM ${TEST_IMAGES.base}\nCMD ["sh", "-c", "trap 'exit 0' TERM; ${FOREVER}"]`,
-  // The logic sidecar of the platform template: publishes the "bundle" into /workspace, marks it ready, waits.
-  [TEST_IMAGES.logic]: `FROM ${TEST_IMAGES.base}\nCMD ["sh", "-c", "echo logic start; mkdir -p /workspace/__sidecar && echo ok > /workspace/__sidecar/ready && echo \\"hello from $SIDECAR_RELEASE\\" > /workspace/index.html && touch /workspace/.ready; trap 'exit 0' TERM; ${FOREVER}"]`,
+  // The logic sidecar of the platform template: publishes the "bundle" into /workspace (and /workspace/current, where jobs run), marks it ready, waits.
+  [TEST_IMAGES.logic]: `FROM ${TEST_IMAGES.base}\nCMD ["sh", "-c", "echo logic start; mkdir -p /workspace/__sidecar /workspace/current && echo ok > /workspace/__sidecar/ready && echo \\"hello from $SIDECAR_RELEASE\\" > /workspace/index.html && touch /workspace/.ready; trap 'exit 0' TERM; ${FOREVER}"]`,
   // A bundle the runtime cannot load: no ready endpoint, so readiness fails with 404.
   [TEST_IMAGES.logicBroken]: `FROM ${TEST_IMAGES.base}\nCMD ["sh", "-c", "echo logic start; echo broken > /workspace/index.html && touch /workspace/.ready; trap 'exit 0' TERM; ${FOREVER}"]`,
   // The runtime: serves /workspace on 8080 (busybox httpd).

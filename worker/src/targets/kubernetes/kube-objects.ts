@@ -3,7 +3,7 @@ import {
 } from '@kubernetes/client-node';
 
 /** What the target reads of any object it applies, lists or deletes. */
-export interface ObjectHead { metadata?: { name?: string; uid?: string; labels?: Record<string, string>; generation?: number; resourceVersion?: string } }
+export interface ObjectHead { metadata?: { name?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; generation?: number; resourceVersion?: string } }
 
 /** The kinds the target manages, in the order they are removed (traffic first, data last). */
 export const ManagedKinds = ['Ingress', 'Service', 'Deployment', 'Job', 'Secret'] as const;

@@ -1,11 +1,9 @@
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '../docker/test-support.js';
-import { apiStatusOf } from './kube-errors.js';
+import { uniqueName } from '../docker/test-support.js';
 import { loadKubeConfig } from './kube-config.js';
 import { KubernetesTarget } from './kubernetes-target.js';
-import { RegistryImagePublisher } from './registry.js';
-import { testApp, testRelease } from './test-support.js';
+import { clusterSetup, testApp, testRelease } from './test-support.js';
 
 /**
  * The Target contract on a real cluster: runs only when KUBECONFIG points at one (none can
@@ -20,32 +18,19 @@ if (!kubeconfig) {
 }
 
 describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', () => {
-  const namespace = process.env.SIDECAR_K8S_TEST_NAMESPACE ?? 'sidecar-test';
-  const registry = process.env.SIDECAR_K8S_TEST_REGISTRY ?? '';
   const name = uniqueName('k8s');
-  const settings = {
-    namespace, platformId: name, ingressClassName: process.env.SIDECAR_INGRESS_CLASS ?? 'nginx', hostPattern: '{app}.sidecar-test.invalid', registry,
-    progressDeadlineSeconds: 30, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
-  };
+  let namespace = '';
   let target: KubernetesTarget;
-  const images = { logic: '', broken: '', runtime: '' };
+  let images = { logic: '', broken: '', runtime: '' };
   const app = testApp(name, { replicas: 2, secrets: { TOKEN: 'cluster-secret' } });
   const release = (version: number, image: string) => testRelease(name, version, { image, imageDigest: '', runtimeImage: images.runtime });
   const signal = () => new AbortController().signal;
 
   beforeAll(async () => {
-    if (!registry) throw new Error('KUBECONFIG is set but SIDECAR_K8S_TEST_REGISTRY is not: name a registry this engine pushes to and the nodes pull from');
-    const kc = loadKubeConfig();
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch((e: unknown) => {
-      if (apiStatusOf(e)?.code !== 409) throw e;
-    });
-    const d = docker();
-    await ensureTestImages(d);
-    const publisher = new RegistryImagePublisher({ docker: d, registry });
-    images.logic = (await publisher.publish(TEST_IMAGES.logic)).ref;
-    images.broken = (await publisher.publish(TEST_IMAGES.logicBroken)).ref;
-    images.runtime = (await publisher.publish(TEST_IMAGES.runtime)).ref;
-    target = new KubernetesTarget({ kubeConfig: kc, settings, rolloutTimeoutMs: 120_000 });
+    const cluster = await clusterSetup(name);
+    namespace = cluster.settings.namespace;
+    images = cluster.images;
+    target = new KubernetesTarget({ kubeConfig: cluster.kubeConfig, settings: cluster.settings, rolloutTimeoutMs: 120_000 });
   }, 300_000);
 
   afterAll(async () => {
@@ -72,7 +57,7 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
 
   it('a release that never becomes ready fails as not_ready while the previous one keeps serving', async () => {
     const failed = await target.apply({ app: { ...app, currentRelease: 1 }, release: release(2, images.broken), signal: signal(), log: () => {} }).then(() => undefined, (e: unknown) => e);
-    expect(failed).toMatchObject({ code: 'not_ready' });
+    expect(failed).toMatchObject({ code: 'not_ready', message: expect.stringMatching(/rolled back to v1/) });
     expect((await target.status(name)).filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
   }, 180_000);
 

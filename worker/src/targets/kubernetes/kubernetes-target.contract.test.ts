@@ -34,7 +34,7 @@ const deploymentWith = (status: Record<string, unknown>, generation = 1) => ({
 /** The applied Deployment as stored, with the status a controller would have written once done. */
 const rolledOut: Route = (req, res) => {
   const stored = api.objects.get(req.path);
-  if (stored) sendJson(res, 200, { ...stored, status: DONE });
+  if (stored) sendJson(res, 200, { ...stored, status: { ...DONE, observedGeneration: stored.metadata.generation } });
   else sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
 };
 const DONE = { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 2 };
@@ -177,6 +177,87 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     expect(e.message).toMatch(/v1 keeps serving/);
   });
 
+  describe('a failed rollout is rolled back: the Deployment as applied before is applied again', () => {
+    const PDE = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' };
+    /** The controller's answers: the v2 template never progresses (stuck, or past its deadline); any other template rolls out. */
+    const deploymentController = (v2: 'deadline' | 'stuck'): Route => (req, res) => {
+      const stored = api.objects.get(req.path);
+      if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+      const observedGeneration = stored.metadata.generation;
+      const failing = stored.metadata.annotations?.['sidecar.paas/release'] === '2';
+      const stuck = { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, ...(v2 === 'deadline' ? { conditions: [PDE] } : {}) };
+      sendJson(res, 200, { ...stored, status: failing ? stuck : { ...DONE, observedGeneration } });
+    };
+    const failedRollout = async (over: { rolloutTimeoutMs?: number } = {}) => {
+      if (over.rolloutTimeoutMs) target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: over.rolloutTimeoutMs });
+      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      const [v1] = api.sent('PATCH', DEPLOYMENT);
+      api.requests.length = 0;
+      const { done, lines } = rollout();
+      return { v1: v1!, error: await caught(done), lines };
+    };
+
+    it('on ProgressDeadlineExceeded: the v2 apply, then the exact v1 apply again (same body, field manager, force), watched until done', async () => {
+      api.on('GET', DEPLOYMENT, deploymentController('deadline'));
+      const { v1, error, lines } = await failedRollout();
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect((patches[0]!.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations['sidecar.paas/release']).toBe('2');
+      expect(patches[1]).toEqual(v1);
+      expect(patches[1]).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+      // The rollback's rollout was read after it was applied (and found done).
+      const afterRollback = api.requests.slice(api.requests.indexOf(patches[1]!));
+      expect(afterRollback.some((r) => r.method === 'GET' && r.path === DEPLOYMENT)).toBe(true);
+      expect(api.objects.get(DEPLOYMENT)!.metadata.annotations!['sidecar.paas/release']).toBe('1');
+      expect(error).toMatchObject({ code: 'not_ready', retryable: false });
+      expect(error.message).toMatch(/^v2 did not become ready: deployment "shop" exceeded its progress deadline/);
+      expect(error.message).toMatch(/; deployment shop rolled back to v1; v1 keeps serving$/);
+      expect(lines).toContain('rollout failed: rolling deployment shop back to v1');
+    });
+
+    it('on the target\'s own readiness deadline: the same rollback', async () => {
+      api.on('GET', DEPLOYMENT, deploymentController('stuck'));
+      api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [], { keepOpen: true }));
+      const { v1, error } = await failedRollout({ rolloutTimeoutMs: 1500 });
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect(patches[1]).toEqual(v1);
+      expect(error).toMatchObject({ code: 'not_ready' });
+      expect(error.message).toMatch(/^v2 did not become ready: not rolled out within 1500 ms/);
+      expect(error.message).toMatch(/deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('on cancellation of the deploy: the same rollback, then cancelled', async () => {
+      const controller = new AbortController();
+      api.on('GET', DEPLOYMENT, deploymentController('stuck'));
+      api.on('GET', `${APPS}/deployments`, (_req, res) => {
+        sendWatch(res, [], { keepOpen: true });
+        controller.abort();
+      });
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      const [v1] = api.sent('PATCH', DEPLOYMENT);
+      api.requests.length = 0;
+      const error = await caught(rollout({ signal: controller.signal }).done);
+      const patches = api.sent('PATCH', DEPLOYMENT);
+      expect(patches).toHaveLength(2);
+      expect(patches[1]).toEqual(v1);
+      expect(error).toMatchObject({ code: 'cancelled' });
+      expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('the Deployment carries what was applied, without secret values', async () => {
+      api.on('GET', DEPLOYMENT, rolledOut);
+      await rollout().done;
+      const stored = api.objects.get(DEPLOYMENT)!;
+      const lastApplied = JSON.parse(stored.metadata.annotations!['sidecar.paas/last-applied']!) as { metadata: { annotations: Record<string, string> } };
+      expect(lastApplied).toMatchObject({ kind: 'Deployment', metadata: { name: 'shop', annotations: { 'sidecar.paas/release': '2' } } });
+      expect(lastApplied.metadata.annotations['sidecar.paas/last-applied']).toBeUndefined();
+      expect(JSON.stringify(stored)).not.toContain('s3cret');
+    });
+  });
+
   it('an expired watch (ERROR 410 Gone) is resumed from a fresh read', async () => {
     let watches = 0;
     api.on('GET', `${APPS}/deployments`, (_req, res) => {
@@ -209,6 +290,47 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       controller.abort();
     });
     expect(await caught(rollout({ signal: controller.signal }).done)).toMatchObject({ code: 'cancelled' });
+  });
+});
+
+describe('apply: platform sidecars', () => {
+  const tls = { cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n' };
+  const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
+
+  it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
+    const issued: string[] = [];
+    target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000, issueTls: async (name) => (issued.push(name), tls) });
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: withSidecars, release, signal: new AbortController().signal, log: () => {} });
+    expect(issued).toEqual(['shop']);
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((p) => p.path)).toEqual([
+      `${NS}/secrets/shop-secrets`, `${NS}/secrets/shop-sidecars`, DEPLOYMENT, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+    ]);
+    for (const p of patches) expect(p).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+    expect(patches[1]!.body).toMatchObject({ kind: 'Secret', stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key } });
+    const deployment = patches[2]!.body as { spec: { template: { spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] } } } };
+    expect(JSON.stringify(deployment)).not.toContain('issued-key');
+    expect(deployment.spec.template.spec.shareProcessNamespace).toBe(true);
+    expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
+      ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
+    ]);
+    expect(deployment.spec.template.spec.initContainers[1]!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
+    expect(patches[3]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
+  });
+
+  it('a certificate the app brings is used as is; turning tls off removes the sidecar Secret once the rollout is done', async () => {
+    target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } }, release, signal: new AbortController().signal, log: () => {} });
+    expect(api.objects.get(`${NS}/secrets/shop-sidecars`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
+    api.requests.length = 0;
+    await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
+    const deletes = api.requests.filter((r) => r.method === 'DELETE');
+    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/shop-sidecars`]);
+    // After the Deployment was seen rolled out, never before.
+    const lastRead = api.requests.map((r) => `${r.method} ${r.path}`).lastIndexOf(`GET ${DEPLOYMENT}`);
+    expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(lastRead);
   });
 });
 

@@ -3,11 +3,12 @@ import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
   DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
-  type AppManifest, type JobRunInput, type JobRunResult, type KubernetesSettings, type Manifest, type PodView, type RolloutInput, type Target,
+  type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target, type TlsMaterial,
   tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
 import { kindOps, ManagedKinds, type KindOps, type ManagedKind, type ObjectHead } from './kube-objects.js';
+import { lastAppliedOf, withLastApplied } from './last-applied.js';
 import { checkManifest } from './manifest-check.js';
 import { jobPodOutcome, podViewOf, type EventLike, type JobPodOutcome, type PodLike } from './pod-view.js';
 import { rolloutState, type DeploymentLike } from './rollout-status.js';
@@ -20,6 +21,8 @@ export interface KubernetesTargetOptions {
   fieldManager?: string;
   /** Client-side bound on one rollout, beyond the Deployment's own progress deadline (default: deadline + 60 s). */
   rolloutTimeoutMs?: number;
+  /** Issues the `tls` sidecar's certificate for an app that brings none (the platform CA); the images are `settings.sidecarImages`. */
+  issueTls?: (app: string) => Promise<TlsMaterial>;
 }
 
 export interface LogsInput { pod: string; container: string; follow?: boolean; tailLines?: number; signal?: AbortSignal }
@@ -42,6 +45,7 @@ export class KubernetesTarget implements Target {
   private readonly watch: Watch;
   private readonly log: Log;
   private readonly rolloutTimeoutMs: number;
+  private readonly issueTls: ((app: string) => Promise<TlsMaterial>) | undefined;
   /** Open waits (rollouts, jobs); close() aborts them. */
   private readonly open = new Set<AbortController>();
   private closing: Promise<void> | undefined;
@@ -54,35 +58,84 @@ export class KubernetesTarget implements Target {
     this.watch = new Watch(opts.kubeConfig);
     this.log = new Log(opts.kubeConfig);
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? ((opts.settings.progressDeadlineSeconds ?? 600) + 60) * 1000;
+    this.issueTls = opts.issueTls;
   }
 
-  /** The objects an app runs as (secret values included: these go to the cluster). */
-  manifests(input: Pick<RolloutInput, 'app' | 'release'>): AppManifest[] {
-    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include' });
+  /** The objects an app runs as (secret values included: these go to the cluster), as applied: the Deployment carries its last-applied copy. */
+  manifests(input: Pick<RolloutInput, 'app' | 'release'> & { tls?: TlsMaterial | undefined }): AppManifest[] {
+    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include', tls: input.tls }).map(withLastApplied);
   }
 
+  /** The `tls` sidecar's certificate: the app's own, else one issued now by the platform CA (as the Docker target does at every rollout). */
+  private async tlsFor(app: RolloutInput['app']): Promise<TlsMaterial | undefined> {
+    if (!app.sidecars.tls.enabled) return undefined;
+    const { cert, key } = app.sidecars.tls;
+    if (cert !== undefined && key !== undefined) return { cert, key };
+    if (!this.issueTls) throw new DomainError(ErrorCode.invalidRequest, `${app.name} enables the tls sidecar, but this target issues no certificates`);
+    return this.issueTls(app.name);
+  }
+
+  /**
+   * Applies the app's objects and watches the rollout. A rollout that fails (the Deployment's
+   * ProgressDeadlineExceeded, or this target's own deadline) is rolled back: the Deployment as
+   * applied before is applied again, so the cluster does not keep pointing at a template that
+   * never became ready; then apply rejects with the reason, as the Docker target does.
+   */
   async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
-    const manifests = this.manifests({ app, release });
+    const manifests = this.manifests({ app, release, tls: await this.tlsFor(app) });
     for (const m of manifests) checkManifest(m);
     let generation = 0;
+    let previous: Deployment | undefined;
     for (const m of manifests) {
       signal.throwIfAborted();
-      const applied = await this.applyObject(m);
-      if (m.kind === 'Deployment') generation = applied.metadata?.generation ?? 0;
+      const { applied, before } = await this.applyObject(m);
+      if (m.kind === 'Deployment') {
+        generation = applied.metadata?.generation ?? 0;
+        previous = lastAppliedOf(before);
+      }
       log(`applied ${m.kind.toLowerCase()}/${m.metadata.name} in namespace ${this.ns}`);
     }
-    // An app whose last secret was removed keeps no Secret behind.
-    if (!manifests.some((m) => m.kind === 'Secret')) await this.removeKind('Secret', app.name);
     try {
       await this.waitForRollout({ name: app.name, generation, signal, log });
     } catch (error) {
-      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+      const rollBack = () => this.rollBack({ failed: manifests.find((m): m is Deployment => m.kind === 'Deployment')!, previous, serving: app.currentRelease, log });
+      // A cancelled deploy must not leave the cluster rolling on to a release the platform does not record (as on Docker, its new pods go).
+      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled; ${await rollBack()}`, { cause: error });
+      // Anything else (watch failures, the worker shutting down) is retried: the retry applies the same release again.
       if (error instanceof DomainError && error.code !== ErrorCode.notReady) throw error;
       const reason = await this.unreadyReason(app.name, release.version).catch(() => '');
-      // maxUnavailable 0: the old ReplicaSet keeps serving until new pods are available.
-      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; v${app.currentRelease ?? '-'} keeps serving`, { cause: error });
+      const after = await rollBack();
+      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
+    // An app whose last secret (or last sidecar with secret values) went keeps no Secret behind. Only now:
+    // until the rollout is done, pods of the previous template (which may refer to it) still run and may restart.
+    const secrets = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name));
+    await this.removeKind('Secret', app.name, (name) => !secrets.has(name));
+  }
+
+  /**
+   * Re-applies the Deployment as it was before a failed rollout (server-side apply, same field
+   * manager) and waits until that rollout is done: the pods of the failed template go, the ones
+   * that served stay (maxUnavailable 0 kept them up throughout). Says what happened, for the error.
+   */
+  private async rollBack(opts: { failed: Deployment; previous: Deployment | undefined; serving: number | null; log: LogSink }): Promise<string> {
+    const { failed, previous, log } = opts;
+    const name = failed.metadata.name;
+    // maxUnavailable 0: whatever the outcome here, the pods that served before are still up.
+    const serving = `v${opts.serving ?? '-'} keeps serving`;
+    if (!previous || JSON.stringify(previous.spec.template) === JSON.stringify(failed.spec.template)) {
+      return `deployment ${name} has no earlier template to roll back to; ${serving}`;
+    }
+    const to = `v${previous.metadata.annotations?.[Labels.release] ?? '?'}`;
+    log(`rollout failed: rolling deployment ${name} back to ${to}`);
+    try {
+      const { applied } = await this.applyObject(previous);
+      await this.waitForRollout({ name, generation: applied.metadata?.generation ?? 0, signal: new AbortController().signal, log });
+    } catch (e) {
+      return `rolling deployment ${name} back to ${to} failed (${(e as Error).message}); ${serving}`;
+    }
+    return `deployment ${name} rolled back to ${to}; ${serving}`;
   }
 
   async status(app: string): Promise<PodView[]> {
@@ -150,7 +203,7 @@ export class KubernetesTarget implements Target {
       throw e;
     } finally {
       this.untrack(control);
-      await this.removeKind('Job', app.name, job.metadata.name).catch((e: unknown) => {
+      await this.removeKind('Job', app.name, (name) => name === job.metadata.name).catch((e: unknown) => {
         // The Job's TTL removes it later; the result stands.
         console.error(`kubernetes: removing job ${job.metadata.name}: ${(e as Error).message}`);
       });
@@ -199,10 +252,11 @@ export class KubernetesTarget implements Target {
     return labels[Labels.managed] === 'true' && labels[KubeLabels.platform] === this.settings.platformId;
   }
 
-  /** Server-side apply of one object, after making sure we would not take over someone else's. */
-  private async applyObject(m: Manifest): Promise<ObjectHead> {
+  /** Server-side apply of one object, after making sure we would not take over someone else's; with the object as it was before. */
+  private async applyObject(m: Manifest): Promise<{ applied: ObjectHead; before: ObjectHead | undefined }> {
     const ops = this.kinds[m.kind];
     const name = m.metadata.name;
+    let before: ObjectHead | undefined;
     try {
       const existing = await ops.read(name);
       if (!this.owns(existing)) {
@@ -211,18 +265,19 @@ export class KubernetesTarget implements Target {
           `${ops.resource} ${this.ns}/${name} exists but is not managed by this platform (no ${Labels.managed}=true, sidecar.paas/platform=${this.settings.platformId} labels); rename the app or remove that object`,
         );
       }
+      before = existing;
     } catch (e) {
       if (!isNotFound(e)) throw kubeError(e, `reading ${ops.resource} ${name}`);
     }
     try {
-      return await ops.apply(name, m);
+      return { applied: await ops.apply(name, m), before };
     } catch (e) {
       throw kubeError(e, `applying ${ops.resource} ${name}`);
     }
   }
 
   /** Lists by the platform's label selector and deletes exactly what was listed; already gone is fine. */
-  private async removeKind(kind: ManagedKind, app: string, onlyName?: string): Promise<void> {
+  private async removeKind(kind: ManagedKind, app: string, which: (name: string) => boolean = () => true): Promise<void> {
     const ops = this.kinds[kind];
     let items: ObjectHead[];
     try {
@@ -232,7 +287,7 @@ export class KubernetesTarget implements Target {
     }
     for (const o of items) {
       const { name, uid } = o.metadata ?? {};
-      if (!name || !uid || !this.owns(o) || (onlyName !== undefined && name !== onlyName)) continue;
+      if (!name || !uid || !this.owns(o) || !which(name)) continue;
       try {
         await ops.remove(name, uid);
       } catch (e) {

@@ -34,6 +34,15 @@ describe('what the Kubernetes target renders passes the check', () => {
     for (const m of manifests) expect(() => checkManifest(m), `${m.kind} ${m.metadata.name}`).not.toThrow();
   });
 
+  it('an app with every platform sidecar (tls, procinfo), with real and with masked values', () => {
+    const tls = { cert: 'CERT', key: 'KEY' };
+    const app = testApp('shop', { sidecars: { logs: true, procinfo: true, tls: { enabled: true } } });
+    const real = target.manifests({ app, release, tls });
+    const masked = renderAppManifests({ app, release, settings: testSettings });
+    expect(real.map((m) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+    for (const m of [...real, ...masked]) expect(() => checkManifest(m), `${m.kind} ${m.metadata.name}`).not.toThrow();
+  });
+
   it('a Job', () => {
     const job = renderJobManifest({ app: rich, release, settings: testSettings, jobId: 'j_0000000001', command: ['node', 'task.js'], env: {} });
     expect(() => checkManifest(job)).not.toThrow();

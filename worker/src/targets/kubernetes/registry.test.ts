@@ -65,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   registry?.kill('SIGTERM');
-  for (const ref of [`${host}/sidecar-test-logic:ok`, `${host}/sidecar-test-runtime:1`]) await d.getImage(ref).remove().catch(() => undefined);
+  for (const ref of [`${host}/sidecar-test-logic:ok-2`, `${host}/sidecar-test-runtime:1`]) await d.getImage(ref).remove().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,9 +80,9 @@ const registryDigest = async (repo: string, tag: string) => {
 describe('RegistryImagePublisher against a real registry', () => {
   it('pushes the logic image and returns the digest the registry serves it under', async () => {
     const published = await new RegistryImagePublisher({ docker: d, registry: host }).publish(TEST_IMAGES.logic);
-    expect(published.tag).toBe(`${host}/sidecar-test-logic:ok`);
+    expect(published.tag).toBe(`${host}/sidecar-test-logic:ok-2`);
     expect(published.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
-    expect(await registryDigest('sidecar-test-logic', 'ok')).toBe(published.digest);
+    expect(await registryDigest('sidecar-test-logic', 'ok-2')).toBe(published.digest);
     expect(published.ref).toBe(`${host}/sidecar-test-logic@${published.digest}`);
   });
 
@@ -93,12 +93,25 @@ describe('RegistryImagePublisher against a real registry', () => {
     const built = await builder.build({
       app: 'hello', deployId: 'd_1', bundleDir: dir, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, signal: new AbortController().signal, log: (l) => logs.push(l),
     });
-    const digest = await registryDigest('sidecar-test-logic', 'ok');
-    expect(built).toEqual({ image: `${host}/sidecar-test-logic:ok`, digest });
+    const digest = await registryDigest('sidecar-test-logic', 'ok-2');
+    expect(built).toEqual({ image: `${host}/sidecar-test-logic:ok-2`, digest });
     expect(logs).toContain(`pushed ${host}/sidecar-test-logic@${digest}`);
     const release = testRelease('hello', 1, { image: built.image, imageDigest: built.digest });
     const deployment = renderAppManifests({ app: testApp('hello'), release, settings: { ...testSettings, registry: host } }).find((m) => m.kind === 'Deployment')!;
     expect(deployment.kind === 'Deployment' && deployment.spec.template.spec.initContainers![0]!.image).toBe(`${host}/sidecar-test-logic@${digest}`);
+  });
+
+  it('publishIfAbsent pushes a content-hash tag once: later calls take the registry\'s digest without pushing', async () => {
+    const tag = `sidecar-test-once:${Date.now().toString(36)}`;
+    await d.getImage(TEST_IMAGES.base).tag({ repo: 'sidecar-test-once', tag: tag.split(':')[1]! });
+    const publisher = new RegistryImagePublisher({ docker: d, registry: host });
+    const first = await publisher.publishIfAbsent(tag);
+    expect(await registryDigest('sidecar-test-once', tag.split(':')[1]!)).toBe(first.digest);
+    // With no local image left there is nothing that could be pushed: the answer can only come from the registry.
+    for (const ref of [tag, `${host}/${tag}`]) await d.getImage(ref).remove();
+    const logs: string[] = [];
+    expect(await publisher.publishIfAbsent(tag, { log: (l) => logs.push(l) })).toEqual(first);
+    expect(logs).toEqual([`${host}/${tag} is in the registry already (${first.digest})`]);
   });
 
   it('a push the registry cannot take fails the build as retryable, with the engine\'s message', async () => {

@@ -21,6 +21,23 @@ interface PushMessage { status?: string; error?: string; errorDetail?: { message
 export class RegistryImagePublisher implements ImagePublisher {
   constructor(private readonly opts: { docker: Docker; registry: string }) {}
 
+  /**
+   * For images whose tag is their content hash (the platform sidecars'): when the registry
+   * already holds the tag, its digest is used and nothing is pushed, so each content hash is
+   * pushed once however often the worker starts. The engine asks the registry
+   * (`GET /distribution/<ref>/json`), so a registry that lost the image gets it pushed again.
+   */
+  async publishIfAbsent(localRef: string, o: { signal?: AbortSignal; log?: LogSink } = {}): Promise<PublishedImage> {
+    const { repo, tag } = splitRef(stripRegistry(localRef, this.opts.registry));
+    const target = `${this.opts.registry}/${repo}`;
+    const there = await this.opts.docker.getImage(`${target}:${tag}`).distribution().then((info) => info.Descriptor.digest, () => undefined);
+    if (there) {
+      o.log?.(`${target}:${tag} is in the registry already (${there})`);
+      return { tag: `${target}:${tag}`, digest: there, ref: `${target}@${there}` };
+    }
+    return this.publish(localRef, o);
+  }
+
   async publish(localRef: string, o: { signal?: AbortSignal; log?: LogSink } = {}): Promise<PublishedImage> {
     const { repo, tag } = splitRef(stripRegistry(localRef, this.opts.registry));
     const target = `${this.opts.registry}/${repo}`;

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { ImageBuilder, KubernetesSettings, TemplateSettings } from '@sidecar/core';
+import type { ImageBuilder, KubernetesSettings, PlatformSidecarImages, TemplateSettings, TlsMaterial } from '@sidecar/core';
 import { loadKubeConfig } from './kube-config.js';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { PublishingImageBuilder, RegistryImagePublisher } from './registry.js';
@@ -16,19 +16,30 @@ export interface KubernetesWorkerConfig {
 
 /**
  * What `SIDECAR_TARGET=kubernetes` changes in the worker, made in one place for main.ts:
- * the target (kubeconfig or in-cluster config), and the runtime image published to the
- * registry, so that the cluster's nodes can pull it and releases reference it by digest.
+ * the target (kubeconfig or in-cluster config), and the runtime and platform sidecar images
+ * published to the registry, so that the cluster's nodes can pull them and manifests
+ * reference them by digest. The sidecar images' tags are their content hashes: each is
+ * pushed once (publishIfAbsent), whatever the number of worker starts.
  */
 export async function kubernetesWorkerParts(opts: {
   config: KubernetesWorkerConfig;
   docker: Docker;
   runtimeImage: string;
+  /** The platform sidecars' local images; every entry is published, so a new sidecar needs only its image here. */
+  sidecarImages: PlatformSidecarImages;
+  /** The `tls` sidecar's certificate for an app that brings none. */
+  issueTls: (app: string) => Promise<TlsMaterial>;
   template?: TemplateSettings;
-}): Promise<{ target: KubernetesTarget; runtimeImage: string }> {
+}): Promise<{ target: KubernetesTarget; runtimeImage: string; sidecarImages: PlatformSidecarImages }> {
   const { config } = opts;
   if (!config.SIDECAR_REGISTRY || !config.SIDECAR_INGRESS_CLASS || !config.SIDECAR_INGRESS_HOST_PATTERN) {
     throw new Error('SIDECAR_TARGET=kubernetes needs SIDECAR_REGISTRY, SIDECAR_INGRESS_CLASS and SIDECAR_INGRESS_HOST_PATTERN');
   }
+  const publisher = new RegistryImagePublisher({ docker: opts.docker, registry: config.SIDECAR_REGISTRY });
+  const log = (l: string) => console.log(`worker: images: ${l}`);
+  const runtime = await publisher.publish(opts.runtimeImage, { log });
+  const published = await Promise.all(Object.entries(opts.sidecarImages).map(async ([name, ref]) => [name, (await publisher.publishIfAbsent(ref, { log })).ref] as const));
+  const sidecarImages = Object.fromEntries(published) as unknown as PlatformSidecarImages;
   const settings: KubernetesSettings = {
     namespace: config.SIDECAR_K8S_NAMESPACE,
     platformId: config.SIDECAR_PLATFORM_ID,
@@ -36,12 +47,11 @@ export async function kubernetesWorkerParts(opts: {
     hostPattern: config.SIDECAR_INGRESS_HOST_PATTERN,
     registry: config.SIDECAR_REGISTRY,
     progressDeadlineSeconds: config.SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS,
+    sidecarImages,
     ...(opts.template ? { template: opts.template } : {}),
   };
-  const target = new KubernetesTarget({ kubeConfig: loadKubeConfig(), settings });
-  const publisher = new RegistryImagePublisher({ docker: opts.docker, registry: config.SIDECAR_REGISTRY });
-  const runtime = await publisher.publish(opts.runtimeImage, { log: (l) => console.log(`worker: images: ${l}`) });
-  return { target, runtimeImage: runtime.ref };
+  const target = new KubernetesTarget({ kubeConfig: loadKubeConfig(), settings, issueTls: opts.issueTls });
+  return { target, runtimeImage: runtime.ref, sidecarImages };
 }
 
 /** The build pipeline's image builder, pushing each logic image to SIDECAR_REGISTRY when one is set. */

@@ -1,0 +1,38 @@
+import { Labels } from '@sidecar/core';
+import { targetContract } from '../contract/target-contract.js';
+import { uniqueName } from '../docker/test-support.js';
+import { FakeControllers } from './fake-controllers.js';
+import { KubernetesTarget } from './kubernetes-target.js';
+import { FakeApiServer, testApp, testRelease, testSettings } from './test-support.js';
+
+/**
+ * The shared Target contract on the KubernetesTarget against a fake API server with
+ * emulated controllers (fake-controllers.ts): not a cluster. The requests are the real
+ * client's; the pods, their readiness and the jobs' results are the fake's, which marks
+ * pods Ready unless their template names a `-broken` image. The same contract on a real
+ * cluster: kubernetes-target.cluster-contract.test.ts.
+ */
+const BROKEN = /-broken[@:]/;
+
+targetContract('Target contract: KubernetesTarget against a fake API server with emulated controllers', {
+  apps: { main: uniqueName('tc'), other: uniqueName('tc-other') },
+  timeoutMs: 30_000,
+  harness: async () => {
+    const api = new FakeApiServer();
+    await api.start();
+    const controllers = new FakeControllers(api, { neverReady: (image) => BROKEN.test(image) });
+    const target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
+    return {
+      target,
+      app: (name, over = {}) => testApp(name, { replicas: 1, ...over }),
+      release: (app, version) => testRelease(app, version),
+      brokenRelease: (app, version) => testRelease(app, version, { image: `127.0.0.1:5000/sidecar-app/${app}-broken:d_${version}` }),
+      leftovers: async (app) => [...api.objects.entries()].filter(([, o]) => o.metadata.labels?.[Labels.app] === app).map(([path]) => path).sort(),
+      close: async () => {
+        await target.close();
+        await controllers.idle();
+        await api.close();
+      },
+    };
+  },
+});
