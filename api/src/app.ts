@@ -1,7 +1,7 @@
 import express from 'express';
 import { DomainError, ErrorCode, type KubernetesSettings } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
-import { gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
+import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
 import { problemHandler } from './http/problem.js';
@@ -42,7 +42,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const metrics = createMetrics();
-  const apps = new AppService(deps.stores, deps.queues, deps.urlFor);
+  const repos = deps.git ? new GitRepos(deps.git) : undefined;
+  const apps = new AppService(deps.stores, deps.queues, deps.urlFor, repos ? (name) => repos.remove(name) : undefined);
   const deploys = new DeployService(deps);
 
   app.use(metrics.middleware);

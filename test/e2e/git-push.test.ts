@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -206,6 +206,24 @@ describe('git push deploys', () => {
     // And a fetch into the first tree sees nothing new.
     expect((await git(dir, ['fetch', remote('hello'), 'main'])).code).toBe(0);
   }, 60_000);
+
+  it('deleting the app deletes its repository; an app made again under that name starts with none of the old history', async () => {
+    const dir = await workTree('gone');
+    const old = await commit(dir, { 'index.js': "module.exports = (q, s) => s.end('old');\n" }, 'Old');
+    expect((await git(dir, ['push', remote('gone'), 'main'])).code).toBe(0);
+    const repo = join(p.dataDir, 'git', 'gone.git');
+    expect(existsSync(repo)).toBe(true);
+    expect((await p.api$('/api/v1/apps/gone', { method: 'DELETE' })).status).toBe(204);
+    expect(existsSync(repo)).toBe(false);
+
+    const fresh = await workTree('gone-again');
+    const sha = await commit(fresh, { 'index.js': "module.exports = (q, s) => s.end('new');\n" }, 'New');
+    const r = await git(fresh, ['push', remote('gone'), 'main']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await ok(fresh, ['ls-remote', remote('gone')])).not.toContain(old);
+    expect(await ok(fresh, ['ls-remote', remote('gone'), 'refs/heads/main'])).toBe(`${sha}\trefs/heads/main`);
+    expect((await p.get('gone')).body).toBe('new');
+  }, 120_000);
 
   it('a fetch whose negotiation git sends gzipped (many local commits) works', async () => {
     const clone = join(scratch, `gzip-${randomUUID().slice(0, 6)}`);

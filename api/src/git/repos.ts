@@ -38,6 +38,11 @@ export class GitRepos {
     return p;
   }
 
+  /** Removes the app's repository (its app was deleted): moved out of reach first, then deleted. */
+  async remove(app: string): Promise<void> {
+    await this.discard(this.path(app));
+  }
+
   async deployBranches(app: string): Promise<string[]> {
     const meta = await this.meta(app);
     return meta?.deployBranch ? [meta.deployBranch] : [...DEFAULT_DEPLOY_BRANCHES];
@@ -92,12 +97,8 @@ export class GitRepos {
     const meta = await this.meta(app.name);
     if (meta?.appCreatedAt === app.createdAt) return dir;
     await mkdir(this.s.root, { recursive: true, mode: 0o700 });
-    if (meta) {
-      // Left by a deleted app of the same name: move it out of reach first, then delete it.
-      const trash = join(this.s.root, `.trash-${randomUUID()}`);
-      await rename(dir, trash).catch(() => undefined);
-      await rm(trash, { recursive: true, force: true });
-    }
+    // Left by a deleted app of the same name (a platform that kept repositories of deleted apps).
+    if (meta) await this.discard(dir);
     // Made under a temporary name and renamed into place, so nobody sees half a repository
     // and two first pushes racing each other end with one repository.
     const tmp = join(this.s.root, `.new-${randomUUID()}.git`);
@@ -113,6 +114,18 @@ export class GitRepos {
       if (!(await this.meta(app.name))) await writeAtomically(join(dir, META), JSON.stringify({ appCreatedAt: app.createdAt }));
     }
     return dir;
+  }
+
+  /** A rename is atomic: a concurrent clone or push sees the repository whole or not at all. */
+  private async discard(dir: string): Promise<void> {
+    const trash = join(this.s.root, `.trash-${randomUUID()}`);
+    try {
+      await rename(dir, trash);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    await rm(trash, { recursive: true, force: true });
   }
 
   private async assertBranchName(branch: string): Promise<void> {

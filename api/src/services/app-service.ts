@@ -65,6 +65,8 @@ export class AppService {
     private readonly stores: Stores,
     private readonly queues: DeployQueues,
     private readonly urlFor: (app: string) => string,
+    /** What else an app leaves behind outside Redis (its git repository), removed after the app. */
+    private readonly afterDelete: (app: string) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   view(app: App): AppView {
@@ -136,5 +138,6 @@ export class AppService {
     await this.stores.deploys.removeApp(name);
     await this.stores.jobs.removeApp(name);
     await this.stores.appLogs.remove(name);
+    await this.afterDelete(name);
   }
 }
