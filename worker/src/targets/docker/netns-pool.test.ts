@@ -116,6 +116,21 @@ describe('NetnsPool', () => {
     await removeContainer(d, id);
   });
 
+  it('a warm holder that stopped under the pool (engine restart) is not used: the pod makes its own sandbox and serves', async () => {
+    const pool = newPool();
+    await pool.start();
+    const [waiting] = (await holdersOfPlatform()).filter((h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner);
+    await d.getContainer(waiting!.Id).stop({ t: 1 });
+    const name = uniqueName('warm-stopped');
+    const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    await runner.start();
+    await runner.waitFor((v) => v.ready, { timeoutMs: 20_000 });
+    expect((await d.getContainer(`${name}_pause`).inspect()).Config.Labels[NETNS_HOLDER_LABEL]).toBeUndefined();
+    expect(await exists(waiting!.Id)).toBe(false);
+    expect(await (await fetch(`http://${runner.address(8080)}/`)).text()).toBe(`${name}\n`);
+    await runner.delete({ gracePeriodSeconds: 2 });
+  });
+
   it('close() removes the unclaimed holders; start() removes those of a worker that died, never a pod\'s', async () => {
     const pool = newPool();
     await pool.start();

@@ -125,7 +125,7 @@ export interface CreatedPause { pauseId: string; holderId?: string }
  * that saves the ~0.3 s of a new network namespace on every pod start.
  */
 export async function createPause(docker: Docker, pod: Pod, pauseImage: string, pool?: NetnsPool): Promise<CreatedPause> {
-  const holderId = pool?.claim(declaredPorts(pod));
+  const holderId = await claimRunning(docker, pool, declaredPorts(pod));
   const networkId = holderId === undefined ? await ensurePodNetwork(docker) : POD_NETWORK;
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
   try {
@@ -137,6 +137,19 @@ export async function createPause(docker: Docker, pod: Pod, pauseImage: string, 
     if (holderId !== undefined) await removeContainer(docker, holderId);
     throw e;
   }
+}
+
+/**
+ * A warm holder for these ports that is running. One stopped under the pool (the engine
+ * restarted, someone stopped it) is removed and the pod makes its own sandbox instead.
+ */
+async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: number[]): Promise<string | undefined> {
+  const id = pool?.claim(ports);
+  if (id === undefined) return undefined;
+  const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e)));
+  if (running) return id;
+  await removeContainer(docker, id);
+  return undefined;
 }
 
 /** Starts a created pause container that owns its namespaces, then reads the sandbox's address and ports. */
