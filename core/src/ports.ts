@@ -11,6 +11,12 @@ export interface RolloutInput {
   release: Release;
   signal: AbortSignal;
   log: LogSink;
+  /**
+   * Called once the release serves (every new pod routed, no old pod routed), while old pods may
+   * still be stopping: the caller may let the app's next rollout begin then. A target that cannot
+   * tell this moment apart from the end of `apply` need not call it.
+   */
+  onServing?: () => Promise<void>;
 }
 
 /**

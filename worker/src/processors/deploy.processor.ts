@@ -44,10 +44,19 @@ export function deployProcessor(deps: DeployDeps) {
       }
       const release = await stores.releases.get(payload.app, payload.release);
       rec.log(`deploy: rolling out v${release.version} (${app.replicas} replica${app.replicas === 1 ? '' : 's'})`);
-      await deps.target.apply({ app, release, signal: control.signal, log: rec.log });
+      let serving = false;
+      // Once the release serves, the app's next rollout may begin while this one's old pods drain and stop.
+      const onServing = async () => {
+        if (serving) return;
+        serving = true;
+        await stores.apps.update(app.name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
+        rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
+        await lock.release();
+      };
+      await deps.target.apply({ app, release, signal: control.signal, log: rec.log, onServing });
+      await onServing();
       await deps.publishStatus(app.name);
-      await stores.apps.update(app.name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
-      rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
+      rec.log(`deploy: v${release.version} rolled out, previous pods stopped (${Date.now() - started} ms)`);
       await rec.flush();
       await stores.deploys.update(deploy.id, () => ({ status: 'succeeded', finishedAt: new Date().toISOString() }));
       // Housekeeping after success; a failure here is logged, never fails the deploy that just succeeded.

@@ -151,6 +151,37 @@ describe('DockerTarget', () => {
     expect((await routes.get(appName)).map((u) => u.pod)).toEqual([pods[0]!.name]);
   });
 
+  it('once a release serves, the next rollout may begin while the old pod still stops; no stopping pod is ever routed', async () => {
+    const [v5] = await target.status(appName);
+    const routedSets: string[][] = [];
+    const record = routes.set.bind(routes);
+    routes.set = async (a, ups) => {
+      routedSets.push(ups.map((u) => u.pod));
+      await record(a, ups);
+    };
+    let v7: Promise<void> | undefined;
+    let v5StillThere = false;
+    const v6 = target.apply({
+      app: { ...app, replicas: 1, currentRelease: 5 }, release: release(6), signal: new AbortController().signal, log: () => undefined,
+      onServing: async () => {
+        // v6 serves; v5 was taken out of the routes and is still being stopped (its runtime drains).
+        v5StillThere = (await appContainers()).some((c) => c.Labels[Labels.pod] === v5!.name);
+        v7 = target.apply({ app: { ...app, replicas: 1, currentRelease: 6 }, release: release(7), signal: new AbortController().signal, log: () => undefined });
+        await v7;
+      },
+    });
+    await v6;
+    await v7;
+    routes.set = record;
+    expect(v5StillThere).toBe(true);
+    const afterV6 = routedSets.slice(routedSets.findIndex((set) => !set.includes(v5!.name)));
+    for (const set of afterV6) expect(set).not.toContain(v5!.name);
+    const pods = await target.status(appName);
+    expect(pods.map((p) => [p.release, p.ready])).toEqual([[7, true]]);
+    expect((await routes.get(appName)).map((u) => u.pod)).toEqual([pods[0]!.name]);
+    expect(new Set((await appContainers()).map((c) => c.Labels[Labels.release]))).toEqual(new Set(['7']));
+  });
+
   it('a restarted worker adopts the pods: status and restarts keep working', async () => {
     const [pod] = await target.status(appName);
     await target.close();
@@ -161,7 +192,7 @@ describe('DockerTarget', () => {
     expect(adopted).toContain(pod!.name);
     expect(adopted).toEqual([pod!.name]);
     const [view] = await target.status(appName);
-    expect(view).toMatchObject({ name: pod!.name, release: 5, phase: 'Running' });
+    expect(view).toMatchObject({ name: pod!.name, release: 7, phase: 'Running' });
     // Supervision resumed: the runtime dies and is restarted (restartPolicy Always).
     const runtime = (await appContainers()).find((c) => c.Labels[Labels.container] === 'runtime')!;
     await d.getContainer(runtime.Id).kill({ signal: 'SIGKILL' });

@@ -80,6 +80,8 @@ export class DockerTarget implements Target {
   private readonly routeSync = new Map<string, Promise<void>>();
   /** Job pods run to completion beside the app's serving pods, never in its rotation. */
   private readonly jobs = new Set<PodRunner>();
+  /** Pods being deleted (out of rotation, draining): never an old pod of another rollout. */
+  private readonly stopping = new Set<PodRunner>();
   private closing: Promise<void> | undefined;
 
   private readonly pool: NetnsPool | undefined;
@@ -108,47 +110,62 @@ export class DockerTarget implements Target {
    * and only then is that old pod stopped (gracefully: the runtime drains in-flight requests).
    * If the first new pod never becomes Ready, nothing of the old release was touched.
    */
-  async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
+  async apply({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
     const pods = this.podsOf(app.name);
-    const olds = [...pods.values()];
+    // Pods an earlier rollout is still stopping are not counted (as in Kubernetes): they left the routes.
+    const olds = [...pods.values()].filter((r) => !this.stopping.has(r));
     // Deploy-log lines only while this rollout runs; the runners outlive it.
     const sink: { log: LogSink | undefined } = { log };
     const news: PodRunner[] = [];
     const readyTimeoutMs = this.opts.readyTimeoutMs ?? 60_000;
     const sidecars = await this.platformSidecarInput(app);
-    for (let i = 0; i < app.replicas; i++) {
-      const runner = this.newAppPod(app, release, sink, sidecars);
-      pods.set(runner.name, runner);
-      try {
-        signal.throwIfAborted();
-        await runner.start();
-        await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
-      } catch (error) {
-        sink.log = undefined;
-        const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
-        const serving = news.length === 0 ? `v${app.currentRelease ?? '-'} keeps serving` : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
-        log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
-        await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
-        if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
-        throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, { cause: error });
+    // Old pods stop (drain, then go) while the next new pod starts; the rollout ends when all have gone.
+    const stops: Promise<unknown>[] = [];
+    const stop = (runners: PodRunner[]) => stops.push(this.deletePods(app.name, runners).then(() => undefined, (e: unknown) => e ?? new Error('stopping a pod failed')));
+    let failed = false;
+    try {
+      for (let i = 0; i < app.replicas; i++) {
+        const runner = this.newAppPod(app, release, sink, sidecars);
+        pods.set(runner.name, runner);
+        try {
+          signal.throwIfAborted();
+          await runner.start();
+          await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
+        } catch (error) {
+          sink.log = undefined;
+          const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
+          const serving = news.length === 0 ? `v${app.currentRelease ?? '-'} keeps serving` : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
+          log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
+          await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
+          if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+          throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, { cause: error });
+        }
+        news.push(runner);
+        const leaving = olds.shift();
+        await this.serve(app.name, [...news, ...olds]);
+        log(`routes: ${app.name} → ${[...news, ...olds].map((r) => r.name).join(', ')}`);
+        if (leaving) {
+          log(`stopping previous pod ${leaving.name}`);
+          stop([leaving]);
+        }
       }
-      news.push(runner);
-      const leaving = olds.shift();
-      await this.serve(app.name, [...news, ...olds]);
-      log(`routes: ${app.name} → ${[...news, ...olds].map((r) => r.name).join(', ')}`);
-      if (leaving) {
-        log(`stopping previous pod ${leaving.name}`);
-        await this.deletePods(app.name, [leaving]);
+      // Scaling down (or to zero): the pods beyond the new count leave the routes, then stop.
+      if (olds.length > 0 || app.replicas === 0) {
+        await this.serve(app.name, news);
+        if (olds.length > 0) {
+          log(`stopping previous pods: ${olds.map((r) => r.name).join(', ')}`);
+          stop(olds);
+        }
       }
-    }
-    sink.log = undefined;
-    // Scaling down (or to zero): the pods beyond the new count leave the routes, then stop.
-    if (olds.length > 0 || app.replicas === 0) {
-      await this.serve(app.name, news);
-      if (olds.length > 0) {
-        log(`stopping previous pods: ${olds.map((r) => r.name).join(', ')}`);
-        await this.deletePods(app.name, olds);
-      }
+      sink.log = undefined;
+      await onServing?.();
+    } catch (e) {
+      failed = true;
+      throw e;
+    } finally {
+      // Every stop runs to its end, whatever happened; a failed stop fails a rollout that did not fail otherwise.
+      const failure = (await Promise.all(stops)).find((e) => e !== undefined);
+      if (failure !== undefined && !failed) throw failure; // eslint-disable-line no-unsafe-finally
     }
   }
 
@@ -362,11 +379,16 @@ export class DockerTarget implements Target {
 
   /** Deletes pods in parallel; every deletion runs to the end, then the first failure is thrown. */
   private async deletePods(app: string, runners: PodRunner[], gracePeriodSeconds?: number): Promise<void> {
+    for (const r of runners) this.stopping.add(r);
     const results = await Promise.allSettled(runners.map((r) => r.delete(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds })));
-    for (const r of runners) this.apps.get(app)?.delete(r.name);
+    for (const r of runners) {
+      this.apps.get(app)?.delete(r.name);
+      this.stopping.delete(r);
+    }
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
   }
+
 }
 
 /**
