@@ -294,6 +294,30 @@ describe('a push whose deploy fails', () => {
     expect(await ok(dir, ['ls-remote', remote('fsck'), 'refs/heads/main'])).toBe(`${before}\trefs/heads/main`);
     expect((await p.get('fsck')).body).toBe('sound');
   }, 120_000);
+
+  it('with a zero-padded file mode (as old git versions wrote trees) is accepted and deploys', async () => {
+    const dir = await workTree('legacy');
+    await commit(dir, { 'index.js': "module.exports = (q, s) => s.end('legacy');\n", 'lib/x.txt': 'x\n' }, 'Legacy');
+    const blob = await ok(dir, ['rev-parse', 'HEAD:index.js']);
+    const sub = await ok(dir, ['rev-parse', 'HEAD:lib']);
+    // A tree written by hand with mode `040000` (today's git writes `40000`): fsck's zeroPaddedFilemode.
+    const raw = Buffer.concat([
+      Buffer.from('100644 index.js\0'), Buffer.from(blob, 'hex'),
+      Buffer.from('040000 lib\0'), Buffer.from(sub, 'hex'),
+    ]);
+    const tree = await new Promise<string>((resolve, reject) => {
+      const child = spawn('git', ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], { cwd: dir });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git hash-object exited ${code}`))));
+      child.stdin.end(raw);
+    });
+    expect((await git(dir, ['fsck', '--strict'])).stdout + (await git(dir, ['fsck', '--strict'])).stderr).toMatch(/zeroPaddedFilemode/);
+    const legacy = await ok(dir, ['commit-tree', tree, '-m', 'Legacy tree']);
+    const r = await git(dir, ['push', remote('legacy'), `${legacy}:refs/heads/main`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await p.get('legacy')).body).toBe('legacy');
+  }, 120_000);
 });
 
 describe('who may push and fetch', () => {

@@ -5,6 +5,9 @@ import type { GitSettings } from './git-settings.js';
 
 const execFileAsync = promisify(execFile);
 
+/** fsck message ids found in old, sound repositories (see git-fsck's docs), ignored on push. */
+const LEGACY_FSCK_IDS = ['zeroPaddedFilemode', 'badTimezone', 'missingSpaceBeforeDate', 'badDate'] as const;
+
 export const hooksDir = (s: GitSettings) => join(s.root, '.hooks');
 
 /**
@@ -23,7 +26,10 @@ export function gitEnv(s: GitSettings, extra: Record<string, string> = {}): Node
     ['receive.denyDeleteCurrent', 'ignore'],
     ['receive.maxInputSize', String(s.maxPushBytes)],
     // Every pushed object is checked: a malformed one (e.g. a tree entry named `.git` or `..`) refuses the push.
+    // Transfer checks treat fsck warnings as errors; these few only flag metadata that old git versions and
+    // importers wrote (never paths), and real repositories carry them, so they are let through.
     ['receive.fsckObjects', 'true'],
+    ...LEGACY_FSCK_IDS.map((id): [string, string] => [`receive.fsck.${id}`, 'ignore']),
   ];
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',

@@ -14,7 +14,7 @@ export const POD_SPEC_LABEL = `${LABEL_PREFIX}/pod-spec`;
 export const PLATFORM_LABEL = `${LABEL_PREFIX}/platform`;
 /** On a pause container that joined a warm network holder (netns-pool.ts): the holder's id, removed with the pod. */
 export const NETNS_HOLDER_LABEL = `${LABEL_PREFIX}/netns-holder`;
-/** On a network holder: the worker process (`<hostname>:<pid>`) whose pool it waits in until claimed. */
+/** On a network holder: the worker process and pool (`<hostname>:<pid>:<pool>`) it waits in until claimed. */
 export const POOL_OWNER_LABEL = `${LABEL_PREFIX}/pool-owner`;
 /** The role label of network holders. */
 export const NETNS_ROLE = 'netns';

@@ -8,7 +8,8 @@ import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from './test-suppor
 /**
  * The shared Target contract on the Docker target, for real: the local engine runs the
  * platform's pod template with the busybox test images (logic sidecar publishing into
- * /workspace, httpd as the runtime; the broken logic image fails the runtime's readiness).
+ * /workspace, httpd as the runtime; the broken logic image fails the runtime's readiness), with
+ * warm network holders as in production.
  */
 const platformId = uniqueName('contract');
 const d = docker();
@@ -20,7 +21,10 @@ targetContract('Target contract: DockerTarget on the local Docker engine', {
     const target = new DockerTarget({
       docker: d, routes: new InMemoryRouteTable(), pauseImage: TEST_IMAGES.pause, backoffScale: 0.05, readyTimeoutMs: 10_000,
       settings: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 }, platformId,
+      // As the worker runs it: pods take warm network holders (netns-pool.ts) when one is ready.
+      warmSandboxes: 1,
     });
+    await target.warmUp();
     const release = (app: string, version: number, image: string): Release => ({
       version, app, image, imageDigest: '', runtimeImage: TEST_IMAGES.runtime, env: {},
       manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, createdAt: new Date().toISOString(), deployId: `d_${version}`,

@@ -105,7 +105,7 @@ describe('NetnsPool', () => {
     expect(await exists(holderId)).toBe(false);
   });
 
-  it('a pod whose ports no warm holder publishes creates its own sandbox, and that port set is warmed for the next', async () => {
+  it('a claim for ports no warm holder publishes misses, and that port set is warmed for the next', async () => {
     const pool = newPool({ warm: [] });
     await pool.start();
     expect(pool.claim([8080, 8443])).toBeUndefined();
@@ -131,6 +131,49 @@ describe('NetnsPool', () => {
     await runner.delete({ gracePeriodSeconds: 2 });
   });
 
+  it('a pod whose start fails after it took a holder removes the holder with the rest of the pod', async () => {
+    const pool = newPool();
+    await pool.start();
+    const name = uniqueName('warm-fail');
+    const pod = webPod(name);
+    pod.spec.containers[0]!.image = 'sidecar-test-no-such-image:never';
+    const runner = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    await expect(runner.start()).rejects.toThrow(/no such image/i);
+    const holderId = (await d.getContainer(`${name}_pause`).inspect()).Config.Labels[NETNS_HOLDER_LABEL]!;
+    await runner.delete({ gracePeriodSeconds: 2 });
+    expect(await exists(holderId)).toBe(false);
+    expect(await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${name}`] } })).toEqual([]);
+  });
+
+  it('containers of a pod in a holder share its IPC namespace and, with shareProcessNamespace, its PID namespace', async () => {
+    const pool = newPool({ warm: [[]] }); // this pod declares no ports
+    await pool.start();
+    const name = uniqueName('warm-share');
+    pods.push(name);
+    const pod = testPod(name, {
+      shareProcessNamespace: true,
+      containers: [
+        { name: 'writer', image: TEST_IMAGES.base, command: ['sh', '-c', 'echo shared > /dev/shm/note && exec sleep 3600'] },
+        { name: 'reader', image: TEST_IMAGES.base, command: ['sh', '-c', 'exec sleep 3601'] },
+      ],
+    });
+    const runner = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    await runner.start();
+    await runner.waitFor((v) => v.containerStatuses.every((c) => c.state.running !== undefined), { timeoutMs: 20_000 });
+    expect((await d.getContainer(`${name}_pause`).inspect()).Config.Labels[NETNS_HOLDER_LABEL]).toBeDefined();
+    const execIn = async (container: string, cmd: string[]) => {
+      const e = await d.getContainer(`${name}-${container}`).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const stream = await e.start({});
+      const chunks: Buffer[] = [];
+      stream.on('data', (b: Buffer) => chunks.push(b));
+      await new Promise((r) => stream.on('end', r));
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    await expect.poll(() => execIn('reader', ['cat', '/dev/shm/note']), { timeout: 10_000 }).toContain('shared');
+    expect(await execIn('reader', ['ps'])).toContain('sleep 3600'); // the writer's process, seen from the reader
+    await runner.delete({ gracePeriodSeconds: 2 });
+  });
+
   it('close() removes the unclaimed holders; start() removes those of a worker that died, never a pod\'s', async () => {
     const pool = newPool();
     await pool.start();
@@ -139,25 +182,39 @@ describe('NetnsPool', () => {
     await pool.close();
     for (const id of unclaimed) expect(await exists(id)).toBe(false);
 
-    // A holder left by a worker process that has exited, and a claimed one of a pod of that worker.
+    // Left by a worker process that has exited: an unclaimed holder of this platform, one claimed by
+    // a pod, and one of another platform; and holders of live processes, on this and another platform.
     const child = spawn(process.execPath, ['-e', '0']);
     await once(child, 'exit');
     const network = await ensurePodNetwork(d);
+    const otherPlatform = uniqueName('netns-other');
+    const holder = (owner: string, platform: string) =>
+      d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner, platformId: platform })).then(async (c) => {
+        await c.start();
+        return c;
+      });
     const deadOwner = `${hostname()}:${child.pid}:abc123`;
-    const leftover = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: deadOwner, platformId }));
-    const claimedHolder = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: deadOwner, platformId }));
+    const liveOwner = `${hostname()}:${process.ppid}:abc123`;
+    const leftover = await holder(deadOwner, platformId);
+    const claimedHolder = await holder(deadOwner, platformId);
+    const deadOther = await holder(deadOwner, otherPlatform);
+    const liveOurs = await holder(liveOwner, platformId); // a previous worker of this platform whose pid lives on (pid reuse)
+    const liveOther = await holder(liveOwner, otherPlatform);
+    const stoppedOther = await holder(liveOwner, otherPlatform);
+    await stoppedOther.stop({ t: 0 });
     const name = uniqueName('claimed');
     pods.push(name);
     await d.createContainer({ name: `${name}_pause`, Image: TEST_IMAGES.pause, Labels: { [Labels.managed]: 'true', [Labels.pod]: name, [Labels.role]: 'pause', [NETNS_HOLDER_LABEL]: claimedHolder.id } });
-    // A holder of a live process (this one's other pool) is not touched either.
-    const live = await d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner: `${hostname()}:${process.ppid}:abc123`, platformId }));
 
     await newPool({ warm: [] }).start();
     expect(await exists(leftover.id)).toBe(false);
+    expect(await exists(deadOther.id)).toBe(false);
+    expect(await exists(liveOurs.id)).toBe(false);
+    expect(await exists(stoppedOther.id)).toBe(false);
     expect(await exists(claimedHolder.id)).toBe(true);
-    expect(await exists(live.id)).toBe(true);
+    expect(await exists(liveOther.id)).toBe(true); // another platform's live worker: not ours
     await cleanupPods(d, [name]);
     expect(await exists(claimedHolder.id)).toBe(false);
-    await removeContainer(d, live.id);
+    await removeContainer(d, liveOther.id);
   });
 });

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Labels } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { NETNS_HOLDER_LABEL, NETNS_ROLE, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
-import { ensurePodNetwork, removeContainer } from './pod-sandbox.js';
+import { NETNS_HOLDER_LABEL, NETNS_ROLE, PLATFORM_LABEL, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
+import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
 
 /**
  * Warm network namespaces for new pods.
@@ -22,8 +22,8 @@ import { ensurePodNetwork, removeContainer } from './pod-sandbox.js';
  * after the last claim so they do not compete with the rollout that just claimed.
  *
  * Ownership: holders carry the owning process and pool (`<hostname>:<pid>:<pool>`). On start, a pool removes
- * unclaimed holders whose owner process on this host is gone (a crashed worker, any platform);
- * claimed holders are referenced by a pause container and belong to that pod.
+ * the unclaimed holders nobody will use (see removeOrphans); claimed holders are referenced by a pause
+ * container and belong to that pod, which removes them.
  */
 export interface NetnsPoolOptions {
   docker: Docker;
@@ -133,7 +133,10 @@ export class NetnsPool {
   private async createHolder(ports: number[]): Promise<string> {
     const network = await ensurePodNetwork(this.opts.docker);
     const opts = netnsHolderCreateOptions({ image: this.opts.pauseImage, network, ports, owner: this.owner, ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}) });
-    const c = await this.opts.docker.createContainer(opts);
+    const c = await this.opts.docker.createContainer(opts).catch((e: unknown) => {
+      if (isNotFound(e)) forgetPodNetwork(this.opts.docker); // the pod network was removed: look it up afresh next time
+      throw e;
+    });
     try {
       await c.start();
     } catch (e) {
@@ -148,15 +151,21 @@ export class NetnsPool {
   }
 
   /**
-   * Unclaimed holders whose owner process on this host has exited, whichever platform they
-   * were warmed for: nobody else will ever claim or remove them.
+   * Unclaimed holders nobody will use: any that is not running (an engine restart stopped it; a claim
+   * would discard it anyway); any other of this platform (one worker per platform and engine: they
+   * were a previous worker's, whatever process id it had; another live worker of the platform would
+   * only lose their warmth, never a pod); and those of other platforms whose owner process on this
+   * host has exited.
    */
   private async removeOrphans(): Promise<void> {
     const holders = await this.opts.docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`] } });
     if (holders.length === 0) return;
     const pauses = await this.opts.docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, NETNS_HOLDER_LABEL] } });
     const claimed = new Set(pauses.map((p) => p.Labels[NETNS_HOLDER_LABEL]));
-    const orphans = holders.filter((h) => !claimed.has(h.Id) && ownerGone(h.Labels[POOL_OWNER_LABEL]));
+    const ours = (h: Docker.ContainerInfo) => h.Labels[PLATFORM_LABEL] === this.opts.platformId;
+    const orphans = holders.filter(
+      (h) => !claimed.has(h.Id) && h.Labels[POOL_OWNER_LABEL] !== this.owner && (h.State !== 'running' || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
+    );
     await Promise.all(orphans.map((h) => this.remove(h.Id)));
   }
 }

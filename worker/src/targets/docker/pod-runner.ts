@@ -52,6 +52,14 @@ const DEFAULT_GRACE_SECONDS = 30;
 /** postStart hooks have no timeout in the kubelet; a timer needs some bound. */
 const HOOK_TIMEOUT_MS = 2 ** 31 - 1;
 
+/** Promise.all that waits for every promise to settle before rejecting with the first failure. */
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -258,7 +266,9 @@ export class PodRunner {
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. `Created` events still follow the kubelet's order.
-    const creating = Promise.all(
+    // Settled, not raced: a failure elsewhere must not leave a creation in flight that cleanup (which
+    // lists the pod's containers) could miss.
+    const creating = settleAll(
       this.all.map(async (c) => {
         const created = await this.docker.createContainer(
           containerCreateOptions({ pod: this.pod, container: c.spec, role: c.kind, sandboxId, ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}) }),
@@ -269,14 +279,14 @@ export class PodRunner {
     );
     if (pause.holderId === undefined) {
       // Joining a container's namespaces is checked at start, so creation overlaps the pause's start.
-      [this.sandbox] = await Promise.all([startSandbox(this.docker, pause.pauseId), creating]);
+      [this.sandbox] = await settleAll([startSandbox(this.docker, pause.pauseId), creating] as const);
       this.sandboxReady = true;
       this.changed();
       return;
     }
     // The holder runs already: the lifecycle begins once the containers exist, and the pause
     // container (the pod's record, in the holder's namespaces) starts beside the first of them.
-    const [network] = await Promise.all([networkOf(this.docker, pause.holderId), creating]);
+    const [network] = await settleAll([networkOf(this.docker, pause.holderId), creating] as const);
     this.sandbox = { pauseId: pause.pauseId, ...network };
     this.sandboxReady = true;
     this.changed();

@@ -146,9 +146,10 @@ export async function createPause(docker: Docker, pod: Pod, pauseImage: string, 
 async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: number[]): Promise<string | undefined> {
   const id = pool?.claim(ports);
   if (id === undefined) return undefined;
-  const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e)));
+  // Any doubt (stopped, gone, the engine erring) and the holder is discarded: a pod can always make its own.
+  const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, () => false);
   if (running) return id;
-  await removeContainer(docker, id);
+  await removeContainer(docker, id).catch(() => undefined);
   return undefined;
 }
 
