@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -131,6 +133,30 @@ describe('tokens', () => {
     expect((await request(app).get('/api/v1/tokens').set(auth)).body.items.map((t: { id: string }) => t.id)).not.toContain(id);
     expectProblem(await request(app).delete(`/api/v1/tokens/${id}`).set(auth), 404, 'token_not_found');
     expectProblem(await request(app).delete('/api/v1/tokens/not-an-id').set(auth), 404, 'token_not_found');
+  });
+
+  it('a revoked token\'s open log follow is closed', async () => {
+    const quick = createApp({ stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`, tokenRecheckMs: 100 });
+    const server = quick.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+      await request(app).post('/api/v1/apps').set(auth).send({ name: 'followed' }).expect(201);
+      const { id, token } = (await request(app).post('/api/v1/tokens').set(auth).send({ name: 'watcher', apps: ['followed'] })).body as { id: string; token: string };
+      const res = await fetch(`${base}/apps/followed/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const ended = (async () => {
+        const reader = res.body!.getReader();
+        for (;;) if ((await reader.read()).done) return 'ended';
+      })().catch(() => 'ended');
+      // Still open while the token is valid: a second follower with the same token is accepted too.
+      expect((await fetch(`${base}/apps/followed/logs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      await request(app).delete(`/api/v1/tokens/${id}`).set(auth).expect(204);
+      expect(await ended).toBe('ended');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('will not revoke the token a request is made with', async () => {

@@ -34,6 +34,8 @@ export interface AppDeps {
   kubernetes?: KubernetesSettings;
   /** The platform CA certificate (PEM) served at `GET /api/v1/ca.pem`; when absent, that endpoint is not served. */
   caCertPem?: string;
+  /** How often long-lived responses re-check their token (default TOKEN_RECHECK_MS). */
+  tokenRecheckMs?: number;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -50,7 +52,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(healthRoutes({ stores: deps.stores, metrics }));
 
   const api = express.Router();
-  api.use(requireToken(deps.stores.tokens));
+  api.use(requireToken(deps.stores.tokens, deps.tokenRecheckMs !== undefined ? { recheckMs: deps.tokenRecheckMs } : {}));
   api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   api.use(appsRoutes({ stores: deps.stores, apps, deploys }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));

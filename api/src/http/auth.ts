@@ -10,8 +10,11 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** How often a long-lived response (a followed log, SSE) checks that its token still exists. */
+export const TOKEN_RECHECK_MS = 5000;
+
 /** Bearer-token auth for every /api/ call (API.md "Auth"). */
-export function requireToken(tokens: TokenStore) {
+export function requireToken(tokens: TokenStore, opts: { recheckMs?: number } = {}) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -26,8 +29,24 @@ export function requireToken(tokens: TokenStore) {
     }
     req.token = info;
     req.tokenId = tokenIdOf(m[1]!);
+    endWhenRevoked(tokens, m[1]!, res, opts.recheckMs ?? TOKEN_RECHECK_MS);
     next();
   };
+}
+
+/**
+ * A revoked token must not keep a followed log open: while the response lasts, the token is
+ * looked up again now and then, and the connection is closed once it is gone. (A failed lookup,
+ * Redis restarting, is not a revocation.)
+ */
+function endWhenRevoked(tokens: TokenStore, secret: string, res: Response, everyMs: number): void {
+  const timer = setInterval(() => {
+    void tokens.lookup(secret).then((found) => {
+      if (!found) res.destroy();
+    }, () => undefined);
+  }, everyMs);
+  timer.unref();
+  res.once('close', () => clearInterval(timer));
 }
 
 /** May this token touch the app? A token that may not gets "not found": existence is not revealed. */
