@@ -116,6 +116,21 @@ describe('NetnsPool', () => {
     await removeContainer(d, id);
   });
 
+  it('a port set nobody asks for any more stops being warmed; the configured one stays', async () => {
+    let clock = 0;
+    const pool = newPool({ staleMs: 10, now: () => clock });
+    await pool.start();
+    expect(pool.claim([8080, 8443])).toBeUndefined();
+    await until(() => pool.available([8080, 8443]) === 1, 'the new port set to be warmed');
+    const waiting = (await holdersOfPlatform()).filter((h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner && h.Ports.some((p) => p.PrivatePort === 8443));
+    expect(waiting).toHaveLength(1);
+    clock = 100; // later than staleMs after the last ask for 8080+8443
+    const id = pool.claim([8080])!; // any later claim refills, dropping the stale set
+    await until(() => pool.available([8080]) === 1 && pool.available([8080, 8443]) === 0, 'the stale set to be dropped');
+    expect(await exists(waiting[0]!.Id)).toBe(false);
+    await removeContainer(d, id);
+  });
+
   it('a warm holder that stopped under the pool (engine restart) is not used: the pod makes its own sandbox and serves', async () => {
     const pool = newPool();
     await pool.start();

@@ -35,6 +35,10 @@ export interface NetnsPoolOptions {
   warm?: number[][];
   refillDelayMs?: number;
   maxPortSets?: number;
+  /** A port set not asked for in this long stops being warmed (default 1 h); configured sets always stay. */
+  staleMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 interface Holder { id: string }
@@ -42,6 +46,7 @@ interface Holder { id: string }
 const DEFAULT_SIZE = 2;
 const DEFAULT_REFILL_DELAY_MS = 1500;
 const DEFAULT_MAX_PORT_SETS = 4;
+const STALE_PORT_SET_MS = 60 * 60_000;
 
 const keyOf = (ports: readonly number[]): string => [...new Set(ports)].sort((a, b) => a - b).join(',');
 const portsOf = (key: string): number[] => (key === '' ? [] : key.split(',').map(Number));
@@ -54,16 +59,20 @@ export class NetnsPool {
   private readonly maxPortSets: number;
   /** Started, unclaimed holders per port-set key. */
   private readonly ready = new Map<string, Holder[]>();
+  /** When each port set was last asked for (see NetnsPoolOptions.staleMs). */
+  private readonly asked = new Map<string, number>();
   private refillTimer: NodeJS.Timeout | undefined;
   /** The fill in progress, awaited by close() so that no holder is created after it. */
   private filled: Promise<void> = Promise.resolve();
   private closed = false;
   private started: Promise<void> | undefined;
+  private readonly now: () => number;
 
   constructor(private readonly opts: NetnsPoolOptions) {
     this.size = opts.size ?? DEFAULT_SIZE;
     this.refillDelayMs = opts.refillDelayMs ?? DEFAULT_REFILL_DELAY_MS;
     this.maxPortSets = opts.maxPortSets ?? DEFAULT_MAX_PORT_SETS;
+    this.now = opts.now ?? Date.now;
   }
 
   /** Removes dead owners' leftovers, then warms the configured port sets. Resolves when they are warm. */
@@ -84,9 +93,11 @@ export class NetnsPool {
   claim(ports: readonly number[]): string | undefined {
     if (this.size === 0 || this.closed) return undefined;
     const key = keyOf(ports);
+    this.asked.set(key, this.now());
     let holders = this.ready.get(key);
     if (!holders && this.ready.size < this.maxPortSets) this.ready.set(key, (holders = []));
-    const holder = holders?.shift();
+    if (!holders) return undefined; // as many port sets as allowed are warm already: nothing to refill
+    const holder = holders.shift();
     this.scheduleRefill();
     return holder?.id;
   }
@@ -119,8 +130,17 @@ export class NetnsPool {
     return this.filled;
   }
 
-  /** Tops every warmed port set up to `size`, one holder at a time (a pool never competes with itself). */
+  /**
+   * Tops every warmed port set up to `size`, one holder at a time (a pool never competes with itself),
+   * after dropping the sets nobody asked for lately (the configured ones stay).
+   */
   private async fill(): Promise<void> {
+    const configured = new Set((this.opts.warm ?? []).map(keyOf));
+    for (const [key, holders] of this.ready) {
+      if (configured.has(key) || this.now() - (this.asked.get(key) ?? 0) < (this.opts.staleMs ?? STALE_PORT_SET_MS)) continue;
+      this.ready.delete(key);
+      await Promise.all(holders.map((h) => this.remove(h.id)));
+    }
     for (const [key, holders] of this.ready) {
       while (!this.closed && holders.length < this.size) {
         const id = await this.createHolder(portsOf(key));
