@@ -22,10 +22,10 @@ import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/i
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;
-  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE && e.SIDECAR_TLS_TERMINATOR_IMAGE && e.SIDECAR_PROCINFO_IMAGE) {
+  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE && e.SIDECAR_TLS_TERMINATOR_IMAGE && e.SIDECAR_PROCINFO_IMAGE && e.SIDECAR_LOG_SHIPPER_IMAGE) {
     return {
       pause: e.SIDECAR_PAUSE_IMAGE, logicBase: e.SIDECAR_LOGIC_BASE_IMAGE, runtimeNode: e.SIDECAR_RUNTIME_IMAGE, builderNode: e.SIDECAR_BUILDER_IMAGE,
-      tlsTerminator: e.SIDECAR_TLS_TERMINATOR_IMAGE, procinfo: e.SIDECAR_PROCINFO_IMAGE,
+      tlsTerminator: e.SIDECAR_TLS_TERMINATOR_IMAGE, procinfo: e.SIDECAR_PROCINFO_IMAGE, logShipper: e.SIDECAR_LOG_SHIPPER_IMAGE,
     };
   }
   return ensurePlatformImages({ docker, log: (l) => console.log(`worker: images: ${l}`) });
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     docker, routes: stores.routes, pauseImage: images.pause, platformId: config.SIDECAR_PLATFORM_ID,
     backoffScale: config.SIDECAR_BACKOFF_SCALE, readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
     platformSidecars: {
-      images: { tls: images.tlsTerminator, procinfo: images.procinfo },
+      images: { logs: images.logShipper, tls: images.tlsTerminator, procinfo: images.procinfo },
       issueTls: (app) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`),
     },
   });
