@@ -17,6 +17,8 @@ const RUNS_REDEPLOY = Number(process.env.BENCH_REDEPLOY ?? 10);
 const RUNS_FLOOR = Number(process.env.BENCH_FLOOR ?? 10);
 const RUNS_ROLLBACK = Number(process.env.BENCH_ROLLBACK ?? 5);
 const RUNS_UNDER_LOAD = Number(process.env.BENCH_UNDER_LOAD ?? 3);
+/** `BENCH_LOGS=off` creates the apps without the log shipper sidecar (on by default), to measure what it adds. */
+const LOG_SHIPPER = process.env.BENCH_LOGS !== 'off';
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     const first: number[] = [];
     for (let i = 0; i < RUNS_FIRST; i++) {
       const app = `bench-${i}`;
-      await createApp(p, app);
+      await createApp(p, app, { sidecars: { logs: LOG_SHIPPER } });
       first.push(await uploadToServing(p, app, `first-${i}`));
     }
     const redeploy: number[] = [];
@@ -87,22 +89,25 @@ async function main(): Promise<void> {
       }
       rollback.push(performance.now() - t0);
     }
-    // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
-    await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
-    await uploadToServing(p, 'bench-0', 'scaled');
-    const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
-    for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
-    await traffic.stop();
-    const total = traffic.bodies.length + traffic.failures.length;
     const rows = [
+      ['log shipper sidecar', LOG_SHIPPER ? 'on' : 'off (BENCH_LOGS=off)'],
       ['first deploy (upload → first 200)', fmt(first)],
       ['redeploy (upload → first 200 from new version)', fmt(redeploy)],
       ['floor: bare docker run of a hello-world container', fmt(floor)],
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
-      ['rollback (request → first 200 from the old version)', fmt(rollback)],
-      [`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`],
+      ...(RUNS_ROLLBACK > 0 ? [['rollback (request → first 200 from the old version)', fmt(rollback)]] : []),
     ];
+    if (RUNS_UNDER_LOAD > 0) {
+      // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
+      await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+      await uploadToServing(p, 'bench-0', 'scaled');
+      const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
+      for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
+      await traffic.stop();
+      const total = traffic.bodies.length + traffic.failures.length;
+      rows.push([`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`]);
+    }
     console.log('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
   } finally {
