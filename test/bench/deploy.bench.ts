@@ -17,8 +17,13 @@ const RUNS_REDEPLOY = Number(process.env.BENCH_REDEPLOY ?? 10);
 const RUNS_FLOOR = Number(process.env.BENCH_FLOOR ?? 10);
 const RUNS_ROLLBACK = Number(process.env.BENCH_ROLLBACK ?? 5);
 const RUNS_UNDER_LOAD = Number(process.env.BENCH_UNDER_LOAD ?? 3);
-/** `BENCH_LOGS=off` creates the apps without the log shipper sidecar (on by default), to measure what it adds. */
-const LOG_SHIPPER = process.env.BENCH_LOGS !== 'off';
+/**
+ * The log shipper sidecar is on by default. `BENCH_LOGS=off` creates every app without it;
+ * `BENCH_LOGS=compare` also deploys a twin of each app without it, interleaved with the
+ * measured ones (same moment, same noise), and reports the difference of the medians.
+ */
+const LOGS = process.env.BENCH_LOGS ?? 'on';
+const COMPARE = LOGS === 'compare';
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,13 +70,21 @@ async function main(): Promise<void> {
   const p = await startPlatform({ SIDECAR_BACKOFF_SCALE: '1', SIDECAR_KEEP_RELEASES: '100' });
   try {
     const first: number[] = [];
+    const firstNoLogs: number[] = [];
     for (let i = 0; i < RUNS_FIRST; i++) {
-      const app = `bench-${i}`;
-      await createApp(p, app, { sidecars: { logs: LOG_SHIPPER } });
-      first.push(await uploadToServing(p, app, `first-${i}`));
+      await createApp(p, `bench-${i}`, { sidecars: { logs: LOGS !== 'off' } });
+      first.push(await uploadToServing(p, `bench-${i}`, `first-${i}`));
+      if (!COMPARE) continue;
+      await createApp(p, `bench-nolog-${i}`, { sidecars: { logs: false } });
+      firstNoLogs.push(await uploadToServing(p, `bench-nolog-${i}`, `first-${i}`));
     }
     const redeploy: number[] = [];
-    for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+    const redeployNoLogs: number[] = [];
+    for (let i = 0; i < RUNS_REDEPLOY; i++) {
+      redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+      if (COMPARE) redeployNoLogs.push(await uploadToServing(p, 'bench-nolog-0', `redeploy-${i}`));
+    }
+    const cost = (on: number[], off: number[]) => `${(quantile(on, 0.5) - quantile(off, 0.5)).toFixed(0)} ms`;
     // Rollback: request → first 200 from the old version (no build: the old logic image is reused).
     const rollback: number[] = [];
     for (let i = 0; i < RUNS_ROLLBACK; i++) {
@@ -90,13 +103,19 @@ async function main(): Promise<void> {
       rollback.push(performance.now() - t0);
     }
     const rows = [
-      ['log shipper sidecar', LOG_SHIPPER ? 'on' : 'off (BENCH_LOGS=off)'],
+      ['log shipper sidecar (BENCH_LOGS)', LOGS],
       ['first deploy (upload → first 200)', fmt(first)],
       ['redeploy (upload → first 200 from new version)', fmt(redeploy)],
       ['floor: bare docker run of a hello-world container', fmt(floor)],
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ...(RUNS_ROLLBACK > 0 ? [['rollback (request → first 200 from the old version)', fmt(rollback)]] : []),
+      ...(COMPARE ? [
+        ['first deploy of a twin app without the log shipper', fmt(firstNoLogs)],
+        ['redeploy of a twin app without the log shipper', fmt(redeployNoLogs)],
+        ['log shipper cost, first deploy (median with − median without)', cost(first, firstNoLogs)],
+        ['log shipper cost, redeploy (median with − median without)', cost(redeploy, redeployNoLogs)],
+      ] : []),
     ];
     if (RUNS_UNDER_LOAD > 0) {
       // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.

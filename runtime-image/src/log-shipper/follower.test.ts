@@ -84,13 +84,24 @@ describe('LogFollower', () => {
     await rm(join(tmpdir(), `outside-${process.pid}.log`));
   });
 
-  it('bounds one scan\'s read per file and says there is more', async () => {
+  it('bounds one scan\'s read and says there is more', async () => {
     const f = follower({ limits: { maxReadBytes: 10 } });
     await writeFile(join(dir, 'app.log'), '12345\n67890\nabcde\n');
     const first = await f.scan();
     expect(first.lines.map((l) => l.line)).toEqual(['12345']);
     expect(first.more).toBe(true);
     expect((await f.scan()).lines.map((l) => l.line)).toEqual(['67890']);
+  });
+
+  it('starts the next scan where the budget ran out, so a busy file does not starve the others', async () => {
+    const f = follower({ limits: { maxReadBytes: 12 } });
+    await writeFile(join(dir, 'a.log'), 'a1\na2\na3\na4\na5\na6\n');
+    await writeFile(join(dir, 'b.log'), 'b1\n');
+    expect(await texts(f)).toEqual(['a.log: a1', 'a.log: a2', 'a.log: a3', 'a.log: a4']);
+    await appendFile(join(dir, 'a.log'), 'a7\na8\na9\n');
+    // a.log still has more than the budget, yet b.log is read first in the next scan.
+    expect(await texts(f)).toEqual(['b.log: b1', 'a.log: a5', 'a.log: a6', 'a.log: a7']);
+    expect(await texts(f)).toEqual(['a.log: a8', 'a.log: a9']);
   });
 });
 

@@ -17,7 +17,7 @@ export type Offsets = Record<string, { ino: number; offset: number }>;
 export interface FollowerLimits {
   /** A longer line is shipped in pieces of this many bytes (no byte is dropped). */
   maxLineBytes: number;
-  /** Read at most this much of one file per scan, so a huge file cannot fill memory. */
+  /** Read at most this much per scan (all files together), so a burst cannot fill memory. */
   maxReadBytes: number;
   /** Follow at most this many files (the first by name), at most `maxDepth` directories deep. */
   maxFiles: number;
@@ -34,7 +34,7 @@ export const MAX_JSON_CHARS = 15 * 1024;
 export function encode(l: ShippedLine): string {
   let json = JSON.stringify(l);
   let line = l.line;
-  while (json.length > MAX_JSON_CHARS) {
+  while (json.length > MAX_JSON_CHARS && line.length > 0) {
     line = line.slice(0, Math.floor(line.length * 0.9));
     json = JSON.stringify({ ...l, line: `${line}…` });
   }
@@ -43,7 +43,7 @@ export function encode(l: ShippedLine): string {
 
 export interface ScanResult {
   lines: ShippedLine[];
-  /** Some file had more than maxReadBytes new: scan again without waiting. */
+  /** The read budget ran out before every file was read to its end: scan again without waiting. */
   more: boolean;
 }
 
@@ -51,6 +51,8 @@ export class LogFollower {
   private state: Offsets;
   private readonly limits: FollowerLimits;
   private readonly warned = new Set<string>();
+  /** The file after the one on which the last scan ran out of budget: the next scan starts there, so no file starves behind a busy one. */
+  private resumeAt: string | undefined;
 
   constructor(private readonly o: { dir: string; offsets?: Offsets; limits?: Partial<FollowerLimits>; now?: () => Date; warn?: (msg: string) => void }) {
     this.state = { ...o.offsets };
@@ -67,11 +69,15 @@ export class LogFollower {
    * stopping and the writers have exited) a last line without a newline is shipped too.
    */
   async scan(opts: { final?: boolean } = {}): Promise<ScanResult> {
-    const files = await this.list();
+    const listed = await this.list();
+    const first = this.resumeAt === undefined ? -1 : listed.findIndex((f) => f >= this.resumeAt!);
+    const files = first > 0 ? [...listed.slice(first), ...listed.slice(0, first)] : listed;
+    this.resumeAt = undefined;
     const next: Offsets = {};
     const lines: ShippedLine[] = [];
-    let more = false;
-    for (const file of files) {
+    let budget = this.limits.maxReadBytes;
+    let exhausted = false;
+    for (const [i, file] of files.entries()) {
       let info;
       try {
         info = await stat(join(this.o.dir, file));
@@ -79,14 +85,18 @@ export class LogFollower {
         continue; // removed since it was listed
       }
       const offset = this.startOffset(file, info.ino, info.size);
-      const read = await this.readFrom(file, offset, info.size, opts.final ?? false);
+      const read = await this.readFrom({ file, from: offset, size: info.size, budget, final: opts.final ?? false });
       next[file] = { ino: info.ino, offset: read.offset };
       lines.push(...read.lines);
-      more ||= read.more;
+      budget -= read.bytes;
+      if (budget <= 0 && read.offset < info.size && !exhausted) {
+        exhausted = true;
+        this.resumeAt = files[i + 1] ?? files[0];
+      }
     }
     // Files that are gone (deleted, or renamed to a name we follow again under `next`) drop out.
     this.state = next;
-    return { lines, more };
+    return { lines, more: exhausted };
   }
 
   /** Where to resume: the saved offset of this inode (under this name, or an old name after a rename), else 0. */
@@ -97,9 +107,10 @@ export class LogFollower {
     return size < saved.offset ? 0 : saved.offset;
   }
 
-  private async readFrom(file: string, from: number, size: number, final: boolean): Promise<{ lines: ShippedLine[]; offset: number; more: boolean }> {
-    const length = Math.min(size - from, this.limits.maxReadBytes);
-    if (length <= 0) return { lines: [], offset: from, more: false };
+  private async readFrom(o: { file: string; from: number; size: number; budget: number; final: boolean }): Promise<{ lines: ShippedLine[]; offset: number; bytes: number }> {
+    const { file, from } = o;
+    const length = Math.min(o.size - from, Math.max(0, o.budget));
+    if (length <= 0) return { lines: [], offset: from, bytes: 0 };
     const buf = Buffer.alloc(length);
     let got = 0;
     try {
@@ -115,11 +126,11 @@ export class LogFollower {
       }
     } catch (e) {
       this.warnOnce(file, `cannot read ${file}: ${(e as Error).message}`);
-      return { lines: [], offset: from, more: false };
+      return { lines: [], offset: from, bytes: 0 };
     }
     const ts = (this.o.now?.() ?? new Date()).toISOString();
-    const { lines, consumed } = splitLines(buf.subarray(0, got), this.limits.maxLineBytes, final && from + got >= size);
-    return { lines: lines.map((line) => ({ file, line, ts })), offset: from + consumed, more: from + got < size };
+    const { lines, consumed } = splitLines(buf.subarray(0, got), this.limits.maxLineBytes, o.final && from + got >= o.size);
+    return { lines: lines.map((line) => ({ file, line, ts })), offset: from + consumed, bytes: got };
   }
 
   private async list(): Promise<string[]> {
