@@ -21,13 +21,14 @@ const stateDir = env.SIDECAR_LOGS_STATE_DIR ?? '/var/lib/log-shipper';
 const pollMs = Number(env.SIDECAR_LOGS_POLL_MS ?? 250);
 const stateFile = join(stateDir, 'offsets.json');
 
-const warn = (msg: string) => process.stderr.write(`log-shipper: ${msg}\n`);
+/** The shipper's own messages: stderr, so they never mix with the shipped lines on stdout. */
+const say = (msg: string) => process.stderr.write(`log-shipper: ${msg}\n`);
 
 async function loadOffsets(): Promise<Offsets> {
   try {
     return JSON.parse(await readFile(stateFile, 'utf8')) as Offsets;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`ignoring unreadable ${stateFile}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') say(`ignoring unreadable ${stateFile}: ${(e as Error).message}`);
     return {};
   }
 }
@@ -40,7 +41,7 @@ async function saveOffsets(offsets: Offsets): Promise<void> {
     await writeFile(`${stateFile}.tmp`, JSON.stringify(offsets));
     await rename(`${stateFile}.tmp`, stateFile);
   } catch (e) {
-    if (!stateWarned) warn(`cannot save offsets in ${stateDir} (a restart will ship files again): ${(e as Error).message}`);
+    if (!stateWarned) say(`cannot save offsets in ${stateDir} (a restart will ship files again): ${(e as Error).message}`);
     stateWarned = true;
   }
 }
@@ -48,14 +49,18 @@ async function saveOffsets(offsets: Offsets): Promise<void> {
 const writeOut = (text: string) =>
   new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
 
-const follower = new LogFollower({ dir, offsets: await loadOffsets(), warn });
+const follower = new LogFollower({ dir, offsets: await loadOffsets(), warn: say });
+let saved = '';
 
-/** One scan: print its lines, and only once they are written, save the offsets past them. */
+/** One scan: print its lines, and only once they are written, save the offsets past them (when they moved). */
 async function pass(final: boolean): Promise<boolean> {
   const { lines, more } = await follower.scan({ final });
-  if (lines.length > 0) {
-    await writeOut(lines.map(encode).join(''));
-    await saveOffsets(follower.offsets());
+  if (lines.length > 0) await writeOut(lines.map(encode).join(''));
+  const offsets = follower.offsets();
+  const json = JSON.stringify(offsets);
+  if (json !== saved) {
+    await saveOffsets(offsets);
+    saved = json;
   }
   return more;
 }
@@ -69,7 +74,7 @@ const stop = () => {
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 
-warn(`following ${dir}, offsets in ${stateFile}`);
+say(`following ${dir}, offsets in ${stateFile}`);
 while (!stopping) {
   const more = await pass(false);
   if (!more && !stopping) await new Promise<void>((r) => {
