@@ -23,6 +23,8 @@ const app = createApp({
 });
 const auth = { authorization: `Bearer ${admin}` };
 const digest = `sha256:${'e3'.repeat(32)}`;
+/** The platform sidecars' images as a worker publishes them (the log shipper is on by default). */
+const images = { logs: `registry.example.org/sidecar/log-shipper@sha256:${'c3'.repeat(32)}`, tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`, procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}` };
 
 async function deployed(name: string, body: Record<string, unknown> = {}): Promise<void> {
   await request(app).post('/api/v1/apps').set(auth).send({ name, ...body }).expect(201);
@@ -36,6 +38,7 @@ async function deployed(name: string, body: Record<string, unknown> = {}): Promi
 
 beforeAll(async () => {
   await stores.tokens.ensureAdmin(admin);
+  await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
   await deployed('plain');
   await deployed('shop', { replicas: 3, env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 'pa55word-in-clear' } });
 });
@@ -55,7 +58,9 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     const [deployment, , ingress] = res.body.items;
     expect(deployment.metadata).toMatchObject({ name: 'plain', namespace: 'team-apps', labels: { 'sidecar.paas/platform': 'prod' } });
-    expect(deployment.spec.template.spec.initContainers[0]).toMatchObject({ name: 'app', restartPolicy: 'Always', image: `registry.example.org/sidecar-app/plain@${digest}` });
+    const [logs, logic] = deployment.spec.template.spec.initContainers;
+    expect(logs).toMatchObject({ name: 'logs', restartPolicy: 'Always', image: images.logs }); // on by default, declared first
+    expect(logic).toMatchObject({ name: 'app', restartPolicy: 'Always', image: `registry.example.org/sidecar-app/plain@${digest}` });
     expect(ingress.spec).toMatchObject({ ingressClassName: 'traefik', rules: [{ host: 'plain.apps.example.org' }] });
   });
 
@@ -75,7 +80,6 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
 });
 
 describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars', () => {
-  const images = { tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`, procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}` };
 
   it('503 not_ready while no worker has published the sidecar images', async () => {
     await redis.del(stores.keys.sidecarImages);
@@ -99,7 +103,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
     const pod = deployment.spec.template.spec;
     expect(pod.shareProcessNamespace).toBe(true);
     expect(pod.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])).toEqual([
-      ['app', `registry.example.org/sidecar-app/secure@${digest}`], ['tls', images.tls], ['procinfo', images.procinfo],
+      ['logs', images.logs], ['app', `registry.example.org/sidecar-app/secure@${digest}`], ['tls', images.tls], ['procinfo', images.procinfo],
     ]);
     expect(service.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([['http', 80], ['https', 8443]]);
   });

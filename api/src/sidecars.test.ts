@@ -55,6 +55,34 @@ describe('sidecars settings', () => {
   });
 });
 
+describe('the logs sidecar setting', () => {
+  it('is on by default and switches off and on by PATCH', async () => {
+    const created = await request(app).post('/api/v1/apps').set(auth).send({ name: 'shipped' }).expect(201);
+    expect(created.body.sidecars.logs).toBe(true);
+    const off = await request(app).patch('/api/v1/apps/shipped').set(auth).send({ sidecars: { logs: false } }).expect(200);
+    expect(off.body.sidecars).toEqual({ logs: false, procinfo: false, tls: { enabled: false } });
+    const on = await request(app).patch('/api/v1/apps/shipped').set(auth).send({ sidecars: { logs: true } }).expect(200);
+    expect(on.body.sidecars.logs).toBe(true);
+  });
+});
+
+describe('GET /api/v1/apps/:app/logs', () => {
+  it('names the file of a line the log shipper read from /var/log/app', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'filelogs' }).expect(201);
+    const base = { time: '2026-11-27T19:00:00.000000000Z', pod: 'filelogs-v1-abcde', container: 'runtime', release: '1' };
+    await stores.appLogs.append('filelogs', [
+      { ...base, stream: 'stdout', line: 'listening' },
+      { ...base, stream: 'file', file: 'app.log', line: 'GET / 200' },
+      { ...base, container: 'logs', stream: 'stderr', line: 'log-shipper: following /var/log/app' },
+    ]);
+    const text = await request(app).get('/api/v1/apps/filelogs/logs?container=runtime').set(auth).expect(200);
+    expect(text.text).toBe(`${base.time} filelogs-v1-abcde/runtime listening\n${base.time} filelogs-v1-abcde/runtime/app.log GET / 200\n`);
+    const json = await request(app).get('/api/v1/apps/filelogs/logs?container=runtime').set(auth).set('accept', 'application/json').expect(200);
+    expect(json.body.items[1]).toMatchObject({ stream: 'file', file: 'app.log', line: 'GET / 200' });
+    expect(json.body.items[0].file).toBeUndefined();
+  });
+});
+
 describe('GET /api/v1/ca.pem', () => {
   it('returns the platform CA certificate to a token holder only', async () => {
     const res = await request(app).get('/api/v1/ca.pem').set(auth).expect(200);

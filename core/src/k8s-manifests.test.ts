@@ -148,7 +148,7 @@ describe('renderJobManifest', () => {
 });
 
 describe('renderAppManifests: platform sidecars, from the same pod template as Docker', () => {
-  const sidecarImages = { tls: `registry.example.com:5000/sidecar/tls-terminator@sha256:${'11'.repeat(32)}`, procinfo: `registry.example.com:5000/sidecar/procinfo@sha256:${'22'.repeat(32)}` };
+  const sidecarImages = { logs: `registry.example.com:5000/sidecar/log-shipper@sha256:${'33'.repeat(32)}`, tls: `registry.example.com:5000/sidecar/tls-terminator@sha256:${'11'.repeat(32)}`, procinfo: `registry.example.com:5000/sidecar/procinfo@sha256:${'22'.repeat(32)}` };
   const withImages = { ...settings, sidecarImages };
   const tls = { cert: '-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----\n' };
   const sidecarApp = { ...richApp, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
@@ -159,8 +159,9 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
     const pod = byKind(real, 'Deployment').spec.template.spec;
     const docker = renderPod({ app: sidecarApp, release: richRelease, podName: 'x', platformSidecars: { images: sidecarImages, tls } }).spec;
     expect(pod.initContainers!.map((c) => c.name)).toEqual(docker.initContainers!.map((c) => c.name));
-    expect(pod.initContainers!.map((c) => c.name)).toEqual(['app', 'tls', 'procinfo']);
-    expect(pod.initContainers!.slice(1).map((c) => [c.image, c.restartPolicy])).toEqual([[sidecarImages.tls, 'Always'], [sidecarImages.procinfo, 'Always']]);
+    expect(pod.initContainers!.map((c) => c.name)).toEqual(['logs', 'app', 'tls', 'procinfo']);
+    const platform = pod.initContainers!.filter((c) => c.name !== 'app');
+    expect(platform.map((c) => [c.image, c.restartPolicy])).toEqual([[sidecarImages.logs, 'Always'], [sidecarImages.tls, 'Always'], [sidecarImages.procinfo, 'Always']]);
     expect(pod.shareProcessNamespace).toBe(true);
     for (const m of real) check(m);
     for (const m of masked) check(m);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Sidecars } from './app.js';
 import { Labels } from './labels.js';
+import { enabledSidecars, LOG_SHIPPER } from './platform-sidecars.js';
 import { podNameFor, renderJobPod, renderPod, RESTRICTED } from './pod-template.js';
 import { validatePod } from './pod-validation.js';
 
@@ -85,47 +87,68 @@ describe('renderJobPod', () => {
 });
 
 describe('renderPod: platform sidecars', () => {
-  const images = { tls: 'sidecar/tls-terminator:t1', procinfo: 'sidecar/procinfo:p1' };
+  const images = { logs: 'sidecar/log-shipper:l1', tls: 'sidecar/tls-terminator:t1', procinfo: 'sidecar/procinfo:p1' };
   const tls = { cert: '-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n' };
   const both = { logs: true, procinfo: true, tls: { enabled: true } };
   const pod = renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images, tls } });
 
-  it('adds them after the logic sidecar in the fixed order tls, procinfo, as native sidecars', () => {
+  it('adds them as native sidecars in the fixed order logs, app (the logic), tls, procinfo', () => {
     expect(pod.spec.initContainers!.map((c) => [c.name, c.image, c.restartPolicy])).toEqual([
-      ['app', 'sidecar-app/hello:d_1', 'Always'], ['tls', images.tls, 'Always'], ['procinfo', images.procinfo, 'Always'],
+      ['logs', images.logs, 'Always'], ['app', 'sidecar-app/hello:d_1', 'Always'], ['tls', images.tls, 'Always'], ['procinfo', images.procinfo, 'Always'],
     ]);
     expect(pod.spec.containers.map((c) => c.name)).toEqual(['runtime']);
   });
 
   it('limits each and runs each with the restricted securityContext', () => {
-    const [, t, p] = pod.spec.initContainers!;
+    const [l, , t, p] = pod.spec.initContainers!;
+    expect(l!.resources).toEqual({ limits: { memory: '64Mi', cpu: '100m' } });
     expect(t!.resources).toEqual({ limits: { memory: '64Mi', cpu: '200m' } });
     expect(p!.resources).toEqual({ limits: { memory: '16Mi', cpu: '50m' } });
-    for (const c of [t!, p!]) expect(c.securityContext).toEqual(RESTRICTED);
+    for (const c of [l!, t!, p!]) expect(c.securityContext).toEqual(RESTRICTED);
+  });
+
+  it('shares the app-logs volume: read-write in the runtime (its writer), read-only in the shipper, which keeps offsets in a volume of its own', () => {
+    const logs = pod.spec.initContainers![0]!;
+    const runtime = pod.spec.containers[0]!;
+    expect(pod.spec.volumes).toEqual([
+      { name: 'workspace', emptyDir: {} }, { name: 'app-logs', emptyDir: {} }, { name: 'log-shipper-state', emptyDir: {} },
+    ]);
+    expect(logs.volumeMounts).toEqual([
+      { name: 'app-logs', mountPath: '/var/log/app', readOnly: true }, { name: 'log-shipper-state', mountPath: '/var/lib/log-shipper' },
+    ]);
+    expect(runtime.name).toBe(LOG_SHIPPER.writer);
+    expect(runtime.volumeMounts).toContainEqual({ name: 'app-logs', mountPath: '/var/log/app' });
+    expect(logs.env).toEqual([{ name: 'SIDECAR_LOGS_DIR', value: '/var/log/app' }, { name: 'SIDECAR_LOGS_STATE_DIR', value: '/var/lib/log-shipper' }]);
+    // Running is started: the shipper adds only its container start to a rollout.
+    expect(logs.startupProbe).toBeUndefined();
+    expect(JSON.stringify(logs)).not.toContain('pw');
   });
 
   it('gives the TLS sidecar its port (published like 8080), a startup probe on it, and the certificate as env', () => {
-    const t = pod.spec.initContainers![1]!;
+    const t = pod.spec.initContainers![2]!;
     expect(t.ports).toEqual([{ containerPort: 8443, name: 'https', protocol: 'TCP' }]);
     expect(t.startupProbe).toMatchObject({ tcpSocket: { port: 8443 } });
     expect(t.env).toEqual([
       { name: 'SIDECAR_TLS_CERT', value: tls.cert }, { name: 'SIDECAR_TLS_KEY', value: tls.key }, { name: 'SIDECAR_TLS_PORT', value: '8443' },
     ]);
     // The key never reaches the app's own containers, and the app's secrets never reach the sidecars.
-    expect(JSON.stringify([pod.spec.initContainers![0], pod.spec.containers])).not.toContain('PRIVATE KEY');
-    expect(JSON.stringify(pod.spec.initContainers!.slice(1))).not.toContain('pw');
+    expect(JSON.stringify([pod.spec.initContainers![1], pod.spec.containers])).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify(pod.spec.initContainers!.filter((c) => c.name !== 'app'))).not.toContain('pw');
   });
 
   it('shares the PID namespace only when procinfo is on', () => {
     expect(pod.spec.shareProcessNamespace).toBe(true);
     const tlsOnly = renderPod({ app: { ...app, sidecars: { ...both, procinfo: false } }, release, podName: 'p', platformSidecars: { images, tls } });
-    expect(tlsOnly.spec.initContainers!.map((c) => c.name)).toEqual(['app', 'tls']);
+    expect(tlsOnly.spec.initContainers!.map((c) => c.name)).toEqual(['logs', 'app', 'tls']);
     expect(tlsOnly.spec.shareProcessNamespace).toBeUndefined();
   });
 
   it('renders the plain pod when none is enabled, and refuses an enabled sidecar without its image or certificate', () => {
-    const none = renderPod({ app: { ...app, sidecars: { logs: true, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' });
+    const none = renderPod({ app: { ...app, sidecars: { logs: false, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' });
     expect(none.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
+    expect(none.spec.volumes).toEqual([{ name: 'workspace', emptyDir: {} }]);
+    expect(none.spec.containers[0]!.volumeMounts).toEqual([{ name: 'workspace', mountPath: '/workspace', readOnly: true }]);
+    expect(() => renderPod({ app: { ...app, sidecars: { logs: true, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' })).toThrow(/no sidecar images/);
     expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p' })).toThrow(/no sidecar images/);
     expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images } })).toThrow(/no certificate/);
   });
@@ -138,5 +161,16 @@ describe('renderPod: platform sidecars', () => {
     const job = renderJobPod({ app: { ...app, sidecars: both }, release, podName: 'j', command: ['true'], platformSidecars: { images, tls } });
     expect(job.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
     expect(job.spec.shareProcessNamespace).toBeUndefined();
+    expect(job.spec.volumes).toEqual([{ name: 'workspace', emptyDir: {} }]);
+  });
+});
+
+describe('enabledSidecars', () => {
+  it('counts logs as on unless switched off, also for settings stored before the key existed', () => {
+    expect(enabledSidecars({ logs: true, procinfo: true, tls: { enabled: true } })).toEqual(['logs', 'tls', 'procinfo']);
+    expect(enabledSidecars({ procinfo: false, tls: { enabled: false } } as unknown as Sidecars)).toEqual(['logs']);
+    expect(enabledSidecars({ logs: false, procinfo: false, tls: { enabled: false } })).toEqual([]);
+    // No settings at all (job pods, the cluster pod today): none.
+    expect(enabledSidecars(undefined)).toEqual([]);
   });
 });

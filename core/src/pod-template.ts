@@ -1,7 +1,7 @@
 import type { App } from './app.js';
 import type { Container, Pod, Probe, SecurityContext } from './k8s-types.js';
 import { Labels } from './labels.js';
-import { PlatformSidecar, renderPlatformSidecars, type PlatformSidecarInput } from './platform-sidecars.js';
+import { renderPlatformSidecars, type PlatformSidecarInput } from './platform-sidecars.js';
 import type { Release } from './release.js';
 
 /** Where the logic sidecar publishes the bundle and where the runtime reads it. */
@@ -44,7 +44,8 @@ const sortedEnv = (vars: Record<string, string>) =>
  * The one pod template: app + release → a Kubernetes Pod. The Docker target runs
  * it with its kubelet-faithful runner; the Kubernetes target wraps its spec in a
  * Deployment. Secrets reach the runtime only as environment variables.
- * Order: `app` (logic), then the enabled platform sidecars (`tls`, `procinfo`), then `runtime`.
+ * Order: the enabled platform sidecars in their fixed order around the logic sidecar
+ * (`logs`, `app`, `tls`, `procinfo`), then `runtime`.
  */
 export function renderPod(input: RenderInput): Pod {
   const { app, release, podName } = input;
@@ -70,12 +71,15 @@ export function renderPod(input: RenderInput): Pod {
     resources: { limits: { memory: '32Mi', cpu: '500m' } },
     securityContext: RESTRICTED,
   };
+  const platform = renderPlatformSidecars({
+    settings: app.sidecars, input: input.platformSidecars, securityContext: RESTRICTED, probePeriodSeconds: period,
+  });
   const runtime: Container = {
     name: 'runtime',
     image: release.runtimeImage,
     // User env first, then secrets, then the platform's own: later wins on clashes.
     env: sortedEnv({ ...release.env, ...app.secrets, ...identity, PORT: String(RUNTIME_PORT) }),
-    volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true }],
+    volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true }, ...platform.runtimeMounts],
     ports: [{ containerPort: RUNTIME_PORT, name: 'http', protocol: 'TCP' }],
     // A handler or static bundle is served by the runtime, which knows when the
     // logic has loaded; a process-mode app owns the port, so readiness is "it listens".
@@ -90,12 +94,6 @@ export function renderPod(input: RenderInput): Pod {
     resources: { limits: { memory: app.resources.memory, cpu: app.resources.cpu } },
     securityContext: RESTRICTED,
   };
-  // The logic sidecar first (the runtime needs the bundle), then the platform sidecars in their fixed order.
-  const platform = renderPlatformSidecars({
-    settings: app.sidecars, input: input.platformSidecars, securityContext: RESTRICTED, probePeriodSeconds: period,
-  });
-  // procinfo reads the runtime's processes from /proc, so the pod shares one PID namespace.
-  const sharePids = platform.some((c) => c.name === PlatformSidecar.procinfo);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -111,10 +109,12 @@ export function renderPod(input: RenderInput): Pod {
     spec: {
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
-      volumes: [{ name: WORKSPACE.volume, emptyDir: {} }],
-      initContainers: [logic, ...platform],
+      volumes: [{ name: WORKSPACE.volume, emptyDir: {} }, ...platform.volumes],
+      // The log shipper before the logic sidecar (it must outlive everything that writes),
+      // the logic before the rest (the runtime needs the bundle).
+      initContainers: [...platform.beforeLogic, logic, ...platform.afterLogic],
       containers: [runtime],
-      ...(sharePids ? { shareProcessNamespace: true } : {}),
+      ...(platform.shareProcessNamespace ? { shareProcessNamespace: true } : {}),
     },
   };
 }

@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('platform images', () => {
-  it('builds all four, content-tagged and labelled as managed', async () => {
+  it('builds every one, content-tagged and labelled as managed', async () => {
     for (const [key, ref] of Object.entries(images)) {
       expect(ref, key).toMatch(/^sidecar\/[a-z-]+:[0-9a-f]{12}$/);
       const info = await docker.getImage(ref).inspect();
@@ -138,4 +138,60 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
       expect((await c.inspect()).State.ExitCode, (await c.inspect()).Name).toBe(0);
     }
   });
+});
+
+describe('the log-shipper image, hardened as in a pod', () => {
+  const id = randomBytes(4).toString('hex');
+  const names = { shipper: `rtimg-test-shipper-${id}`, writer: `rtimg-test-writer-${id}`, logs: `rtimg-test-logs-${id}`, state: `rtimg-test-state-${id}` };
+  const hardening = { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Memory: 64 * 1024 * 1024, NanoCpus: 100_000_000 };
+  const append = async (text: string) => {
+    // The runtime's side: uid 1000, the volume read-write.
+    const w = await docker.createContainer({
+      name: `${names.writer}-${randomBytes(2).toString('hex')}`, Image: images.runtimeNode, User: '1000:1000',
+      Entrypoint: ['node', '-e', `require('node:fs').appendFileSync('/var/log/app/app.log', ${JSON.stringify(text)})`],
+      HostConfig: { ...hardening, Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }] },
+    });
+    try {
+      await w.start();
+      const { StatusCode } = await w.wait();
+      expect(StatusCode, await containerLogs(docker, w.id)).toBe(0);
+    } finally {
+      await w.remove({ force: true });
+    }
+  };
+  const shipped = async (containerId: string) =>
+    (await containerLogs(docker, containerId)).split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { file: string; line: string }).line);
+
+  afterAll(async () => {
+    await removeAll(docker, { containers: [names.shipper], volumes: [names.logs, names.state], images: [] });
+  });
+
+  it('lets the runtime write a fresh volume, ships a last partial line on SIGTERM and exits 0, resumes from its offsets when restarted', async () => {
+    await docker.createVolume({ Name: names.logs });
+    await docker.createVolume({ Name: names.state });
+    // The shipper mounts both fresh volumes first, as the first container of a pod does: they take its directories' owner (1000).
+    const shipper = await docker.createContainer({
+      name: names.shipper, Image: images.logShipper, User: '1000:1000',
+      HostConfig: {
+        ...hardening,
+        Mounts: [
+          { Type: 'volume', Source: names.logs, Target: '/var/log/app', ReadOnly: true },
+          { Type: 'volume', Source: names.state, Target: '/var/lib/log-shipper' },
+        ],
+      },
+    });
+    await shipper.start();
+    await append('one\ntwo\nno newline yet');
+    await waitFor('two shipped', async () => (await shipped(shipper.id)).includes('two'));
+    expect(await shipped(shipper.id)).toEqual(['one', 'two']);
+
+    await shipper.stop({ t: 10 }); // SIGTERM: one last full read
+    expect((await shipper.inspect()).State.ExitCode).toBe(0);
+    expect(await shipped(shipper.id)).toEqual(['one', 'two', 'no newline yet']);
+
+    await append('three\n'); // written while the shipper is down
+    await shipper.start();
+    await waitFor('three shipped', async () => (await shipped(shipper.id)).includes('three'));
+    expect(await shipped(shipper.id)).toEqual(['one', 'two', 'no newline yet', 'three']);
+  }, 60_000);
 });

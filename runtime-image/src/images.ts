@@ -1,6 +1,6 @@
 /**
  * The platform images (pause, logic-base, runtime-node, builder-node, and the
- * platform sidecars tls-terminator and procinfo), built
+ * platform sidecars log-shipper, tls-terminator and procinfo), built
  * locally from data-described contexts and tagged by a hash of their content:
  * same inputs → same tag → nothing to build, so a platform restart is fast.
  */
@@ -11,6 +11,7 @@ import { readBuildOutput } from './build-output.js';
 import {
   builderNodeContext,
   logicBaseContext,
+  logShipperContext,
   nodeBaseContext,
   pauseContext,
   procinfoContext,
@@ -25,6 +26,7 @@ export interface PlatformImages {
   runtimeNode: string;
   builderNode: string;
   /** Platform sidecars (docs/sidecars.md): generic, never built per app. */
+  logShipper: string;
   tlsTerminator: string;
   procinfo: string;
 }
@@ -142,9 +144,10 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   const nodeChain = (async () => {
     const base = (await tryUpstream(opts, log)) ?? (await one('node-base', nodeBaseContext(paths)));
     const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths, base));
+    const logShipper = one('log-shipper', logShipperContext(paths, base));
     const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base));
     const builderNode = await one('builder-node', builderNodeContext(paths, runtimeNode));
-    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator };
+    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator, logShipper: await logShipper };
   })();
   const [p, l, pi, chain] = await Promise.all([pause, logicBase, procinfo, nodeChain]);
   return { pause: p, logicBase: l, procinfo: pi, ...chain };

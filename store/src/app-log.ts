@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 
-/** One line an app's container wrote. */
-export interface AppLogLine { id: string; time: string; pod: string; container: string; release: string; stream: 'stdout' | 'stderr'; line: string }
+/** Where a line came from: a container's stdout or stderr, or a file it wrote under /var/log/app (shipped by the `logs` sidecar). */
+export type AppLogStream = 'stdout' | 'stderr' | 'file';
+
+/** One line an app's container wrote; `file` (relative to /var/log/app) only when `stream` is `file`. */
+export interface AppLogLine { id: string; time: string; pod: string; container: string; release: string; stream: AppLogStream; file?: string; line: string }
 
 /** Lines kept per app (the stream is trimmed approximately to this length). */
 export const APP_LOG_MAX_LINES = 20_000;
@@ -20,7 +23,8 @@ export class AppLogStore {
     const m = this.redis.multi();
     if (cursor) m.hset(this.cursorKey(app), cursor);
     for (const l of lines) {
-      m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, 'line', l.line);
+      const file = l.file !== undefined ? ['file', l.file] : [];
+      m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, ...file, 'line', l.line);
     }
     await m.exec();
   }
@@ -81,5 +85,6 @@ export class AppLogStore {
 function toLine(id: string, fields: string[]): AppLogLine {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  return { id, time: f.time ?? '', pod: f.pod ?? '', container: f.container ?? '', release: f.release ?? '', stream: f.stream === 'stderr' ? 'stderr' : 'stdout', line: f.line ?? '' };
+  const stream: AppLogStream = f.stream === 'stderr' || f.stream === 'file' ? f.stream : 'stdout';
+  return { id, time: f.time ?? '', pod: f.pod ?? '', container: f.container ?? '', release: f.release ?? '', stream, ...(f.file !== undefined ? { file: f.file } : {}), line: f.line ?? '' };
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type App, DomainError, ErrorCode } from '@sidecar/core';
+import { type App, APP_DEFAULTS, DomainError, ErrorCode } from '@sidecar/core';
 import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
 import type { SecretBox } from './secret-box.js';
@@ -22,7 +22,9 @@ export class AppStore {
 
   private open(stored: App): App {
     const box = this.requireBox();
-    return { ...this.mapKey(stored, (v) => box.open(v)), secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])) };
+    // Apps stored before a sidecar setting existed lack it: they get its default (`logs` on).
+    const withDefaults = { ...stored, sidecars: { ...APP_DEFAULTS.sidecars, ...stored.sidecars } };
+    return { ...this.mapKey(withDefaults, (v) => box.open(v)), secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])) };
   }
 
   private mapKey(app: App, f: (v: string) => string): App {

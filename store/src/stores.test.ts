@@ -71,3 +71,22 @@ describe('secrets at rest', () => {
     await Promise.all([rotating.close(), rotated.close(), stale.close()]);
   });
 });
+
+describe('apps stored before a sidecar setting existed', () => {
+  it('read with its default: the log shipper on', async () => {
+    const { sidecars: _dropped, ...legacy } = app('legacy');
+    await redis.set(stores.keys.app('legacy'), JSON.stringify(legacy));
+    await redis.set(stores.keys.app('legacy-tls'), JSON.stringify({ ...app('legacy-tls'), sidecars: { procinfo: true, tls: { enabled: false } } }));
+    expect((await stores.apps.get('legacy')).sidecars).toEqual({ logs: true, procinfo: false, tls: { enabled: false } });
+    expect((await stores.apps.get('legacy-tls')).sidecars).toEqual({ logs: true, procinfo: true, tls: { enabled: false } });
+  });
+});
+
+describe('app logs', () => {
+  it('keep the file a shipped line came from, and only for file lines', async () => {
+    const base = { time: '2026-11-27T19:00:00.000000000Z', pod: 'p', container: 'runtime', release: '1' };
+    await stores.appLogs.append('files', [{ ...base, stream: 'stdout', line: 'out' }, { ...base, stream: 'file', file: 'app.log', line: 'in a file' }]);
+    const lines = await stores.appLogs.tail('files', { n: 10 });
+    expect(lines.map(({ id: _id, ...l }) => l)).toEqual([{ ...base, stream: 'stdout', line: 'out' }, { ...base, stream: 'file', file: 'app.log', line: 'in a file' }]);
+  });
+});

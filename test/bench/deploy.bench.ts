@@ -17,6 +17,13 @@ const RUNS_REDEPLOY = Number(process.env.BENCH_REDEPLOY ?? 10);
 const RUNS_FLOOR = Number(process.env.BENCH_FLOOR ?? 10);
 const RUNS_ROLLBACK = Number(process.env.BENCH_ROLLBACK ?? 5);
 const RUNS_UNDER_LOAD = Number(process.env.BENCH_UNDER_LOAD ?? 3);
+/**
+ * The log shipper sidecar is on by default. `BENCH_LOGS=off` creates every app without it;
+ * `BENCH_LOGS=compare` also deploys a twin of each app without it, interleaved with the
+ * measured ones (same moment, same noise), and reports the difference of the medians.
+ */
+const LOGS = process.env.BENCH_LOGS ?? 'on';
+const COMPARE = LOGS === 'compare';
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -63,13 +70,21 @@ async function main(): Promise<void> {
   const p = await startPlatform({ SIDECAR_BACKOFF_SCALE: '1', SIDECAR_KEEP_RELEASES: '100' });
   try {
     const first: number[] = [];
+    const firstNoLogs: number[] = [];
     for (let i = 0; i < RUNS_FIRST; i++) {
-      const app = `bench-${i}`;
-      await createApp(p, app);
-      first.push(await uploadToServing(p, app, `first-${i}`));
+      await createApp(p, `bench-${i}`, { sidecars: { logs: LOGS !== 'off' } });
+      first.push(await uploadToServing(p, `bench-${i}`, `first-${i}`));
+      if (!COMPARE) continue;
+      await createApp(p, `bench-nolog-${i}`, { sidecars: { logs: false } });
+      firstNoLogs.push(await uploadToServing(p, `bench-nolog-${i}`, `first-${i}`));
     }
     const redeploy: number[] = [];
-    for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+    const redeployNoLogs: number[] = [];
+    for (let i = 0; i < RUNS_REDEPLOY; i++) {
+      redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+      if (COMPARE) redeployNoLogs.push(await uploadToServing(p, 'bench-nolog-0', `redeploy-${i}`));
+    }
+    const cost = (on: number[], off: number[]) => `${(quantile(on, 0.5) - quantile(off, 0.5)).toFixed(0)} ms`;
     // Rollback: request → first 200 from the old version (no build: the old logic image is reused),
     // each from a settled app (the previous rollout finished, its old pod gone), as a user rolls back.
     // (Until 2026-11-27 the bench rolled back right after the previous rollback served: not comparable.)
@@ -94,22 +109,31 @@ async function main(): Promise<void> {
       await settled(p, 'bench-0', id);
       for (const [step, ms] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, rollback.at(-1)!))) (steps[step] ??= []).push(ms);
     }
-    // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
-    await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
-    await uploadToServing(p, 'bench-0', 'scaled');
-    const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
-    for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
-    await traffic.stop();
-    const total = traffic.bodies.length + traffic.failures.length;
     const rows = [
+      ['log shipper sidecar (BENCH_LOGS)', LOGS],
       ['first deploy (upload → first 200)', fmt(first)],
       ['redeploy (upload → first 200 from new version)', fmt(redeploy)],
       ['floor: bare docker run of a hello-world container', fmt(floor)],
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
-      ['rollback (request → first 200 from the old version)', fmt(rollback)],
-      [`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`],
+      ...(RUNS_ROLLBACK > 0 ? [['rollback (request → first 200 from the old version)', fmt(rollback)]] : []),
+      ...(COMPARE ? [
+        ['first deploy of a twin app without the log shipper', fmt(firstNoLogs)],
+        ['redeploy of a twin app without the log shipper', fmt(redeployNoLogs)],
+        ['log shipper cost, first deploy (median with − median without)', cost(first, firstNoLogs)],
+        ['log shipper cost, redeploy (median with − median without)', cost(redeploy, redeployNoLogs)],
+      ] : []),
     ];
+    if (RUNS_UNDER_LOAD > 0) {
+      // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
+      await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+      await uploadToServing(p, 'bench-0', 'scaled');
+      const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
+      for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
+      await traffic.stop();
+      const total = traffic.bodies.length + traffic.failures.length;
+      rows.push([`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`]);
+    }
     console.log('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
     console.log('\nWhere a rollback\'s time goes (medians, from the new pod\'s events):\n| step | ms |\n|---|---|');

@@ -28,7 +28,9 @@ describe('deploy a bundle end to end', () => {
     const pods = await (await p.api$('/api/v1/apps/plain/pods')).json();
     expect(pods.items).toHaveLength(1);
     expect(pods.items[0]).toMatchObject({ phase: 'Running', ready: true, release: 1 });
-    expect(pods.items[0].initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
+    // The log shipper (a platform sidecar, on by default) is declared before the logic sidecar.
+    expect(pods.items[0].initContainerStatuses.map((s: { name: string }) => s.name)).toEqual(['logs', 'app']);
+    expect(pods.items[0].initContainerStatuses[1]).toMatchObject({ name: 'app', sidecar: true, started: true });
   });
 
   it('installs an Express dependency at build time and serves the Express app', async () => {

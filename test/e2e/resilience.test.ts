@@ -77,7 +77,7 @@ describe('resilience', () => {
     await p.stop({ keepData: true });
     // The platform is down; the app's containers are not.
     const running = await docker.listContainers({ filters: { label: [`sidecar.paas/platform=${platformId}`, 'sidecar.paas/app=steady'] } });
-    expect(running.map((c) => c.Labels['sidecar.paas/container']).sort()).toEqual(['app', 'runtime', undefined].sort());
+    expect(running.map((c) => c.Labels['sidecar.paas/container']).sort()).toEqual(['logs', 'app', 'runtime', undefined].sort());
 
     p = await startPlatform({}, { dataDir, platformId, apiPort, routerPort });
     try {

@@ -6,6 +6,7 @@ import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
+import { eventually, podOf as podOfApp } from '../support/pods.js';
 
 // Platform sidecars attached by app settings (docs/sidecars.md): a plain HTTP app gains
 // HTTPS through the TLS sidecar, procinfo lists its processes, and a crashed sidecar
@@ -42,21 +43,7 @@ function httpsGet(ca: string): Promise<{ status: number; body: string; peer: str
   });
 }
 
-async function podOf(app: string): Promise<{ name: string; initContainerStatuses: Array<{ name: string; restartCount: number; ready: boolean }>; containerStatuses: Array<{ name: string; restartCount: number }> }> {
-  const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: Array<Awaited<ReturnType<typeof podOf>>> };
-  expect(items).toHaveLength(1);
-  return items[0]!;
-}
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const podOf = (app: string) => podOfApp(p, app);
 
 describe('platform sidecars', () => {
   let ca = '';
@@ -85,9 +72,9 @@ describe('platform sidecars', () => {
     expect((await fetch(`${p.api}/api/v1/ca.pem`)).status).toBe(401);
   });
 
-  it('puts the sidecars in the pod in the fixed order, between the logic sidecar and the runtime', async () => {
+  it('puts the sidecars in the pod in the fixed order: the log shipper (on by default) first, tls and procinfo after the logic sidecar', async () => {
     const pod = await podOf(APP);
-    expect(pod.initContainerStatuses.map((s) => s.name)).toEqual(['app', 'tls', 'procinfo']);
+    expect(pod.initContainerStatuses.map((s) => s.name)).toEqual(['logs', 'app', 'tls', 'procinfo']);
     expect(pod.containerStatuses.map((s) => s.name)).toEqual(['runtime']);
   });
 

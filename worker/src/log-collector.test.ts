@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_LINE_BYTES, normalizeTime, readLines } from './log-collector.js';
+import { MAX_LINE_BYTES, normalizeTime, readLines, shippedEntry } from './log-collector.js';
 
 const collect = async (chunks: string[]) => {
   const s = new PassThrough();
@@ -32,5 +32,22 @@ describe('normalizeTime', () => {
     expect(normalizeTime('2026-11-27T17:00:01.5Z')).toBe('2026-11-27T17:00:01.500000000Z');
     expect(normalizeTime('2026-11-27T17:00:01Z')).toBe('2026-11-27T17:00:01.000000000Z');
     expect(normalizeTime('2026-11-27T17:00:01.5Z') > normalizeTime('2026-11-27T17:00:01.123456789Z')).toBe(true);
+  });
+});
+
+describe('shippedEntry', () => {
+  const meta = { pod: 'hello-v2-abcde', container: 'logs', release: '2' };
+  const dockerTime = '2026-11-27T19:00:01.000000000Z';
+
+  it('stores a line the shipper read from a file as the runtime\'s, with the file and the time it was read', () => {
+    expect(shippedEntry(meta, dockerTime, '{"file":"app.log","line":"GET / 200","ts":"2026-11-27T19:00:00.250Z"}')).toEqual({
+      pod: 'hello-v2-abcde', container: 'runtime', release: '2', time: '2026-11-27T19:00:00.250000000Z', stream: 'file', file: 'app.log', line: 'GET / 200',
+    });
+  });
+
+  it('keeps anything else as the shipper\'s own output', () => {
+    expect(shippedEntry(meta, dockerTime, 'not json')).toEqual({ ...meta, time: dockerTime, stream: 'stdout', line: 'not json' });
+    expect(shippedEntry(meta, dockerTime, '{"line":"no file"}')).toMatchObject({ container: 'logs', stream: 'stdout' });
+    expect(shippedEntry(meta, dockerTime, '{"file":"a","line":"bad time","ts":"soon"}')).toMatchObject({ container: 'runtime', time: dockerTime });
   });
 });

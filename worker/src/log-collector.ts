@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { Labels } from '@sidecar/core';
+import { Labels, LOG_SHIPPER, PlatformSidecar } from '@sidecar/core';
 import { PLATFORM_LABEL } from './targets/docker/index.js';
 import type { AppLogLine, Stores } from '@sidecar/store';
 import { Periodic } from './periodic.js';
@@ -53,12 +53,35 @@ export function normalizeTime(t: string): string {
   return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : t;
 }
 
+type Entry = Omit<AppLogLine, 'id'>;
+type EntryMeta = Pick<Entry, 'pod' | 'container' | 'release'>;
+
+/**
+ * A line on the `logs` sidecar's stdout is a line the app wrote to a file under
+ * /var/log/app, as `{"file","line","ts"}`: stored as the writer's (`runtime`) with
+ * stream `file`, the file's name, and the time the shipper read it. Anything else
+ * (it never prints other lines on stdout) is kept as the shipper's own output.
+ */
+export function shippedEntry(meta: EntryMeta, time: string, text: string): Entry {
+  try {
+    const v = JSON.parse(text) as { file?: unknown; line?: unknown; ts?: unknown };
+    if (typeof v.file === 'string' && typeof v.line === 'string') {
+      const ts = typeof v.ts === 'string' && !Number.isNaN(Date.parse(v.ts)) ? normalizeTime(v.ts) : time;
+      return { ...meta, container: LOG_SHIPPER.writer, time: ts, stream: 'file', file: v.file, line: v.line };
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return { ...meta, time, stream: 'stdout', line: text };
+}
+
 /**
  * Follows the output of every running container of this platform's app pods
  * and appends it to the app's log stream in Redis, where `GET /apps/:app/logs`
  * reads it; so logs outlive pods, redeploys and rollbacks. A cursor per
  * container (the last timestamp stored) means a restarted container or worker
- * continues where it left off, without repeating lines.
+ * continues where it left off, without repeating lines. The `logs` sidecar's
+ * stdout carries the lines of the app's files (see shippedEntry).
  */
 export class LogCollector {
   private readonly followed = new Map<string, AbortController>();
@@ -108,7 +131,8 @@ export class LogCollector {
       out.end();
       err.end();
     });
-    let batch: Array<Omit<AppLogLine, 'id'>> = [];
+    const shipper = meta.container === PlatformSidecar.logs;
+    let batch: Entry[] = [];
     // One flush at a time; a failed one keeps its lines for the next (Redis may be restarting).
     let flushing: Promise<void> = Promise.resolve();
     const flush = () =>
@@ -135,7 +159,8 @@ export class LogCollector {
         caughtUp[name] = true;
       }
       cursors[name] = time;
-      batch.push({ ...meta, time, stream: name, line: text.slice(sp + 1) });
+      const line = text.slice(sp + 1);
+      batch.push(shipper && name === 'stdout' ? shippedEntry(meta, time, line) : { ...meta, time, stream: name, line });
       if (batch.length > MAX_PENDING_LINES) batch = batch.slice(-MAX_PENDING_LINES);
     };
     try {

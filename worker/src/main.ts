@@ -23,10 +23,10 @@ import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/i
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;
-  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE && e.SIDECAR_TLS_TERMINATOR_IMAGE && e.SIDECAR_PROCINFO_IMAGE) {
+  if (e.SIDECAR_PAUSE_IMAGE && e.SIDECAR_LOGIC_BASE_IMAGE && e.SIDECAR_RUNTIME_IMAGE && e.SIDECAR_BUILDER_IMAGE && e.SIDECAR_TLS_TERMINATOR_IMAGE && e.SIDECAR_PROCINFO_IMAGE && e.SIDECAR_LOG_SHIPPER_IMAGE) {
     return {
       pause: e.SIDECAR_PAUSE_IMAGE, logicBase: e.SIDECAR_LOGIC_BASE_IMAGE, runtimeNode: e.SIDECAR_RUNTIME_IMAGE, builderNode: e.SIDECAR_BUILDER_IMAGE,
-      tlsTerminator: e.SIDECAR_TLS_TERMINATOR_IMAGE, procinfo: e.SIDECAR_PROCINFO_IMAGE,
+      tlsTerminator: e.SIDECAR_TLS_TERMINATOR_IMAGE, procinfo: e.SIDECAR_PROCINFO_IMAGE, logShipper: e.SIDECAR_LOG_SHIPPER_IMAGE,
     };
   }
   return ensurePlatformImages({ docker, log: (l) => console.log(`worker: images: ${l}`) });
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
   const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const issueTls = (app: string) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`);
-  const localSidecarImages = { tls: images.tlsTerminator, procinfo: images.procinfo };
+  const localSidecarImages = { logs: images.logShipper, tls: images.tlsTerminator, procinfo: images.procinfo };
   // SIDECAR_TARGET=kubernetes: the cluster target, and the runtime and sidecar images pushed to SIDECAR_REGISTRY (referenced by digest).
   const k8s = config.SIDECAR_TARGET === 'kubernetes'
     ? await kubernetesWorkerParts({ config, docker, runtimeImage: images.runtimeNode, sidecarImages: localSidecarImages, issueTls })

@@ -9,8 +9,11 @@ const MAX_TAIL = 10_000;
 export const MAX_LOG_FOLLOWERS = 200;
 let followers = 0;
 
-/** `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening` */
-const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container} ${l.line}\n`;
+/**
+ * `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening`, and for a line of a
+ * file under /var/log/app (shipped by the `logs` sidecar) `... hello-v2-x7k2q/runtime/app.log GET / 200`.
+ */
+const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container}${l.file !== undefined ? `/${l.file}` : ''} ${l.line}\n`;
 
 /**
  * GET /apps/:app/logs — runtime and sidecar logs from the app's log stream

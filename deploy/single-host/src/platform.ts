@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     SIDECAR_BUILDER_IMAGE: images.builderNode,
     SIDECAR_TLS_TERMINATOR_IMAGE: images.tlsTerminator,
     SIDECAR_PROCINFO_IMAGE: images.procinfo,
+    SIDECAR_LOG_SHIPPER_IMAGE: images.logShipper,
   };
   const ready = { api: false, router: false, worker: false };
   let announced = false;

@@ -4,7 +4,7 @@
  * image built here, because nothing can be pulled on the machines we run on.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { Labels } from '@sidecar/core';
+import { Labels, LOG_SHIPPER } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from '../build-context.js';
 import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
 
@@ -149,6 +149,41 @@ export async function tlsTerminatorContext(paths: HostPaths, base: string): Prom
     entries: [
       { type: 'file', name: 'sidecar/tls-terminator.js', content: main },
       { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+    ],
+  };
+}
+
+/**
+ * The log shipper platform sidecar: the node base with its compiled entry
+ * (src/log-shipper.ts) and follower, and the two mount points owned by the app
+ * user. Docker copies a directory's owner into an empty named volume mounted on
+ * it, and the shipper is the first container of the pod to mount both volumes:
+ * so the runtime (uid 1000) can write into /var/log/app and the shipper into its state.
+ */
+export async function logShipperContext(paths: HostPaths, base: string): Promise<BuildContext> {
+  const compiled = (name: string) => readFile(`${paths.runtimeDist}/${name}`).catch((cause: unknown) => {
+    throw new Error(`compiled log shipper not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`, { cause });
+  });
+  return {
+    dockerfile: [
+      'ARG BASE',
+      'FROM ${BASE}',
+      'COPY sidecar/ /sidecar/',
+      `COPY --chown=1000:1000 app-logs/ ${LOG_SHIPPER.mountPath}/`,
+      `COPY --chown=1000:1000 state/ ${LOG_SHIPPER.statePath}/`,
+      'ENV NODE_ENV=production',
+      'USER 1000:1000',
+      'ENTRYPOINT ["node", "/sidecar/log-shipper.js"]',
+      managedLabel('log-shipper'),
+      '',
+    ].join('\n'),
+    buildArgs: { BASE: base },
+    entries: [
+      { type: 'file', name: 'sidecar/log-shipper.js', content: await compiled('log-shipper.js') },
+      { type: 'file', name: 'sidecar/log-shipper/follower.js', content: await compiled('log-shipper/follower.js') },
+      { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+      emptyDir('app-logs'),
+      emptyDir('state'),
     ],
   };
 }

@@ -32,7 +32,7 @@ targetContract('Target contract: DockerTarget on the local Docker engine', {
     return {
       target,
       app: (name: string, over: Partial<App> = {}): App => ({
-        ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { memory: '64Mi', cpu: '500m' }, sidecars: { ...APP_DEFAULTS.sidecars, tls: { enabled: false } },
+        ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { memory: '64Mi', cpu: '500m' }, sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
         currentRelease: null, status: 'deploying', createdAt: new Date().toISOString(), ...over,
       }),
       release: (app, version) => release(app, version, TEST_IMAGES.logic),

@@ -37,7 +37,7 @@ const app: App = {
   env: { GREETING: 'hi' },
   secrets: { TOKEN: 'top-secret-value' },
   resources: { memory: '64Mi', cpu: '500m' },
-  sidecars: { ...APP_DEFAULTS.sidecars, tls: { enabled: false } },
+  sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
   currentRelease: null,
   status: 'deploying',
   createdAt: new Date().toISOString(),

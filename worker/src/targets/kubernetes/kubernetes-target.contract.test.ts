@@ -313,9 +313,9 @@ describe('apply: platform sidecars', () => {
     expect(JSON.stringify(deployment)).not.toContain('issued-key');
     expect(deployment.spec.template.spec.shareProcessNamespace).toBe(true);
     expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
-      ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
+      ['logs', testSettings.sidecarImages!.logs], ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
     ]);
-    expect(deployment.spec.template.spec.initContainers[1]!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
+    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
     expect(patches[3]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
   });
 

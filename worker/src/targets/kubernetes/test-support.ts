@@ -237,12 +237,12 @@ export class FakeApiServer {
 export const testSettings: KubernetesSettings = {
   namespace: 'apps', platformId: 'contract', ingressClassName: 'nginx', hostPattern: '{app}.apps.test', registry: '127.0.0.1:5000',
   progressDeadlineSeconds: 60, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
-  sidecarImages: { tls: `127.0.0.1:5000/sidecar/tls-terminator@sha256:${'71'.repeat(32)}`, procinfo: `127.0.0.1:5000/sidecar/procinfo@sha256:${'9c'.repeat(32)}` },
+  sidecarImages: { logs: `127.0.0.1:5000/sidecar/log-shipper@sha256:${'5a'.repeat(32)}`, tls: `127.0.0.1:5000/sidecar/tls-terminator@sha256:${'71'.repeat(32)}`, procinfo: `127.0.0.1:5000/sidecar/procinfo@sha256:${'9c'.repeat(32)}` },
 };
 
 export function testApp(name: string, over: Partial<App> = {}): App {
   return {
-    ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources }, sidecars: { ...APP_DEFAULTS.sidecars, tls: { enabled: false } },
+    ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources }, sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
     currentRelease: null, status: 'deploying', createdAt: new Date().toISOString(), ...over,
   };
 }

@@ -1,0 +1,25 @@
+import type { RunningPlatform } from './platform.js';
+
+export interface PodStatus {
+  name: string;
+  initContainerStatuses: Array<{ name: string; restartCount: number; ready: boolean }>;
+  containerStatuses: Array<{ name: string; restartCount: number }>;
+}
+
+/** The app's one pod, as `GET /pods` reports it; fails when there is not exactly one. */
+export async function podOf(p: RunningPlatform, app: string): Promise<PodStatus> {
+  const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodStatus[] };
+  if (items.length !== 1) throw new Error(`expected one pod of ${app}, got ${items.length}`);
+  return items[0]!;
+}
+
+/** Polls `f` until it returns a value (errors count as not yet), bounded by timeoutMs. */
+export async function eventually<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
