@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
-import { KubeLogCollector } from './kube-log-collector.js';
+import { KubeLogCollector, utcTime } from './kube-log-collector.js';
 import { MAX_LINE_BYTES } from './log-collector.js';
 import { FakePodLogs, podObject } from './targets/kubernetes/fake-pod-logs.js';
 import { FakeApiServer } from './targets/kubernetes/test-support.js';
@@ -126,5 +126,15 @@ describe('KubeLogCollector (against a fake API server)', () => {
     collector();
     await expect.poll(() => lineTexts(app), WAIT).toEqual(['eventually']);
     expect(api.sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/log`).filter((r) => r.query.container === 'runtime')).toHaveLength(3);
+  });
+});
+
+describe('utcTime', () => {
+  it("turns the kubelet's times (any offset, trailing zeros dropped) into UTC with nine digits", () => {
+    expect(utcTime('2026-11-27T19:20:34.5Z')).toBe('2026-11-27T19:20:34.500000000Z');
+    expect(utcTime('2026-11-27T19:20:34Z')).toBe('2026-11-27T19:20:34.000000000Z');
+    expect(utcTime('2026-11-27T20:20:34.123456789+01:00')).toBe('2026-11-27T19:20:34.123456789Z');
+    expect(utcTime('2026-11-27T23:50:00.1-05:00')).toBe('2026-11-28T04:50:00.100000000Z');
+    expect(utcTime('not-a-time')).toBe('');
   });
 });

@@ -88,8 +88,8 @@ export class KubeLogCollector {
     try {
       const lines = readLines(res, (text) => {
         const sp = text.indexOf(' ');
-        const time = sp > 0 ? normalizeTime(text.slice(0, sp)) : '';
-        if (!time.endsWith('Z')) return;
+        const time = sp > 0 ? utcTime(text.slice(0, sp)) : '';
+        if (!time) return;
         // Only while resuming: live lines may share a timestamp.
         if (!caughtUp) {
           if (time <= resumeFrom) return;
@@ -128,6 +128,17 @@ function runningSources(pod: V1Pod): Source[] {
   return statuses
     .filter((c) => c.state?.running)
     .map((c) => ({ key: `${uid}/${c.name}`, uid, app, pod: name, container: c.name, release: labels[Labels.release] ?? '' }));
+}
+
+/**
+ * A kubelet time (RFC 3339 with up to nine fraction digits, trailing zeros dropped, in the node's
+ * offset) in UTC with nine digits, so that times compare as strings; '' when it is none.
+ */
+export function utcTime(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return '';
+  const seconds = m[3] === 'Z' ? m[1] : new Date(Date.parse(`${m[1]}${m[3]}`)).toISOString().slice(0, 19);
+  return normalizeTime(`${seconds}${m[2] ?? ''}Z`);
 }
 
 const messageOf = (e: unknown) => apiStatusOf(e)?.message ?? (e instanceof Error ? e.message : String(e));
