@@ -3,13 +3,12 @@ import type Docker from 'dockerode';
 import { Labels, LOG_SHIPPER, PlatformSidecar } from '@sidecar/core';
 import { PLATFORM_LABEL } from './targets/docker/index.js';
 import type { AppLogLine, Stores } from '@sidecar/store';
+import { LogBatch } from './log-batch.js';
 import { Periodic } from './periodic.js';
 
 
 /** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
 export const MAX_LINE_BYTES = 16 * 1024;
-/** Lines waiting for Redis beyond this are dropped, oldest first. */
-const MAX_PENDING_LINES = 10_000;
 
 /**
  * Splits a stream into lines of at most MAX_LINE_BYTES: a longer line is cut there, marked with
@@ -118,11 +117,10 @@ export class LogCollector {
     // One cursor per output stream: stdout and stderr are read concurrently and interleave arbitrarily.
     const fields = { stdout: `${c.Id}:stdout`, stderr: `${c.Id}:stderr` } as const;
     const [lastOut, lastErr] = await stores.appLogs.cursor(app, [fields.stdout, fields.stderr]);
-    const cursors: Record<'stdout' | 'stderr', string> = { stdout: lastOut ?? '', stderr: lastErr ?? '' };
-    const resumeFrom = { ...cursors };
-    const caughtUp = { stdout: !cursors.stdout, stderr: !cursors.stderr };
-    const earliest = [cursors.stdout, cursors.stderr].sort()[0] ?? '';
-    const since = cursors.stdout && cursors.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
+    const resumeFrom: Record<'stdout' | 'stderr', string> = { stdout: lastOut ?? '', stderr: lastErr ?? '' };
+    const caughtUp = { stdout: !resumeFrom.stdout, stderr: !resumeFrom.stderr };
+    const earliest = [resumeFrom.stdout, resumeFrom.stderr].sort()[0] ?? '';
+    const since = resumeFrom.stdout && resumeFrom.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
     const raw = (await this.opts.docker.getContainer(c.Id).logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: signal })) as NodeJS.ReadableStream;
     const out = new PassThrough();
     const err = new PassThrough();
@@ -132,22 +130,8 @@ export class LogCollector {
       err.end();
     });
     const shipper = meta.container === PlatformSidecar.logs;
-    let batch: Entry[] = [];
-    // One flush at a time; a failed one keeps its lines for the next (Redis may be restarting).
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () =>
-      (flushing = flushing.then(async () => {
-        if (batch.length === 0) return;
-        const lines = batch;
-        batch = [];
-        try {
-          await stores.appLogs.append(app, lines, { [fields.stdout]: cursors.stdout, [fields.stderr]: cursors.stderr });
-        } catch (e) {
-          batch = [...lines, ...batch].slice(-MAX_PENDING_LINES);
-          throw e;
-        }
-      }).catch((e: unknown) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`)));
-    const flusher = setInterval(() => void flush(), 100);
+    const batch = new LogBatch({ stores, app, onError: (e) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`) });
+    batch.start();
     const onLine = (name: 'stdout' | 'stderr', text: string) => {
       const sp = text.indexOf(' ');
       const time = sp > 0 ? normalizeTime(text.slice(0, sp)) : '';
@@ -158,16 +142,13 @@ export class LogCollector {
         if (time <= resumeFrom[name]) return;
         caughtUp[name] = true;
       }
-      cursors[name] = time;
       const line = text.slice(sp + 1);
-      batch.push(shipper && name === 'stdout' ? shippedEntry(meta, time, line) : { ...meta, time, stream: name, line });
-      if (batch.length > MAX_PENDING_LINES) batch = batch.slice(-MAX_PENDING_LINES);
+      batch.add(shipper && name === 'stdout' ? shippedEntry(meta, time, line) : { ...meta, time, stream: name, line }, { [fields[name]]: time });
     };
     try {
       await Promise.all([readLines(out, (t) => onLine('stdout', t)), readLines(err, (t) => onLine('stderr', t))]);
     } finally {
-      clearInterval(flusher);
-      await flush();
+      await batch.close();
     }
   }
 

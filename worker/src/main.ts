@@ -13,13 +13,14 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
+import { KubeLogCollector } from './kube-log-collector.js';
 import { LogCollector } from './log-collector.js';
 import { ProcessInsight } from './process-insight.js';
 import { pruneReleaseImages } from './retention.js';
 import { BundleSweeper } from './bundle-gc.js';
 import { StatusPublisher } from './status-publisher.js';
 import { DockerTarget } from './targets/docker/index.js';
-import { kubernetesWorkerParts, publishingBuilder } from './targets/kubernetes/index.js';
+import { kubernetesWorkerParts, loadKubeConfig, publishingBuilder } from './targets/kubernetes/index.js';
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;
@@ -115,7 +116,10 @@ async function main(): Promise<void> {
   }
 
   status.start();
-  const logs = new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  // App logs into Redis: from the Docker engine's containers, or from the cluster's pods through the API.
+  const logs = k8s
+    ? new KubeLogCollector({ kubeConfig: loadKubeConfig(), namespace: config.SIDECAR_K8S_NAMESPACE, stores, platformId: config.SIDECAR_PLATFORM_ID })
+    : new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
   logs.start();
   const processes = k8s ? undefined : new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
   processes?.start();

@@ -1,5 +1,8 @@
-import { AppsV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connectRedis, createStores, SecretBox } from '@sidecar/store';
+import { KubeLogCollector } from '../../kube-log-collector.js';
 import { uniqueName } from '../docker/test-support.js';
 import { loadKubeConfig } from './kube-config.js';
 import { KubernetesTarget } from './kubernetes-target.js';
@@ -22,6 +25,7 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
   let namespace = '';
   let target: KubernetesTarget;
   let images = { logic: '', broken: '', runtime: '' };
+  let kubeConfig: KubeConfig;
   const app = testApp(name, { replicas: 2, secrets: { TOKEN: 'cluster-secret' } });
   const release = (version: number, image: string) => testRelease(name, version, { image, imageDigest: '', runtimeImage: images.runtime });
   const signal = () => new AbortController().signal;
@@ -30,6 +34,7 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     const cluster = await clusterSetup(name);
     namespace = cluster.settings.namespace;
     images = cluster.images;
+    kubeConfig = cluster.kubeConfig;
     target = new KubernetesTarget({ kubeConfig: cluster.kubeConfig, settings: cluster.settings, rolloutTimeoutMs: 120_000 });
   }, 300_000);
 
@@ -46,6 +51,23 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     expect(pods.filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
     for (const p of pods) expect(p.initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
   }, 180_000);
+
+  it("collects the pods' logs into Redis: the logic sidecar's and the runtime's first lines, with their release", async () => {
+    const redis = connectRedis(inject('redisUrl'));
+    const stores = createStores(redis, `t-${name}:`, new SecretBox([{ id: 'k', key: randomBytes(32) }]));
+    const collector = new KubeLogCollector({ kubeConfig, namespace, stores, platformId: name, intervalMs: 500 });
+    collector.start();
+    try {
+      const seen = async () => (await stores.appLogs.tail(name, { n: 100 })).map((l) => `${l.container} ${l.release} ${l.stream} ${l.line}`);
+      await expect.poll(seen, { timeout: 60_000, interval: 500 })
+        .toEqual(expect.arrayContaining(['app 1 stdout logic start', 'runtime 1 stdout runtime start', 'runtime 1 stdout runtime: serving /workspace on :8080']));
+    } finally {
+      await collector.close();
+      await stores.appLogs.remove(name);
+      await stores.close();
+      await redis.quit();
+    }
+  }, 90_000);
 
   it('applying the same release again changes nothing (the Deployment\'s generation stays)', async () => {
     const apps = loadKubeConfig().makeApiClient(AppsV1Api);
