@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { isDomainError, type DomainError } from '@sidecar/core';
+import { isDomainError, secretNameFor, sidecarSecretNameFor, type DomainError } from '@sidecar/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { FakeApiServer, type Route, sendJson, sendWatch, statusBody, testApp, testRelease, testSettings } from './test-support.js';
@@ -20,6 +20,8 @@ let api: FakeApiServer;
 let target: KubernetesTarget;
 const app = testApp('shop', { replicas: 2, secrets: { DB_PASSWORD: 's3cret' }, env: { GREETING: 'hi' }, currentRelease: 1 });
 const release = testRelease('shop', 2);
+/** The app's Secret, named by its content. */
+const SECRET = `${NS}/secrets/${secretNameFor('shop', app.secrets)}`;
 const rollout = (over: { signal?: AbortSignal } = {}) => {
   const lines: string[] = [];
   const done = target.apply({ app, release, signal: over.signal ?? new AbortController().signal, log: (l) => lines.push(l) });
@@ -56,7 +58,7 @@ describe('apply: server-side apply of the rendered objects', () => {
     await done;
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      `${NS}/secrets/shop-secrets`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
+      SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
     ]);
     const rendered = target.manifests({ app, release });
     const order = ['Secret', 'Service', 'Ingress', 'Deployment'];
@@ -70,7 +72,7 @@ describe('apply: server-side apply of the rendered objects', () => {
     expect(patches[0]!.body).toMatchObject({ kind: 'Secret', stringData: { DB_PASSWORD: 's3cret' } });
     expect(JSON.stringify(patches[3]!.body)).not.toContain('s3cret');
     // Each apply is preceded by a read that checks the object is not someone else's.
-    expect(api.sent('GET', `${NS}/secrets/shop-secrets`)).toHaveLength(1);
+    expect(api.sent('GET', SECRET)).toHaveLength(1);
   });
 
   it('applying the same release twice sends identical requests and changes nothing (generation stays 1)', async () => {
@@ -281,7 +283,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       });
       const error = await caught(rollout({ signal: controller.signal }).done);
       const patches = api.requests.filter((r) => r.method === 'PATCH');
-      expect(patches.map((p) => p.path)).toEqual([`${NS}/secrets/shop-secrets`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT, DEPLOYMENT]);
+      expect(patches.map((p) => p.path)).toEqual([SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT, DEPLOYMENT]);
       expect(patches[4]).toEqual(v1);
       expect(error).toMatchObject({ code: 'cancelled' });
       expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
@@ -334,6 +336,29 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       expect(error.message).toMatch(/; deployment shop deleted \(a first deploy has nothing to roll back to\); no release serves$/);
     });
 
+    it('Secrets are named by content: a rollback\'s template finds the Secret it was applied with, intact; stale ones go after a good rollout', async () => {
+      api.on('GET', DEPLOYMENT, deploymentController('deadline'));
+      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+      const v1Secrets = { DB_PASSWORD: 'old', LEGACY_TOKEN: 't0k' };
+      const v1Secret = `${NS}/secrets/${secretNameFor('shop', v1Secrets)}`;
+      await target.apply({ app: { ...app, currentRelease: null, secrets: v1Secrets }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      // v2 drops a key and changes a value, and fails: rolled back to v1.
+      const v2Secrets = { DB_PASSWORD: 'new' };
+      const error = await caught(target.apply({ app: { ...app, secrets: v2Secrets }, release, signal: new AbortController().signal, log: () => {} }));
+      expect(error.message).toMatch(/deployment shop rolled back to v1/);
+      const refs = JSON.stringify(api.objects.get(DEPLOYMENT)!.spec).match(/"secretKeyRef":\{"name":"[^"]+","key":"[^"]+"\}/g);
+      expect(refs).toEqual([`"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"DB_PASSWORD"}`, `"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"LEGACY_TOKEN"}`]);
+      // What v1's pods read when they restart: v1's values, every key there.
+      expect(api.objects.get(v1Secret)).toMatchObject({ stringData: v1Secrets });
+      expect(api.sent('DELETE', v1Secret)).toHaveLength(0);
+      // v3 rolls out: the Secrets of v1 and of the failed v2 go, its own stays.
+      api.on('GET', DEPLOYMENT, rolledOut);
+      await target.apply({ app: { ...app, secrets: { DB_PASSWORD: 'v3' } }, release: testRelease('shop', 3), signal: new AbortController().signal, log: () => {} });
+      const left = [...api.objects.keys()].filter((p) => p.startsWith(`${NS}/secrets/`));
+      expect(left).toEqual([`${NS}/secrets/${secretNameFor('shop', { DB_PASSWORD: 'v3' })}`]);
+    });
+
     it('the Deployment carries what was applied, without secret values', async () => {
       api.on('GET', DEPLOYMENT, rolledOut);
       await rollout().done;
@@ -383,6 +408,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
 describe('apply: platform sidecars', () => {
   const tls = { cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n' };
   const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
+  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
 
   it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
     const issued: string[] = [];
@@ -392,7 +418,7 @@ describe('apply: platform sidecars', () => {
     expect(issued).toEqual(['shop']);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      `${NS}/secrets/shop-secrets`, `${NS}/secrets/shop-sidecars`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
+      SECRET, `${NS}/secrets/${SIDECARS}`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
     ]);
     for (const p of patches) expect(p).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
     expect(patches[1]!.body).toMatchObject({ kind: 'Secret', stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key } });
@@ -402,7 +428,7 @@ describe('apply: platform sidecars', () => {
     expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
       ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
     ]);
-    expect(deployment.spec.template.spec.initContainers[1]!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
+    expect(deployment.spec.template.spec.initContainers[1]!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } } });
     expect(patches[2]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
   });
 
@@ -410,11 +436,11 @@ describe('apply: platform sidecars', () => {
     target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
     api.on('GET', DEPLOYMENT, rolledOut);
     await target.apply({ app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } }, release, signal: new AbortController().signal, log: () => {} });
-    expect(api.objects.get(`${NS}/secrets/shop-sidecars`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
+    expect(api.objects.get(`${NS}/secrets/${SIDECARS}`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
     api.requests.length = 0;
     await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
     const deletes = api.requests.filter((r) => r.method === 'DELETE');
-    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/shop-sidecars`]);
+    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/${SIDECARS}`]);
     // After the Deployment was seen rolled out, never before.
     const lastRead = api.requests.map((r) => `${r.method} ${r.path}`).lastIndexOf(`GET ${DEPLOYMENT}`);
     expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(lastRead);
@@ -547,6 +573,8 @@ describe('runJob: a batch/v1 Job on the same template', () => {
     });
     expect(result).toEqual({ exitCode: 3, output: 'migrating...\nfailed: no table\n', reason: 'Error' });
     expect(started).toBe(1);
+    // The Secret of the app's current values first (the job's pod refers to it), then the Job.
+    expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([SECRET, `/apis/batch/v1/namespaces/apps/jobs/${jobName}`]);
     const [apply] = api.sent('PATCH', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`);
     expect(apply).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
     expect(apply!.body).toMatchObject({ kind: 'Job', spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } } });

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
-  DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
+  DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderAppSecret, renderJobManifest, selectorLabels,
   type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target, type TlsMaterial,
   tailBytes,
 } from '@sidecar/core';
@@ -113,8 +113,9 @@ export class KubernetesTarget implements Target {
       throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
-    // An app whose last secret (or last sidecar with secret values) went keeps no Secret behind. Only now:
-    // until the rollout is done, pods of the previous template (which may refer to it) still run and may restart.
+    // Secrets are named by their content: the ones this release does not use (an earlier release's values, a failed
+    // release's, an app's last secret gone) are deleted only now. Until the rollout is done, pods of the previous
+    // template, which refer to them, still run and may restart, and a rollback needs them.
     const secrets = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name));
     await this.removeKind('Secret', app.name, (name) => !secrets.has(name));
   }
@@ -196,7 +197,10 @@ export class KubernetesTarget implements Target {
   async runJob(input: JobRunInput): Promise<JobRunResult> {
     const { app, release, jobId, signal } = input;
     const job = renderJobManifest({ app, release, settings: this.settings, jobId, command: input.command, env: input.env });
-    checkManifest(job);
+    // The job's pod refers to the Secret of the app's current values (content-named), which no rollout may have applied yet.
+    const secret = renderAppSecret({ app, settings: this.settings, secretValues: 'include' });
+    for (const m of secret ? [secret, job] : [job]) checkManifest(m);
+    if (secret) await this.applyObject(secret);
     await this.applyObject(job);
     const control = this.track(signal);
     let outcome: JobPodOutcome | undefined;
