@@ -395,6 +395,16 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     expect((await caught(rollout().done)).message).toMatch(/was deleted during the rollout/);
   });
 
+  it('the worker shutting down (close) during the rollout is a retryable cancellation, not the rollout\'s deadline: no rollback', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => {
+      sendWatch(res, [], { keepOpen: true });
+      void target.close();
+    });
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'cancelled', retryable: true, message: 'the worker is shutting down' });
+    expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(1);
+  });
+
   it('cancelling the deploy aborts the open watch', async () => {
     const controller = new AbortController();
     api.on('GET', `${APPS}/deployments`, (_req, res) => {

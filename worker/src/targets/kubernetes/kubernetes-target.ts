@@ -358,6 +358,8 @@ export class KubernetesTarget implements Target {
       });
     } catch (e) {
       if (control.signal.aborted && !opts.signal.aborted) {
+        // close(): the worker is shutting down (retryable), which is not this rollout's deadline.
+        if (control.signal.reason instanceof DomainError) throw control.signal.reason;
         throw new RolloutTimedOut(`not rolled out within ${opts.timeoutMs} ms (last: ${last || 'no status'})`, { cause: e });
       }
       throw e;
