@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
-import { validatePod } from '@sidecar/core';
+import { secretNameFor, validatePod } from '@sidecar/core';
 // The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
 import { checkManifest } from '../../worker/src/targets/kubernetes/manifest-check.js';
 import { createApp } from './app.js';
@@ -71,10 +71,12 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
     expect(res.text).not.toContain('pa55word-in-clear');
     const [secret, deployment] = res.body.items;
     expect(secret.stringData).toEqual({ DB_PASSWORD: '******' });
+    // Named by the content (the name the cluster has), the value masked.
+    expect(secret.metadata.name).toBe(secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }));
     expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
     expect(deployment.spec.replicas).toBe(3);
     expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
-      { name: 'GREETING', value: 'hi' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } },
+      { name: 'GREETING', value: 'hi' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }), key: 'DB_PASSWORD' } } },
     ]));
   });
 });
@@ -94,7 +96,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
     await deployed('secure', { sidecars: { tls: { enabled: true }, procinfo: true } });
     const res = await manifests('secure').expect(200);
     expect(res.body.items.map((m: { kind: string; metadata: { name: string } }) => `${m.kind}/${m.metadata.name}`)).toEqual([
-      'Secret/secure-sidecars', 'Deployment/secure', 'Service/secure', 'Ingress/secure',
+      expect.stringMatching(/^Secret\/secure-sidecars-[a-f0-9]{10}$/), 'Deployment/secure', 'Service/secure', 'Ingress/secure',
     ]);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     const [secret, deployment, service] = res.body.items;

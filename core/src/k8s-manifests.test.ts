@@ -6,7 +6,7 @@ import { Ingress as IngressModel } from 'kubernetes-models/networking.k8s.io/v1'
 import { Secret as SecretModel, Service as ServiceModel } from 'kubernetes-models/v1';
 import { APP_DEFAULTS } from './app.js';
 import {
-  checkPodRules, imageRefFor, jobNameFor, labelSelectorFor, renderAppManifests, renderJobManifest,
+  checkPodRules, imageRefFor, jobNameFor, labelSelectorFor, renderAppManifests, renderJobManifest, secretNameFor, sidecarSecretNameFor,
   type Deployment, type Ingress, type KubeJob, type KubernetesSettings, type Manifest, type Secret, type Service,
 } from './k8s-manifests.js';
 import { renderPod } from './pod-template.js';
@@ -21,6 +21,8 @@ const release = {
   env: {}, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' } as const,
 };
 const richApp = { name: 'shop', resources: { memory: '512Mi', cpu: '1' }, secrets: { DB_PASSWORD: 's3cret', API_KEY: 'k' }, replicas: 3 };
+/** The app's Secret is named by its content. */
+const SECRET = secretNameFor('shop', richApp.secrets);
 const richRelease = { ...release, image: 'sidecar-app/shop:d_2', imageDigest: 'sha256:localid', env: { GREETING: 'hi', MODE: 'prod' } };
 
 const MODELS: Record<string, new (d: never) => { validate(): void }> = {
@@ -91,10 +93,24 @@ describe('renderAppManifests', () => {
     expect(JSON.stringify(d)).not.toContain('s3cret');
     expect(d.spec.template.spec.containers[0]!.env).toEqual(expect.arrayContaining([
       { name: 'GREETING', value: 'hi' },
-      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: SECRET, key: 'DB_PASSWORD' } } },
     ]));
     expect(JSON.stringify(d.spec.template.spec.initContainers)).not.toContain('DB_PASSWORD');
     expect((byKind(rich, 'Secret') as Secret).stringData).toEqual({ API_KEY: 'k', DB_PASSWORD: 's3cret' });
+  });
+
+  it('names the Secret by its content: new values are a new Secret and a new template; masking keeps the name', () => {
+    expect(SECRET).toMatch(/^shop-secrets-[a-f0-9]{10}$/);
+    expect(byKind(rich, 'Secret').metadata.name).toBe(SECRET);
+    const changed = renderAppManifests({ app: { ...richApp, secrets: { ...richApp.secrets, DB_PASSWORD: 'rotated' } }, release: richRelease, settings, secretValues: 'include' });
+    const name = byKind(changed, 'Secret').metadata.name;
+    expect(name).not.toBe(SECRET);
+    expect(JSON.stringify(byKind(changed, 'Deployment').spec.template)).toContain(name);
+    expect(JSON.stringify(byKind(changed, 'Deployment').spec.template)).not.toContain(SECRET);
+    // What /manifests shows names the Secret the cluster has, without its values.
+    const masked = renderAppManifests({ app: richApp, release: richRelease, settings });
+    expect(byKind(masked, 'Secret').metadata.name).toBe(SECRET);
+    expect(byKind(masked, 'Deployment')).toEqual(byKind(rich, 'Deployment'));
   });
 
   it('masks secret values unless asked for them (what users and `/manifests` see)', () => {
@@ -142,7 +158,7 @@ describe('renderJobManifest', () => {
   it('gives the job its env over the app\'s, secrets by reference', () => {
     const env = job.spec.template.spec.containers[0]!.env!;
     expect(env).toContainEqual({ name: 'API_KEY', value: 'job wins' });
-    expect(env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'shop-secrets', key: 'DB_PASSWORD' } } });
+    expect(env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: SECRET, key: 'DB_PASSWORD' } } });
     expect(JSON.stringify(job)).not.toContain('s3cret');
   });
 });
@@ -154,6 +170,7 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
   const sidecarApp = { ...richApp, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
   const real = renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages, secretValues: 'include', tls });
   const masked = renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages });
+  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
 
   it('adds the enabled sidecars in the template\'s order, by the settings\' digests, with the pod sharing its PID namespace for procinfo', () => {
     const pod = byKind(real, 'Deployment').spec.template.spec;
@@ -168,22 +185,26 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
   });
 
   it('delivers the TLS certificate and key through the sidecar Secret (secretKeyRef), never in the Deployment', () => {
-    expect(real.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['Secret/shop-secrets', 'Secret/shop-sidecars', 'Deployment/shop', 'Service/shop', 'Ingress/shop']);
-    const secret = real.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === 'shop-sidecars')!;
+    expect(real.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([`Secret/${SECRET}`, `Secret/${SIDECARS}`, 'Deployment/shop', 'Service/shop', 'Ingress/shop']);
+    const secret = real.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === SIDECARS)!;
     expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
     const tlsContainer = byKind(real, 'Deployment').spec.template.spec.initContainers!.find((c) => c.name === 'tls')!;
     expect(tlsContainer.env).toEqual([
-      { name: 'SIDECAR_TLS_CERT', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_CERT' } } },
-      { name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } },
+      { name: 'SIDECAR_TLS_CERT', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_CERT' } } },
+      { name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } } },
       { name: 'SIDECAR_TLS_PORT', value: '8443' },
     ]);
     expect(JSON.stringify(byKind(real, 'Deployment'))).not.toContain('MIIkey');
   });
 
   it('masks the sidecar Secret like the app\'s (no certificate needed to render it)', () => {
-    const secret = masked.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === 'shop-sidecars')!;
+    const secret = masked.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name.startsWith('shop-sidecars-'))!;
     expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' });
     expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
+    // A certificate the app brings is known when masking: the name is the cluster's.
+    const own = renderAppManifests({ app: { ...sidecarApp, sidecars: { ...sidecarApp.sidecars, tls: { enabled: true, ...tls } } }, release: richRelease, settings: withImages });
+    expect(own.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name)).toEqual([SECRET, SIDECARS]);
+    expect(JSON.stringify(own)).not.toContain('MIIkey');
   });
 
   it('exposes 8443 as `https` on the Service only while tls is on', () => {
@@ -192,7 +213,7 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
     ]);
     const procinfoOnly = renderAppManifests({ app: { ...richApp, sidecars: { logs: true, procinfo: true, tls: { enabled: false } } }, release: richRelease, settings: withImages });
     expect(byKind(procinfoOnly, 'Service').spec.ports.map((p) => p.name)).toEqual(['http']);
-    expect(procinfoOnly.some((m) => m.metadata.name === 'shop-sidecars')).toBe(false);
+    expect(procinfoOnly.some((m) => m.metadata.name.startsWith('shop-sidecars-'))).toBe(false);
   });
 
   it('fails plainly when a sidecar is enabled and no images are known, or tls has no certificate to send', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { App } from './app.js';
 import { DomainError, ErrorCode } from './errors.js';
 import type { Container, EnvVar, ObjectMeta, Pod, PodSpec } from './k8s-types.js';
@@ -112,9 +113,20 @@ const TMP = { mountPath: '/tmp', sizeLimit: '64Mi' } as const;
 const JOB_TTL_SECONDS = 3600;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
-export const secretNameFor = (app: string) => `${app}-secrets`;
+/**
+ * Secrets are named by their content (`<app>-secrets-<hash>`, `<app>-sidecars-<hash>`) and the pod
+ * template refers to those names, so a Deployment's template pins the values it was applied with.
+ * A new release's values never overwrite the ones the pods of an earlier template (a rollback's,
+ * or old pods restarting during a rollout) read: those stay in their own Secret, which the target
+ * deletes only once a later rollout is done. The hash covers names and values, so changing either
+ * makes a new Secret (and a new template: the pods restart with the new values).
+ */
+export const contentHash = (values: Record<string, string>): string =>
+  createHash('sha256').update(JSON.stringify(Object.keys(values).sort().map((k) => [k, values[k]]))).digest('hex').slice(0, 10);
+/** The Secret holding the app's secrets (as the app has them now). */
+export const secretNameFor = (app: string, values: Record<string, string>) => `${app}-secrets-${contentHash(values)}`;
 /** The Secret holding the platform sidecars' sensitive env values (the TLS key and certificate). */
-export const sidecarSecretNameFor = (app: string) => `${app}-sidecars`;
+export const sidecarSecretNameFor = (app: string, values: Record<string, string>) => `${app}-sidecars-${contentHash(values)}`;
 /**
  * Platform sidecar env vars whose values never go into a Deployment: on a cluster they are
  * keys of the app's sidecar Secret, read with `secretKeyRef`. A sidecar with none (procinfo,
@@ -169,8 +181,9 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
     app: { name: app.name, resources: app.resources, secrets: app.secrets, ...(app.sidecars ? { sidecars: app.sidecars } : {}) },
     release, podName: app.name, settings: templateSettings(settings), platformSidecars: sidecarInput(input, masked),
   });
-  const secret = renderSecret(input);
-  const sidecarSecret = renderSidecarSecret({ pod, settings, app: app.name, masked });
+  const secret = renderAppSecret(input);
+  const sidecarSecret = renderSidecarSecret({ pod, settings, app: app.name, masked, tls: input.tls ?? ownTls(app.sidecars) });
+  const secretNames = { app: secret?.metadata.name, sidecars: sidecarSecret?.metadata.name };
 
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
@@ -183,7 +196,7 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
       selector: { matchLabels: selector },
       // As on Docker: new pods are Ready before any old one stops.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
-      template: podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys: Object.keys(app.secrets) }),
+      template: podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys: Object.keys(app.secrets), secretNames }),
     },
   };
   // The runtime's HTTP on port 80; every port a platform sidecar declares (tls: `https` 8443) as itself.
@@ -239,7 +252,8 @@ export function renderJobManifest(input: RenderJobManifestInput): KubeJob {
   const pod = renderJobPod({ app, release, podName: name, command: input.command, env: input.env ?? {}, settings: templateSettings(settings) });
   // Keys the job's own env overrides stay plain values.
   const secretKeys = Object.keys(app.secrets).filter((k) => !(input.env && k in input.env));
-  const template = podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys });
+  const secretNames = { app: renderAppSecret(input)?.metadata.name, sidecars: undefined };
+  const template = podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys, secretNames });
   template.metadata.labels[Labels.deploy] = jobId;
   return {
     apiVersion: 'batch/v1',
@@ -259,19 +273,37 @@ function templateSettings(settings: KubernetesSettings): TemplateSettings {
   return settings.template ?? DEFAULT_TEMPLATE_SETTINGS;
 }
 
-function renderSecret(input: RenderManifestsInput): Secret | undefined {
+/** The app's Secret (none when it has no secrets); a job's pod refers to it too, so the target applies it before a Job. */
+export function renderAppSecret(input: Pick<RenderManifestsInput, 'app' | 'settings' | 'secretValues'>): Secret | undefined {
   const { app, settings } = input;
   const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
-  return secretOf({ settings, app: app.name, name: secretNameFor(app.name), values: app.secrets, masked });
+  return secretOf({ settings, app: app.name, name: secretNameFor(app.name, app.secrets), values: app.secrets, masked });
 }
 
-/** The platform sidecars' sensitive env values, taken from the rendered pod (already masked when masking). */
-function renderSidecarSecret(o: { pod: Pod; settings: KubernetesSettings; app: string; masked: boolean }): Secret | undefined {
+/**
+ * The platform sidecars' sensitive env values, taken from the rendered pod (already masked when
+ * masking). The name hashes the real values where they are known (the certificate sent to the
+ * cluster, or the app's own when masking), so `/manifests` names the Secret the cluster has; a
+ * platform-issued certificate is issued per rollout and unknown there (the name then hashes the masks).
+ */
+function renderSidecarSecret(o: { pod: Pod; settings: KubernetesSettings; app: string; masked: boolean; tls: TlsMaterial | undefined }): Secret | undefined {
   const values: Record<string, string> = {};
+  const real: Record<string, string> = {};
+  const known: Record<string, string | undefined> = { [TLS_ENV.cert]: o.tls?.cert, [TLS_ENV.key]: o.tls?.key };
   for (const c of (o.pod.spec.initContainers ?? []).filter((c) => isPlatformSidecar(c.name))) {
-    for (const e of c.env ?? []) if (SIDECAR_SECRET_ENV.has(e.name)) values[sidecarSecretKey(c.name, e.name)] = e.value ?? '';
+    for (const e of c.env ?? []) {
+      if (!SIDECAR_SECRET_ENV.has(e.name)) continue;
+      values[sidecarSecretKey(c.name, e.name)] = e.value ?? '';
+      real[sidecarSecretKey(c.name, e.name)] = known[e.name] ?? e.value ?? '';
+    }
   }
-  return secretOf({ settings: o.settings, app: o.app, name: sidecarSecretNameFor(o.app), values, masked: o.masked });
+  return secretOf({ settings: o.settings, app: o.app, name: sidecarSecretNameFor(o.app, real), values, masked: o.masked });
+}
+
+/** The certificate an app brings itself, if any. */
+function ownTls(sidecars: RenderManifestsInput['app']['sidecars']): TlsMaterial | undefined {
+  const tls = sidecars?.tls;
+  return tls?.enabled && tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : undefined;
 }
 
 function secretOf(o: { settings: KubernetesSettings; app: string; name: string; values: Record<string, string>; masked: boolean }): Secret | undefined {
@@ -293,16 +325,22 @@ function secretOf(o: { settings: KubernetesSettings; app: string; name: string; 
  * seccomp profile (Docker applies its default profile too); the pod-name label goes (the
  * ReplicaSet names pods) and the logic image is referenced by digest when one is known.
  */
-function podTemplate(opts: { pod: Pod; settings: KubernetesSettings; app: string; logicImage: string; secretKeys: string[] }): KubePodTemplate {
+function podTemplate(opts: {
+  pod: Pod; settings: KubernetesSettings; app: string; logicImage: string; secretKeys: string[];
+  /** The names of the app's and the sidecars' Secrets (content-hashed), when there are any. */
+  secretNames: { app: string | undefined; sidecars: string | undefined };
+}): KubePodTemplate {
   const { pod, settings } = opts;
   const secrets = new Set(opts.secretKeys);
   const tmpVolume = (c: Container) => `tmp-${c.name}`.slice(0, 63);
   // The app's secrets reach its own containers; a platform sidecar's sensitive values are its own Secret's.
   const fromSecret = (c: Container, e: EnvVar): KubeEnvVar => {
     if (isPlatformSidecar(c.name)) {
-      return SIDECAR_SECRET_ENV.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name: sidecarSecretNameFor(opts.app), key: sidecarSecretKey(c.name, e.name) } } } : e;
+      const name = opts.secretNames.sidecars;
+      return name && SIDECAR_SECRET_ENV.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name, key: sidecarSecretKey(c.name, e.name) } } } : e;
     }
-    return secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name: secretNameFor(opts.app), key: e.name } } } : e;
+    const name = opts.secretNames.app;
+    return name && secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name, key: e.name } } } : e;
   };
   const convert = (c: Container, logic: boolean): KubeContainer => ({
     ...c,

@@ -15,7 +15,8 @@ import { sendJson, statusBody, type FakeApiServer, type Obj } from './test-suppo
  *   template's images is declared never-ready (as a real kubelet would find its readiness
  *   probe failing): then one such pod surges, the old pods stay, and the Deployment reports
  *   ProgressDeadlineExceeded at once. A template whose pods exist already (a rollback) takes
- *   them back. Deleting a Deployment deletes its pods (background propagation, at once).
+ *   them back, and its Progressing condition stays as it was (a failed rollout's
+ *   ProgressDeadlineExceeded too), as a real controller's may when no replica count moves. Deleting a Deployment deletes its pods (background propagation, at once).
  * - A Job write makes one pod whose main command runs as a host process (the template's
  *   `sh -c 'cd <bundle> && exec "$@"' job …` wrapper aside: there is no bundle on the host);
  *   its exit code and output become the pod's terminated state and its log.
@@ -71,6 +72,8 @@ export class FakeControllers {
     const images = [...(spec.template.spec.initContainers ?? []), ...spec.template.spec.containers].map((c) => c.image);
     const ready = !images.some((i) => this.opts.neverReady(i));
     const want = ready ? spec.replicas : Math.min(1, spec.replicas);
+    // This template's ReplicaSet had its pods already (a rollback to the template that served, a re-apply).
+    const unchanged = mine.length === want;
     for (const [p] of mine.slice(want)) this.api.drop(p);
     for (let i = mine.length; i < want; i++) {
       const name = `${rs}-${randomBytes(3).toString('hex').slice(0, 5)}`;
@@ -82,11 +85,17 @@ export class FakeControllers {
     // Rolled out: the old ReplicaSets scale to zero. Stuck: they keep serving (maxUnavailable 0).
     if (ready) for (const [p] of others) this.api.drop(p);
     const generation = d.metadata.generation ?? 1;
+    // A real controller may keep the Progressing condition when no replica count moves: a failed rollout's
+    // ProgressDeadlineExceeded then stays on the Deployment after the old template is applied again.
+    const kept = unchanged ? (d.status as { conditions?: unknown[] } | undefined)?.conditions : undefined;
     const status = ready
-      ? { observedGeneration: generation, replicas: want, updatedReplicas: want, readyReplicas: want, availableReplicas: want, conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] }
+      ? {
+        observedGeneration: generation, replicas: want, updatedReplicas: want, readyReplicas: want, availableReplicas: want,
+        conditions: kept ?? [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now() }],
+      }
       : {
         observedGeneration: generation, replicas: others.length + want, updatedReplicas: want, readyReplicas: others.length, availableReplicas: others.length,
-        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${rs}" has timed out progressing.` }],
+        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${rs}" has timed out progressing.`, lastUpdateTime: now() }],
       };
     this.api.put(path, { ...d, status });
   }

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { isDomainError, type DomainError } from '@sidecar/core';
+import { isDomainError, secretNameFor, sidecarSecretNameFor, type DomainError } from '@sidecar/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { FakeApiServer, type Route, sendJson, sendWatch, statusBody, testApp, testRelease, testSettings } from './test-support.js';
@@ -20,6 +20,8 @@ let api: FakeApiServer;
 let target: KubernetesTarget;
 const app = testApp('shop', { replicas: 2, secrets: { DB_PASSWORD: 's3cret' }, env: { GREETING: 'hi' }, currentRelease: 1 });
 const release = testRelease('shop', 2);
+/** The app's Secret, named by its content. */
+const SECRET = `${NS}/secrets/${secretNameFor('shop', app.secrets)}`;
 const rollout = (over: { signal?: AbortSignal } = {}) => {
   const lines: string[] = [];
   const done = target.apply({ app, release, signal: over.signal ?? new AbortController().signal, log: (l) => lines.push(l) });
@@ -50,15 +52,17 @@ afterEach(async () => {
 });
 
 describe('apply: server-side apply of the rendered objects', () => {
-  it('sends one apply PATCH per object: apply-patch+yaml, fieldManager sidecar-paas, force, the rendered body', async () => {
+  it('sends one apply PATCH per object, the Deployment last: apply-patch+yaml, fieldManager sidecar-paas, force, the rendered body', async () => {
     api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]));
     const { done } = rollout();
     await done;
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      `${NS}/secrets/shop-secrets`, DEPLOYMENT, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+      SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
     ]);
     const rendered = target.manifests({ app, release });
+    const order = ['Secret', 'Service', 'Ingress', 'Deployment'];
+    rendered.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     patches.forEach((p, i) => {
       expect(p.contentType).toBe('application/apply-patch+yaml');
       expect(p.query).toEqual({ fieldManager: 'sidecar-paas', force: 'true' });
@@ -66,9 +70,9 @@ describe('apply: server-side apply of the rendered objects', () => {
     });
     // The Secret goes with its value to the cluster; the Deployment only refers to it.
     expect(patches[0]!.body).toMatchObject({ kind: 'Secret', stringData: { DB_PASSWORD: 's3cret' } });
-    expect(JSON.stringify(patches[1]!.body)).not.toContain('s3cret');
+    expect(JSON.stringify(patches[3]!.body)).not.toContain('s3cret');
     // Each apply is preceded by a read that checks the object is not someone else's.
-    expect(api.sent('GET', `${NS}/secrets/shop-secrets`)).toHaveLength(1);
+    expect(api.sent('GET', SECRET)).toHaveLength(1);
   });
 
   it('applying the same release twice sends identical requests and changes nothing (generation stays 1)', async () => {
@@ -247,6 +251,114 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
     });
 
+    it('a stale ProgressDeadlineExceeded the controller keeps after the rollback does not fail it: the replica counts decide', async () => {
+      // A real controller may keep the failed rollout's condition once the old template is back (no count moves);
+      // its lastUpdateTime is the API server's clock, here ahead of the worker's.
+      const stale = { ...PDE, lastUpdateTime: new Date(Date.now() + 60_000).toISOString() };
+      let failed = false;
+      api.on('GET', DEPLOYMENT, (req, res) => {
+        const stored = api.objects.get(req.path);
+        if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+        const observedGeneration = stored.metadata.generation;
+        if (stored.metadata.annotations?.['sidecar.paas/release'] === '2') {
+          failed = true;
+          return sendJson(res, 200, { ...stored, status: { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, conditions: [stale] } });
+        }
+        sendJson(res, 200, { ...stored, status: { ...DONE, observedGeneration, ...(failed ? { conditions: [stale] } : {}) } });
+      });
+      const { v1, error } = await failedRollout();
+      expect(api.sent('PATCH', DEPLOYMENT)[1]).toEqual(v1);
+      expect(error.message).toMatch(/^v2 did not become ready: deployment "shop" exceeded its progress deadline/);
+      expect(error.message).toMatch(/; deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('a cancellation that arrives while the Deployment is applied still rolls back: the Deployment is applied last', async () => {
+      const controller = new AbortController();
+      api.on('GET', DEPLOYMENT, deploymentController('stuck'));
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      const [v1] = api.sent('PATCH', DEPLOYMENT);
+      api.requests.length = 0;
+      api.onWrite((path, obj) => {
+        if (path === DEPLOYMENT && obj?.metadata.annotations?.['sidecar.paas/release'] === '2') controller.abort();
+      });
+      const error = await caught(rollout({ signal: controller.signal }).done);
+      const patches = api.requests.filter((r) => r.method === 'PATCH');
+      expect(patches.map((p) => p.path)).toEqual([SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT, DEPLOYMENT]);
+      expect(patches[4]).toEqual(v1);
+      expect(error).toMatchObject({ code: 'cancelled' });
+      expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
+    });
+
+    it('an object that cannot be applied stops the deploy before the Deployment is touched', async () => {
+      api.on('GET', DEPLOYMENT, rolledOut);
+      api.on('PATCH', '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', (_req, res) => sendJson(res, 422, statusBody(422, 'Invalid', 'ingresses.networking.k8s.io "shop" is invalid')));
+      expect(await caught(rollout().done)).toMatchObject({ code: 'invalid_manifest' });
+      expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(0);
+    });
+
+    it('on cancellation the rollback\'s rollout is awaited only briefly (cancelRollbackWaitMs), then the deploy ends cancelled', async () => {
+      target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000, cancelRollbackWaitMs: 300 });
+      const controller = new AbortController();
+      // The first apply (generation 1) rolls out; neither v2 nor the rollback to v1 (generation 3) finishes.
+      api.on('GET', DEPLOYMENT, (req, res) => {
+        const stored = api.objects.get(req.path);
+        if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+        const observedGeneration = stored.metadata.generation;
+        sendJson(res, 200, { ...stored, status: observedGeneration === 1 ? { ...DONE, observedGeneration } : { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2 } });
+      });
+      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      api.onWrite((path, obj) => {
+        if (path === DEPLOYMENT && obj?.metadata.annotations?.['sidecar.paas/release'] === '2') controller.abort();
+      });
+      const started = Date.now();
+      const error = await caught(rollout({ signal: controller.signal }).done);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(3);
+      expect(error).toMatchObject({ code: 'cancelled' });
+      expect(error.message).toBe('rollout of v2 cancelled; deployment shop is rolling back to v1 (not done within 300 ms; the cluster completes it); v1 keeps serving');
+    });
+
+    it.each([['cancelled', 'stuck'], ['failed', 'deadline']] as const)('a %s first deploy deletes its Deployment (exactly the object applied): nothing unrecorded keeps rolling', async (how, v2) => {
+      const controller = new AbortController();
+      api.on('GET', DEPLOYMENT, deploymentController(v2));
+      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+      if (how === 'cancelled') api.onWrite((path, obj) => obj && path === DEPLOYMENT && controller.abort());
+      const first = target.apply({ app: { ...app, currentRelease: null }, release, signal: controller.signal, log: () => {} });
+      const error = await caught(first);
+      const [patch] = api.sent('PATCH', DEPLOYMENT);
+      const deletes = api.sent('DELETE', DEPLOYMENT);
+      expect(deletes).toHaveLength(1);
+      expect(deletes[0]!.body).toMatchObject({ preconditions: { uid: expect.any(String) } });
+      expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(api.requests.indexOf(patch!));
+      expect(api.objects.has(DEPLOYMENT)).toBe(false);
+      expect(error).toMatchObject({ code: how === 'cancelled' ? 'cancelled' : 'not_ready' });
+      expect(error.message).toMatch(/; deployment shop deleted \(a first deploy has nothing to roll back to\); no release serves$/);
+    });
+
+    it('Secrets are named by content: a rollback\'s template finds the Secret it was applied with, intact; stale ones go after a good rollout', async () => {
+      api.on('GET', DEPLOYMENT, deploymentController('deadline'));
+      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+      const v1Secrets = { DB_PASSWORD: 'old', LEGACY_TOKEN: 't0k' };
+      const v1Secret = `${NS}/secrets/${secretNameFor('shop', v1Secrets)}`;
+      await target.apply({ app: { ...app, currentRelease: null, secrets: v1Secrets }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      // v2 drops a key and changes a value, and fails: rolled back to v1.
+      const v2Secrets = { DB_PASSWORD: 'new' };
+      const error = await caught(target.apply({ app: { ...app, secrets: v2Secrets }, release, signal: new AbortController().signal, log: () => {} }));
+      expect(error.message).toMatch(/deployment shop rolled back to v1/);
+      const refs = JSON.stringify(api.objects.get(DEPLOYMENT)!.spec).match(/"secretKeyRef":\{"name":"[^"]+","key":"[^"]+"\}/g);
+      expect(refs).toEqual([`"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"DB_PASSWORD"}`, `"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"LEGACY_TOKEN"}`]);
+      // What v1's pods read when they restart: v1's values, every key there.
+      expect(api.objects.get(v1Secret)).toMatchObject({ stringData: v1Secrets });
+      expect(api.sent('DELETE', v1Secret)).toHaveLength(0);
+      // v3 rolls out: the Secrets of v1 and of the failed v2 go, its own stays.
+      api.on('GET', DEPLOYMENT, rolledOut);
+      await target.apply({ app: { ...app, secrets: { DB_PASSWORD: 'v3' } }, release: testRelease('shop', 3), signal: new AbortController().signal, log: () => {} });
+      const left = [...api.objects.keys()].filter((p) => p.startsWith(`${NS}/secrets/`));
+      expect(left).toEqual([`${NS}/secrets/${secretNameFor('shop', { DB_PASSWORD: 'v3' })}`]);
+    });
+
     it('the Deployment carries what was applied, without secret values', async () => {
       api.on('GET', DEPLOYMENT, rolledOut);
       await rollout().done;
@@ -283,6 +395,16 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     expect((await caught(rollout().done)).message).toMatch(/was deleted during the rollout/);
   });
 
+  it('the worker shutting down (close) during the rollout is a retryable cancellation, not the rollout\'s deadline: no rollback', async () => {
+    api.on('GET', `${APPS}/deployments`, (_req, res) => {
+      sendWatch(res, [], { keepOpen: true });
+      void target.close();
+    });
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'cancelled', retryable: true, message: 'the worker is shutting down' });
+    expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(1);
+  });
+
   it('cancelling the deploy aborts the open watch', async () => {
     const controller = new AbortController();
     api.on('GET', `${APPS}/deployments`, (_req, res) => {
@@ -296,6 +418,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
 describe('apply: platform sidecars', () => {
   const tls = { cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n' };
   const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
+  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
 
   it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
     const issued: string[] = [];
@@ -305,29 +428,29 @@ describe('apply: platform sidecars', () => {
     expect(issued).toEqual(['shop']);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      `${NS}/secrets/shop-secrets`, `${NS}/secrets/shop-sidecars`, DEPLOYMENT, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+      SECRET, `${NS}/secrets/${SIDECARS}`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
     ]);
     for (const p of patches) expect(p).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
     expect(patches[1]!.body).toMatchObject({ kind: 'Secret', stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key } });
-    const deployment = patches[2]!.body as { spec: { template: { spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] } } } };
+    const deployment = patches[4]!.body as { spec: { template: { spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] } } } };
     expect(JSON.stringify(deployment)).not.toContain('issued-key');
     expect(deployment.spec.template.spec.shareProcessNamespace).toBe(true);
     expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
       ['logs', testSettings.sidecarImages!.logs], ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
     ]);
-    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: 'shop-sidecars', key: 'tls.SIDECAR_TLS_KEY' } } });
-    expect(patches[3]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
+    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } } });
+    expect(patches[2]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
   });
 
   it('a certificate the app brings is used as is; turning tls off removes the sidecar Secret once the rollout is done', async () => {
     target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
     api.on('GET', DEPLOYMENT, rolledOut);
     await target.apply({ app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } }, release, signal: new AbortController().signal, log: () => {} });
-    expect(api.objects.get(`${NS}/secrets/shop-sidecars`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
+    expect(api.objects.get(`${NS}/secrets/${SIDECARS}`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
     api.requests.length = 0;
     await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
     const deletes = api.requests.filter((r) => r.method === 'DELETE');
-    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/shop-sidecars`]);
+    expect(deletes.map((d) => d.path)).toEqual([`${NS}/secrets/${SIDECARS}`]);
     // After the Deployment was seen rolled out, never before.
     const lastRead = api.requests.map((r) => `${r.method} ${r.path}`).lastIndexOf(`GET ${DEPLOYMENT}`);
     expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(lastRead);
@@ -460,6 +583,8 @@ describe('runJob: a batch/v1 Job on the same template', () => {
     });
     expect(result).toEqual({ exitCode: 3, output: 'migrating...\nfailed: no table\n', reason: 'Error' });
     expect(started).toBe(1);
+    // The Secret of the app's current values first (the job's pod refers to it), then the Job.
+    expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([SECRET, `/apis/batch/v1/namespaces/apps/jobs/${jobName}`]);
     const [apply] = api.sent('PATCH', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`);
     expect(apply).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
     expect(apply!.body).toMatchObject({ kind: 'Job', spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } } });

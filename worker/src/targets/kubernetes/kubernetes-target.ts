@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
-  DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderJobManifest, selectorLabels,
+  DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderAppSecret, renderJobManifest, selectorLabels,
   type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target, type TlsMaterial,
   tailBytes,
 } from '@sidecar/core';
@@ -21,6 +21,8 @@ export interface KubernetesTargetOptions {
   fieldManager?: string;
   /** Client-side bound on one rollout, beyond the Deployment's own progress deadline (default: deadline + 60 s). */
   rolloutTimeoutMs?: number;
+  /** How long a cancelled deploy waits for its rollback's rollout before it reports and returns (default 30 s; the cluster completes it). */
+  cancelRollbackWaitMs?: number;
   /** Issues the `tls` sidecar's certificate for an app that brings none (the platform CA); the images are `settings.sidecarImages`. */
   issueTls?: (app: string) => Promise<TlsMaterial>;
 }
@@ -45,6 +47,7 @@ export class KubernetesTarget implements Target {
   private readonly watch: Watch;
   private readonly log: Log;
   private readonly rolloutTimeoutMs: number;
+  private readonly cancelRollbackWaitMs: number;
   private readonly issueTls: ((app: string) => Promise<TlsMaterial>) | undefined;
   /** Open waits (rollouts, jobs); close() aborts them. */
   private readonly open = new Set<AbortController>();
@@ -58,6 +61,7 @@ export class KubernetesTarget implements Target {
     this.watch = new Watch(opts.kubeConfig);
     this.log = new Log(opts.kubeConfig);
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? ((opts.settings.progressDeadlineSeconds ?? 600) + 60) * 1000;
+    this.cancelRollbackWaitMs = opts.cancelRollbackWaitMs ?? 30_000;
     this.issueTls = opts.issueTls;
   }
 
@@ -84,58 +88,84 @@ export class KubernetesTarget implements Target {
   async apply({ app, release, signal, log }: RolloutInput): Promise<void> {
     const manifests = this.manifests({ app, release, tls: await this.tlsFor(app) });
     for (const m of manifests) checkManifest(m);
-    let generation = 0;
-    let previous: Deployment | undefined;
-    for (const m of manifests) {
+    const deployment = manifests.find((m): m is Deployment => m.kind === 'Deployment')!;
+    // The Deployment last (its Secrets, Service and Ingress before it): once it is applied, only the
+    // rollout's wait is left, and every way that ends (failure, cancellation) goes through the rollback.
+    for (const m of manifests.filter((m) => m !== deployment)) {
       signal.throwIfAborted();
-      const { applied, before } = await this.applyObject(m);
-      if (m.kind === 'Deployment') {
-        generation = applied.metadata?.generation ?? 0;
-        previous = lastAppliedOf(before);
-      }
+      await this.applyObject(m);
       log(`applied ${m.kind.toLowerCase()}/${m.metadata.name} in namespace ${this.ns}`);
     }
+    signal.throwIfAborted();
+    const { applied, before } = await this.applyObject(deployment);
     try {
-      await this.waitForRollout({ name: app.name, generation, signal, log });
+      log(`applied deployment/${deployment.metadata.name} in namespace ${this.ns}`);
+      await this.waitForRollout({ name: app.name, generation: applied.metadata?.generation ?? 0, signal, log, timeoutMs: this.rolloutTimeoutMs });
     } catch (error) {
-      const rollBack = () => this.rollBack({ failed: manifests.find((m): m is Deployment => m.kind === 'Deployment')!, previous, serving: app.currentRelease, log });
+      const rollBack = (waitMs: number) => this.rollBack({ failed: deployment, applied, previous: lastAppliedOf(before), serving: app.currentRelease, log, waitMs });
       // A cancelled deploy must not leave the cluster rolling on to a release the platform does not record (as on Docker, its new pods go).
-      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled; ${await rollBack()}`, { cause: error });
+      // The deploy shows `deploying` until this returns: the rollback's own rollout is awaited only briefly.
+      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled; ${await rollBack(this.cancelRollbackWaitMs)}`, { cause: error });
       // Anything else (watch failures, the worker shutting down) is retried: the retry applies the same release again.
       if (error instanceof DomainError && error.code !== ErrorCode.notReady) throw error;
       const reason = await this.unreadyReason(app.name, release.version).catch(() => '');
-      const after = await rollBack();
+      const after = await rollBack(this.rolloutTimeoutMs);
       throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
-    // An app whose last secret (or last sidecar with secret values) went keeps no Secret behind. Only now:
-    // until the rollout is done, pods of the previous template (which may refer to it) still run and may restart.
+    // Secrets are named by their content: the ones this release does not use (an earlier release's values, a failed
+    // release's, an app's last secret gone) are deleted only now. Until the rollout is done, pods of the previous
+    // template, which refer to them, still run and may restart, and a rollback needs them.
     const secrets = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name));
     await this.removeKind('Secret', app.name, (name) => !secrets.has(name));
   }
 
   /**
    * Re-applies the Deployment as it was before a failed rollout (server-side apply, same field
-   * manager) and waits until that rollout is done: the pods of the failed template go, the ones
-   * that served stay (maxUnavailable 0 kept them up throughout). Says what happened, for the error.
+   * manager) and waits up to `waitMs` until that rollout is done: the pods of the failed template
+   * go, the ones that served stay (maxUnavailable 0 kept them up throughout). A first deploy
+   * (no release serves) has nothing to roll back to: its Deployment is deleted, so nothing the
+   * platform does not record keeps running. Says what happened, for the error.
    */
-  private async rollBack(opts: { failed: Deployment; previous: Deployment | undefined; serving: number | null; log: LogSink }): Promise<string> {
+  private async rollBack(opts: { failed: Deployment; applied: ObjectHead; previous: Deployment | undefined; serving: number | null; log: LogSink; waitMs: number }): Promise<string> {
     const { failed, previous, log } = opts;
     const name = failed.metadata.name;
+    if (opts.serving === null) return this.deleteFirstDeployment(name, opts.applied, log);
     // maxUnavailable 0: whatever the outcome here, the pods that served before are still up.
-    const serving = `v${opts.serving ?? '-'} keeps serving`;
+    const serving = `v${opts.serving} keeps serving`;
     if (!previous || JSON.stringify(previous.spec.template) === JSON.stringify(failed.spec.template)) {
       return `deployment ${name} has no earlier template to roll back to; ${serving}`;
     }
     const to = `v${previous.metadata.annotations?.[Labels.release] ?? '?'}`;
     log(`rollout failed: rolling deployment ${name} back to ${to}`);
     try {
-      const { applied } = await this.applyObject(previous);
-      await this.waitForRollout({ name, generation: applied.metadata?.generation ?? 0, signal: new AbortController().signal, log });
+      const applyingAt = Date.now();
+      const { applied, before } = await this.applyObject(previous);
+      // The failed rollout's ProgressDeadlineExceeded may stay on the Deployment after this apply (a controller keeps a
+      // condition whose status and reason do not change): it says nothing about the rollback, the replica counts do.
+      const stale = (before as DeploymentLike | undefined)?.status?.conditions?.find((c) => c.type === 'Progressing')?.lastUpdateTime;
+      const staleDeadlineUpTo = Math.max(applyingAt, stale === undefined ? 0 : new Date(stale).getTime() || 0);
+      await this.waitForRollout({ name, generation: applied.metadata?.generation ?? 0, signal: new AbortController().signal, log, timeoutMs: opts.waitMs, staleDeadlineUpTo });
     } catch (e) {
+      if (e instanceof RolloutTimedOut && opts.waitMs < this.rolloutTimeoutMs) {
+        return `deployment ${name} is rolling back to ${to} (not done within ${opts.waitMs} ms; the cluster completes it); ${serving}`;
+      }
       return `rolling deployment ${name} back to ${to} failed (${(e as Error).message}); ${serving}`;
     }
     return `deployment ${name} rolled back to ${to}; ${serving}`;
+  }
+
+  /** A failed or cancelled first deploy: the Deployment just applied goes (exactly that object), its pods with it. */
+  private async deleteFirstDeployment(name: string, applied: ObjectHead, log: LogSink): Promise<string> {
+    log(`rollout failed: deleting deployment ${name} (a first deploy has nothing to roll back to)`);
+    try {
+      const uid = applied.metadata?.uid;
+      if (uid) await this.kinds.Deployment.remove(name, uid);
+      else await this.removeKind('Deployment', name, (n) => n === name);
+    } catch (e) {
+      if (!isNotFound(e)) return `deleting deployment ${name} failed (${kubeError(e, `deleting deployment ${name}`).message}); no release serves`;
+    }
+    return `deployment ${name} deleted (a first deploy has nothing to roll back to); no release serves`;
   }
 
   async status(app: string): Promise<PodView[]> {
@@ -167,7 +197,10 @@ export class KubernetesTarget implements Target {
   async runJob(input: JobRunInput): Promise<JobRunResult> {
     const { app, release, jobId, signal } = input;
     const job = renderJobManifest({ app, release, settings: this.settings, jobId, command: input.command, env: input.env });
-    checkManifest(job);
+    // The job's pod refers to the Secret of the app's current values (content-named), which no rollout may have applied yet.
+    const secret = renderAppSecret({ app, settings: this.settings, secretValues: 'include' });
+    for (const m of secret ? [secret, job] : [job]) checkManifest(m);
+    if (secret) await this.applyObject(secret);
     await this.applyObject(job);
     const control = this.track(signal);
     let outcome: JobPodOutcome | undefined;
@@ -296,13 +329,13 @@ export class KubernetesTarget implements Target {
     }
   }
 
-  private async waitForRollout(opts: { name: string; generation: number; signal: AbortSignal; log: (l: string) => void }): Promise<void> {
-    const control = this.track(opts.signal, this.rolloutTimeoutMs);
+  private async waitForRollout(opts: { name: string; generation: number; signal: AbortSignal; log: (l: string) => void; timeoutMs: number; staleDeadlineUpTo?: number }): Promise<void> {
+    const control = this.track(opts.signal, opts.timeoutMs);
     let last = '';
     const decide = (d: DeploymentLike): true | undefined => {
       // An object older than the one we applied says nothing about our rollout.
       if ((d.metadata?.generation ?? 0) < opts.generation) return undefined;
-      const s = rolloutState(d);
+      const s = rolloutState(d, opts.staleDeadlineUpTo === undefined ? {} : { staleDeadlineUpTo: opts.staleDeadlineUpTo });
       if (s.message !== last) opts.log(`rollout: ${(last = s.message)}`);
       if (s.phase === 'failed') throw new DomainError(ErrorCode.notReady, s.message);
       return s.phase === 'done' ? true : undefined;
@@ -325,7 +358,9 @@ export class KubernetesTarget implements Target {
       });
     } catch (e) {
       if (control.signal.aborted && !opts.signal.aborted) {
-        throw new DomainError(ErrorCode.notReady, `not rolled out within ${this.rolloutTimeoutMs} ms (last: ${last || 'no status'})`, { cause: e });
+        // close(): the worker is shutting down (retryable), which is not this rollout's deadline.
+        if (control.signal.reason instanceof DomainError) throw control.signal.reason;
+        throw new RolloutTimedOut(`not rolled out within ${opts.timeoutMs} ms (last: ${last || 'no status'})`, { cause: e });
       }
       throw e;
     } finally {
@@ -401,6 +436,13 @@ export class KubernetesTarget implements Target {
   private untrack(c: AbortController): void {
     this.open.delete(c);
     if (!c.signal.aborted) c.abort(); // releases its timer and listener
+  }
+}
+
+/** The target's own bound on a rollout's wait passed (not the Deployment's progress deadline). */
+class RolloutTimedOut extends DomainError {
+  constructor(message: string, opts: { cause: unknown }) {
+    super(ErrorCode.notReady, message, opts);
   }
 }
 

@@ -114,6 +114,26 @@ describe('RegistryImagePublisher against a real registry', () => {
     expect(logs).toEqual([`${host}/${tag} is in the registry already (${first.digest})`]);
   });
 
+  it('publishIfAbsent pushes a mutable tag again once it names another local image (the registry\'s digest is not the local one\'s)', async () => {
+    const tag = `m${Date.now().toString(36)}`;
+    const ref = `sidecar-test-mutable:${tag}`;
+    await d.getImage(TEST_IMAGES.base).tag({ repo: 'sidecar-test-mutable', tag });
+    const publisher = new RegistryImagePublisher({ docker: d, registry: host });
+    const first = await publisher.publishIfAbsent(ref);
+    // The operator rebuilds the image under the same tag (an overridden SIDECAR_TLS_TERMINATOR_IMAGE, say).
+    await d.getImage(TEST_IMAGES.runtime).tag({ repo: 'sidecar-test-mutable', tag });
+    const logs: string[] = [];
+    const second = await publisher.publishIfAbsent(ref, { log: (l) => logs.push(l) });
+    expect(second.digest).not.toBe(first.digest);
+    expect(await registryDigest('sidecar-test-mutable', tag)).toBe(second.digest);
+    expect(logs[0]).toBe(`${host}/${ref} in the registry (${first.digest}) is not the local ${ref}: pushing it again`);
+    // Unchanged since: not pushed again.
+    const third: string[] = [];
+    expect(await publisher.publishIfAbsent(ref, { log: (l) => third.push(l) })).toEqual(second);
+    expect(third).toEqual([`${host}/${ref} is in the registry already (${second.digest})`]);
+    for (const r of [ref, `${host}/${ref}`]) await d.getImage(r).remove().catch(() => undefined);
+  });
+
   it('a push the registry cannot take fails the build as retryable, with the engine\'s message', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
     const err = await new RegistryImagePublisher({ docker: d, registry: closed }).publish(TEST_IMAGES.runtime).then(() => undefined, (e: unknown) => e);

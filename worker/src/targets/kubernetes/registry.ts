@@ -22,18 +22,25 @@ export class RegistryImagePublisher implements ImagePublisher {
   constructor(private readonly opts: { docker: Docker; registry: string }) {}
 
   /**
-   * For images whose tag is their content hash (the platform sidecars'): when the registry
-   * already holds the tag, its digest is used and nothing is pushed, so each content hash is
-   * pushed once however often the worker starts. The engine asks the registry
-   * (`GET /distribution/<ref>/json`), so a registry that lost the image gets it pushed again.
+   * Pushes only when the registry's copy is not the local image. The platform sidecars' images
+   * (`SIDECAR_TLS_TERMINATOR_IMAGE`, ...) may be overridden with mutable tags, so a tag in the
+   * registry proves nothing: its digest must be one the engine knows for the local image (its
+   * RepoDigests, recorded when this engine pushed or pulled it). Then nothing is pushed, so an
+   * unchanged image is pushed once however often the worker starts. The engine asks the registry
+   * (`GET /distribution/<ref>/json`), so a registry that lost the image gets it pushed again. With
+   * no local image at all there is nothing to push, and the registry's copy is used.
    */
   async publishIfAbsent(localRef: string, o: { signal?: AbortSignal; log?: LogSink } = {}): Promise<PublishedImage> {
     const { repo, tag } = splitRef(stripRegistry(localRef, this.opts.registry));
     const target = `${this.opts.registry}/${repo}`;
     const there = await this.opts.docker.getImage(`${target}:${tag}`).distribution().then((info) => info.Descriptor.digest, () => undefined);
     if (there) {
-      o.log?.(`${target}:${tag} is in the registry already (${there})`);
-      return { tag: `${target}:${tag}`, digest: there, ref: `${target}@${there}` };
+      const local = await this.opts.docker.getImage(localRef).inspect().then((i) => i.RepoDigests ?? [], () => undefined);
+      if (local === undefined || local.includes(`${target}@${there}`)) {
+        o.log?.(`${target}:${tag} is in the registry already (${there})`);
+        return { tag: `${target}:${tag}`, digest: there, ref: `${target}@${there}` };
+      }
+      o.log?.(`${target}:${tag} in the registry (${there}) is not the local ${localRef}: pushing it again`);
     }
     return this.publish(localRef, o);
   }

@@ -24,6 +24,14 @@ describe('rolloutState: kubectl rollout status\'s decision', () => {
     // A condition from before the latest spec change says nothing yet.
     expect(rolloutState(d(2, { observedGeneration: 1, conditions })).phase).toBe('waiting');
   });
+
+  it('a rollback\'s wait ignores a ProgressDeadlineExceeded last updated before the rollback was applied; the counts decide', () => {
+    const at = (t: string) => [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', lastUpdateTime: t }];
+    const upTo = Date.parse('2026-01-01T00:00:10Z');
+    expect(rolloutState(d(3, { observedGeneration: 3, replicas: 2, updatedReplicas: 2, availableReplicas: 2, conditions: at('2026-01-01T00:00:05Z') }), { staleDeadlineUpTo: upTo }).phase).toBe('done');
+    expect(rolloutState(d(3, { observedGeneration: 3, replicas: 3, updatedReplicas: 1, conditions: at('2026-01-01T00:00:10Z') }), { staleDeadlineUpTo: upTo }).phase).toBe('waiting');
+    expect(rolloutState(d(3, { observedGeneration: 3, replicas: 3, updatedReplicas: 1, conditions: at('2026-01-01T00:00:11Z') }), { staleDeadlineUpTo: upTo }).phase).toBe('failed');
+  });
 });
 
 describe('worker config for SIDECAR_TARGET=kubernetes', () => {

@@ -18,8 +18,9 @@ export interface KubernetesWorkerConfig {
  * What `SIDECAR_TARGET=kubernetes` changes in the worker, made in one place for main.ts:
  * the target (kubeconfig or in-cluster config), and the runtime and platform sidecar images
  * published to the registry, so that the cluster's nodes can pull them and manifests
- * reference them by digest. The sidecar images' tags are their content hashes: each is
- * pushed once (publishIfAbsent), whatever the number of worker starts.
+ * reference them by digest. A sidecar image is pushed only when the registry's copy is not
+ * the local image (publishIfAbsent compares digests: an overridden image may be a mutable tag),
+ * so an unchanged image is pushed once, whatever the number of worker starts.
  */
 export async function kubernetesWorkerParts(opts: {
   config: KubernetesWorkerConfig;
