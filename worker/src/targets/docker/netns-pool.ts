@@ -184,10 +184,18 @@ export class NetnsPool {
     const claimed = new Set(pauses.map((p) => p.Labels[NETNS_HOLDER_LABEL]));
     const ours = (h: Docker.ContainerInfo) => h.Labels[PLATFORM_LABEL] === this.opts.platformId;
     const orphans = holders.filter(
-      (h) => !claimed.has(h.Id) && h.Labels[POOL_OWNER_LABEL] !== this.owner && (h.State !== 'running' || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
+      (h) => !claimed.has(h.Id) && h.Labels[POOL_OWNER_LABEL] !== this.owner && (stopped(h) || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
     );
     await Promise.all(orphans.map((h) => this.remove(h.Id)));
   }
+}
+
+/**
+ * Stopped for good: exited, or created and never started for minutes. (A holder another pool
+ * has just created is `created` for the moment until its start: not ours to remove.)
+ */
+function stopped(h: Docker.ContainerInfo): boolean {
+  return h.State === 'exited' || h.State === 'dead' || (h.State === 'created' && Date.now() / 1000 - h.Created > 300);
 }
 
 /** True when `owner` (`<hostname>:<pid>:<pool>`) names a process on this host that no longer runs. */
