@@ -58,9 +58,10 @@ describe('platform sidecars', () => {
       body: JSON.stringify({ sidecars: { tls: { enabled: true }, procinfo: true } }),
     });
     expect(patched.status, await patched.clone().text()).toBe(200);
-    await eventually('release 2 running', async () => {
-      const app = (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as { currentRelease: number; status: string };
-      return app.currentRelease === 2 && app.status === 'running' ? true : undefined;
+    // Done when its deploy has succeeded: release 2 serves and the release-1 pod has stopped.
+    await eventually('release 2 rolled out', async () => {
+      const { items } = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ release: number | null; status: string }> };
+      return items.some((d) => d.release === 2 && d.status === 'succeeded') ? true : undefined;
     }, 60_000);
     const caRes = await p.api$('/api/v1/ca.pem');
     expect(caRes.status).toBe(200);
