@@ -170,8 +170,14 @@ async function rolloutSteps(p: RunningPlatform, app: string, wall0: number, serv
     const e = pod?.events.find((x) => x.container === container && x.reason === reason && Date.parse(x.time) >= wall0);
     return e ? Date.parse(e.time) - wall0 : Number.NaN;
   };
-  const marks = [at('app', 'Created'), at('app', 'Started'), at('app', 'Ready'), at('runtime', 'Started'), at('runtime', 'Ready'), servingMs];
-  const names = ['request → pod sandbox ready (API, queue, worker, sandbox)', 'logic sidecar start', 'logic sidecar startup probe passes', 'runtime start', 'runtime boots, readiness passes', 'routes switched → first 200'];
+  // The log shipper (declared first, when on) starts before the logic sidecar is created.
+  const shipper = at('logs', 'Created');
+  const sandboxReady = Number.isNaN(shipper) ? at('app', 'Created') : shipper;
+  const marks = [sandboxReady, at('app', 'Created'), at('app', 'Started'), at('app', 'Ready'), at('runtime', 'Started'), at('runtime', 'Ready'), servingMs];
+  const names = [
+    'request → pod sandbox ready (API, queue, worker, sandbox)', 'log shipper start (0 when off)', 'logic sidecar start',
+    'logic sidecar startup probe passes', 'runtime start', 'runtime boots, readiness passes', 'routes switched → first 200',
+  ];
   return Object.fromEntries(names.map((n, i) => [n, marks[i]! - (i === 0 ? 0 : marks[i - 1]!)]));
 }
 

@@ -66,6 +66,8 @@ describe('resilience', () => {
     expect(p.pids().worker).not.toBe(before); // the launcher restarted it
     expect(d.status, log).toBe('succeeded');
     expect(await p.get('survivor')).toEqual({ status: 200, body: 'survived' });
+    // The killed worker's npm container went with the retry; nothing of the build is left.
+    expect(await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/deploy=${id}`, 'sidecar.paas/kind=npm-install'] } })).toEqual([]);
   }, 120_000);
 
   it('a platform restart keeps apps running, adopts their pods and deploys over them', async () => {

@@ -49,6 +49,7 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       throw err;
     });
 
+    await removeEarlierAttempts(docker, labels?.[Labels.deploy]);
     const container = await docker.createContainer({
       Image: builderImage,
       Cmd: NPM_INSTALL,
@@ -140,4 +141,14 @@ async function chownTree(path: string, uid: number): Promise<void> {
   await lchown(path, uid, uid);
   if (!(await lstat(path)).isDirectory()) return;
   for (const name of await readdir(path)) await chownTree(join(path, name), uid);
+}
+
+/**
+ * The npm containers of earlier attempts at the same deploy: a worker killed mid-build never
+ * removed its own, and this retry is the first to know it is gone.
+ */
+async function removeEarlierAttempts(docker: Docker, deployId: string | undefined): Promise<void> {
+  if (deployId === undefined) return;
+  const left = await docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.kind}=npm-install`, `${Labels.deploy}=${deployId}`] } });
+  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }
