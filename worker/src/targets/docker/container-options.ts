@@ -111,7 +111,8 @@ export function pauseCreateOptions(pod: Pod, image: string, network: string = PO
   const labels = { ...podLabels(pod), [Labels.role]: ContainerRole.pause, [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)) };
   if (holderId !== undefined) {
     // The holder owns the pod's namespaces (network, IPC, PID) and the other containers join it;
-    // this pause container is the pod's record (labels, stored spec) and lives in the holder's namespaces.
+    // this pause container is the pod's record (labels, stored spec), created in the holder's
+    // namespaces but never started (pod-runner.ts).
     const joined = { NetworkMode: `container:${holderId}`, IpcMode: `container:${holderId}`, PidMode: `container:${holderId}` };
     return { name: pauseName(podName(pod)), Image: image, Labels: { ...labels, [NETNS_HOLDER_LABEL]: holderId }, HostConfig: { ...PAUSE_HOST_CONFIG, ...joined } };
   }

@@ -284,13 +284,14 @@ export class PodRunner {
       this.changed();
       return;
     }
-    // The holder runs already: the lifecycle begins once the containers exist, and the pause
-    // container (the pod's record, in the holder's namespaces) starts beside the first of them.
+    // The holder runs already and is the pod's sandbox (its pause process holds the namespaces and
+    // is PID 1 of a shared PID namespace): the lifecycle begins once the containers exist. The pause
+    // container stays the pod's record (labels, stored spec) and is never started: starting it
+    // would only compete with the first container's start (measured: ~150 ms on every pod).
     const [network] = await settleAll([networkOf(this.docker, pause.holderId), creating] as const);
     this.sandbox = { pauseId: pause.pauseId, ...network };
     this.sandboxReady = true;
     this.changed();
-    await this.docker.getContainer(pause.pauseId).start();
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {

@@ -183,8 +183,8 @@ function networkIn(info: Docker.ContainerInspectInfo): Omit<Sandbox, 'pauseId'> 
 }
 
 /**
- * After a host reboot nothing of the pod runs: start its network holder (if it has one), then
- * its pause container, so that the others can join them.
+ * After a host reboot nothing of the pod runs: start its sandbox (its network holder, or else its
+ * pause container), so that the others can join it.
  */
 export async function restartSandbox(docker: Docker, pauseId: string): Promise<void> {
   const pause = await docker.getContainer(pauseId).inspect();
@@ -195,8 +195,8 @@ export async function restartSandbox(docker: Docker, pauseId: string): Promise<v
       if (!isNotModified(e)) throw e;
     });
   };
-  if (holderId !== undefined) await startIfStopped(holderId);
-  await startIfStopped(pauseId);
+  // With a holder, the holder is the sandbox; the pause container is only the pod's record.
+  await startIfStopped(holderId ?? pauseId);
 }
 
 /** Every Docker container of the pod (any state), found by its ownership labels. */
