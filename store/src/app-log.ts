@@ -9,13 +9,15 @@ export interface AppLogLine { id: string; time: string; pod: string; container: 
 
 /** Lines kept per app (the stream is trimmed approximately to this length). */
 export const APP_LOG_MAX_LINES = 20_000;
+/** Lines older than this are dropped (default; `SIDECAR_LOG_MAX_AGE_MS` in the worker). */
+export const APP_LOG_MAX_AGE_MS = 7 * 24 * 3600_000;
 
 /**
  * An app's runtime and sidecar logs as a Redis stream: they outlive pods,
  * redeploys and rollbacks. Written by the worker's collector, read by the API.
  */
 export class AppLogStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly maxAgeMs = APP_LOG_MAX_AGE_MS) {}
 
   /** Appends lines; `cursor` (field → value) is stored in the same transaction, so a crash never repeats or skips lines. */
   async append(app: string, lines: Array<Omit<AppLogLine, 'id'>>, cursor?: Record<string, string>): Promise<void> {
@@ -26,6 +28,8 @@ export class AppLogStore {
       const file = l.file !== undefined ? ['file', l.file] : [];
       m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, ...file, 'line', l.line);
     }
+    // Stream ids begin with the time a line was stored: everything before the age limit goes.
+    m.xtrim(this.k.appLogs(app), 'MINID', `${Math.max(0, Date.now() - this.maxAgeMs)}-0`);
     await m.exec();
   }
 

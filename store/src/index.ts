@@ -49,14 +49,14 @@ export interface Stores {
  * Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis.
  * `secrets` seals app secrets at rest; processes that read or write apps must pass it.
  */
-export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: SecretBox): Stores {
+export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: SecretBox, opts: { appLogMaxAgeMs?: number } = {}): Stores {
   const k = keys(prefix);
   const cas = new CasUpdater(redis.duplicate());
   return {
     redis,
     keys: k,
     apps: new AppStore(redis, k, cas, secrets),
-    appLogs: new AppLogStore(redis, k),
+    appLogs: new AppLogStore(redis, k, opts.appLogMaxAgeMs),
     deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k),

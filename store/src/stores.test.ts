@@ -89,4 +89,19 @@ describe('app logs', () => {
     const lines = await stores.appLogs.tail('files', { n: 10 });
     expect(lines.map(({ id: _id, ...l }) => l)).toEqual([{ ...base, stream: 'stdout', line: 'out' }, { ...base, stream: 'file', file: 'app.log', line: 'in a file' }]);
   });
+
+  it('drop lines older than the age limit when new ones are stored', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}:`;
+    const aged = createStores(redis, prefix, box, { appLogMaxAgeMs: 60_000 });
+    const key = `${prefix}app:aged:logs`;
+    // Two lines stored ten minutes and ten seconds ago (stream ids begin with the time they were stored).
+    const base = { time: '2026-11-27T19:00:00.000000000Z', pod: 'p', container: 'runtime', release: '1', stream: 'stdout' };
+    const fields = (line: string) => Object.entries({ ...base, line }).flat();
+    await redis.xadd(key, `${Date.now() - 600_000}-0`, ...fields('ten minutes old'));
+    await redis.xadd(key, `${Date.now() - 10_000}-0`, ...fields('ten seconds old'));
+    expect((await aged.appLogs.tail('aged', { n: 10 })).map((l) => l.line)).toEqual(['ten minutes old', 'ten seconds old']);
+    await aged.appLogs.append('aged', [{ ...base, stream: 'stdout', line: 'new' }]);
+    expect((await aged.appLogs.tail('aged', { n: 10 })).map((l) => l.line)).toEqual(['ten seconds old', 'new']);
+    await aged.close();
+  });
 });

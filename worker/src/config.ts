@@ -29,6 +29,8 @@ const Env = z.object({
   /** Logic images of this many newest releases per app are kept; older ones are removed. */
   SIDECAR_KEEP_RELEASES: z.coerce.number().int().min(1).default(10),
   SIDECAR_READY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** App log lines older than this are dropped (besides the 20 000-line cap per app). */
+  SIDECAR_LOG_MAX_AGE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600_000),
   /** Bundles no unfinished deploy needs are removed once older than this (bundle-gc.ts). */
   SIDECAR_BUNDLE_GRACE_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** Warm network namespaces per port set on the Docker target (netns-pool.ts); 0 turns the pool off. */

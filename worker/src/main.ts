@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
-  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets, { appLogMaxAgeMs: config.SIDECAR_LOG_MAX_AGE_MS });
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
   const runtimeImageDigest = (await docker.getImage(runtimeImage).inspect()).Id;
   // The API renders `/manifests` with the sidecar images pods actually reference.
