@@ -596,7 +596,9 @@ export class PodRunner {
     const state = gone ? undefined : (await container.inspect().catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.State;
     if (c.generation !== gen || this.closed) return;
     this.markExited(c, state ?? { ExitCode: 137, FinishedAt: new Date().toISOString(), OOMKilled: false });
-    this.emit(c.spec.name, 'Exited', `Container ${c.spec.name} exited with code ${c.exitCode}${c.terminatedReason === 'OOMKilled' ? ' (OOMKilled)' : ''}`);
+    // Dated when the process exited (Docker's FinishedAt), not when the runner noticed: the back-off
+    // counts from the exit too, and on a loaded host the notice can come late.
+    this.emit(c.spec.name, 'Exited', `Container ${c.spec.name} exited with code ${c.exitCode}${c.terminatedReason === 'OOMKilled' ? ' (OOMKilled)' : ''}`, c.exitedAtMs ?? undefined);
     this.changed();
   }
 
@@ -715,8 +717,8 @@ export class PodRunner {
     });
   }
 
-  private emit(container: string, reason: string, message: string): void {
-    const event: PodEvent = { time: new Date().toISOString(), container, reason, message };
+  private emit(container: string, reason: string, message: string, atMs?: number): void {
+    const event: PodEvent = { time: new Date(atMs ?? Date.now()).toISOString(), container, reason, message };
     this.events.push(event);
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
     this.onEvent?.(event);
