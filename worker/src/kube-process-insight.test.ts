@@ -37,8 +37,8 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function insight(): KubeProcessInsight {
-  const i = new KubeProcessInsight({ kubeConfig: api.kubeConfig(), namespace: NS, stores, platformId: PLATFORM, intervalMs: 50 });
+function insight(over: { snapshotTimeoutMs?: number } = {}): KubeProcessInsight {
+  const i = new KubeProcessInsight({ kubeConfig: api.kubeConfig(), namespace: NS, stores, platformId: PLATFORM, intervalMs: 50, ...over });
   insights.push(i);
   i.start();
   return i;
@@ -162,6 +162,19 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     insight();
     await expect.poll(() => errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(pod)), WAIT)
       .toEqual([`worker: kubernetes process insight: ${pod}: procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`]);
+    expect(await stores.processes.get(app, pod)).toBeUndefined();
+  });
+
+  it('close() ends an exec in progress (a command that never exits) and resolves', async () => {
+    const app = `a${randomUUID().slice(0, 8)}`;
+    const pod = `${app}-1`;
+    putPod(app, pod);
+    exec.script(NS, pod, 'procinfo', () => ({ stdout: 'uptime 1.00\n', hang: true }));
+    // No snapshot timeout within the test's: only close() can end this exec.
+    const i = insight({ snapshotTimeoutMs: 3_600_000 });
+    await expect.poll(() => exec.open(NS, pod), WAIT).toBe(1);
+    await i.close();
+    await expect.poll(() => exec.open(NS, pod), WAIT).toBe(0);
     expect(await stores.processes.get(app, pod)).toBeUndefined();
   });
 

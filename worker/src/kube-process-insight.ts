@@ -40,7 +40,7 @@ export class KubeProcessInsight {
   private readonly control = new AbortController();
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly opts: { kubeConfig: KubeConfig; namespace: string; stores: Stores; platformId: string; intervalMs?: number }) {
+  constructor(private readonly opts: { kubeConfig: KubeConfig; namespace: string; stores: Stores; platformId: string; intervalMs?: number; snapshotTimeoutMs?: number }) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.exec = new Exec(opts.kubeConfig);
     this.ticks = new Periodic('kubernetes process insight', () => this.scan(), opts.intervalMs ?? 2_000);
@@ -96,14 +96,17 @@ export class KubeProcessInsight {
         failure ??= e;
         socket.terminate();
       };
-      const timer = setTimeout(() => stop(new Error(`procinfo snapshot took longer than ${SNAPSHOT_TIMEOUT_MS / 1000} s`)), SNAPSHOT_TIMEOUT_MS);
+      const limit = this.opts.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS;
+      const timer = setTimeout(() => stop(new Error(`procinfo snapshot took longer than ${limit / 1000} s`)), limit);
       const onAbort = () => stop(new Error('closing'));
-      this.control.signal.addEventListener('abort', onAbort, { once: true });
       socket.once('close', () => {
         clearTimeout(timer);
         this.control.signal.removeEventListener('abort', onAbort);
         resolve();
       });
+      // close() may have come while the socket was being opened.
+      if (this.control.signal.aborted) onAbort();
+      else this.control.signal.addEventListener('abort', onAbort, { once: true });
     });
     if (failure) throw failure;
     const done: V1Status | undefined = status;

@@ -10,8 +10,8 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const Channel = { stdout: 1, stderr: 2, status: 3 } as const;
 const Opcode = { binary: 0x2, close: 0x8 } as const;
 
-/** What a command run in a container does: what it prints and how it exits. */
-export interface ExecResult { stdout?: string; stderr?: string; exitCode?: number }
+/** What a command run in a container does: what it prints and how it exits (`hang`: it prints, then never exits). */
+export interface ExecResult { stdout?: string; stderr?: string; exitCode?: number; hang?: boolean }
 /** One exec the client asked for, as the API server read it from the upgrade request. */
 export interface ExecCall { ns: string; pod: string; container: string; command: string[]; query: URLSearchParams; protocol: string }
 
@@ -28,6 +28,7 @@ export interface ExecCall { ns: string; pod: string; container: string; command:
  */
 export class FakePodExec {
   readonly calls: ExecCall[] = [];
+  private readonly connections = new Map<string, Set<Duplex>>();
   private readonly scripts = new Map<string, (command: string[]) => ExecResult>();
   private readonly failures = new Map<string, number>();
 
@@ -43,6 +44,11 @@ export class FakePodExec {
   /** The next `times` execs in this container fail with a 500 before the upgrade, as when the kubelet cannot be reached. */
   failNext(ns: string, pod: string, container: string, times = 1): void {
     this.failures.set(`${ns}/${pod}/${container}`, times);
+  }
+
+  /** How many exec connections into this pod are open now. */
+  open(ns: string, pod: string): number {
+    return this.connections.get(`${ns}/${pod}`)?.size ?? 0;
   }
 
   /** The execs asked for in one pod. */
@@ -73,6 +79,11 @@ export class FakePodExec {
 
     // A client that goes mid-answer resets the connection; nothing to do but let it go.
     socket.on('error', () => socket.destroy());
+    const open = this.connections.get(`${ns}/${pod}`) ?? new Set<Duplex>();
+    this.connections.set(`${ns}/${pod}`, open.add(socket));
+    socket.on('close', () => open.delete(socket));
+    // The client went without a close frame (terminated): the server ends its side too.
+    socket.on('end', () => socket.end());
     const accept = createHash('sha1').update(`${wsKey}${WS_GUID}`).digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`);
     // The client's close (after it read the status) is answered by ending the connection.
@@ -87,6 +98,7 @@ export class FakePodExec {
       const bytes = Buffer.from(text ?? '');
       for (let i = 0; i < bytes.length; i += 16 * 1024) send(channel, bytes.subarray(i, i + 16 * 1024));
     }
+    if (result.hang) return;
     const exitCode = result.exitCode ?? 0;
     send(Channel.status, JSON.stringify(exitCode === 0
       ? { metadata: {}, status: 'Success' }
