@@ -5,7 +5,7 @@ import type { Stores } from '@sidecar/store';
 import { LogBatch } from './log-batch.js';
 import { normalizeTime, readLines, shippedEntry } from './log-collector.js';
 import { Periodic } from './periodic.js';
-import { apiStatusOf } from './targets/kubernetes/kube-errors.js';
+import { kubeMessageOf } from './targets/kubernetes/kube-errors.js';
 import { followPodLog } from './targets/kubernetes/pod-log-stream.js';
 
 /** A container whose follow failed is tried again after this long (not on every scan). */
@@ -44,10 +44,7 @@ export class KubeLogCollector {
   }
 
   private async scan(): Promise<void> {
-    // Only platform-owned pods of this platform (several may share the namespace); a bare
-    // `app` existence term is left to the check below.
-    const labelSelector = `${Labels.managed}=true,${KubeLabels.platform}=${this.opts.platformId}`;
-    const { items } = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector });
+    const items = await listPlatformPods(this.core, this.opts);
     if (this.closing) return;
     const sources = items.flatMap(runningSources);
     const uids = new Set(sources.map((s) => s.uid));
@@ -62,7 +59,7 @@ export class KubeLogCollector {
         .catch((e: unknown) => {
           if (control.signal.aborted) return;
           this.retryAt.set(s.key, Date.now() + (this.opts.retryMs ?? RETRY_AFTER_MS));
-          console.error(`worker: kubernetes log collector: ${s.pod}/${s.container}: ${messageOf(e)}`);
+          console.error(`worker: kubernetes log collector: ${s.pod}/${s.container}: ${kubeMessageOf(e)}`);
         })
         .finally(() => this.followed.delete(s.key));
       this.followed.set(s.key, { uid: s.uid, control, done });
@@ -81,7 +78,7 @@ export class KubeLogCollector {
     });
     const batch = new LogBatch({
       stores, app: s.app, ...(this.opts.flushMs ? { flushMs: this.opts.flushMs } : {}),
-      onError: (e) => console.error(`worker: kubernetes log collector: ${s.app}: ${messageOf(e)}`),
+      onError: (e) => console.error(`worker: kubernetes log collector: ${s.app}: ${kubeMessageOf(e)}`),
     });
     batch.start();
     const meta = { pod: s.pod, container: s.container, release: s.release };
@@ -119,6 +116,15 @@ export class KubeLogCollector {
   }
 }
 
+/**
+ * The pods of this platform in the namespace (several platforms may share it): the ones the
+ * worker's collectors look into. A bare `app` existence term is left to their own checks.
+ */
+export async function listPlatformPods(core: CoreV1Api, o: { namespace: string; platformId: string }): Promise<V1Pod[]> {
+  const labelSelector = `${Labels.managed}=true,${KubeLabels.platform}=${o.platformId}`;
+  return (await core.listNamespacedPod({ namespace: o.namespace, labelSelector })).items;
+}
+
 /** The containers of a pod that have a log to follow now: running ones, init (native sidecars) and main. */
 function runningSources(pod: V1Pod): Source[] {
   const labels = pod.metadata?.labels ?? {};
@@ -143,5 +149,3 @@ export function utcTime(t: string): string {
   const seconds = m[3] === 'Z' ? m[1] : new Date(Date.parse(`${m[1]}${m[3]}`)).toISOString().slice(0, 19);
   return normalizeTime(`${seconds}${m[2] ?? ''}Z`);
 }
-
-const messageOf = (e: unknown) => apiStatusOf(e)?.message ?? (e instanceof Error ? e.message : String(e));

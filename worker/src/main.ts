@@ -14,6 +14,7 @@ import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { KubeLogCollector } from './kube-log-collector.js';
+import { KubeProcessInsight } from './kube-process-insight.js';
 import { LogCollector } from './log-collector.js';
 import { ProcessInsight } from './process-insight.js';
 import { pruneReleaseImages } from './retention.js';
@@ -121,8 +122,11 @@ async function main(): Promise<void> {
     ? new KubeLogCollector({ kubeConfig: loadKubeConfig(), namespace: config.SIDECAR_K8S_NAMESPACE, stores, platformId: config.SIDECAR_PLATFORM_ID })
     : new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
   logs.start();
-  const processes = k8s ? undefined : new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
-  processes?.start();
+  // Process lists from the procinfo sidecars: `docker exec`, or pods/exec through the API.
+  const processes = k8s
+    ? new KubeProcessInsight({ kubeConfig: loadKubeConfig(), namespace: config.SIDECAR_K8S_NAMESPACE, stores, platformId: config.SIDECAR_PLATFORM_ID })
+    : new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  processes.start();
   const heartbeat = async () => {
     try {
       await target.ping();
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
       const forced = setTimeout(() => process.exit(1), 20_000).unref();
       clearInterval(beat);
       // Stop taking jobs and let running ones finish; pods keep running (adopted on the next start).
-      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close(), processes?.close(), bundles.close()]);
+      const results = await Promise.allSettled([buildWorker.close(), deployWorker.close(), jobWorker.close(), status.close(), logs.close(), processes.close(), bundles.close()]);
       await Promise.allSettled([target.close(), producer.close()]);
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);

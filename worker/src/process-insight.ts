@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
 import type { ProcessInfo, Stores } from '@sidecar/store';
@@ -16,6 +16,8 @@ interface Sample { uptime: number; procs: Map<number, { ticks: number; rssKb: nu
  * CPU use over the interval between the samples and resident memory.
  */
 export function parseProcinfo(output: string, containerId: string): ProcessInfo[] {
+  // An empty id would be part of every cgroup path: no container, no processes.
+  if (!containerId) return [];
   const samples: Sample[] = [];
   for (const line of output.split('\n')) {
     if (line.startsWith('uptime ')) {
@@ -40,14 +42,36 @@ export function parseProcinfo(output: string, containerId: string): ProcessInfo[
   return items.sort((a, b) => a.pid - b.pid);
 }
 
+/** The most a snapshot may print (two samples of every process of the pod). */
+export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
+/** A snapshot takes half a second; one that takes this long is given up. */
+export const SNAPSHOT_TIMEOUT_MS = 10_000;
+
+/**
+ * Where a snapshot's stdout goes: kept up to MAX_SNAPSHOT_BYTES. Command lines are the app's
+ * to choose: a larger snapshot is dropped, not buffered (`onOverflow` is called once, to end the exec).
+ */
+export function snapshotSink(onOverflow: (e: Error) => void): { sink: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const sink = new Writable({
+    write(b: Buffer, _encoding, done) {
+      size += b.length;
+      if (size <= MAX_SNAPSHOT_BYTES) chunks.push(b);
+      else if (size - b.length <= MAX_SNAPSHOT_BYTES) onOverflow(new Error(`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`));
+      done();
+    },
+  });
+  return { sink, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
 /**
  * Collects process lists from the procinfo sidecars of this platform's pods:
  * every interval, `docker exec` of the snapshot command in each running procinfo
  * container, kept to the pod's runtime container, published to Redis for
  * `GET /apps/:app/pods/:pod/processes` (the API never talks to Docker).
+ * KubeProcessInsight is its counterpart on a cluster.
  */
-/** The most a snapshot may print (two samples of every process of the pod). */
-const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
 
 export class ProcessInsight {
   private readonly ticks: Periodic;
@@ -87,21 +111,17 @@ export class ProcessInsight {
   private async exec(id: string): Promise<string> {
     const exec = await this.opts.docker.getContainer(id).exec({ Cmd: [...PROCINFO_SNAPSHOT_COMMAND], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Command lines are the app's to choose: a snapshot larger than this is dropped, not buffered.
-    out.on('data', (b: Buffer) => {
-      size += b.length;
-      if (size > MAX_SNAPSHOT_BYTES) stream.destroy(new Error(`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`));
-      else chunks.push(b);
+    let overflow: Error | undefined;
+    const out = snapshotSink((e) => {
+      overflow = e;
+      stream.destroy(e);
     });
-    this.opts.docker.modem.demuxStream(stream, out, new PassThrough());
+    this.opts.docker.modem.demuxStream(stream, out.sink, new PassThrough());
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy();
-        reject(new Error('procinfo snapshot took longer than 10 s'));
-      }, 10_000);
+        reject(new Error(`procinfo snapshot took longer than ${SNAPSHOT_TIMEOUT_MS / 1000} s`));
+      }, SNAPSHOT_TIMEOUT_MS);
       const done = () => {
         clearTimeout(timer);
         resolve();
@@ -113,7 +133,8 @@ export class ProcessInsight {
         reject(e);
       });
     });
-    return Buffer.concat(chunks).toString('utf8');
+    if (overflow) throw overflow;
+    return out.text();
   }
 
   async close(): Promise<void> {

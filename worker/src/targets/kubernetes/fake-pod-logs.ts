@@ -85,9 +85,15 @@ export class FakePodLogs {
   }
 }
 
-/** A pod as the API server lists it, with its containers running; `labels` beyond the platform's own. */
-export function podObject(o: { ns: string; name: string; platformId: string; app: string; release: number; init?: string[]; containers: string[]; labels?: Record<string, string> }): Obj & { status: unknown } {
-  const running = (name: string) => ({ name, ready: true, restartCount: 0, image: 'fake', imageID: '', state: { running: { startedAt: new Date().toISOString() } } });
+/**
+ * A pod as the API server lists it, with its containers running; `labels` beyond the platform's own,
+ * `containerIds` the runtime's ids of containers by name (`containerd://<id>`), where a test needs them.
+ */
+export function podObject(o: { ns: string; name: string; platformId: string; app: string; release: number; init?: string[]; containers: string[]; labels?: Record<string, string>; containerIds?: Record<string, string> }): Obj & { status: unknown } {
+  const running = (name: string) => ({
+    name, ready: true, restartCount: 0, image: 'fake', imageID: '', ...(o.containerIds?.[name] ? { containerID: o.containerIds[name] } : {}),
+    state: { running: { startedAt: new Date().toISOString() } },
+  });
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {

@@ -19,6 +19,15 @@ export function apiStatusOf(e: unknown): ApiStatus | undefined {
   return { code, reason: typeof b.reason === 'string' ? b.reason : '', message: typeof b.message === 'string' ? b.message : `HTTP ${code}` };
 }
 
+/**
+ * One line for a log: the API server's message when it answered with a Status, else the error's
+ * (an exec's WebSocket fails with an ErrorEvent, which is no Error but has a message).
+ */
+export function kubeMessageOf(e: unknown): string {
+  const m = apiStatusOf(e)?.message ?? (e as { message?: unknown } | undefined)?.message;
+  return typeof m === 'string' ? m : String(e);
+}
+
 export const isNotFound = (e: unknown) => apiStatusOf(e)?.code === 404;
 
 /**

@@ -90,7 +90,7 @@ describe('deploy/kubernetes: the platform\'s own manifests pass the check', () =
       deployments: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
       services: ['create', 'delete', 'get', 'list', 'patch'], secrets: ['create', 'delete', 'get', 'list', 'patch'],
       ingresses: ['create', 'delete', 'get', 'list', 'patch'], jobs: ['create', 'delete', 'get', 'list', 'patch'],
-      pods: ['get', 'list', 'watch'], 'pods/log': ['get'], events: ['list'],
+      pods: ['get', 'list', 'watch'], 'pods/log': ['get'], 'pods/exec': ['create', 'get'], events: ['list'],
     });
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { APP_DEFAULTS, type App, type KubernetesSettings, type Release } from '@sidecar/core';
 import { TEST_IMAGES, docker, ensureTestImages } from '../docker/test-support.js';
@@ -23,6 +24,8 @@ export interface RecordedRequest {
   body: unknown;
 }
 export type Route = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
+/** Answers an HTTP upgrade (a WebSocket, as exec and attach use); the socket is the raw connection. */
+export type UpgradeRoute = (req: RecordedRequest, head: http.IncomingMessage, socket: Duplex) => void;
 /** Called after a client's write (apply or delete) to the object store: what a controller would react to. */
 export type WriteListener = (path: string, obj: Obj | undefined) => void;
 interface Watcher { collection: string; query: Record<string, string>; res: http.ServerResponse }
@@ -71,6 +74,8 @@ export class FakeApiServer {
   readonly objects = new Map<string, Obj>();
   private readonly routes: { method: string; path: string | RegExp; route: Route }[] = [];
   private readonly open = new Set<http.ServerResponse>();
+  private readonly upgrades: { path: RegExp; route: UpgradeRoute }[] = [];
+  private readonly sockets = new Set<Duplex>();
   private readonly watchers = new Set<Watcher>();
   /** Every change, so a watch from a resourceVersion first gets what happened since (as an API server's watch cache does). */
   private readonly history: WatchEvent[] = [];
@@ -81,6 +86,12 @@ export class FakeApiServer {
   /** A scripted answer for matching requests; the newest matching route wins, before the object store. */
   on(method: string, path: string | RegExp, route: Route): this {
     this.routes.unshift({ method, path, route });
+    return this;
+  }
+
+  /** An answer for upgrade requests (recorded like any request) whose path matches; others are refused with a 404. */
+  onUpgrade(path: RegExp, route: UpgradeRoute): this {
+    this.upgrades.unshift({ path, route });
     return this;
   }
 
@@ -149,6 +160,16 @@ export class FakeApiServer {
         Promise.resolve(route ? route.route(rec, res) : this.store(rec, res)).catch((e: unknown) => sendJson(res, 500, statusBody(500, 'InternalError', String(e))));
       });
     });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], body: undefined };
+      this.requests.push(rec);
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      const upgrade = this.upgrades.find((u) => u.path.test(rec.path));
+      if (upgrade) return upgrade.route(rec, req, socket);
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
   }
 
@@ -170,6 +191,7 @@ export class FakeApiServer {
 
   async close(): Promise<void> {
     for (const res of this.open) res.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
