@@ -113,6 +113,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
 
 describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
   it('returns the pods the Docker target runs, one per replica, valid for the pod runner, secrets masked', async () => {
+    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
     const res = await manifests('shop', '?target=docker').expect(200);
     expect(res.body.items).toHaveLength(3);
     for (const pod of res.body.items) {
@@ -121,6 +122,21 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
     }
     expect(res.body.items[0].spec.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', value: '******' });
     expect(res.text).not.toContain('pa55word-in-clear');
+    // The log shipper is on by default: declared first, by the published image.
+    expect(res.body.items[0].spec.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])[0]).toEqual(['logs', images.logs]);
+  });
+
+  it('includes the platform sidecars the app enables, in the fixed order, the TLS certificate and key masked', async () => {
+    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+    await deployed('guarded', { sidecars: { tls: { enabled: true }, procinfo: true } });
+    const res = await manifests('guarded', '?target=docker').expect(200);
+    const [pod] = res.body.items;
+    expect(() => validatePod(pod)).not.toThrow();
+    expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['logs', 'app', 'tls', 'procinfo']);
+    expect(pod.spec.shareProcessNamespace).toBe(true);
+    const tls = pod.spec.initContainers.find((c: { name: string }) => c.name === 'tls');
+    expect(tls.env).toEqual(expect.arrayContaining([{ name: 'SIDECAR_TLS_CERT', value: '******' }, { name: 'SIDECAR_TLS_KEY', value: '******' }]));
+    expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
   });
 });
 

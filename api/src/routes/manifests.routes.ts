@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import {
-  DomainError, ErrorCode, podNameFor, renderAppManifests, renderPod, SECRET_MASK,
+  DomainError, enabledSidecars, ErrorCode, podNameFor, renderAppManifests, renderPod, SECRET_MASK,
   type App, type KubernetesSettings, type PlatformSidecarImages, type Pod, type Release,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
@@ -29,9 +29,10 @@ export function manifestsRoutes(deps: { stores: Stores; settings?: KubernetesSet
     const target = targetParam(req.query.target);
     const app = await deps.stores.apps.get(name);
     const release = await releaseFor(deps.stores, app, req.query.release);
+    const images = await sidecarImages(deps.stores);
     const items = target === 'kubernetes'
-      ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: await sidecarImages(deps.stores) }, secretValues: 'mask' })
-      : dockerPods(app, release);
+      ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: images }, secretValues: 'mask' })
+      : dockerPods(app, release, images);
     res.json({ target, release: release.version, items });
   });
   return r;
@@ -64,13 +65,23 @@ async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release
   return stores.releases.get(app.name, app.currentRelease);
 }
 
-/** The pods the Docker target runs (one per replica; it names them with a random suffix, shown here as the replica number). */
-function dockerPods(app: App, release: Release): Pod[] {
+/**
+ * The pods the Docker target runs (one per replica; it names them with a random suffix, shown here as
+ * the replica number), platform sidecars included, by the images the worker published; the TLS
+ * certificate and key, like secrets, are masked.
+ */
+function dockerPods(app: App, release: Release, images: PlatformSidecarImages | undefined): Pod[] {
   const secretKeys = new Set(Object.keys(app.secrets));
+  const wanted = enabledSidecars(app.sidecars);
+  if (wanted.length > 0 && !images) {
+    throw new DomainError(ErrorCode.notReady, `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`);
+  }
+  const platformSidecars = images ? { images, tls: { cert: SECRET_MASK, key: SECRET_MASK } } : undefined;
   return Array.from({ length: app.replicas }, (_, i) => {
-    // Without the platform sidecars: their images and certificates are the worker's (docs/sidecars.md).
-    const plain = { name: app.name, resources: app.resources, secrets: app.secrets };
-    const pod = renderPod({ app: plain, release, podName: podNameFor(app.name, release.version, String(i + 1)) });
+    const pod = renderPod({
+      app: { name: app.name, resources: app.resources, secrets: app.secrets, sidecars: app.sidecars },
+      release, podName: podNameFor(app.name, release.version, String(i + 1)), ...(platformSidecars ? { platformSidecars } : {}),
+    });
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
       if (c.env) c.env = c.env.map((e) => (secretKeys.has(e.name) ? { name: e.name, value: SECRET_MASK } : e));
     }
