@@ -1,15 +1,22 @@
 import Docker from 'dockerode';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
-import { platformPerFile } from '../support/docker-cleanup.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
+import { type RunningPlatform, startPlatform } from '../support/platform.js';
 import { eventually, podOf } from '../support/pods.js';
 
 // The `logs` platform sidecar (docs/sidecars.md): an app that writes its log to a file under
 // /var/log/app, never to stdout, still has every line in GET /logs — live, across a crash of
 // the shipper, and including what it writes while shutting down.
 const docker = new Docker();
-const platform = platformPerFile();
+let p: RunningPlatform;
+beforeAll(async () => {
+  p = await startPlatform();
+}, 180_000);
+afterAll(async () => {
+  await stopPlatform(p);
+}, 120_000);
 
 const APP = 'filelog';
 /** A process-mode app with no logging library: one synchronous append per request, one more on SIGTERM. */
@@ -25,9 +32,9 @@ process.on('SIGTERM', () => { log('bye from ${v} after ' + n + ' requests'); ser
 `,
   });
 
-const logText = async (query = '') => (await platform.p.api$(`/api/v1/apps/${APP}/logs?tail=10000&container=runtime${query}`)).text();
+const logText = async (query = '') => (await p.api$(`/api/v1/apps/${APP}/logs?tail=10000&container=runtime${query}`)).text();
 const patchApp = (body: unknown) =>
-  platform.p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** Every request number 1..n of version v is in the log as a line of app.log (at least once). */
 function missingRequests(text: string, v: string, n: number): number[] {
@@ -37,21 +44,21 @@ function missingRequests(text: string, v: string, n: number): number[] {
 
 describe('the log shipper', () => {
   beforeAll(async () => {
-    await createApp(platform.p, APP);
-    const v1 = await deploy(platform.p, APP, await fileLoggingApp('v1'));
+    await createApp(p, APP);
+    const v1 = await deploy(p, APP, await fileLoggingApp('v1'));
     expect(v1.deploy.status, v1.log).toBe('succeeded');
   }, 120_000);
 
   it('is in every app pod by default, declared first', async () => {
-    const pod = await podOf(platform.p, APP);
+    const pod = await podOf(p, APP);
     expect(pod.initContainerStatuses.map((s) => s.name)).toEqual(['logs', 'app']);
   });
 
   it('delivers a new line of a file to a follower live', async () => {
     const ctrl = new AbortController();
-    const res = await platform.p.api$(`/api/v1/apps/${APP}/logs?follow=true&tail=0&container=runtime`, { signal: ctrl.signal });
+    const res = await p.api$(`/api/v1/apps/${APP}/logs?follow=true&tail=0&container=runtime`, { signal: ctrl.signal });
     const reader = res.body!.getReader();
-    expect((await platform.p.get(APP)).body).toBe('v1 1');
+    expect((await p.get(APP)).body).toBe('v1 1');
     let live = '';
     while (!/\/runtime\/app\.log v1 request 1\n/.test(live)) {
       const chunk = await reader.read();
@@ -63,12 +70,12 @@ describe('the log shipper', () => {
   });
 
   it('restarts alone when killed: the app keeps serving, and no line is lost', async () => {
-    const before = await podOf(platform.p, APP);
-    const traffic = trafficLoop(platform.p, APP, { concurrency: 4, maxMs: 60_000 });
+    const before = await podOf(p, APP);
+    const traffic = trafficLoop(p, APP, { concurrency: 4, maxMs: 60_000 });
     await traffic.seen(/^v1 /, 20);
     await docker.getContainer(`${before.name}-logs`).kill();
     const after = await eventually('the log shipper restarted', async () => {
-      const pod = await podOf(platform.p, APP);
+      const pod = await podOf(p, APP);
       const logs = pod.initContainerStatuses.find((s) => s.name === 'logs')!;
       return logs.restartCount >= 1 && logs.ready ? pod : undefined;
     });
@@ -86,13 +93,13 @@ describe('the log shipper', () => {
   }, 90_000);
 
   it('keeps every line, including the one written in the SIGTERM handler, after a redeploy and after scaling to zero', async () => {
-    const v2 = await deploy(platform.p, APP, await fileLoggingApp('v2'));
+    const v2 = await deploy(p, APP, await fileLoggingApp('v2'));
     expect(v2.deploy.status, v2.log).toBe('succeeded');
-    for (let i = 1; i <= 3; i++) expect((await platform.p.get(APP)).body).toBe(`v2 ${i}`);
+    for (let i = 1; i <= 3; i++) expect((await p.get(APP)).body).toBe(`v2 ${i}`);
     expect((await patchApp({ replicas: 0 })).status).toBe(200);
-    const latest = ((await (await platform.p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ id: string }> }).items[0]!.id;
-    expect((await waitForDeploy(platform.p, APP, latest)).deploy.status).toBe('succeeded');
-    expect((await platform.p.get(APP)).status).toBe(503); // no pods left
+    const latest = ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ id: string }> }).items[0]!.id;
+    expect((await waitForDeploy(p, APP, latest)).deploy.status).toBe('succeeded');
+    expect((await p.get(APP)).status).toBe(503); // no pods left
 
     // The pods are gone; the node agent stores a container's last lines when its output ends.
     const text = await eventually('the v2 pod\'s SIGTERM line', async () => {
@@ -105,6 +112,6 @@ describe('the log shipper', () => {
     expect(text).toMatch(/\/runtime\/app\.log bye from v2 after 3 requests$/m);
     expect(missingRequests(text, 'v2', 3)).toEqual([]);
     // The shipper's own output is its container's, not the app's.
-    expect(await (await platform.p.api$(`/api/v1/apps/${APP}/logs?tail=100&container=logs`)).text()).toMatch(/\/logs log-shipper: following \/var\/log\/app/);
+    expect(await (await p.api$(`/api/v1/apps/${APP}/logs?tail=100&container=logs`)).text()).toMatch(/\/logs log-shipper: following \/var\/log\/app/);
   }, 180_000);
 });

@@ -1,6 +1,5 @@
 import Docker from 'dockerode';
-import { afterAll, beforeAll } from 'vitest';
-import { type RunningPlatform, startPlatform } from './platform.js';
+import type { RunningPlatform } from './platform.js';
 
 const docker = new Docker();
 
@@ -36,24 +35,4 @@ export async function stopPlatform(p: RunningPlatform | undefined): Promise<void
   await cleanupPlatformContainers(p);
   await p?.stop();
   await sweep(p); // the worker's warm network holders, if it could not remove them itself
-}
-
-/**
- * One platform for the whole test file: started before its first test, cleaned up and stopped
- * after its last. Read `.p` inside tests and hooks (it is set once the platform is up).
- */
-export function platformPerFile(): { readonly p: RunningPlatform } {
-  const holder: { p?: RunningPlatform } = {};
-  beforeAll(async () => {
-    holder.p = await startPlatform();
-  }, 180_000);
-  afterAll(async () => {
-    await stopPlatform(holder.p);
-  }, 120_000);
-  return {
-    get p(): RunningPlatform {
-      if (!holder.p) throw new Error('the platform is not started yet: use it inside a test or hook');
-      return holder.p;
-    },
-  };
 }

@@ -41,8 +41,6 @@ export interface NetnsPoolOptions {
   now?: () => number;
 }
 
-interface Holder { id: string }
-
 const DEFAULT_SIZE = 2;
 const DEFAULT_REFILL_DELAY_MS = 1500;
 const DEFAULT_MAX_PORT_SETS = 4;
@@ -57,8 +55,8 @@ export class NetnsPool {
   private readonly size: number;
   private readonly refillDelayMs: number;
   private readonly maxPortSets: number;
-  /** Started, unclaimed holders per port-set key. */
-  private readonly ready = new Map<string, Holder[]>();
+  /** Ids of started, unclaimed holders per port-set key. */
+  private readonly ready = new Map<string, string[]>();
   /** When each port set was last asked for (see NetnsPoolOptions.staleMs). */
   private readonly asked = new Map<string, number>();
   private refillTimer: NodeJS.Timeout | undefined;
@@ -99,7 +97,7 @@ export class NetnsPool {
     if (!holders) return undefined; // as many port sets as allowed are warm already: nothing to refill
     const holder = holders.shift();
     this.scheduleRefill();
-    return holder?.id;
+    return holder;
   }
 
   /** How many started holders wait per port set (for tests and metrics). */
@@ -115,7 +113,7 @@ export class NetnsPool {
     await this.filled.catch(() => undefined);
     const holders = [...this.ready.values()].flat();
     this.ready.clear();
-    await Promise.all(holders.map((h) => this.remove(h.id)));
+    await Promise.all(holders.map((id) => this.remove(id)));
   }
 
   private scheduleRefill(): void {
@@ -139,13 +137,13 @@ export class NetnsPool {
     for (const [key, holders] of this.ready) {
       if (configured.has(key) || this.now() - (this.asked.get(key) ?? 0) < (this.opts.staleMs ?? STALE_PORT_SET_MS)) continue;
       this.ready.delete(key);
-      await Promise.all(holders.map((h) => this.remove(h.id)));
+      await Promise.all(holders.map((id) => this.remove(id)));
     }
     for (const [key, holders] of this.ready) {
       while (!this.closed && holders.length < this.size) {
         const id = await this.createHolder(portsOf(key));
         if (this.closed) await this.remove(id);
-        else holders.push({ id });
+        else holders.push(id);
       }
     }
   }

@@ -7,7 +7,7 @@ import { ContainerRole, PLATFORM_LABEL, POD_SPEC_LABEL, containerCreateOptions, 
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
-  createPause, inspectSandbox, isConflict, isNotFound, isNotModified, listPodContainers, networkOf, removePodObjects, restartSandbox, startSandbox, type Sandbox,
+  createPause, isConflict, isNotFound, isNotModified, listPodContainers, removePodObjects, resumeSandbox, startSandbox, type Sandbox,
 } from './pod-sandbox.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
@@ -262,7 +262,7 @@ export class PodRunner {
   private async createAll(): Promise<void> {
     const pause = await createPause(this.docker, this.pod, this.pauseImage, this.netnsPool);
     // The container whose namespaces the others join: a warm holder (already running) or the pause container.
-    const sandboxId = pause.holderId ?? pause.pauseId;
+    const sandboxId = pause.holder?.id ?? pause.pauseId;
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. `Created` events still follow the kubelet's order.
@@ -277,28 +277,21 @@ export class PodRunner {
         c.stopSignal = stopSignalOf(await created.inspect());
       }),
     );
-    if (pause.holderId === undefined) {
-      // Joining a container's namespaces is checked at start, so creation overlaps the pause's start.
-      [this.sandbox] = await settleAll([startSandbox(this.docker, pause.pauseId), creating] as const);
-      this.sandboxReady = true;
-      this.changed();
-      return;
-    }
-    // The holder runs already and is the pod's sandbox (its pause process holds the namespaces and
-    // is PID 1 of a shared PID namespace): the lifecycle begins once the containers exist. The pause
-    // container stays the pod's record (labels, stored spec) and is never started: starting it
-    // would only compete with the first container's start (measured: ~150 ms on every pod).
-    const [network] = await settleAll([networkOf(this.docker, pause.holderId), creating] as const);
-    this.sandbox = { pauseId: pause.pauseId, ...network };
+    // A warm holder runs already and is the pod's sandbox (its pause process holds the namespaces and
+    // is PID 1 of a shared PID namespace): the lifecycle begins once the containers exist, and the pause
+    // container stays the pod's record (labels, stored spec), never started: starting it would only
+    // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
+    // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
+    const sandbox = pause.holder ? Promise.resolve({ pauseId: pause.pauseId, ...pause.holder.network }) : startSandbox(this.docker, pause.pauseId);
+    [this.sandbox] = await settleAll([sandbox, creating] as const);
     this.sandboxReady = true;
     this.changed();
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
     this.starting = Promise.resolve();
-    // After a host reboot the sandbox is down: bring it back so the others can join it.
-    await restartSandbox(this.docker, pauseId);
-    this.sandbox = await inspectSandbox(this.docker, pauseId);
+    // After a host reboot the sandbox is down: it is brought back so the others can join it.
+    this.sandbox = await resumeSandbox(this.docker, pauseId);
     this.sandboxReady = true;
     for (const c of this.all) {
       const info = containers.find((x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause);

@@ -116,8 +116,11 @@ async function settleNetwork(docker: Docker): Promise<string> {
   return oldest.Id;
 }
 
-/** A pause container created (not yet started), with the warm network holder it joins, if any. */
-export interface CreatedPause { pauseId: string; holderId?: string }
+/** A pause container created (not yet started), with the running warm network holder it joined, if any. */
+export interface CreatedPause { pauseId: string; holder?: { id: string; network: SandboxNetwork } }
+
+/** Where a pod is reached: its address on POD_NETWORK and the ports published for it. */
+export type SandboxNetwork = Omit<Sandbox, 'pauseId'>;
 
 /**
  * Creates the pod's volumes and its pause container (not started), in parallel. With a pool, the
@@ -125,30 +128,31 @@ export interface CreatedPause { pauseId: string; holderId?: string }
  * that saves the ~0.3 s of a new network namespace on every pod start.
  */
 export async function createPause(docker: Docker, pod: Pod, pauseImage: string, pool?: NetnsPool): Promise<CreatedPause> {
-  const holderId = await claimRunning(docker, pool, declaredPorts(pod));
-  const networkId = holderId === undefined ? await ensurePodNetwork(docker) : POD_NETWORK;
+  const holder = await claimRunning(docker, pool, declaredPorts(pod));
+  const networkId = holder === undefined ? await ensurePodNetwork(docker) : POD_NETWORK;
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
   try {
-    const [pause] = await Promise.all([docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holderId)), volumes]);
-    return { pauseId: pause.id, ...(holderId !== undefined ? { holderId } : {}) };
+    const [pause] = await Promise.all([docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id)), volumes]);
+    return { pauseId: pause.id, ...(holder !== undefined ? { holder } : {}) };
   } catch (e) {
     // The cached network may have been removed by hand: look it up afresh next time.
     if (isNotFound(e)) forgetPodNetwork(docker);
-    if (holderId !== undefined) await removeContainer(docker, holderId);
+    if (holder !== undefined) await removeContainer(docker, holder.id);
     throw e;
   }
 }
 
 /**
- * A warm holder for these ports that is running. One stopped under the pool (the engine
- * restarted, someone stopped it) is removed and the pod makes its own sandbox instead.
+ * A warm holder for these ports that is running, with its network (one inspect for both). One
+ * stopped under the pool (the engine restarted, someone stopped it) is removed and the pod makes
+ * its own sandbox instead.
  */
-async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: number[]): Promise<string | undefined> {
+async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: number[]): Promise<CreatedPause['holder']> {
   const id = pool?.claim(ports);
   if (id === undefined) return undefined;
-  // Any doubt (stopped, gone, the engine erring) and the holder is discarded: a pod can always make its own.
-  const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, () => false);
-  if (running) return id;
+  // Any doubt (stopped, gone, no address, the engine erring) and the holder is discarded: a pod can always make its own.
+  const network = await docker.getContainer(id).inspect().then((i) => (i.State.Running ? networkIn(i) : undefined)).catch(() => undefined);
+  if (network) return { id, network };
   await removeContainer(docker, id).catch(() => undefined);
   return undefined;
 }
@@ -156,22 +160,10 @@ async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: 
 /** Starts a created pause container that owns its namespaces, then reads the sandbox's address and ports. */
 export async function startSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
   await docker.getContainer(pauseId).start();
-  return { pauseId, ...(await networkOf(docker, pauseId)) };
+  return { pauseId, ...networkIn(await docker.getContainer(pauseId).inspect()) };
 }
 
-/** The sandbox of an existing pause container; its network (address, ports) is its holder's when it joined one. */
-export async function inspectSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
-  const pause = await docker.getContainer(pauseId).inspect();
-  const holderId = pause.Config.Labels?.[NETNS_HOLDER_LABEL];
-  return { pauseId, ...(holderId === undefined ? networkIn(pause) : await networkOf(docker, holderId)) };
-}
-
-/** The address on POD_NETWORK and the published ports of the container owning a pod's network. */
-export async function networkOf(docker: Docker, id: string): Promise<Omit<Sandbox, 'pauseId'>> {
-  return networkIn(await docker.getContainer(id).inspect());
-}
-
-function networkIn(info: Docker.ContainerInspectInfo): Omit<Sandbox, 'pauseId'> {
+function networkIn(info: Docker.ContainerInspectInfo): SandboxNetwork {
   const ip = info.NetworkSettings.Networks[POD_NETWORK]?.IPAddress;
   if (!ip) throw new Error(`container ${info.Name} has no address on ${POD_NETWORK}`);
   const hostPorts = new Map<number, number>();
@@ -183,20 +175,21 @@ function networkIn(info: Docker.ContainerInspectInfo): Omit<Sandbox, 'pauseId'> 
 }
 
 /**
- * After a host reboot nothing of the pod runs: start its sandbox (its network holder, or else its
- * pause container), so that the others can join it.
+ * The sandbox of an existing pod, started again if it is down (after a host reboot nothing of the
+ * pod runs), so that the others can join it: its network holder, or else its pause container.
  */
-export async function restartSandbox(docker: Docker, pauseId: string): Promise<void> {
+export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
   const pause = await docker.getContainer(pauseId).inspect();
-  const holderId = pause.Config.Labels?.[NETNS_HOLDER_LABEL];
-  const startIfStopped = async (id: string) => {
-    if ((await docker.getContainer(id).inspect()).State.Running) return;
-    await docker.getContainer(id).start().catch((e: unknown) => {
+  // With a holder, the holder is the sandbox; the pause container is only the pod's record.
+  const sandbox = docker.getContainer(pause.Config.Labels?.[NETNS_HOLDER_LABEL] ?? pauseId);
+  let info = await sandbox.inspect();
+  if (!info.State.Running) {
+    await sandbox.start().catch((e: unknown) => {
       if (!isNotModified(e)) throw e;
     });
-  };
-  // With a holder, the holder is the sandbox; the pause container is only the pod's record.
-  await startIfStopped(holderId ?? pauseId);
+    info = await sandbox.inspect();
+  }
+  return { pauseId, ...networkIn(info) };
 }
 
 /** Every Docker container of the pod (any state), found by its ownership labels. */
