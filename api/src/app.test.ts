@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildJobId } from '@sidecar/core';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import {
+  connectRedis,
+  createStores,
+  DeployQueues,
+  FsBlobStore,
+  newTokenSecret,
+  SecretBox,
+  type Stores,
+} from '@sidecar/store';
 import { createApp } from './app.js';
 
 // The API against a real Redis (started by the global setup), isolated by a key prefix per run.
@@ -18,7 +26,11 @@ const queues = new DeployQueues(redis, prefix);
 const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-api-test-'));
 const admin = newTokenSecret();
 const app = createApp({
-  stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`,
+  stores,
+  queues,
+  blobs: new FsBlobStore(blobDir),
+  maxBundleBytes: 64 * 1024,
+  urlFor: (n) => `http://${n}.localhost:8080/`,
 });
 const auth = { authorization: `Bearer ${admin}` };
 const tgzBytes = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -84,8 +96,17 @@ describe('auth', () => {
   it('hides apps a deployer token may not touch (404, not 403)', async () => {
     await request(app).post('/api/v1/apps').set(auth).send({ name: 'secret-app' }).expect(201);
     const other = newTokenSecret();
-    await stores.tokens.put(other, { name: 'ci', role: 'deployer', apps: ['mine'], createdAt: new Date().toISOString() });
-    expectProblem(await request(app).get('/api/v1/apps/secret-app').set('authorization', `Bearer ${other}`), 404, 'app_not_found');
+    await stores.tokens.put(other, {
+      name: 'ci',
+      role: 'deployer',
+      apps: ['mine'],
+      createdAt: new Date().toISOString(),
+    });
+    expectProblem(
+      await request(app).get('/api/v1/apps/secret-app').set('authorization', `Bearer ${other}`),
+      404,
+      'app_not_found',
+    );
     const list = await request(app).get('/api/v1/apps').set('authorization', `Bearer ${other}`);
     expect(list.body.items.map((a: { name: string }) => a.name)).not.toContain('secret-app');
   });
@@ -93,35 +114,69 @@ describe('auth', () => {
 
 describe('tokens', () => {
   it('an admin creates a deployer token limited to some apps; its secret works once shown and is stored hashed', async () => {
-    const res = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'ci', apps: ['only-this'] });
+    const res = await request(app)
+      .post('/api/v1/tokens')
+      .set(auth)
+      .send({ name: 'ci', apps: ['only-this'] });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ name: 'ci', role: 'deployer', apps: ['only-this'] });
     const secret = res.body.token as string;
     expect(JSON.stringify(await redis.hgetall(stores.keys.tokens))).not.toContain(secret);
-    await request(app).post('/api/v1/apps').set('authorization', `Bearer ${secret}`).send({ name: 'only-this' }).expect(201);
-    expectProblem(await request(app).post('/api/v1/apps').set('authorization', `Bearer ${secret}`).send({ name: 'not-that' }), 403, 'forbidden');
+    await request(app)
+      .post('/api/v1/apps')
+      .set('authorization', `Bearer ${secret}`)
+      .send({ name: 'only-this' })
+      .expect(201);
+    expectProblem(
+      await request(app).post('/api/v1/apps').set('authorization', `Bearer ${secret}`).send({ name: 'not-that' }),
+      403,
+      'forbidden',
+    );
     // A deployer cannot mint tokens.
-    expectProblem(await request(app).post('/api/v1/tokens').set('authorization', `Bearer ${secret}`).send({ name: 'x' }), 403, 'forbidden');
+    expectProblem(
+      await request(app).post('/api/v1/tokens').set('authorization', `Bearer ${secret}`).send({ name: 'x' }),
+      403,
+      'forbidden',
+    );
   });
 
   it('needs a deployer token\'s apps spelled out ("*" for all)', async () => {
     const missing = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'vague' });
     expectProblem(missing, 400, 'invalid_request');
     expect(missing.body.detail).toMatch(/apps/);
-    const all = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'wide', apps: ['*'] });
+    const all = await request(app)
+      .post('/api/v1/tokens')
+      .set(auth)
+      .send({ name: 'wide', apps: ['*'] });
     expect(all.status).toBe(201);
     expect(all.body.apps).toBeNull();
-    expectProblem(await request(app).post('/api/v1/tokens').set(auth).send({ name: 'odd', role: 'admin', apps: ['x'] }), 400, 'invalid_request');
+    expectProblem(
+      await request(app)
+        .post('/api/v1/tokens')
+        .set(auth)
+        .send({ name: 'odd', role: 'admin', apps: ['x'] }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('an admin lists tokens without their secrets and revokes one, which stops working at once', async () => {
-    const created = await request(app).post('/api/v1/tokens').set(auth).send({ name: 'to-revoke', apps: ['*'] });
+    const created = await request(app)
+      .post('/api/v1/tokens')
+      .set(auth)
+      .send({ name: 'to-revoke', apps: ['*'] });
     const { id, token: secret } = created.body as { id: string; token: string };
     const bearer = { authorization: `Bearer ${secret}` };
     await request(app).get('/api/v1/apps').set(bearer).expect(200);
 
     const list = await request(app).get('/api/v1/tokens').set(auth).expect(200);
-    expect(list.body.items).toContainEqual({ id, name: 'to-revoke', role: 'deployer', apps: null, createdAt: created.body.createdAt });
+    expect(list.body.items).toContainEqual({
+      id,
+      name: 'to-revoke',
+      role: 'deployer',
+      apps: null,
+      createdAt: created.body.createdAt,
+    });
     expect(list.body.items.map((t: { name: string }) => t.name)).toContain('admin');
     expect(JSON.stringify(list.body)).not.toContain(secret);
     expect(JSON.stringify(list.body)).not.toContain(admin);
@@ -130,27 +185,45 @@ describe('tokens', () => {
 
     await request(app).delete(`/api/v1/tokens/${id}`).set(auth).expect(204);
     expectProblem(await request(app).get('/api/v1/apps').set(bearer), 401, 'unauthorized');
-    expect((await request(app).get('/api/v1/tokens').set(auth)).body.items.map((t: { id: string }) => t.id)).not.toContain(id);
+    expect(
+      (await request(app).get('/api/v1/tokens').set(auth)).body.items.map((t: { id: string }) => t.id),
+    ).not.toContain(id);
     expectProblem(await request(app).delete(`/api/v1/tokens/${id}`).set(auth), 404, 'token_not_found');
     expectProblem(await request(app).delete('/api/v1/tokens/not-an-id').set(auth), 404, 'token_not_found');
   });
 
-  it('a revoked token\'s open log follow is closed', async () => {
-    const quick = createApp({ stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`, tokenRecheckMs: 100 });
+  it("a revoked token's open log follow is closed", async () => {
+    const quick = createApp({
+      stores,
+      queues,
+      blobs: new FsBlobStore(blobDir),
+      maxBundleBytes: 64 * 1024,
+      urlFor: (n) => `http://${n}.localhost:8080/`,
+      tokenRecheckMs: 100,
+    });
     const server = quick.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
       await request(app).post('/api/v1/apps').set(auth).send({ name: 'followed' }).expect(201);
-      const { id, token } = (await request(app).post('/api/v1/tokens').set(auth).send({ name: 'watcher', apps: ['followed'] })).body as { id: string; token: string };
-      const res = await fetch(`${base}/apps/followed/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } });
+      const { id, token } = (
+        await request(app)
+          .post('/api/v1/tokens')
+          .set(auth)
+          .send({ name: 'watcher', apps: ['followed'] })
+      ).body as { id: string; token: string };
+      const res = await fetch(`${base}/apps/followed/logs?follow=true`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(res.status).toBe(200);
       const ended = (async () => {
         const reader = res.body!.getReader();
         for (;;) if ((await reader.read()).done) return 'ended';
       })().catch(() => 'ended');
       // Still open while the token is valid: a second follower with the same token is accepted too.
-      expect((await fetch(`${base}/apps/followed/logs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect(
+        (await fetch(`${base}/apps/followed/logs`, { headers: { authorization: `Bearer ${token}` } })).status,
+      ).toBe(200);
       await request(app).delete(`/api/v1/tokens/${id}`).set(auth).expect(204);
       expect(await ended).toBe('ended');
     } finally {
@@ -160,7 +233,9 @@ describe('tokens', () => {
   });
 
   it('will not revoke the token a request is made with', async () => {
-    const own = (await request(app).get('/api/v1/tokens').set(auth)).body.items.find((t: { name: string }) => t.name === 'admin').id as string;
+    const own = (await request(app).get('/api/v1/tokens').set(auth)).body.items.find(
+      (t: { name: string }) => t.name === 'admin',
+    ).id as string;
     expectProblem(await request(app).delete(`/api/v1/tokens/${own}`).set(auth), 409, 'token_in_use');
     await request(app).get('/api/v1/apps').set(auth).expect(200);
   });
@@ -174,11 +249,21 @@ describe('tokens', () => {
 
 describe('apps', () => {
   it('creates an app with defaults and the documented shape', async () => {
-    const res = await request(app).post('/api/v1/apps').set(auth).send({ name: 'hello', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 's3cret' } });
+    const res = await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: 'hello', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 's3cret' } });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      name: 'hello', runtime: 'node', env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: '******' }, replicas: 1,
-      resources: { memory: '256Mi', cpu: '500m' }, url: 'http://hello.localhost:8080/', currentRelease: null, status: 'new',
+      name: 'hello',
+      runtime: 'node',
+      env: { GREETING: 'hi' },
+      secrets: { DB_PASSWORD: '******' },
+      replicas: 1,
+      resources: { memory: '256Mi', cpu: '500m' },
+      url: 'http://hello.localhost:8080/',
+      currentRelease: null,
+      status: 'new',
     });
     expect(JSON.stringify(res.body)).not.toContain('s3cret');
   });
@@ -188,28 +273,50 @@ describe('apps', () => {
     expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name: 'dup' }), 409, 'app_exists');
   });
 
-  it.each(['Hello', '-x', 'x-', 'a_b', 'a'.repeat(31), '', '9lives'])('refuses the name %j with 400 invalid_name', async (name) => {
-    expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name }), 400, 'invalid_name');
-  });
+  it.each(['Hello', '-x', 'x-', 'a_b', 'a'.repeat(31), '', '9lives'])(
+    'refuses the name %j with 400 invalid_name',
+    async (name) => {
+      expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name }), 400, 'invalid_name');
+    },
+  );
 
   it('refuses unknown fields and bad values naming the field', async () => {
     const res = await request(app).post('/api/v1/apps').set(auth).send({ name: 'fields', replicas: -1 });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.detail).toMatch(/replicas/);
-    expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name: 'fields', resources: { memory: '64Mi' } }), 400, 'invalid_request');
+    expectProblem(
+      await request(app)
+        .post('/api/v1/apps')
+        .set(auth)
+        .send({ name: 'fields', resources: { memory: '64Mi' } }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('refuses malformed JSON with a 400, not a 500', async () => {
-    const res = await request(app).post('/api/v1/apps').set(auth).set('content-type', 'application/json').send('{"name": ');
+    const res = await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .set('content-type', 'application/json')
+      .send('{"name": ');
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('invalid_json');
   });
 
   it('lists, gets, patches (null removes a key) and deletes', async () => {
-    await request(app).post('/api/v1/apps').set(auth).send({ name: 'crud', env: { A: '1', B: '2' } }).expect(201);
+    await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: 'crud', env: { A: '1', B: '2' } })
+      .expect(201);
     const list = await request(app).get('/api/v1/apps').set(auth).expect(200);
     expect(list.body.items.map((a: { name: string }) => a.name)).toContain('crud');
-    const patched = await request(app).patch('/api/v1/apps/crud').set(auth).send({ env: { A: null, C: '3' }, replicas: 2 }).expect(200);
+    const patched = await request(app)
+      .patch('/api/v1/apps/crud')
+      .set(auth)
+      .send({ env: { A: null, C: '3' }, replicas: 2 })
+      .expect(200);
     expect(patched.body.env).toEqual({ B: '2', C: '3' });
     expect(patched.body.replicas).toBe(2);
     await request(app).delete('/api/v1/apps/crud').set(auth).expect(204);
@@ -228,7 +335,11 @@ describe('deploys', () => {
   });
 
   it('accepts a tar.gz with 202, records a queued deploy and enqueues its build under a derived job id', async () => {
-    const res = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes);
+    const res = await request(app)
+      .post('/api/v1/apps/web/deploys')
+      .set(auth)
+      .set('content-type', 'application/gzip')
+      .send(tgzBytes);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ app: 'web', status: 'queued', source: 'api', release: null, error: null });
     const job = await queues.build.getJob(buildJobId(res.body.id));
@@ -241,8 +352,18 @@ describe('deploys', () => {
   });
 
   it('newest wins: a second upload cancels the first while it is still queued', async () => {
-    const first = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
-    const second = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const first = await request(app)
+      .post('/api/v1/apps/web/deploys')
+      .set(auth)
+      .set('content-type', 'application/gzip')
+      .send(tgzBytes)
+      .expect(202);
+    const second = await request(app)
+      .post('/api/v1/apps/web/deploys')
+      .set(auth)
+      .set('content-type', 'application/gzip')
+      .send(tgzBytes)
+      .expect(202);
     const a = await request(app).get(`/api/v1/apps/web/deploys/${first.body.id}`).set(auth);
     expect(a.body.status).toBe('cancelled');
     expect(a.body.error.message).toMatch(/superseded/);
@@ -251,7 +372,12 @@ describe('deploys', () => {
   });
 
   it('cancels a queued deploy', async () => {
-    const d = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const d = await request(app)
+      .post('/api/v1/apps/web/deploys')
+      .set(auth)
+      .set('content-type', 'application/gzip')
+      .send(tgzBytes)
+      .expect(202);
     const res = await request(app).post(`/api/v1/apps/web/deploys/${d.body.id}/cancel`).set(auth);
     expect(res.status).toBe(202);
     expect(res.body.status).toBe('cancelled');
@@ -259,26 +385,56 @@ describe('deploys', () => {
   });
 
   it('refuses a wrong content type with 415, an oversized body with 413, an empty body with 400', async () => {
-    expectProblem(await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'text/plain').send('hi'), 415, 'unsupported_media_type');
     expectProblem(
-      await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(Buffer.alloc(65 * 1024)),
-      413, 'bundle_too_large',
+      await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'text/plain').send('hi'),
+      415,
+      'unsupported_media_type',
     );
-    expectProblem(await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/zip').send(Buffer.alloc(0)), 400, 'bundle_invalid');
+    expectProblem(
+      await request(app)
+        .post('/api/v1/apps/web/deploys')
+        .set(auth)
+        .set('content-type', 'application/gzip')
+        .send(Buffer.alloc(65 * 1024)),
+      413,
+      'bundle_too_large',
+    );
+    expectProblem(
+      await request(app)
+        .post('/api/v1/apps/web/deploys')
+        .set(auth)
+        .set('content-type', 'application/zip')
+        .send(Buffer.alloc(0)),
+      400,
+      'bundle_invalid',
+    );
   });
 
   it('follows a log until the deploy ends, as text and as server-sent events', async () => {
-    const d = await request(app).post('/api/v1/apps/web/deploys').set(auth).set('content-type', 'application/gzip').send(tgzBytes).expect(202);
+    const d = await request(app)
+      .post('/api/v1/apps/web/deploys')
+      .set(auth)
+      .set('content-type', 'application/gzip')
+      .send(tgzBytes)
+      .expect(202);
     const follow = request(app).get(`/api/v1/apps/web/deploys/${d.body.id}/logs?follow=true`).set(auth);
-    const sse = request(app).get(`/api/v1/apps/web/deploys/${d.body.id}/logs`).set(auth).set('accept', 'text/event-stream')
-      .buffer(true).parse((res, cb) => {
+    const sse = request(app)
+      .get(`/api/v1/apps/web/deploys/${d.body.id}/logs`)
+      .set(auth)
+      .set('accept', 'text/event-stream')
+      .buffer(true)
+      .parse((res, cb) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => cb(null, text));
       });
     const pending = Promise.all([follow, sse]);
     await stores.deployLog.append(d.body.id, 'build: step one');
-    await stores.deploys.update(d.body.id, () => ({ status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'build_failed', message: 'x' } }));
+    await stores.deploys.update(d.body.id, () => ({
+      status: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: { code: 'build_failed', message: 'x' },
+    }));
     const [text, events] = await pending;
     expect(text.text).toMatch(/received[\s\S]*build: step one/);
     expect(events.headers['content-type']).toMatch(/text\/event-stream/);

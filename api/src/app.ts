@@ -52,14 +52,18 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(healthRoutes({ stores: deps.stores, metrics }));
 
   const api = express.Router();
-  api.use(requireToken(deps.stores.tokens, deps.tokenRecheckMs !== undefined ? { recheckMs: deps.tokenRecheckMs } : {}));
+  api.use(
+    requireToken(deps.stores.tokens, deps.tokenRecheckMs !== undefined ? { recheckMs: deps.tokenRecheckMs } : {}),
+  );
   api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   api.use(appsRoutes({ stores: deps.stores, apps, deploys }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use(logsRoutes({ stores: deps.stores }));
   api.use(tokensRoutes({ stores: deps.stores }));
-  api.use(sidecarsRoutes({ stores: deps.stores, ...(deps.caCertPem !== undefined ? { caCertPem: deps.caCertPem } : {}) }));
+  api.use(
+    sidecarsRoutes({ stores: deps.stores, ...(deps.caCertPem !== undefined ? { caCertPem: deps.caCertPem } : {}) }),
+  );
   api.use(manifestsRoutes({ stores: deps.stores, settings: deps.kubernetes }));
   if (deps.git) api.use(gitApiRoutes({ stores: deps.stores, git: deps.git }));
   api.use((req) => {

@@ -25,10 +25,21 @@ const Env = z.object({
    *  how long a push waits for its deploy, and the largest pack a push may send. */
   SIDECAR_GIT_HTTP_BACKEND: z.string().min(1).default('/usr/lib/git-core/git-http-backend'),
   SIDECAR_GIT_LOCK_WAIT_MS: z.coerce.number().int().min(0).default(60_000),
-  SIDECAR_GIT_PUSH_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
-  SIDECAR_GIT_MAX_PUSH_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
+  SIDECAR_GIT_PUSH_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  SIDECAR_GIT_MAX_PUSH_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 ** 3),
   /** The built dashboard (web/dist of this checkout unless set); served at `/`. */
-  SIDECAR_WEB_DIST: z.string().min(1).default(resolve(import.meta.dirname, '../../web/dist')),
+  SIDECAR_WEB_DIST: z
+    .string()
+    .min(1)
+    .default(resolve(import.meta.dirname, '../../web/dist')),
 });
 export type ApiConfig = Readonly<z.infer<typeof Env>>;
 
@@ -36,7 +47,9 @@ export type ApiConfig = Readonly<z.infer<typeof Env>>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`api: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `api: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return Object.freeze(parsed.data);
 }

@@ -5,7 +5,6 @@ import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { gitSettingsFrom } from './git/index.js';
 
-
 async function main(): Promise<void> {
   const config = loadConfig();
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
@@ -26,8 +25,11 @@ async function main(): Promise<void> {
     caCertPem: ca.certPem,
     git: gitSettingsFrom(config),
     kubernetes: {
-      namespace: config.SIDECAR_K8S_NAMESPACE, platformId: config.SIDECAR_PLATFORM_ID, ingressClassName: config.SIDECAR_INGRESS_CLASS,
-      hostPattern: config.SIDECAR_INGRESS_HOST_PATTERN, registry: config.SIDECAR_REGISTRY,
+      namespace: config.SIDECAR_K8S_NAMESPACE,
+      platformId: config.SIDECAR_PLATFORM_ID,
+      ingressClassName: config.SIDECAR_INGRESS_CLASS,
+      hostPattern: config.SIDECAR_INGRESS_HOST_PATTERN,
+      registry: config.SIDECAR_REGISTRY,
     },
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);

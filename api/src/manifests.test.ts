@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import {
+  connectRedis,
+  createStores,
+  DeployQueues,
+  FsBlobStore,
+  newTokenSecret,
+  SecretBox,
+  type Stores,
+} from '@sidecar/store';
 import { secretNameFor, validatePod } from '@sidecar/core';
 // The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
 import { checkManifest } from '../../worker/src/targets/kubernetes/manifest-check.js';
@@ -17,21 +25,46 @@ const stores: Stores = createStores(redis, prefix, new SecretBox([{ id: 't', key
 const queues = new DeployQueues(redis, prefix);
 const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-manifests-test-'));
 const admin = newTokenSecret();
-const kubernetes = { namespace: 'team-apps', platformId: 'prod', ingressClassName: 'traefik', hostPattern: '{app}.apps.example.org', registry: 'registry.example.org' };
+const kubernetes = {
+  namespace: 'team-apps',
+  platformId: 'prod',
+  ingressClassName: 'traefik',
+  hostPattern: '{app}.apps.example.org',
+  registry: 'registry.example.org',
+};
 const app = createApp({
-  stores, queues, blobs: new FsBlobStore(blobDir), maxBundleBytes: 64 * 1024, urlFor: (n) => `http://${n}.localhost:8080/`, kubernetes,
+  stores,
+  queues,
+  blobs: new FsBlobStore(blobDir),
+  maxBundleBytes: 64 * 1024,
+  urlFor: (n) => `http://${n}.localhost:8080/`,
+  kubernetes,
 });
 const auth = { authorization: `Bearer ${admin}` };
 const digest = `sha256:${'e3'.repeat(32)}`;
 /** The platform sidecars' images as a worker publishes them (the log shipper is on by default). */
-const images = { logs: `registry.example.org/sidecar/log-shipper@sha256:${'c3'.repeat(32)}`, tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`, procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}` };
+const images = {
+  logs: `registry.example.org/sidecar/log-shipper@sha256:${'c3'.repeat(32)}`,
+  tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`,
+  procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}`,
+};
 
 async function deployed(name: string, body: Record<string, unknown> = {}): Promise<void> {
-  await request(app).post('/api/v1/apps').set(auth).send({ name, ...body }).expect(201);
+  await request(app)
+    .post('/api/v1/apps')
+    .set(auth)
+    .send({ name, ...body })
+    .expect(201);
   const current = await stores.apps.get(name);
   const release = await stores.releases.create({
-    app: name, image: `registry.example.org/sidecar-app/${name}:d_1`, imageDigest: digest, runtimeImage: 'registry.example.org/sidecar/runtime-node@sha256:' + 'f0'.repeat(32),
-    env: current.env, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, createdAt: new Date().toISOString(), deployId: 'd_1',
+    app: name,
+    image: `registry.example.org/sidecar-app/${name}:d_1`,
+    imageDigest: digest,
+    runtimeImage: 'registry.example.org/sidecar/runtime-node@sha256:' + 'f0'.repeat(32),
+    env: current.env,
+    manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+    createdAt: new Date().toISOString(),
+    deployId: 'd_1',
   });
   await stores.apps.update(name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
 }
@@ -57,10 +90,18 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
     expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual(['Deployment', 'Service', 'Ingress']);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     const [deployment, , ingress] = res.body.items;
-    expect(deployment.metadata).toMatchObject({ name: 'plain', namespace: 'team-apps', labels: { 'sidecar.paas/platform': 'prod' } });
+    expect(deployment.metadata).toMatchObject({
+      name: 'plain',
+      namespace: 'team-apps',
+      labels: { 'sidecar.paas/platform': 'prod' },
+    });
     const [logs, logic] = deployment.spec.template.spec.initContainers;
     expect(logs).toMatchObject({ name: 'logs', restartPolicy: 'Always', image: images.logs }); // on by default, declared first
-    expect(logic).toMatchObject({ name: 'app', restartPolicy: 'Always', image: `registry.example.org/sidecar-app/plain@${digest}` });
+    expect(logic).toMatchObject({
+      name: 'app',
+      restartPolicy: 'Always',
+      image: `registry.example.org/sidecar-app/plain@${digest}`,
+    });
     expect(ingress.spec).toMatchObject({ ingressClassName: 'traefik', rules: [{ host: 'plain.apps.example.org' }] });
   });
 
@@ -75,39 +116,63 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
     expect(secret.metadata.name).toBe(secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }));
     expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
     expect(deployment.spec.replicas).toBe(3);
-    expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
-      { name: 'GREETING', value: 'hi' }, { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }), key: 'DB_PASSWORD' } } },
-    ]));
+    expect(deployment.spec.template.spec.containers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: 'GREETING', value: 'hi' },
+        {
+          name: 'DB_PASSWORD',
+          valueFrom: {
+            secretKeyRef: { name: secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }), key: 'DB_PASSWORD' },
+          },
+        },
+      ]),
+    );
   });
 });
 
 describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars', () => {
-
   it('503 not_ready while no worker has published the sidecar images', async () => {
     await redis.del(stores.keys.sidecarImages);
     await deployed('early', { sidecars: { procinfo: true } });
     const res = await manifests('early');
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: 'not_ready', detail: expect.stringMatching(/procinfo are enabled but no sidecar images are known/) });
+    expect(res.body).toMatchObject({
+      code: 'not_ready',
+      detail: expect.stringMatching(/procinfo are enabled but no sidecar images are known/),
+    });
   });
 
   it('renders tls and procinfo from the same template, by the published digests, with the sidecar Secret masked, passing the check', async () => {
     await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
     await deployed('secure', { sidecars: { tls: { enabled: true }, procinfo: true } });
     const res = await manifests('secure').expect(200);
-    expect(res.body.items.map((m: { kind: string; metadata: { name: string } }) => `${m.kind}/${m.metadata.name}`)).toEqual([
-      expect.stringMatching(/^Secret\/secure-sidecars-[a-f0-9]{10}$/), 'Deployment/secure', 'Service/secure', 'Ingress/secure',
+    expect(
+      res.body.items.map((m: { kind: string; metadata: { name: string } }) => `${m.kind}/${m.metadata.name}`),
+    ).toEqual([
+      expect.stringMatching(/^Secret\/secure-sidecars-[a-f0-9]{10}$/),
+      'Deployment/secure',
+      'Service/secure',
+      'Ingress/secure',
     ]);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     const [secret, deployment, service] = res.body.items;
-    expect(secret).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' }, metadata: { annotations: { 'sidecar.paas/values-masked': 'true' } } });
+    expect(secret).toMatchObject({
+      stringData: { 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' },
+      metadata: { annotations: { 'sidecar.paas/values-masked': 'true' } },
+    });
     expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
     const pod = deployment.spec.template.spec;
     expect(pod.shareProcessNamespace).toBe(true);
     expect(pod.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])).toEqual([
-      ['logs', images.logs], ['app', `registry.example.org/sidecar-app/secure@${digest}`], ['tls', images.tls], ['procinfo', images.procinfo],
+      ['logs', images.logs],
+      ['app', `registry.example.org/sidecar-app/secure@${digest}`],
+      ['tls', images.tls],
+      ['procinfo', images.procinfo],
     ]);
-    expect(service.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([['http', 80], ['https', 8443]]);
+    expect(service.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([
+      ['http', 80],
+      ['https', 8443],
+    ]);
   });
 });
 
@@ -123,7 +188,9 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
     expect(res.body.items[0].spec.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', value: '******' });
     expect(res.text).not.toContain('pa55word-in-clear');
     // The log shipper is on by default: declared first, by the published image.
-    expect(res.body.items[0].spec.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])[0]).toEqual(['logs', images.logs]);
+    expect(
+      res.body.items[0].spec.initContainers.map((c: { name: string; image: string }) => [c.name, c.image])[0],
+    ).toEqual(['logs', images.logs]);
   });
 
   it('includes the platform sidecars the app enables, in the fixed order, the TLS certificate and key masked', async () => {
@@ -135,7 +202,12 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
     expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['logs', 'app', 'tls', 'procinfo']);
     expect(pod.spec.shareProcessNamespace).toBe(true);
     const tls = pod.spec.initContainers.find((c: { name: string }) => c.name === 'tls');
-    expect(tls.env).toEqual(expect.arrayContaining([{ name: 'SIDECAR_TLS_CERT', value: '******' }, { name: 'SIDECAR_TLS_KEY', value: '******' }]));
+    expect(tls.env).toEqual(
+      expect.arrayContaining([
+        { name: 'SIDECAR_TLS_CERT', value: '******' },
+        { name: 'SIDECAR_TLS_KEY', value: '******' },
+      ]),
+    );
     expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
   });
 });

@@ -14,10 +14,24 @@ const usageError = (argv: string[]) => {
 
 describe('parseArgs', () => {
   it('reads the three pod commands with their flags', () => {
-    expect(parseArgs(['pod', 'run', 'p.yaml'])).toEqual({ kind: 'pod-run', file: 'p.yaml', timeoutSeconds: undefined, keep: false });
-    expect(parseArgs(['pod', 'run', '--timeout', '2.5', '--keep', 'p.yaml'])).toEqual({ kind: 'pod-run', file: 'p.yaml', timeoutSeconds: 2.5, keep: true });
+    expect(parseArgs(['pod', 'run', 'p.yaml'])).toEqual({
+      kind: 'pod-run',
+      file: 'p.yaml',
+      timeoutSeconds: undefined,
+      keep: false,
+    });
+    expect(parseArgs(['pod', 'run', '--timeout', '2.5', '--keep', 'p.yaml'])).toEqual({
+      kind: 'pod-run',
+      file: 'p.yaml',
+      timeoutSeconds: 2.5,
+      keep: true,
+    });
     expect(parseArgs(['pod', 'run', '-', '--timeout=3'])).toMatchObject({ file: '-', timeoutSeconds: 3 });
-    expect(parseArgs(['pod', 'delete', 'web', '--grace-period', '0'])).toEqual({ kind: 'pod-delete', name: 'web', gracePeriodSeconds: 0 });
+    expect(parseArgs(['pod', 'delete', 'web', '--grace-period', '0'])).toEqual({
+      kind: 'pod-delete',
+      name: 'web',
+      gracePeriodSeconds: 0,
+    });
     expect(parseArgs(['pod', 'get', 'web'])).toEqual({ kind: 'pod-get', name: 'web' });
   });
 
@@ -36,7 +50,9 @@ describe('parseArgs', () => {
     expect(usageError(['pod', 'run', 'p.yaml', '-x']).message).toBe('unknown flag "-x"');
     expect(usageError(['pod', 'run', 'p.yaml', '--timeout', '0']).message).toMatch(/--timeout must be a number > 0/);
     expect(usageError(['pod', 'run', 'p.yaml', '--timeout']).message).toBe('flag --timeout needs a value');
-    expect(usageError(['pod', 'delete', 'web', '--grace-period', '1.5']).message).toMatch(/--grace-period must be an integer >= 0/);
+    expect(usageError(['pod', 'delete', 'web', '--grace-period', '1.5']).message).toMatch(
+      /--grace-period must be an integer >= 0/,
+    );
     expect(usageError(['pod', 'run', 'p.yaml', '--keep=yes']).message).toBe('flag --keep takes no value');
     expect(usageError(['pod', 'run']).message).toBe('missing FILE');
     expect(usageError(['pod', 'get', 'a', 'b']).message).toBe('unexpected argument "b"');

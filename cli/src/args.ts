@@ -84,7 +84,8 @@ export function parseArgs(argv: readonly string[]): Command {
       return {
         kind: 'pod-run',
         file,
-        timeoutSeconds: timeout === undefined ? undefined : number(timeout, '--timeout', { min: 0, exclusive: true, integer: false }),
+        timeoutSeconds:
+          timeout === undefined ? undefined : number(timeout, '--timeout', { min: 0, exclusive: true, integer: false }),
         keep: flag(keep, '--keep'),
       };
     }
@@ -94,7 +95,10 @@ export function parseArgs(argv: readonly string[]): Command {
       return {
         kind: 'pod-delete',
         name: onePositional(positional, 'NAME'),
-        gracePeriodSeconds: grace === undefined ? undefined : number(grace, '--grace-period', { min: 0, exclusive: false, integer: true }),
+        gracePeriodSeconds:
+          grace === undefined
+            ? undefined
+            : number(grace, '--grace-period', { min: 0, exclusive: false, integer: true }),
       };
     }
     case 'get':
@@ -155,7 +159,12 @@ function flag(v: string | true | undefined, name: string): boolean {
 
 function number(v: string | true, name: string, rule: { min: number; exclusive: boolean; integer: boolean }): number {
   const n = v === true ? Number.NaN : Number(v);
-  const ok = v !== true && v.trim() !== '' && Number.isFinite(n) && (rule.exclusive ? n > rule.min : n >= rule.min) && (!rule.integer || Number.isInteger(n));
+  const ok =
+    v !== true &&
+    v.trim() !== '' &&
+    Number.isFinite(n) &&
+    (rule.exclusive ? n > rule.min : n >= rule.min) &&
+    (!rule.integer || Number.isInteger(n));
   if (!ok) {
     const what = `${rule.integer ? 'an integer' : 'a number'} ${rule.exclusive ? '>' : '>='} ${rule.min}`;
     throw new UsageError(`${name} must be ${what} (seconds), got "${v === true ? '' : v}"`, 'pod');

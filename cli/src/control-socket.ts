@@ -29,7 +29,10 @@ const CLOSE_WAIT_MS = 5000;
 export function socketPath(runDir: string, pod: string): string {
   const path = join(runDir, `${pod}.sock`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-    throw new CliError(`control socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; set SIDECAR_RUN_DIR to a shorter directory`, ExitCode.usage);
+    throw new CliError(
+      `control socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; set SIDECAR_RUN_DIR to a shorter directory`,
+      ExitCode.usage,
+    );
   }
   return path;
 }
@@ -40,7 +43,10 @@ async function ensureRunDir(runDir: string): Promise<void> {
   const st = await lstat(runDir);
   const uid = process.getuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
-    throw new CliError(`${runDir} must be a directory owned by you with mode 0700 (set SIDECAR_RUN_DIR to use another)`, ExitCode.failed);
+    throw new CliError(
+      `${runDir} must be a directory owned by you with mode 0700 (set SIDECAR_RUN_DIR to use another)`,
+      ExitCode.failed,
+    );
   }
 }
 
@@ -50,7 +56,11 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export async function listenControl(opts: { runDir: string; pod: string; handlers: ControlHandlers }): Promise<ControlServer> {
+export async function listenControl(opts: {
+  runDir: string;
+  pod: string;
+  handlers: ControlHandlers;
+}): Promise<ControlServer> {
   await ensureRunDir(opts.runDir);
   const path = socketPath(opts.runDir, opts.pod);
   const inFlight = new Set<Promise<void>>();
@@ -66,7 +76,8 @@ export async function listenControl(opts: { runDir: string; pod: string; handler
     await listen(server, path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    if (await answers(path)) throw new ManifestError(`pod "${opts.pod}" is already being run by another \`sidecar pod run\` (${path})`);
+    if (await answers(path))
+      throw new ManifestError(`pod "${opts.pod}" is already being run by another \`sidecar pod run\` (${path})`);
     // A socket left by a run process that died: nobody listens on it any more.
     await rm(path, { force: true });
     await listen(server, path);
@@ -103,7 +114,8 @@ function listen(server: Server, path: string): Promise<void> {
 
 /** One request, one reply line. A handler's failure is the client's answer (and the caller's to report). */
 async function serve(socket: Socket, handlers: ControlHandlers): Promise<void> {
-  const reply = (r: ControlReply) => new Promise<void>((resolve) => socket.end(`${JSON.stringify(r)}\n`, () => resolve()));
+  const reply = (r: ControlReply) =>
+    new Promise<void>((resolve) => socket.end(`${JSON.stringify(r)}\n`, () => resolve()));
   let request: ControlRequest;
   try {
     request = parseRequest(await readLine(socket));
@@ -147,7 +159,8 @@ function parseRequest(line: string): ControlRequest {
   if (r?.op === 'delete') {
     const g = r.gracePeriodSeconds;
     if (g === undefined) return { op: 'delete' };
-    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) throw new Error('gracePeriodSeconds must be an integer >= 0');
+    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0)
+      throw new Error('gracePeriodSeconds must be an integer >= 0');
     return { op: 'delete', gracePeriodSeconds: g };
   }
   throw new Error('op must be "get" or "delete"');
@@ -161,7 +174,9 @@ function answers(path: string): Promise<boolean> {
       s.destroy();
       resolve(true);
     });
-    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? resolve(false) : reject(e)));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? resolve(false) : reject(e),
+    );
   });
 }
 
@@ -182,7 +197,12 @@ export async function requestControl(opts: {
     let connected = false;
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new CliError(`the run process of pod "${opts.pod}" did not answer within ${Math.round(opts.timeoutMs / 1000)} s (${path})`, ExitCode.failed));
+      reject(
+        new CliError(
+          `the run process of pod "${opts.pod}" did not answer within ${Math.round(opts.timeoutMs / 1000)} s (${path})`,
+          ExitCode.failed,
+        ),
+      );
     }, opts.timeoutMs);
     const settle = (fn: () => void) => {
       clearTimeout(timer);

@@ -16,21 +16,35 @@ export async function connectDocker(config: Pick<CliConfig, 'dockerSocket'>): Pr
   try {
     await docker.ping();
   } catch (e) {
-    throw new CliError(`cannot reach the Docker engine at ${config.dockerSocket}: ${e instanceof Error ? e.message : String(e)}`, ExitCode.failed, { cause: e });
+    throw new CliError(
+      `cannot reach the Docker engine at ${config.dockerSocket}: ${e instanceof Error ? e.message : String(e)}`,
+      ExitCode.failed,
+      { cause: e },
+    );
   }
   return docker;
 }
 
 /** SIDECAR_PAUSE_IMAGE, else the platform's pause image (built once, then found by its content tag). */
-export async function pauseImage(docker: Docker, config: Pick<CliConfig, 'pauseImage'>, note: (line: string) => void): Promise<string> {
+export async function pauseImage(
+  docker: Docker,
+  config: Pick<CliConfig, 'pauseImage'>,
+  note: (line: string) => void,
+): Promise<string> {
   if (config.pauseImage) return config.pauseImage;
-  const images = await ensurePlatformImages({ docker, log: (line) => (line.endsWith(': present') ? undefined : note(line)) });
+  const images = await ensurePlatformImages({
+    docker,
+    log: (line) => (line.endsWith(': present') ? undefined : note(line)),
+  });
   return images.pause;
 }
 
 /** The pod as the CLI runs it: labelled as the CLI's (never adopted by a platform worker). */
 export function cliPod(pod: Pod): Pod {
-  return { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, [PLATFORM_LABEL]: CLI_PLATFORM_ID } } };
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, [PLATFORM_LABEL]: CLI_PLATFORM_ID } },
+  };
 }
 
 /** Before anything is created: the name is free and every image is present (the Docker target never pulls). */
@@ -38,10 +52,15 @@ export async function preflight(docker: Docker, pod: Pod, where: { source: strin
   const { source, specPath } = where;
   const name = pod.metadata.name ?? '';
   if ((await PodRunner.list(docker)).includes(name)) {
-    throw new ManifestError(`${source}: pod "${name}" already exists on this Docker engine (\`sidecar pod delete ${name}\` removes it)`);
+    throw new ManifestError(
+      `${source}: pod "${name}" already exists on this Docker engine (\`sidecar pod delete ${name}\` removes it)`,
+    );
   }
   const entries = [
-    ...(pod.spec.initContainers ?? []).map((c, i) => ({ image: c.image, path: `${specPath}.initContainers[${i}].image` })),
+    ...(pod.spec.initContainers ?? []).map((c, i) => ({
+      image: c.image,
+      path: `${specPath}.initContainers[${i}].image`,
+    })),
     ...pod.spec.containers.map((c, i) => ({ image: c.image, path: `${specPath}.containers[${i}].image` })),
   ];
   const checked = new Set<string>();
@@ -52,7 +71,10 @@ export async function preflight(docker: Docker, pod: Pod, where: { source: strin
       await docker.getImage(image).inspect();
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode !== 404) throw e;
-      throw new ManifestError(`${source}: ${path}: image "${image}" is not present on this Docker engine (it never pulls: build or load it first)`, { cause: e });
+      throw new ManifestError(
+        `${source}: ${path}: image "${image}" is not present on this Docker engine (it never pulls: build or load it first)`,
+        { cause: e },
+      );
     }
   }
 }

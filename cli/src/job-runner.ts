@@ -28,7 +28,15 @@ const JOB_BACKOFF_MAX_MS = 360_000;
  */
 export async function runJob(opts: RunJobOptions): Promise<{ status: PodView; job: JobStatus; ok: boolean }> {
   const { job, output, stop } = opts;
-  const status: JobStatus = { name: job.name, startTime: new Date().toISOString(), completionTime: null, active: 0, succeeded: 0, failed: 0, conditions: [] };
+  const status: JobStatus = {
+    name: job.name,
+    startTime: new Date().toISOString(),
+    completionTime: null,
+    active: 0,
+    succeeded: 0,
+    failed: 0,
+    conditions: [],
+  };
   const deadline =
     job.activeDeadlineSeconds === undefined
       ? undefined
@@ -50,7 +58,10 @@ export async function runJob(opts: RunJobOptions): Promise<{ status: PodView; jo
       const pod = jobPod(job);
       output.event(cliEvent('SuccessfulCreate', `Created pod: ${pod.metadata.name}`));
       status.active = 1;
-      const result = await opts.runPod(pod, job.restartPolicy === 'OnFailure' ? (v) => backoffLimitReached(v, job, opts.keep) : undefined);
+      const result = await opts.runPod(
+        pod,
+        job.restartPolicy === 'OnFailure' ? (v) => backoffLimitReached(v, job, opts.keep) : undefined,
+      );
       status.active = 0;
       if (result.deletedBy) {
         status.failed++;
@@ -92,5 +103,10 @@ function backoffLimitReached(v: PodView, job: JobManifest, keep: boolean): Delet
   const restarts = [...v.initContainerStatuses, ...v.containerStatuses].reduce((n, s) => n + s.restartCount, 0);
   const reached = job.backoffLimit === 0 ? restarts > 0 : restarts >= job.backoffLimit;
   if (!reached) return undefined;
-  return { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', gracePeriodSeconds: undefined, remove: !keep };
+  return {
+    reason: 'BackoffLimitExceeded',
+    message: 'Job has reached the specified backoff limit',
+    gracePeriodSeconds: undefined,
+    remove: !keep,
+  };
 }

@@ -44,32 +44,56 @@ function object(v: unknown, path: string, allowed: readonly string[]): Obj {
   return v as Obj;
 }
 function integer(v: unknown, path: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(path, `Invalid value: ${show(v)}: must be an integer >= ${min}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    fail(path, `Invalid value: ${show(v)}: must be an integer >= ${min}`);
   return v as number;
 }
 
 /** Validates a batch/v1 Job (apiVersion and kind already checked); throws DomainError naming the field. */
 export function parseJob(doc: Obj): JobManifest {
   object(doc, '', ['apiVersion', 'kind', 'metadata', 'spec']);
-  const meta = doc.metadata === undefined ? undefined : object(doc.metadata, 'metadata', ['name', 'generateName', 'namespace', 'labels', 'annotations']);
+  const meta =
+    doc.metadata === undefined
+      ? undefined
+      : object(doc.metadata, 'metadata', ['name', 'generateName', 'namespace', 'labels', 'annotations']);
   const metadata = resolveName(meta, 'metadata');
   const name = metadata.name!;
-  if (typeof name !== 'string' || !DNS_LABEL.test(name)) fail('metadata.name', `Invalid value: ${show(name)}: must be a DNS-1123 label`);
-  const spec = object(doc.spec, 'spec', ['template', 'backoffLimit', 'activeDeadlineSeconds', 'completions', 'parallelism']);
+  if (typeof name !== 'string' || !DNS_LABEL.test(name))
+    fail('metadata.name', `Invalid value: ${show(name)}: must be a DNS-1123 label`);
+  const spec = object(doc.spec, 'spec', [
+    'template',
+    'backoffLimit',
+    'activeDeadlineSeconds',
+    'completions',
+    'parallelism',
+  ]);
   for (const key of ['completions', 'parallelism'] as const) {
-    if (spec[key] !== undefined && spec[key] !== 1) fail(`spec.${key}`, `Unsupported value: ${show(spec[key])}: only 1 is supported (one pod at a time)`);
+    if (spec[key] !== undefined && spec[key] !== 1)
+      fail(`spec.${key}`, `Unsupported value: ${show(spec[key])}: only 1 is supported (one pod at a time)`);
   }
-  const backoffLimit = spec.backoffLimit === undefined ? DEFAULT_BACKOFF_LIMIT : integer(spec.backoffLimit, 'spec.backoffLimit', 0);
-  const activeDeadlineSeconds = spec.activeDeadlineSeconds === undefined ? undefined : integer(spec.activeDeadlineSeconds, 'spec.activeDeadlineSeconds', 1);
+  const backoffLimit =
+    spec.backoffLimit === undefined ? DEFAULT_BACKOFF_LIMIT : integer(spec.backoffLimit, 'spec.backoffLimit', 0);
+  const activeDeadlineSeconds =
+    spec.activeDeadlineSeconds === undefined
+      ? undefined
+      : integer(spec.activeDeadlineSeconds, 'spec.activeDeadlineSeconds', 1);
   if (spec.template === undefined) fail('spec.template', 'Required value');
   const template = object(spec.template, 'spec.template', ['metadata', 'spec']);
-  const templateMeta = template.metadata === undefined ? {} : object(template.metadata, 'spec.template.metadata', ['labels', 'annotations']);
+  const templateMeta =
+    template.metadata === undefined
+      ? {}
+      : object(template.metadata, 'spec.template.metadata', ['labels', 'annotations']);
   if (template.spec === undefined) fail('spec.template.spec', 'Required value');
   const podSpec = object(template.spec, 'spec.template.spec', Object.keys(template.spec as Obj));
   // Kubernetes requires a Job's pods to end: restartPolicy must be set, and not to Always.
   const policy = podSpec.restartPolicy;
-  if (policy === undefined) fail('spec.template.spec.restartPolicy', 'Required value: valid values: "OnFailure", "Never"');
-  if (policy !== 'Never' && policy !== 'OnFailure') fail('spec.template.spec.restartPolicy', `Unsupported value: ${show(policy)}: supported values: "OnFailure", "Never"`);
+  if (policy === undefined)
+    fail('spec.template.spec.restartPolicy', 'Required value: valid values: "OnFailure", "Never"');
+  if (policy !== 'Never' && policy !== 'OnFailure')
+    fail(
+      'spec.template.spec.restartPolicy',
+      `Unsupported value: ${show(policy)}: supported values: "OnFailure", "Never"`,
+    );
   const job: JobManifest = {
     name,
     backoffLimit,
@@ -82,7 +106,9 @@ export function parseJob(doc: Obj): JobManifest {
     validatePod(jobPod(job));
   } catch (e) {
     if (!(e instanceof DomainError)) throw e;
-    throw new DomainError(ErrorCode.invalidManifest, e.message.replace(/^(spec|metadata)\b/, 'spec.template.$1'), { cause: e });
+    throw new DomainError(ErrorCode.invalidManifest, e.message.replace(/^(spec|metadata)\b/, 'spec.template.$1'), {
+      cause: e,
+    });
   }
   return job;
 }

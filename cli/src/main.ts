@@ -16,11 +16,17 @@ async function run(command: Command): Promise<ExitCode> {
   const output = jsonLinesOutput(process.stdout, process.stderr);
   switch (command.kind) {
     case 'pod-run':
-      return podRun({ file: command.file, timeoutSeconds: command.timeoutSeconds, keep: command.keep }, { config, output, proc: process });
+      return podRun(
+        { file: command.file, timeoutSeconds: command.timeoutSeconds, keep: command.keep },
+        { config, output, proc: process },
+      );
     case 'pod-get':
       return podGet(command.name, { config, out: process.stdout });
     case 'pod-delete':
-      return podDelete({ name: command.name, gracePeriodSeconds: command.gracePeriodSeconds }, { config, out: process.stdout, note: output.note });
+      return podDelete(
+        { name: command.name, gracePeriodSeconds: command.gracePeriodSeconds },
+        { config, out: process.stdout, note: output.note },
+      );
   }
 }
 

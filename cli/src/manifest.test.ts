@@ -29,7 +29,15 @@ describe('parseManifest', () => {
   it('reads a Pod from YAML or JSON', () => {
     const m = yaml(POD);
     expect(m.kind === 'Pod' && m.pod.metadata.name).toBe('web');
-    const j = parseManifest(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'm', image: 'i' }] } }), { source: 'm.json', json: true });
+    const j = parseManifest(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web' },
+        spec: { containers: [{ name: 'm', image: 'i' }] },
+      }),
+      { source: 'm.json', json: true },
+    );
     expect(j.kind).toBe('Pod');
   });
 
@@ -44,13 +52,21 @@ describe('parseManifest', () => {
     expect(error(`${POD}---\n${POD}`)).toBe('m.yaml: 2 documents; give one Pod or Job per file');
     expect(error('')).toBe('m.yaml: empty manifest');
     expect(error('- a')).toMatch(/^m\.yaml: not a Kubernetes object/);
-    expect(error(POD.replace('kind: Pod', 'kind: Deployment'))).toMatch(/^m\.yaml: kind: Unsupported value: "Deployment"/);
-    expect(error(POD.replace('apiVersion: v1', 'apiVersion: v2'))).toMatch(/^m\.yaml: apiVersion: Unsupported value: "v2"/);
-    expect(error(POD.replace('name: web', 'name: Web_1'))).toMatch(/^m\.yaml: metadata\.name: Invalid value: "Web_1": must be a DNS-1123 label/);
-    expect(error(POD.replace('  name: web\n', ''))).toMatch(/metadata\.name: Required value/);
-    expect(error(`${POD}  initContainers:\n  - name: i1\n    image: busybox\n    readinessProbe:\n      exec:\n        command: [ "true" ]\n`)).toMatch(
-      /^m\.yaml: spec\.initContainers\[0\]\.readinessProbe: Forbidden/,
+    expect(error(POD.replace('kind: Pod', 'kind: Deployment'))).toMatch(
+      /^m\.yaml: kind: Unsupported value: "Deployment"/,
     );
+    expect(error(POD.replace('apiVersion: v1', 'apiVersion: v2'))).toMatch(
+      /^m\.yaml: apiVersion: Unsupported value: "v2"/,
+    );
+    expect(error(POD.replace('name: web', 'name: Web_1'))).toMatch(
+      /^m\.yaml: metadata\.name: Invalid value: "Web_1": must be a DNS-1123 label/,
+    );
+    expect(error(POD.replace('  name: web\n', ''))).toMatch(/metadata\.name: Required value/);
+    expect(
+      error(
+        `${POD}  initContainers:\n  - name: i1\n    image: busybox\n    readinessProbe:\n      exec:\n        command: [ "true" ]\n`,
+      ),
+    ).toMatch(/^m\.yaml: spec\.initContainers\[0\]\.readinessProbe: Forbidden/);
   });
 });
 
@@ -73,7 +89,12 @@ describe('Job manifests', () => {
   it('reads a Job: default backoffLimit 6; pods named <job>-<suffix> with the Job controller labels', () => {
     const m = yaml(JOB);
     if (m.kind !== 'Job') throw new Error('not a Job');
-    expect(m.job).toMatchObject({ name: 'report', backoffLimit: 6, activeDeadlineSeconds: undefined, restartPolicy: 'Never' });
+    expect(m.job).toMatchObject({
+      name: 'report',
+      backoffLimit: 6,
+      activeDeadlineSeconds: undefined,
+      restartPolicy: 'Never',
+    });
     const pod = jobPod(m.job);
     expect(pod.metadata.name).toMatch(/^report-[a-z0-9]{5}$/);
     expect(pod.metadata.labels).toEqual({ team: 'a', 'batch.kubernetes.io/job-name': 'report', 'job-name': 'report' });
@@ -81,12 +102,26 @@ describe('Job manifests', () => {
   });
 
   it('requires restartPolicy Never or OnFailure and rejects what it does not support, by path', () => {
-    expect(error(JOB.replace('      restartPolicy: Never\n', ''))).toBe('m.yaml: spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"');
-    expect(error(JOB.replace('restartPolicy: Never', 'restartPolicy: Always'))).toMatch(/spec\.template\.spec\.restartPolicy: Unsupported value: "Always"/);
-    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  parallelism: 2\n  template:'))).toMatch(/spec\.parallelism: Unsupported value: 2/);
-    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  suspend: true\n  template:'))).toBe('m.yaml: spec.suspend is not supported');
-    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  backoffLimit: -1\n  template:'))).toMatch(/spec\.backoffLimit: Invalid value: -1/);
-    expect(error(JOB.replace('image: busybox', 'image: busybox\n        restartPolicy: Always'))).toMatch(/^m\.yaml: spec\.template\.spec\.containers\[0\]\.restartPolicy: Forbidden/);
-    expect(error(JOB.replace('apiVersion: batch/v1', 'apiVersion: v1'))).toMatch(/apiVersion: Unsupported value: "v1": supported values: "batch\/v1"/);
+    expect(error(JOB.replace('      restartPolicy: Never\n', ''))).toBe(
+      'm.yaml: spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"',
+    );
+    expect(error(JOB.replace('restartPolicy: Never', 'restartPolicy: Always'))).toMatch(
+      /spec\.template\.spec\.restartPolicy: Unsupported value: "Always"/,
+    );
+    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  parallelism: 2\n  template:'))).toMatch(
+      /spec\.parallelism: Unsupported value: 2/,
+    );
+    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  suspend: true\n  template:'))).toBe(
+      'm.yaml: spec.suspend is not supported',
+    );
+    expect(error(JOB.replace('spec:\n  template:', 'spec:\n  backoffLimit: -1\n  template:'))).toMatch(
+      /spec\.backoffLimit: Invalid value: -1/,
+    );
+    expect(error(JOB.replace('image: busybox', 'image: busybox\n        restartPolicy: Always'))).toMatch(
+      /^m\.yaml: spec\.template\.spec\.containers\[0\]\.restartPolicy: Forbidden/,
+    );
+    expect(error(JOB.replace('apiVersion: batch/v1', 'apiVersion: v1'))).toMatch(
+      /apiVersion: Unsupported value: "v1": supported values: "batch\/v1"/,
+    );
   });
 });

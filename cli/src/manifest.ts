@@ -50,11 +50,13 @@ export function parseManifest(text: string, opts: { source: string; json: boolea
   if (!isObject(doc)) return fail('not a Kubernetes object (expected a mapping with apiVersion, kind, metadata, spec)');
   try {
     if (doc.kind === 'Pod') {
-      if (doc.apiVersion !== 'v1') fail(`apiVersion: Unsupported value: ${show(doc.apiVersion)}: supported values: "v1" (kind Pod)`);
+      if (doc.apiVersion !== 'v1')
+        fail(`apiVersion: Unsupported value: ${show(doc.apiVersion)}: supported values: "v1" (kind Pod)`);
       return { kind: 'Pod', pod: parsePod(doc) };
     }
     if (doc.kind === 'Job') {
-      if (doc.apiVersion !== 'batch/v1') fail(`apiVersion: Unsupported value: ${show(doc.apiVersion)}: supported values: "batch/v1" (kind Job)`);
+      if (doc.apiVersion !== 'batch/v1')
+        fail(`apiVersion: Unsupported value: ${show(doc.apiVersion)}: supported values: "batch/v1" (kind Job)`);
       return { kind: 'Job', job: parseJob(doc) };
     }
   } catch (e) {

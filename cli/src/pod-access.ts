@@ -19,7 +19,10 @@ export function podNameArg(name: string): string {
 export async function adoptCliPod(docker: Docker, name: string): Promise<PodRunner> {
   if (!(await cliPods(docker)).includes(name)) {
     if ((await PodRunner.list(docker)).includes(name)) {
-      throw new CliError(`pod "${name}" was not started by \`sidecar pod run\` (a platform owns it); not touching it`, ExitCode.failed);
+      throw new CliError(
+        `pod "${name}" was not started by \`sidecar pod run\` (a platform owns it); not touching it`,
+        ExitCode.failed,
+      );
     }
     throw new PodNotFoundError(name);
   }

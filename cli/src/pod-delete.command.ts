@@ -28,7 +28,8 @@ export async function podDelete(
   if (typeof reply === 'object') {
     if ('error' in reply) throw new CliError(`pod "${name}": ${reply.error}`, ExitCode.failed);
   } else {
-    if (reply === 'gone') deps.note(`the run process of pod ${name} ended without answering; deleting the pod directly`);
+    if (reply === 'gone')
+      deps.note(`the run process of pod ${name} ended without answering; deleting the pod directly`);
     const runner = await adoptCliPod(await connectDocker(deps.config), name);
     await runner.delete(grace === undefined ? {} : { gracePeriodSeconds: grace });
   }

@@ -8,9 +8,17 @@ import { adoptCliPod, podNameArg } from './pod-access.js';
 const GET_TIMEOUT_MS = 10_000;
 
 /** `sidecar pod get NAME`: prints `{"status": ...}`; from the run process if one supervises the pod. */
-export async function podGet(nameArg: string, deps: { config: Readonly<CliConfig>; out: NodeJS.WritableStream }): Promise<ExitCode> {
+export async function podGet(
+  nameArg: string,
+  deps: { config: Readonly<CliConfig>; out: NodeJS.WritableStream },
+): Promise<ExitCode> {
   const name = podNameArg(nameArg);
-  const reply = await requestControl({ runDir: deps.config.runDir, pod: name, request: { op: 'get' }, timeoutMs: GET_TIMEOUT_MS });
+  const reply = await requestControl({
+    runDir: deps.config.runDir,
+    pod: name,
+    request: { op: 'get' },
+    timeoutMs: GET_TIMEOUT_MS,
+  });
   let status: PodView;
   if (typeof reply === 'object') {
     if ('error' in reply) throw new CliError(`pod "${name}": ${reply.error}`, ExitCode.failed);

@@ -22,12 +22,15 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** metadata with `name` set: the given name, else generateName plus a random suffix (as the apiserver does). */
 export function resolveName(v: unknown, path: string): ObjectMeta {
-  const required = () => new DomainError(ErrorCode.invalidManifest, `${path}.name: Required value: name or generateName is required`);
+  const required = () =>
+    new DomainError(ErrorCode.invalidManifest, `${path}.name: Required value: name or generateName is required`);
   if (v === undefined || v === null) throw required();
-  if (typeof v !== 'object' || Array.isArray(v)) throw new DomainError(ErrorCode.invalidManifest, `${path}: Invalid value: must be an object`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new DomainError(ErrorCode.invalidManifest, `${path}: Invalid value: must be an object`);
   const { generateName: base, ...rest } = v as Record<string, unknown>;
   if (rest.name !== undefined) return rest as ObjectMeta;
   if (base === undefined || base === '') throw required();
-  if (typeof base !== 'string') throw new DomainError(ErrorCode.invalidManifest, `${path}.generateName: Invalid value: must be a string`);
+  if (typeof base !== 'string')
+    throw new DomainError(ErrorCode.invalidManifest, `${path}.generateName: Invalid value: must be a string`);
   return { ...rest, name: generateName(base) } as ObjectMeta;
 }

@@ -58,7 +58,10 @@ export async function podRun(input: PodRunInput, deps: PodRunDeps): Promise<Exit
     const startTimeout = () => {
       if (input.timeoutSeconds === undefined || timeout !== undefined) return;
       const seconds = input.timeoutSeconds;
-      timeout = setTimeout(() => stop.abort(deletion('DeadlineExceeded', `${what} was active longer than --timeout ${seconds}s`)), seconds * 1000);
+      timeout = setTimeout(
+        () => stop.abort(deletion('DeadlineExceeded', `${what} was active longer than --timeout ${seconds}s`)),
+        seconds * 1000,
+      );
     };
     const runPod = async (pod: Pod, specPath: string, deleteWhen?: (v: PodView) => Deletion | undefined) => {
       const labelled = cliPod(pod);

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import type { Container, PodEvent } from '@sidecar/core';
 import { dump } from 'js-yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, runFor, testPod, uniqueName } from '../../worker/src/targets/docker/test-support.js';
+import {
+  TEST_IMAGES,
+  cleanupPods,
+  container,
+  docker,
+  ensureTestImages,
+  runFor,
+  testPod,
+  uniqueName,
+} from '../../worker/src/targets/docker/test-support.js';
 import { assertBuilt, indexOf, leftovers, podsNamed, runSidecar, type CliProcess } from './test-support.js';
 
 /**
@@ -15,7 +24,11 @@ import { assertBuilt, indexOf, leftovers, podsNamed, runSidecar, type CliProcess
  */
 const d = docker();
 let dir: string;
-const ENV = () => ({ SIDECAR_PAUSE_IMAGE: TEST_IMAGES.pause, SIDECAR_BACKOFF_SCALE: '0.05', SIDECAR_RUN_DIR: join(dir, 'run') });
+const ENV = () => ({
+  SIDECAR_PAUSE_IMAGE: TEST_IMAGES.pause,
+  SIDECAR_BACKOFF_SCALE: '0.05',
+  SIDECAR_RUN_DIR: join(dir, 'run'),
+});
 
 const owned = new Map<string, { pods: string[]; jobs: string[]; procs: ChildProcess[] }>();
 const own = (ctx: TestContext) => {
@@ -34,7 +47,8 @@ async function manifest(name: string, doc: unknown, format: 'yaml' | 'json' = 'y
   await writeFile(file, format === 'json' ? JSON.stringify(doc) : dump(doc));
   return file;
 }
-const sidecarC = (name: string, opts: Parameters<typeof container>[1] = {}): Container => container(name, { restartPolicy: 'Always', ...opts });
+const sidecarC = (name: string, opts: Parameters<typeof container>[1] = {}): Container =>
+  container(name, { restartPolicy: 'Always', ...opts });
 const started = (events: PodEvent[]) => events.filter((e) => e.reason === 'Started').map((e) => e.container);
 
 beforeAll(async () => {
@@ -83,7 +97,15 @@ describe.concurrent('sidecar pod run', () => {
   it('case 18: a Job-like pod whose main exits 2 Failed, its sidecar stopped; exit 1', async (ctx) => {
     const name = uniqueName('cli-c18');
     own(ctx).pods.push(name);
-    const file = await manifest(name, testPod(name, { restartPolicy: 'Never', initContainers: [sidecarC('s1')], containers: [container('m1', { body: runFor(1, 2) })] }), 'json');
+    const file = await manifest(
+      name,
+      testPod(name, {
+        restartPolicy: 'Never',
+        initContainers: [sidecarC('s1')],
+        containers: [container('m1', { body: runFor(1, 2) })],
+      }),
+      'json',
+    );
     const run = sidecar(ctx, 'pod', 'run', file);
     expect(await run.exit()).toBe(1);
     const events = run.events();
@@ -111,9 +133,15 @@ describe.concurrent('sidecar pod run', () => {
     };
     const cases: [string, string | RegExp][] = [
       [await manifest(`${name}-probe`, probe), 'spec.initContainers[0].readinessProbe'],
-      [await writeText(`${name}-bad.yaml`, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x\nspec: [\n'), /invalid YAML: .* at line \d+, column \d+/],
+      [
+        await writeText(`${name}-bad.yaml`, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x\nspec: [\n'),
+        /invalid YAML: .* at line \d+, column \d+/,
+      ],
       [join(dir, 'does-not-exist.yaml'), 'does-not-exist.yaml: no such file'],
-      [await manifest(`${name}-kind`, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name } }), 'kind: Unsupported value: "Deployment"'],
+      [
+        await manifest(`${name}-kind`, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name } }),
+        'kind: Unsupported value: "Deployment"',
+      ],
       [await manifest(`${name}-job`, job), 'spec.template.spec.restartPolicy: Unsupported value: "Always"'],
     ];
     await Promise.all(
@@ -122,7 +150,9 @@ describe.concurrent('sidecar pod run', () => {
         expect(await run.exit(), file).toBe(2);
         const lines = run.stderr().trimEnd().split('\n');
         expect(lines, run.stderr()).toHaveLength(1);
-        expect(lines[0]).toMatch(typeof message === 'string' ? new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : message);
+        expect(lines[0]).toMatch(
+          typeof message === 'string' ? new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : message,
+        );
         expect(run.stdout()).toBe('');
       }),
     );
@@ -138,7 +168,14 @@ describe.concurrent('sidecar pod run', () => {
       metadata: { name },
       spec: {
         backoffLimit: 0,
-        template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, initContainers: [sidecarC('s1')], containers: [container('m1', { body: runFor(3) })] } },
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            terminationGracePeriodSeconds: 5,
+            initContainers: [sidecarC('s1')],
+            containers: [container('m1', { body: runFor(3) })],
+          },
+        },
       },
     });
     const run = sidecar(ctx, 'pod', 'run', file);
@@ -151,7 +188,11 @@ describe.concurrent('sidecar pod run', () => {
     const final = run.final()!;
     expect(final.status.phase).toBe('Succeeded');
     expect(final.status.name.startsWith(`${name}-`)).toBe(true);
-    expect(final.status.initContainerStatuses[0]).toMatchObject({ name: 's1', restartCount: 0, state: { terminated: {} } });
+    expect(final.status.initContainerStatuses[0]).toMatchObject({
+      name: 's1',
+      restartCount: 0,
+      state: { terminated: {} },
+    });
     expect(final.job).toMatchObject({ name, succeeded: 1, failed: 0, conditions: [{ type: 'Complete' }] });
     expect(await podsNamed(d, `${name}-`)).toEqual([]);
   });
@@ -160,7 +201,10 @@ describe.concurrent('sidecar pod run', () => {
     const name = uniqueName('cli-to');
     own(ctx).pods.push(name);
     // m1 takes 1 s to exit after TERM, s1 exits at once on TERM: s1 exits last only if it got TERM after m1 exited.
-    const file = await manifest(name, testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }));
+    const file = await manifest(
+      name,
+      testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }),
+    );
     const run = sidecar(ctx, 'pod', 'run', file, '--timeout', '2');
     expect(await run.exit()).toBe(1);
     const events = run.events();
@@ -176,7 +220,10 @@ describe.concurrent('sidecar pod run', () => {
   it('pod get and pod delete --grace-period 5 from another process go through the run process; nothing restarts', async (ctx) => {
     const name = uniqueName('cli-del');
     own(ctx).pods.push(name);
-    const file = await manifest(name, testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }));
+    const file = await manifest(
+      name,
+      testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }),
+    );
     const run = sidecar(ctx, 'pod', 'run', file);
     await run.waitForEvent((e) => e.container === 'm1' && e.reason === 'Started', 'm1 Started');
 
@@ -206,7 +253,10 @@ describe.concurrent('sidecar pod run', () => {
   it('SIGTERM to the run process deletes the pod cleanly', async (ctx) => {
     const name = uniqueName('cli-term');
     own(ctx).pods.push(name);
-    const file = await manifest(name, testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }));
+    const file = await manifest(
+      name,
+      testPod(name, { initContainers: [sidecarC('s1')], containers: [container('m1', { termDelay: 1 })] }),
+    );
     const run = sidecar(ctx, 'pod', 'run', file);
     await run.waitForEvent((e) => e.container === 'm1' && e.reason === 'Started', 'm1 Started');
     run.child.kill('SIGTERM');
@@ -221,7 +271,14 @@ describe.concurrent('sidecar pod run', () => {
   it('--keep leaves the ended pod; pod get and pod delete then work without a run process', async (ctx) => {
     const name = uniqueName('cli-keep');
     own(ctx).pods.push(name);
-    const file = await manifest(name, testPod(name, { restartPolicy: 'Never', initContainers: [sidecarC('s1')], containers: [container('m1', { body: runFor(0) })] }));
+    const file = await manifest(
+      name,
+      testPod(name, {
+        restartPolicy: 'Never',
+        initContainers: [sidecarC('s1')],
+        containers: [container('m1', { body: runFor(0) })],
+      }),
+    );
     const run = sidecar(ctx, 'pod', 'run', file, '--keep');
     expect(await run.exit()).toBe(0);
     expect(await leftovers(d, name)).toBeGreaterThan(0);

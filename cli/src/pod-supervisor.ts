@@ -59,8 +59,15 @@ const isTerminal = (p: PodPhase) => p === 'Succeeded' || p === 'Failed';
  */
 export async function supervisePod(opts: SupervisePodOptions): Promise<PodResult> {
   const { pod, output, stop } = opts;
-  const runner = new PodRunner({ docker: opts.docker, pod, pauseImage: opts.pauseImage, backoffScale: opts.backoffScale, onEvent: output.event });
-  const graceOf = (d: Deletion) => d.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+  const runner = new PodRunner({
+    docker: opts.docker,
+    pod,
+    pauseImage: opts.pauseImage,
+    backoffScale: opts.backoffScale,
+    onEvent: output.event,
+  });
+  const graceOf = (d: Deletion) =>
+    d.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
   const requested = new AbortController(); // a deletion was requested
   const finished = new AbortController(); // supervision is over: background waiters end
   let first: Deletion | undefined;
@@ -103,7 +110,12 @@ export async function supervisePod(opts: SupervisePodOptions): Promise<PodResult
     handlers: {
       status: () => runner.status(),
       delete: async ({ gracePeriodSeconds }) => {
-        const d: Deletion = { reason: 'Deleting', message: 'delete requested by `sidecar pod delete`', gracePeriodSeconds, remove: true };
+        const d: Deletion = {
+          reason: 'Deleting',
+          message: 'delete requested by `sidecar pod delete`',
+          gracePeriodSeconds,
+          remove: true,
+        };
         stop.abort(new DeletionRequested(d)); // a Job stops too: a deleted pod is not retried
         await requestDeletion(d);
         if (failure) throw failure;
@@ -122,7 +134,9 @@ export async function supervisePod(opts: SupervisePodOptions): Promise<PodResult
       await runner.start();
     } catch (e) {
       // Whatever was created goes; the start error is the one to report.
-      await runner.delete({ gracePeriodSeconds: 0 }).catch((cleanup: unknown) => output.note(`cleanup after a failed start: ${String(cleanup)}`));
+      await runner
+        .delete({ gracePeriodSeconds: 0 })
+        .catch((cleanup: unknown) => output.note(`cleanup after a failed start: ${String(cleanup)}`));
       throw e;
     }
     opts.onStarted?.();
@@ -158,10 +172,12 @@ function watchForDeletion(
   signal: AbortSignal,
   requestDeletion: (d: Deletion) => Promise<void>,
 ): Promise<void> {
-  return runner.waitFor((v) => deleteWhen(v) !== undefined, { timeoutMs: FOREVER_MS, signal }).then(
-    (v) => void requestDeletion(deleteWhen(v)!),
-    (e: unknown) => {
-      if (!signal.aborted) throw e;
-    },
-  );
+  return runner
+    .waitFor((v) => deleteWhen(v) !== undefined, { timeoutMs: FOREVER_MS, signal })
+    .then(
+      (v) => void requestDeletion(deleteWhen(v)!),
+      (e: unknown) => {
+        if (!signal.aborted) throw e;
+      },
+    );
 }

@@ -37,8 +37,16 @@ export interface CliProcess {
 }
 
 /** `jsonLines`: stdout must be JSON lines (pod run, pod get); each is parsed as it arrives. */
-export function runSidecar(args: readonly string[], env: NodeJS.ProcessEnv, opts: { jsonLines: boolean } = { jsonLines: true }): CliProcess {
-  const child = spawn(process.execPath, [SIDECAR_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runSidecar(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  opts: { jsonLines: boolean } = { jsonLines: true },
+): CliProcess {
+  const child = spawn(process.execPath, [SIDECAR_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const events: PodEvent[] = [];
@@ -78,7 +86,9 @@ export function runSidecar(args: readonly string[], env: NodeJS.ProcessEnv, opts
           resolve(v);
         } else if (code !== undefined) {
           done();
-          reject(new Error(`sidecar ${args.join(' ')} exited (${code}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`));
+          reject(
+            new Error(`sidecar ${args.join(' ')} exited (${code}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`),
+          );
         }
       };
       const timer = setTimeout(() => {
@@ -101,7 +111,15 @@ export function runSidecar(args: readonly string[], env: NodeJS.ProcessEnv, opts
     waitForEvent: (pred, what, timeoutMs = 30_000) => until(() => events.find(pred), what, timeoutMs),
     exit: (timeoutMs = 45_000) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`sidecar ${args.join(' ')} still running after ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `sidecar ${args.join(' ')} still running after ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`,
+              ),
+            ),
+          timeoutMs,
+        );
         void exited.then((c) => {
           clearTimeout(timer);
           resolve(c);
@@ -116,7 +134,10 @@ export const indexOf = (events: PodEvent[], container: string, reason: string): 
 
 /** Names of the CLI's pods whose name starts with `prefix` (a Job's pods), found by their labels. */
 export async function podsNamed(d: Docker, prefix: string): Promise<string[]> {
-  const list = await d.listContainers({ all: true, filters: { label: ['sidecar.paas/managed=true', 'sidecar.paas/platform=cli'] } });
+  const list = await d.listContainers({
+    all: true,
+    filters: { label: ['sidecar.paas/managed=true', 'sidecar.paas/platform=cli'] },
+  });
   return [...new Set(list.map((c) => c.Labels['sidecar.paas/pod'] ?? '').filter((n) => n.startsWith(prefix)))];
 }
 

@@ -5,7 +5,8 @@ import { assertAppName, isValidAppName } from './names.js';
 describe('app rules', () => {
   it('accepts DNS-1123 labels of 1-30 characters only', () => {
     for (const ok of ['a', 'hello', 'my-app-2', 'a'.repeat(30)]) expect(isValidAppName(ok)).toBe(true);
-    for (const bad of ['', 'A', '1app', 'app-', 'a_b', 'a.b', 'a'.repeat(31), 42]) expect(isValidAppName(bad)).toBe(false);
+    for (const bad of ['', 'A', '1app', 'app-', 'a_b', 'a.b', 'a'.repeat(31), 42])
+      expect(isValidAppName(bad)).toBe(false);
     expect(() => assertAppName('Bad')).toThrow(/invalid app name "Bad"/);
   });
   it('merges env patches, null removing a key', () => {

@@ -1,11 +1,28 @@
 /** An app: what a user creates once and deploys many times. */
-export const AppStatus = { new: 'new', deploying: 'deploying', running: 'running', failed: 'failed', stopped: 'stopped' } as const;
+export const AppStatus = {
+  new: 'new',
+  deploying: 'deploying',
+  running: 'running',
+  failed: 'failed',
+  stopped: 'stopped',
+} as const;
 export type AppStatus = (typeof AppStatus)[keyof typeof AppStatus];
 
-export interface Resources { memory: string; cpu: string }
+export interface Resources {
+  memory: string;
+  cpu: string;
+}
 /** A certificate the user brings for the TLS sidecar (PEM); without one the platform CA issues it. */
-export interface TlsSettings { enabled: boolean; cert?: string; key?: string }
-export interface Sidecars { logs: boolean; procinfo: boolean; tls: TlsSettings }
+export interface TlsSettings {
+  enabled: boolean;
+  cert?: string;
+  key?: string;
+}
+export interface Sidecars {
+  logs: boolean;
+  procinfo: boolean;
+  tls: TlsSettings;
+}
 
 export interface App {
   name: string;
@@ -35,7 +52,10 @@ export function maskSecrets(secrets: Record<string, string>): Record<string, str
 }
 
 /** Applies a PATCH-style map: a key set to null is removed. */
-export function mergeVars(current: Record<string, string>, patch: Record<string, string | null>): Record<string, string> {
+export function mergeVars(
+  current: Record<string, string>,
+  patch: Record<string, string | null>,
+): Record<string, string> {
   const out = { ...current };
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];

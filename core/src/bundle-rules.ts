@@ -1,7 +1,11 @@
 import { DomainError, ErrorCode } from './errors.js';
 
 /** Limits on what a bundle may be (API.md "The bundle"); settable per platform. */
-export interface BundleLimits { maxCompressedBytes: number; maxUnpackedBytes: number; maxEntries: number }
+export interface BundleLimits {
+  maxCompressedBytes: number;
+  maxUnpackedBytes: number;
+  maxEntries: number;
+}
 export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
   maxCompressedBytes: 100 * 1024 * 1024,
   maxUnpackedBytes: 500 * 1024 * 1024,

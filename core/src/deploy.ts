@@ -1,6 +1,10 @@
 export const DeployStatus = {
-  queued: 'queued', building: 'building', deploying: 'deploying',
-  succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled',
+  queued: 'queued',
+  building: 'building',
+  deploying: 'deploying',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
 } as const;
 export type DeployStatus = (typeof DeployStatus)[keyof typeof DeployStatus];
 export const FINAL_DEPLOY_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -10,9 +14,17 @@ export const DeploySource = { api: 'api', git: 'git', dashboard: 'dashboard', ro
 export type DeploySource = (typeof DeploySource)[keyof typeof DeploySource];
 
 /** The git commit a deploy was made from (`git push`); null or absent for other sources. */
-export interface DeployCommit { sha: string; message: string }
+export interface DeployCommit {
+  sha: string;
+  message: string;
+}
 
-export interface DeployTimings { queuedMs: number | null; buildMs: number | null; deployMs: number | null; totalMs: number | null }
+export interface DeployTimings {
+  queuedMs: number | null;
+  buildMs: number | null;
+  deployMs: number | null;
+  totalMs: number | null;
+}
 
 export interface Deploy {
   id: string;

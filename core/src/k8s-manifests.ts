@@ -3,7 +3,15 @@ import type { App } from './app.js';
 import { DomainError, ErrorCode } from './errors.js';
 import type { Container, EnvVar, ObjectMeta, Pod, PodSpec } from './k8s-types.js';
 import { LABEL_PREFIX, Labels } from './labels.js';
-import { enabledSidecars, isPlatformSidecar, PlatformSidecar, TLS_ENV, type PlatformSidecarImages, type PlatformSidecarInput, type TlsMaterial } from './platform-sidecars.js';
+import {
+  enabledSidecars,
+  isPlatformSidecar,
+  PlatformSidecar,
+  TLS_ENV,
+  type PlatformSidecarImages,
+  type PlatformSidecarInput,
+  type TlsMaterial,
+} from './platform-sidecars.js';
 import { DEFAULT_TEMPLATE_SETTINGS, renderJobPod, renderPod, type TemplateSettings } from './pod-template.js';
 import { validatePod } from './pod-validation.js';
 import type { Release } from './release.js';
@@ -47,11 +55,23 @@ export interface KubernetesSettings {
 export const SecretValues = { include: 'include', mask: 'mask' } as const;
 export type SecretValues = (typeof SecretValues)[keyof typeof SecretValues];
 
-export interface KubeObject { apiVersion: string; kind: string; metadata: ObjectMeta & { name: string; namespace: string } }
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta & { name: string; namespace: string };
+}
 /** The cluster-side env var: a value, or a reference to a key of the app's Secret. */
-export interface KubeEnvVar extends EnvVar { valueFrom?: { secretKeyRef: { name: string; key: string } } }
-export interface KubeContainer extends Omit<Container, 'env'> { env?: KubeEnvVar[]; imagePullPolicy?: 'IfNotPresent' }
-export interface KubeVolume { name: string; emptyDir: { medium?: string; sizeLimit?: string } }
+export interface KubeEnvVar extends EnvVar {
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+}
+export interface KubeContainer extends Omit<Container, 'env'> {
+  env?: KubeEnvVar[];
+  imagePullPolicy?: 'IfNotPresent';
+}
+export interface KubeVolume {
+  name: string;
+  emptyDir: { medium?: string; sizeLimit?: string };
+}
 export interface KubePodSpec extends Omit<PodSpec, 'initContainers' | 'containers' | 'volumes'> {
   initContainers?: KubeContainer[];
   containers: KubeContainer[];
@@ -60,7 +80,10 @@ export interface KubePodSpec extends Omit<PodSpec, 'initContainers' | 'container
   enableServiceLinks: boolean;
   securityContext: { runAsNonRoot: boolean; seccompProfile: { type: 'RuntimeDefault' } };
 }
-export interface KubePodTemplate { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: KubePodSpec }
+export interface KubePodTemplate {
+  metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+  spec: KubePodSpec;
+}
 
 export interface Deployment extends KubeObject {
   apiVersion: 'apps/v1';
@@ -77,17 +100,31 @@ export interface Deployment extends KubeObject {
 export interface Service extends KubeObject {
   apiVersion: 'v1';
   kind: 'Service';
-  spec: { type: 'ClusterIP'; selector: Record<string, string>; ports: { name: string; port: number; targetPort: string; protocol: 'TCP' }[] };
+  spec: {
+    type: 'ClusterIP';
+    selector: Record<string, string>;
+    ports: { name: string; port: number; targetPort: string; protocol: 'TCP' }[];
+  };
 }
 export interface Ingress extends KubeObject {
   apiVersion: 'networking.k8s.io/v1';
   kind: 'Ingress';
   spec: {
     ingressClassName: string;
-    rules: { host: string; http: { paths: { path: string; pathType: 'Prefix'; backend: { service: { name: string; port: { name: string } } } }[] } }[];
+    rules: {
+      host: string;
+      http: {
+        paths: { path: string; pathType: 'Prefix'; backend: { service: { name: string; port: { name: string } } } }[];
+      };
+    }[];
   };
 }
-export interface Secret extends KubeObject { apiVersion: 'v1'; kind: 'Secret'; type: 'Opaque'; stringData: Record<string, string> }
+export interface Secret extends KubeObject {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  stringData: Record<string, string>;
+}
 export interface KubeJob extends KubeObject {
   apiVersion: 'batch/v1';
   kind: 'Job';
@@ -105,7 +142,11 @@ export interface RenderManifestsInput {
   /** The `tls` sidecar's certificate, when the app enables it and secret values are included. */
   tls?: TlsMaterial | undefined;
 }
-export interface RenderJobManifestInput extends RenderManifestsInput { jobId: string; command: string[]; env?: Record<string, string> }
+export interface RenderJobManifestInput extends RenderManifestsInput {
+  jobId: string;
+  command: string[];
+  env?: Record<string, string>;
+}
 
 const SERVICE_PORT = { name: 'http', port: 80 } as const;
 /** Docker gives each read-only container a 64 MiB tmpfs at /tmp; on a cluster that is a memory emptyDir per container. */
@@ -122,11 +163,21 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
  * makes a new Secret (and a new template: the pods restart with the new values).
  */
 export const contentHash = (values: Record<string, string>): string =>
-  createHash('sha256').update(JSON.stringify(Object.keys(values).sort().map((k) => [k, values[k]]))).digest('hex').slice(0, 10);
+  createHash('sha256')
+    .update(
+      JSON.stringify(
+        Object.keys(values)
+          .sort()
+          .map((k) => [k, values[k]]),
+      ),
+    )
+    .digest('hex')
+    .slice(0, 10);
 /** The Secret holding the app's secrets (as the app has them now). */
 export const secretNameFor = (app: string, values: Record<string, string>) => `${app}-secrets-${contentHash(values)}`;
 /** The Secret holding the platform sidecars' sensitive env values (the TLS key and certificate). */
-export const sidecarSecretNameFor = (app: string, values: Record<string, string>) => `${app}-sidecars-${contentHash(values)}`;
+export const sidecarSecretNameFor = (app: string, values: Record<string, string>) =>
+  `${app}-sidecars-${contentHash(values)}`;
 /**
  * Platform sidecar env vars whose values never go into a Deployment: on a cluster they are
  * keys of the app's sidecar Secret, read with `secretKeyRef`. A sidecar with none (procinfo,
@@ -136,7 +187,8 @@ const SIDECAR_SECRET_ENV: ReadonlySet<string> = new Set([TLS_ENV.cert, TLS_ENV.k
 /** `tls.SIDECAR_TLS_KEY`: a key per container and variable (Secret keys allow dots). */
 const sidecarSecretKey = (container: string, env: string) => `${container}.${env}`;
 /** `<app>-job-<id>`: job ids (`j_...`) made DNS-safe; unique per job. */
-export const jobNameFor = (app: string, jobId: string) => `${app}-job-${jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+export const jobNameFor = (app: string, jobId: string) =>
+  `${app}-job-${jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 
 /** The labels that select an app's objects: owned by the platform, this platform, this app. */
 export function selectorLabels(settings: Pick<KubernetesSettings, 'platformId'>, app: string): Record<string, string> {
@@ -144,10 +196,13 @@ export function selectorLabels(settings: Pick<KubernetesSettings, 'platformId'>,
 }
 /** The same selector as a `labelSelector` query value. */
 export const labelSelectorFor = (settings: Pick<KubernetesSettings, 'platformId'>, app: string) =>
-  Object.entries(selectorLabels(settings, app)).map(([k, v]) => `${k}=${v}`).join(',');
+  Object.entries(selectorLabels(settings, app))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 
 export function hostFor(hostPattern: string, app: string): string {
-  if (!hostPattern.includes('{app}')) throw new DomainError(ErrorCode.invalidRequest, `ingress host pattern ${JSON.stringify(hostPattern)} has no {app}`);
+  if (!hostPattern.includes('{app}'))
+    throw new DomainError(ErrorCode.invalidRequest, `ingress host pattern ${JSON.stringify(hostPattern)} has no {app}`);
   return hostPattern.replaceAll('{app}', app);
 }
 
@@ -160,7 +215,11 @@ export function hostFor(hostPattern: string, app: string): string {
 export function imageRefFor(release: Pick<Release, 'image' | 'imageDigest'>, registry: string | undefined): string {
   if (!registry || !release.image.startsWith(`${registry}/`) || !DIGEST.test(release.imageDigest)) return release.image;
   const name = release.image.slice(registry.length + 1);
-  const repo = name.includes('@') ? name.slice(0, name.indexOf('@')) : name.includes(':') ? name.slice(0, name.lastIndexOf(':')) : name;
+  const repo = name.includes('@')
+    ? name.slice(0, name.indexOf('@'))
+    : name.includes(':')
+      ? name.slice(0, name.lastIndexOf(':'))
+      : name;
   return `${registry}/${repo}@${release.imageDigest}`;
 }
 
@@ -178,11 +237,25 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
   const selector = selectorLabels(settings, app.name);
   const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
   const pod = renderPod({
-    app: { name: app.name, resources: app.resources, secrets: app.secrets, ...(app.sidecars ? { sidecars: app.sidecars } : {}) },
-    release, podName: app.name, settings: templateSettings(settings), platformSidecars: sidecarInput(input, masked),
+    app: {
+      name: app.name,
+      resources: app.resources,
+      secrets: app.secrets,
+      ...(app.sidecars ? { sidecars: app.sidecars } : {}),
+    },
+    release,
+    podName: app.name,
+    settings: templateSettings(settings),
+    platformSidecars: sidecarInput(input, masked),
   });
   const secret = renderAppSecret(input);
-  const sidecarSecret = renderSidecarSecret({ pod, settings, app: app.name, masked, tls: input.tls ?? ownTls(app.sidecars) });
+  const sidecarSecret = renderSidecarSecret({
+    pod,
+    settings,
+    app: app.name,
+    masked,
+    tls: input.tls ?? ownTls(app.sidecars),
+  });
   const secretNames = { app: secret?.metadata.name, sidecars: sidecarSecret?.metadata.name };
 
   const deployment: Deployment = {
@@ -196,20 +269,32 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
       selector: { matchLabels: selector },
       // As on Docker: new pods are Ready before any old one stops.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
-      template: podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys: Object.keys(app.secrets), secretNames }),
+      template: podTemplate({
+        pod,
+        settings,
+        app: app.name,
+        logicImage: imageRefFor(release, settings.registry),
+        secretKeys: Object.keys(app.secrets),
+        secretNames,
+      }),
     },
   };
   // The runtime's HTTP on port 80; every port a platform sidecar declares (tls: `https` 8443) as itself.
-  const sidecarPorts = (pod.spec.initContainers ?? []).filter((c) => isPlatformSidecar(c.name)).flatMap((c) => c.ports ?? []);
+  const sidecarPorts = (pod.spec.initContainers ?? [])
+    .filter((c) => isPlatformSidecar(c.name))
+    .flatMap((c) => c.ports ?? []);
   const service: Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(app.name),
     spec: {
-      type: 'ClusterIP', selector,
+      type: 'ClusterIP',
+      selector,
       ports: [
         { name: SERVICE_PORT.name, port: SERVICE_PORT.port, targetPort: 'http', protocol: 'TCP' },
-        ...sidecarPorts.filter((p) => p.name).map((p) => ({ name: p.name!, port: p.containerPort, targetPort: p.name!, protocol: 'TCP' as const })),
+        ...sidecarPorts
+          .filter((p) => p.name)
+          .map((p) => ({ name: p.name!, port: p.containerPort, targetPort: p.name!, protocol: 'TCP' as const })),
       ],
     },
   };
@@ -219,10 +304,20 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
     metadata: meta(app.name),
     spec: {
       ingressClassName: settings.ingressClassName,
-      rules: [{
-        host: hostFor(settings.hostPattern, app.name),
-        http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: app.name, port: { name: SERVICE_PORT.name } } } }] },
-      }],
+      rules: [
+        {
+          host: hostFor(settings.hostPattern, app.name),
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: app.name, port: { name: SERVICE_PORT.name } } },
+              },
+            ],
+          },
+        },
+      ],
     },
   };
   // The Secrets first: applied in this order, no pod is ever created before the values it refers to.
@@ -238,10 +333,15 @@ function sidecarInput(input: RenderManifestsInput, masked: boolean): PlatformSid
   const wanted = enabledSidecars(input.app.sidecars);
   if (wanted.length === 0) return undefined;
   const images = input.settings.sidecarImages;
-  if (!images) throw new DomainError(ErrorCode.notReady, `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`);
+  if (!images)
+    throw new DomainError(
+      ErrorCode.notReady,
+      `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`,
+    );
   if (!wanted.includes(PlatformSidecar.tls)) return { images };
   if (masked) return { images, tls: { cert: SECRET_MASK, key: SECRET_MASK } };
-  if (!input.tls) throw new DomainError(ErrorCode.invalidRequest, 'the tls sidecar is enabled but no certificate was supplied');
+  if (!input.tls)
+    throw new DomainError(ErrorCode.invalidRequest, 'the tls sidecar is enabled but no certificate was supplied');
   return { images, tls: input.tls };
 }
 
@@ -249,11 +349,25 @@ function sidecarInput(input: RenderManifestsInput, masked: boolean): PlatformSid
 export function renderJobManifest(input: RenderJobManifestInput): KubeJob {
   const { app, release, settings, jobId } = input;
   const name = jobNameFor(app.name, jobId);
-  const pod = renderJobPod({ app, release, podName: name, command: input.command, env: input.env ?? {}, settings: templateSettings(settings) });
+  const pod = renderJobPod({
+    app,
+    release,
+    podName: name,
+    command: input.command,
+    env: input.env ?? {},
+    settings: templateSettings(settings),
+  });
   // Keys the job's own env overrides stay plain values.
   const secretKeys = Object.keys(app.secrets).filter((k) => !(input.env && k in input.env));
   const secretNames = { app: renderAppSecret(input)?.metadata.name, sidecars: undefined };
-  const template = podTemplate({ pod, settings, app: app.name, logicImage: imageRefFor(release, settings.registry), secretKeys, secretNames });
+  const template = podTemplate({
+    pod,
+    settings,
+    app: app.name,
+    logicImage: imageRefFor(release, settings.registry),
+    secretKeys,
+    secretNames,
+  });
   template.metadata.labels[Labels.deploy] = jobId;
   return {
     apiVersion: 'batch/v1',
@@ -274,7 +388,9 @@ function templateSettings(settings: KubernetesSettings): TemplateSettings {
 }
 
 /** The app's Secret (none when it has no secrets); a job's pod refers to it too, so the target applies it before a Job. */
-export function renderAppSecret(input: Pick<RenderManifestsInput, 'app' | 'settings' | 'secretValues'>): Secret | undefined {
+export function renderAppSecret(
+  input: Pick<RenderManifestsInput, 'app' | 'settings' | 'secretValues'>,
+): Secret | undefined {
   const { app, settings } = input;
   const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
   return secretOf({ settings, app: app.name, name: secretNameFor(app.name, app.secrets), values: app.secrets, masked });
@@ -286,7 +402,13 @@ export function renderAppSecret(input: Pick<RenderManifestsInput, 'app' | 'setti
  * cluster, or the app's own when masking), so `/manifests` names the Secret the cluster has; a
  * platform-issued certificate is issued per rollout and unknown there (the name then hashes the masks).
  */
-function renderSidecarSecret(o: { pod: Pod; settings: KubernetesSettings; app: string; masked: boolean; tls: TlsMaterial | undefined }): Secret | undefined {
+function renderSidecarSecret(o: {
+  pod: Pod;
+  settings: KubernetesSettings;
+  app: string;
+  masked: boolean;
+  tls: TlsMaterial | undefined;
+}): Secret | undefined {
   const values: Record<string, string> = {};
   const real: Record<string, string> = {};
   const known: Record<string, string | undefined> = { [TLS_ENV.cert]: o.tls?.cert, [TLS_ENV.key]: o.tls?.key };
@@ -297,7 +419,13 @@ function renderSidecarSecret(o: { pod: Pod; settings: KubernetesSettings; app: s
       real[sidecarSecretKey(c.name, e.name)] = known[e.name] ?? e.value ?? '';
     }
   }
-  return secretOf({ settings: o.settings, app: o.app, name: sidecarSecretNameFor(o.app, real), values, masked: o.masked });
+  return secretOf({
+    settings: o.settings,
+    app: o.app,
+    name: sidecarSecretNameFor(o.app, real),
+    values,
+    masked: o.masked,
+  });
 }
 
 /** The certificate an app brings itself, if any. */
@@ -306,13 +434,22 @@ function ownTls(sidecars: RenderManifestsInput['app']['sidecars']): TlsMaterial 
   return tls?.enabled && tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : undefined;
 }
 
-function secretOf(o: { settings: KubernetesSettings; app: string; name: string; values: Record<string, string>; masked: boolean }): Secret | undefined {
+function secretOf(o: {
+  settings: KubernetesSettings;
+  app: string;
+  name: string;
+  values: Record<string, string>;
+  masked: boolean;
+}): Secret | undefined {
   const keys = Object.keys(o.values).sort();
   if (keys.length === 0) return undefined;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { ...objectMeta(o.settings, o.app, o.name), ...(o.masked ? { annotations: { [MASKED_ANNOTATION]: 'true' } } : {}) },
+    metadata: {
+      ...objectMeta(o.settings, o.app, o.name),
+      ...(o.masked ? { annotations: { [MASKED_ANNOTATION]: 'true' } } : {}),
+    },
     type: 'Opaque',
     stringData: Object.fromEntries(keys.map((k) => [k, o.masked ? SECRET_MASK : o.values[k]!])),
   };
@@ -326,7 +463,11 @@ function secretOf(o: { settings: KubernetesSettings; app: string; name: string; 
  * ReplicaSet names pods) and the logic image is referenced by digest when one is known.
  */
 function podTemplate(opts: {
-  pod: Pod; settings: KubernetesSettings; app: string; logicImage: string; secretKeys: string[];
+  pod: Pod;
+  settings: KubernetesSettings;
+  app: string;
+  logicImage: string;
+  secretKeys: string[];
   /** The names of the app's and the sidecars' Secrets (content-hashed), when there are any. */
   secretNames: { app: string | undefined; sidecars: string | undefined };
 }): KubePodTemplate {
@@ -337,7 +478,9 @@ function podTemplate(opts: {
   const fromSecret = (c: Container, e: EnvVar): KubeEnvVar => {
     if (isPlatformSidecar(c.name)) {
       const name = opts.secretNames.sidecars;
-      return name && SIDECAR_SECRET_ENV.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name, key: sidecarSecretKey(c.name, e.name) } } } : e;
+      return name && SIDECAR_SECRET_ENV.has(e.name)
+        ? { name: e.name, valueFrom: { secretKeyRef: { name, key: sidecarSecretKey(c.name, e.name) } } }
+        : e;
     }
     const name = opts.secretNames.app;
     return name && secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name, key: e.name } } } : e;
@@ -347,12 +490,22 @@ function podTemplate(opts: {
     ...(logic ? { image: opts.logicImage } : {}),
     imagePullPolicy: 'IfNotPresent',
     ...(c.env ? { env: c.env.map((e) => fromSecret(c, e)) } : {}),
-    volumeMounts: [...(c.volumeMounts ?? []), ...(c.securityContext?.readOnlyRootFilesystem ? [{ name: tmpVolume(c), mountPath: TMP.mountPath }] : [])],
+    volumeMounts: [
+      ...(c.volumeMounts ?? []),
+      ...(c.securityContext?.readOnlyRootFilesystem ? [{ name: tmpVolume(c), mountPath: TMP.mountPath }] : []),
+    ],
   });
   const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
   const { [Labels.pod]: _podName, ...labels } = pod.metadata.labels ?? {};
   return {
-    metadata: { labels: { ...labels, [KubeLabels.platform]: settings.platformId, [KubeLabels.name]: opts.app, [KubeLabels.managedBy]: MANAGED_BY } },
+    metadata: {
+      labels: {
+        ...labels,
+        [KubeLabels.platform]: settings.platformId,
+        [KubeLabels.name]: opts.app,
+        [KubeLabels.managedBy]: MANAGED_BY,
+      },
+    },
     spec: {
       ...pod.spec,
       automountServiceAccountToken: false,
@@ -360,7 +513,9 @@ function podTemplate(opts: {
       securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
       volumes: [
         ...(pod.spec.volumes ?? []).map((v) => ({ name: v.name, emptyDir: v.emptyDir ?? {} })),
-        ...all.filter((c) => c.securityContext?.readOnlyRootFilesystem).map((c) => ({ name: tmpVolume(c), emptyDir: { medium: 'Memory', sizeLimit: TMP.sizeLimit } })),
+        ...all
+          .filter((c) => c.securityContext?.readOnlyRootFilesystem)
+          .map((c) => ({ name: tmpVolume(c), emptyDir: { medium: 'Memory', sizeLimit: TMP.sizeLimit } })),
       ],
       initContainers: (pod.spec.initContainers ?? []).map((c) => convert(c, c.name === LOGIC_CONTAINER)),
       containers: pod.spec.containers.map((c) => convert(c, false)),
@@ -373,15 +528,30 @@ const LOGIC_CONTAINER = 'app';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const pick = (o: Obj, keys: readonly string[]): Obj => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+const pick = (o: Obj, keys: readonly string[]): Obj =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 /** What the native-sidecar rules read of a container; everything else is the schema's to check. */
-const RULE_FIELDS = ['name', 'image', 'restartPolicy', 'startupProbe', 'readinessProbe', 'livenessProbe', 'lifecycle'] as const;
+const RULE_FIELDS = [
+  'name',
+  'image',
+  'restartPolicy',
+  'startupProbe',
+  'readinessProbe',
+  'livenessProbe',
+  'lifecycle',
+] as const;
 const projectContainer = (c: unknown): unknown => {
   if (!isObj(c)) return c;
   return {
     ...pick(c, RULE_FIELDS),
-    ...(Array.isArray(c.ports) ? { ports: c.ports.map((p: unknown) => (isObj(p) ? pick(p, ['containerPort', 'name']) : p)) } : {}),
-    ...(Array.isArray(c.volumeMounts) ? { volumeMounts: c.volumeMounts.map((m: unknown) => (isObj(m) ? pick(m, ['name', 'mountPath', 'readOnly']) : m)) } : {}),
+    ...(Array.isArray(c.ports)
+      ? { ports: c.ports.map((p: unknown) => (isObj(p) ? pick(p, ['containerPort', 'name']) : p)) }
+      : {}),
+    ...(Array.isArray(c.volumeMounts)
+      ? {
+          volumeMounts: c.volumeMounts.map((m: unknown) => (isObj(m) ? pick(m, ['name', 'mountPath', 'readOnly']) : m)),
+        }
+      : {}),
   };
 };
 
@@ -399,7 +569,8 @@ export function checkPodRules(manifest: unknown): void {
   if (!isObj(manifest)) return;
   const meta = isObj(manifest.metadata) ? manifest.metadata : {};
   const spec = isObj(manifest.spec) ? manifest.spec : {};
-  const podSpec = manifest.kind === 'Pod' ? spec : isObj(spec.template) && isObj(spec.template.spec) ? spec.template.spec : undefined;
+  const podSpec =
+    manifest.kind === 'Pod' ? spec : isObj(spec.template) && isObj(spec.template.spec) ? spec.template.spec : undefined;
   if (!podSpec) return;
   const pod = {
     apiVersion: 'v1',
@@ -408,11 +579,24 @@ export function checkPodRules(manifest: unknown): void {
     spec: {
       ...pick(podSpec, ['restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace']),
       volumes: [
-        ...(Array.isArray(podSpec.volumes) ? podSpec.volumes.map((v: unknown) => (isObj(v) ? { name: v.name, emptyDir: {} } : v)) : []),
+        ...(Array.isArray(podSpec.volumes)
+          ? podSpec.volumes.map((v: unknown) => (isObj(v) ? { name: v.name, emptyDir: {} } : v))
+          : []),
         // A StatefulSet's claim templates are volumes of its pods too.
-        ...(Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates.map((t: unknown) => ({ name: isObj(t) && isObj(t.metadata) ? t.metadata.name : undefined, emptyDir: {} })) : []),
+        ...(Array.isArray(spec.volumeClaimTemplates)
+          ? spec.volumeClaimTemplates.map((t: unknown) => ({
+              name: isObj(t) && isObj(t.metadata) ? t.metadata.name : undefined,
+              emptyDir: {},
+            }))
+          : []),
       ],
-      ...(podSpec.initContainers !== undefined ? { initContainers: Array.isArray(podSpec.initContainers) ? podSpec.initContainers.map(projectContainer) : podSpec.initContainers } : {}),
+      ...(podSpec.initContainers !== undefined
+        ? {
+            initContainers: Array.isArray(podSpec.initContainers)
+              ? podSpec.initContainers.map(projectContainer)
+              : podSpec.initContainers,
+          }
+        : {}),
       containers: Array.isArray(podSpec.containers) ? podSpec.containers.map(projectContainer) : podSpec.containers,
     },
   };
@@ -420,6 +604,8 @@ export function checkPodRules(manifest: unknown): void {
     validatePod(pod);
   } catch (e) {
     const where = `${String(manifest.kind)} ${String(meta.name)}${manifest.kind === 'Pod' ? '' : ' (pod template)'}`;
-    throw new DomainError(ErrorCode.invalidManifest, `${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new DomainError(ErrorCode.invalidManifest, `${where}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
 }

@@ -3,10 +3,23 @@
  * Field names and nesting follow the Kubernetes API exactly, so a rendered
  * object can be sent to a cluster as is and run by the Docker pod runner.
  */
-export interface EnvVar { name: string; value?: string }
-export interface ExecAction { command: string[] }
-export interface HTTPGetAction { path?: string; port: number | string; host?: string; scheme?: 'HTTP' | 'HTTPS' }
-export interface TCPSocketAction { port: number | string; host?: string }
+export interface EnvVar {
+  name: string;
+  value?: string;
+}
+export interface ExecAction {
+  command: string[];
+}
+export interface HTTPGetAction {
+  path?: string;
+  port: number | string;
+  host?: string;
+  scheme?: 'HTTP' | 'HTTPS';
+}
+export interface TCPSocketAction {
+  port: number | string;
+  host?: string;
+}
 export interface Probe {
   exec?: ExecAction;
   httpGet?: HTTPGetAction;
@@ -17,11 +30,29 @@ export interface Probe {
   successThreshold?: number;
   failureThreshold?: number;
 }
-export interface LifecycleHandler { exec?: ExecAction; httpGet?: HTTPGetAction; sleep?: { seconds: number } }
-export interface Lifecycle { postStart?: LifecycleHandler; preStop?: LifecycleHandler }
-export interface VolumeMount { name: string; mountPath: string; readOnly?: boolean }
-export interface ContainerPort { containerPort: number; name?: string; protocol?: 'TCP' }
-export interface ResourceRequirements { limits?: { memory?: string; cpu?: string }; requests?: { memory?: string; cpu?: string } }
+export interface LifecycleHandler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  sleep?: { seconds: number };
+}
+export interface Lifecycle {
+  postStart?: LifecycleHandler;
+  preStop?: LifecycleHandler;
+}
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+export interface ContainerPort {
+  containerPort: number;
+  name?: string;
+  protocol?: 'TCP';
+}
+export interface ResourceRequirements {
+  limits?: { memory?: string; cpu?: string };
+  requests?: { memory?: string; cpu?: string };
+}
 export interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
@@ -50,7 +81,10 @@ export interface Container {
   lifecycle?: Lifecycle;
   securityContext?: SecurityContext;
 }
-export interface Volume { name: string; emptyDir?: { medium?: string; sizeLimit?: string } }
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: string; sizeLimit?: string };
+}
 
 export const PodRestartPolicy = { Always: 'Always', OnFailure: 'OnFailure', Never: 'Never' } as const;
 export type PodRestartPolicy = (typeof PodRestartPolicy)[keyof typeof PodRestartPolicy];
@@ -63,5 +97,15 @@ export interface PodSpec {
   containers: Container[];
   shareProcessNamespace?: boolean;
 }
-export interface ObjectMeta { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-export interface Pod { apiVersion: 'v1'; kind: 'Pod'; metadata: ObjectMeta; spec: PodSpec }
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface Pod {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: ObjectMeta;
+  spec: PodSpec;
+}

@@ -13,12 +13,21 @@ export const PlatformSidecar = { logs: 'logs', tls: 'tls', procinfo: 'procinfo' 
 export type PlatformSidecar = (typeof PlatformSidecar)[keyof typeof PlatformSidecar];
 
 /** The fixed start order of platform sidecars; those in PLATFORM_SIDECARS_BEFORE_LOGIC come before `app`. */
-export const PLATFORM_SIDECAR_ORDER: readonly PlatformSidecar[] = [PlatformSidecar.logs, PlatformSidecar.tls, PlatformSidecar.procinfo];
+export const PLATFORM_SIDECAR_ORDER: readonly PlatformSidecar[] = [
+  PlatformSidecar.logs,
+  PlatformSidecar.tls,
+  PlatformSidecar.procinfo,
+];
 export const PLATFORM_SIDECARS_BEFORE_LOGIC: readonly PlatformSidecar[] = [PlatformSidecar.logs];
 
 /** The TLS terminator: HTTPS on TLS_PORT inside the pod, forwarded to the runtime on 127.0.0.1:8080. */
 export const TLS_PORT = 8443;
-export const TLS_ENV = { cert: 'SIDECAR_TLS_CERT', key: 'SIDECAR_TLS_KEY', listenPort: 'SIDECAR_TLS_PORT', upstreamPort: 'SIDECAR_TLS_UPSTREAM_PORT' } as const;
+export const TLS_ENV = {
+  cert: 'SIDECAR_TLS_CERT',
+  key: 'SIDECAR_TLS_KEY',
+  listenPort: 'SIDECAR_TLS_PORT',
+  upstreamPort: 'SIDECAR_TLS_UPSTREAM_PORT',
+} as const;
 
 /**
  * The log shipper: the app writes files under `mountPath` (read-write in the runtime
@@ -46,8 +55,15 @@ export const PLATFORM_SIDECAR_LIMITS = {
   procinfo: { memory: '16Mi', cpu: '50m' },
 } as const satisfies Record<PlatformSidecar, { memory: string; cpu: string }>;
 
-export interface PlatformSidecarImages { logs: string; tls: string; procinfo: string }
-export interface TlsMaterial { cert: string; key: string }
+export interface PlatformSidecarImages {
+  logs: string;
+  tls: string;
+  procinfo: string;
+}
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
 
 /** What the target supplies to render platform sidecars: their images and, for `tls`, the app's certificate. */
 export interface PlatformSidecarInput {
@@ -56,14 +72,18 @@ export interface PlatformSidecarInput {
   tls?: TlsMaterial;
 }
 
-export const isPlatformSidecar = (name: string): name is PlatformSidecar => (PLATFORM_SIDECAR_ORDER as readonly string[]).includes(name);
+export const isPlatformSidecar = (name: string): name is PlatformSidecar =>
+  (PLATFORM_SIDECAR_ORDER as readonly string[]).includes(name);
 
 const isEnabled = (settings: Sidecars, name: PlatformSidecar): boolean => {
   switch (name) {
     // On unless switched off: settings stored before `logs` existed lack the key.
-    case PlatformSidecar.logs: return (settings as Partial<Sidecars>).logs !== false;
-    case PlatformSidecar.tls: return settings.tls.enabled;
-    case PlatformSidecar.procinfo: return settings.procinfo;
+    case PlatformSidecar.logs:
+      return (settings as Partial<Sidecars>).logs !== false;
+    case PlatformSidecar.tls:
+      return settings.tls.enabled;
+    case PlatformSidecar.procinfo:
+      return settings.procinfo;
   }
 };
 
@@ -99,12 +119,24 @@ export function renderPlatformSidecars(o: {
   probePeriodSeconds: number;
 }): PlatformSidecarParts {
   const wanted = enabledSidecars(o.settings);
-  const parts: PlatformSidecarParts = { beforeLogic: [], afterLogic: [], volumes: [], runtimeMounts: [], shareProcessNamespace: false };
+  const parts: PlatformSidecarParts = {
+    beforeLogic: [],
+    afterLogic: [],
+    volumes: [],
+    runtimeMounts: [],
+    shareProcessNamespace: false,
+  };
   if (wanted.length === 0) return parts;
   const { input, securityContext } = o;
-  if (!input) throw new Error(`platform sidecars ${wanted.join(', ')} are enabled but the target supplies no sidecar images`);
+  if (!input)
+    throw new Error(`platform sidecars ${wanted.join(', ')} are enabled but the target supplies no sidecar images`);
   for (const name of wanted) {
-    const base = { name, restartPolicy: 'Always', resources: { limits: { ...PLATFORM_SIDECAR_LIMITS[name] } }, securityContext } as const;
+    const base = {
+      name,
+      restartPolicy: 'Always',
+      resources: { limits: { ...PLATFORM_SIDECAR_LIMITS[name] } },
+      securityContext,
+    } as const;
     const into = PLATFORM_SIDECARS_BEFORE_LOGIC.includes(name) ? parts.beforeLogic : parts.afterLogic;
     if (name === PlatformSidecar.logs) {
       into.push(logShipper(base, input.images.logs));
@@ -151,6 +183,11 @@ function tlsTerminator(base: SidecarBase, input: PlatformSidecarInput, probePeri
     // Declared so the Docker target publishes it on the pause container, like 8080.
     ports: [{ containerPort: TLS_PORT, name: 'https', protocol: 'TCP' }],
     // Started = listening, so a new pod takes HTTPS traffic only once it can serve it.
-    startupProbe: { tcpSocket: { port: TLS_PORT }, periodSeconds: probePeriodSeconds, failureThreshold: 30, successThreshold: 1 },
+    startupProbe: {
+      tcpSocket: { port: TLS_PORT },
+      periodSeconds: probePeriodSeconds,
+      failureThreshold: 30,
+      successThreshold: 1,
+    },
   };
 }

@@ -15,8 +15,18 @@ export interface ContainerStatus {
   restartCount: number;
   state: ContainerState;
 }
-export interface PodCondition { type: string; status: 'True' | 'False'; reason?: string; message?: string }
-export interface PodEvent { time: string; container: string; reason: string; message: string }
+export interface PodCondition {
+  type: string;
+  status: 'True' | 'False';
+  reason?: string;
+  message?: string;
+}
+export interface PodEvent {
+  time: string;
+  container: string;
+  reason: string;
+  message: string;
+}
 export interface PodView {
   name: string;
   release: number | null;

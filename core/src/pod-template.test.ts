@@ -7,7 +7,10 @@ import { validatePod } from './pod-validation.js';
 
 const app = { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { DB_PASSWORD: 'pw' } };
 const release = {
-  version: 3, image: 'sidecar-app/hello:d_1', runtimeImage: 'sidecar/runtime-node:abc', env: { B: '2', A: '1' },
+  version: 3,
+  image: 'sidecar-app/hello:d_1',
+  runtimeImage: 'sidecar/runtime-node:abc',
+  env: { B: '2', A: '1' },
   manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' } as const,
 };
 
@@ -17,7 +20,9 @@ describe('renderPod: the one pod template', () => {
   it('puts the logic in a native sidecar (init container, restartPolicy Always) gated by a startup probe', () => {
     const [logic] = pod.spec.initContainers!;
     expect(logic).toMatchObject({
-      name: 'app', image: 'sidecar-app/hello:d_1', restartPolicy: 'Always',
+      name: 'app',
+      image: 'sidecar-app/hello:d_1',
+      restartPolicy: 'Always',
       volumeMounts: [{ name: 'workspace', mountPath: '/workspace' }],
       startupProbe: { exec: { command: ['test', '-f', '/workspace/.ready'] }, successThreshold: 1 },
     });
@@ -26,7 +31,8 @@ describe('renderPod: the one pod template', () => {
   it('runs the stable runtime as the main container, reading the workspace read-only, ready only when the logic loaded', () => {
     const [runtime] = pod.spec.containers;
     expect(runtime).toMatchObject({
-      name: 'runtime', image: 'sidecar/runtime-node:abc',
+      name: 'runtime',
+      image: 'sidecar/runtime-node:abc',
       volumeMounts: [{ name: 'workspace', mountPath: '/workspace', readOnly: true }],
       ports: [{ containerPort: 8080 }],
       readinessProbe: { httpGet: { path: '/__sidecar/ready', port: 8080 } },
@@ -37,8 +43,12 @@ describe('renderPod: the one pod template', () => {
 
   it('gives the runtime env, secrets and identity, sorted, platform values last-wins', () => {
     expect(pod.spec.containers[0]!.env).toEqual([
-      { name: 'A', value: '1' }, { name: 'B', value: '2' }, { name: 'DB_PASSWORD', value: 'pw' }, { name: 'PORT', value: '8080' },
-      { name: 'SIDECAR_APP', value: 'hello' }, { name: 'SIDECAR_RELEASE', value: '3' },
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+      { name: 'DB_PASSWORD', value: 'pw' },
+      { name: 'PORT', value: '8080' },
+      { name: 'SIDECAR_APP', value: 'hello' },
+      { name: 'SIDECAR_RELEASE', value: '3' },
     ]);
     // The logic sidecar never sees secrets.
     expect(JSON.stringify(pod.spec.initContainers)).not.toContain('pw');
@@ -47,28 +57,47 @@ describe('renderPod: the one pod template', () => {
   it('runs every container unprivileged', () => {
     for (const c of [...pod.spec.initContainers!, ...pod.spec.containers]) {
       expect(c.securityContext).toMatchObject({
-        runAsUser: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+        runAsUser: 1000,
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
       });
       expect(c.resources?.limits?.memory).toBeDefined();
     }
   });
 
-  it('labels the pod as the platform\'s own', () => {
+  it("labels the pod as the platform's own", () => {
     expect(pod.metadata).toEqual({
       name: 'hello-v3-x1y2z',
-      labels: { [Labels.managed]: 'true', [Labels.app]: 'hello', [Labels.release]: '3', [Labels.pod]: 'hello-v3-x1y2z' },
+      labels: {
+        [Labels.managed]: 'true',
+        [Labels.app]: 'hello',
+        [Labels.release]: '3',
+        [Labels.pod]: 'hello-v3-x1y2z',
+      },
     });
   });
 
   it('checks a process-mode app by its port, since the app owns it', () => {
-    const p = renderPod({ app, release: { ...release, manifest: { runtime: 'node', mode: 'process', start: 'node s.js' } }, podName: 'p' });
+    const p = renderPod({
+      app,
+      release: { ...release, manifest: { runtime: 'node', mode: 'process', start: 'node s.js' } },
+      podName: 'p',
+    });
     expect(p.spec.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
     expect(p.spec.containers[0]!.readinessProbe!.httpGet).toBeUndefined();
   });
 });
 
 describe('renderJobPod', () => {
-  const job = renderJobPod({ app, release, podName: 'hello-job-abcde', command: ['node', 'task.js'], env: { CODE: '3', A: 'job wins' } });
+  const job = renderJobPod({
+    app,
+    release,
+    podName: 'hello-job-abcde',
+    command: ['node', 'task.js'],
+    env: { CODE: '3', A: 'job wins' },
+  });
 
   it('keeps the logic sidecar first and runs the command once in the bundle folder', () => {
     expect(job.spec.restartPolicy).toBe('Never');
@@ -88,13 +117,19 @@ describe('renderJobPod', () => {
 
 describe('renderPod: platform sidecars', () => {
   const images = { logs: 'sidecar/log-shipper:l1', tls: 'sidecar/tls-terminator:t1', procinfo: 'sidecar/procinfo:p1' };
-  const tls = { cert: '-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n' };
+  const tls = {
+    cert: '-----BEGIN CERTIFICATE-----\nc\n-----END CERTIFICATE-----\n',
+    key: '-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n',
+  };
   const both = { logs: true, procinfo: true, tls: { enabled: true } };
   const pod = renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images, tls } });
 
   it('adds them as native sidecars in the fixed order logs, app (the logic), tls, procinfo', () => {
     expect(pod.spec.initContainers!.map((c) => [c.name, c.image, c.restartPolicy])).toEqual([
-      ['logs', images.logs, 'Always'], ['app', 'sidecar-app/hello:d_1', 'Always'], ['tls', images.tls, 'Always'], ['procinfo', images.procinfo, 'Always'],
+      ['logs', images.logs, 'Always'],
+      ['app', 'sidecar-app/hello:d_1', 'Always'],
+      ['tls', images.tls, 'Always'],
+      ['procinfo', images.procinfo, 'Always'],
     ]);
     expect(pod.spec.containers.map((c) => c.name)).toEqual(['runtime']);
   });
@@ -111,14 +146,20 @@ describe('renderPod: platform sidecars', () => {
     const logs = pod.spec.initContainers![0]!;
     const runtime = pod.spec.containers[0]!;
     expect(pod.spec.volumes).toEqual([
-      { name: 'workspace', emptyDir: {} }, { name: 'app-logs', emptyDir: {} }, { name: 'log-shipper-state', emptyDir: {} },
+      { name: 'workspace', emptyDir: {} },
+      { name: 'app-logs', emptyDir: {} },
+      { name: 'log-shipper-state', emptyDir: {} },
     ]);
     expect(logs.volumeMounts).toEqual([
-      { name: 'app-logs', mountPath: '/var/log/app', readOnly: true }, { name: 'log-shipper-state', mountPath: '/var/lib/log-shipper' },
+      { name: 'app-logs', mountPath: '/var/log/app', readOnly: true },
+      { name: 'log-shipper-state', mountPath: '/var/lib/log-shipper' },
     ]);
     expect(runtime.name).toBe(LOG_SHIPPER.writer);
     expect(runtime.volumeMounts).toContainEqual({ name: 'app-logs', mountPath: '/var/log/app' });
-    expect(logs.env).toEqual([{ name: 'SIDECAR_LOGS_DIR', value: '/var/log/app' }, { name: 'SIDECAR_LOGS_STATE_DIR', value: '/var/lib/log-shipper' }]);
+    expect(logs.env).toEqual([
+      { name: 'SIDECAR_LOGS_DIR', value: '/var/log/app' },
+      { name: 'SIDECAR_LOGS_STATE_DIR', value: '/var/lib/log-shipper' },
+    ]);
     // Running is started: the shipper adds only its container start to a rollout.
     expect(logs.startupProbe).toBeUndefined();
     expect(JSON.stringify(logs)).not.toContain('pw');
@@ -129,7 +170,9 @@ describe('renderPod: platform sidecars', () => {
     expect(t.ports).toEqual([{ containerPort: 8443, name: 'https', protocol: 'TCP' }]);
     expect(t.startupProbe).toMatchObject({ tcpSocket: { port: 8443 } });
     expect(t.env).toEqual([
-      { name: 'SIDECAR_TLS_CERT', value: tls.cert }, { name: 'SIDECAR_TLS_KEY', value: tls.key }, { name: 'SIDECAR_TLS_PORT', value: '8443' },
+      { name: 'SIDECAR_TLS_CERT', value: tls.cert },
+      { name: 'SIDECAR_TLS_KEY', value: tls.key },
+      { name: 'SIDECAR_TLS_PORT', value: '8443' },
     ]);
     // The key never reaches the app's own containers, and the app's secrets never reach the sidecars.
     expect(JSON.stringify([pod.spec.initContainers![1], pod.spec.containers])).not.toContain('PRIVATE KEY');
@@ -138,19 +181,38 @@ describe('renderPod: platform sidecars', () => {
 
   it('shares the PID namespace only when procinfo is on', () => {
     expect(pod.spec.shareProcessNamespace).toBe(true);
-    const tlsOnly = renderPod({ app: { ...app, sidecars: { ...both, procinfo: false } }, release, podName: 'p', platformSidecars: { images, tls } });
+    const tlsOnly = renderPod({
+      app: { ...app, sidecars: { ...both, procinfo: false } },
+      release,
+      podName: 'p',
+      platformSidecars: { images, tls },
+    });
     expect(tlsOnly.spec.initContainers!.map((c) => c.name)).toEqual(['logs', 'app', 'tls']);
     expect(tlsOnly.spec.shareProcessNamespace).toBeUndefined();
   });
 
   it('renders the plain pod when none is enabled, and refuses an enabled sidecar without its image or certificate', () => {
-    const none = renderPod({ app: { ...app, sidecars: { logs: false, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' });
+    const none = renderPod({
+      app: { ...app, sidecars: { logs: false, procinfo: false, tls: { enabled: false } } },
+      release,
+      podName: 'p',
+    });
     expect(none.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
     expect(none.spec.volumes).toEqual([{ name: 'workspace', emptyDir: {} }]);
-    expect(none.spec.containers[0]!.volumeMounts).toEqual([{ name: 'workspace', mountPath: '/workspace', readOnly: true }]);
-    expect(() => renderPod({ app: { ...app, sidecars: { logs: true, procinfo: false, tls: { enabled: false } } }, release, podName: 'p' })).toThrow(/no sidecar images/);
+    expect(none.spec.containers[0]!.volumeMounts).toEqual([
+      { name: 'workspace', mountPath: '/workspace', readOnly: true },
+    ]);
+    expect(() =>
+      renderPod({
+        app: { ...app, sidecars: { logs: true, procinfo: false, tls: { enabled: false } } },
+        release,
+        podName: 'p',
+      }),
+    ).toThrow(/no sidecar images/);
     expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p' })).toThrow(/no sidecar images/);
-    expect(() => renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images } })).toThrow(/no certificate/);
+    expect(() =>
+      renderPod({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images } }),
+    ).toThrow(/no certificate/);
   });
 
   it('passes pod validation (what the Docker runner accepts)', () => {
@@ -158,7 +220,13 @@ describe('renderPod: platform sidecars', () => {
   });
 
   it('leaves them out of job pods', () => {
-    const job = renderJobPod({ app: { ...app, sidecars: both }, release, podName: 'j', command: ['true'], platformSidecars: { images, tls } });
+    const job = renderJobPod({
+      app: { ...app, sidecars: both },
+      release,
+      podName: 'j',
+      command: ['true'],
+      platformSidecars: { images, tls },
+    });
     expect(job.spec.initContainers!.map((c) => c.name)).toEqual(['app']);
     expect(job.spec.shareProcessNamespace).toBeUndefined();
     expect(job.spec.volumes).toEqual([{ name: 'workspace', emptyDir: {} }]);
@@ -167,7 +235,11 @@ describe('renderPod: platform sidecars', () => {
 
 describe('enabledSidecars', () => {
   it('counts logs as on unless switched off, also for settings stored before the key existed', () => {
-    expect(enabledSidecars({ logs: true, procinfo: true, tls: { enabled: true } })).toEqual(['logs', 'tls', 'procinfo']);
+    expect(enabledSidecars({ logs: true, procinfo: true, tls: { enabled: true } })).toEqual([
+      'logs',
+      'tls',
+      'procinfo',
+    ]);
     expect(enabledSidecars({ procinfo: false, tls: { enabled: false } } as unknown as Sidecars)).toEqual(['logs']);
     expect(enabledSidecars({ logs: false, procinfo: false, tls: { enabled: false } })).toEqual([]);
     // No settings at all (job pods, the cluster pod today): none.

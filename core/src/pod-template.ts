@@ -38,7 +38,9 @@ export const RESTRICTED: SecurityContext = {
 };
 
 const sortedEnv = (vars: Record<string, string>) =>
-  Object.keys(vars).sort().map((name) => ({ name, value: vars[name]! }));
+  Object.keys(vars)
+    .sort()
+    .map((name) => ({ name, value: vars[name]! }));
 
 /**
  * The one pod template: app + release → a Kubernetes Pod. The Docker target runs
@@ -72,14 +74,20 @@ export function renderPod(input: RenderInput): Pod {
     securityContext: RESTRICTED,
   };
   const platform = renderPlatformSidecars({
-    settings: app.sidecars, input: input.platformSidecars, securityContext: RESTRICTED, probePeriodSeconds: period,
+    settings: app.sidecars,
+    input: input.platformSidecars,
+    securityContext: RESTRICTED,
+    probePeriodSeconds: period,
   });
   const runtime: Container = {
     name: 'runtime',
     image: release.runtimeImage,
     // User env first, then secrets, then the platform's own: later wins on clashes.
     env: sortedEnv({ ...release.env, ...app.secrets, ...identity, PORT: String(RUNTIME_PORT) }),
-    volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true }, ...platform.runtimeMounts],
+    volumeMounts: [
+      { name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true },
+      ...platform.runtimeMounts,
+    ],
     ports: [{ containerPort: RUNTIME_PORT, name: 'http', protocol: 'TCP' }],
     // A handler or static bundle is served by the runtime, which knows when the
     // logic has loaded; a process-mode app owns the port, so readiness is "it listens".
@@ -143,7 +151,10 @@ export function renderJobPod(input: RenderJobInput): Pod {
   const { app } = input;
   const pod = renderPod({ ...input, app: { name: app.name, resources: app.resources, secrets: app.secrets } });
   const runtime = pod.spec.containers[0]!;
-  const env = [...(runtime.env ?? []).filter((e) => !(input.env && e.name in input.env)), ...sortedEnv(input.env ?? {})];
+  const env = [
+    ...(runtime.env ?? []).filter((e) => !(input.env && e.name in input.env)),
+    ...sortedEnv(input.env ?? {}),
+  ];
   const job: Container = {
     name: runtime.name,
     image: runtime.image,

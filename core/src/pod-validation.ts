@@ -71,10 +71,29 @@ function oneOf<T extends string>(v: unknown, path: string, values: readonly T[])
 }
 
 const CONTAINER_FIELDS = [
-  'name', 'image', 'command', 'args', 'env', 'workingDir', 'ports', 'volumeMounts', 'resources',
-  'restartPolicy', 'startupProbe', 'readinessProbe', 'livenessProbe', 'lifecycle', 'securityContext',
+  'name',
+  'image',
+  'command',
+  'args',
+  'env',
+  'workingDir',
+  'ports',
+  'volumeMounts',
+  'resources',
+  'restartPolicy',
+  'startupProbe',
+  'readinessProbe',
+  'livenessProbe',
+  'lifecycle',
+  'securityContext',
 ] as const;
-const PROBE_TIMING_FIELDS = ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold'] as const;
+const PROBE_TIMING_FIELDS = [
+  'initialDelaySeconds',
+  'periodSeconds',
+  'timeoutSeconds',
+  'successThreshold',
+  'failureThreshold',
+] as const;
 type HandlerKind = 'exec' | 'httpGet' | 'tcpSocket' | 'sleep';
 
 type Role = 'init' | 'main';
@@ -85,7 +104,8 @@ class Validator {
 
   pod(v: unknown): void {
     const pod = object(v, '', ['apiVersion', 'kind', 'metadata', 'spec']);
-    if (pod.apiVersion !== 'v1') fail('apiVersion', `Unsupported value: ${show(pod.apiVersion)}: supported values: "v1"`);
+    if (pod.apiVersion !== 'v1')
+      fail('apiVersion', `Unsupported value: ${show(pod.apiVersion)}: supported values: "v1"`);
     if (pod.kind !== 'Pod') fail('kind', `Unsupported value: ${show(pod.kind)}: supported values: "Pod"`);
     this.metadata(pod.metadata);
     this.spec(pod.spec);
@@ -101,13 +121,24 @@ class Validator {
   }
 
   private spec(v: unknown): void {
-    const s = object(v, 'spec', ['restartPolicy', 'terminationGracePeriodSeconds', 'volumes', 'initContainers', 'containers', 'shareProcessNamespace']);
+    const s = object(v, 'spec', [
+      'restartPolicy',
+      'terminationGracePeriodSeconds',
+      'volumes',
+      'initContainers',
+      'containers',
+      'shareProcessNamespace',
+    ]);
     if (s.restartPolicy !== undefined) oneOf(s.restartPolicy, 'spec.restartPolicy', ['Always', 'OnFailure', 'Never']);
-    if (s.terminationGracePeriodSeconds !== undefined) integer(s.terminationGracePeriodSeconds, 'spec.terminationGracePeriodSeconds', 0);
+    if (s.terminationGracePeriodSeconds !== undefined)
+      integer(s.terminationGracePeriodSeconds, 'spec.terminationGracePeriodSeconds', 0);
     if (s.shareProcessNamespace !== undefined) boolean(s.shareProcessNamespace, 'spec.shareProcessNamespace');
-    if (s.volumes !== undefined) array(s.volumes, 'spec.volumes').forEach((vol, i) => this.volume(vol, `spec.volumes[${i}]`));
+    if (s.volumes !== undefined)
+      array(s.volumes, 'spec.volumes').forEach((vol, i) => this.volume(vol, `spec.volumes[${i}]`));
     if (s.initContainers !== undefined) {
-      array(s.initContainers, 'spec.initContainers').forEach((c, i) => this.container(c, `spec.initContainers[${i}]`, 'init'));
+      array(s.initContainers, 'spec.initContainers').forEach((c, i) =>
+        this.container(c, `spec.initContainers[${i}]`, 'init'),
+      );
     }
     if (s.containers === undefined) fail('spec.containers', 'Required value');
     const mains = array(s.containers, 'spec.containers');
@@ -152,7 +183,9 @@ class Validator {
       });
     }
     if (c.volumeMounts !== undefined) {
-      array(c.volumeMounts, at(path, 'volumeMounts')).forEach((m, i) => this.volumeMount(m, `${at(path, 'volumeMounts')}[${i}]`));
+      array(c.volumeMounts, at(path, 'volumeMounts')).forEach((m, i) =>
+        this.volumeMount(m, `${at(path, 'volumeMounts')}[${i}]`),
+      );
     }
     if (c.resources !== undefined) resources(c.resources, at(path, 'resources'));
     if (c.securityContext !== undefined) securityContext(c.securityContext, at(path, 'securityContext'));
@@ -166,7 +199,8 @@ class Validator {
     // Rule 23: a regular init container has no hooks and no probes.
     if (role === 'init' && !sidecar) {
       for (const key of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-        if (c[key] !== undefined) fail(at(path, key), 'Forbidden: may not be set for init containers without restartPolicy=Always');
+        if (c[key] !== undefined)
+          fail(at(path, key), 'Forbidden: may not be set for init containers without restartPolicy=Always');
       }
     }
     for (const key of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
@@ -180,7 +214,8 @@ class Validator {
     if (c.lifecycle !== undefined) {
       const l = object(c.lifecycle, at(path, 'lifecycle'), ['postStart', 'preStop']);
       for (const hook of ['postStart', 'preStop'] as const) {
-        if (l[hook] !== undefined) handler(l[hook], at(path, `lifecycle.${hook}`), portNames, { kinds: ['exec', 'httpGet', 'sleep'] });
+        if (l[hook] !== undefined)
+          handler(l[hook], at(path, `lifecycle.${hook}`), portNames, { kinds: ['exec', 'httpGet', 'sleep'] });
       }
     }
   }
@@ -190,7 +225,8 @@ class Validator {
     const name = nonEmpty(m.name, at(path, 'name'));
     if (!this.volumes.has(name)) fail(at(path, 'name'), `Not found: ${show(name)}`);
     const mountPath = nonEmpty(m.mountPath, at(path, 'mountPath'));
-    if (!mountPath.startsWith('/')) fail(at(path, 'mountPath'), `Invalid value: ${show(mountPath)}: must be an absolute path`);
+    if (!mountPath.startsWith('/'))
+      fail(at(path, 'mountPath'), `Invalid value: ${show(mountPath)}: must be an absolute path`);
     if (m.readOnly !== undefined) boolean(m.readOnly, at(path, 'readOnly'));
   }
 }
@@ -200,14 +236,17 @@ function quantity(v: unknown, path: string, parse: (q: string) => number): void 
   try {
     parse(q);
   } catch (cause) {
-    throw new DomainError(ErrorCode.invalidManifest, `${path}: Invalid value: ${show(q)}: must be a quantity`, { cause });
+    throw new DomainError(ErrorCode.invalidManifest, `${path}: Invalid value: ${show(q)}: must be a quantity`, {
+      cause,
+    });
   }
 }
 
 function envVar(v: unknown, path: string): void {
   const e = object(v, path, ['name', 'value']);
   const name = nonEmpty(e.name, at(path, 'name'));
-  if (!ENV_NAME.test(name)) fail(at(path, 'name'), `Invalid value: ${show(name)}: must be a valid environment variable name`);
+  if (!ENV_NAME.test(name))
+    fail(at(path, 'name'), `Invalid value: ${show(name)}: must be a valid environment variable name`);
   if (e.value !== undefined) string(e.value, at(path, 'value'));
 }
 
@@ -222,13 +261,21 @@ function resources(v: unknown, path: string): void {
 }
 
 function securityContext(v: unknown, path: string): void {
-  const s = object(v, path, ['runAsUser', 'runAsGroup', 'runAsNonRoot', 'readOnlyRootFilesystem', 'allowPrivilegeEscalation', 'capabilities']);
+  const s = object(v, path, [
+    'runAsUser',
+    'runAsGroup',
+    'runAsNonRoot',
+    'readOnlyRootFilesystem',
+    'allowPrivilegeEscalation',
+    'capabilities',
+  ]);
   if (s.runAsUser !== undefined) integer(s.runAsUser, at(path, 'runAsUser'), 0, 2 ** 31 - 1);
   if (s.runAsGroup !== undefined) integer(s.runAsGroup, at(path, 'runAsGroup'), 0, 2 ** 31 - 1);
   for (const key of ['runAsNonRoot', 'readOnlyRootFilesystem', 'allowPrivilegeEscalation'] as const) {
     if (s[key] !== undefined) boolean(s[key], at(path, key));
   }
-  if (s.runAsNonRoot === true && s.runAsUser === 0) fail(at(path, 'runAsNonRoot'), 'Invalid value: true: runAsUser 0 is root');
+  if (s.runAsNonRoot === true && s.runAsUser === 0)
+    fail(at(path, 'runAsNonRoot'), 'Invalid value: true: runAsUser 0 is root');
   if (s.capabilities !== undefined) {
     const caps = object(s.capabilities, at(path, 'capabilities'), ['drop']);
     if (caps.drop !== undefined) {
@@ -246,11 +293,17 @@ function port(v: unknown, path: string, portNames: ReadonlySet<string>): void {
     return;
   }
   const name = nonEmpty(v, path);
-  if (!portNames.has(name)) fail(path, `Invalid value: ${show(name)}: must be a port number or the name of a declared container port`);
+  if (!portNames.has(name))
+    fail(path, `Invalid value: ${show(name)}: must be a port number or the name of a declared container port`);
 }
 
 /** A probe or hook action: exactly one handler (the apiserver's "may not specify more than 1 handler type"). */
-function handler(v: unknown, path: string, portNames: ReadonlySet<string>, spec: { kinds: readonly HandlerKind[]; extra?: readonly string[] }): Obj {
+function handler(
+  v: unknown,
+  path: string,
+  portNames: ReadonlySet<string>,
+  spec: { kinds: readonly HandlerKind[]; extra?: readonly string[] },
+): Obj {
   const kinds = spec.kinds;
   const h = object(v, path, [...kinds, ...(spec.extra ?? [])]);
   const present = kinds.filter((k) => h[k] !== undefined);

@@ -46,7 +46,11 @@ export interface JobRunInput {
   /** Called once the command's container has started. */
   onStarted?: () => void;
 }
-export interface JobRunResult { exitCode: number | null; output: string; reason: string | null }
+export interface JobRunResult {
+  exitCode: number | null;
+  output: string;
+  reason: string | null;
+}
 
 export interface BuildInput {
   app: string;
@@ -57,7 +61,10 @@ export interface BuildInput {
   signal: AbortSignal;
   log: LogSink;
 }
-export interface BuiltImage { image: string; digest: string }
+export interface BuiltImage {
+  image: string;
+  digest: string;
+}
 
 /** Turns a prepared bundle into a logic sidecar image. */
 export interface ImageBuilder {

@@ -5,7 +5,11 @@ export const QueueNames = { build: 'sidecar-build', deploy: 'sidecar-deploy', jo
 
 export const BuildJobPayload = z.object({ deployId: z.string().min(1), app: z.string().min(1) });
 export type BuildJobPayload = z.infer<typeof BuildJobPayload>;
-export const DeployJobPayload = z.object({ deployId: z.string().min(1), app: z.string().min(1), release: z.number().int().positive() });
+export const DeployJobPayload = z.object({
+  deployId: z.string().min(1),
+  app: z.string().min(1),
+  release: z.number().int().positive(),
+});
 export type DeployJobPayload = z.infer<typeof DeployJobPayload>;
 
 /** Job ids derive from the deploy id, so enqueuing twice never runs a deploy twice. */

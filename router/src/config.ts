@@ -14,6 +14,9 @@ export type RouterConfig = Readonly<z.infer<typeof Env>>;
 /** Read once at start, validated, frozen. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
   const parsed = Env.safeParse(env);
-  if (!parsed.success) throw new Error(`router: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `router: invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return Object.freeze(parsed.data);
 }

@@ -19,9 +19,15 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.SIDECAR_ROUTER_PORT, config.SIDECAR_ROUTER_HOST, resolve));
   const tlsServer = createTlsPassthrough({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN });
-  await new Promise<void>((resolve, reject) => tlsServer.once('error', reject).listen(config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST, resolve));
-  console.log(`router: TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_TLS_PORT} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`);
-  console.log(`router: listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`);
+  await new Promise<void>((resolve, reject) =>
+    tlsServer.once('error', reject).listen(config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST, resolve),
+  );
+  console.log(
+    `router: TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_TLS_PORT} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`,
+  );
+  console.log(
+    `router: listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`,
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>

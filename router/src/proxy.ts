@@ -13,7 +13,14 @@ export interface ProxyOptions {
 }
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -55,7 +62,11 @@ export function createProxy(opts: ProxyOptions): http.RequestListener {
     const attempt = (): void => {
       const upstream = opts.routes.pick(app, tried);
       if (!upstream) {
-        return reply(res, tried.size ? 502 : 503, tried.size ? `app "${app}" did not answer` : `app "${app}" has no ready pod`);
+        return reply(
+          res,
+          tried.size ? 502 : 503,
+          tried.size ? `app "${app}" did not answer` : `app "${app}" has no ready pod`,
+        );
       }
       tried.add(upstream.address);
       const [hostname, port] = upstream.address.split(':');
@@ -65,13 +76,16 @@ export function createProxy(opts: ProxyOptions): http.RequestListener {
       headers['x-forwarded-host'] = req.headers.host ?? '';
       headers['x-forwarded-proto'] = 'http';
 
-      const up = http.request({ hostname, port: Number(port), method: req.method, path: req.url, headers, agent }, (upRes) => {
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [k, v] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
-        res.writeHead(upRes.statusCode ?? 502, out);
-        upRes.pipe(res);
-        upRes.on('error', () => res.destroy());
-      });
+      const up = http.request(
+        { hostname, port: Number(port), method: req.method, path: req.url, headers, agent },
+        (upRes) => {
+          const out: http.OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(upRes.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+          res.writeHead(upRes.statusCode ?? 502, out);
+          upRes.pipe(res);
+          upRes.on('error', () => res.destroy());
+        },
+      );
       // A client that goes away abandons its request upstream too (no work for nobody).
       const abandon = () => {
         if (!res.writableFinished) up.destroy();

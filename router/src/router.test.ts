@@ -24,11 +24,13 @@ async function upstream(name: string): Promise<{ address: string; server: http.S
 
 function get(host: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -70,7 +72,10 @@ describe('router', () => {
   it('routes to the app once set() resolves, balancing across pods', async () => {
     const a = await upstream('a');
     const b = await upstream('b');
-    await stores.routes.set('web', [{ pod: 'web-a', address: a.address }, { pod: 'web-b', address: b.address }]);
+    await stores.routes.set('web', [
+      { pod: 'web-a', address: a.address },
+      { pod: 'web-b', address: b.address },
+    ]);
     const bodies = new Set<string>();
     for (let i = 0; i < 4; i++) bodies.add((await get('web.localhost')).body);
     expect(bodies).toEqual(new Set(['a web.localhost', 'b web.localhost']));
@@ -89,8 +94,12 @@ describe('router', () => {
     const live = await upstream('live');
     const dead = await upstream('dead');
     await new Promise((r) => dead.server.close(r));
-    await stores.routes.set('flaky', [{ pod: 'dead', address: dead.address }, { pod: 'live', address: live.address }]);
-    for (let i = 0; i < 4; i++) expect(await get('flaky.localhost')).toEqual({ status: 200, body: 'live flaky.localhost' });
+    await stores.routes.set('flaky', [
+      { pod: 'dead', address: dead.address },
+      { pod: 'live', address: live.address },
+    ]);
+    for (let i = 0; i < 4; i++)
+      expect(await get('flaky.localhost')).toEqual({ status: 200, body: 'live flaky.localhost' });
   });
 
   it('stops routing an app that is removed', async () => {

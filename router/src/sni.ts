@@ -4,9 +4,7 @@
  * RFC 8446 §4.1.2 (ClientHello) and RFC 6066 §3 (server_name).
  */
 export type SniResult =
-  | { kind: 'incomplete' }
-  | { kind: 'not-tls' }
-  | { kind: 'hello'; serverName: string | undefined };
+  { kind: 'incomplete' } | { kind: 'not-tls' } | { kind: 'hello'; serverName: string | undefined };
 
 const HANDSHAKE = 0x16;
 const CLIENT_HELLO = 0x01;
@@ -50,7 +48,8 @@ export function parseClientHello(buf: Buffer): SniResult {
     while (r.offset + 3 <= listEnd && !r.failed) {
       const nameType = r.u8();
       const name = r.bytes(r.u16());
-      if (nameType === HOST_NAME && !r.failed) return { kind: 'hello', serverName: name.toString('ascii').toLowerCase() };
+      if (nameType === HOST_NAME && !r.failed)
+        return { kind: 'hello', serverName: name.toString('ascii').toLowerCase() };
     }
     break;
   }

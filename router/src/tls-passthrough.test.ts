@@ -13,8 +13,19 @@ import { createTlsPassthrough } from './tls-passthrough.js';
 async function clientHello(servername?: string): Promise<Buffer> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const got = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (b: Buffer) => { resolve(b); s.destroy(); })));
-  const client = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ...(servername ? { servername } : {}) });
+  const got = new Promise<Buffer>((resolve) =>
+    server.once('connection', (s) =>
+      s.once('data', (b: Buffer) => {
+        resolve(b);
+        s.destroy();
+      }),
+    ),
+  );
+  const client = tls.connect({
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    ...(servername ? { servername } : {}),
+  });
   client.on('error', () => undefined);
   const hello = await got;
   client.destroy();
@@ -24,12 +35,16 @@ async function clientHello(servername?: string): Promise<Buffer> {
 
 describe('parseClientHello', () => {
   it('reads the server name of a real ClientHello', async () => {
-    expect(parseClientHello(await clientHello('Hello.LocalHost'))).toEqual({ kind: 'hello', serverName: 'hello.localhost' });
+    expect(parseClientHello(await clientHello('Hello.LocalHost'))).toEqual({
+      kind: 'hello',
+      serverName: 'hello.localhost',
+    });
   });
 
   it('asks for more bytes until the first record is complete, at any cut', async () => {
     const hello = await clientHello('web.localhost');
-    for (const cut of [0, 1, 4, 5, 40, hello.length - 1]) expect(parseClientHello(hello.subarray(0, cut))).toEqual({ kind: 'incomplete' });
+    for (const cut of [0, 1, 4, 5, 40, hello.length - 1])
+      expect(parseClientHello(hello.subarray(0, cut))).toEqual({ kind: 'incomplete' });
   });
 
   it('reports a hello without SNI (e.g. a client connecting by IP)', async () => {
@@ -72,7 +87,10 @@ describe('TLS passthrough', () => {
     const router = createTlsPassthrough({ routes: picker, domain: 'localhost' });
     await new Promise<void>((r) => router.listen(0, '127.0.0.1', r));
     port = (router.address() as AddressInfo).port;
-    closers.push(() => pod.close(), () => router.close());
+    closers.push(
+      () => pod.close(),
+      () => router.close(),
+    );
   });
   afterAll(() => {
     for (const c of closers) c();
@@ -91,8 +109,9 @@ describe('TLS passthrough', () => {
       s.on('close', () => resolve({ secured, body }));
     });
 
-  it('pipes to a pod of the app named by SNI, past a pod that refuses; the pod\'s certificate verifies against the CA', async () => {
-    for (let i = 0; i < 4; i++) expect(await talk('web.localhost')).toEqual({ secured: true, body: 'hello from the pod over TLS' });
+  it("pipes to a pod of the app named by SNI, past a pod that refuses; the pod's certificate verifies against the CA", async () => {
+    for (let i = 0; i < 4; i++)
+      expect(await talk('web.localhost')).toEqual({ secured: true, body: 'hello from the pod over TLS' });
   });
 
   it('closes connections for unknown apps and apps without a TLS sidecar', async () => {

@@ -66,7 +66,11 @@ export async function hashContext(ctx: BuildContext): Promise<string> {
 // Fixed mtimes: the tar bytes depend only on the content, like the tag does.
 const MTIME = new Date('2020-01-01T00:00:00Z');
 
-function addEntry(pack: tar.Pack, header: tar.Header | Omit<Partial<tar.Header>, 'mtime'> & { name: string }, body?: string | Buffer): Promise<void> {
+function addEntry(
+  pack: tar.Pack,
+  header: tar.Header | (Omit<Partial<tar.Header>, 'mtime'> & { name: string }),
+  body?: string | Buffer,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     pack.entry({ mtime: MTIME, ...header }, body ?? '', (err) => (err ? reject(err) : resolve()));
   });
@@ -94,7 +98,8 @@ export function packContext(ctx: BuildContext): Readable {
     await addEntry(pack, { name: 'Dockerfile', mode: 0o644 }, ctx.dockerfile);
     for (const e of sortedEntries(ctx)) {
       if (e.type === 'file') await addEntry(pack, { name: e.name, mode: e.mode ?? DEFAULT_MODE.file }, e.content);
-      else if (e.type === 'directory') await addEntry(pack, { name: e.name, type: 'directory', mode: e.mode ?? DEFAULT_MODE.directory });
+      else if (e.type === 'directory')
+        await addEntry(pack, { name: e.name, type: 'directory', mode: e.mode ?? DEFAULT_MODE.directory });
       else if (e.type === 'symlink') await addEntry(pack, { name: e.name, type: 'symlink', linkname: e.target });
       else await addHostFile(pack, e);
     }

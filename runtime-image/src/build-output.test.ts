@@ -6,7 +6,8 @@ const stream = (...chunks: string[]) => Readable.from(chunks.map((c) => Buffer.f
 
 describe('build output parser', () => {
   it('joins messages split across chunks and splits several in one chunk', async () => {
-    const text = '{"stream":"Step 1/2 : FROM scratch\\n"}\r\n{"stream":" ---> {braces} \\"quoted\\"\\n"}\r\n{"aux":{"ID":"sha256:abc"}}\r\n';
+    const text =
+      '{"stream":"Step 1/2 : FROM scratch\\n"}\r\n{"stream":" ---> {braces} \\"quoted\\"\\n"}\r\n{"aux":{"ID":"sha256:abc"}}\r\n';
     const chunks = [text.slice(0, 7), text.slice(7, 50), text.slice(50, 51), text.slice(51)];
     const seen: unknown[] = [];
     const result = await readBuildOutput(stream(...chunks), (m) => seen.push(m));
@@ -21,7 +22,10 @@ describe('build output parser', () => {
   });
 
   it('fails the build on an error message even though the stream itself succeeded', async () => {
-    const out = stream('{"stream":"Step 1/1 : COPY x /\\n"}\n', '{"errorDetail":{"message":"COPY failed: file not found"},"error":"COPY failed: file not found"}\n');
+    const out = stream(
+      '{"stream":"Step 1/1 : COPY x /\\n"}\n',
+      '{"errorDetail":{"message":"COPY failed: file not found"},"error":"COPY failed: file not found"}\n',
+    );
     const err = await readBuildOutput(out).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageBuildError);
     expect((err as ImageBuildError).message).toBe('image build failed: COPY failed: file not found');

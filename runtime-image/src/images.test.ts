@@ -29,7 +29,10 @@ describe('platform images', () => {
       expect(info.Config.Labels?.[Labels.managed], ref).toBe('true');
       expect(info.Config.User, ref).toBe('1000:1000');
     }
-    expect((await docker.getImage(images.runtimeNode).inspect()).Config.Entrypoint).toEqual(['node', '/sidecar/runtime.js']);
+    expect((await docker.getImage(images.runtimeNode).inspect()).Config.Entrypoint).toEqual([
+      'node',
+      '/sidecar/runtime.js',
+    ]);
   });
 
   it('returns the same refs on a second call without building anything', async () => {
@@ -60,12 +63,26 @@ describe('platform images', () => {
 
 describe('a pod run by hand: pause + logic sidecar + runtime', () => {
   const id = randomBytes(4).toString('hex');
-  const names = { pause: `rtimg-test-pause-${id}`, logic: `rtimg-test-logic-${id}`, runtime: `rtimg-test-runtime-${id}`, volume: `rtimg-test-ws-${id}` };
+  const names = {
+    pause: `rtimg-test-pause-${id}`,
+    logic: `rtimg-test-logic-${id}`,
+    runtime: `rtimg-test-runtime-${id}`,
+    volume: `rtimg-test-ws-${id}`,
+  };
   const logicImage = `sidecar-test/logic-${id}:1`;
-  const hardening = { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=16m' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] };
+  const hardening = {
+    ReadonlyRootfs: true,
+    Tmpfs: { '/tmp': 'rw,size=16m' },
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+  };
 
   afterAll(async () => {
-    await removeAll(docker, { containers: [names.runtime, names.logic, names.pause], volumes: [names.volume], images: [logicImage] });
+    await removeAll(docker, {
+      containers: [names.runtime, names.logic, names.pause],
+      volumes: [names.volume],
+      images: [logicImage],
+    });
   });
 
   it('publishes the bundle through the volume and serves it from the runtime', async () => {
@@ -74,8 +91,16 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
       packContext({
         dockerfile: `FROM ${images.logicBase}\nCOPY bundle/ /bundle/\n`,
         entries: [
-          { type: 'file', name: 'bundle/index.mjs', content: "export default (req, res) => res.end('hello from the logic sidecar ' + req.url);\n" },
-          { type: 'file', name: 'bundle/.sidecar/manifest.json', content: JSON.stringify({ runtime: 'node', mode: 'handler', entry: 'index.mjs' }) },
+          {
+            type: 'file',
+            name: 'bundle/index.mjs',
+            content: "export default (req, res) => res.end('hello from the logic sidecar ' + req.url);\n",
+          },
+          {
+            type: 'file',
+            name: 'bundle/.sidecar/manifest.json',
+            content: JSON.stringify({ runtime: 'node', mode: 'handler', entry: 'index.mjs' }),
+          },
         ],
       }),
       { t: logicImage },
@@ -96,10 +121,19 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
       name: names.logic,
       Image: logicImage,
       User: '1000:1000',
-      HostConfig: { ...hardening, ...net, Memory: 32 * 1024 * 1024, Mounts: [{ Type: 'volume', Source: names.volume, Target: '/workspace' }] },
+      HostConfig: {
+        ...hardening,
+        ...net,
+        Memory: 32 * 1024 * 1024,
+        Mounts: [{ Type: 'volume', Source: names.volume, Target: '/workspace' }],
+      },
     });
     await logic.start();
-    await waitFor('the startup probe (test -f /workspace/.ready)', async () => (await execExitCode(docker, logic.id, ['test', '-f', '/workspace/.ready'])) === 0, 20_000);
+    await waitFor(
+      'the startup probe (test -f /workspace/.ready)',
+      async () => (await execExitCode(docker, logic.id, ['test', '-f', '/workspace/.ready'])) === 0,
+      20_000,
+    );
 
     const runtime = await docker.createContainer({
       name: names.runtime,
@@ -128,7 +162,11 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
     await logic.restart({ t: 5 });
     // Republished: the new release beside the previous one (older ones pruned), and ready again.
     const republished = ['sh', '-c', 'test -f /workspace/.ready && test "$(ls /workspace/releases | wc -l)" -eq 2'];
-    await waitFor('republished after restart', async () => (await execExitCode(docker, logic.id, republished)) === 0, 20_000);
+    await waitFor(
+      'republished after restart',
+      async () => (await execExitCode(docker, logic.id, republished)) === 0,
+      20_000,
+    );
     expect((await logic.inspect()).State.Running).toBe(true);
     expect((await http({ port, path: '/after' })).body).toBe('hello from the logic sidecar /after');
 
@@ -142,12 +180,25 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
 
 describe('the log-shipper image, hardened as in a pod', () => {
   const id = randomBytes(4).toString('hex');
-  const names = { shipper: `rtimg-test-shipper-${id}`, writer: `rtimg-test-writer-${id}`, logs: `rtimg-test-logs-${id}`, state: `rtimg-test-state-${id}` };
-  const hardening = { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Memory: 64 * 1024 * 1024, NanoCpus: 100_000_000 };
+  const names = {
+    shipper: `rtimg-test-shipper-${id}`,
+    writer: `rtimg-test-writer-${id}`,
+    logs: `rtimg-test-logs-${id}`,
+    state: `rtimg-test-state-${id}`,
+  };
+  const hardening = {
+    ReadonlyRootfs: true,
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    Memory: 64 * 1024 * 1024,
+    NanoCpus: 100_000_000,
+  };
   const append = async (text: string) => {
     // The runtime's side: uid 1000, the volume read-write.
     const w = await docker.createContainer({
-      name: `${names.writer}-${randomBytes(2).toString('hex')}`, Image: images.runtimeNode, User: '1000:1000',
+      name: `${names.writer}-${randomBytes(2).toString('hex')}`,
+      Image: images.runtimeNode,
+      User: '1000:1000',
       Entrypoint: ['node', '-e', `require('node:fs').appendFileSync('/var/log/app/app.log', ${JSON.stringify(text)})`],
       HostConfig: { ...hardening, Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }] },
     });
@@ -160,7 +211,10 @@ describe('the log-shipper image, hardened as in a pod', () => {
     }
   };
   const shipped = async (containerId: string) =>
-    (await containerLogs(docker, containerId)).split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { file: string; line: string }).line);
+    (await containerLogs(docker, containerId))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { file: string; line: string }).line);
 
   afterAll(async () => {
     await removeAll(docker, { containers: [names.shipper], volumes: [names.logs, names.state], images: [] });
@@ -171,7 +225,9 @@ describe('the log-shipper image, hardened as in a pod', () => {
     await docker.createVolume({ Name: names.state });
     // The shipper mounts both fresh volumes first, as the first container of a pod does: they take its directories' owner (1000).
     const shipper = await docker.createContainer({
-      name: names.shipper, Image: images.logShipper, User: '1000:1000',
+      name: names.shipper,
+      Image: images.logShipper,
+      User: '1000:1000',
       HostConfig: {
         ...hardening,
         Mounts: [

@@ -135,7 +135,8 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   const { docker } = opts;
   const log = opts.log ?? (() => {});
   const paths: HostPaths = { ...DEFAULT_HOST_PATHS, ...opts.paths };
-  const one = async (name: string, context: Promise<BuildContext>) => ensureImage({ docker, name, context: await context, log });
+  const one = async (name: string, context: Promise<BuildContext>) =>
+    ensureImage({ docker, name, context: await context, log });
 
   // The small images build alongside the node chain; the chain itself is sequential.
   const pause = one('pause', pauseContext(paths));

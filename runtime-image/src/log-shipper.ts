@@ -28,7 +28,8 @@ async function loadOffsets(): Promise<Offsets> {
   try {
     return JSON.parse(await readFile(stateFile, 'utf8')) as Offsets;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') say(`ignoring unreadable ${stateFile}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      say(`ignoring unreadable ${stateFile}: ${(e as Error).message}`);
     return {};
   }
 }
@@ -41,7 +42,8 @@ async function saveOffsets(offsets: Offsets): Promise<void> {
     await writeFile(`${stateFile}.tmp`, JSON.stringify(offsets));
     await rename(`${stateFile}.tmp`, stateFile);
   } catch (e) {
-    if (!stateWarned) say(`cannot save offsets in ${stateDir} (a restart will ship files again): ${(e as Error).message}`);
+    if (!stateWarned)
+      say(`cannot save offsets in ${stateDir} (a restart will ship files again): ${(e as Error).message}`);
     stateWarned = true;
   }
 }
@@ -77,10 +79,11 @@ process.once('SIGINT', stop);
 say(`following ${dir}, offsets in ${stateFile}`);
 while (!stopping) {
   const more = await pass(false);
-  if (!more && !stopping) await new Promise<void>((r) => {
-    wake = r;
-    setTimeout(r, pollMs);
-  });
+  if (!more && !stopping)
+    await new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, pollMs);
+    });
 }
 // The writers have exited (native sidecar order): ship everything that is left, then exit 0.
 while (await pass(true));

@@ -8,14 +8,26 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { http, makeWorkspace, RUNTIME_JS, startRuntime, waitFor, waitReady, type RuntimeProcess } from './test-support/runtime-process.js';
+import {
+  http,
+  makeWorkspace,
+  RUNTIME_JS,
+  startRuntime,
+  waitFor,
+  waitReady,
+  type RuntimeProcess,
+} from './test-support/runtime-process.js';
 
 const running: RuntimeProcess[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.stop()));
 });
 
-async function run(files: Record<string, string>, manifest: Parameters<typeof makeWorkspace>[1], env?: Record<string, string>) {
+async function run(
+  files: Record<string, string>,
+  manifest: Parameters<typeof makeWorkspace>[1],
+  env?: Record<string, string>,
+) {
   const ws = await makeWorkspace(files, manifest);
   const rt = await startRuntime({ workspace: ws.workspace, ...(env ? { env } : {}) });
   running.push(rt);
@@ -127,7 +139,10 @@ describe('node runtime', () => {
   });
 
   it('rejects an entry that exports neither a function nor a fetch handler, with a clear message', async () => {
-    const { rt } = await run({ 'index.mjs': 'export default 42;' }, { runtime: 'node', mode: 'handler', entry: 'index.mjs' });
+    const { rt } = await run(
+      { 'index.mjs': 'export default 42;' },
+      { runtime: 'node', mode: 'handler', entry: 'index.mjs' },
+    );
     await waitFor('error in stderr', () => /must export .*function \(req, res\).*fetch\(request\)/.test(rt.stderr()));
     expect((await http({ port: rt.port, path: '/__sidecar/ready' })).status).toBe(503);
   });
@@ -164,10 +179,20 @@ describe('node runtime', () => {
     expect((await http({ port: rt.port, path: '/docs/' })).body).toBe('<h1>docs</h1>');
     expect((await http({ port: rt.port, path: '/docs' })).body).toBe('<h1>docs</h1>');
     expect((await http({ port: rt.port, path: '/style.css' })).headers['content-type']).toBe('text/css; charset=utf-8');
-    expect((await http({ port: rt.port, path: '/app.js' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await http({ port: rt.port, path: '/app.js' })).headers['content-type']).toBe(
+      'text/javascript; charset=utf-8',
+    );
     expect((await http({ port: rt.port, path: '/missing.html' })).status).toBe(404);
 
-    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%2fsecret.txt', '/docs/..%2f..%2fsecret.txt', '/leak.txt', '/%00']) {
+    for (const path of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/%2e%2e%2fsecret.txt',
+      '/docs/..%2f..%2fsecret.txt',
+      '/leak.txt',
+      '/%00',
+    ]) {
       const res = await http({ port: rt.port, path });
       expect([400, 404], path).toContain(res.status);
       expect(res.body, path).not.toContain('TOP-SECRET');

@@ -5,7 +5,16 @@ import type { Keys } from './keys.js';
 export type AppLogStream = 'stdout' | 'stderr' | 'file';
 
 /** One line an app's container wrote; `file` (relative to /var/log/app) only when `stream` is `file`. */
-export interface AppLogLine { id: string; time: string; pod: string; container: string; release: string; stream: AppLogStream; file?: string; line: string }
+export interface AppLogLine {
+  id: string;
+  time: string;
+  pod: string;
+  container: string;
+  release: string;
+  stream: AppLogStream;
+  file?: string;
+  line: string;
+}
 
 /** Lines kept per app (the stream is trimmed approximately to this length). */
 export const APP_LOG_MAX_LINES = 20_000;
@@ -17,7 +26,11 @@ export const APP_LOG_MAX_AGE_MS = 7 * 24 * 3600_000;
  * redeploys and rollbacks. Written by the worker's collector, read by the API.
  */
 export class AppLogStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly maxAgeMs = APP_LOG_MAX_AGE_MS) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+    private readonly maxAgeMs = APP_LOG_MAX_AGE_MS,
+  ) {}
 
   /** Appends lines; `cursor` (field → value) is stored in the same transaction, so a crash never repeats or skips lines. */
   async append(app: string, lines: Array<Omit<AppLogLine, 'id'>>, cursor?: Record<string, string>): Promise<void> {
@@ -26,7 +39,26 @@ export class AppLogStore {
     if (cursor) m.hset(this.cursorKey(app), cursor);
     for (const l of lines) {
       const file = l.file !== undefined ? ['file', l.file] : [];
-      m.xadd(this.k.appLogs(app), 'MAXLEN', '~', APP_LOG_MAX_LINES, '*', 'time', l.time, 'pod', l.pod, 'container', l.container, 'release', l.release, 'stream', l.stream, ...file, 'line', l.line);
+      m.xadd(
+        this.k.appLogs(app),
+        'MAXLEN',
+        '~',
+        APP_LOG_MAX_LINES,
+        '*',
+        'time',
+        l.time,
+        'pod',
+        l.pod,
+        'container',
+        l.container,
+        'release',
+        l.release,
+        'stream',
+        l.stream,
+        ...file,
+        'line',
+        l.line,
+      );
     }
     // Stream ids begin with the time a line was stored: everything before the age limit goes.
     m.xtrim(this.k.appLogs(app), 'MINID', `${Math.max(0, Date.now() - this.maxAgeMs)}-0`);
@@ -34,7 +66,10 @@ export class AppLogStore {
   }
 
   /** The last `n` lines (oldest first) that pass `keep`, reading back no further than `sinceMs`. */
-  async tail(app: string, opts: { n: number; keep?: (l: AppLogLine) => boolean; sinceMs?: number }): Promise<AppLogLine[]> {
+  async tail(
+    app: string,
+    opts: { n: number; keep?: (l: AppLogLine) => boolean; sinceMs?: number },
+  ): Promise<AppLogLine[]> {
     const out: AppLogLine[] = [];
     let end = '+';
     // Filtering by container may need more than n entries; read backwards in pages.
@@ -90,5 +125,14 @@ function toLine(id: string, fields: string[]): AppLogLine {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
   const stream: AppLogStream = f.stream === 'stderr' || f.stream === 'file' ? f.stream : 'stdout';
-  return { id, time: f.time ?? '', pod: f.pod ?? '', container: f.container ?? '', release: f.release ?? '', stream, ...(f.file !== undefined ? { file: f.file } : {}), line: f.line ?? '' };
+  return {
+    id,
+    time: f.time ?? '',
+    pod: f.pod ?? '',
+    container: f.container ?? '',
+    release: f.release ?? '',
+    stream,
+    ...(f.file !== undefined ? { file: f.file } : {}),
+    line: f.line ?? '',
+  };
 }

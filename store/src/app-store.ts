@@ -17,14 +17,20 @@ export class AppStore {
   /** Secret values and a user-supplied TLS private key are sealed at rest. */
   private seal(app: App): App {
     const box = this.requireBox();
-    return { ...this.mapKey(app, (v) => box.seal(v)), secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, box.seal(v)])) };
+    return {
+      ...this.mapKey(app, (v) => box.seal(v)),
+      secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, box.seal(v)])),
+    };
   }
 
   private open(stored: App): App {
     const box = this.requireBox();
     // Apps stored before a sidecar setting existed lack it: they get its default (`logs` on).
     const withDefaults = { ...stored, sidecars: { ...APP_DEFAULTS.sidecars, ...stored.sidecars } };
-    return { ...this.mapKey(withDefaults, (v) => box.open(v)), secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])) };
+    return {
+      ...this.mapKey(withDefaults, (v) => box.open(v)),
+      secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])),
+    };
   }
 
   private mapKey(app: App, f: (v: string) => string): App {
@@ -45,7 +51,10 @@ export class AppStore {
     for (const name of await this.redis.smembers(this.k.apps)) {
       await this.cas.update<App>(this.k.app(name), (stored) => {
         if (!stored) return undefined;
-        const sealed = [...Object.values(stored.secrets), ...(stored.sidecars?.tls?.key !== undefined ? [stored.sidecars.tls.key] : [])];
+        const sealed = [
+          ...Object.values(stored.secrets),
+          ...(stored.sidecars?.tls?.key !== undefined ? [stored.sidecars.tls.key] : []),
+        ];
         const stale = sealed.filter((v) => this.requireBox().keyIdOf(v) !== this.requireBox().activeKeyId).length;
         if (stale === 0) return undefined;
         moved += stale;
@@ -82,7 +91,9 @@ export class AppStore {
 
   /** Read-modify-write that never loses a concurrent update's fields (see CasUpdater). */
   async update(name: string, change: (app: App) => App): Promise<App> {
-    const { value } = await this.cas.update<App>(this.k.app(name), (stored) => (stored ? { next: this.seal(change(this.open(stored))) } : undefined));
+    const { value } = await this.cas.update<App>(this.k.app(name), (stored) =>
+      stored ? { next: this.seal(change(this.open(stored))) } : undefined,
+    );
     if (!value) throw new DomainError(ErrorCode.appNotFound, `app "${name}" not found`);
     return this.open(value);
   }

@@ -47,6 +47,9 @@ export class FsBlobStore {
   }
 
   async exists(digest: string): Promise<boolean> {
-    return stat(this.path(digest)).then(() => true, () => false);
+    return stat(this.path(digest)).then(
+      () => true,
+      () => false,
+    );
   }
 }

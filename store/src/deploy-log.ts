@@ -9,7 +9,10 @@ export type LogEntry = { kind: 'line'; id: string; line: string } | { kind: 'end
  * the status by DeployStore.update). Readers follow with XREAD BLOCK.
  */
 export class DeployLog {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
 
   async append(deployId: string, line: string): Promise<void> {
     await this.redis.xadd(this.k.deployLog(deployId), '*', 'line', line);

@@ -7,7 +7,11 @@ import type { Keys } from './keys.js';
 const KEEP_PER_APP = 100;
 
 export class DeployStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly cas: CasUpdater) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+    private readonly cas: CasUpdater,
+  ) {}
 
   async create(deploy: Deploy): Promise<Deploy> {
     await this.redis
@@ -26,7 +30,8 @@ export class DeployStore {
 
   async get(app: string, id: string): Promise<Deploy> {
     const d = await this.find(id);
-    if (!d || d.app !== app) throw new DomainError(ErrorCode.deployNotFound, `deploy "${id}" of app "${app}" not found`);
+    if (!d || d.app !== app)
+      throw new DomainError(ErrorCode.deployNotFound, `deploy "${id}" of app "${app}" not found`);
     return d;
   }
 

@@ -49,7 +49,12 @@ export interface Stores {
  * Wires every store onto one connection; `prefix` isolates platforms (and tests) sharing a Redis.
  * `secrets` seals app secrets at rest; processes that read or write apps must pass it.
  */
-export function createStores(redis: Redis, prefix = 'sidecar:', secrets?: SecretBox, opts: { appLogMaxAgeMs?: number } = {}): Stores {
+export function createStores(
+  redis: Redis,
+  prefix = 'sidecar:',
+  secrets?: SecretBox,
+  opts: { appLogMaxAgeMs?: number } = {},
+): Stores {
   const k = keys(prefix);
   const cas = new CasUpdater(redis.duplicate());
   return {

@@ -6,12 +6,24 @@ const KEEP_PER_APP = 100;
 
 /** One-off jobs as JSON documents, indexed per app by creation time. */
 export class JobStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
 
   async create(job: Job): Promise<Job> {
-    await this.redis.multi().set(this.k.job(job.id), JSON.stringify(job)).zadd(this.k.appJobs(job.app), Date.parse(job.createdAt), job.id).exec();
+    await this.redis
+      .multi()
+      .set(this.k.job(job.id), JSON.stringify(job))
+      .zadd(this.k.appJobs(job.app), Date.parse(job.createdAt), job.id)
+      .exec();
     const old = await this.redis.zrange(this.k.appJobs(job.app), 0, -(KEEP_PER_APP + 1));
-    if (old.length) await this.redis.multi().zrem(this.k.appJobs(job.app), ...old).del(...old.map((id) => this.k.job(id))).exec();
+    if (old.length)
+      await this.redis
+        .multi()
+        .zrem(this.k.appJobs(job.app), ...old)
+        .del(...old.map((id) => this.k.job(id)))
+        .exec();
     return job;
   }
 

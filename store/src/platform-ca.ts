@@ -17,7 +17,10 @@ const run = promisify(execFile);
 const LEAF_DAYS = 397;
 const CA_DAYS = 3650;
 
-export interface IssuedCertificate { cert: string; key: string }
+export interface IssuedCertificate {
+  cert: string;
+  key: string;
+}
 
 const newKeyPem = () =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -65,10 +68,21 @@ export class PlatformCa {
     try {
       await writeFile(join(staging, 'key.pem'), newKeyPem(), { mode: 0o600 });
       await openssl([
-        'req', '-x509', '-new', '-key', join(staging, 'key.pem'), '-out', join(staging, 'cert.pem'), '-days', String(CA_DAYS),
-        '-subj', '/O=Sidecar PaaS/CN=Sidecar PaaS platform CA',
-        '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        join(staging, 'key.pem'),
+        '-out',
+        join(staging, 'cert.pem'),
+        '-days',
+        String(CA_DAYS),
+        '-subj',
+        '/O=Sidecar PaaS/CN=Sidecar PaaS platform CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
         // Users are told to trust this CA: it can only ever vouch for the apps' own names.
         ...(opts.appsDomain && /^[a-z0-9.-]+$/i.test(opts.appsDomain)
           ? ['-addext', `nameConstraints=critical,permitted;DNS:.${opts.appsDomain},permitted;DNS:${opts.appsDomain}`]
@@ -85,22 +99,46 @@ export class PlatformCa {
 
   /** A server certificate for `dnsName` (SAN), signed by this CA, with a fresh key. */
   async issue(dnsName: string): Promise<IssuedCertificate> {
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(dnsName)) throw new Error(`not a DNS name: ${JSON.stringify(dnsName)}`);
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(dnsName))
+      throw new Error(`not a DNS name: ${JSON.stringify(dnsName)}`);
     const key = newKeyPem();
     const cert = await withScratch(this.dir, async (tmp) => {
-      const paths = { key: join(tmp, 'key.pem'), csr: join(tmp, 'req.csr'), ext: join(tmp, 'ext.cnf'), cert: join(tmp, 'cert.pem') };
+      const paths = {
+        key: join(tmp, 'key.pem'),
+        csr: join(tmp, 'req.csr'),
+        ext: join(tmp, 'ext.cnf'),
+        cert: join(tmp, 'cert.pem'),
+      };
       await writeFile(paths.key, key, { mode: 0o600 });
-      await writeFile(paths.ext, [
-        'basicConstraints=critical,CA:FALSE',
-        'keyUsage=critical,digitalSignature,keyEncipherment',
-        'extendedKeyUsage=serverAuth',
-        `subjectAltName=DNS:${dnsName}`,
-        '',
-      ].join('\n'));
+      await writeFile(
+        paths.ext,
+        [
+          'basicConstraints=critical,CA:FALSE',
+          'keyUsage=critical,digitalSignature,keyEncipherment',
+          'extendedKeyUsage=serverAuth',
+          `subjectAltName=DNS:${dnsName}`,
+          '',
+        ].join('\n'),
+      );
       await openssl(['req', '-new', '-key', paths.key, '-out', paths.csr, '-subj', `/CN=${dnsName}`]);
       await openssl([
-        'x509', '-req', '-in', paths.csr, '-CA', join(this.dir, 'cert.pem'), '-CAkey', join(this.dir, 'key.pem'),
-        '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', String(LEAF_DAYS), '-sha256', '-extfile', paths.ext, '-out', paths.cert,
+        'x509',
+        '-req',
+        '-in',
+        paths.csr,
+        '-CA',
+        join(this.dir, 'cert.pem'),
+        '-CAkey',
+        join(this.dir, 'key.pem'),
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
+        '-days',
+        String(LEAF_DAYS),
+        '-sha256',
+        '-extfile',
+        paths.ext,
+        '-out',
+        paths.cert,
       ]);
       return readFile(paths.cert, 'utf8');
     });

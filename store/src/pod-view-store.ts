@@ -4,7 +4,10 @@ import type { Keys } from './keys.js';
 
 /** The worker publishes its pods' statuses here; the API reads them (it never talks to Docker). */
 export class PodViewStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
 
   async put(app: string, view: PodView): Promise<void> {
     await this.redis.hset(this.k.appPods(app), view.name, JSON.stringify(view));

@@ -1,5 +1,13 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { buildJobId, type BuildJobPayload, deployJobId, type DeployJobPayload, type JobRunPayload, QueueNames, runJobId } from '@sidecar/core';
+import {
+  buildJobId,
+  type BuildJobPayload,
+  deployJobId,
+  type DeployJobPayload,
+  type JobRunPayload,
+  QueueNames,
+  runJobId,
+} from '@sidecar/core';
 
 /**
  * The API's side of the queues: it only enqueues. Job ids derive from the deploy
@@ -35,12 +43,26 @@ export class DeployQueues {
   }
 
   async enqueueRemoval(app: string): Promise<void> {
-    await this.deploy.add('remove', { app }, { jobId: `remove-${app}-${Date.now()}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true });
+    await this.deploy.add(
+      'remove',
+      { app },
+      {
+        jobId: `remove-${app}-${Date.now()}`,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+      },
+    );
   }
 
   /** A one-off command is never run twice: one attempt; a lost worker fails it visibly. */
   async enqueueJob(p: JobRunPayload): Promise<void> {
-    await this.jobs.add('job', p, { jobId: runJobId(p.jobId), attempts: 1, removeOnComplete: { count: 500 }, removeOnFail: { count: 500 } });
+    await this.jobs.add('job', p, {
+      jobId: runJobId(p.jobId),
+      attempts: 1,
+      removeOnComplete: { count: 500 },
+      removeOnFail: { count: 500 },
+    });
   }
 
   /** Drops a deploy's build job if it has not started yet; true when it was removed. */

@@ -4,7 +4,10 @@ import type { Keys } from './keys.js';
 
 /** Releases are immutable; versions come from a per-app counter. */
 export class ReleaseStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
 
   async create(release: Omit<Release, 'version'>): Promise<Release> {
     const version = await this.redis.incr(this.k.releaseSeq(release.app));

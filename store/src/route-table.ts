@@ -13,7 +13,11 @@ export const ROUTER_ACK_TTL_SECONDS = 15;
  */
 export class RedisRouteTable implements RouteTable {
   /** Longer than a router's reload heartbeat (2 s), so a router that missed the message has caught up. */
-  constructor(private readonly redis: Redis, private readonly k: Keys, private readonly ackTimeoutMs = 6000) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+    private readonly ackTimeoutMs = 6000,
+  ) {}
 
   async set(app: string, upstreams: Upstream[]): Promise<void> {
     await this.change((m) => m.hset(this.k.routes, app, JSON.stringify(upstreams)));
@@ -25,10 +29,11 @@ export class RedisRouteTable implements RouteTable {
   }
 
   async all(): Promise<{ version: number; routes: Map<string, Upstream[]> }> {
-    const [[, version], [, table]] = (await this.redis.multi().get(this.k.routesVersion).hgetall(this.k.routes).exec()) as [
-      [unknown, string | null],
-      [unknown, Record<string, string>],
-    ];
+    const [[, version], [, table]] = (await this.redis
+      .multi()
+      .get(this.k.routesVersion)
+      .hgetall(this.k.routes)
+      .exec()) as [[unknown, string | null], [unknown, Record<string, string>]];
     const routes = new Map(Object.entries(table).map(([app, raw]) => [app, JSON.parse(raw) as Upstream[]]));
     return { version: Number(version ?? 0), routes };
   }
@@ -66,6 +71,8 @@ export class RedisRouteTable implements RouteTable {
       if (live.every((r) => r.version >= version)) return;
       await new Promise((r) => setTimeout(r, 10));
     }
-    console.error(`routes: a router did not acknowledge route version ${version} within ${this.ackTimeoutMs} ms; continuing`);
+    console.error(
+      `routes: a router did not acknowledge route version ${version} within ${this.ackTimeoutMs} ms; continuing`,
+    );
   }
 }

@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
  * `v1:<keyId>:<iv>:<tag>:<ciphertext>` (base64url). Several keys may be loaded:
  * the first seals, any opens — that is how keys are rotated (docs/operations.md).
  */
-export interface SecretKey { id: string; key: Buffer }
+export interface SecretKey {
+  id: string;
+  key: Buffer;
+}
 
 const PREFIX = 'v1';
 
@@ -18,7 +21,8 @@ export class SecretBox {
     if (keys.length === 0) throw new Error('secrets: at least one key is needed');
     for (const k of keys) {
       if (k.key.length !== 32) throw new Error(`secrets: key "${k.id}" must be 32 bytes (base64 of 32 random bytes)`);
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id)) throw new Error(`secrets: key id "${k.id}" must be 1-32 of A-Z a-z 0-9 _ -`);
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id))
+        throw new Error(`secrets: key id "${k.id}" must be 1-32 of A-Z a-z 0-9 _ -`);
     }
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
@@ -32,14 +36,24 @@ export class SecretBox {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    return [PREFIX, id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join(':');
+    return [
+      PREFIX,
+      id,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      ct.toString('base64url'),
+    ].join(':');
   }
 
   open(sealed: string): string {
     const [prefix, id, iv, tag, ct] = sealed.split(':');
-    if (prefix !== PREFIX || !id || iv === undefined || tag === undefined || ct === undefined) throw new Error('secrets: a stored value is not sealed');
+    if (prefix !== PREFIX || !id || iv === undefined || tag === undefined || ct === undefined)
+      throw new Error('secrets: a stored value is not sealed');
     const key = this.byId.get(id);
-    if (!key) throw new Error(`secrets: a value is sealed with key "${id}", which is not loaded (SIDECAR_SECRETS_KEYS or secrets.keys)`);
+    if (!key)
+      throw new Error(
+        `secrets: a value is sealed with key "${id}", which is not loaded (SIDECAR_SECRETS_KEYS or secrets.keys)`,
+      );
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');

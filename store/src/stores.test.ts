@@ -13,8 +13,15 @@ afterAll(async () => {
 });
 
 const app = (name: string): App => ({
-  ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources },
-  sidecars: { logs: true, procinfo: false, tls: { enabled: false } }, currentRelease: null, status: 'new', createdAt: new Date().toISOString(),
+  ...APP_DEFAULTS,
+  name,
+  env: {},
+  secrets: {},
+  resources: { ...APP_DEFAULTS.resources },
+  sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
+  currentRelease: null,
+  status: 'new',
+  createdAt: new Date().toISOString(),
 });
 
 describe('concurrent updates', () => {
@@ -33,8 +40,18 @@ describe('concurrent updates', () => {
 
   it('never overwrite a final deploy status, even when a late writer races the cancel', async () => {
     const d: Deploy = {
-      id: `d_${randomUUID()}`, app: 'busy', status: 'building', release: null, error: null, source: 'api', createdAt: new Date().toISOString(),
-      startedAt: null, builtAt: null, finishedAt: null, timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null }, bundleDigest: null,
+      id: `d_${randomUUID()}`,
+      app: 'busy',
+      status: 'building',
+      release: null,
+      error: null,
+      source: 'api',
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      builtAt: null,
+      finishedAt: null,
+      timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null },
+      bundleDigest: null,
     };
     await stores.deploys.create(d);
     const results = await Promise.all([
@@ -76,18 +93,35 @@ describe('apps stored before a sidecar setting existed', () => {
   it('read with its default: the log shipper on', async () => {
     const { sidecars: _dropped, ...legacy } = app('legacy');
     await redis.set(stores.keys.app('legacy'), JSON.stringify(legacy));
-    await redis.set(stores.keys.app('legacy-tls'), JSON.stringify({ ...app('legacy-tls'), sidecars: { procinfo: true, tls: { enabled: false } } }));
-    expect((await stores.apps.get('legacy')).sidecars).toEqual({ logs: true, procinfo: false, tls: { enabled: false } });
-    expect((await stores.apps.get('legacy-tls')).sidecars).toEqual({ logs: true, procinfo: true, tls: { enabled: false } });
+    await redis.set(
+      stores.keys.app('legacy-tls'),
+      JSON.stringify({ ...app('legacy-tls'), sidecars: { procinfo: true, tls: { enabled: false } } }),
+    );
+    expect((await stores.apps.get('legacy')).sidecars).toEqual({
+      logs: true,
+      procinfo: false,
+      tls: { enabled: false },
+    });
+    expect((await stores.apps.get('legacy-tls')).sidecars).toEqual({
+      logs: true,
+      procinfo: true,
+      tls: { enabled: false },
+    });
   });
 });
 
 describe('app logs', () => {
   it('keep the file a shipped line came from, and only for file lines', async () => {
     const base = { time: '2026-11-27T19:00:00.000000000Z', pod: 'p', container: 'runtime', release: '1' };
-    await stores.appLogs.append('files', [{ ...base, stream: 'stdout', line: 'out' }, { ...base, stream: 'file', file: 'app.log', line: 'in a file' }]);
+    await stores.appLogs.append('files', [
+      { ...base, stream: 'stdout', line: 'out' },
+      { ...base, stream: 'file', file: 'app.log', line: 'in a file' },
+    ]);
     const lines = await stores.appLogs.tail('files', { n: 10 });
-    expect(lines.map(({ id: _id, ...l }) => l)).toEqual([{ ...base, stream: 'stdout', line: 'out' }, { ...base, stream: 'file', file: 'app.log', line: 'in a file' }]);
+    expect(lines.map(({ id: _id, ...l }) => l)).toEqual([
+      { ...base, stream: 'stdout', line: 'out' },
+      { ...base, stream: 'file', file: 'app.log', line: 'in a file' },
+    ]);
   });
 
   it('drop lines older than the age limit when new ones are stored', async () => {
@@ -95,11 +129,20 @@ describe('app logs', () => {
     const aged = createStores(redis, prefix, box, { appLogMaxAgeMs: 60_000 });
     const key = `${prefix}app:aged:logs`;
     // Two lines stored ten minutes and ten seconds ago (stream ids begin with the time they were stored).
-    const base = { time: '2026-11-27T19:00:00.000000000Z', pod: 'p', container: 'runtime', release: '1', stream: 'stdout' };
+    const base = {
+      time: '2026-11-27T19:00:00.000000000Z',
+      pod: 'p',
+      container: 'runtime',
+      release: '1',
+      stream: 'stdout',
+    };
     const fields = (line: string) => Object.entries({ ...base, line }).flat();
     await redis.xadd(key, `${Date.now() - 600_000}-0`, ...fields('ten minutes old'));
     await redis.xadd(key, `${Date.now() - 10_000}-0`, ...fields('ten seconds old'));
-    expect((await aged.appLogs.tail('aged', { n: 10 })).map((l) => l.line)).toEqual(['ten minutes old', 'ten seconds old']);
+    expect((await aged.appLogs.tail('aged', { n: 10 })).map((l) => l.line)).toEqual([
+      'ten minutes old',
+      'ten seconds old',
+    ]);
     await aged.appLogs.append('aged', [{ ...base, stream: 'stdout', line: 'new' }]);
     expect((await aged.appLogs.tail('aged', { n: 10 })).map((l) => l.line)).toEqual(['ten seconds old', 'new']);
     await aged.close();

@@ -3,7 +3,12 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 
 export type Role = 'admin' | 'deployer';
-export interface TokenInfo { name: string; role: Role; /** null = every app */ apps: string[] | null; createdAt: string }
+export interface TokenInfo {
+  name: string;
+  role: Role;
+  /** null = every app */ apps: string[] | null;
+  createdAt: string;
+}
 
 /** Tokens are stored only as SHA-256 hashes; the secret is shown once, at creation. */
 export const hashToken = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -17,7 +22,10 @@ const TOKEN_ID_LENGTH = 16;
 export type ListedToken = TokenInfo & { id: string };
 
 export class TokenStore {
-  constructor(private readonly redis: Redis, private readonly k: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
 
   async put(secret: string, info: TokenInfo): Promise<void> {
     await this.redis.hset(this.k.tokens, hashToken(secret), JSON.stringify(info));

@@ -29,12 +29,17 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
-const fmt = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(0)} ms, p90 ${quantile(xs, 0.9).toFixed(0)} ms (n=${xs.length})`;
+const fmt = (xs: number[]) =>
+  `median ${quantile(xs, 0.5).toFixed(0)} ms, p90 ${quantile(xs, 0.9).toFixed(0)} ms (n=${xs.length})`;
 
 async function uploadToServing(p: RunningPlatform, app: string, marker: string): Promise<number> {
   const bundle = await tgzOf({ 'index.js': `module.exports = (q, s) => s.end(${JSON.stringify(marker)});\n` });
   const t0 = performance.now();
-  const res = await p.api$(`/api/v1/apps/${app}/deploys`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: bundle });
+  const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/gzip' },
+    body: bundle,
+  });
   if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   const deadline = t0 + 60_000;
@@ -55,7 +60,11 @@ async function dockerRunFloor(): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < RUNS_FLOOR; i++) {
     const t0 = performance.now();
-    const c = await docker.createContainer({ Image: images.logicBase, Entrypoint: ['echo', 'hello world'], HostConfig: { AutoRemove: false } });
+    const c = await docker.createContainer({
+      Image: images.logicBase,
+      Entrypoint: ['echo', 'hello world'],
+      HostConfig: { AutoRemove: false },
+    });
     await c.start();
     await c.wait();
     times.push(performance.now() - t0);
@@ -96,7 +105,11 @@ async function main(): Promise<void> {
       const marker = i % 2 === 0 ? 'first-0' : 'redeploy-0';
       const wall0 = Date.now();
       const t0 = performance.now();
-      const res = await p.api$('/api/v1/apps/bench-0/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: target.version }) });
+      const res = await p.api$('/api/v1/apps/bench-0/rollback', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ version: target.version }),
+      });
       if (res.status !== 202) throw new Error(`rollback: ${res.status} ${await res.text()}`);
       const { id } = (await res.json()) as { id: string };
       for (;;) {
@@ -107,7 +120,8 @@ async function main(): Promise<void> {
       }
       rollback.push(performance.now() - t0);
       await settled(p, 'bench-0', id);
-      for (const [step, ms] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, rollback.at(-1)!))) (steps[step] ??= []).push(ms);
+      for (const [step, ms] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, rollback.at(-1)!)))
+        (steps[step] ??= []).push(ms);
     }
     const rows = [
       ['log shipper sidecar (BENCH_LOGS)', LOGS],
@@ -117,26 +131,35 @@ async function main(): Promise<void> {
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ...(RUNS_ROLLBACK > 0 ? [['rollback (request → first 200 from the old version)', fmt(rollback)]] : []),
-      ...(COMPARE ? [
-        ['first deploy of a twin app without the log shipper', fmt(firstNoLogs)],
-        ['redeploy of a twin app without the log shipper', fmt(redeployNoLogs)],
-        ['log shipper cost, first deploy (median with − median without)', cost(first, firstNoLogs)],
-        ['log shipper cost, redeploy (median with − median without)', cost(redeploy, redeployNoLogs)],
-      ] : []),
+      ...(COMPARE
+        ? [
+            ['first deploy of a twin app without the log shipper', fmt(firstNoLogs)],
+            ['redeploy of a twin app without the log shipper', fmt(redeployNoLogs)],
+            ['log shipper cost, first deploy (median with − median without)', cost(first, firstNoLogs)],
+            ['log shipper cost, redeploy (median with − median without)', cost(redeploy, redeployNoLogs)],
+          ]
+        : []),
     ];
     if (RUNS_UNDER_LOAD > 0) {
       // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas.
-      await p.api$('/api/v1/apps/bench-0', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+      await p.api$('/api/v1/apps/bench-0', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ replicas: 3 }),
+      });
       await uploadToServing(p, 'bench-0', 'scaled');
       const traffic = trafficLoop(p, 'bench-0', { concurrency: 8, maxMs: 300_000 });
       for (let i = 0; i < RUNS_UNDER_LOAD; i++) await uploadToServing(p, 'bench-0', `under-load-${i}`);
       await traffic.stop();
       const total = traffic.bodies.length + traffic.failures.length;
-      rows.push([`requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`, `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`]);
+      rows.push([
+        `requests during ${RUNS_UNDER_LOAD} rolling updates of 3 replicas (8 concurrent GET/POST loops)`,
+        `${traffic.bodies.length}/${total} succeeded (${((100 * traffic.bodies.length) / Math.max(1, total)).toFixed(2)} %)`,
+      ]);
     }
     console.log('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
-    console.log('\nWhere a rollback\'s time goes (medians, from the new pod\'s events):\n| step | ms |\n|---|---|');
+    console.log("\nWhere a rollback's time goes (medians, from the new pod's events):\n| step | ms |\n|---|---|");
     for (const [k, v] of Object.entries(steps)) {
       const known = v.filter((x) => Number.isFinite(x));
       console.log(`| ${k} | ${known.length > 0 ? quantile(known, 0.5).toFixed(0) : 'no event'} |`);
@@ -156,14 +179,22 @@ async function settled(p: RunningPlatform, app: string, id: string): Promise<voi
   throw new Error(`deploy ${id} not final after 60 s`);
 }
 
-interface PodEvents { release: number | null; events: { time: string; container: string; reason: string }[] }
+interface PodEvents {
+  release: number | null;
+  events: { time: string; container: string; reason: string }[];
+}
 
 /**
  * The steps of the newest pod's start, in ms, from its events: request → logic sidecar created,
  * its start, its startup probe, the runtime's start, its readiness, and readiness → first 200
  * (`servingMs`: request → first 200 on the wall clock).
  */
-async function rolloutSteps(p: RunningPlatform, app: string, wall0: number, servingMs: number): Promise<Record<string, number>> {
+async function rolloutSteps(
+  p: RunningPlatform,
+  app: string,
+  wall0: number,
+  servingMs: number,
+): Promise<Record<string, number>> {
   const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodEvents[] };
   const pod = [...items].sort((a, b) => (b.release ?? 0) - (a.release ?? 0))[0];
   const at = (container: string, reason: string) => {
@@ -173,10 +204,23 @@ async function rolloutSteps(p: RunningPlatform, app: string, wall0: number, serv
   // The log shipper (declared first, when on) starts before the logic sidecar is created.
   const shipper = at('logs', 'Created');
   const sandboxReady = Number.isNaN(shipper) ? at('app', 'Created') : shipper;
-  const marks = [sandboxReady, at('app', 'Created'), at('app', 'Started'), at('app', 'Ready'), at('runtime', 'Started'), at('runtime', 'Ready'), servingMs];
+  const marks = [
+    sandboxReady,
+    at('app', 'Created'),
+    at('app', 'Started'),
+    at('app', 'Ready'),
+    at('runtime', 'Started'),
+    at('runtime', 'Ready'),
+    servingMs,
+  ];
   const names = [
-    'request → pod sandbox ready (API, queue, worker, sandbox)', 'log shipper start (0 when off)', 'logic sidecar start',
-    'logic sidecar startup probe passes', 'runtime start', 'runtime boots, readiness passes', 'routes switched → first 200',
+    'request → pod sandbox ready (API, queue, worker, sandbox)',
+    'log shipper start (0 when off)',
+    'logic sidecar start',
+    'logic sidecar startup probe passes',
+    'runtime start',
+    'runtime boots, readiness passes',
+    'routes switched → first 200',
   ];
   return Object.fromEntries(names.map((n, i) => [n, marks[i]! - (i === 0 ? 0 : marks[i - 1]!)]));
 }

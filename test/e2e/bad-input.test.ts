@@ -11,9 +11,16 @@ const MAX_BUNDLE = 1024 * 1024;
 const MAX_UNPACKED = 4 * 1024 * 1024;
 
 beforeAll(async () => {
-  p = await startPlatform({ SIDECAR_MAX_BUNDLE_BYTES: String(MAX_BUNDLE), SIDECAR_MAX_UNPACKED_BYTES: String(MAX_UNPACKED) });
+  p = await startPlatform({
+    SIDECAR_MAX_BUNDLE_BYTES: String(MAX_BUNDLE),
+    SIDECAR_MAX_UNPACKED_BYTES: String(MAX_UNPACKED),
+  });
   await createApp(p, 'good');
-  const { deploy: d, log } = await deploy(p, 'good', await tgzOf({ 'index.js': "module.exports = (q, s) => s.end('still here');" }));
+  const { deploy: d, log } = await deploy(
+    p,
+    'good',
+    await tgzOf({ 'index.js': "module.exports = (q, s) => s.end('still here');" }),
+  );
   if (d.status !== 'succeeded') throw new Error(`setup deploy failed:\n${log}`);
   await createApp(p, 'victim');
 }, 180_000);
@@ -31,21 +38,46 @@ async function expectFailedDeploy(bundle: Buffer, code: string, message: RegExp,
 
 describe('bad bundles fail the deploy with a message naming the problem', () => {
   it('path traversal', async () => {
-    await expectFailedDeploy(gzipSync(await rawTar([{ header: { name: '../evil.js' }, content: 'x' }, { header: { name: 'index.js' }, content: 'x' }])), 'bundle_invalid', /\.\./);
+    await expectFailedDeploy(
+      gzipSync(
+        await rawTar([
+          { header: { name: '../evil.js' }, content: 'x' },
+          { header: { name: 'index.js' }, content: 'x' },
+        ]),
+      ),
+      'bundle_invalid',
+      /\.\./,
+    );
   });
   it('absolute path', async () => {
-    await expectFailedDeploy(gzipSync(await rawTar([{ header: { name: '/etc/evil' }, content: 'x' }])), 'bundle_invalid', /absolute|\/etc\/evil/);
+    await expectFailedDeploy(
+      gzipSync(await rawTar([{ header: { name: '/etc/evil' }, content: 'x' }])),
+      'bundle_invalid',
+      /absolute|\/etc\/evil/,
+    );
   });
   it('a symlink escaping the bundle', async () => {
     await expectFailedDeploy(
-      gzipSync(await rawTar([{ header: { name: 'index.js' }, content: 'x' }, { header: { name: 'leak', type: 'symlink', linkname: '../../etc/passwd' } }])),
-      'bundle_invalid', /leak/,
+      gzipSync(
+        await rawTar([
+          { header: { name: 'index.js' }, content: 'x' },
+          { header: { name: 'leak', type: 'symlink', linkname: '../../etc/passwd' } },
+        ]),
+      ),
+      'bundle_invalid',
+      /leak/,
     );
   });
   it('a device file', async () => {
     await expectFailedDeploy(
-      gzipSync(await rawTar([{ header: { name: 'index.js' }, content: 'x' }, { header: { name: 'dev', type: 'character-device', devmajor: 1, devminor: 3 } }])),
-      'bundle_invalid', /dev/,
+      gzipSync(
+        await rawTar([
+          { header: { name: 'index.js' }, content: 'x' },
+          { header: { name: 'dev', type: 'character-device', devmajor: 1, devminor: 3 } },
+        ]),
+      ),
+      'bundle_invalid',
+      /dev/,
     );
   });
   it('a corrupt gzip', async () => {
@@ -54,7 +86,11 @@ describe('bad bundles fail the deploy with a message naming the problem', () => 
     await expectFailedDeploy(corrupt, 'bundle_invalid', /gzip|corrupt/i);
   });
   it('not an archive', async () => {
-    await expectFailedDeploy(Buffer.from('just some text, not a bundle\n'.repeat(30)), 'bundle_invalid', /not an archive/i);
+    await expectFailedDeploy(
+      Buffer.from('just some text, not a bundle\n'.repeat(30)),
+      'bundle_invalid',
+      /not an archive/i,
+    );
   });
   it('a zip bomb beyond the unpacked limit', async () => {
     const bomb = await zipOf({ 'index.js': 'x', 'bomb.txt': '0'.repeat(MAX_UNPACKED * 2) });
@@ -65,12 +101,17 @@ describe('bad bundles fail the deploy with a message naming the problem', () => 
     await expectFailedDeploy(await tgzOf({ 'README.md': '# nothing to run' }), 'bundle_invalid', /no entry found/);
   });
   it('an entry that throws at load: the release never becomes ready, the error is reported', async () => {
-    await expectFailedDeploy(await tgzOf({ 'index.js': "throw new Error('boom at load time');" }), 'not_ready', /boom at load time/);
+    await expectFailedDeploy(
+      await tgzOf({ 'index.js': "throw new Error('boom at load time');" }),
+      'not_ready',
+      /boom at load time/,
+    );
   });
 });
 
 describe('bad requests get the documented 4xx', () => {
-  const post = (path: string, body: BodyInit, headers: Record<string, string>) => p.api$(path, { method: 'POST', body, headers });
+  const post = (path: string, body: BodyInit, headers: Record<string, string>) =>
+    p.api$(path, { method: 'POST', body, headers });
   it('a bad app name → 400 invalid_name', async () => {
     const res = await post('/api/v1/apps', JSON.stringify({ name: 'Not_OK' }), { 'content-type': 'application/json' });
     expect(res.status).toBe(400);
@@ -83,12 +124,16 @@ describe('bad requests get the documented 4xx', () => {
     expect(wrong.headers.get('content-type')).toMatch(/problem\+json/);
   });
   it('an unknown app → 404 app_not_found', async () => {
-    const res = await post('/api/v1/apps/ghost/deploys', await tgzOf({ 'index.js': 'x' }), { 'content-type': 'application/gzip' });
+    const res = await post('/api/v1/apps/ghost/deploys', await tgzOf({ 'index.js': 'x' }), {
+      'content-type': 'application/gzip',
+    });
     expect(res.status).toBe(404);
     expect((await res.json()).code).toBe('app_not_found');
   });
   it('an oversized body → 413 bundle_too_large', async () => {
-    const res = await post('/api/v1/apps/victim/deploys', Buffer.alloc(MAX_BUNDLE + 1024, 7), { 'content-type': 'application/gzip' });
+    const res = await post('/api/v1/apps/victim/deploys', Buffer.alloc(MAX_BUNDLE + 1024, 7), {
+      'content-type': 'application/gzip',
+    });
     expect(res.status).toBe(413);
     expect((await res.json()).code).toBe('bundle_too_large');
   });

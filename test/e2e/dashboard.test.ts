@@ -85,13 +85,20 @@ describe('dashboard', () => {
     await page.getByRole('heading', { name: APP, level: 1 }).waitFor();
     await page.getByText('not deployed yet').waitFor();
     // The git lines name this app's remote on the API's own host.
-    await expect.poll(() => page.getByLabel('git commands for this app').textContent())
+    await expect
+      .poll(() => page.getByLabel('git commands for this app').textContent())
       .toMatch(new RegExp(`^git remote add sidecar ${p.api}/git/${APP}\\.git\ngit push sidecar HEAD:(main|master)$`));
   });
 
   it('uploads a .tar.gz with a progress bar and streams its log to success; the app then answers', async () => {
     const bundle = join(work, 'dash-v1.tar.gz');
-    await writeFile(bundle, await tgzOf({ 'index.js': handler('v1'), 'task.js': "console.log('job says', process.argv[2]); process.exit(4);" }));
+    await writeFile(
+      bundle,
+      await tgzOf({
+        'index.js': handler('v1'),
+        'task.js': "console.log('job says', process.argv[2]); process.exit(4);",
+      }),
+    );
     await page.getByLabel('Choose archive…').setInputFiles(bundle);
     const id = await uploadedDeployId(/^Uploaded dash-v1\.tar\.gz/);
     expect(await page.getByLabel('Upload progress').evaluate((el) => (el as HTMLProgressElement).value)).toBe(1);
@@ -181,7 +188,9 @@ describe('dashboard', () => {
     await page.getByLabel('Value of GREETING').fill('bonjour');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('status').filter({ hasText: 'Rolling out' }).waitFor();
-    await expect.poll(async () => (await p.get(APP)).body, { timeout: DEPLOY_TIMEOUT, interval: 500 }).toBe('v1 greeting=bonjour secret=set');
+    await expect
+      .poll(async () => (await p.get(APP)).body, { timeout: DEPLOY_TIMEOUT, interval: 500 })
+      .toBe('v1 greeting=bonjour secret=set');
   });
 
   it('draws the pod timeline: the logic sidecar starts before the runtime', async () => {
@@ -199,7 +208,9 @@ describe('dashboard', () => {
     expect(s && r && s.x < r.x).toBe(true);
     // Beside it: container kinds, states, readiness and restart counts.
     const containers = pod.getByRole('table', { name: /^Containers of/ });
-    expect(await containers.getByRole('row').filter({ hasText: 'runtime' }).textContent()).toMatch(/main\s*Running since .*yes\s*0/);
+    expect(await containers.getByRole('row').filter({ hasText: 'runtime' }).textContent()).toMatch(
+      /main\s*Running since .*yes\s*0/,
+    );
     await shot('pod-timeline');
 
     await page.setViewportSize({ width: 390, height: 844 });
@@ -221,7 +232,7 @@ describe('dashboard', () => {
     expect(await job.getByLabel(/^Output of job/).textContent()).toContain('job says hello there');
   });
 
-  it('shows the app\'s runtime and sidecar logs', async () => {
+  it("shows the app's runtime and sidecar logs", async () => {
     await page.getByRole('link', { name: 'Logs' }).click();
     await page.getByLabel('Container').waitFor();
     // The runtime announces what it serves; the logic sidecar says where it published the bundle.

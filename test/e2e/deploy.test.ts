@@ -13,7 +13,8 @@ afterAll(async () => {
   await stopPlatform(p);
 }, 120_000);
 
-const handlerV = (v: string) => `module.exports = (req, res) => { res.end('plain ${v} ' + req.method + ' ' + req.url); };\n`;
+const handlerV = (v: string) =>
+  `module.exports = (req, res) => { res.end('plain ${v} ' + req.method + ' ' + req.url); };\n`;
 
 describe('deploy a bundle end to end', () => {
   it('serves a plain (req, res) handler through the router', async () => {
@@ -37,7 +38,8 @@ describe('deploy a bundle end to end', () => {
     await createApp(p, 'express');
     const bundle = await tgzOf({
       'package.json': JSON.stringify({ name: 'x', main: 'app.js', dependencies: { express: '^4.21.0' } }),
-      'app.js': "const express = require('express'); const app = express(); app.get('/', (req, res) => res.json({ hello: 'express' })); module.exports = app;\n",
+      'app.js':
+        "const express = require('express'); const app = express(); app.get('/', (req, res) => res.json({ hello: 'express' })); module.exports = app;\n",
     });
     const { deploy: d, log } = await deploy(p, 'express', bundle);
     expect(d.status, log).toBe('succeeded');
@@ -50,7 +52,8 @@ describe('deploy a bundle end to end', () => {
   it('serves a Web-standard fetch handler', async () => {
     await createApp(p, 'fetchy');
     const bundle = await zipOf({
-      'index.mjs': "export default { async fetch(req) { const u = new URL(req.url); return new Response('fetch says ' + u.pathname, { headers: { 'x-kind': 'fetch' } }); } };\n",
+      'index.mjs':
+        "export default { async fetch(req) { const u = new URL(req.url); return new Response('fetch says ' + u.pathname, { headers: { 'x-kind': 'fetch' } }); } };\n",
     });
     const { deploy: d, log } = await deploy(p, 'fetchy', bundle, 'application/zip');
     expect(d.status, log).toBe('succeeded');
@@ -59,7 +62,11 @@ describe('deploy a bundle end to end', () => {
 
   it('serves a static site', async () => {
     await createApp(p, 'site');
-    const { deploy: d, log } = await deploy(p, 'site', await tgzOf({ 'index.html': '<h1>static site</h1>', 'css/site.css': 'h1{}' }));
+    const { deploy: d, log } = await deploy(
+      p,
+      'site',
+      await tgzOf({ 'index.html': '<h1>static site</h1>', 'css/site.css': 'h1{}' }),
+    );
     expect(d.status, log).toBe('succeeded');
     expect(await p.get('site')).toEqual({ status: 200, body: '<h1>static site</h1>' });
     expect((await p.get('site', '/css/site.css')).body).toBe('h1{}');
@@ -87,7 +94,10 @@ describe('deploy a bundle end to end', () => {
 describe('app logs', () => {
   it('keeps runtime and sidecar output across redeploys, filters by container, and follows live', async () => {
     await createApp(p, 'talker');
-    const talker = (v: string) => tgzOf({ 'index.js': `console.log('booted ${v}'); module.exports = (q, s) => { console.log('hit ${v} ' + q.url); s.end('ok'); };` });
+    const talker = (v: string) =>
+      tgzOf({
+        'index.js': `console.log('booted ${v}'); module.exports = (q, s) => { console.log('hit ${v} ' + q.url); s.end('ok'); };`,
+      });
     expect((await deploy(p, 'talker', await talker('v1'))).deploy.status).toBe('succeeded');
     await p.get('talker', '/one');
     expect((await deploy(p, 'talker', await talker('v2'))).deploy.status).toBe('succeeded');
@@ -101,7 +111,7 @@ describe('app logs', () => {
     while (!live.includes('hit v2 /live')) live += new TextDecoder().decode((await reader.read()).value);
     ctrl.abort();
 
-    const all = async () => (await (await p.api$('/api/v1/apps/talker/logs?tail=1000')).text());
+    const all = async () => await (await p.api$('/api/v1/apps/talker/logs?tail=1000')).text();
     const text = await all();
     expect(text).toMatch(/booted v1/); // the v1 pod is gone; its lines are not
     expect(text).toMatch(/hit v1 \/one/);
@@ -136,7 +146,11 @@ process.on('SIGTERM', () => { console.log('bye from ${v} after ' + n + ' request
     for (let i = 0; i < 3; i++) expect((await p.get('byebye')).body).toBe('v1');
     expect((await deploy(p, 'byebye', await app('v2'))).deploy.status).toBe('succeeded');
     expect((await p.get('byebye')).body).toBe('v2');
-    const scaled = await p.api$('/api/v1/apps/byebye', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 0 }) });
+    const scaled = await p.api$('/api/v1/apps/byebye', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ replicas: 0 }),
+    });
     expect(scaled.status).toBe(200);
     const latest = ((await (await p.api$('/api/v1/apps/byebye/deploys')).json()).items[0] as { id: string }).id;
     expect((await waitForDeploy(p, 'byebye', latest)).deploy.status).toBe('succeeded');
@@ -150,22 +164,39 @@ process.on('SIGTERM', () => { console.log('bye from ${v} after ' + n + ' request
       if (text.includes('bye from v2')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const line of ['request v1 1', 'request v1 3', 'bye from v1 after 3 requests', 'request v2 1', 'bye from v2 after 1 requests']) {
+    for (const line of [
+      'request v1 1',
+      'request v1 3',
+      'bye from v1 after 3 requests',
+      'request v2 1',
+      'bye from v2 after 1 requests',
+    ]) {
       expect(text).toContain(line);
     }
   });
 });
 
 describe('config and rollback without rebuilding', () => {
-  const latestDeploy = async (app: string) => ((await (await p.api$(`/api/v1/apps/${app}/deploys`)).json()).items[0] as { id: string; source: string });
+  const latestDeploy = async (app: string) =>
+    (await (await p.api$(`/api/v1/apps/${app}/deploys`)).json()).items[0] as { id: string; source: string };
 
   it('rolls out an env change as a new release of the same image, then rolls back to v1', async () => {
     await createApp(p, 'cfg', { env: { GREETING: 'hello' }, secrets: { TOKEN: 'not-shown' } });
-    const v1 = await deploy(p, 'cfg', await tgzOf({ 'index.js': "module.exports = (q, s) => s.end(process.env.GREETING + ' ' + process.env.TOKEN.length);" }));
+    const v1 = await deploy(
+      p,
+      'cfg',
+      await tgzOf({
+        'index.js': "module.exports = (q, s) => s.end(process.env.GREETING + ' ' + process.env.TOKEN.length);",
+      }),
+    );
     expect(v1.deploy.status, v1.log).toBe('succeeded');
     expect(await p.get('cfg')).toEqual({ status: 200, body: 'hello 9' });
 
-    const patched = await p.api$('/api/v1/apps/cfg', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env: { GREETING: 'bonjour' } }) });
+    const patched = await p.api$('/api/v1/apps/cfg', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ env: { GREETING: 'bonjour' } }),
+    });
     expect(patched.status).toBe(200);
     const change = await latestDeploy('cfg');
     expect(change.source).toBe('api');
@@ -174,14 +205,22 @@ describe('config and rollback without rebuilding', () => {
     expect(v2.log).toMatch(/reuses the logic image of v1, no rebuild/);
     expect(await p.get('cfg')).toEqual({ status: 200, body: 'bonjour 9' });
 
-    const rb = await p.api$('/api/v1/apps/cfg/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });
+    const rb = await p.api$('/api/v1/apps/cfg/rollback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1 }),
+    });
     expect(rb.status).toBe(202);
     const v3 = await waitForDeploy(p, 'cfg', ((await rb.json()) as { id: string }).id);
     expect(v3.deploy).toMatchObject({ status: 'succeeded', release: 3 });
     expect(await p.get('cfg')).toEqual({ status: 200, body: 'hello 9' });
 
     const releases = (await (await p.api$('/api/v1/apps/cfg/releases')).json()).items;
-    expect(releases.map((r: { version: number; current: boolean }) => [r.version, r.current])).toEqual([[3, true], [2, false], [1, false]]);
+    expect(releases.map((r: { version: number; current: boolean }) => [r.version, r.current])).toEqual([
+      [3, true],
+      [2, false],
+      [1, false],
+    ]);
     expect(releases[0].imageDigest).toBe(releases[2].imageDigest);
     // Each release pins the images it ran and records the settings it was made with.
     for (const r of releases) {
@@ -193,7 +232,11 @@ describe('config and rollback without rebuilding', () => {
   });
 
   it('refuses a rollback to a release that does not exist', async () => {
-    const res = await p.api$('/api/v1/apps/cfg/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 99 }) });
+    const res = await p.api$('/api/v1/apps/cfg/rollback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 99 }),
+    });
     expect(res.status).toBe(404);
     expect((await res.json()).code).toBe('release_not_found');
   });

@@ -23,7 +23,9 @@ beforeAll(async () => {
   // make a deployer token: the API has no endpoint for tokens yet (API.md's POST /tokens).
   redis = new Redis(inject('redisUrl'));
   p = await startPlatform({
-    SIDECAR_REDIS_URL: inject('redisUrl'), SIDECAR_REDIS_PREFIX: prefix, SIDECAR_MAX_BUNDLE_BYTES: String(MAX_BUNDLE),
+    SIDECAR_REDIS_URL: inject('redisUrl'),
+    SIDECAR_REDIS_PREFIX: prefix,
+    SIDECAR_MAX_BUNDLE_BYTES: String(MAX_BUNDLE),
   });
 }, 180_000);
 afterAll(async () => {
@@ -32,18 +34,36 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 }, 120_000);
 
-interface GitResult { code: number; stdout: string; stderr: string }
+interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs git as a user would, never prompting; resolves with its exit code and output, never throws. */
 function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<GitResult> {
   return new Promise((resolve) => {
-    execFile('git', ['-c', 'protocol.version=2', '-c', 'user.name=Tess Ter', '-c', 'user.email=tess@example.com', ...args], {
-      cwd, maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', ...env },
-    }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      'git',
+      ['-c', 'protocol.version=2', '-c', 'user.name=Tess Ter', '-c', 'user.email=tess@example.com', ...args],
+      {
+        cwd,
+        maxBuffer: 64 * 1024 * 1024,
+        env: {
+          ...process.env,
+          GIT_TERMINAL_PROMPT: '0',
+          GIT_ASKPASS: '',
+          SSH_ASKPASS: '',
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_CONFIG_GLOBAL: '/dev/null',
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -75,7 +95,10 @@ async function commit(dir: string, files: Record<string, string | Buffer>, messa
 
 /** A push whose output is watched while it runs: `seen` resolves when a line matches (or the push ended). */
 function pushWatching(cwd: string, url: string, pattern: RegExp): { seen: Promise<void>; done: Promise<GitResult> } {
-  const child = spawn('git', ['-c', 'protocol.version=2', 'push', url, 'main'], { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  const child = spawn('git', ['-c', 'protocol.version=2', 'push', url, 'main'], {
+    cwd,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+  });
   let stderr = '';
   let stdout = '';
   let markSeen: () => void = () => undefined;
@@ -85,20 +108,36 @@ function pushWatching(cwd: string, url: string, pattern: RegExp): { seen: Promis
     stderr += c;
     if (pattern.test(stderr)) markSeen();
   });
-  const done = new Promise<GitResult>((resolve) => child.on('close', (code) => {
-    markSeen();
-    resolve({ code: code ?? 1, stdout, stderr });
-  }));
+  const done = new Promise<GitResult>((resolve) =>
+    child.on('close', (code) => {
+      markSeen();
+      resolve({ code: code ?? 1, stdout, stderr });
+    }),
+  );
   return { seen, done };
 }
 
 /** What the pushing user read: git's `remote:` lines, without git's padding. */
-const remoteLines = (r: GitResult) => r.stderr.split('\n').filter((l) => l.startsWith('remote:')).map((l) => l.replace(/^remote: ?/, '').trimEnd());
+const remoteLines = (r: GitResult) =>
+  r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('remote:'))
+    .map((l) => l.replace(/^remote: ?/, '').trimEnd());
 
 const handler = (text: string) =>
   `const fs = require('fs');\nmodule.exports = (req, res) => res.end('${text} secret-shipped=' + fs.existsSync(__dirname + '/secret.txt'));\n`;
 
-async function deploysOf(app: string): Promise<Array<{ id: string; status: string; source: string; release: number | null; commit?: { sha: string; message: string } | null }>> {
+async function deploysOf(
+  app: string,
+): Promise<
+  Array<{
+    id: string;
+    status: string;
+    source: string;
+    release: number | null;
+    commit?: { sha: string; message: string } | null;
+  }>
+> {
   const res = await p.api$(`/api/v1/apps/${app}/deploys`);
   expect(res.status).toBe(200);
   return ((await res.json()) as { items: Awaited<ReturnType<typeof deploysOf>> }).items;
@@ -106,7 +145,12 @@ async function deploysOf(app: string): Promise<Array<{ id: string; status: strin
 
 async function tokenFor(apps: string[]): Promise<string> {
   const secret = newTokenSecret();
-  await new TokenStore(redis, keys(prefix)).put(secret, { name: `ci-${apps.join('-')}`, role: 'deployer', apps, createdAt: new Date().toISOString() });
+  await new TokenStore(redis, keys(prefix)).put(secret, {
+    name: `ci-${apps.join('-')}`,
+    role: 'deployer',
+    apps,
+    createdAt: new Date().toISOString(),
+  });
   return secret;
 }
 
@@ -120,15 +164,24 @@ describe('git push deploys', () => {
     // Ignored and untracked files must not ship: only the commit does.
     writeFileSync(join(dir, 'secret.txt'), 'not for the server');
     writeFileSync(join(dir, 'untracked.txt'), 'not committed');
-    v1 = await commit(dir, { '.gitignore': 'secret.txt\nuntracked.txt\n', 'index.js': handler('v1') }, 'First version\n\nWith a body.');
+    v1 = await commit(
+      dir,
+      { '.gitignore': 'secret.txt\nuntracked.txt\n', 'index.js': handler('v1') },
+      'First version\n\nWith a body.',
+    );
     expect((await p.api$('/api/v1/apps/hello')).status).toBe(404);
 
     const r = await git(dir, ['push', remote('hello'), 'main']);
     expect(r.code, r.stderr).toBe(0);
     const lines = remoteLines(r);
     expect(lines).toContain(`-----> deploying hello from main at ${v1.slice(0, 7)}: First version`);
-    expect(lines.some((l) => /detected handler entry index\.js/.test(l)), r.stderr).toBe(true);
-    expect(lines.at(-1)).toMatch(new RegExp(`^-----> hello v1 is live at http://hello\\.localhost:${p.routerPort}/ \\(deploy d_\\w+\\)$`));
+    expect(
+      lines.some((l) => /detected handler entry index\.js/.test(l)),
+      r.stderr,
+    ).toBe(true);
+    expect(lines.at(-1)).toMatch(
+      new RegExp(`^-----> hello v1 is live at http://hello\\.localhost:${p.routerPort}/ \\(deploy d_\\w+\\)$`),
+    );
     expect(r.stderr).toMatch(/\* \[new branch\]\s+main -> main/);
 
     expect(await p.get('hello')).toEqual({ status: 200, body: 'v1 secret-shipped=false' });
@@ -137,7 +190,12 @@ describe('git push deploys', () => {
 
   it('the deploy and the release record the commit SHA and message', async () => {
     const [latest] = await deploysOf('hello');
-    expect(latest).toMatchObject({ status: 'succeeded', source: 'git', release: 1, commit: { sha: v1, message: 'First version\n\nWith a body.' } });
+    expect(latest).toMatchObject({
+      status: 'succeeded',
+      source: 'git',
+      release: 1,
+      commit: { sha: v1, message: 'First version\n\nWith a body.' },
+    });
     const one = await (await p.api$(`/api/v1/apps/hello/deploys/${latest!.id}`)).json();
     expect(one.commit).toEqual({ sha: v1, message: 'First version\n\nWith a body.' });
     const releases = await (await p.api$('/api/v1/apps/hello/releases')).json();
@@ -162,7 +220,9 @@ describe('git push deploys', () => {
     // The same commit under the other deploy branch reaches the server: it says so and deploys nothing.
     const master = await git(dir, ['push', remote('hello'), 'main:master']);
     expect(master.code, master.stderr).toBe(0);
-    expect(remoteLines(master)).toContain(`-----> ${v2.slice(0, 7)} is already deployed as hello v2; nothing to deploy`);
+    expect(remoteLines(master)).toContain(
+      `-----> ${v2.slice(0, 7)} is already deployed as hello v2; nothing to deploy`,
+    );
     expect((await deploysOf('hello')).length).toBe(before);
     expect((await p.get('hello')).body).toBe('v2 secret-shipped=false');
   }, 60_000);
@@ -191,7 +251,10 @@ describe('git push deploys', () => {
     expect(r.stderr).toMatch(/\+ \w+\.\.\.\w+\s+main -> main \(forced update\)/);
     expect(remoteLines(r).at(-1)).toMatch(/^-----> hello v3 is live at /);
     expect((await p.get('hello')).body).toBe('v2-amended secret-shipped=false');
-    expect((await deploysOf('hello'))[0]).toMatchObject({ release: 3, commit: { sha: amended, message: 'Second version, amended' } });
+    expect((await deploysOf('hello'))[0]).toMatchObject({
+      release: 3,
+      commit: { sha: amended, message: 'Second version, amended' },
+    });
     v2 = amended;
   }, 120_000);
 
@@ -246,13 +309,20 @@ describe('a push whose deploy fails', () => {
     const dir = await workTree('broken');
     const v1 = await commit(dir, { 'index.js': "module.exports = (req, res) => res.end('broken-app v1');\n" }, 'Works');
     expect((await git(dir, ['push', remote('broken'), 'main'])).code).toBe(0);
-    const bad = await commit(dir, { 'index.js': "module.exports = (req, res) => { res.end('v2' ;\n" }, 'Oops, a syntax error');
+    const bad = await commit(
+      dir,
+      { 'index.js': "module.exports = (req, res) => { res.end('v2' ;\n" },
+      'Oops, a syntax error',
+    );
 
     const r = await git(dir, ['push', remote('broken'), 'main']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/! \[remote rejected\] main -> main \(pre-receive hook declined\)/);
     const lines = remoteLines(r);
-    expect(lines.some((l) => /^ ! {5}deploy d_\w+ failed: /.test(l)), r.stderr).toBe(true);
+    expect(
+      lines.some((l) => /^ ! {5}deploy d_\w+ failed: /.test(l)),
+      r.stderr,
+    ).toBe(true);
     expect(lines).toContain(' !     main was not updated; broken still serves v1');
     expect(await p.get('broken')).toEqual({ status: 200, body: 'broken-app v1' });
     expect(await ok(dir, ['ls-remote', remote('broken'), 'refs/heads/main'])).toBe(`${v1}\trefs/heads/main`);
@@ -302,17 +372,23 @@ describe('a push whose deploy fails', () => {
     const sub = await ok(dir, ['rev-parse', 'HEAD:lib']);
     // A tree written by hand with mode `040000` (today's git writes `40000`): fsck's zeroPaddedFilemode.
     const raw = Buffer.concat([
-      Buffer.from('100644 index.js\0'), Buffer.from(blob, 'hex'),
-      Buffer.from('040000 lib\0'), Buffer.from(sub, 'hex'),
+      Buffer.from('100644 index.js\0'),
+      Buffer.from(blob, 'hex'),
+      Buffer.from('040000 lib\0'),
+      Buffer.from(sub, 'hex'),
     ]);
     const tree = await new Promise<string>((resolve, reject) => {
       const child = spawn('git', ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], { cwd: dir });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git hash-object exited ${code}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve(out.trim()) : reject(new Error(`git hash-object exited ${code}`)),
+      );
       child.stdin.end(raw);
     });
-    expect((await git(dir, ['fsck', '--strict'])).stdout + (await git(dir, ['fsck', '--strict'])).stderr).toMatch(/zeroPaddedFilemode/);
+    expect((await git(dir, ['fsck', '--strict'])).stdout + (await git(dir, ['fsck', '--strict'])).stderr).toMatch(
+      /zeroPaddedFilemode/,
+    );
     const legacy = await ok(dir, ['commit-tree', tree, '-m', 'Legacy tree']);
     const r = await git(dir, ['push', remote('legacy'), `${legacy}:refs/heads/main`]);
     expect(r.code, r.stderr).toBe(0);
@@ -332,7 +408,10 @@ describe('who may push and fetch', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Basic realm="sidecar"');
     const bare = `${p.api}/git/hello.git`;
-    for (const args of [['push', bare, 'main'], ['ls-remote', bare]]) {
+    for (const args of [
+      ['push', bare, 'main'],
+      ['ls-remote', bare],
+    ]) {
       const r = await git(dir, args);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/could not read Username .*terminal prompts disabled/);
@@ -360,7 +439,7 @@ describe('who may push and fetch', () => {
     expect((await p.api$('/api/v1/apps/stranger')).status).toBe(404);
   });
 
-  it("a deployer token creates and deploys its own app by pushing", async () => {
+  it('a deployer token creates and deploys its own app by pushing', async () => {
     const mine = await tokenFor(['mine']);
     const r = await git(dir, ['push', remote('mine', mine), 'main']);
     expect(r.code, r.stderr).toBe(0);
@@ -381,10 +460,16 @@ describe('who may push and fetch', () => {
 describe('git push at scale, at the same time, on another branch', () => {
   it('a 50 MB repository with history pushes and deploys its last commit', async () => {
     const dir = await workTree('big');
-    const blobs = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`assets/blob-${i}.bin`, randomBytes(10 * 1024 * 1024)]));
+    const blobs = Object.fromEntries(
+      Array.from({ length: 5 }, (_, i) => [`assets/blob-${i}.bin`, randomBytes(10 * 1024 * 1024)]),
+    );
     await commit(dir, blobs, 'Fifty megabytes of assets');
     await ok(dir, ['rm', '-q', '-r', 'assets']);
-    const head = await commit(dir, { 'index.js': "module.exports = (q, s) => s.end('big history');\n" }, 'Assets moved out');
+    const head = await commit(
+      dir,
+      { 'index.js': "module.exports = (q, s) => s.end('big history');\n" },
+      'Assets moved out',
+    );
     const r = await git(dir, ['push', remote('big'), 'main']);
     expect(r.code, r.stderr).toBe(0);
     expect(remoteLines(r).at(-1)).toMatch(/^-----> big v1 is live at /);
@@ -396,12 +481,18 @@ describe('git push at scale, at the same time, on another branch', () => {
     const base = await workTree('race');
     await commit(base, { 'index.js': "module.exports = (q, s) => s.end('race base');\n" }, 'Base');
     expect((await git(base, ['push', remote('race'), 'main'])).code).toBe(0);
-    const [a, b] = await Promise.all(['a', 'b'].map(async (who) => {
-      const clone = join(scratch, `race-${who}-${randomUUID().slice(0, 6)}`);
-      await ok(scratch, ['clone', '-q', remote('race'), clone]);
-      const sha = await commit(clone, { 'index.js': `module.exports = (q, s) => s.end('race ${who}');\n` }, `From ${who}`);
-      return { who, clone, sha };
-    }));
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map(async (who) => {
+        const clone = join(scratch, `race-${who}-${randomUUID().slice(0, 6)}`);
+        await ok(scratch, ['clone', '-q', remote('race'), clone]);
+        const sha = await commit(
+          clone,
+          { 'index.js': `module.exports = (q, s) => s.end('race ${who}');\n` },
+          `From ${who}`,
+        );
+        return { who, clone, sha };
+      }),
+    );
     // B starts once A's deploy is under way (A holds the app's push lock, main not yet moved).
     const first = pushWatching(a!.clone, remote('race'), /deploying race from main/);
     await first.seen;
@@ -409,8 +500,12 @@ describe('git push at scale, at the same time, on another branch', () => {
     const firstResult = await first.done;
     expect(firstResult.code, firstResult.stderr).toBe(0);
     expect(second.code).not.toBe(0);
-    expect(remoteLines(second)).toContain('-----> another push to race is deploying; waiting up to 60 s for it to finish');
-    expect(remoteLines(second).join('\n')).toMatch(/main moved while this push waited \(it is at \w{7} now\): fetch and push again/);
+    expect(remoteLines(second)).toContain(
+      '-----> another push to race is deploying; waiting up to 60 s for it to finish',
+    );
+    expect(remoteLines(second).join('\n')).toMatch(
+      /main moved while this push waited \(it is at \w{7} now\): fetch and push again/,
+    );
     expect((await p.get('race')).body).toBe('race a');
     const check = join(scratch, `race-check-${randomUUID().slice(0, 6)}`);
     await ok(scratch, ['clone', '-q', remote('race'), check]);
@@ -422,10 +517,16 @@ describe('git push at scale, at the same time, on another branch', () => {
     const dir = await workTree('custom');
     await commit(dir, { 'index.js': "module.exports = (q, s) => s.end('custom branch');\n" }, 'Custom');
     // Create the app first, so its git settings can be changed before the first push.
-    const created = await p.api$('/api/v1/apps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'custom' }) });
+    const created = await p.api$('/api/v1/apps', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'custom' }),
+    });
     expect(created.status).toBe(201);
     const patch = await p.api$('/api/v1/apps/custom/git', {
-      method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deployBranch: 'production' }),
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ deployBranch: 'production' }),
     });
     expect(patch.status).toBe(200);
     expect(await patch.json()).toMatchObject({ url: `${p.api}/git/custom.git`, deployBranches: ['production'] });

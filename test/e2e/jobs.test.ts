@@ -9,10 +9,15 @@ let p: RunningPlatform;
 beforeAll(async () => {
   p = await startPlatform();
   await createApp(p, 'jobs', { env: { GREETING: 'hello from env' } });
-  const { deploy: d, log } = await deploy(p, 'jobs', await tgzOf({
-    'index.js': "module.exports = (q, s) => s.end('web');",
-    'task.js': "console.log(process.env.GREETING, process.argv.slice(2).join(' ')); console.error('to stderr'); process.exit(Number(process.env.CODE ?? 0));",
-  }));
+  const { deploy: d, log } = await deploy(
+    p,
+    'jobs',
+    await tgzOf({
+      'index.js': "module.exports = (q, s) => s.end('web');",
+      'task.js':
+        "console.log(process.env.GREETING, process.argv.slice(2).join(' ')); console.error('to stderr'); process.exit(Number(process.env.CODE ?? 0));",
+    }),
+  );
   if (d.status !== 'succeeded') throw new Error(log);
 }, 180_000);
 afterAll(async () => {
@@ -20,7 +25,11 @@ afterAll(async () => {
 }, 120_000);
 
 async function runJob(body: Record<string, unknown>) {
-  const res = await p.api$('/api/v1/apps/jobs/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await p.api$('/api/v1/apps/jobs/jobs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(202);
   const job = (await res.json()) as { id: string; status: string; release: number };
   expect(job).toMatchObject({ status: 'pending', release: 1 });
@@ -57,10 +66,18 @@ describe('jobs', () => {
 
   it('refuses a job for an app with no release, and a malformed command', async () => {
     await createApp(p, 'empty');
-    const none = await p.api$('/api/v1/apps/empty/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: ['true'] }) });
+    const none = await p.api$('/api/v1/apps/empty/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: ['true'] }),
+    });
     expect(none.status).toBe(409);
     expect((await none.json()).code).toBe('no_release');
-    const bad = await p.api$('/api/v1/apps/jobs/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: 'rm -rf /' }) });
+    const bad = await p.api$('/api/v1/apps/jobs/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'rm -rf /' }),
+    });
     expect(bad.status).toBe(400);
     expect((await bad.json()).detail).toMatch(/command/);
   });

@@ -32,13 +32,20 @@ process.on('SIGTERM', () => { log('bye from ${v} after ' + n + ' requests'); ser
 `,
   });
 
-const logText = async (query = '') => (await p.api$(`/api/v1/apps/${APP}/logs?tail=10000&container=runtime${query}`)).text();
+const logText = async (query = '') =>
+  (await p.api$(`/api/v1/apps/${APP}/logs?tail=10000&container=runtime${query}`)).text();
 const patchApp = (body: unknown) =>
-  p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  p.api$(`/api/v1/apps/${APP}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 /** Every request number 1..n of version v is in the log as a line of app.log (at least once). */
 function missingRequests(text: string, v: string, n: number): number[] {
-  const seen = new Set([...text.matchAll(new RegExp(`/runtime/app\\.log ${v} request (\\d+)$`, 'gm'))].map((m) => Number(m[1])));
+  const seen = new Set(
+    [...text.matchAll(new RegExp(`/runtime/app\\.log ${v} request (\\d+)$`, 'gm'))].map((m) => Number(m[1])),
+  );
   return Array.from({ length: n }, (_, i) => i + 1).filter((i) => !seen.has(i));
 }
 
@@ -87,8 +94,9 @@ describe('the log shipper', () => {
     expect(after.initContainerStatuses.find((s) => s.name === 'app')!.restartCount).toBe(0);
     // Every answer carried its request number: each of them is in the log, written before, during or after the kill.
     const answered = Math.max(...traffic.bodies.map((b) => Number(b.split(' ')[1])));
-    await eventually('every request line shipped', async () => (missingRequests(await logText(), 'v1', answered).length === 0 ? true : undefined))
-      .catch(() => undefined); // the assertion below says which are missing
+    await eventually('every request line shipped', async () =>
+      missingRequests(await logText(), 'v1', answered).length === 0 ? true : undefined,
+    ).catch(() => undefined); // the assertion below says which are missing
     expect(missingRequests(await logText(), 'v1', answered)).toEqual([]);
   }, 90_000);
 
@@ -97,12 +105,13 @@ describe('the log shipper', () => {
     expect(v2.deploy.status, v2.log).toBe('succeeded');
     for (let i = 1; i <= 3; i++) expect((await p.get(APP)).body).toBe(`v2 ${i}`);
     expect((await patchApp({ replicas: 0 })).status).toBe(200);
-    const latest = ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ id: string }> }).items[0]!.id;
+    const latest = ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ id: string }> })
+      .items[0]!.id;
     expect((await waitForDeploy(p, APP, latest)).deploy.status).toBe('succeeded');
     expect((await p.get(APP)).status).toBe(503); // no pods left
 
     // The pods are gone; the node agent stores a container's last lines when its output ends.
-    const text = await eventually('the v2 pod\'s SIGTERM line', async () => {
+    const text = await eventually("the v2 pod's SIGTERM line", async () => {
       const t = await logText();
       return t.includes('bye from v2') ? t : undefined;
     });
@@ -112,6 +121,8 @@ describe('the log shipper', () => {
     expect(text).toMatch(/\/runtime\/app\.log bye from v2 after 3 requests$/m);
     expect(missingRequests(text, 'v2', 3)).toEqual([]);
     // The shipper's own output is its container's, not the app's.
-    expect(await (await p.api$(`/api/v1/apps/${APP}/logs?tail=100&container=logs`)).text()).toMatch(/\/logs log-shipper: following \/var\/log\/app/);
+    expect(await (await p.api$(`/api/v1/apps/${APP}/logs?tail=100&container=logs`)).text()).toMatch(
+      /\/logs log-shipper: following \/var\/log\/app/,
+    );
   }, 180_000);
 });

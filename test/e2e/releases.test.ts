@@ -15,10 +15,13 @@ let p: RunningPlatform;
 const APP = 'zd';
 const SECRET = 'sEcReT-value-7f3a91';
 const code = (v: string) =>
-  tgzOf({ 'index.js': `module.exports = (q, s) => s.end('code=${v} env=' + process.env.GREETING + ' secret=' + (process.env.API_KEY === '${SECRET}'));\n` });
+  tgzOf({
+    'index.js': `module.exports = (q, s) => s.end('code=${v} env=' + process.env.GREETING + ' secret=' + (process.env.API_KEY === '${SECRET}'));\n`,
+  });
 
 const json = (body: unknown) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const newestDeployId = async () => ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items[0] as { id: string }).id;
+const newestDeployId = async () =>
+  ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items[0] as { id: string }).id;
 
 /** Runs `change` under traffic; waits until answers match `serving`; asserts no request failed. */
 async function underTraffic(serving: RegExp, change: () => Promise<void>): Promise<void> {
@@ -53,7 +56,9 @@ describe('zero-downtime changes', () => {
 
   it('config change (env), no rebuild', async () => {
     await underTraffic(/^code=2 env=b secret=true$/, async () => {
-      expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ env: { GREETING: 'b' } }) })).status).toBe(200);
+      expect(
+        (await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ env: { GREETING: 'b' } }) })).status,
+      ).toBe(200);
       expect((await waitForDeploy(p, APP, await newestDeployId())).deploy.status).toBe('succeeded');
     });
   });
@@ -95,13 +100,17 @@ describe('zero-downtime changes', () => {
   it('runtime upgrade: every app moves to the new runtime image without a rebuild', async () => {
     // A "new" runtime: the same image under a new tag, handed to a restarted platform.
     type Rel = { runtimeImage: string; imageDigest: string; version: number; current: boolean };
-    const current = async () => ((await (await p.api$(`/api/v1/apps/${APP}/releases`)).json()).items as Rel[]).find((r) => r.current)!;
+    const current = async () =>
+      ((await (await p.api$(`/api/v1/apps/${APP}/releases`)).json()).items as Rel[]).find((r) => r.current)!;
     const before = await current();
     const next = `${before.runtimeImage.split(':')[0]}:e2e-next`;
     await docker.getImage(before.runtimeImage).tag({ repo: next.split(':')[0]!, tag: 'e2e-next' });
     const { dataDir, platformId, routerPort } = p;
     await p.stop({ keepData: true });
-    p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '8000', SIDECAR_RUNTIME_IMAGE: next }, { dataDir, platformId, routerPort });
+    p = await startPlatform(
+      { SIDECAR_READY_TIMEOUT_MS: '8000', SIDECAR_RUNTIME_IMAGE: next },
+      { dataDir, platformId, routerPort },
+    );
     await underTraffic(/^code=1 env=a secret=true$/, async () => {
       const res = await p.api$('/api/v1/runtime/rollout', { method: 'POST' });
       expect(res.status).toBe(202);
@@ -113,14 +122,23 @@ describe('zero-downtime changes', () => {
     expect(after.runtimeImage).toBe(next);
     expect(after.imageDigest).toBe(before.imageDigest); // the logic image was not rebuilt
     expect(after.version).toBeGreaterThan(before.version);
-    await docker.getImage(next).remove().catch(() => undefined);
+    await docker
+      .getImage(next)
+      .remove()
+      .catch(() => undefined);
   }, 180_000);
 });
 
 describe('secrets', () => {
   it('never appear in API responses, deploy logs, Docker labels, or Redis in clear text', async () => {
     const seen: string[] = [];
-    for (const path of [`/api/v1/apps`, `/api/v1/apps/${APP}`, `/api/v1/apps/${APP}/releases`, `/api/v1/apps/${APP}/deploys`, `/api/v1/apps/${APP}/pods`]) {
+    for (const path of [
+      `/api/v1/apps`,
+      `/api/v1/apps/${APP}`,
+      `/api/v1/apps/${APP}/releases`,
+      `/api/v1/apps/${APP}/deploys`,
+      `/api/v1/apps/${APP}/pods`,
+    ]) {
       seen.push(await (await p.api$(path)).text());
     }
     const deploys = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items as Array<{ id: string }>;
@@ -128,14 +146,19 @@ describe('secrets', () => {
     expect(seen.join('\n')).toContain('******'); // the masked form is there...
     expect(seen.join('\n')).not.toContain(SECRET); // ...the value is not
 
-    const containers = await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/platform=${p.platformId}`] } });
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`sidecar.paas/platform=${p.platformId}`] },
+    });
     expect(containers.length).toBeGreaterThan(0);
     for (const c of containers) expect(JSON.stringify(c.Labels)).not.toContain(SECRET);
 
     // Redis persists every write in its append-only file: the app is there, its secret only sealed.
     const aofDir = join(p.dataDir, 'redis', 'appendonlydir');
     execFileSync('sync');
-    const aof = readdirSync(aofDir).map((f) => readFileSync(join(aofDir, f), 'latin1')).join('');
+    const aof = readdirSync(aofDir)
+      .map((f) => readFileSync(join(aofDir, f), 'latin1'))
+      .join('');
     expect(aof).toContain(`"name":"${APP}"`);
     expect(aof).toMatch(/"API_KEY":"v1:k1:/);
     expect(aof).not.toContain(SECRET);

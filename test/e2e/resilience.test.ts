@@ -20,12 +20,20 @@ afterAll(async () => {
 // A dependency install takes seconds, long enough to act on a build in flight.
 const expressBundle = (tag: string) =>
   tgzOf({
-    'package.json': JSON.stringify({ name: 'x', main: 'app.js', dependencies: { express: '^4.21.0', lodash: '^4.17.21' } }),
+    'package.json': JSON.stringify({
+      name: 'x',
+      main: 'app.js',
+      dependencies: { express: '^4.21.0', lodash: '^4.17.21' },
+    }),
     'app.js': `const app = require('express')(); app.get('/', (q, s) => s.send('${tag}')); module.exports = app;\n`,
   });
 
 async function upload(app: string, bundle: Buffer): Promise<string> {
-  const res = await p.api$(`/api/v1/apps/${app}/deploys`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: bundle });
+  const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/gzip' },
+    body: bundle,
+  });
   expect(res.status).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
@@ -67,7 +75,12 @@ describe('resilience', () => {
     expect(d.status, log).toBe('succeeded');
     expect(await p.get('survivor')).toEqual({ status: 200, body: 'survived' });
     // The killed worker's npm container went with the retry; nothing of the build is left.
-    expect(await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/deploy=${id}`, 'sidecar.paas/kind=npm-install'] } })).toEqual([]);
+    expect(
+      await docker.listContainers({
+        all: true,
+        filters: { label: [`sidecar.paas/deploy=${id}`, 'sidecar.paas/kind=npm-install'] },
+      }),
+    ).toEqual([]);
   }, 120_000);
 
   it('a platform restart keeps apps running, adopts their pods and deploys over them', async () => {
@@ -78,19 +91,25 @@ describe('resilience', () => {
     const apiPort = Number(new URL(p.api).port);
     await p.stop({ keepData: true });
     // The platform is down; the app's containers are not.
-    const running = await docker.listContainers({ filters: { label: [`sidecar.paas/platform=${platformId}`, 'sidecar.paas/app=steady', 'sidecar.paas/container'] } });
+    const running = await docker.listContainers({
+      filters: { label: [`sidecar.paas/platform=${platformId}`, 'sidecar.paas/app=steady', 'sidecar.paas/container'] },
+    });
     expect(running.map((c) => c.Labels['sidecar.paas/container']).sort()).toEqual(['app', 'logs', 'runtime']);
 
     p = await startPlatform({}, { dataDir, platformId, apiPort, routerPort });
     try {
-    expect(await p.get('steady')).toEqual({ status: 200, body: 'steady v1' });
-    const pods = await waitForPods('steady', (items) => items.length === 1 && items[0]!.ready);
-    const adoptedPod = pods[0]!.name;
-    const v2 = await deploy(p, 'steady', await tgzOf({ 'index.js': "module.exports = (q, s) => s.end('steady v2');" }));
-    expect(v2.deploy.status, v2.log).toBe('succeeded');
-    expect(await p.get('steady')).toEqual({ status: 200, body: 'steady v2' });
-    const after = await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/pod=${adoptedPod}`] } });
-    expect(after).toEqual([]); // the adopted v1 pod was replaced, not left behind
+      expect(await p.get('steady')).toEqual({ status: 200, body: 'steady v1' });
+      const pods = await waitForPods('steady', (items) => items.length === 1 && items[0]!.ready);
+      const adoptedPod = pods[0]!.name;
+      const v2 = await deploy(
+        p,
+        'steady',
+        await tgzOf({ 'index.js': "module.exports = (q, s) => s.end('steady v2');" }),
+      );
+      expect(v2.deploy.status, v2.log).toBe('succeeded');
+      expect(await p.get('steady')).toEqual({ status: 200, body: 'steady v2' });
+      const after = await docker.listContainers({ all: true, filters: { label: [`sidecar.paas/pod=${adoptedPod}`] } });
+      expect(after).toEqual([]); // the adopted v1 pod was replaced, not left behind
     } finally {
       rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
     }
@@ -100,7 +119,10 @@ describe('resilience', () => {
 async function waitForPods(app: string, ok: (items: Array<{ name: string; ready: boolean }>) => boolean) {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const items = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()).items as Array<{ name: string; ready: boolean }>;
+    const items = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()).items as Array<{
+      name: string;
+      ready: boolean;
+    }>;
     if (ok(items)) return items;
     if (Date.now() > deadline) throw new Error(`pods of ${app} never matched: ${JSON.stringify(items)}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -23,19 +23,34 @@ afterAll(async () => {
 const APP = 'secure';
 const plainHttpApp = tgzOf({
   'sidecar.json': JSON.stringify({ start: 'node server.js' }),
-  'server.js': "require('http').createServer((req, res) => res.end('plain app ' + req.method)).listen(process.env.PORT);\n",
+  'server.js':
+    "require('http').createServer((req, res) => res.end('plain app ' + req.method)).listen(process.env.PORT);\n",
 });
 
 /** GET over HTTPS through the router's TLS port, trusting only the platform CA. */
 function httpsGet(ca: string): Promise<{ status: number; body: string; peer: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port: p.routerTlsPort, servername: `${APP}.localhost`, path: '/', ca, headers: { host: `${APP}.localhost` }, agent: false },
+      {
+        host: '127.0.0.1',
+        port: p.routerTlsPort,
+        servername: `${APP}.localhost`,
+        path: '/',
+        ca,
+        headers: { host: `${APP}.localhost` },
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, peer: JSON.stringify((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            peer: JSON.stringify((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname),
+          }),
+        );
       },
     );
     req.on('error', reject);
@@ -54,15 +69,22 @@ describe('platform sidecars', () => {
     expect(first.deploy.status, first.log).toBe('succeeded');
     // Settings change → a new release of the same image, now with the sidecars.
     const patched = await p.api$(`/api/v1/apps/${APP}`, {
-      method: 'PATCH', headers: { 'content-type': 'application/json' },
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ sidecars: { tls: { enabled: true }, procinfo: true } }),
     });
     expect(patched.status, await patched.clone().text()).toBe(200);
     // Done when its deploy has succeeded: release 2 serves and the release-1 pod has stopped.
-    await eventually('release 2 rolled out', async () => {
-      const { items } = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as { items: Array<{ release: number | null; status: string }> };
-      return items.some((d) => d.release === 2 && d.status === 'succeeded') ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'release 2 rolled out',
+      async () => {
+        const { items } = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()) as {
+          items: Array<{ release: number | null; status: string }>;
+        };
+        return items.some((d) => d.release === 2 && d.status === 'succeeded') ? true : undefined;
+      },
+      60_000,
+    );
     const caRes = await p.api$('/api/v1/ca.pem');
     expect(caRes.status).toBe(200);
     ca = await caRes.text();
@@ -90,11 +112,13 @@ describe('platform sidecars', () => {
     await expect(httpsGet('')).rejects.toThrow();
   });
 
-  it('lists the runtime container\'s processes with CPU and memory', async () => {
+  it("lists the runtime container's processes with CPU and memory", async () => {
     const pod = await podOf(APP);
     const items = await eventually('a process list', async () => {
       const res = await p.api$(`/api/v1/apps/${APP}/pods/${pod.name}/processes`);
-      const body = (await res.json()) as { items: Array<{ pid: number; command: string; cpuPercent: number; memoryBytes: number }> };
+      const body = (await res.json()) as {
+        items: Array<{ pid: number; command: string; cpuPercent: number; memoryBytes: number }>;
+      };
       return body.items.some((i) => i.command.includes('server.js')) ? body.items : undefined;
     });
     const node = items.find((i) => i.command.includes('node server.js'))!;
@@ -126,7 +150,9 @@ describe('platform sidecars', () => {
   }, 90_000);
 
   it('keeps a user-supplied private key out of the API', async () => {
-    const app = (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as { sidecars: { tls: { enabled: boolean; key?: string } } };
+    const app = (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as {
+      sidecars: { tls: { enabled: boolean; key?: string } };
+    };
     expect(app.sidecars.tls).toEqual({ enabled: true });
   });
 });

@@ -8,15 +8,24 @@ const root = resolve(import.meta.dirname, '../..');
 
 /** Launch flags measured to work on the CI machines (ENVIRONMENT.md); every launch gets a fresh temp profile. */
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
   // Apps live at http://<app>.localhost:<router port>/; send every such name to the loopback router.
   '--host-resolver-rules=MAP *.localhost 127.0.0.1',
 ];
 
 export function launchChromium(): Promise<Browser> {
   const executablePath = process.env.SIDECAR_CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium (scripts/prepare-host.sh --for-tests does)`);
+  if (!existsSync(executablePath))
+    throw new Error(
+      `no Chromium at ${executablePath}: apt-get install -y chromium (scripts/prepare-host.sh --for-tests does)`,
+    );
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 

@@ -1,13 +1,28 @@
 import type { RunningPlatform } from './platform.js';
 
 export interface DeployResult {
-  deploy: { id: string; status: string; release: number | null; error: { code: string; message: string } | null; timings: Record<string, number | null> };
+  deploy: {
+    id: string;
+    status: string;
+    release: number | null;
+    error: { code: string; message: string } | null;
+    timings: Record<string, number | null>;
+  };
   log: string;
 }
 
 /** Uploads a bundle and waits for the deploy to end by following its log (the API closes it at the end). */
-export async function deploy(p: RunningPlatform, app: string, bundle: Buffer, contentType = 'application/gzip'): Promise<DeployResult> {
-  const res = await p.api$(`/api/v1/apps/${app}/deploys`, { method: 'POST', headers: { 'content-type': contentType }, body: bundle });
+export async function deploy(
+  p: RunningPlatform,
+  app: string,
+  bundle: Buffer,
+  contentType = 'application/gzip',
+): Promise<DeployResult> {
+  const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: bundle,
+  });
   if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   return waitForDeploy(p, app, id);
@@ -20,7 +35,11 @@ export async function waitForDeploy(p: RunningPlatform, app: string, id: string)
 }
 
 export async function createApp(p: RunningPlatform, name: string, body: Record<string, unknown> = {}): Promise<void> {
-  const res = await p.api$('/api/v1/apps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, ...body }) });
+  const res = await p.api$('/api/v1/apps', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, ...body }),
+  });
   if (res.status !== 201) throw new Error(`create ${name} answered ${res.status}: ${await res.text()}`);
 }
 
@@ -31,7 +50,11 @@ export async function createApp(p: RunningPlatform, name: string, body: Record<s
  * connection shows up as a failure). Records every non-200 answer or error and
  * every body seen, so a test can assert "no failed request" across a rollout.
  */
-export function trafficLoop(p: RunningPlatform, app: string, opts: { maxRequests?: number; maxMs?: number; concurrency?: number } = {}) {
+export function trafficLoop(
+  p: RunningPlatform,
+  app: string,
+  opts: { maxRequests?: number; maxMs?: number; concurrency?: number } = {},
+) {
   const failures: string[] = [];
   const bodies: string[] = [];
   let stop = false;
@@ -53,13 +76,17 @@ export function trafficLoop(p: RunningPlatform, app: string, opts: { maxRequests
   });
   const done = Promise.all(loops);
   return {
-    failures, bodies,
+    failures,
+    bodies,
     /** Waits (bounded) until `n` more answers than now match `re`: traffic kept flowing after a change. */
     async seen(re: RegExp, n = 20, timeoutMs = 60_000): Promise<void> {
       const base = bodies.filter((b) => re.test(b)).length;
       const end = Date.now() + timeoutMs;
       while (bodies.filter((b) => re.test(b)).length < base + n) {
-        if (Date.now() > end) throw new Error(`fewer than ${n} answers matching ${re} in ${timeoutMs} ms; last: ${bodies.at(-1)}; failures: ${failures.slice(0, 3).join(' | ')}`);
+        if (Date.now() > end)
+          throw new Error(
+            `fewer than ${n} answers matching ${re} in ${timeoutMs} ms; last: ${bodies.at(-1)}; failures: ${failures.slice(0, 3).join(' | ')}`,
+          );
         await new Promise((r) => setTimeout(r, 20));
       }
     },

@@ -24,10 +24,17 @@ async function sweep(p: RunningPlatform | undefined): Promise<void> {
   if (!p) return;
   const filters = { label: [`sidecar.paas/platform=${p.platformId}`] };
   for (const c of await docker.listContainers({ all: true, filters })) {
-    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   }
   const { Volumes } = await docker.listVolumes({ filters });
-  for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
+  for (const v of Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => undefined);
 }
 
 /** The usual end of an e2e file: remove what this platform created, then stop it as Ctrl-C does. */

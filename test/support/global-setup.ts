@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
-  export interface ProvidedContext { redisUrl: string }
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
 }
 
 import { freePort } from '../../deploy/single-host/src/free-port.js';
 
 export { freePort };
-
 
 let redis: ChildProcess | undefined;
 let dir: string | undefined;
@@ -22,9 +23,13 @@ export async function setup(project: TestProject): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'sidecar-test-redis-'));
   // Through the launcher's watchdog: if this test run is killed, the pipe closes and Redis stops with it.
   const watchdog = join(import.meta.dirname, '../../deploy/single-host/dist/redis-watchdog.js');
-  redis = spawn(process.execPath, [watchdog, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  redis = spawn(
+    process.execPath,
+    [watchdog, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     redis!.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));

@@ -8,17 +8,24 @@ import http from 'node:http';
 import { freePort } from './global-setup.js';
 
 /** A request through the router with `Host: <app>.localhost` (fetch may not set Host). A fresh connection each time. */
-export function routerRequest(port: number, app: string, opts: { method?: string; path?: string; body?: string | undefined } = {}): Promise<{ status: number; body: string }> {
+export function routerRequest(
+  port: number,
+  app: string,
+  opts: { method?: string; path?: string; body?: string | undefined } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
     const headers: Record<string, string> = { host: `${app}.localhost` };
     if (opts.body !== undefined) headers['content-type'] = 'text/plain';
-    const req = http.request({ host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -40,7 +47,10 @@ export interface RunningPlatform {
   output: string[];
   /** GET an app through the router, as a user's browser would (Host: <app>.localhost). */
   get(app: string, path?: string): Promise<{ status: number; body: string }>;
-  request(app: string, opts: { method?: string; path?: string; body?: string | undefined }): Promise<{ status: number; body: string }>;
+  request(
+    app: string,
+    opts: { method?: string; path?: string; body?: string | undefined },
+  ): Promise<{ status: number; body: string }>;
   api$(path: string, init?: RequestInit): Promise<Response>;
   pids(): Record<string, number>;
   /** Stops the platform as Ctrl-C does; `keepData` keeps the data dir for a restart. */
@@ -60,7 +70,10 @@ export interface StartOptions {
   routerPort?: number;
 }
 
-export async function startPlatform(extraEnv: Record<string, string> = {}, opts: StartOptions = {}): Promise<RunningPlatform> {
+export async function startPlatform(
+  extraEnv: Record<string, string> = {},
+  opts: StartOptions = {},
+): Promise<RunningPlatform> {
   const keepDataDir = opts.dataDir !== undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
   const apiPort = opts.apiPort ?? (await freePort());
@@ -85,7 +98,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`platform not ready in 120 s:\n${output.slice(-40).join('\n')}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`platform not ready in 120 s:\n${output.slice(-40).join('\n')}`)),
+      120_000,
+    );
     child.once('exit', (code) => reject(new Error(`platform exited with ${code}:\n${output.slice(-40).join('\n')}`)));
     for (const s of [child.stdout!, child.stderr!]) {
       createInterface({ input: s }).on('line', (line) => {
@@ -100,7 +116,13 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   const api = `http://127.0.0.1:${apiPort}`;
   return {
-    api, routerPort, routerTlsPort, token, dataDir, platformId, output,
+    api,
+    routerPort,
+    routerTlsPort,
+    token,
+    dataDir,
+    platformId,
+    output,
     get: (app, path = '/') => routerGet(routerPort, app, path),
     request: (app, opts) => routerRequest(routerPort, app, opts),
     api$(path, init = {}) {

@@ -19,7 +19,8 @@ setUnauthorizedHandler((message) => {
 });
 
 /** Sign-in remembers where the user was, to return there. */
-const signInHref = (from: string): string => (from === '/' || from === '/sign-in' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(from)}`);
+const signInHref = (from: string): string =>
+  from === '/' || from === '/sign-in' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(from)}`;
 
 /** Only a same-origin path may be a return target (never `//other.host`). */
 function nextPath(): string {
@@ -54,8 +55,12 @@ function render(): void {
     content = appPage(route.app, route.tab, signal);
   } else {
     document.title = 'Not found · Sidecar';
-    content = h('section', null, h('h1', { tabindex: '-1' }, 'Page not found'),
-      h('p', null, `Nothing lives at ${route.path}. `, h('a', { href: '/' }, 'Back to the apps')));
+    content = h(
+      'section',
+      null,
+      h('h1', { tabindex: '-1' }, 'Page not found'),
+      h('p', null, `Nothing lives at ${route.path}. `, h('a', { href: '/' }, 'Back to the apps')),
+    );
   }
   replace(root, shell({ content, onSignOut: signOut, flash }));
   // Move focus to the new view's heading so keyboard and screen-reader users land on it.

@@ -10,10 +10,7 @@ export const TABS: ReadonlyArray<{ id: Tab; label: string }> = [
 ];
 
 export type Route =
-  | { view: 'sign-in' }
-  | { view: 'apps' }
-  | { view: 'app'; app: string; tab: Tab }
-  | { view: 'not-found'; path: string };
+  { view: 'sign-in' } | { view: 'apps' } | { view: 'app'; app: string; tab: Tab } | { view: 'not-found'; path: string };
 
 export function parse(path: string): Route {
   if (path === '/sign-in') return { view: 'sign-in' };
@@ -54,7 +51,8 @@ export function startRouter(onChange: Listener): void {
   document.addEventListener('click', (e) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = (e.target as Element | null)?.closest?.('a');
-    if (!a || a.target || a.origin !== location.origin || !a.pathname.startsWith('/') || a.hasAttribute('download')) return;
+    if (!a || a.target || a.origin !== location.origin || !a.pathname.startsWith('/') || a.hasAttribute('download'))
+      return;
     if (a.pathname.startsWith('/api/') || a.pathname.startsWith('/git/')) return;
     e.preventDefault();
     if (a.pathname !== location.pathname) navigate(a.pathname);

@@ -9,7 +9,11 @@ import { sweepBundles } from './bundle-gc.js';
 
 // Against the real Redis: a bundle goes once no unfinished deploy needs it and it is old enough.
 const redis = connectRedis(inject('redisUrl'));
-const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, new SecretBox([{ id: 'k', key: randomBytes(32) }]));
+const stores = createStores(
+  redis,
+  `t-${randomUUID().slice(0, 8)}:`,
+  new SecretBox([{ id: 'k', key: randomBytes(32) }]),
+);
 const root = mkdtempSync(join(tmpdir(), 'sidecar-bundles-'));
 afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
@@ -29,15 +33,32 @@ function bundle(hex: string, ageMs: number): string {
 }
 async function deployOf(app: string, hex: string, status: DeployStatus): Promise<void> {
   const times = { createdAt: new Date().toISOString(), startedAt: null, builtAt: null, finishedAt: null };
-  const d: Deploy = { id: `d_${randomUUID()}`, app, status, release: null, error: null, source: 'api', ...times, timings: computeTimings(times), bundleDigest: `sha256:${hex}` };
+  const d: Deploy = {
+    id: `d_${randomUUID()}`,
+    app,
+    status,
+    release: null,
+    error: null,
+    source: 'api',
+    ...times,
+    timings: computeTimings(times),
+    bundleDigest: `sha256:${hex}`,
+  };
   await stores.deploys.create(d);
 }
 
 describe('sweepBundles', () => {
   it('removes old bundles no unfinished deploy names and stale upload temp files; keeps the rest', async () => {
     await stores.apps.create({
-      ...APP_DEFAULTS, name: 'gc', env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources },
-      sidecars: { logs: true, procinfo: false, tls: { enabled: false } }, currentRelease: null, status: 'created', createdAt: new Date().toISOString(),
+      ...APP_DEFAULTS,
+      name: 'gc',
+      env: {},
+      secrets: {},
+      resources: { ...APP_DEFAULTS.resources },
+      sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
+      currentRelease: null,
+      status: 'created',
+      createdAt: new Date().toISOString(),
     });
     const building = bundle(digestOf('a'), 2 * HOUR); // its deploy is still building: needed for a retry
     const done = bundle(digestOf('b'), 2 * HOUR); // its deploy succeeded: the image holds the code

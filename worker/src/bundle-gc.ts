@@ -11,16 +11,24 @@ import { Periodic } from './periodic.js';
  * record is not written yet, and same-content uploads share one file. Upload temp files older
  * than the grace (an API that died mid-upload) go too.
  */
-export async function sweepBundles(opts: { root: string; stores: Stores; graceMs: number; now?: number }): Promise<{ removed: string[] }> {
+export async function sweepBundles(opts: {
+  root: string;
+  stores: Stores;
+  graceMs: number;
+  now?: number;
+}): Promise<{ removed: string[] }> {
   const now = opts.now ?? Date.now();
   const needed = new Set<string>();
   for (const app of await opts.stores.apps.list()) {
-    for (const d of await opts.stores.deploys.list(app.name)) if (d.bundleDigest && !isFinal(d.status)) needed.add(d.bundleDigest);
+    for (const d of await opts.stores.deploys.list(app.name))
+      if (d.bundleDigest && !isFinal(d.status)) needed.add(d.bundleDigest);
   }
   const removed: string[] = [];
   const old = async (path: string) => now - (await stat(path)).mtimeMs > opts.graceMs;
   const sweep = async (dir: string, isGarbage: (name: string) => boolean) => {
-    const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
+    const names = await readdir(dir).catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? [] : Promise.reject(e),
+    );
     for (const name of names) {
       const path = join(dir, name);
       if (!isGarbage(name) || !(await old(path).catch(() => false))) continue;
@@ -38,10 +46,15 @@ export class BundleSweeper {
   private readonly ticks: Periodic;
 
   constructor(opts: { root: string; stores: Stores; graceMs: number; intervalMs?: number }) {
-    this.ticks = new Periodic('bundle sweep', async () => {
-      const { removed } = await sweepBundles(opts);
-      if (removed.length > 0) console.log(`worker: removed ${removed.length} bundle file(s) no unfinished deploy needs`);
-    }, opts.intervalMs ?? 10 * 60_000);
+    this.ticks = new Periodic(
+      'bundle sweep',
+      async () => {
+        const { removed } = await sweepBundles(opts);
+        if (removed.length > 0)
+          console.log(`worker: removed ${removed.length} bundle file(s) no unfinished deploy needs`);
+      },
+      opts.intervalMs ?? 10 * 60_000,
+    );
   }
 
   start(): void {

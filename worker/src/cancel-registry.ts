@@ -7,7 +7,10 @@ import type { Redis } from 'ioredis';
 export class CancelRegistry {
   private readonly running = new Map<string, AbortController>();
 
-  constructor(private readonly subscriber: Redis, private readonly channel: string) {}
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly channel: string,
+  ) {}
 
   async start(): Promise<void> {
     this.subscriber.on('message', (ch: string, deployId: string) => {

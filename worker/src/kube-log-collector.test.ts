@@ -9,7 +9,11 @@ import { FakeApiServer } from './targets/kubernetes/test-support.js';
 // Contract tests: the collector against a fake API server (pods in its object store, logs
 // from FakePodLogs; not a cluster), storing into the real Redis of the global setup.
 const redis = connectRedis(inject('redisUrl'));
-const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, new SecretBox([{ id: 'k', key: randomBytes(32) }]));
+const stores = createStores(
+  redis,
+  `t-${randomUUID().slice(0, 8)}:`,
+  new SecretBox([{ id: 'k', key: randomBytes(32) }]),
+);
 afterAll(async () => {
   await stores.close();
   await redis.quit();
@@ -34,21 +38,50 @@ afterEach(async () => {
 });
 
 function collector(): KubeLogCollector {
-  const c = new KubeLogCollector({ kubeConfig: api.kubeConfig(), namespace: NS, stores, platformId: PLATFORM, intervalMs: 50, flushMs: 20, retryMs: 100 });
+  const c = new KubeLogCollector({
+    kubeConfig: api.kubeConfig(),
+    namespace: NS,
+    stores,
+    platformId: PLATFORM,
+    intervalMs: 50,
+    flushMs: 20,
+    retryMs: 100,
+  });
   collectors.push(c);
   c.start();
   return c;
 }
 
 /** A pod of this platform with the logic as a native sidecar and the runtime as main container. */
-function putPod(app: string, name: string, over: { platformId?: string; release?: number; init?: string[] } = {}): string {
+function putPod(
+  app: string,
+  name: string,
+  over: { platformId?: string; release?: number; init?: string[] } = {},
+): string {
   const path = `/api/v1/namespaces/${NS}/pods/${name}`;
-  api.put(path, podObject({ ns: NS, name, platformId: over.platformId ?? PLATFORM, app, release: over.release ?? 1, init: over.init ?? ['app'], containers: ['runtime'] }));
+  api.put(
+    path,
+    podObject({
+      ns: NS,
+      name,
+      platformId: over.platformId ?? PLATFORM,
+      app,
+      release: over.release ?? 1,
+      init: over.init ?? ['app'],
+      containers: ['runtime'],
+    }),
+  );
   return path;
 }
 
 const stored = async (app: string) =>
-  (await stores.appLogs.tail(app, { n: 1000 })).map(({ pod, container, release, stream, line }) => ({ pod, container, release, stream, line }));
+  (await stores.appLogs.tail(app, { n: 1000 })).map(({ pod, container, release, stream, line }) => ({
+    pod,
+    container,
+    release,
+    stream,
+    line,
+  }));
 const lineTexts = async (app: string) => (await stored(app)).map((l) => l.line);
 
 describe('KubeLogCollector (against a fake API server)', () => {
@@ -59,10 +92,12 @@ describe('KubeLogCollector (against a fake API server)', () => {
     logs.write(NS, `${app}-7d9f-x1`, 'runtime', 'listening on 8080');
     collector();
     const meta = { pod: `${app}-7d9f-x1`, release: '3', stream: 'stdout' };
-    await expect.poll(async () => (await stored(app)).sort((a, b) => a.container.localeCompare(b.container)), WAIT).toEqual([
-      { ...meta, container: 'app', line: 'logic ready' },
-      { ...meta, container: 'runtime', line: 'listening on 8080' },
-    ]);
+    await expect
+      .poll(async () => (await stored(app)).sort((a, b) => a.container.localeCompare(b.container)), WAIT)
+      .toEqual([
+        { ...meta, container: 'app', line: 'logic ready' },
+        { ...meta, container: 'runtime', line: 'listening on 8080' },
+      ]);
     logs.write(NS, `${app}-7d9f-x1`, 'runtime', 'GET / 200');
     logs.write(NS, `${app}-7d9f-x1`, 'runtime', 'x'.repeat(MAX_LINE_BYTES * 2));
     await expect.poll(async () => (await stored(app)).length, WAIT).toBe(4);
@@ -70,16 +105,24 @@ describe('KubeLogCollector (against a fake API server)', () => {
     expect(live).toEqual({ ...meta, container: 'runtime', line: 'GET / 200' });
     expect(long!.line.endsWith('…')).toBe(true);
     expect(long!.line.length).toBeLessThanOrEqual(MAX_LINE_BYTES + 1);
-    for (const r of api.sent('GET', /\/pods\/[^/]+\/log$/)) expect(r.query).toMatchObject({ follow: 'true', timestamps: 'true' });
+    for (const r of api.sent('GET', /\/pods\/[^/]+\/log$/))
+      expect(r.query).toMatchObject({ follow: 'true', timestamps: 'true' });
   });
 
   it("stores the log shipper's lines as the lines of the app's files, as on Docker", async () => {
     const app = `a${randomUUID().slice(0, 8)}`;
     const pod = `${app}-7d9f-s1`;
     putPod(app, pod, { init: ['logs', 'app'] });
-    logs.write(NS, pod, 'logs', JSON.stringify({ file: 'app.log', line: 'order 42 paid', ts: '2026-11-27T19:00:00.5Z' }));
+    logs.write(
+      NS,
+      pod,
+      'logs',
+      JSON.stringify({ file: 'app.log', line: 'order 42 paid', ts: '2026-11-27T19:00:00.5Z' }),
+    );
     collector();
-    await expect.poll(() => stored(app), WAIT).toContainEqual({ pod, container: 'runtime', release: '1', stream: 'file', line: 'order 42 paid' });
+    await expect
+      .poll(() => stored(app), WAIT)
+      .toContainEqual({ pod, container: 'runtime', release: '1', stream: 'file', line: 'order 42 paid' });
     const [entry] = await stores.appLogs.tail(app, { n: 10 });
     expect(entry).toMatchObject({ file: 'app.log', time: '2026-11-27T19:00:00.500000000Z' });
   });
@@ -97,7 +140,10 @@ describe('KubeLogCollector (against a fake API server)', () => {
     collector();
     // The new follow starts at the cursor's whole second, so "two" (at least) is sent again and must be skipped.
     await expect.poll(() => lineTexts(app), WAIT).toEqual(['one', 'two', 'three']);
-    const resumed = api.sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/log`).filter((r) => r.query.container === 'runtime').at(-1);
+    const resumed = api
+      .sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/log`)
+      .filter((r) => r.query.container === 'runtime')
+      .at(-1);
     expect(resumed?.query.sinceTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
@@ -136,7 +182,9 @@ describe('KubeLogCollector (against a fake API server)', () => {
     logs.write(NS, pod, 'runtime', 'eventually');
     collector();
     await expect.poll(() => lineTexts(app), WAIT).toEqual(['eventually']);
-    expect(api.sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/log`).filter((r) => r.query.container === 'runtime')).toHaveLength(3);
+    expect(
+      api.sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/log`).filter((r) => r.query.container === 'runtime'),
+    ).toHaveLength(3);
   });
 });
 

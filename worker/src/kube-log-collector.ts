@@ -12,7 +12,14 @@ import { followPodLog } from './targets/kubernetes/pod-log-stream.js';
 const RETRY_AFTER_MS = 5_000;
 
 /** One running container of one of this platform's pods. */
-interface Source { key: string; uid: string; app: string; pod: string; container: string; release: string }
+interface Source {
+  key: string;
+  uid: string;
+  app: string;
+  pod: string;
+  container: string;
+  release: string;
+}
 
 /**
  * The cluster's counterpart of LogCollector: follows the log of every running container
@@ -34,7 +41,17 @@ export class KubeLogCollector {
   private readonly ticks: Periodic;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly opts: { kubeConfig: KubeConfig; namespace: string; stores: Stores; platformId: string; intervalMs?: number; flushMs?: number; retryMs?: number }) {
+  constructor(
+    private readonly opts: {
+      kubeConfig: KubeConfig;
+      namespace: string;
+      stores: Stores;
+      platformId: string;
+      intervalMs?: number;
+      flushMs?: number;
+      retryMs?: number;
+    },
+  ) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.ticks = new Periodic('kubernetes log collector', () => this.scan(), opts.intervalMs ?? 2_000);
   }
@@ -72,12 +89,17 @@ export class KubeLogCollector {
     const resumeFrom = last ?? '';
     let caughtUp = !resumeFrom;
     const res = await followPodLog(this.opts.kubeConfig, {
-      namespace: this.opts.namespace, pod: s.pod, container: s.container, signal,
+      namespace: this.opts.namespace,
+      pod: s.pod,
+      container: s.container,
+      signal,
       // sinceTime takes whole seconds: from the cursor's second on, then skip what it covers.
       ...(resumeFrom ? { sinceTime: `${resumeFrom.slice(0, 19)}Z` } : {}),
     });
     const batch = new LogBatch({
-      stores, app: s.app, ...(this.opts.flushMs ? { flushMs: this.opts.flushMs } : {}),
+      stores,
+      app: s.app,
+      ...(this.opts.flushMs ? { flushMs: this.opts.flushMs } : {}),
       onError: (e) => console.error(`worker: kubernetes log collector: ${s.app}: ${kubeMessageOf(e)}`),
     });
     batch.start();
@@ -95,7 +117,9 @@ export class KubeLogCollector {
           caughtUp = true;
         }
         const line = text.slice(sp + 1);
-        batch.add(shipper ? shippedEntry(meta, time, line) : { ...meta, time, stream: 'stdout', line }, { [s.key]: time });
+        batch.add(shipper ? shippedEntry(meta, time, line) : { ...meta, time, stream: 'stdout', line }, {
+          [s.key]: time,
+        });
       });
       // finished() also settles when the connection goes without an end (reset, abort).
       await Promise.all([lines, finished(res)]);
@@ -120,7 +144,10 @@ export class KubeLogCollector {
  * The pods of this platform in the namespace (several platforms may share it): the ones the
  * worker's collectors look into. A bare `app` existence term is left to their own checks.
  */
-export async function listPlatformPods(core: CoreV1Api, o: { namespace: string; platformId: string }): Promise<V1Pod[]> {
+export async function listPlatformPods(
+  core: CoreV1Api,
+  o: { namespace: string; platformId: string },
+): Promise<V1Pod[]> {
   const labelSelector = `${Labels.managed}=true,${KubeLabels.platform}=${o.platformId}`;
   return (await core.listNamespacedPod({ namespace: o.namespace, labelSelector })).items;
 }
@@ -136,7 +163,14 @@ function runningSources(pod: V1Pod): Source[] {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   return statuses
     .filter((c) => c.state?.running)
-    .map((c) => ({ key: `${uid}/${c.name}`, uid, app, pod: name, container: c.name, release: labels[Labels.release] ?? '' }));
+    .map((c) => ({
+      key: `${uid}/${c.name}`,
+      uid,
+      app,
+      pod: name,
+      container: c.name,
+      release: labels[Labels.release] ?? '',
+    }));
 }
 
 /**

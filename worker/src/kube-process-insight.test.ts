@@ -12,7 +12,11 @@ import { FakeApiServer } from './targets/kubernetes/test-support.js';
 // answered by FakePodExec over a real WebSocket; not a kubelet, not a cluster), storing into the
 // real Redis of the global setup.
 const redis = connectRedis(inject('redisUrl'));
-const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, new SecretBox([{ id: 'k', key: randomBytes(32) }]));
+const stores = createStores(
+  redis,
+  `t-${randomUUID().slice(0, 8)}:`,
+  new SecretBox([{ id: 'k', key: randomBytes(32) }]),
+);
 afterAll(async () => {
   await stores.close();
   await redis.quit();
@@ -38,7 +42,14 @@ afterEach(async () => {
 });
 
 function insight(over: { snapshotTimeoutMs?: number } = {}): KubeProcessInsight {
-  const i = new KubeProcessInsight({ kubeConfig: api.kubeConfig(), namespace: NS, stores, platformId: PLATFORM, intervalMs: 50, ...over });
+  const i = new KubeProcessInsight({
+    kubeConfig: api.kubeConfig(),
+    namespace: NS,
+    stores,
+    platformId: PLATFORM,
+    intervalMs: 50,
+    ...over,
+  });
   insights.push(i);
   i.start();
   return i;
@@ -47,21 +58,38 @@ function insight(over: { snapshotTimeoutMs?: number } = {}): KubeProcessInsight 
 const hex = () => randomBytes(32).toString('hex');
 
 /** A pod as the template makes it (sidecars native, the runtime the main container), with containerd ids. */
-function putPod(app: string, name: string, over: { platformId?: string; procinfo?: boolean; scheme?: string } = {}): { path: string; runtimeId: string; otherId: string } {
+function putPod(
+  app: string,
+  name: string,
+  over: { platformId?: string; procinfo?: boolean; scheme?: string } = {},
+): { path: string; runtimeId: string; otherId: string } {
   const path = `/api/v1/namespaces/${NS}/pods/${name}`;
   const [runtimeId, otherId] = [hex(), hex()];
   const scheme = over.scheme ?? 'containerd';
-  api.put(path, podObject({
-    ns: NS, name, platformId: over.platformId ?? PLATFORM, app, release: 1,
-    init: over.procinfo === false ? ['logs'] : ['logs', 'procinfo'], containers: ['runtime'],
-    containerIds: { logs: `${scheme}://${otherId}`, procinfo: `${scheme}://${hex()}`, runtime: `${scheme}://${runtimeId}` },
-  }));
+  api.put(
+    path,
+    podObject({
+      ns: NS,
+      name,
+      platformId: over.platformId ?? PLATFORM,
+      app,
+      release: 1,
+      init: over.procinfo === false ? ['logs'] : ['logs', 'procinfo'],
+      containers: ['runtime'],
+      containerIds: {
+        logs: `${scheme}://${otherId}`,
+        procinfo: `${scheme}://${hex()}`,
+        runtime: `${scheme}://${runtimeId}`,
+      },
+    }),
+  );
   return { path, runtimeId, otherId };
 }
 
 /** What `procinfo.sh snapshot` prints in a kubelet's pod: cgroup v2 paths under the pod's slice. */
 function snapshot(runtimeId: string, otherId: string): string {
-  const cg = (id: string) => `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${id}.scope`;
+  const cg = (id: string) =>
+    `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${id}.scope`;
   return [
     'uptime 300.00',
     `proc\t1\t2\t800\t${cg(otherId)}\t/sidecar/shipper `,
@@ -75,14 +103,17 @@ function snapshot(runtimeId: string, otherId: string): string {
 
 function scriptSnapshot(pod: string, ids: { runtimeId: string; otherId: string }): void {
   exec.script(NS, pod, 'procinfo', (command) =>
-    command.join(' ') === PROCINFO_SNAPSHOT_COMMAND.join(' ') ? { stdout: snapshot(ids.runtimeId, ids.otherId) } : { stderr: 'usage\n', exitCode: 2 });
+    command.join(' ') === PROCINFO_SNAPSHOT_COMMAND.join(' ')
+      ? { stdout: snapshot(ids.runtimeId, ids.otherId) }
+      : { stderr: 'usage\n', exitCode: 2 },
+  );
 }
 
 const NODE_SERVER = [{ pid: 12, command: 'node server.js', cpuPercent: 50, memoryBytes: 30100 * 1024 }];
 const items = async (app: string, pod: string) => (await stores.processes.get(app, pod))?.items;
 
 describe('KubeProcessInsight (against a fake API server)', () => {
-  it('stores the runtime container\'s processes from the procinfo sidecar\'s snapshot (containerd and docker container ids)', async () => {
+  it("stores the runtime container's processes from the procinfo sidecar's snapshot (containerd and docker container ids)", async () => {
     const app = `a${randomUUID().slice(0, 8)}`;
     const one = putPod(app, `${app}-1`);
     const two = putPod(app, `${app}-2`, { scheme: 'docker' });
@@ -103,13 +134,20 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     expect(call.container).toBe('procinfo');
     expect(call.command).toEqual([...PROCINFO_SNAPSHOT_COMMAND]);
     expect(call.protocol).toBe('v5.channel.k8s.io');
-    expect(Object.fromEntries(call.query)).toMatchObject({ container: 'procinfo', stdout: 'true', stdin: 'false', tty: 'false' });
+    expect(Object.fromEntries(call.query)).toMatchObject({
+      container: 'procinfo',
+      stdout: 'true',
+      stdin: 'false',
+      tty: 'false',
+    });
     expect(api.sent('GET', `/api/v1/namespaces/${NS}/pods/${pod}/exec`).length).toBeGreaterThan(0);
     // The pods are listed with the platform's own selector, as the log collector lists them.
-    expect(api.sent('GET', `/api/v1/namespaces/${NS}/pods`)[0]?.query.labelSelector).toBe(`${Labels.managed}=true,${KubeLabels.platform}=${PLATFORM}`);
+    expect(api.sent('GET', `/api/v1/namespaces/${NS}/pods`)[0]?.query.labelSelector).toBe(
+      `${Labels.managed}=true,${KubeLabels.platform}=${PLATFORM}`,
+    );
   });
 
-  it('execs nothing in a pod without procinfo, nor in another platform\'s pod', async () => {
+  it("execs nothing in a pod without procinfo, nor in another platform's pod", async () => {
     const app = `a${randomUUID().slice(0, 8)}`;
     putPod(app, `${app}-plain`, { procinfo: false });
     const foreign = putPod(app, `${app}-foreign`, { platformId: 'someone-else' });
@@ -138,7 +176,7 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     expect(lines).toEqual([`worker: kubernetes process insight: ${bad}: Unexpected server response: 500`]);
   });
 
-  it('logs a snapshot command that exits non-zero with the API server\'s status message', async () => {
+  it("logs a snapshot command that exits non-zero with the API server's status message", async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const app = `a${randomUUID().slice(0, 8)}`;
     const pod = `${app}-1`;
@@ -160,8 +198,11 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     putPod(app, pod);
     exec.script(NS, pod, 'procinfo', () => ({ stdout: 'x'.repeat(MAX_SNAPSHOT_BYTES + 1) }));
     insight();
-    await expect.poll(() => errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(pod)), WAIT)
-      .toEqual([`worker: kubernetes process insight: ${pod}: procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`]);
+    await expect
+      .poll(() => errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(pod)), WAIT)
+      .toEqual([
+        `worker: kubernetes process insight: ${pod}: procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`,
+      ]);
     expect(await stores.processes.get(app, pod)).toBeUndefined();
   });
 
@@ -178,7 +219,7 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     expect(await stores.processes.get(app, pod)).toBeUndefined();
   });
 
-  it('stops exec\'ing in a pod that goes', async () => {
+  it("stops exec'ing in a pod that goes", async () => {
     const app = `a${randomUUID().slice(0, 8)}`;
     const [gone, stays] = [`${app}-gone`, `${app}-stays`];
     const { path } = putPod(app, gone);

@@ -21,7 +21,12 @@ interface ExecSocket {
 const WS_CLOSED = 3;
 
 /** A running pod of this platform whose procinfo sidecar is running. */
-interface Target { uid: string; app: string; pod: string; runtimeId: string }
+interface Target {
+  uid: string;
+  app: string;
+  pod: string;
+  runtimeId: string;
+}
 
 /**
  * The cluster's counterpart of ProcessInsight: every interval, lists this platform's pods in the
@@ -40,7 +45,16 @@ export class KubeProcessInsight {
   private readonly control = new AbortController();
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly opts: { kubeConfig: KubeConfig; namespace: string; stores: Stores; platformId: string; intervalMs?: number; snapshotTimeoutMs?: number }) {
+  constructor(
+    private readonly opts: {
+      kubeConfig: KubeConfig;
+      namespace: string;
+      stores: Stores;
+      platformId: string;
+      intervalMs?: number;
+      snapshotTimeoutMs?: number;
+    },
+  ) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.exec = new Exec(opts.kubeConfig);
     this.ticks = new Periodic('kubernetes process insight', () => this.scan(), opts.intervalMs ?? 2_000);
@@ -56,21 +70,27 @@ export class KubeProcessInsight {
     const targets = items.flatMap(snapshotTarget);
     const uids = new Set(items.map((p) => p.metadata?.uid));
     for (const uid of this.failing) if (!uids.has(uid)) this.failing.delete(uid);
-    await Promise.all(targets.map(async (t) => {
-      try {
-        await this.collect(t);
-        this.failing.delete(t.uid);
-      } catch (e) {
-        if (this.control.signal.aborted || this.failing.has(t.uid)) return;
-        this.failing.add(t.uid);
-        console.error(`worker: kubernetes process insight: ${t.pod}: ${kubeMessageOf(e)}`);
-      }
-    }));
+    await Promise.all(
+      targets.map(async (t) => {
+        try {
+          await this.collect(t);
+          this.failing.delete(t.uid);
+        } catch (e) {
+          if (this.control.signal.aborted || this.failing.has(t.uid)) return;
+          this.failing.add(t.uid);
+          console.error(`worker: kubernetes process insight: ${t.pod}: ${kubeMessageOf(e)}`);
+        }
+      }),
+    );
   }
 
   private async collect(t: Target): Promise<void> {
     const output = await this.snapshot(t.pod);
-    await this.opts.stores.processes.put(t.app, { pod: t.pod, time: new Date().toISOString(), items: parseProcinfo(output, t.runtimeId) });
+    await this.opts.stores.processes.put(t.app, {
+      pod: t.pod,
+      time: new Date().toISOString(),
+      items: parseProcinfo(output, t.runtimeId),
+    });
   }
 
   /** Runs the snapshot command in the pod's procinfo container; its stdout, or an error with the exec's status. */
@@ -85,8 +105,15 @@ export class KubeProcessInsight {
     });
     const stderr = tail(MAX_STDERR_BYTES);
     const socket = (await this.exec.exec(
-      this.opts.namespace, pod, PlatformSidecar.procinfo, [...PROCINFO_SNAPSHOT_COMMAND],
-      stdout.sink, stderr.sink, null, false, (s) => (status = s),
+      this.opts.namespace,
+      pod,
+      PlatformSidecar.procinfo,
+      [...PROCINFO_SNAPSHOT_COMMAND],
+      stdout.sink,
+      stderr.sink,
+      null,
+      false,
+      (s) => (status = s),
     )) as unknown as ExecSocket;
     conn.socket = socket;
     // The status frame (channel 3) ends a finished command; the client then closes the socket.
@@ -111,7 +138,8 @@ export class KubeProcessInsight {
     if (failure) throw failure;
     const done: V1Status | undefined = status;
     if (!done) throw new Error('exec ended without a status');
-    if (done.status !== 'Success') throw new Error([done.message ?? 'exec failed', stderr.text().trim()].filter(Boolean).join(': '));
+    if (done.status !== 'Success')
+      throw new Error([done.message ?? 'exec failed', stderr.text().trim()].filter(Boolean).join(': '));
     return stdout.text();
   }
 

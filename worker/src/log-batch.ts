@@ -16,7 +16,15 @@ export class LogBatch {
   private flushing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: { stores: Stores; app: string; flushMs?: number; maxPending?: number; onError: (e: unknown) => void }) {}
+  constructor(
+    private readonly opts: {
+      stores: Stores;
+      app: string;
+      flushMs?: number;
+      maxPending?: number;
+      onError: (e: unknown) => void;
+    },
+  ) {}
 
   /** Queues a line; `cursor` (field → value) is what the store records once it is written. */
   add(line: Omit<AppLogLine, 'id'>, cursor: Record<string, string>): void {
@@ -32,18 +40,20 @@ export class LogBatch {
 
   /** Writes what is queued, after any flush in progress; a failure goes to `onError`, never to the caller. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.lines.length === 0) return;
-      const lines = this.lines;
-      const cursor = { ...this.cursor };
-      this.lines = [];
-      try {
-        await this.opts.stores.appLogs.append(this.opts.app, lines, cursor);
-      } catch (e) {
-        this.lines = [...lines, ...this.lines].slice(-(this.opts.maxPending ?? MAX_PENDING_LINES));
-        throw e;
-      }
-    }).catch(this.opts.onError);
+    this.flushing = this.flushing
+      .then(async () => {
+        if (this.lines.length === 0) return;
+        const lines = this.lines;
+        const cursor = { ...this.cursor };
+        this.lines = [];
+        try {
+          await this.opts.stores.appLogs.append(this.opts.app, lines, cursor);
+        } catch (e) {
+          this.lines = [...lines, ...this.lines].slice(-(this.opts.maxPending ?? MAX_PENDING_LINES));
+          throw e;
+        }
+      })
+      .catch(this.opts.onError);
     return this.flushing;
   }
 

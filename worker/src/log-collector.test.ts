@@ -39,15 +39,31 @@ describe('shippedEntry', () => {
   const meta = { pod: 'hello-v2-abcde', container: 'logs', release: '2' };
   const dockerTime = '2026-11-27T19:00:01.000000000Z';
 
-  it('stores a line the shipper read from a file as the runtime\'s, with the file and the time it was read', () => {
-    expect(shippedEntry(meta, dockerTime, '{"file":"app.log","line":"GET / 200","ts":"2026-11-27T19:00:00.250Z"}')).toEqual({
-      pod: 'hello-v2-abcde', container: 'runtime', release: '2', time: '2026-11-27T19:00:00.250000000Z', stream: 'file', file: 'app.log', line: 'GET / 200',
+  it("stores a line the shipper read from a file as the runtime's, with the file and the time it was read", () => {
+    expect(
+      shippedEntry(meta, dockerTime, '{"file":"app.log","line":"GET / 200","ts":"2026-11-27T19:00:00.250Z"}'),
+    ).toEqual({
+      pod: 'hello-v2-abcde',
+      container: 'runtime',
+      release: '2',
+      time: '2026-11-27T19:00:00.250000000Z',
+      stream: 'file',
+      file: 'app.log',
+      line: 'GET / 200',
     });
   });
 
-  it('keeps anything else as the shipper\'s own output', () => {
-    expect(shippedEntry(meta, dockerTime, 'not json')).toEqual({ ...meta, time: dockerTime, stream: 'stdout', line: 'not json' });
+  it("keeps anything else as the shipper's own output", () => {
+    expect(shippedEntry(meta, dockerTime, 'not json')).toEqual({
+      ...meta,
+      time: dockerTime,
+      stream: 'stdout',
+      line: 'not json',
+    });
     expect(shippedEntry(meta, dockerTime, '{"line":"no file"}')).toMatchObject({ container: 'logs', stream: 'stdout' });
-    expect(shippedEntry(meta, dockerTime, '{"file":"a","line":"bad time","ts":"soon"}')).toMatchObject({ container: 'runtime', time: dockerTime });
+    expect(shippedEntry(meta, dockerTime, '{"file":"a","line":"bad time","ts":"soon"}')).toMatchObject({
+      container: 'runtime',
+      time: dockerTime,
+    });
   });
 });

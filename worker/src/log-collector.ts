@@ -6,7 +6,6 @@ import type { AppLogLine, Stores } from '@sidecar/store';
 import { LogBatch } from './log-batch.js';
 import { Periodic } from './periodic.js';
 
-
 /** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
 export const MAX_LINE_BYTES = 16 * 1024;
 
@@ -96,7 +95,10 @@ export class LogCollector {
 
   private async scan(): Promise<void> {
     const running = await this.opts.docker.listContainers({
-      filters: { label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${this.opts.platformId}`, Labels.app, Labels.container], status: ['running'] },
+      filters: {
+        label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${this.opts.platformId}`, Labels.app, Labels.container],
+        status: ['running'],
+      },
     });
     for (const c of running) {
       if (this.followed.has(c.Id)) continue;
@@ -104,7 +106,8 @@ export class LogCollector {
       this.followed.set(c.Id, control);
       void this.follow(c, control.signal)
         .catch((e: unknown) => {
-          if (!control.signal.aborted) console.error(`worker: log collector: ${c.Names[0]}: ${e instanceof Error ? e.message : String(e)}`);
+          if (!control.signal.aborted)
+            console.error(`worker: log collector: ${c.Names[0]}: ${e instanceof Error ? e.message : String(e)}`);
         })
         .finally(() => this.followed.delete(c.Id));
     }
@@ -113,7 +116,11 @@ export class LogCollector {
   private async follow(c: Docker.ContainerInfo, signal: AbortSignal): Promise<void> {
     const { stores } = this.opts;
     const app = c.Labels[Labels.app]!;
-    const meta = { pod: c.Labels[Labels.pod] ?? '', container: c.Labels[Labels.container] ?? '', release: c.Labels[Labels.release] ?? '' };
+    const meta = {
+      pod: c.Labels[Labels.pod] ?? '',
+      container: c.Labels[Labels.container] ?? '',
+      release: c.Labels[Labels.release] ?? '',
+    };
     // One cursor per output stream: stdout and stderr are read concurrently and interleave arbitrarily.
     const fields = { stdout: `${c.Id}:stdout`, stderr: `${c.Id}:stderr` } as const;
     const [lastOut, lastErr] = await stores.appLogs.cursor(app, [fields.stdout, fields.stderr]);
@@ -121,7 +128,16 @@ export class LogCollector {
     const caughtUp = { stdout: !resumeFrom.stdout, stderr: !resumeFrom.stderr };
     const earliest = [resumeFrom.stdout, resumeFrom.stderr].sort()[0] ?? '';
     const since = resumeFrom.stdout && resumeFrom.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
-    const raw = (await this.opts.docker.getContainer(c.Id).logs({ follow: true, stdout: true, stderr: true, timestamps: true, since, abortSignal: signal })) as NodeJS.ReadableStream;
+    const raw = (await this.opts.docker
+      .getContainer(c.Id)
+      .logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        since,
+        abortSignal: signal,
+      })) as NodeJS.ReadableStream;
     const out = new PassThrough();
     const err = new PassThrough();
     this.opts.docker.modem.demuxStream(raw, out, err);
@@ -130,7 +146,11 @@ export class LogCollector {
       err.end();
     });
     const shipper = meta.container === PlatformSidecar.logs;
-    const batch = new LogBatch({ stores, app, onError: (e) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`) });
+    const batch = new LogBatch({
+      stores,
+      app,
+      onError: (e) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`),
+    });
     batch.start();
     const onLine = (name: 'stdout' | 'stderr', text: string) => {
       const sp = text.indexOf(' ');
@@ -143,7 +163,9 @@ export class LogCollector {
         caughtUp[name] = true;
       }
       const line = text.slice(sp + 1);
-      batch.add(shipper && name === 'stdout' ? shippedEntry(meta, time, line) : { ...meta, time, stream: name, line }, { [fields[name]]: time });
+      batch.add(shipper && name === 'stdout' ? shippedEntry(meta, time, line) : { ...meta, time, stream: name, line }, {
+        [fields[name]]: time,
+      });
     };
     try {
       await Promise.all([readLines(out, (t) => onLine('stdout', t)), readLines(err, (t) => onLine('stderr', t))]);

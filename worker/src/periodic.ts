@@ -7,7 +7,11 @@ export class Periodic {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly name: string, private readonly work: () => Promise<void>, private readonly intervalMs: number) {}
+  constructor(
+    private readonly name: string,
+    private readonly work: () => Promise<void>,
+    private readonly intervalMs: number,
+  ) {}
 
   start(): void {
     const tick = () => {

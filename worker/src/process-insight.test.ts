@@ -18,7 +18,7 @@ const output = [
 ].join('\n');
 
 describe('parseProcinfo', () => {
-  it('keeps the container\'s processes, with CPU over the sampling interval and resident memory in bytes', () => {
+  it("keeps the container's processes, with CPU over the sampling interval and resident memory in bytes", () => {
     expect(parseProcinfo(output, RUNTIME)).toEqual([
       { pid: 7, command: 'node /sidecar/runtime.js', cpuPercent: 2, memoryBytes: 41000 * 1024 },
       { pid: 19, command: 'node server.js', cpuPercent: 50, memoryBytes: 52004 * 1024 },
@@ -32,17 +32,40 @@ describe('parseProcinfo', () => {
     expect(parseProcinfo('oci runtime error\n', RUNTIME)).toEqual([]);
   });
 
-  it('finds a container by its containerd id in the cgroup paths a kubelet\'s pods have (v1, systemd v2, seen from a cgroup namespace)', () => {
+  it("finds a container by its containerd id in the cgroup paths a kubelet's pods have (v1, systemd v2, seen from a cgroup namespace)", () => {
     const id = 'f3b1c0de'.repeat(8);
     const other = '0a1b2c3d'.repeat(8);
-    const snapshot = (cgroup: (c: string) => string) => [
-      'uptime 100.00', `proc\t1\t0\t500\t${cgroup(other)}\t/pause `, `proc\t9\t10\t2000\t${cgroup(id)}\tnode server.js `,
-      'uptime 100.50', `proc\t1\t0\t500\t${cgroup(other)}\t/pause `, `proc\t9\t20\t2000\t${cgroup(id)}\tnode server.js `,
-    ].join('\n');
+    const snapshot = (cgroup: (c: string) => string) =>
+      [
+        'uptime 100.00',
+        `proc\t1\t0\t500\t${cgroup(other)}\t/pause `,
+        `proc\t9\t10\t2000\t${cgroup(id)}\tnode server.js `,
+        'uptime 100.50',
+        `proc\t1\t0\t500\t${cgroup(other)}\t/pause `,
+        `proc\t9\t20\t2000\t${cgroup(id)}\tnode server.js `,
+      ].join('\n');
     const expected = [{ pid: 9, command: 'node server.js', cpuPercent: 20, memoryBytes: 2000 * 1024 }];
-    expect(parseProcinfo(snapshot((c) => `/kubepods/burstable/pod0d6c6f4e-2f0a-4d39-9b8e-1f2a3b4c5d6e/${c}`), id)).toEqual(expected);
-    expect(parseProcinfo(snapshot((c) => `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0d6c6f4e_2f0a.slice/cri-containerd-${c}.scope`), id)).toEqual(expected);
-    expect(parseProcinfo(snapshot((c) => `/../cri-containerd-${c}.scope`), id)).toEqual(expected);
+    expect(
+      parseProcinfo(
+        snapshot((c) => `/kubepods/burstable/pod0d6c6f4e-2f0a-4d39-9b8e-1f2a3b4c5d6e/${c}`),
+        id,
+      ),
+    ).toEqual(expected);
+    expect(
+      parseProcinfo(
+        snapshot(
+          (c) =>
+            `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0d6c6f4e_2f0a.slice/cri-containerd-${c}.scope`,
+        ),
+        id,
+      ),
+    ).toEqual(expected);
+    expect(
+      parseProcinfo(
+        snapshot((c) => `/../cri-containerd-${c}.scope`),
+        id,
+      ),
+    ).toEqual(expected);
   });
 
   it('yields nothing for an empty container id (a container not started yet), which every path would contain', () => {

@@ -8,7 +8,10 @@ import { Periodic } from './periodic.js';
 /** Linux's USER_HZ: /proc reports CPU time in these ticks on every architecture Docker runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-interface Sample { uptime: number; procs: Map<number, { ticks: number; rssKb: number; cgroup: string; command: string }> }
+interface Sample {
+  uptime: number;
+  procs: Map<number, { ticks: number; rssKb: number; cgroup: string; command: string }>;
+}
 
 /**
  * Pure: the output of `procinfo.sh snapshot` (two samples of the pod's /proc)
@@ -27,7 +30,12 @@ export function parseProcinfo(output: string, containerId: string): ProcessInfo[
     const [tag, pid, ticks, rss, cgroup, ...command] = line.split('\t');
     const current = samples.at(-1);
     if (tag !== 'proc' || !current || cgroup === undefined) continue;
-    current.procs.set(Number(pid), { ticks: Number(ticks), rssKb: Number(rss), cgroup, command: command.join('\t').trim() });
+    current.procs.set(Number(pid), {
+      ticks: Number(ticks),
+      rssKb: Number(rss),
+      cgroup,
+      command: command.join('\t').trim(),
+    });
   }
   const [first, last] = [samples[0], samples.at(-1)];
   if (!first || !last) return [];
@@ -37,7 +45,12 @@ export function parseProcinfo(output: string, containerId: string): ProcessInfo[
     if (!p.cgroup.includes(containerId)) continue;
     const before = first.procs.get(pid);
     const used = before && seconds > 0 ? (p.ticks - before.ticks) / CLOCK_TICKS_PER_SECOND / seconds : 0;
-    items.push({ pid, command: p.command, cpuPercent: Math.round(Math.max(0, used) * 1000) / 10, memoryBytes: p.rssKb * 1024 });
+    items.push({
+      pid,
+      command: p.command,
+      cpuPercent: Math.round(Math.max(0, used) * 1000) / 10,
+      memoryBytes: p.rssKb * 1024,
+    });
   }
   return items.sort((a, b) => a.pid - b.pid);
 }
@@ -58,7 +71,8 @@ export function snapshotSink(onOverflow: (e: Error) => void): { sink: Writable; 
     write(b: Buffer, _encoding, done) {
       size += b.length;
       if (size <= MAX_SNAPSHOT_BYTES) chunks.push(b);
-      else if (size - b.length <= MAX_SNAPSHOT_BYTES) onOverflow(new Error(`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`));
+      else if (size - b.length <= MAX_SNAPSHOT_BYTES)
+        onOverflow(new Error(`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`));
       done();
     },
   });
@@ -87,16 +101,26 @@ export class ProcessInsight {
   private async scan(): Promise<void> {
     const sidecars = await this.opts.docker.listContainers({
       filters: {
-        label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${this.opts.platformId}`, `${Labels.container}=${PlatformSidecar.procinfo}`],
+        label: [
+          `${Labels.managed}=true`,
+          `${PLATFORM_LABEL}=${this.opts.platformId}`,
+          `${Labels.container}=${PlatformSidecar.procinfo}`,
+        ],
         status: ['running'],
       },
     });
-    await Promise.all(sidecars.map((c) => this.collect(c).catch((e: unknown) => {
-      // A pod stopping between the listing and the exec is normal; anything else is worth a line.
-      if ((e as { statusCode?: number }).statusCode !== 404 && (e as { statusCode?: number }).statusCode !== 409) {
-        console.error(`worker: process insight: ${c.Names[0] ?? c.Id}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    })));
+    await Promise.all(
+      sidecars.map((c) =>
+        this.collect(c).catch((e: unknown) => {
+          // A pod stopping between the listing and the exec is normal; anything else is worth a line.
+          if ((e as { statusCode?: number }).statusCode !== 404 && (e as { statusCode?: number }).statusCode !== 409) {
+            console.error(
+              `worker: process insight: ${c.Names[0] ?? c.Id}: ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }
+        }),
+      ),
+    );
   }
 
   private async collect(c: Docker.ContainerInfo): Promise<void> {
@@ -105,11 +129,17 @@ export class ProcessInsight {
     if (!app || !pod) return;
     const runtime = await this.opts.docker.getContainer(containerName(pod, 'runtime')).inspect();
     const output = await this.exec(c.Id);
-    await this.opts.stores.processes.put(app, { pod, time: new Date().toISOString(), items: parseProcinfo(output, runtime.Id) });
+    await this.opts.stores.processes.put(app, {
+      pod,
+      time: new Date().toISOString(),
+      items: parseProcinfo(output, runtime.Id),
+    });
   }
 
   private async exec(id: string): Promise<string> {
-    const exec = await this.opts.docker.getContainer(id).exec({ Cmd: [...PROCINFO_SNAPSHOT_COMMAND], AttachStdout: true, AttachStderr: true });
+    const exec = await this.opts.docker
+      .getContainer(id)
+      .exec({ Cmd: [...PROCINFO_SNAPSHOT_COMMAND], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     let overflow: Error | undefined;
     const out = snapshotSink((e) => {

@@ -6,11 +6,20 @@ import type { Stores } from '@sidecar/store';
  * them shares, e.g. after a config change or rollback) and removes older ones.
  * An image Docker still uses (a running pod) is left for a later pass.
  */
-export async function pruneReleaseImages(opts: { docker: Docker; stores: Stores; app: string; keep: number; log?: (line: string) => void }): Promise<number> {
+export async function pruneReleaseImages(opts: {
+  docker: Docker;
+  stores: Stores;
+  app: string;
+  keep: number;
+  log?: (line: string) => void;
+}): Promise<number> {
   const releases = await opts.stores.releases.list(opts.app); // newest first
   const app = await opts.stores.apps.find(opts.app);
   const kept = releases.slice(0, opts.keep);
-  const keptImages = new Set([...kept.map((r) => r.image), ...releases.filter((r) => r.version === app?.currentRelease).map((r) => r.image)]);
+  const keptImages = new Set([
+    ...kept.map((r) => r.image),
+    ...releases.filter((r) => r.version === app?.currentRelease).map((r) => r.image),
+  ]);
   let removed = 0;
   for (const r of releases.slice(opts.keep)) {
     if (r.imagePruned) continue;

@@ -12,11 +12,17 @@ export class StatusPublisher {
   private readonly last = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly stores: Stores, private readonly target: Target, private readonly intervalMs = 500) {}
+  constructor(
+    private readonly stores: Stores,
+    private readonly target: Target,
+    private readonly intervalMs = 500,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
-      void this.publishAll().catch((e: unknown) => console.error(`worker: status publish failed: ${(e as Error).message}`));
+      void this.publishAll().catch((e: unknown) =>
+        console.error(`worker: status publish failed: ${(e as Error).message}`),
+      );
     }, this.intervalMs);
   }
 

@@ -24,7 +24,11 @@ export function tokenFromHeader(header: string | undefined): string | null {
 
 export async function authenticate(tokens: Stores['tokens'], header: string | undefined): Promise<TokenInfo> {
   const secret = tokenFromHeader(header);
-  if (!secret) throw new DomainError(ErrorCode.unauthorized, 'authentication required: any user name, a Sidecar API token as the password');
+  if (!secret)
+    throw new DomainError(
+      ErrorCode.unauthorized,
+      'authentication required: any user name, a Sidecar API token as the password',
+    );
   const info = await tokens.lookup(secret);
   if (!info) throw new DomainError(ErrorCode.unauthorized, 'invalid token');
   return info;
@@ -35,9 +39,16 @@ export async function authenticate(tokens: Stores['tokens'], header: string | un
  * refused whether or not the app exists (the answer reveals nothing). Fetching an app that does
  * not exist is "not found"; pushing to one creates it, with the same rule as POST /apps.
  */
-export async function appForGit(opts: { stores: Stores; apps: AppService; token: TokenInfo; name: string; service: GitService }): Promise<App> {
+export async function appForGit(opts: {
+  stores: Stores;
+  apps: AppService;
+  token: TokenInfo;
+  name: string;
+  service: GitService;
+}): Promise<App> {
   const name = assertAppName(opts.name);
-  if (!canAccessApp(opts.token, name)) throw new DomainError(ErrorCode.forbidden, `this token may not access app "${name}"`);
+  if (!canAccessApp(opts.token, name))
+    throw new DomainError(ErrorCode.forbidden, `this token may not access app "${name}"`);
   const app = await opts.stores.apps.find(name);
   if (app) return app;
   if (opts.service === GitService.uploadPack) {

@@ -48,6 +48,10 @@ export function gitEnv(s: GitSettings, extra: Record<string, string> = {}): Node
 
 /** Runs git with an argument array (never a shell) and returns its stdout. */
 export async function runGit(s: GitSettings, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await execFileAsync('git', args, { env: gitEnv(s, env), maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' });
+  const { stdout } = await execFileAsync('git', args, {
+    env: gitEnv(s, env),
+    maxBuffer: 16 * 1024 * 1024,
+    encoding: 'utf8',
+  });
   return stdout;
 }

@@ -5,7 +5,14 @@ import { PushedObjects } from './pushed-commit.js';
 import { branchOf, isZero, parseRefUpdates } from './ref-updates.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const settings: GitSettings = { root: '/data/git', httpBackend: 'x', lockWaitMs: 0, pushTimeoutMs: 1, maxPushBytes: 1, nodePath: 'node' };
+const settings: GitSettings = {
+  root: '/data/git',
+  httpBackend: 'x',
+  lockWaitMs: 0,
+  pushTimeoutMs: 1,
+  maxPushBytes: 1,
+  nodePath: 'node',
+};
 
 describe('the token of a git request', () => {
   it('is the Basic password whatever the user name, or a Bearer token', () => {
@@ -37,7 +44,12 @@ describe('what pre-receive reads', () => {
     const repo = '/data/git/hello.git';
     expect(() => new PushedObjects(settings, repo, `${repo}/./objects/tmp_objdir-incoming-Ab12`)).not.toThrow();
     expect(() => new PushedObjects(settings, repo, null)).not.toThrow();
-    for (const bad of ['/tmp/evil', `${repo}/objects`, `${repo}/objects/tmp_objdir-incoming-x/../../../other.git/objects/tmp_objdir-incoming-y`, '/data/git/other.git/objects/tmp_objdir-incoming-x']) {
+    for (const bad of [
+      '/tmp/evil',
+      `${repo}/objects`,
+      `${repo}/objects/tmp_objdir-incoming-x/../../../other.git/objects/tmp_objdir-incoming-y`,
+      '/data/git/other.git/objects/tmp_objdir-incoming-x',
+    ]) {
       expect(() => new PushedObjects(settings, repo, bad), bad).toThrow(/quarantine/);
     }
   });

@@ -38,15 +38,20 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
   const sessions = new PushSessions();
   const apps = new AppService(stores, deps.queues, deps.urlFor);
   const deployer = new PushDeployer({
-    stores, repos, git, maxBundleBytes: deps.maxBundleBytes, urlFor: deps.urlFor,
+    stores,
+    repos,
+    git,
+    maxBundleBytes: deps.maxBundleBytes,
+    urlFor: deps.urlFor,
     deploys: new DeployService(deps),
     lock: new PushLock(stores.redis, (app) => `${stores.keys.appLock(app)}:git-push`),
   });
   let hooks: Promise<void> | undefined;
-  const hooksInstalled = () => (hooks ??= installHooks(git).catch((e: unknown) => {
-    hooks = undefined;
-    throw e;
-  }));
+  const hooksInstalled = () =>
+    (hooks ??= installHooks(git).catch((e: unknown) => {
+      hooks = undefined;
+      throw e;
+    }));
 
   // The hook of a push in flight; the single-use secret in its environment is its only credential.
   r.post(HOOK_PATH, async (req, res) => {
@@ -67,7 +72,8 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
       if (!res.writableEnded) res.write(`${line.replaceAll('\u0000', ' ').replace(/[\r\n]/g, ' ')}\n`);
     };
     const code = await deployer.run({
-      session, out,
+      session,
+      out,
       updates: parseRefUpdates(typeof body.refs === 'string' ? body.refs : ''),
       quarantine: typeof body.quarantine === 'string' ? body.quarantine : null,
     });
@@ -84,7 +90,10 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
     await hooksInstalled();
     const repo = await repos.ensure(app);
     const call = {
-      req, res, pathInfo: `/${app.name}.git${rest}`, query: rest === '/info/refs' ? `service=${service}` : '',
+      req,
+      res,
+      pathInfo: `/${app.name}.git${rest}`,
+      query: rest === '/info/refs' ? `service=${service}` : '',
       remoteUser: token.name.replace(/[^\w.@-]/g, '_') || 'sidecar',
     };
     if (service !== GitService.receivePack || rest === '/info/refs') {

@@ -86,7 +86,10 @@ export function runHttpBackend(s: GitSettings, call: BackendCall): Promise<void>
     child.once('close', (code) => {
       if (stderr.trim()) console.error(`api: git http-backend ${call.pathInfo}: ${stderr.trim()}`);
       if (!inBody && !res.headersSent) {
-        res.status(502).type('text/plain').send(`git http-backend failed (${code ?? 'not started'}); see the platform log\n`);
+        res
+          .status(502)
+          .type('text/plain')
+          .send(`git http-backend failed (${code ?? 'not started'}); see the platform log\n`);
       } else if (!res.writableEnded) {
         res.end();
       }

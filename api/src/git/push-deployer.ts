@@ -33,7 +33,12 @@ const warn = (out: Out, line: string) => out(` !     ${line}`);
 export class PushDeployer {
   constructor(private readonly d: PushDeployerDeps) {}
 
-  async run(opts: { session: PushSession; updates: RefUpdate[]; quarantine: string | null; out: Out }): Promise<number> {
+  async run(opts: {
+    session: PushSession;
+    updates: RefUpdate[];
+    quarantine: string | null;
+    out: Out;
+  }): Promise<number> {
     const { session, out } = opts;
     try {
       return await this.decide(opts);
@@ -45,7 +50,12 @@ export class PushDeployer {
     }
   }
 
-  private async decide(opts: { session: PushSession; updates: RefUpdate[]; quarantine: string | null; out: Out }): Promise<number> {
+  private async decide(opts: {
+    session: PushSession;
+    updates: RefUpdate[];
+    quarantine: string | null;
+    out: Out;
+  }): Promise<number> {
     const { session, updates, out } = opts;
     const app = session.app;
     const deployBranches = await this.d.repos.deployBranches(app);
@@ -54,7 +64,12 @@ export class PushDeployer {
       const branch = branchOf(u.ref);
       if (branch === null || !deployBranches.includes(branch)) {
         const what = branch === null ? u.ref : `branch ${branch}`;
-        say(out, isZero(u.newSha) ? `${what} deleted` : `${what} stored, not deployed (pushes to ${deployBranches.join(' or ')} deploy)`);
+        say(
+          out,
+          isZero(u.newSha)
+            ? `${what} deleted`
+            : `${what} stored, not deployed (pushes to ${deployBranches.join(' or ')} deploy)`,
+        );
       } else if (isZero(u.newSha)) {
         say(out, `${branch} deleted; ${app} keeps serving what it serves now`);
       } else {
@@ -70,8 +85,15 @@ export class PushDeployer {
     const branch = branchOf(target.ref)!;
 
     const lock = await this.d.lock.acquire({
-      app, holder: session.secret, waitMs: this.d.git.lockWaitMs, signal: session.signal,
-      onWait: () => say(out, `another push to ${app} is deploying; waiting up to ${Math.round(this.d.git.lockWaitMs / 1000)} s for it to finish`),
+      app,
+      holder: session.secret,
+      waitMs: this.d.git.lockWaitMs,
+      signal: session.signal,
+      onWait: () =>
+        say(
+          out,
+          `another push to ${app} is deploying; waiting up to ${Math.round(this.d.git.lockWaitMs / 1000)} s for it to finish`,
+        ),
     });
     if (!lock) {
       warn(out, `another push to ${app} is deploying; try again when it has finished`);
@@ -83,7 +105,10 @@ export class PushDeployer {
     for (const u of deploying) {
       const now = await this.d.repos.readRef(app, u.ref);
       if ((now ?? '') !== (isZero(u.oldSha) ? '' : u.oldSha)) {
-        warn(out, `${branchOf(u.ref)} moved while this push waited (it is at ${now ? short(now) : 'nothing'} now): fetch and push again`);
+        warn(
+          out,
+          `${branchOf(u.ref)} moved while this push waited (it is at ${now ? short(now) : 'nothing'} now): fetch and push again`,
+        );
         return 1;
       }
     }
@@ -115,12 +140,19 @@ export class PushDeployer {
     const body = opts.objects.archive(opts.commit.sha);
     try {
       return await this.d.deploys.upload({
-        app: opts.app, body, contentType: 'application/gzip', contentLength: undefined, source: 'git', commit: opts.commit,
+        app: opts.app,
+        body,
+        contentType: 'application/gzip',
+        contentLength: undefined,
+        source: 'git',
+        commit: opts.commit,
       });
     } catch (e) {
       if (isDomainError(e) && e.code === ErrorCode.bundleTooLarge) {
-        throw new DomainError(ErrorCode.bundleTooLarge,
-          `the archive of ${short(opts.commit.sha)} is larger than the bundle limit of ${this.d.maxBundleBytes} bytes (SIDECAR_MAX_BUNDLE_BYTES)`);
+        throw new DomainError(
+          ErrorCode.bundleTooLarge,
+          `the archive of ${short(opts.commit.sha)} is larger than the bundle limit of ${this.d.maxBundleBytes} bytes (SIDECAR_MAX_BUNDLE_BYTES)`,
+        );
       }
       throw e;
     } finally {
@@ -129,7 +161,13 @@ export class PushDeployer {
   }
 
   /** Streams the deploy's log to the push until the deploy ends; a push that goes away or times out cancels it. */
-  private async follow(opts: { session: PushSession; deploy: Deploy; branch: string; previous: number | null; out: Out }): Promise<number> {
+  private async follow(opts: {
+    session: PushSession;
+    deploy: Deploy;
+    branch: string;
+    previous: number | null;
+    out: Out;
+  }): Promise<number> {
     const { session, deploy, out } = opts;
     const { stores } = this.d;
     // XREAD BLOCK holds its connection: a reader of its own, closed to stop waiting.
@@ -161,17 +199,27 @@ export class PushDeployer {
     }
     if (!ended) {
       await this.d.deploys.cancel(deploy.app, deploy.id).catch(() => undefined);
-      warn(out, timedOut ? `the deploy took longer than ${Math.round(this.d.git.pushTimeoutMs / 1000)} s and was cancelled` : 'the push went away; deploy cancelled');
+      warn(
+        out,
+        timedOut
+          ? `the deploy took longer than ${Math.round(this.d.git.pushTimeoutMs / 1000)} s and was cancelled`
+          : 'the push went away; deploy cancelled',
+      );
       return 1;
     }
     const final = await stores.deploys.get(deploy.app, deploy.id);
     if (final.status === 'succeeded') {
-      await this.d.repos.headFollows(deploy.app, opts.branch).catch((e: unknown) => console.error('api: git: setting HEAD failed', e));
+      await this.d.repos
+        .headFollows(deploy.app, opts.branch)
+        .catch((e: unknown) => console.error('api: git: setting HEAD failed', e));
       say(out, `${deploy.app} v${final.release} is live at ${this.d.urlFor(deploy.app)} (deploy ${final.id})`);
       return 0;
     }
     warn(out, `deploy ${final.id} ${final.status}: ${final.error?.message ?? 'no reason recorded'}`);
-    warn(out, `${opts.branch} was not updated; ${deploy.app} ${opts.previous === null ? 'has no release yet' : `still serves v${opts.previous}`}`);
+    warn(
+      out,
+      `${opts.branch} was not updated; ${deploy.app} ${opts.previous === null ? 'has no release yet' : `still serves v${opts.previous}`}`,
+    );
     return 1;
   }
 }

@@ -13,7 +13,11 @@ export class PushSession {
   private claimed = false;
   private lock: HeldLock | undefined;
 
-  constructor(readonly app: string, readonly repo: string, private readonly onClose: (s: PushSession) => void) {}
+  constructor(
+    readonly app: string,
+    readonly repo: string,
+    private readonly onClose: (s: PushSession) => void,
+  ) {}
 
   get signal(): AbortSignal {
     return this.aborter.signal;
@@ -35,7 +39,9 @@ export class PushSession {
     if (this.signal.aborted) return;
     this.aborter.abort(new Error('the push ended'));
     this.onClose(this);
-    await this.lock?.release().catch((e: unknown) => console.error(`api: git: releasing the push lock of ${this.app} failed`, e));
+    await this.lock
+      ?.release()
+      .catch((e: unknown) => console.error(`api: git: releasing the push lock of ${this.app} failed`, e));
   }
 }
 

@@ -16,7 +16,11 @@ const MAX_MESSAGE = 4096;
 export class PushedObjects {
   private readonly env: Record<string, string>;
 
-  constructor(private readonly s: GitSettings, repo: string, quarantine: string | null) {
+  constructor(
+    private readonly s: GitSettings,
+    repo: string,
+    quarantine: string | null,
+  ) {
     const objects = join(repo, 'objects');
     this.env = { GIT_DIR: repo };
     if (quarantine !== null) {
@@ -35,7 +39,12 @@ export class PushedObjects {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new DomainError(ErrorCode.invalidRequest, `not a commit id: ${sha}`);
     const full = await runGit(this.s, ['rev-parse', '--verify', '--quiet', `${sha}^{commit}`], this.env).then(
       (out) => out.trim(),
-      () => { throw new DomainError(ErrorCode.bundleInvalid, `${sha.slice(0, 7)} is not a commit; push a branch that points at one`); },
+      () => {
+        throw new DomainError(
+          ErrorCode.bundleInvalid,
+          `${sha.slice(0, 7)} is not a commit; push a branch that points at one`,
+        );
+      },
     );
     const message = (await runGit(this.s, ['show', '-s', '--format=%B', full], this.env)).trim();
     return { sha: full, message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message };
@@ -47,7 +56,10 @@ export class PushedObjects {
    * never becomes a bundle. Destroying the stream stops git.
    */
   archive(sha: string): Readable {
-    const child = spawn('git', ['archive', '--format=tar.gz', sha], { env: gitEnv(this.s, this.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', ['archive', '--format=tar.gz', sha], {
+      env: gitEnv(this.s, this.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = new PassThrough();
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
@@ -55,7 +67,13 @@ export class PushedObjects {
     child.once('error', (e) => out.destroy(e));
     child.once('close', (code, signal) => {
       if (code === 0) out.end();
-      else out.destroy(new DomainError(ErrorCode.bundleInvalid, `git archive ${sha.slice(0, 7)} failed (${code ?? signal}): ${stderr.trim()}`));
+      else
+        out.destroy(
+          new DomainError(
+            ErrorCode.bundleInvalid,
+            `git archive ${sha.slice(0, 7)} failed (${code ?? signal}): ${stderr.trim()}`,
+          ),
+        );
     });
     out.once('close', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -1,5 +1,9 @@
 /** One line of what git hands a pre-receive hook: `<old-sha> <new-sha> <ref>`. */
-export interface RefUpdate { oldSha: string; newSha: string; ref: string }
+export interface RefUpdate {
+  oldSha: string;
+  newSha: string;
+  ref: string;
+}
 
 const ZERO = /^0+$/;
 export const isZero = (sha: string) => ZERO.test(sha);

@@ -76,11 +76,20 @@ export class GitRepos {
   }
 
   async branches(app: string): Promise<Array<{ name: string; sha: string }>> {
-    const out = await runGit(this.s, ['--git-dir', this.path(app), 'for-each-ref', '--format=%(refname:strip=2) %(objectname)', 'refs/heads/']);
-    return out.split('\n').filter(Boolean).map((l) => {
-      const [name = '', sha = ''] = l.split(' ');
-      return { name, sha };
-    });
+    const out = await runGit(this.s, [
+      '--git-dir',
+      this.path(app),
+      'for-each-ref',
+      '--format=%(refname:strip=2) %(objectname)',
+      'refs/heads/',
+    ]);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [name = '', sha = ''] = l.split(' ');
+        return { name, sha };
+      });
   }
 
   private async meta(app: string): Promise<RepoMeta | null> {
@@ -111,7 +120,8 @@ export class GitRepos {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
       // Someone else made it; a repository with no stamp (made by hand) is adopted.
-      if (!(await this.meta(app.name))) await writeAtomically(join(dir, META), JSON.stringify({ appCreatedAt: app.createdAt }));
+      if (!(await this.meta(app.name)))
+        await writeAtomically(join(dir, META), JSON.stringify({ appCreatedAt: app.createdAt }));
     }
     return dir;
   }
@@ -129,9 +139,17 @@ export class GitRepos {
   }
 
   private async assertBranchName(branch: string): Promise<void> {
-    const ok = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(branch) &&
-      (await runGit(this.s, ['check-ref-format', `refs/heads/${branch}`]).then(() => true, () => false));
-    if (!ok) throw new DomainError(ErrorCode.invalidRequest, `deployBranch: ${JSON.stringify(branch)} is not a valid branch name`);
+    const ok =
+      /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(branch) &&
+      (await runGit(this.s, ['check-ref-format', `refs/heads/${branch}`]).then(
+        () => true,
+        () => false,
+      ));
+    if (!ok)
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        `deployBranch: ${JSON.stringify(branch)} is not a valid branch name`,
+      );
   }
 }
 

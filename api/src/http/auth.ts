@@ -41,9 +41,12 @@ export function requireToken(tokens: TokenStore, opts: { recheckMs?: number } = 
  */
 function endWhenRevoked(tokens: TokenStore, secret: string, res: Response, everyMs: number): void {
   const timer = setInterval(() => {
-    void tokens.lookup(secret).then((found) => {
-      if (!found) res.destroy();
-    }, () => undefined);
+    void tokens.lookup(secret).then(
+      (found) => {
+        if (!found) res.destroy();
+      },
+      () => undefined,
+    );
   }, everyMs);
   timer.unref();
   res.once('close', () => clearInterval(timer));

@@ -35,19 +35,40 @@ const STATUS: Record<ErrorCode, number> = {
 export const statusOf = (code: ErrorCode): number => STATUS[code];
 
 const TITLES: Partial<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-  413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
 
 export function sendProblem(res: Response, status: number, code: string, detail: string): void {
-  res.status(status).type('application/problem+json').send(
-    JSON.stringify({ type: `https://sidecar.dev/problems/${code}`, title: TITLES[status] ?? 'Error', status, detail, code }),
-  );
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `https://sidecar.dev/problems/${code}`,
+        title: TITLES[status] ?? 'Error',
+        status,
+        detail,
+        code,
+      }),
+    );
 }
 
 /** Errors from express's own body parsers carry `status`/`type`; they are the client's fault. */
-interface HttpishError { status?: number; statusCode?: number; type?: string; message: string }
+interface HttpishError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  message: string;
+}
 
 export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   if (res.headersSent) {
@@ -58,8 +79,18 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _ne
   const h = err as HttpishError;
   const status = h.status ?? h.statusCode;
   if (status && status >= 400 && status < 500) {
-    const code = h.type === 'entity.too.large' ? ErrorCode.bundleTooLarge : h.type === 'entity.parse.failed' ? 'invalid_json' : 'bad_request';
-    return sendProblem(res, status, code, status === 400 && code === 'invalid_json' ? 'request body is not valid JSON' : h.message);
+    const code =
+      h.type === 'entity.too.large'
+        ? ErrorCode.bundleTooLarge
+        : h.type === 'entity.parse.failed'
+          ? 'invalid_json'
+          : 'bad_request';
+    return sendProblem(
+      res,
+      status,
+      code,
+      status === 400 && code === 'invalid_json' ? 'request body is not valid JSON' : h.message,
+    );
   }
   // Never a stack trace to the client; the log gets it.
   console.error('api: unexpected error', err);

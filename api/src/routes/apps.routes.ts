@@ -47,9 +47,17 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: De
     const releases = await stores.releases.list(name);
     res.json({
       items: releases.map((rel) => ({
-        version: rel.version, image: rel.image, imageDigest: rel.imageDigest, runtimeImage: rel.runtimeImage,
-        runtimeImageDigest: rel.runtimeImageDigest ?? null, settings: rel.settings ?? null, imagePruned: rel.imagePruned ?? false,
-        env: rel.env, createdAt: rel.createdAt, deployId: rel.deployId, current: rel.version === app.currentRelease,
+        version: rel.version,
+        image: rel.image,
+        imageDigest: rel.imageDigest,
+        runtimeImage: rel.runtimeImage,
+        runtimeImageDigest: rel.runtimeImageDigest ?? null,
+        settings: rel.settings ?? null,
+        imagePruned: rel.imagePruned ?? false,
+        env: rel.env,
+        createdAt: rel.createdAt,
+        deployId: rel.deployId,
+        current: rel.version === app.currentRelease,
         commit: rel.commit ?? null,
       })),
     });

@@ -7,7 +7,14 @@ import type { Stores } from '@sidecar/store';
  * they arrive until the deploy's `end` entry. A following reader gets its own
  * Redis connection, because XREAD BLOCK holds the connection it runs on.
  */
-export async function streamDeployLog(opts: { req: Request; res: Response; stores: Stores; deployId: string; follow: boolean; sse: boolean }): Promise<void> {
+export async function streamDeployLog(opts: {
+  req: Request;
+  res: Response;
+  stores: Stores;
+  deployId: string;
+  follow: boolean;
+  sse: boolean;
+}): Promise<void> {
   const { req, res, stores, deployId, follow, sse } = opts;
   res.status(200);
   if (sse) {

@@ -13,7 +13,8 @@ let followers = 0;
  * `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening`, and for a line of a
  * file under /var/log/app (shipped by the `logs` sidecar) `... hello-v2-x7k2q/runtime/app.log GET / 200`.
  */
-const asText = (l: AppLogLine) => `${l.time} ${l.pod}/${l.container}${l.file !== undefined ? `/${l.file}` : ''} ${l.line}\n`;
+const asText = (l: AppLogLine) =>
+  `${l.time} ${l.pod}/${l.container}${l.file !== undefined ? `/${l.file}` : ''} ${l.line}\n`;
 
 /**
  * GET /apps/:app/logs — runtime and sidecar logs from the app's log stream
@@ -28,17 +29,23 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const app = appParam(req);
     await deps.stores.apps.get(app);
     const tail = req.query.tail === undefined ? 100 : Number(req.query.tail);
-    if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL) throw new DomainError(ErrorCode.invalidRequest, `tail: a whole number from 0 to ${MAX_TAIL}`);
-    const container = typeof req.query.container === 'string' && req.query.container !== '' ? req.query.container : undefined;
+    if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL)
+      throw new DomainError(ErrorCode.invalidRequest, `tail: a whole number from 0 to ${MAX_TAIL}`);
+    const container =
+      typeof req.query.container === 'string' && req.query.container !== '' ? req.query.container : undefined;
     const release = typeof req.query.release === 'string' && req.query.release !== '' ? req.query.release : undefined;
-    if (release !== undefined && !/^[1-9]\d*$/.test(release)) throw new DomainError(ErrorCode.invalidRequest, 'release: a release number, e.g. 3');
+    if (release !== undefined && !/^[1-9]\d*$/.test(release))
+      throw new DomainError(ErrorCode.invalidRequest, 'release: a release number, e.g. 3');
     const sinceMs = parseSince(req.query.since);
     const keep = (l: AppLogLine) => (!container || l.container === container) && (!release || l.release === release);
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
     const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
     if (follow && followers >= MAX_LOG_FOLLOWERS) {
-      throw new DomainError(ErrorCode.notReady, `too many log followers right now (${MAX_LOG_FOLLOWERS}); try again shortly or read without follow`);
+      throw new DomainError(
+        ErrorCode.notReady,
+        `too many log followers right now (${MAX_LOG_FOLLOWERS}); try again shortly or read without follow`,
+      );
     }
     const past = await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) });
     if (!follow && accept.includes('application/json')) {
@@ -57,11 +64,24 @@ function parseSince(v: unknown): number | undefined {
   const rel = /^(\d+)(s|m|h)$/.exec(v);
   if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[rel[2] as 's' | 'm' | 'h'];
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new DomainError(ErrorCode.invalidRequest, 'since: an RFC 3339 time (2026-11-27T17:00:00Z) or a duration like 15m');
+  if (Number.isNaN(t))
+    throw new DomainError(
+      ErrorCode.invalidRequest,
+      'since: an RFC 3339 time (2026-11-27T17:00:00Z) or a duration like 15m',
+    );
   return t;
 }
 
-async function stream(o: { req: Request; res: Response; stores: Stores; app: string; keep: (l: AppLogLine) => boolean; past: AppLogLine[]; follow: boolean; sse: boolean }): Promise<void> {
+async function stream(o: {
+  req: Request;
+  res: Response;
+  stores: Stores;
+  app: string;
+  keep: (l: AppLogLine) => boolean;
+  past: AppLogLine[];
+  follow: boolean;
+  sse: boolean;
+}): Promise<void> {
   const { req, res } = o;
   res.status(200);
   if (o.sse) res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });

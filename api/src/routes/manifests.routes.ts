@@ -1,14 +1,27 @@
 import { Router } from 'express';
 import {
-  DomainError, enabledSidecars, ErrorCode, podNameFor, renderAppManifests, renderPod, SECRET_MASK,
-  type App, type KubernetesSettings, type PlatformSidecarImages, type Pod, type Release,
+  DomainError,
+  enabledSidecars,
+  ErrorCode,
+  podNameFor,
+  renderAppManifests,
+  renderPod,
+  SECRET_MASK,
+  type App,
+  type KubernetesSettings,
+  type PlatformSidecarImages,
+  type Pod,
+  type Release,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { appParam } from './params.js';
 
 /** What `/manifests` renders with when the process was given no Kubernetes settings. */
 export const DEFAULT_MANIFEST_SETTINGS: KubernetesSettings = {
-  namespace: 'sidecar-apps', platformId: 'default', ingressClassName: 'nginx', hostPattern: '{app}.apps.example.com',
+  namespace: 'sidecar-apps',
+  platformId: 'default',
+  ingressClassName: 'nginx',
+  hostPattern: '{app}.apps.example.com',
 };
 
 export const ManifestTarget = { kubernetes: 'kubernetes', docker: 'docker' } as const;
@@ -30,9 +43,10 @@ export function manifestsRoutes(deps: { stores: Stores; settings?: KubernetesSet
     const app = await deps.stores.apps.get(name);
     const release = await releaseFor(deps.stores, app, req.query.release);
     const images = await sidecarImages(deps.stores);
-    const items = target === 'kubernetes'
-      ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: images }, secretValues: 'mask' })
-      : dockerPods(app, release, images);
+    const items =
+      target === 'kubernetes'
+        ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: images }, secretValues: 'mask' })
+        : dockerPods(app, release, images);
     res.json({ target, release: release.version, items });
   });
   return r;
@@ -43,7 +57,8 @@ async function sidecarImages(stores: Stores): Promise<PlatformSidecarImages | un
   const text = await stores.redis.get(stores.keys.sidecarImages);
   if (!text) return undefined;
   const parsed = JSON.parse(text) as unknown;
-  const valid = typeof parsed === 'object' && parsed !== null && Object.values(parsed).every((v) => typeof v === 'string');
+  const valid =
+    typeof parsed === 'object' && parsed !== null && Object.values(parsed).every((v) => typeof v === 'string');
   return valid ? (parsed as PlatformSidecarImages) : undefined;
 }
 
@@ -56,11 +71,15 @@ function targetParam(v: unknown): ManifestTarget {
 async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release> {
   if (v !== undefined) {
     const version = Number(v);
-    if (!Number.isInteger(version) || version < 1) throw new DomainError(ErrorCode.invalidRequest, `release must be a release version, not ${JSON.stringify(v)}`);
+    if (!Number.isInteger(version) || version < 1)
+      throw new DomainError(ErrorCode.invalidRequest, `release must be a release version, not ${JSON.stringify(v)}`);
     return stores.releases.get(app.name, version);
   }
   if (app.currentRelease === null) {
-    throw new DomainError(ErrorCode.noRelease, `app "${app.name}" has no release yet: its manifests name the images of a release, so deploy it first`);
+    throw new DomainError(
+      ErrorCode.noRelease,
+      `app "${app.name}" has no release yet: its manifests name the images of a release, so deploy it first`,
+    );
   }
   return stores.releases.get(app.name, app.currentRelease);
 }
@@ -74,13 +93,18 @@ function dockerPods(app: App, release: Release, images: PlatformSidecarImages | 
   const secretKeys = new Set(Object.keys(app.secrets));
   const wanted = enabledSidecars(app.sidecars);
   if (wanted.length > 0 && !images) {
-    throw new DomainError(ErrorCode.notReady, `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`);
+    throw new DomainError(
+      ErrorCode.notReady,
+      `platform sidecars ${wanted.join(', ')} are enabled but no sidecar images are known (the worker publishes them at start)`,
+    );
   }
   const platformSidecars = images ? { images, tls: { cert: SECRET_MASK, key: SECRET_MASK } } : undefined;
   return Array.from({ length: app.replicas }, (_, i) => {
     const pod = renderPod({
       app: { name: app.name, resources: app.resources, secrets: app.secrets, sidecars: app.sidecars },
-      release, podName: podNameFor(app.name, release.version, String(i + 1)), ...(platformSidecars ? { platformSidecars } : {}),
+      release,
+      podName: podNameFor(app.name, release.version, String(i + 1)),
+      ...(platformSidecars ? { platformSidecars } : {}),
     });
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
       if (c.env) c.env = c.env.map((e) => (secretKeys.has(e.name) ? { name: e.name, value: SECRET_MASK } : e));

@@ -22,10 +22,14 @@ export function sidecarsRoutes(deps: { stores: Stores; caCertPem?: string }): Ro
     const app = await deps.stores.apps.get(appParam(req));
     const pod = stringParam(req, 'pod');
     if (!app.sidecars.procinfo) {
-      throw new DomainError(ErrorCode.invalidRequest, `app "${app.name}" has no procinfo sidecar: PATCH {"sidecars": {"procinfo": true}} adds it`);
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        `app "${app.name}" has no procinfo sidecar: PATCH {"sidecars": {"procinfo": true}} adds it`,
+      );
     }
     const pods = await deps.stores.pods.list(app.name);
-    if (!pods.some((p) => p.name === pod)) throw new DomainError(ErrorCode.notFound, `app "${app.name}" has no pod "${pod}"`);
+    if (!pods.some((p) => p.name === pod))
+      throw new DomainError(ErrorCode.notFound, `app "${app.name}" has no pod "${pod}"`);
     const snapshot = await deps.stores.processes.get(app.name, pod);
     // A pod started moments ago (or one without procinfo, made before the setting changed) has no snapshot yet.
     res.json({ items: snapshot?.items ?? [], time: snapshot?.time ?? null });

@@ -5,11 +5,17 @@ import { newTokenSecret, tokenIdOf, type Stores } from '@sidecar/store';
 import { assertAdmin } from '../http/auth.js';
 import { parseBody } from '../services/app-service.js';
 
-const CreateToken = z.object({
-  name: z.string().min(1).max(64),
-  apps: z.array(z.string().refine((a) => a === '*' || isValidAppName(a), 'each app must be a valid app name or "*"')).min(1).max(1000).optional(),
-  role: z.enum(['admin', 'deployer']).optional(),
-}).strict();
+const CreateToken = z
+  .object({
+    name: z.string().min(1).max(64),
+    apps: z
+      .array(z.string().refine((a) => a === '*' || isValidAppName(a), 'each app must be a valid app name or "*"'))
+      .min(1)
+      .max(1000)
+      .optional(),
+    role: z.enum(['admin', 'deployer']).optional(),
+  })
+  .strict();
 
 /**
  * Tokens (admin only). POST: a new token; its secret is in this response only, stored hashed.
@@ -24,9 +30,13 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
     const role = b.role ?? 'deployer';
     // Explicit scopes: a deployer names its apps ("*" for all); an admin has no list to be misread.
     if (role === 'deployer' && b.apps === undefined) {
-      throw new DomainError(ErrorCode.invalidRequest, 'apps: name the apps a deployer token may touch, or ["*"] for every app');
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        'apps: name the apps a deployer token may touch, or ["*"] for every app',
+      );
     }
-    if (role === 'admin' && b.apps !== undefined) throw new DomainError(ErrorCode.invalidRequest, 'apps: an admin token touches every app; leave apps out');
+    if (role === 'admin' && b.apps !== undefined)
+      throw new DomainError(ErrorCode.invalidRequest, 'apps: an admin token touches every app; leave apps out');
     const apps = role === 'admin' || b.apps?.includes('*') ? null : (b.apps ?? null);
     const info = { name: b.name, role, apps, createdAt: new Date().toISOString() };
     const secret = newTokenSecret();
@@ -41,8 +51,13 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
     assertAdmin(req.token);
     const id = String(req.params.id);
     // Revoking the token a request is made with would lock its holder out mid-session: use another admin token.
-    if (id === req.tokenId) throw new DomainError(ErrorCode.tokenInUse, 'this request uses that token: revoke it with another admin token');
-    if (!(await deps.stores.tokens.revoke(id))) throw new DomainError(ErrorCode.tokenNotFound, `no token with id ${JSON.stringify(id)} (ids are listed by GET /api/v1/tokens)`);
+    if (id === req.tokenId)
+      throw new DomainError(ErrorCode.tokenInUse, 'this request uses that token: revoke it with another admin token');
+    if (!(await deps.stores.tokens.revoke(id)))
+      throw new DomainError(
+        ErrorCode.tokenNotFound,
+        `no token with id ${JSON.stringify(id)} (ids are listed by GET /api/v1/tokens)`,
+      );
     res.status(204).end();
   });
   return r;

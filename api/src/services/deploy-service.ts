@@ -1,22 +1,48 @@
 import type { Readable } from 'node:stream';
-import { type Deploy, type DeployCommit, type DeploySource, DomainError, ErrorCode, isFinal, type Release } from '@sidecar/core';
+import {
+  type Deploy,
+  type DeployCommit,
+  type DeploySource,
+  DomainError,
+  ErrorCode,
+  isFinal,
+  type Release,
+} from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
 import type { DeployQueues } from '@sidecar/store';
 
 /** Content types a bundle may be sent as (API.md); the worker still checks the bytes themselves. */
 export const BUNDLE_CONTENT_TYPES = new Set([
-  'application/gzip', 'application/x-gzip', 'application/x-tar', 'application/zip', 'application/x-zip-compressed',
+  'application/gzip',
+  'application/x-gzip',
+  'application/x-tar',
+  'application/zip',
+  'application/x-zip-compressed',
   'application/octet-stream',
 ]);
 
-export interface DeployServiceDeps { stores: Stores; blobs: FsBlobStore; queues: DeployQueues; maxBundleBytes: number }
+export interface DeployServiceDeps {
+  stores: Stores;
+  blobs: FsBlobStore;
+  queues: DeployQueues;
+  maxBundleBytes: number;
+}
 
 function newDeploy(app: string, source: DeploySource, bundleDigest: string | null): Deploy {
   return {
-    id: newId('d'), app, status: 'queued', release: null, error: null, source,
-    createdAt: new Date().toISOString(), startedAt: null, builtAt: null, finishedAt: null,
-    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null }, bundleDigest,
+    id: newId('d'),
+    app,
+    status: 'queued',
+    release: null,
+    error: null,
+    source,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    builtAt: null,
+    finishedAt: null,
+    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null },
+    bundleDigest,
   };
 }
 
@@ -24,22 +50,38 @@ export class DeployService {
   constructor(private readonly d: DeployServiceDeps) {}
 
   /** Stores the bundle, records a queued deploy, supersedes older pending ones (newest wins), enqueues the build. */
-  async upload(opts: { app: string; body: Readable; contentType: string | undefined; contentLength: number | undefined; source: DeploySource; commit?: DeployCommit | null }): Promise<Deploy> {
+  async upload(opts: {
+    app: string;
+    body: Readable;
+    contentType: string | undefined;
+    contentLength: number | undefined;
+    source: DeploySource;
+    commit?: DeployCommit | null;
+  }): Promise<Deploy> {
     await this.d.stores.apps.get(opts.app);
     const type = (opts.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (!BUNDLE_CONTENT_TYPES.has(type)) {
-      throw new DomainError(ErrorCode.unsupportedMediaType,
-        `send the bundle as application/gzip (tar.gz), application/x-tar or application/zip, not ${JSON.stringify(type || 'nothing')}`);
+      throw new DomainError(
+        ErrorCode.unsupportedMediaType,
+        `send the bundle as application/gzip (tar.gz), application/x-tar or application/zip, not ${JSON.stringify(type || 'nothing')}`,
+      );
     }
     if (opts.contentLength !== undefined && opts.contentLength > this.d.maxBundleBytes) {
-      throw new DomainError(ErrorCode.bundleTooLarge, `bundle is ${opts.contentLength} bytes; the limit is ${this.d.maxBundleBytes} bytes`);
+      throw new DomainError(
+        ErrorCode.bundleTooLarge,
+        `bundle is ${opts.contentLength} bytes; the limit is ${this.d.maxBundleBytes} bytes`,
+      );
     }
     const { digest, size } = await this.d.blobs.put(opts.body, this.d.maxBundleBytes);
-    if (size === 0) throw new DomainError(ErrorCode.bundleInvalid, 'the request body is empty: send the bundle as the body');
+    if (size === 0)
+      throw new DomainError(ErrorCode.bundleInvalid, 'the request body is empty: send the bundle as the body');
     const deploy: Deploy = { ...newDeploy(opts.app, opts.source, digest), commit: opts.commit ?? null };
     await this.supersedeOlder(opts.app);
     await this.d.stores.deploys.create(deploy);
-    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: received ${size} bytes (${digest.slice(0, 19)})`);
+    await this.d.stores.deployLog.append(
+      deploy.id,
+      `deploy ${deploy.id}: received ${size} bytes (${digest.slice(0, 19)})`,
+    );
     await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
     await this.d.queues.enqueueBuild({ deployId: deploy.id, app: opts.app });
     return deploy;
@@ -49,19 +91,37 @@ export class DeployService {
    * A new release from an existing one's images, without a build: a config change
    * (the app's current env) or a rollback (that version's env). Serving within a rollout.
    */
-  async promote(opts: { app: string; from: Release; env: Record<string, string>; source: DeploySource; why: string }): Promise<Deploy> {
+  async promote(opts: {
+    app: string;
+    from: Release;
+    env: Record<string, string>;
+    source: DeploySource;
+    why: string;
+  }): Promise<Deploy> {
     const now = new Date().toISOString();
-    const draft = { ...newDeploy(opts.app, opts.source, null), status: 'deploying' as const, startedAt: now, builtAt: now };
+    const draft = {
+      ...newDeploy(opts.app, opts.source, null),
+      status: 'deploying' as const,
+      startedAt: now,
+      builtAt: now,
+    };
     const { version: _v, imagePruned: _p, ...image } = opts.from;
     const app = await this.d.stores.apps.get(opts.app);
     const release = await this.d.stores.releases.create({
-      ...image, env: opts.env, settings: { replicas: app.replicas, resources: app.resources }, createdAt: now, deployId: draft.id,
+      ...image,
+      env: opts.env,
+      settings: { replicas: app.replicas, resources: app.resources },
+      createdAt: now,
+      deployId: draft.id,
     });
     const deploy: Deploy = { ...draft, release: release.version };
     // No superseding here: a code upload still building must not lose to a config change
     // (it reads the app's env when it finishes); the newest release wins at rollout.
     await this.d.stores.deploys.create(deploy);
-    await this.d.stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the logic image of v${opts.from.version}, no rebuild`);
+    await this.d.stores.deployLog.append(
+      deploy.id,
+      `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the logic image of v${opts.from.version}, no rebuild`,
+    );
     await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
     await this.d.queues.enqueueDeploy({ deployId: deploy.id, app: opts.app, release: release.version });
     return deploy;
@@ -70,12 +130,18 @@ export class DeployService {
   async rollback(app: string, body: unknown): Promise<Deploy> {
     const version = (body as { version?: unknown } | undefined)?.version;
     if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
-      throw new DomainError(ErrorCode.invalidRequest, 'version: give the release number to roll back to, e.g. {"version": 1}');
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        'version: give the release number to roll back to, e.g. {"version": 1}',
+      );
     }
     await this.d.stores.apps.get(app);
     const from = await this.d.stores.releases.get(app, version);
     if (from.imagePruned) {
-      throw new DomainError(ErrorCode.imagePruned, `release v${version} is older than the releases whose images are kept (SIDECAR_KEEP_RELEASES); its image was removed`);
+      throw new DomainError(
+        ErrorCode.imagePruned,
+        `release v${version} is older than the releases whose images are kept (SIDECAR_KEEP_RELEASES); its image was removed`,
+      );
     }
     // A rollback restores that release's config too: later changes start from it (as on Heroku).
     await this.d.stores.apps.update(app, (a) => ({ ...a, env: from.env }));
@@ -88,14 +154,29 @@ export class DeployService {
    * are left alone. Returns the deploys started.
    */
   async rolloutRuntime(): Promise<Deploy[]> {
-    const [runtimeImage, runtimeImageDigest] = await this.d.stores.redis.mget(this.d.stores.keys.runtimeImage, this.d.stores.keys.runtimeImageDigest);
-    if (!runtimeImage) throw new DomainError(ErrorCode.notReady, 'no worker has reported the current runtime image yet; start the platform and try again');
+    const [runtimeImage, runtimeImageDigest] = await this.d.stores.redis.mget(
+      this.d.stores.keys.runtimeImage,
+      this.d.stores.keys.runtimeImageDigest,
+    );
+    if (!runtimeImage)
+      throw new DomainError(
+        ErrorCode.notReady,
+        'no worker has reported the current runtime image yet; start the platform and try again',
+      );
     const started: Deploy[] = [];
     for (const app of await this.d.stores.apps.list()) {
       if (app.currentRelease === null) continue;
       const from = await this.d.stores.releases.get(app.name, app.currentRelease);
       if (from.runtimeImage === runtimeImage) continue;
-      started.push(await this.promote({ app: app.name, from: { ...from, runtimeImage, runtimeImageDigest }, env: from.env, source: 'api', why: `runtime upgrade to ${runtimeImage}` }));
+      started.push(
+        await this.promote({
+          app: app.name,
+          from: { ...from, runtimeImage, runtimeImageDigest },
+          env: from.env,
+          source: 'api',
+          why: `runtime upgrade to ${runtimeImage}`,
+        }),
+      );
     }
     return started;
   }
@@ -103,7 +184,10 @@ export class DeployService {
   async cancel(app: string, id: string): Promise<Deploy> {
     const deploy = await this.d.stores.deploys.get(app, id);
     if (isFinal(deploy.status)) {
-      throw new DomainError(ErrorCode.deployFinished, `deploy ${id} already ended (${deploy.status}); there is nothing to cancel`);
+      throw new DomainError(
+        ErrorCode.deployFinished,
+        `deploy ${id} already ended (${deploy.status}); there is nothing to cancel`,
+      );
     }
     await this.d.stores.deploys.requestCancel(id);
     if (deploy.status === 'queued' && (await this.d.queues.dropQueuedBuild(id))) {
@@ -127,7 +211,9 @@ export class DeployService {
     const now = new Date().toISOString();
     await this.d.stores.deployLog.append(id, `deploy ${id}: ${why}`);
     const { deploy } = await this.d.stores.deploys.update(id, () => ({
-      status: 'cancelled', finishedAt: now, error: { code: ErrorCode.cancelled, message: why },
+      status: 'cancelled',
+      finishedAt: now,
+      error: { code: ErrorCode.cancelled, message: why },
     }));
     return deploy;
   }

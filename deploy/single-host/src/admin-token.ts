@@ -3,7 +3,10 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The admin token: SIDECAR_ADMIN_TOKEN, else the one in the data dir, else a new one written there (0600). */
-export async function adminToken(dataDir: string, fromEnv: string | undefined): Promise<{ token: string; file: string | null }> {
+export async function adminToken(
+  dataDir: string,
+  fromEnv: string | undefined,
+): Promise<{ token: string; file: string | null }> {
   if (fromEnv) return { token: fromEnv, file: null };
   const file = join(dataDir, 'admin-token');
   try {

@@ -32,7 +32,10 @@ export class Child {
   start(): void {
     // A stdin pipe the child watches (SIDECAR_SUPERVISED): if this launcher dies, even by SIGKILL,
     // the pipe closes and the child shuts down instead of living on as an orphan.
-    const p = spawn(this.spec.command, this.spec.args, { env: { ...this.spec.env, SIDECAR_SUPERVISED: this.spec.supervisedByPipe ? '1' : undefined }, stdio: [this.spec.supervisedByPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const p = spawn(this.spec.command, this.spec.args, {
+      env: { ...this.spec.env, SIDECAR_SUPERVISED: this.spec.supervisedByPipe ? '1' : undefined },
+      stdio: [this.spec.supervisedByPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     this.proc = p;
     for (const stream of [p.stdout, p.stderr]) {
       if (!stream) continue;

@@ -8,7 +8,10 @@ import { Child } from './child.js';
  * The embedded Redis of the single-host default: loopback only (app containers
  * cannot reach the host's 127.0.0.1), data under the data dir, AOF on.
  */
-export async function startEmbeddedRedis(opts: { dataDir: string; port: number }): Promise<{ url: string; child: Child }> {
+export async function startEmbeddedRedis(opts: {
+  dataDir: string;
+  port: number;
+}): Promise<{ url: string; child: Child }> {
   const dir = join(opts.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const child = new Child({
@@ -18,8 +21,22 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number }
     supervisedByPipe: true,
     args: [
       fileURLToPath(new URL('./redis-watchdog.js', import.meta.url)),
-      '--bind', '127.0.0.1', '--port', String(opts.port), '--dir', dir, '--protected-mode', 'yes',
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--loglevel', 'warning',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(opts.port),
+      '--dir',
+      dir,
+      '--protected-mode',
+      'yes',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--loglevel',
+      'warning',
     ],
     env: process.env,
     restart: false,

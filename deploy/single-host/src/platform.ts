@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   let redis: Child | undefined;
   let redisUrl = env.SIDECAR_REDIS_URL;
   if (!redisUrl) {
-    const embedded = await startEmbeddedRedis({ dataDir, port: Number(env.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort())) });
+    const embedded = await startEmbeddedRedis({
+      dataDir,
+      port: Number(env.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort())),
+    });
     redis = embedded.child;
     redisUrl = embedded.url;
   }
@@ -56,16 +59,25 @@ async function main(): Promise<void> {
   const announce = () => {
     if (announced || !ready.api || !ready.router || !ready.worker) return;
     announced = true;
-    const auth = tokenFile ? `"Authorization: Bearer $(cat ${tokenFile})"` : '"Authorization: Bearer $SIDECAR_ADMIN_TOKEN"';
+    const auth = tokenFile
+      ? `"Authorization: Bearer $(cat ${tokenFile})"`
+      : '"Authorization: Bearer $SIDECAR_ADMIN_TOKEN"';
     const api = `http://127.0.0.1:${apiPort}`;
     console.log(`sidecar: ready — API ${api}, apps at http://<app>.${domain}:${routerPort}/`);
     console.log(`sidecar: admin token ${tokenFile ? `in ${tokenFile}` : 'from SIDECAR_ADMIN_TOKEN'}`);
-    console.log(`sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`);
+    console.log(
+      `sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`,
+    );
   };
   const node = process.execPath;
   const proc = (name: keyof typeof ready, main: string, marker: RegExp) =>
     new Child({
-      name, command: node, args: [join(root, main)], env: childEnv, restart: true, supervisedByPipe: true,
+      name,
+      command: node,
+      args: [join(root, main)],
+      env: childEnv,
+      restart: true,
+      supervisedByPipe: true,
       onLine: (line) => {
         if (marker.test(line)) {
           ready[name] = true;
@@ -80,7 +92,10 @@ async function main(): Promise<void> {
   };
   for (const c of Object.values(children)) c.start();
   const writePids = () =>
-    writeFile(join(dataDir, 'pids.json'), JSON.stringify(Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid]))));
+    writeFile(
+      join(dataDir, 'pids.json'),
+      JSON.stringify(Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid]))),
+    );
   await writePids();
   const pidTimer = setInterval(() => void writePids(), 1000);
 

@@ -19,7 +19,8 @@ export interface HostPaths {
   packageDir: string;
 }
 
-const managedLabel = (image: string) => `LABEL ${Labels.managed}="true" ${Labels.kind}="platform-image" ${Labels.role}="${image}"`;
+const managedLabel = (image: string) =>
+  `LABEL ${Labels.managed}="true" ${Labels.kind}="platform-image" ${Labels.role}="${image}"`;
 
 /** An empty directory, so `COPY --chown` can create it owned by the app user. */
 const emptyDir = (name: string): ContextEntry => ({ type: 'directory', name, mode: 0o755 });
@@ -37,7 +38,12 @@ export async function pauseContext(paths: HostPaths): Promise<BuildContext> {
     ].join('\n'),
     entries: [
       ...(await busyboxEntries(paths.busybox)),
-      { type: 'file', name: 'rootfs/sidecar/pause.sh', content: await readFile(`${paths.packageDir}/pause/pause.sh`), mode: 0o755 },
+      {
+        type: 'file',
+        name: 'rootfs/sidecar/pause.sh',
+        content: await readFile(`${paths.packageDir}/pause/pause.sh`),
+        mode: 0o755,
+      },
     ],
   };
 }
@@ -58,7 +64,12 @@ export async function logicBaseContext(paths: HostPaths): Promise<BuildContext> 
     ].join('\n'),
     entries: [
       ...(await busyboxEntries(paths.busybox)),
-      { type: 'file', name: 'rootfs/sidecar/loader.sh', content: await readFile(`${paths.packageDir}/logic-base/loader.sh`), mode: 0o755 },
+      {
+        type: 'file',
+        name: 'rootfs/sidecar/loader.sh',
+        content: await readFile(`${paths.packageDir}/logic-base/loader.sh`),
+        mode: 0o755,
+      },
       emptyDir('workspace'),
     ],
   };
@@ -131,7 +142,10 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
  */
 export async function tlsTerminatorContext(paths: HostPaths, base: string): Promise<BuildContext> {
   const main = await readFile(`${paths.runtimeDist}/tls-terminator.js`).catch((cause: unknown) => {
-    throw new Error(`compiled tls-terminator not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`, { cause });
+    throw new Error(
+      `compiled tls-terminator not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`,
+      { cause },
+    );
   });
   return {
     dockerfile: [
@@ -161,9 +175,13 @@ export async function tlsTerminatorContext(paths: HostPaths, base: string): Prom
  * so the runtime (uid 1000) can write into /var/log/app and the shipper into its state.
  */
 export async function logShipperContext(paths: HostPaths, base: string): Promise<BuildContext> {
-  const compiled = (name: string) => readFile(`${paths.runtimeDist}/${name}`).catch((cause: unknown) => {
-    throw new Error(`compiled log shipper not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`, { cause });
-  });
+  const compiled = (name: string) =>
+    readFile(`${paths.runtimeDist}/${name}`).catch((cause: unknown) => {
+      throw new Error(
+        `compiled log shipper not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`,
+        { cause },
+      );
+    });
   return {
     dockerfile: [
       'ARG BASE',
@@ -202,7 +220,12 @@ export async function procinfoContext(paths: HostPaths): Promise<BuildContext> {
     ].join('\n'),
     entries: [
       ...(await busyboxEntries(paths.busybox)),
-      { type: 'file', name: 'rootfs/sidecar/procinfo.sh', content: await readFile(`${paths.packageDir}/procinfo/procinfo.sh`), mode: 0o755 },
+      {
+        type: 'file',
+        name: 'rootfs/sidecar/procinfo.sh',
+        content: await readFile(`${paths.packageDir}/procinfo/procinfo.sh`),
+        mode: 0o755,
+      },
     ],
   };
 }

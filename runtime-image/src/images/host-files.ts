@@ -14,7 +14,10 @@ const run = promisify(execFile);
 /** `bin/busybox` plus a `bin/<applet>` symlink per applet, so `sh`, `test`, `cp` … resolve on PATH. */
 export async function busyboxEntries(busyboxPath: string, prefix = 'rootfs'): Promise<ContextEntry[]> {
   const { stdout } = await run(busyboxPath, ['--list']);
-  const applets = stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '' && s !== 'busybox');
+  const applets = stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== 'busybox');
   return [
     { type: 'host-file', name: `${prefix}/bin/busybox`, hostPath: busyboxPath, mode: 0o755 },
     ...applets.map((a): ContextEntry => ({ type: 'symlink', name: `${prefix}/bin/${a}`, target: 'busybox' })),

@@ -14,7 +14,8 @@ afterEach(async () => {
 
 const now = () => new Date('2026-11-27T19:00:00.000Z');
 const follower = (o: Partial<ConstructorParameters<typeof LogFollower>[0]> = {}) => new LogFollower({ dir, now, ...o });
-const texts = async (f: LogFollower, final = false) => (await f.scan({ final })).lines.map((l) => `${l.file}: ${l.line}`);
+const texts = async (f: LogFollower, final = false) =>
+  (await f.scan({ final })).lines.map((l) => `${l.file}: ${l.line}`);
 
 describe('LogFollower', () => {
   it('ships the lines of a new file, with its name relative to the log directory and the time it read them', async () => {
@@ -84,7 +85,7 @@ describe('LogFollower', () => {
     await rm(join(tmpdir(), `outside-${process.pid}.log`));
   });
 
-  it('bounds one scan\'s read and says there is more', async () => {
+  it("bounds one scan's read and says there is more", async () => {
     const f = follower({ limits: { maxReadBytes: 10 } });
     await writeFile(join(dir, 'app.log'), '12345\n67890\nabcde\n');
     const first = await f.scan();
@@ -114,8 +115,10 @@ describe('splitLines', () => {
 });
 
 describe('encode', () => {
-  it('prints one JSON object per line, cut so that escaped control characters still fit the agent\'s line limit', () => {
-    expect(encode({ file: 'a.log', line: 'say "hi"', ts: 't' })).toBe('{"file":"a.log","line":"say \\"hi\\"","ts":"t"}\n');
+  it("prints one JSON object per line, cut so that escaped control characters still fit the agent's line limit", () => {
+    expect(encode({ file: 'a.log', line: 'say "hi"', ts: 't' })).toBe(
+      '{"file":"a.log","line":"say \\"hi\\"","ts":"t"}\n',
+    );
     const long = encode({ file: 'a.log', line: '\u0001'.repeat(8 * 1024), ts: 't' });
     expect(long.length).toBeLessThanOrEqual(MAX_JSON_CHARS + 1);
     expect((JSON.parse(long) as { line: string }).line.endsWith('…')).toBe(true);

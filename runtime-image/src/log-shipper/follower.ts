@@ -9,7 +9,11 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One line as the shipper prints it: the file (relative to the log directory), the text, when it was read. */
-export interface ShippedLine { file: string; line: string; ts: string }
+export interface ShippedLine {
+  file: string;
+  line: string;
+  ts: string;
+}
 
 /** Per file (relative path): its inode and the byte offset up to which its lines were shipped. */
 export type Offsets = Record<string, { ino: number; offset: number }>;
@@ -24,7 +28,12 @@ export interface FollowerLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_LIMITS: FollowerLimits = { maxLineBytes: 8 * 1024, maxReadBytes: 1024 * 1024, maxFiles: 256, maxDepth: 4 };
+export const DEFAULT_LIMITS: FollowerLimits = {
+  maxLineBytes: 8 * 1024,
+  maxReadBytes: 1024 * 1024,
+  maxFiles: 256,
+  maxDepth: 4,
+};
 
 const NEWLINE = 0x0a;
 /** Under the node agent's line limit (16 KiB), so a line's JSON always arrives whole. */
@@ -54,7 +63,15 @@ export class LogFollower {
   /** The file after the one on which the last scan ran out of budget: the next scan starts there, so no file starves behind a busy one. */
   private resumeAt: string | undefined;
 
-  constructor(private readonly o: { dir: string; offsets?: Offsets; limits?: Partial<FollowerLimits>; now?: () => Date; warn?: (msg: string) => void }) {
+  constructor(
+    private readonly o: {
+      dir: string;
+      offsets?: Offsets;
+      limits?: Partial<FollowerLimits>;
+      now?: () => Date;
+      warn?: (msg: string) => void;
+    },
+  ) {
     this.state = { ...o.offsets };
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
   }
@@ -101,13 +118,20 @@ export class LogFollower {
 
   /** Where to resume: the saved offset of this inode (under this name, or an old name after a rename), else 0. */
   private startOffset(file: string, ino: number, size: number): number {
-    const saved = this.state[file]?.ino === ino ? this.state[file] : Object.values(this.state).find((s) => s.ino === ino);
+    const saved =
+      this.state[file]?.ino === ino ? this.state[file] : Object.values(this.state).find((s) => s.ino === ino);
     if (!saved) return 0;
     // Shorter than what we shipped: truncated (copytruncate rotation, `> file`); read it again from the start.
     return size < saved.offset ? 0 : saved.offset;
   }
 
-  private async readFrom(o: { file: string; from: number; size: number; budget: number; final: boolean }): Promise<{ lines: ShippedLine[]; offset: number; bytes: number }> {
+  private async readFrom(o: {
+    file: string;
+    from: number;
+    size: number;
+    budget: number;
+    final: boolean;
+  }): Promise<{ lines: ShippedLine[]; offset: number; bytes: number }> {
     const { file, from } = o;
     const length = Math.min(o.size - from, Math.max(0, o.budget));
     if (length <= 0) return { lines: [], offset: from, bytes: 0 };
@@ -129,7 +153,11 @@ export class LogFollower {
       return { lines: [], offset: from, bytes: 0 };
     }
     const ts = (this.o.now?.() ?? new Date()).toISOString();
-    const { lines, consumed } = splitLines(buf.subarray(0, got), this.limits.maxLineBytes, o.final && from + got >= o.size);
+    const { lines, consumed } = splitLines(
+      buf.subarray(0, got),
+      this.limits.maxLineBytes,
+      o.final && from + got >= o.size,
+    );
     return { lines: lines.map((line) => ({ file, line, ts })), offset: from + consumed, bytes: got };
   }
 
@@ -141,7 +169,8 @@ export class LogFollower {
         entries = await readdir(join(this.o.dir, rel), { withFileTypes: true });
       } catch (e) {
         // A missing directory is an app that has written nothing yet.
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.warnOnce(rel, `cannot list ${rel || '.'}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.warnOnce(rel, `cannot list ${rel || '.'}: ${(e as Error).message}`);
         return;
       }
       for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -152,7 +181,11 @@ export class LogFollower {
       }
     };
     await walk('', 1);
-    if (out.length > this.limits.maxFiles) this.warnOnce('*', `more than ${this.limits.maxFiles} files; following the first ${this.limits.maxFiles} by name`);
+    if (out.length > this.limits.maxFiles)
+      this.warnOnce(
+        '*',
+        `more than ${this.limits.maxFiles} files; following the first ${this.limits.maxFiles} by name`,
+      );
     return out.slice(0, this.limits.maxFiles);
   }
 

@@ -16,7 +16,12 @@ function isFetchHandler(v: unknown): v is FetchHandler {
 function exported(mod: Record<string, unknown>): unknown {
   let value: unknown = 'default' in mod ? mod.default : mod;
   // Transpiled ESM in a CommonJS file: `exports.default = …` with `__esModule`.
-  if (typeof value === 'object' && value !== null && (value as { __esModule?: unknown }).__esModule && 'default' in value) {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { __esModule?: unknown }).__esModule &&
+    'default' in value
+  ) {
     value = (value as { default: unknown }).default;
   }
   // An ESM entry with a named `fetch` export and no default.

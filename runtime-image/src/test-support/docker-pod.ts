@@ -19,7 +19,7 @@ export async function containerLogs(docker: Dockerode, containerId: string): Pro
   const buf = await docker.getContainer(containerId).logs({ stdout: true, stderr: true, follow: false });
   // Strip the 8-byte multiplexing headers.
   let out = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4);
     out += buf.subarray(i + 8, i + 8 + size).toString();
     i += 8 + size;
@@ -28,11 +28,16 @@ export async function containerLogs(docker: Dockerode, containerId: string): Pro
 }
 
 /** Removes whatever of the named resources exists; every step runs even if one fails. */
-export async function removeAll(docker: Dockerode, r: { containers: string[]; volumes: string[]; images: string[] }): Promise<void> {
+export async function removeAll(
+  docker: Dockerode,
+  r: { containers: string[]; volumes: string[]; images: string[] },
+): Promise<void> {
   const ignoreMissing = (err: unknown) => {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err;
   };
-  const results = await Promise.allSettled(r.containers.map((c) => docker.getContainer(c).remove({ force: true, v: false }).catch(ignoreMissing)));
+  const results = await Promise.allSettled(
+    r.containers.map((c) => docker.getContainer(c).remove({ force: true, v: false }).catch(ignoreMissing)),
+  );
   const after = await Promise.allSettled([
     ...r.volumes.map((v) => docker.getVolume(v).remove().catch(ignoreMissing)),
     ...r.images.map((i) => docker.getImage(i).remove({ force: true }).catch(ignoreMissing)),

@@ -10,7 +10,11 @@ import type { BundleManifest } from '@sidecar/core';
 export const RUNTIME_JS = fileURLToPath(new URL('../../dist/node-runtime.js', import.meta.url));
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -20,7 +24,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -29,9 +34,11 @@ import { freePort } from '../../../deploy/single-host/src/free-port.js';
 
 export { freePort };
 
-
 /** A workspace laid out as the loader leaves it: releases/r1 + current → releases/r1. */
-export async function makeWorkspace(files: Record<string, string>, manifest: BundleManifest): Promise<{ workspace: string; bundleDir: string }> {
+export async function makeWorkspace(
+  files: Record<string, string>,
+  manifest: BundleManifest,
+): Promise<{ workspace: string; bundleDir: string }> {
   const workspace = await mkdtemp(join(tmpdir(), 'sidecar-runtime-test-'));
   const bundleDir = join(workspace, 'releases', 'r1');
   const all = { ...files, '.sidecar/manifest.json': JSON.stringify(manifest) };
@@ -86,10 +93,24 @@ export interface HttpResult {
 }
 
 /** One HTTP request with the path sent exactly as given (no client-side URL normalization). */
-export function http(opts: { port: number; path: string; method?: string; headers?: Record<string, string>; body?: string; host?: string }): Promise<HttpResult> {
+export function http(opts: {
+  port: number;
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  host?: string;
+}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: opts.host ?? '127.0.0.1', port: opts.port, path: opts.path, method: opts.method ?? 'GET', headers: opts.headers, agent: false },
+      {
+        host: opts.host ?? '127.0.0.1',
+        port: opts.port,
+        path: opts.path,
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -105,5 +126,9 @@ export function http(opts: { port: number; path: string; method?: string; header
 
 /** Resolves once GET /__sidecar/ready answers 200. */
 export function waitReady(port: number, timeoutMs = 10_000): Promise<true> {
-  return waitFor('runtime ready', async () => (await http({ port, path: '/__sidecar/ready' })).status === 200 || undefined, timeoutMs);
+  return waitFor(
+    'runtime ready',
+    async () => (await http({ port, path: '/__sidecar/ready' })).status === 200 || undefined,
+    timeoutMs,
+  );
 }

@@ -3,7 +3,11 @@ import { session } from './session.js';
 
 /** An API answer that was not 2xx, carrying the problem+json `code` and `detail`. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, readonly detail: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+  ) {
     super(detail);
     this.name = 'ApiError';
   }
@@ -37,8 +41,15 @@ export function handleUnauthorized(err: ApiError): void {
   if (err.status === 401) onUnauthorized(`Your token was not accepted (${err.detail}). Sign in again.`);
 }
 
-export async function request<T>(method: string, path: string, opts: { body?: unknown; signal?: AbortSignal; token?: string } = {}): Promise<T> {
-  const headers = authHeaders(opts.body === undefined ? {} : { 'content-type': 'application/json' }, opts.token ?? session.token());
+export async function request<T>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; signal?: AbortSignal; token?: string } = {},
+): Promise<T> {
+  const headers = authHeaders(
+    opts.body === undefined ? {} : { 'content-type': 'application/json' },
+    opts.token ?? session.token(),
+  );
   const res = await fetch(`/api/v1${path}`, {
     method,
     headers,

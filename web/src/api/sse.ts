@@ -1,6 +1,9 @@
 import { authHeaders, handleUnauthorized, problemOf } from './client.js';
 
-export interface SseEvent { event: string; data: string }
+export interface SseEvent {
+  event: string;
+  data: string;
+}
 
 /**
  * Reads a server-sent-events response with fetch, because EventSource cannot

@@ -16,7 +16,10 @@ export interface App {
 export type DeployStatus = 'queued' | 'building' | 'deploying' | 'succeeded' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'cancelled'];
 export type DeploySource = 'api' | 'git' | 'dashboard' | 'rollback';
-export interface Commit { sha: string; message: string }
+export interface Commit {
+  sha: string;
+  message: string;
+}
 export interface Deploy {
   id: string;
   app: string;
@@ -45,7 +48,10 @@ export interface Release {
 }
 
 /** `GET /apps/:app/git`, where the platform serves git. */
-export interface GitInfo { url: string; deployBranches: string[] }
+export interface GitInfo {
+  url: string;
+  deployBranches: string[];
+}
 
 export interface ContainerStatus {
   name: string;
@@ -60,7 +66,12 @@ export interface ContainerStatus {
     terminated?: { exitCode: number; reason: string; startedAt: string | null; finishedAt: string };
   };
 }
-export interface PodEvent { time: string; container: string; reason: string; message: string }
+export interface PodEvent {
+  time: string;
+  container: string;
+  reason: string;
+  message: string;
+}
 export interface Pod {
   name: string;
   release: number | null;
@@ -86,5 +97,13 @@ export interface Job {
   finishedAt: string | null;
 }
 
-export interface Problem { type?: string; title?: string; status: number; detail?: string; code?: string }
-export interface List<T> { items: T[] }
+export interface Problem {
+  type?: string;
+  title?: string;
+  status: number;
+  detail?: string;
+  code?: string;
+}
+export interface List<T> {
+  items: T[];
+}

@@ -14,7 +14,9 @@ export function uploadBundle(opts: {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `/api/v1/apps/${encodeURIComponent(opts.app)}/deploys`);
-    for (const [k, v] of Object.entries(authHeaders({ 'content-type': opts.contentType, 'x-sidecar-source': 'dashboard' }))) {
+    for (const [k, v] of Object.entries(
+      authHeaders({ 'content-type': opts.contentType, 'x-sidecar-source': 'dashboard' }),
+    )) {
       xhr.setRequestHeader(k, v);
     }
     xhr.upload.onprogress = (e) => opts.onProgress(e.loaded, e.lengthComputable ? e.total : opts.body.size);

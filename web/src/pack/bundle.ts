@@ -1,7 +1,11 @@
 import { gzip, type PackEntry, tarOf } from './tar.js';
 
 export type BundleType = 'application/gzip' | 'application/x-tar' | 'application/zip';
-export interface Bundle { blob: Blob; contentType: BundleType; label: string }
+export interface Bundle {
+  blob: Blob;
+  contentType: BundleType;
+  label: string;
+}
 
 /** Version-control data and OS litter make a bundle bigger and never help it run. */
 const SKIP = /(^|\/)(\.git|\.DS_Store|Thumbs\.db)(\/|$)/;
@@ -18,7 +22,11 @@ export function archiveType(name: string): BundleType | null {
 export async function packFiles(entries: PackEntry[], label: string): Promise<Bundle> {
   const kept = entries.filter((e) => !SKIP.test(e.path));
   if (kept.length === 0) throw new Error('the folder has no files to deploy');
-  return { blob: await gzip(await tarOf(kept)), contentType: 'application/gzip', label: `${label} (${kept.length} files, packed here)` };
+  return {
+    blob: await gzip(await tarOf(kept)),
+    contentType: 'application/gzip',
+    label: `${label} (${kept.length} files, packed here)`,
+  };
 }
 
 /** Files from a folder picker (`webkitdirectory`): paths start with the folder's own name. */
@@ -36,7 +44,10 @@ export async function bundleFromFileList(files: FileList): Promise<Bundle> {
 
 /** What was dropped: one archive is sent as is; a folder or loose files are packed. */
 export async function bundleFromDrop(dt: DataTransfer): Promise<Bundle> {
-  const roots = [...dt.items].filter((i) => i.kind === 'file').map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
+  const roots = [...dt.items]
+    .filter((i) => i.kind === 'file')
+    .map((i) => i.webkitGetAsEntry())
+    .filter((e): e is FileSystemEntry => e !== null);
   const first = roots[0];
   if (roots.length === 1 && first?.isFile) {
     const file = await fileOf(first as FileSystemFileEntry);
@@ -46,7 +57,8 @@ export async function bundleFromDrop(dt: DataTransfer): Promise<Bundle> {
   if (roots.length === 0) {
     const files = [...dt.files];
     const f = files[0];
-    if (files.length === 1 && f && archiveType(f.name)) return { blob: f, contentType: archiveType(f.name)!, label: f.name };
+    if (files.length === 1 && f && archiveType(f.name))
+      return { blob: f, contentType: archiveType(f.name)!, label: f.name };
     throw new Error('nothing that can be deployed was dropped');
   }
   const entries: PackEntry[] = [];

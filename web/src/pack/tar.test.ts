@@ -18,7 +18,8 @@ const files: Record<string, string> = {
   [veryLong]: 'very long',
   'empty.txt': '',
 };
-const entries = () => Object.entries(files).map(([path, text]) => ({ path, data: new Blob([text]), mtime: 1_700_000_000_000 }));
+const entries = () =>
+  Object.entries(files).map(([path, text]) => ({ path, data: new Blob([text]), mtime: 1_700_000_000_000 }));
 
 async function readTar(buf: Buffer): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -53,7 +54,9 @@ describe('browser tar packer', () => {
     const dir = mkdtempSync(join(tmpdir(), 'web-tar-'));
     try {
       writeFileSync(join(dir, 'b.tgz'), gz);
-      const listed = execFileSync('tar', ['-tzf', join(dir, 'b.tgz')], { encoding: 'utf8' }).trim().split('\n');
+      const listed = execFileSync('tar', ['-tzf', join(dir, 'b.tgz')], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
       expect(listed.sort()).toEqual(Object.keys(files).sort());
       execFileSync('tar', ['-xzf', join(dir, 'b.tgz'), '-C', dir]);
       expect(readFileSync(join(dir, veryLong), 'utf8')).toBe('very long');
@@ -63,12 +66,17 @@ describe('browser tar packer', () => {
   });
 
   it('leaves out .git and OS litter from a dropped folder', async () => {
-    const b = await packFiles([
-      { path: 'site/index.html', data: new Blob(['<h1>hi</h1>']) },
-      { path: 'site/.git/HEAD', data: new Blob(['ref: refs/heads/main']) },
-      { path: 'site/.DS_Store', data: new Blob(['x']) },
-    ], 'site');
+    const b = await packFiles(
+      [
+        { path: 'site/index.html', data: new Blob(['<h1>hi</h1>']) },
+        { path: 'site/.git/HEAD', data: new Blob(['ref: refs/heads/main']) },
+        { path: 'site/.DS_Store', data: new Blob(['x']) },
+      ],
+      'site',
+    );
     expect(b.contentType).toBe('application/gzip');
-    expect(Object.keys(await readTar(gunzipSync(Buffer.from(await b.blob.arrayBuffer())))).sort()).toEqual(['site/index.html']);
+    expect(Object.keys(await readTar(gunzipSync(Buffer.from(await b.blob.arrayBuffer())))).sort()).toEqual([
+      'site/index.html',
+    ]);
   });
 });

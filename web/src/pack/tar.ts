@@ -3,7 +3,11 @@
  * Regular files only (a browser hands us no links or devices). Paths longer
  * than ustar's name/prefix fields, or not ASCII, get a PAX `path` record.
  */
-export interface PackEntry { path: string; data: Blob; mtime?: number }
+export interface PackEntry {
+  path: string;
+  data: Blob;
+  mtime?: number;
+}
 
 const BLOCK = 512;
 const enc = new TextEncoder();
@@ -18,7 +22,15 @@ export async function tarOf(entries: PackEntry[]): Promise<Blob> {
       const record = paxRecord('path', e.path);
       parts.push(header({ name: 'PaxHeader', size: record.length, mtime, type: 'x' }), record, padding(record.length));
     }
-    parts.push(header({ name: fit?.name ?? e.path.slice(-99).replace(/[^\x20-\x7e]/g, '_'), prefix: fit?.prefix, size, mtime, type: '0' }));
+    parts.push(
+      header({
+        name: fit?.name ?? e.path.slice(-99).replace(/[^\x20-\x7e]/g, '_'),
+        prefix: fit?.prefix,
+        size,
+        mtime,
+        type: '0',
+      }),
+    );
     parts.push(e.data, padding(size));
   }
   parts.push(new Uint8Array(BLOCK * 2)); // end of archive: two zero blocks
@@ -50,10 +62,17 @@ function paxRecord(key: string, value: string): Uint8Array<ArrayBuffer> {
   return enc.encode(`${len} ${key}=${value}\n`);
 }
 
-function header(h: { name: string; prefix?: string | undefined; size: number; mtime: number; type: '0' | 'x' }): Uint8Array<ArrayBuffer> {
+function header(h: {
+  name: string;
+  prefix?: string | undefined;
+  size: number;
+  mtime: number;
+  type: '0' | 'x';
+}): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(BLOCK);
   const put = (offset: number, len: number, s: string) => b.set(enc.encode(s).subarray(0, len), offset);
-  const octal = (offset: number, len: number, n: number) => put(offset, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
+  const octal = (offset: number, len: number, n: number) =>
+    put(offset, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
   put(0, 100, h.name);
   octal(100, 8, 0o644);
   octal(108, 8, 0);

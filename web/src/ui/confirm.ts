@@ -5,13 +5,19 @@ export function confirmDialog(opts: { title: string; body: string; confirm: stri
   return new Promise((resolve) => {
     const cancelBtn = h('button', { type: 'button', class: 'btn', value: 'cancel' }, 'Cancel');
     const okBtn = h('button', { type: 'button', class: 'btn btn-primary', value: 'ok' }, opts.confirm);
-    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title', 'aria-describedby': 'dialog-body' },
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': 'dialog-title', 'aria-describedby': 'dialog-body' },
       h('h2', { id: 'dialog-title' }, opts.title),
       h('p', { id: 'dialog-body' }, opts.body),
-      h('div', { class: 'button-row end' }, cancelBtn, okBtn));
+      h('div', { class: 'button-row end' }, cancelBtn, okBtn),
+    );
     let result = false;
     cancelBtn.addEventListener('click', () => dialog.close());
-    okBtn.addEventListener('click', () => { result = true; dialog.close(); });
+    okBtn.addEventListener('click', () => {
+      result = true;
+      dialog.close();
+    });
     dialog.addEventListener('close', () => {
       dialog.remove();
       resolve(result);

@@ -14,7 +14,12 @@ import { podsTab } from './pods-tab.js';
 import { releasesTab } from './releases-tab.js';
 
 const TAB_VIEWS: Record<Tab, (ctx: AppContext) => HTMLElement> = {
-  deploy: deployTab, releases: releasesTab, config: configTab, pods: podsTab, logs: logsTab, jobs: jobsTab,
+  deploy: deployTab,
+  releases: releasesTab,
+  config: configTab,
+  pods: podsTab,
+  logs: logsTab,
+  jobs: jobsTab,
 };
 
 /** One app: a header that stays current (status, release, URL) and the tabs. */
@@ -24,11 +29,14 @@ export function appPage(name: string, tab: Tab, signal: AbortSignal): HTMLElemen
   const body = h('div', { class: 'tab-body' }, loading('the app'));
   let current: App | null = null;
 
-  const showFacts = (a: App) => replace(facts,
-    statusBadge(a.status),
-    h('span', null, a.currentRelease === null ? 'not deployed yet' : `release v${a.currentRelease}`),
-    h('span', null, `${a.replicas} ${a.replicas === 1 ? 'replica' : 'replicas'}`),
-    h('a', { href: a.url, target: '_blank', rel: 'noopener', class: 'app-url' }, a.url));
+  const showFacts = (a: App) =>
+    replace(
+      facts,
+      statusBadge(a.status),
+      h('span', null, a.currentRelease === null ? 'not deployed yet' : `release v${a.currentRelease}`),
+      h('span', null, `${a.replicas} ${a.replicas === 1 ? 'replica' : 'replicas'}`),
+      h('a', { href: a.url, target: '_blank', rel: 'noopener', class: 'app-url' }, a.url),
+    );
 
   const refresh = async (): Promise<App> => {
     const a = await api.get<App>(appPath(name), signal);
@@ -43,13 +51,26 @@ export function appPage(name: string, tab: Tab, signal: AbortSignal): HTMLElemen
     refresh().then(
       () => {
         replace(body, TAB_VIEWS[tab](ctx));
-        poll(async () => { await refresh().catch(() => undefined); }, 4000, signal);
+        poll(
+          async () => {
+            await refresh().catch(() => undefined);
+          },
+          4000,
+          signal,
+        );
       },
       (e: unknown) => {
         if (signal.aborted) return;
         if (e instanceof ApiError && e.status === 404) {
-          replace(body, h('div', { class: 'state state-error', role: 'alert' },
-            h('p', null, `There is no app named "${name}" (or this token may not see it). `), h('a', { href: '/' }, 'Back to the apps')));
+          replace(
+            body,
+            h(
+              'div',
+              { class: 'state state-error', role: 'alert' },
+              h('p', null, `There is no app named "${name}" (or this token may not see it). `),
+              h('a', { href: '/' }, 'Back to the apps'),
+            ),
+          );
         } else {
           replace(body, errorState(`Could not load the app: ${messageOf(e)}`, load));
         }
@@ -58,10 +79,24 @@ export function appPage(name: string, tab: Tab, signal: AbortSignal): HTMLElemen
   };
   load();
 
-  return h('section', { class: 'page' },
-    h('nav', { 'aria-label': 'Breadcrumb', class: 'crumbs' }, h('a', { href: '/' }, 'Apps'), h('span', { 'aria-hidden': 'true' }, ' / '), name),
+  return h(
+    'section',
+    { class: 'page' },
+    h(
+      'nav',
+      { 'aria-label': 'Breadcrumb', class: 'crumbs' },
+      h('a', { href: '/' }, 'Apps'),
+      h('span', { 'aria-hidden': 'true' }, ' / '),
+      name,
+    ),
     h('div', { class: 'page-head' }, heading, facts),
-    h('nav', { class: 'tabs', 'aria-label': 'App sections' },
-      ...TABS.map((t) => h('a', { href: appHref(name, t.id), class: 'tab', 'aria-current': t.id === tab ? 'page' : null }, t.label))),
-    body);
+    h(
+      'nav',
+      { class: 'tabs', 'aria-label': 'App sections' },
+      ...TABS.map((t) =>
+        h('a', { href: appHref(name, t.id), class: 'tab', 'aria-current': t.id === tab ? 'page' : null }, t.label),
+      ),
+    ),
+    body,
+  );
 }

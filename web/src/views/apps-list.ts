@@ -28,44 +28,95 @@ export function appsList(signal: AbortSignal): HTMLElement {
   const refresh = async () => {
     try {
       const { items } = await api.get<List<App>>('/apps', signal);
-      const lastDeploys = await Promise.all(items.map((a) =>
-        api.get<List<Deploy>>(`/apps/${encodeURIComponent(a.name)}/deploys`, signal).then((d) => d.items[0] ?? null, () => null)));
+      const lastDeploys = await Promise.all(
+        items.map((a) =>
+          api.get<List<Deploy>>(`/apps/${encodeURIComponent(a.name)}/deploys`, signal).then(
+            (d) => d.items[0] ?? null,
+            () => null,
+          ),
+        ),
+      );
       loaded = true;
-      replace(body, items.length === 0
-        ? empty('No apps yet. Create one above, then deploy a folder, a .zip or a .tar.gz to it.')
-        : appsTable(items, lastDeploys));
+      replace(
+        body,
+        items.length === 0
+          ? empty('No apps yet. Create one above, then deploy a folder, a .zip or a .tar.gz to it.')
+          : appsTable(items, lastDeploys),
+      );
     } catch (e) {
       if (signal.aborted) return;
       // Keep showing the last good table on a passing error; say so only when there is nothing to show.
-      if (!loaded) replace(body, errorState(`Could not load the apps: ${messageOf(e)}`, () => void refresh()));
+      if (!loaded)
+        replace(
+          body,
+          errorState(`Could not load the apps: ${messageOf(e)}`, () => void refresh()),
+        );
     }
   };
   poll(refresh, 5000, signal);
 
-  return h('section', { class: 'page' },
+  return h(
+    'section',
+    { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Apps')),
     createForm(),
-    body);
+    body,
+  );
 }
 
 function appsTable(apps: App[], last: Array<Deploy | null>): HTMLElement {
-  return h('div', { class: 'table-wrap' },
-    h('table', { class: 'table' },
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'table' },
       h('caption', { class: 'visually-hidden' }, 'Apps with status, current release, URL and last deploy'),
-      h('thead', null, h('tr', null, ...['App', 'Status', 'Release', 'URL', 'Last deploy'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', null, ...apps.map((a, i) => {
-        const d = last[i];
-        return h('tr', null,
-          h('th', { scope: 'row' }, h('a', { href: appHref(a.name) }, a.name)),
-          h('td', null, statusBadge(a.status)),
-          h('td', null, a.currentRelease === null ? '—' : `v${a.currentRelease}`),
-          h('td', { class: 'url-cell' }, h('a', { href: a.url, target: '_blank', rel: 'noopener' }, a.url)),
-          h('td', null, d ? h('time', { datetime: d.createdAt, title: dateTime(d.createdAt) }, `${ago(d.createdAt)} · `, statusBadge(d.status)) : 'never'));
-      }))));
+      h(
+        'thead',
+        null,
+        h('tr', null, ...['App', 'Status', 'Release', 'URL', 'Last deploy'].map((c) => h('th', { scope: 'col' }, c))),
+      ),
+      h(
+        'tbody',
+        null,
+        ...apps.map((a, i) => {
+          const d = last[i];
+          return h(
+            'tr',
+            null,
+            h('th', { scope: 'row' }, h('a', { href: appHref(a.name) }, a.name)),
+            h('td', null, statusBadge(a.status)),
+            h('td', null, a.currentRelease === null ? '—' : `v${a.currentRelease}`),
+            h('td', { class: 'url-cell' }, h('a', { href: a.url, target: '_blank', rel: 'noopener' }, a.url)),
+            h(
+              'td',
+              null,
+              d
+                ? h(
+                    'time',
+                    { datetime: d.createdAt, title: dateTime(d.createdAt) },
+                    `${ago(d.createdAt)} · `,
+                    statusBadge(d.status),
+                  )
+                : 'never',
+            ),
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 function createForm(): HTMLElement {
-  const input = h('input', { id: 'new-app-name', name: 'name', autocomplete: 'off', spellcheck: 'false', maxlength: '40', 'aria-describedby': 'new-app-hint new-app-problem' });
+  const input = h('input', {
+    id: 'new-app-name',
+    name: 'name',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    maxlength: '40',
+    'aria-describedby': 'new-app-hint new-app-problem',
+  });
   const problem = h('p', { id: 'new-app-problem', class: 'field-problem', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', disabled: true }, 'Create app');
   const check = () => {
@@ -75,11 +126,18 @@ function createForm(): HTMLElement {
     submit.disabled = input.value === '' || p !== null;
   };
   input.addEventListener('input', check);
-  const form = h('form', { class: 'card create-app', 'aria-label': 'Create an app' },
+  const form = h(
+    'form',
+    { class: 'card create-app', 'aria-label': 'Create an app' },
     h('label', { for: 'new-app-name' }, 'App name'),
     h('div', { class: 'inline-field' }, input, submit),
-    h('p', { id: 'new-app-hint', class: 'hint' }, 'Lower-case letters, digits and "-", starting with a letter; at most 30. It becomes the app\'s host name.'),
-    problem);
+    h(
+      'p',
+      { id: 'new-app-hint', class: 'hint' },
+      'Lower-case letters, digits and "-", starting with a letter; at most 30. It becomes the app\'s host name.',
+    ),
+    problem,
+  );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const name = input.value;
@@ -89,7 +147,8 @@ function createForm(): HTMLElement {
       return;
     }
     submit.disabled = true;
-    api.post<App>('/apps', { name })
+    api
+      .post<App>('/apps', { name })
       .then((app) => navigate(appHref(app.name)))
       .catch((err: unknown) => {
         replace(problem, messageOf(err));

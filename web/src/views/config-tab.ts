@@ -8,7 +8,13 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED = new Set(['PORT', 'SIDECAR_APP', 'SIDECAR_RELEASE']);
 
 /** One variable being edited. `stored`: the platform has it; a secret's stored value is never known here. */
-interface Row { key: string; value: string; original: string | undefined; stored: boolean; removed: boolean }
+interface Row {
+  key: string;
+  value: string;
+  original: string | undefined;
+  stored: boolean;
+  removed: boolean;
+}
 type Kind = 'env' | 'secrets';
 
 /**
@@ -19,8 +25,20 @@ type Kind = 'env' | 'secrets';
 export function configTab(ctx: AppContext): HTMLElement {
   const state: Record<Kind, Row[]> = { env: [], secrets: [] };
   const load = (a: App) => {
-    state.env = Object.entries(a.env).map(([key, value]) => ({ key, value, original: value, stored: true, removed: false }));
-    state.secrets = Object.keys(a.secrets).map((key) => ({ key, value: '', original: undefined, stored: true, removed: false }));
+    state.env = Object.entries(a.env).map(([key, value]) => ({
+      key,
+      value,
+      original: value,
+      stored: true,
+      removed: false,
+    }));
+    state.secrets = Object.keys(a.secrets).map((key) => ({
+      key,
+      value: '',
+      original: undefined,
+      stored: true,
+      removed: false,
+    }));
   };
   load(ctx.app());
 
@@ -36,15 +54,29 @@ export function configTab(ctx: AppContext): HTMLElement {
   };
   render();
 
-  const form = h('form', { class: 'config-form', 'aria-label': 'Configuration' },
-    h('section', { class: 'card', 'aria-labelledby': 'env-title' },
-      h('h2', { id: 'env-title' }, 'Environment variables'), envSection),
-    h('section', { class: 'card', 'aria-labelledby': 'secrets-title' },
+  const form = h(
+    'form',
+    { class: 'config-form', 'aria-label': 'Configuration' },
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'env-title' },
+      h('h2', { id: 'env-title' }, 'Environment variables'),
+      envSection,
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'secrets-title' },
       h('h2', { id: 'secrets-title' }, 'Secrets'),
-      h('p', { class: 'hint' }, 'Values are stored on the platform and never shown again. Type a new value to replace one.'),
-      secretSection),
+      h(
+        'p',
+        { class: 'hint' },
+        'Values are stored on the platform and never shown again. Type a new value to replace one.',
+      ),
+      secretSection,
+    ),
     h('div', { class: 'button-row' }, save),
-    message);
+    message,
+  );
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -68,7 +100,16 @@ export function configTab(ctx: AppContext): HTMLElement {
         const after = await newestDeploy(ctx.name);
         if (after && after.id !== before?.id) {
           replace(message, 'Saved. Rolling out a new release with this configuration.');
-          replace(logSlot, deployLog({ app: ctx.name, deployId: after.id, title: 'Config rollout', signal: ctx.signal, onEnd: () => void ctx.refresh().catch(() => undefined) }));
+          replace(
+            logSlot,
+            deployLog({
+              app: ctx.name,
+              deployId: after.id,
+              title: 'Config rollout',
+              signal: ctx.signal,
+              onEnd: () => void ctx.refresh().catch(() => undefined),
+            }),
+          );
         } else {
           replace(message, app.currentRelease === null ? 'Saved. It applies from the first deploy.' : 'Saved.');
         }
@@ -100,31 +141,86 @@ function varsEditor(kind: Kind, rows: Row[], rerender: () => void, message: HTML
   const secret = kind === 'secrets';
   const noun = secret ? 'secret' : 'variable';
   const visible = rows.filter((r) => !r.removed);
-  const table = visible.length === 0
-    ? h('p', { class: 'state state-empty' }, secret ? 'No secrets.' : 'No environment variables.')
-    : h('div', { class: 'table-wrap' }, h('table', { class: 'table vars' },
-      h('caption', { class: 'visually-hidden' }, secret ? 'Secrets' : 'Environment variables'),
-      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('td'))),
-      h('tbody', null, ...visible.map((r) => {
-        const input = h('input', {
-          type: secret ? 'password' : 'text', value: r.value, autocomplete: 'off', spellcheck: 'false',
-          'aria-label': secret ? `New value for secret ${r.key}` : `Value of ${r.key}`,
-          placeholder: secret && r.stored ? '•••••• (unchanged)' : null,
-        });
-        input.addEventListener('input', () => { r.value = input.value; });
-        return h('tr', null,
-          h('th', { scope: 'row' }, h('code', null, r.key)),
-          h('td', null, input),
-          h('td', null, h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Remove ${noun} ${r.key}`, onclick: () => { r.removed = true; rerender(); } }, 'Remove')));
-      }))));
+  const table =
+    visible.length === 0
+      ? h('p', { class: 'state state-empty' }, secret ? 'No secrets.' : 'No environment variables.')
+      : h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'table vars' },
+            h('caption', { class: 'visually-hidden' }, secret ? 'Secrets' : 'Environment variables'),
+            h(
+              'thead',
+              null,
+              h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('td')),
+            ),
+            h(
+              'tbody',
+              null,
+              ...visible.map((r) => {
+                const input = h('input', {
+                  type: secret ? 'password' : 'text',
+                  value: r.value,
+                  autocomplete: 'off',
+                  spellcheck: 'false',
+                  'aria-label': secret ? `New value for secret ${r.key}` : `Value of ${r.key}`,
+                  placeholder: secret && r.stored ? '•••••• (unchanged)' : null,
+                });
+                input.addEventListener('input', () => {
+                  r.value = input.value;
+                });
+                return h(
+                  'tr',
+                  null,
+                  h('th', { scope: 'row' }, h('code', null, r.key)),
+                  h('td', null, input),
+                  h(
+                    'td',
+                    null,
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'btn btn-small',
+                        'aria-label': `Remove ${noun} ${r.key}`,
+                        onclick: () => {
+                          r.removed = true;
+                          rerender();
+                        },
+                      },
+                      'Remove',
+                    ),
+                  ),
+                );
+              }),
+            ),
+          ),
+        );
 
-  const keyInput = h('input', { 'aria-label': `New ${noun} name`, autocomplete: 'off', spellcheck: 'false', placeholder: 'NAME' });
-  const valueInput = h('input', { type: secret ? 'password' : 'text', 'aria-label': `New ${noun} value`, autocomplete: 'off', spellcheck: 'false', placeholder: 'value' });
+  const keyInput = h('input', {
+    'aria-label': `New ${noun} name`,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'NAME',
+  });
+  const valueInput = h('input', {
+    type: secret ? 'password' : 'text',
+    'aria-label': `New ${noun} value`,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'value',
+  });
   const add = () => {
     const key = keyInput.value.trim();
-    const problem = !ENV_NAME.test(key) ? 'Names are letters, digits and _, not starting with a digit.'
-      : RESERVED.has(key) ? `${key} is set by the platform.`
-        : rows.some((r) => r.key === key && !r.removed) ? `${key} is already listed; edit its value instead.` : null;
+    const problem = !ENV_NAME.test(key)
+      ? 'Names are letters, digits and _, not starting with a digit.'
+      : RESERVED.has(key)
+        ? `${key} is set by the platform.`
+        : rows.some((r) => r.key === key && !r.removed)
+          ? `${key} is already listed; edit its value instead.`
+          : null;
     if (problem) {
       replace(message, h('span', { class: 'error-text' }, problem));
       keyInput.focus();
@@ -142,6 +238,12 @@ function varsEditor(kind: Kind, rows: Row[], rerender: () => void, message: HTML
   };
   const addButton = h('button', { type: 'button', class: 'btn', onclick: add }, `Add ${noun}`);
   // Enter in the add row adds the row instead of submitting the whole form.
-  for (const i of [keyInput, valueInput]) i.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); add(); } });
+  for (const i of [keyInput, valueInput])
+    i.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        add();
+      }
+    });
   return h('div', null, table, h('div', { class: 'add-row' }, keyInput, valueInput, addButton));
 }

@@ -22,7 +22,19 @@ export function deployTab(ctx: AppContext): HTMLElement {
     followed?.abort();
     followed = new AbortController();
     const signal = AbortSignal.any([ctx.signal, followed.signal]);
-    replace(logSlot, deployLog({ app: ctx.name, deployId, title, signal, onEnd: () => { void ctx.refresh().catch(() => undefined); void refreshHistory(); } }));
+    replace(
+      logSlot,
+      deployLog({
+        app: ctx.name,
+        deployId,
+        title,
+        signal,
+        onEnd: () => {
+          void ctx.refresh().catch(() => undefined);
+          void refreshHistory();
+        },
+      }),
+    );
   };
 
   let loaded = false;
@@ -30,31 +42,66 @@ export function deployTab(ctx: AppContext): HTMLElement {
     try {
       const { items } = await api.get<List<Deploy>>(appPath(ctx.name, '/deploys'), ctx.signal);
       loaded = true;
-      replace(history, items.length === 0 ? empty('No deploys yet. Drop a bundle above to make the first one.') : deploysTable(items, follow));
+      replace(
+        history,
+        items.length === 0
+          ? empty('No deploys yet. Drop a bundle above to make the first one.')
+          : deploysTable(items, follow),
+      );
     } catch (e) {
-      if (!ctx.signal.aborted && !loaded) replace(history, errorState(`Could not load the deploys: ${messageOf(e)}`, () => void refreshHistory()));
+      if (!ctx.signal.aborted && !loaded)
+        replace(
+          history,
+          errorState(`Could not load the deploys: ${messageOf(e)}`, () => void refreshHistory()),
+        );
     }
   };
   poll(refreshHistory, 5000, ctx.signal);
 
-  return h('div', { class: 'grid' },
-    h('div', { class: 'col-main' },
+  return h(
+    'div',
+    { class: 'grid' },
+    h(
+      'div',
+      { class: 'col-main' },
       uploadCard(ctx, (d) => follow(d.id, 'Deploy from the dashboard')),
       logSlot,
-      h('section', { class: 'card', 'aria-labelledby': 'deploys-title' }, h('h2', { id: 'deploys-title' }, 'Recent deploys'), history)),
-    h('div', { class: 'col-side' }, scaleCard(ctx, (d) => follow(d.id, 'Scale rollout')), gitCard(ctx.name, ctx.signal)));
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'deploys-title' },
+        h('h2', { id: 'deploys-title' }, 'Recent deploys'),
+        history,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'col-side' },
+      scaleCard(ctx, (d) => follow(d.id, 'Scale rollout')),
+      gitCard(ctx.name, ctx.signal),
+    ),
+  );
 }
 
 function uploadCard(ctx: AppContext, onDeploy: (d: Deploy) => void): HTMLElement {
   const archiveId = uid('archive');
   const folderId = uid('folder');
   const progressId = uid('progress');
-  const archive = h('input', { id: archiveId, type: 'file', class: 'visually-hidden', accept: '.zip,.tar.gz,.tgz,.tar,application/zip,application/gzip,application/x-tar' });
+  const archive = h('input', {
+    id: archiveId,
+    type: 'file',
+    class: 'visually-hidden',
+    accept: '.zip,.tar.gz,.tgz,.tar,application/zip,application/gzip,application/x-tar',
+  });
   const folder = h('input', { id: folderId, type: 'file', class: 'visually-hidden', webkitdirectory: true });
   const progress = h('progress', { id: progressId, max: '1', value: '0' });
   const progressText = h('span', { class: 'muted' });
-  const progressRow = h('div', { class: 'progress-row', hidden: true },
-    h('label', { for: progressId }, 'Upload progress'), progress, progressText);
+  const progressRow = h(
+    'div',
+    { class: 'progress-row', hidden: true },
+    h('label', { for: progressId }, 'Upload progress'),
+    progress,
+    progressText,
+  );
   const message = h('p', { class: 'form-message', role: 'status' });
   let busy = false;
 
@@ -69,7 +116,9 @@ function uploadCard(ctx: AppContext, onDeploy: (d: Deploy) => void): HTMLElement
       progress.value = 0;
       replace(message, `Uploading ${bundle.label}…`);
       const d = await uploadBundle({
-        app: ctx.name, body: bundle.blob, contentType: bundle.contentType,
+        app: ctx.name,
+        body: bundle.blob,
+        contentType: bundle.contentType,
         onProgress: (loaded, total) => {
           progress.value = total ? loaded / total : 0;
           replace(progressText, `${bytes(loaded)} of ${bytes(total)}`);
@@ -88,15 +137,27 @@ function uploadCard(ctx: AppContext, onDeploy: (d: Deploy) => void): HTMLElement
     }
   };
 
-  archive.addEventListener('change', () => { if (archive.files?.length) void deploy(() => bundleFromFileList(archive.files!)); });
-  folder.addEventListener('change', () => { if (folder.files?.length) void deploy(() => bundleFromFileList(folder.files!)); });
+  archive.addEventListener('change', () => {
+    if (archive.files?.length) void deploy(() => bundleFromFileList(archive.files!));
+  });
+  folder.addEventListener('change', () => {
+    if (folder.files?.length) void deploy(() => bundleFromFileList(folder.files!));
+  });
 
-  const zone = h('div', { class: 'dropzone', role: 'group', 'aria-labelledby': 'drop-title', 'aria-describedby': 'drop-hint' },
+  const zone = h(
+    'div',
+    { class: 'dropzone', role: 'group', 'aria-labelledby': 'drop-title', 'aria-describedby': 'drop-hint' },
     h('p', { id: 'drop-title', class: 'dropzone-title' }, 'Drop a folder, a .zip or a .tar.gz here'),
     h('p', { id: 'drop-hint', class: 'hint' }, 'A folder is packed into a .tar.gz in this browser. Or pick one:'),
-    h('div', { class: 'button-row' },
-      h('label', { for: archiveId, class: 'btn' }, 'Choose archive…'), archive,
-      h('label', { for: folderId, class: 'btn' }, 'Choose folder…'), folder));
+    h(
+      'div',
+      { class: 'button-row' },
+      h('label', { for: archiveId, class: 'btn' }, 'Choose archive…'),
+      archive,
+      h('label', { for: folderId, class: 'btn' }, 'Choose folder…'),
+      folder,
+    ),
+  );
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('dragging');
@@ -109,19 +170,65 @@ function uploadCard(ctx: AppContext, onDeploy: (d: Deploy) => void): HTMLElement
     if (dt) void deploy(() => bundleFromDrop(dt));
   });
 
-  return h('section', { class: 'card', 'aria-labelledby': 'upload-title' },
-    h('h2', { id: 'upload-title' }, 'Deploy a new release'), zone, progressRow, message);
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'upload-title' },
+    h('h2', { id: 'upload-title' }, 'Deploy a new release'),
+    zone,
+    progressRow,
+    message,
+  );
 }
 
 function deploysTable(items: Deploy[], follow: (id: string, title: string) => void): HTMLElement {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-    h('caption', { class: 'visually-hidden' }, 'Recent deploys, newest first'),
-    h('thead', null, h('tr', null, ...['When', 'Source', 'Status', 'Release', 'Took', ''].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', null, ...items.slice(0, 15).map((d) => h('tr', null,
-      h('td', null, h('time', { datetime: d.createdAt, title: dateTime(d.createdAt) }, ago(d.createdAt))),
-      h('td', null, d.source),
-      h('td', null, statusBadge(d.status), d.error ? h('span', { class: 'error-text small' }, ` ${d.error.message}`) : null),
-      h('td', null, d.release === null ? '—' : `v${d.release}`),
-      h('td', null, duration(d.timings.totalMs)),
-      h('td', null, h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Show the log of deploy ${d.id}`, onclick: () => follow(d.id, `Deploy ${d.release === null ? '' : `of v${d.release}`}`) }, 'Show log')))))));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'table' },
+      h('caption', { class: 'visually-hidden' }, 'Recent deploys, newest first'),
+      h(
+        'thead',
+        null,
+        h('tr', null, ...['When', 'Source', 'Status', 'Release', 'Took', ''].map((c) => h('th', { scope: 'col' }, c))),
+      ),
+      h(
+        'tbody',
+        null,
+        ...items
+          .slice(0, 15)
+          .map((d) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('time', { datetime: d.createdAt, title: dateTime(d.createdAt) }, ago(d.createdAt))),
+              h('td', null, d.source),
+              h(
+                'td',
+                null,
+                statusBadge(d.status),
+                d.error ? h('span', { class: 'error-text small' }, ` ${d.error.message}`) : null,
+              ),
+              h('td', null, d.release === null ? '—' : `v${d.release}`),
+              h('td', null, duration(d.timings.totalMs)),
+              h(
+                'td',
+                null,
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'btn btn-small',
+                    'aria-label': `Show the log of deploy ${d.id}`,
+                    onclick: () => follow(d.id, `Deploy ${d.release === null ? '' : `of v${d.release}`}`),
+                  },
+                  'Show log',
+                ),
+              ),
+            ),
+          ),
+      ),
+    ),
+  );
 }

@@ -22,17 +22,24 @@ export function gitCard(app: string, signal: AbortSignal): HTMLElement {
   const show = (url: string, branch: string) => {
     lines = `git remote add sidecar ${url}\ngit push sidecar HEAD:${branch}`;
     copy.disabled = false;
-    replace(body,
-      h('p', { class: 'hint' }, 'From your app\'s repository:'),
-      h('pre', { class: 'code', 'aria-label': 'git commands for this app', tabindex: '0' }, lines));
+    replace(
+      body,
+      h('p', { class: 'hint' }, "From your app's repository:"),
+      h('pre', { class: 'code', 'aria-label': 'git commands for this app', tabindex: '0' }, lines),
+    );
   };
   api.get<GitInfo>(appPath(app, '/git'), signal).then(
     (g) => show(g.url || defaultUrl(app), g.deployBranches[0] ?? 'main'),
-    () => { if (!signal.aborted) show(defaultUrl(app), 'main'); },
+    () => {
+      if (!signal.aborted) show(defaultUrl(app), 'main');
+    },
   );
-  return h('section', { class: 'card', 'aria-labelledby': 'git-title' },
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'git-title' },
     h('div', { class: 'card-head' }, h('h2', { id: 'git-title' }, 'Deploy with git'), copy, status),
-    body);
+    body,
+  );
 }
 
 const defaultUrl = (app: string): string => `${location.origin}/git/${app}.git`;

@@ -19,11 +19,15 @@ export function logsTab(ctx: AppContext): HTMLElement {
   const body = h('div', null, out);
   let stream: AbortController | null = null;
 
-  void api.get<List<Pod>>(appPath(ctx.name, '/pods'), ctx.signal).then((pods) => {
-    const names = new Set<string>();
-    for (const p of pods.items) for (const c of [...p.initContainerStatuses, ...p.containerStatuses]) names.add(c.name);
-    for (const n of names) select.append(h('option', { value: n }, n));
-  }, () => undefined);
+  void api.get<List<Pod>>(appPath(ctx.name, '/pods'), ctx.signal).then(
+    (pods) => {
+      const names = new Set<string>();
+      for (const p of pods.items)
+        for (const c of [...p.initContainerStatuses, ...p.containerStatuses]) names.add(c.name);
+      for (const n of names) select.append(h('option', { value: n }, n));
+    },
+    () => undefined,
+  );
 
   const start = () => {
     stream?.abort();
@@ -36,27 +40,44 @@ export function logsTab(ctx: AppContext): HTMLElement {
     if (followBox.checked) q.set('follow', 'true');
     replace(status, followBox.checked ? 'Following…' : 'Loading…');
     void read(`/api/v1${appPath(ctx.name, `/logs?${q}`)}`, out, signal).then(
-      () => { if (!signal.aborted) replace(status, followBox.checked ? 'The log stream ended.' : `Showing the last ${TAIL} lines.`); },
+      () => {
+        if (!signal.aborted)
+          replace(status, followBox.checked ? 'The log stream ended.' : `Showing the last ${TAIL} lines.`);
+      },
       (e: unknown) => {
         if (signal.aborted) return;
         replace(status);
         if (e instanceof ApiError && e.status === 404 && e.code === 'not_found') {
-          replace(body, errorState('This platform does not serve runtime logs yet (GET /api/v1/apps/:app/logs is missing). Deploy logs are on the Deploy tab; job output on the Jobs tab.'));
+          replace(
+            body,
+            errorState(
+              'This platform does not serve runtime logs yet (GET /api/v1/apps/:app/logs is missing). Deploy logs are on the Deploy tab; job output on the Jobs tab.',
+            ),
+          );
         } else {
           replace(body, errorState(`Could not read the logs: ${messageOf(e)}`, start));
         }
-      });
+      },
+    );
   };
   select.addEventListener('change', start);
   followBox.addEventListener('change', start);
   start();
 
-  return h('section', { class: 'card', 'aria-labelledby': 'logs-title' },
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'logs-title' },
     h('h2', { id: 'logs-title' }, 'Logs'),
-    h('div', { class: 'toolbar' },
-      h('label', { for: 'log-container' }, 'Container'), select,
-      h('label', { class: 'check' }, followBox, ' Follow')),
-    status, body);
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('label', { for: 'log-container' }, 'Container'),
+      select,
+      h('label', { class: 'check' }, followBox, ' Follow'),
+    ),
+    status,
+    body,
+  );
 }
 
 async function read(url: string, out: HTMLElement, signal: AbortSignal): Promise<void> {

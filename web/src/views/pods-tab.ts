@@ -22,11 +22,22 @@ export function podsTab(ctx: AppContext): HTMLElement {
       const json = JSON.stringify(items);
       if (json === lastJson) return; // unchanged: keep the DOM (and the reader's place) as it is
       lastJson = json;
-      replace(body, items.length === 0
-        ? empty(ctx.app().currentRelease === null ? 'No pods: the app has not been deployed yet.' : 'No pods are running (scaled to 0, or stopped).')
-        : items.map((p) => podCard(p, open)));
+      replace(
+        body,
+        items.length === 0
+          ? empty(
+              ctx.app().currentRelease === null
+                ? 'No pods: the app has not been deployed yet.'
+                : 'No pods are running (scaled to 0, or stopped).',
+            )
+          : items.map((p) => podCard(p, open)),
+      );
     } catch (e) {
-      if (!ctx.signal.aborted && !loaded) replace(body, errorState(`Could not load the pods: ${messageOf(e)}`, () => void refresh()));
+      if (!ctx.signal.aborted && !loaded)
+        replace(
+          body,
+          errorState(`Could not load the pods: ${messageOf(e)}`, () => void refresh()),
+        );
     }
   };
   poll(refresh, 3000, ctx.signal);
@@ -34,24 +45,57 @@ export function podsTab(ctx: AppContext): HTMLElement {
 }
 
 function podCard(pod: Pod, open: Set<string>): HTMLElement {
-  const events = h('details', { open: open.has(pod.name) ? true : null },
+  const events = h(
+    'details',
+    { open: open.has(pod.name) ? true : null },
     h('summary', null, `Events (${pod.events.length})`),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'table small' },
-      h('caption', { class: 'visually-hidden' }, `Lifecycle events of ${pod.name}, in order`),
-      h('thead', null, h('tr', null, ...['Time', 'Container', 'Reason', 'Message'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', null, ...pod.events.map((e) => h('tr', null,
-        h('td', null, h('time', { datetime: e.time }, clock(e.time))), h('td', null, e.container), h('td', null, e.reason), h('td', null, e.message)))))));
-  events.addEventListener('toggle', () => { if (events.open) open.add(pod.name); else open.delete(pod.name); });
-  return h('section', { class: 'card pod', 'aria-label': `Pod ${pod.name}` },
-    h('div', { class: 'card-head' },
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'table small' },
+        h('caption', { class: 'visually-hidden' }, `Lifecycle events of ${pod.name}, in order`),
+        h(
+          'thead',
+          null,
+          h('tr', null, ...['Time', 'Container', 'Reason', 'Message'].map((c) => h('th', { scope: 'col' }, c))),
+        ),
+        h(
+          'tbody',
+          null,
+          ...pod.events.map((e) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('time', { datetime: e.time }, clock(e.time))),
+              h('td', null, e.container),
+              h('td', null, e.reason),
+              h('td', null, e.message),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  events.addEventListener('toggle', () => {
+    if (events.open) open.add(pod.name);
+    else open.delete(pod.name);
+  });
+  return h(
+    'section',
+    { class: 'card pod', 'aria-label': `Pod ${pod.name}` },
+    h(
+      'div',
+      { class: 'card-head' },
       h('h2', null, h('code', null, pod.name)),
       statusBadge(pod.phase),
       h('span', { class: pod.ready ? 'ok-text' : 'muted' }, pod.ready ? 'Ready' : 'Not ready'),
-      pod.release !== null ? h('span', { class: 'muted' }, `release v${pod.release}`) : null),
-    h('div', { class: 'pod-grid' },
-      containersTable(pod),
-      timeline(pod)),
-    events);
+      pod.release !== null ? h('span', { class: 'muted' }, `release v${pod.release}`) : null,
+    ),
+    h('div', { class: 'pod-grid' }, containersTable(pod), timeline(pod)),
+    events,
+  );
 }
 
 function containersTable(pod: Pod): HTMLElement {
@@ -59,13 +103,33 @@ function containersTable(pod: Pod): HTMLElement {
     ...pod.initContainerStatuses.map((c): [ContainerStatus, string] => [c, c.sidecar ? 'sidecar' : 'init']),
     ...pod.containerStatuses.map((c): [ContainerStatus, string] => [c, 'main']),
   ];
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'table small' },
-    h('caption', { class: 'visually-hidden' }, `Containers of ${pod.name}`),
-    h('thead', null, h('tr', null, ...['Container', 'Kind', 'State', 'Ready', 'Restarts'].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', null, ...rows.map(([c, kind]) => h('tr', null,
-      h('th', { scope: 'row' }, h('span', { title: c.image }, c.name)),
-      h('td', null, h('span', { class: `kind kind-${kind}` }, kind)),
-      h('td', null, stateText(c)),
-      h('td', null, c.ready ? 'yes' : 'no'),
-      h('td', null, String(c.restartCount)))))));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'table small' },
+      h('caption', { class: 'visually-hidden' }, `Containers of ${pod.name}`),
+      h(
+        'thead',
+        null,
+        h('tr', null, ...['Container', 'Kind', 'State', 'Ready', 'Restarts'].map((c) => h('th', { scope: 'col' }, c))),
+      ),
+      h(
+        'tbody',
+        null,
+        ...rows.map(([c, kind]) =>
+          h(
+            'tr',
+            null,
+            h('th', { scope: 'row' }, h('span', { title: c.image }, c.name)),
+            h('td', null, h('span', { class: `kind kind-${kind}` }, kind)),
+            h('td', null, stateText(c)),
+            h('td', null, c.ready ? 'yes' : 'no'),
+            h('td', null, String(c.restartCount)),
+          ),
+        ),
+      ),
+    ),
+  );
 }

@@ -26,7 +26,19 @@ export function releasesTab(ctx: AppContext): HTMLElement {
     if (!ok) return;
     try {
       const d = await api.post<Deploy>(appPath(ctx.name, '/rollback'), { version });
-      replace(logSlot, deployLog({ app: ctx.name, deployId: d.id, title: `Rollback to v${version}`, signal: ctx.signal, onEnd: () => { void refresh(); void ctx.refresh().catch(() => undefined); } }));
+      replace(
+        logSlot,
+        deployLog({
+          app: ctx.name,
+          deployId: d.id,
+          title: `Rollback to v${version}`,
+          signal: ctx.signal,
+          onEnd: () => {
+            void refresh();
+            void ctx.refresh().catch(() => undefined);
+          },
+        }),
+      );
       logSlot.scrollIntoView({ block: 'nearest' });
     } catch (e) {
       replace(logSlot, h('p', { class: 'state state-error', role: 'alert' }, `Rollback not started: ${messageOf(e)}`));
@@ -41,35 +53,94 @@ export function releasesTab(ctx: AppContext): HTMLElement {
       ]);
       loaded = true;
       const byId = new Map(deps.items.map((d) => [d.id, d]));
-      replace(list, rels.items.length === 0
-        ? empty('No releases yet. A release is made by each successful deploy, config change or rollback.')
-        : releasesTable(rels.items, byId, (v) => void rollback(v)));
+      replace(
+        list,
+        rels.items.length === 0
+          ? empty('No releases yet. A release is made by each successful deploy, config change or rollback.')
+          : releasesTable(rels.items, byId, (v) => void rollback(v)),
+      );
     } catch (e) {
-      if (!ctx.signal.aborted && !loaded) replace(list, errorState(`Could not load the releases: ${messageOf(e)}`, () => void refresh()));
+      if (!ctx.signal.aborted && !loaded)
+        replace(
+          list,
+          errorState(`Could not load the releases: ${messageOf(e)}`, () => void refresh()),
+        );
     }
   };
   poll(refresh, 5000, ctx.signal);
 
-  return h('div', null, logSlot, h('section', { class: 'card', 'aria-labelledby': 'releases-title' }, h('h2', { id: 'releases-title' }, 'Releases'), list));
+  return h(
+    'div',
+    null,
+    logSlot,
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'releases-title' },
+      h('h2', { id: 'releases-title' }, 'Releases'),
+      list,
+    ),
+  );
 }
 
 function releasesTable(items: Release[], deploys: Map<string, Deploy>, rollback: (v: number) => void): HTMLElement {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-    h('caption', { class: 'visually-hidden' }, 'Releases, newest first'),
-    h('thead', null, h('tr', null, ...['Version', 'Source', 'Commit', 'Image digest', 'Runtime', 'Created', ''].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', null, ...items.map((r) => {
-      const d = deploys.get(r.deployId);
-      const commit = r.commit ?? d?.commit ?? null;
-      return h('tr', { class: r.current ? 'current' : null },
-        h('th', { scope: 'row' }, `v${r.version}`, r.current ? h('span', { class: 'badge badge-current' }, 'current') : null),
-        h('td', null, d?.source ?? '—'),
-        h('td', null, commit ? h('code', { title: `${commit.sha}\n${commit.message}` }, commit.sha.slice(0, 10)) : '—'),
-        h('td', null, h('code', { title: r.imageDigest }, shortDigest(r.imageDigest))),
-        h('td', null, h('code', { title: r.runtimeImage }, runtimeName(r.runtimeImage))),
-        h('td', null, h('time', { datetime: r.createdAt, title: dateTime(r.createdAt) }, ago(r.createdAt))),
-        h('td', null, r.current ? null
-          : h('button', { type: 'button', class: 'btn btn-small', onclick: () => rollback(r.version) }, `Roll back to v${r.version}`)));
-    }))));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'table' },
+      h('caption', { class: 'visually-hidden' }, 'Releases, newest first'),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          ...['Version', 'Source', 'Commit', 'Image digest', 'Runtime', 'Created', ''].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        ...items.map((r) => {
+          const d = deploys.get(r.deployId);
+          const commit = r.commit ?? d?.commit ?? null;
+          return h(
+            'tr',
+            { class: r.current ? 'current' : null },
+            h(
+              'th',
+              { scope: 'row' },
+              `v${r.version}`,
+              r.current ? h('span', { class: 'badge badge-current' }, 'current') : null,
+            ),
+            h('td', null, d?.source ?? '—'),
+            h(
+              'td',
+              null,
+              commit ? h('code', { title: `${commit.sha}\n${commit.message}` }, commit.sha.slice(0, 10)) : '—',
+            ),
+            h('td', null, h('code', { title: r.imageDigest }, shortDigest(r.imageDigest))),
+            h('td', null, h('code', { title: r.runtimeImage }, runtimeName(r.runtimeImage))),
+            h('td', null, h('time', { datetime: r.createdAt, title: dateTime(r.createdAt) }, ago(r.createdAt))),
+            h(
+              'td',
+              null,
+              r.current
+                ? null
+                : h(
+                    'button',
+                    { type: 'button', class: 'btn btn-small', onclick: () => rollback(r.version) },
+                    `Roll back to v${r.version}`,
+                  ),
+            ),
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 /** `127.0.0.1:5000/sidecar/runtime-node:abc123` → `runtime-node:abc123`. */

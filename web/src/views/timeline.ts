@@ -4,21 +4,39 @@ import { clock, duration } from '../ui/format.js';
 
 /** The kinds of marker, in legend order; anything else the runner reports is drawn as "other". */
 const MARKERS = {
-  Created: 'created', Started: 'started', Ready: 'ready', Killing: 'killing', Exited: 'terminated',
-  BackOff: 'restarted', Unhealthy: 'unhealthy',
+  Created: 'created',
+  Started: 'started',
+  Ready: 'ready',
+  Killing: 'killing',
+  Exited: 'terminated',
+  BackOff: 'restarted',
+  Unhealthy: 'unhealthy',
 } as const;
 const LEGEND: Array<[string, string]> = [
-  ['created', 'Created'], ['started', 'Started'], ['ready', 'Ready'], ['killing', 'Stopping'], ['terminated', 'Terminated'],
-  ['restarted', 'Restart back-off'], ['unhealthy', 'Probe failed'],
+  ['created', 'Created'],
+  ['started', 'Started'],
+  ['ready', 'Ready'],
+  ['killing', 'Stopping'],
+  ['terminated', 'Terminated'],
+  ['restarted', 'Restart back-off'],
+  ['unhealthy', 'Probe failed'],
 ];
 
 export type LaneKind = 'init' | 'sidecar' | 'main' | 'pod';
-interface Lane { name: string; kind: LaneKind; events: PodEvent[] }
+interface Lane {
+  name: string;
+  kind: LaneKind;
+  events: PodEvent[];
+}
 
 /** Lanes in the pod's start order: init containers and native sidecars as declared, then the main containers. */
 export function lanesOf(pod: Pod): Lane[] {
   const lanes: Lane[] = [
-    ...pod.initContainerStatuses.map((c) => ({ name: c.name, kind: (c.sidecar ? 'sidecar' : 'init') as LaneKind, events: [] })),
+    ...pod.initContainerStatuses.map((c) => ({
+      name: c.name,
+      kind: (c.sidecar ? 'sidecar' : 'init') as LaneKind,
+      events: [],
+    })),
     ...pod.containerStatuses.map((c) => ({ name: c.name, kind: 'main' as LaneKind, events: [] })),
   ];
   for (const e of pod.events) {
@@ -57,7 +75,8 @@ function spans(events: PodEvent[]): Array<{ from: number; to: number | null }> {
 export function timeline(pod: Pod): HTMLElement {
   const lanes = lanesOf(pod);
   const times = pod.events.map((e) => Date.parse(e.time));
-  if (times.length === 0) return h('p', { class: 'state state-empty' }, 'No lifecycle events recorded for this pod yet.');
+  if (times.length === 0)
+    return h('p', { class: 'state state-empty' }, 'No lifecycle events recorded for this pod yet.');
   const t0 = Math.min(...times);
   const t1 = Math.max(...times);
   const span = Math.max(t1 - t0, 1);
@@ -69,7 +88,13 @@ export function timeline(pod: Pod): HTMLElement {
     for (const s of spans(lane.events)) {
       const left = x(s.from);
       const right = s.to === null ? 100 : x(s.to);
-      track.append(h('div', { class: `run-bar${s.to === null ? ' open' : ''}`, style: `left:${left}%;width:${Math.max(right - left, 0.5)}%`, 'aria-hidden': 'true' }));
+      track.append(
+        h('div', {
+          class: `run-bar${s.to === null ? ' open' : ''}`,
+          style: `left:${left}%;width:${Math.max(right - left, 0.5)}%`,
+          'aria-hidden': 'true',
+        }),
+      );
     }
     let lastX = -10;
     let lift = 0;
@@ -80,23 +105,52 @@ export function timeline(pod: Pod): HTMLElement {
       lastX = pos;
       const kind = MARKERS[e.reason as keyof typeof MARKERS] ?? 'other';
       const label = `${lane.name} ${e.reason} at ${clock(e.time)} (+${duration(Date.parse(e.time) - t0)})${e.message ? `: ${e.message}` : ''}`;
-      track.append(h('span', { class: `marker marker-${kind} lift-${lift}`, style: `left:${pos}%`, role: 'img', 'aria-label': label, title: label, 'data-reason': e.reason, 'data-container': lane.name }));
+      track.append(
+        h('span', {
+          class: `marker marker-${kind} lift-${lift}`,
+          style: `left:${pos}%`,
+          role: 'img',
+          'aria-label': label,
+          title: label,
+          'data-reason': e.reason,
+          'data-container': lane.name,
+        }),
+      );
     }
-    return h('li', { class: `lane lane-${lane.kind}` },
-      h('div', { class: 'lane-label' }, h('span', { class: 'lane-name' }, lane.name), h('span', { class: `kind kind-${lane.kind}` }, lane.kind)),
-      track);
+    return h(
+      'li',
+      { class: `lane lane-${lane.kind}` },
+      h(
+        'div',
+        { class: 'lane-label' },
+        h('span', { class: 'lane-name' }, lane.name),
+        h('span', { class: `kind kind-${lane.kind}` }, lane.kind),
+      ),
+      track,
+    );
   });
 
-  return h('figure', { class: 'timeline' },
+  return h(
+    'figure',
+    { class: 'timeline' },
     h('figcaption', null, `Lifecycle of ${pod.name}: ${duration(t1 - t0)} from the first to the last event`),
     h('ol', { class: 'lanes', 'aria-label': `Container lanes of ${pod.name}` }, ...laneRows),
-    h('div', { class: 'axis', 'aria-hidden': 'true' },
+    h(
+      'div',
+      { class: 'axis', 'aria-hidden': 'true' },
       h('span', { style: 'left:3%' }, `${clock(new Date(t0).toISOString())}`),
       h('span', { style: 'left:50%' }, `+${duration(Math.round(span / 2))}`),
-      h('span', { style: 'left:97%' }, `+${duration(span)}`)),
-    h('ul', { class: 'legend', 'aria-label': 'Legend' },
-      ...LEGEND.map(([cls, text]) => h('li', null, h('span', { class: `marker marker-${cls} static`, 'aria-hidden': 'true' }), text)),
-      h('li', null, h('span', { class: 'run-bar static', 'aria-hidden': 'true' }), 'running')));
+      h('span', { style: 'left:97%' }, `+${duration(span)}`),
+    ),
+    h(
+      'ul',
+      { class: 'legend', 'aria-label': 'Legend' },
+      ...LEGEND.map(([cls, text]) =>
+        h('li', null, h('span', { class: `marker marker-${cls} static`, 'aria-hidden': 'true' }), text),
+      ),
+      h('li', null, h('span', { class: 'run-bar static', 'aria-hidden': 'true' }), 'running'),
+    ),
+  );
 }
 
 export function stateText(c: ContainerStatus): string {

@@ -18,7 +18,8 @@ export async function detectFormat(file: string): Promise<ArchiveFormat> {
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const b = head.subarray(0, bytesRead);
     if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'tar.gz';
-    if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6))) return 'zip';
+    if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6)))
+      return 'zip';
     if (looksLikeTar(b)) return 'tar';
     throw invalid('not an archive (expected tar.gz, tar or zip)');
   } finally {
@@ -56,7 +57,11 @@ const TAR_TYPES: Partial<Record<Header['type'] & string, ArchiveEntry['kind']>> 
  * stream is metered too: a gzip of endless zero blocks holds no entries but
  * would otherwise be inflated forever.
  */
-export async function* readTar(opts: { file: string; gzip: boolean; maxTarBytes: number }): AsyncGenerator<ArchiveEntry> {
+export async function* readTar(opts: {
+  file: string;
+  gzip: boolean;
+  maxTarBytes: number;
+}): AsyncGenerator<ArchiveEntry> {
   // tar-stream's event API rather than its async iterator, so a failure mid-entry (truncated, corrupt
   // gzip) reaches whoever reads that entry.
   const extract = tarExtract();
@@ -124,7 +129,9 @@ function meterTar(max: number): Transform {
       if (head.length < 1024) {
         head = Buffer.concat([head, chunk]);
         if (head.length >= 1024 && !looksLikeTar(head)) {
-          return done(invalid('not an archive: the gzip file does not hold a tar archive (expected tar.gz, tar or zip)'));
+          return done(
+            invalid('not an archive: the gzip file does not hold a tar archive (expected tar.gz, tar or zip)'),
+          );
         }
       }
       done(null, chunk);
@@ -155,7 +162,12 @@ export async function* readZip(opts: { file: string; maxEntries: number }): Asyn
       } else if (type !== 0 && type !== 0o100000) {
         yield { name, kind: 'unsupported', description: ZIP_SPECIAL[type] ?? 'special file' };
       } else {
-        yield { name, kind: 'file', executable: (unixMode & 0o111) !== 0, body: await zip.openReadStreamPromise(entry) };
+        yield {
+          name,
+          kind: 'file',
+          executable: (unixMode & 0o111) !== 0,
+          body: await zip.openReadStreamPromise(entry),
+        };
       }
     }
   } finally {

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
 
-export interface ExtraFile { name: string; content: string }
+export interface ExtraFile {
+  name: string;
+  content: string;
+}
 
 /**
  * Streams a folder as a tar with every entry under `prefix/`, owned by root and
@@ -38,7 +41,15 @@ async function walk(tar: Pack, dir: string, prefix: string): Promise<void> {
       await add(tar, { name: archiveName, type: 'symlink', linkname: await readlink(path), mode: 0o777 });
     } else if (stat.isFile()) {
       const mode = stat.mode & 0o111 ? 0o755 : 0o644;
-      const entry = tar.entry({ name: archiveName, type: 'file', size: stat.size, mode, uid: 0, gid: 0, mtime: stat.mtime });
+      const entry = tar.entry({
+        name: archiveName,
+        type: 'file',
+        size: stat.size,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: stat.mtime,
+      });
       await pipeline(createReadStream(path), entry);
     } else {
       throw new Error(`cannot pack ${path}: not a file, folder or symlink`);
@@ -46,8 +57,14 @@ async function walk(tar: Pack, dir: string, prefix: string): Promise<void> {
   }
 }
 
-function add(tar: Pack, header: { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; linkname?: string }, body?: Buffer): Promise<void> {
+function add(
+  tar: Pack,
+  header: { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; linkname?: string },
+  body?: Buffer,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    tar.entry({ ...header, uid: 0, gid: 0, uname: 'root', gname: 'root' }, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    tar.entry({ ...header, uid: 0, gid: 0, uname: 'root', gname: 'root' }, body ?? Buffer.alloc(0), (err) =>
+      err ? reject(err) : resolve(),
+    );
   });
 }

@@ -100,7 +100,11 @@ export class BundleWriter {
       case 'file': {
         await this.ensureDir(segments.slice(0, -1));
         const mode = fileMode(entry.executable);
-        const fd = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+        const fd = await open(
+          target,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+          mode,
+        );
         const out = createWriteStream('', { fd });
         await pipeline(entry.body ?? Readable.from([]), this.meter(entry.name), out);
         await chmod(target, mode); // umask may have narrowed it; the rule is exact modes
@@ -110,7 +114,8 @@ export class BundleWriter {
       case 'symlink': {
         const linkTarget = entry.linkTarget ?? '';
         if (linkTarget === '') throw invalid(`symlink "${entry.name}" has an empty target`);
-        if (linkTarget.startsWith('/')) throw invalid(`symlink "${entry.name}" points to the absolute path "${linkTarget}"`);
+        if (linkTarget.startsWith('/'))
+          throw invalid(`symlink "${entry.name}" points to the absolute path "${linkTarget}"`);
         // Early check against what is known now; finish() re-checks with every link and the strip decision.
         if (resolveLink({ linkPath: segments, target: linkTarget, links: this.links, rootDepth: 0 }) !== 'inside') {
           throw invalid(`symlink "${entry.name}" points outside the bundle ("${linkTarget}")`);
@@ -124,7 +129,9 @@ export class BundleWriter {
         const source = parseEntryPath(entry.linkTarget ?? '');
         if (!source.ok) throw invalid(`hard link "${entry.name}" points outside the bundle ("${entry.linkTarget}")`);
         if (!this.files.has(source.segments.join('/'))) {
-          throw invalid(`hard link "${entry.name}" points to "${entry.linkTarget}", which is not a file earlier in the archive`);
+          throw invalid(
+            `hard link "${entry.name}" points to "${entry.linkTarget}", which is not a file earlier in the archive`,
+          );
         }
         const sourceFile = join(this.opts.dest, ...source.segments);
         const stat = await lstat(sourceFile);
@@ -137,7 +144,9 @@ export class BundleWriter {
         return this.drain(entry);
       }
       case 'unsupported':
-        throw invalid(`entry "${entry.name}" is a ${entry.description ?? 'special file'}; only files, folders and links are allowed`);
+        throw invalid(
+          `entry "${entry.name}" is a ${entry.description ?? 'special file'}; only files, folders and links are allowed`,
+        );
     }
   }
 
@@ -189,7 +198,8 @@ export class BundleWriter {
   private count(n: number, name: string): void {
     this.bytes += n;
     const max = this.opts.limits.maxUnpackedBytes;
-    if (this.bytes > max) throw tooLarge(`bundle unpacks to more than ${formatBytes(max)} (the limit); stopped at "${name}"`);
+    if (this.bytes > max)
+      throw tooLarge(`bundle unpacks to more than ${formatBytes(max)} (the limit); stopped at "${name}"`);
   }
 
   /** Counts bytes as they pass, so a bomb is stopped at the limit whatever its headers claim. */

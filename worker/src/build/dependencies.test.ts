@@ -17,10 +17,18 @@ let dir: string;
 
 beforeAll(async () => {
   const images = await ensurePlatformImages({ docker });
-  installer = new NpmDependencyInstaller({ docker, builderImage: images.builderNode, extraCaFile: EXTRA_CA, cacheVolume });
+  installer = new NpmDependencyInstaller({
+    docker,
+    builderImage: images.builderNode,
+    extraCaFile: EXTRA_CA,
+    cacheVolume,
+  });
 });
 afterAll(async () => {
-  await docker.getVolume(cacheVolume).remove().catch(() => {});
+  await docker
+    .getVolume(cacheVolume)
+    .remove()
+    .catch(() => {});
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sidecar-npm-test-'));
@@ -40,7 +48,10 @@ async function install(dependencies: Record<string, string>, signal = new AbortC
 describe('NpmDependencyInstaller', () => {
   it('installs a small package from the registry, streaming npm output', async () => {
     const { lines } = await install({ ms: '2.1.3' });
-    expect(JSON.parse(await readFile(join(dir, 'node_modules/ms/package.json'), 'utf8'))).toMatchObject({ name: 'ms', version: '2.1.3' });
+    expect(JSON.parse(await readFile(join(dir, 'node_modules/ms/package.json'), 'utf8'))).toMatchObject({
+      name: 'ms',
+      version: '2.1.3',
+    });
     expect(lines.join('\n')).toMatch(/added 1 package/);
   });
 
@@ -50,10 +61,12 @@ describe('NpmDependencyInstaller', () => {
     await rm(join(dir, 'package-lock.json'));
     const warm = await install({ express: '^4.21.0' });
     console.log(`npm install express: cold cache ${cold.ms} ms, warm cache ${warm.ms} ms`);
-    expect(JSON.parse(await readFile(join(dir, 'node_modules/express/package.json'), 'utf8'))).toMatchObject({ name: 'express' });
+    expect(JSON.parse(await readFile(join(dir, 'node_modules/express/package.json'), 'utf8'))).toMatchObject({
+      name: 'express',
+    });
   });
 
-  it('fails with build_failed and npm\'s own message for a package that does not exist', async () => {
+  it("fails with build_failed and npm's own message for a package that does not exist", async () => {
     const name = `sidecar-paas-no-such-package-${randomBytes(6).toString('hex')}`;
     const err = (await install({ [name]: '1.0.0' }).catch((e: unknown) => e)) as DomainError;
     expect(err).toBeInstanceOf(DomainError);
@@ -67,7 +80,9 @@ describe('NpmDependencyInstaller', () => {
   it('is cancelled by the abort signal, and removes its container', async () => {
     const ac = new AbortController();
     // Abort the moment the npm container starts (Docker's event stream: no guessing with sleeps).
-    const events = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`${Labels.kind}=npm-install`] } });
+    const events = await docker.getEvents({
+      filters: { type: ['container'], event: ['start'], label: [`${Labels.kind}=npm-install`] },
+    });
     let started: string | undefined;
     events.on('data', (chunk: Buffer) => {
       started ??= (JSON.parse(chunk.toString().split('\n')[0]!) as { id: string }).id;

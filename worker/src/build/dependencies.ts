@@ -26,7 +26,15 @@ export const NPM_CACHE_VOLUME = 'sidecar-npm-cache';
 const BUILD_UID = 1000;
 const CA_PATH = '/etc/sidecar/extra-ca.pem';
 // Lifecycle scripts off: a dependency's install script is arbitrary code from the internet.
-const NPM_INSTALL = ['npm', 'install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-update-notifier'];
+const NPM_INSTALL = [
+  'npm',
+  'install',
+  '--omit=dev',
+  '--ignore-scripts',
+  '--no-audit',
+  '--no-fund',
+  '--no-update-notifier',
+];
 const TAIL_LINES = 12;
 
 /** Runs `npm install` for a bundle in a throwaway, locked-down container. */
@@ -35,7 +43,17 @@ export class NpmDependencyInstaller implements DependencyInstaller {
 
   constructor(private readonly opts: NpmDependencyInstallerOptions) {}
 
-  async install({ dir, signal, log, labels }: { dir: string; signal: AbortSignal; log: LogSink; labels?: Record<string, string> }): Promise<void> {
+  async install({
+    dir,
+    signal,
+    log,
+    labels,
+  }: {
+    dir: string;
+    signal: AbortSignal;
+    log: LogSink;
+    labels?: Record<string, string>;
+  }): Promise<void> {
     const { docker, builderImage, extraCaFile } = this.opts;
     const cacheVolume = this.opts.cacheVolume ?? NPM_CACHE_VOLUME;
     const timeoutMs = this.opts.timeoutMs ?? 5 * 60_000;
@@ -43,7 +61,10 @@ export class NpmDependencyInstaller implements DependencyInstaller {
     if (signal.aborted) throw cancelled();
     await chownTree(dir, BUILD_UID); // our temp dir; npm runs as uid 1000 and must write node_modules
     // Creating an existing volume is a no-op; once per installer is enough. A failure is retried next time.
-    this.volumeReady ??= docker.createVolume({ Name: cacheVolume, Labels: { [Labels.managed]: 'true', [Labels.role]: 'npm-cache' } });
+    this.volumeReady ??= docker.createVolume({
+      Name: cacheVolume,
+      Labels: { [Labels.managed]: 'true', [Labels.role]: 'npm-cache' },
+    });
     await this.volumeReady.catch((err: unknown) => {
       this.volumeReady = undefined;
       throw err;
@@ -55,7 +76,11 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       Cmd: NPM_INSTALL,
       User: `${BUILD_UID}:${BUILD_UID}`,
       WorkingDir: '/build',
-      Env: ['HOME=/home/app', 'npm_config_cache=/home/app/.npm', ...(extraCaFile ? [`NODE_EXTRA_CA_CERTS=${CA_PATH}`] : [])],
+      Env: [
+        'HOME=/home/app',
+        'npm_config_cache=/home/app/.npm',
+        ...(extraCaFile ? [`NODE_EXTRA_CA_CERTS=${CA_PATH}`] : []),
+      ],
       Labels: { ...labels, [Labels.managed]: 'true', [Labels.kind]: 'npm-install' },
       AttachStdout: true,
       AttachStderr: true,
@@ -63,7 +88,9 @@ export class NpmDependencyInstaller implements DependencyInstaller {
         Mounts: [
           { Type: 'bind', Source: resolve(dir), Target: '/build' },
           { Type: 'volume', Source: cacheVolume, Target: '/home/app/.npm' },
-          ...(extraCaFile ? [{ Type: 'bind' as const, Source: resolve(extraCaFile), Target: CA_PATH, ReadOnly: true }] : []),
+          ...(extraCaFile
+            ? [{ Type: 'bind' as const, Source: resolve(extraCaFile), Target: CA_PATH, ReadOnly: true }]
+            : []),
         ],
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
@@ -88,7 +115,12 @@ export class NpmDependencyInstaller implements DependencyInstaller {
     signal.addEventListener('abort', kill);
     try {
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      const ended = new Promise<void>((done) => stream.once('end', done).once('close', done).once('error', () => done()));
+      const ended = new Promise<void>((done) =>
+        stream
+          .once('end', done)
+          .once('close', done)
+          .once('error', () => done()),
+      );
       const stdout = lineWriter(onLine);
       const stderr = lineWriter(onLine);
       docker.modem.demuxStream(stream, stdout, stderr);
@@ -99,10 +131,16 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       stdout.end();
       stderr.end();
       if (signal.aborted) throw cancelled();
-      if (timedOut) throw new DomainError(ErrorCode.buildFailed, `npm install took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
+      if (timedOut)
+        throw new DomainError(
+          ErrorCode.buildFailed,
+          `npm install took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`,
+        );
       if (StatusCode !== 0) {
         const { State } = await container.inspect();
-        const why = State.OOMKilled ? `ran out of memory (limit ${Math.round(memory / 1024 / 1024)} MiB)` : `failed (exit ${StatusCode})`;
+        const why = State.OOMKilled
+          ? `ran out of memory (limit ${Math.round(memory / 1024 / 1024)} MiB)`
+          : `failed (exit ${StatusCode})`;
         throw new DomainError(ErrorCode.buildFailed, `npm install ${why}: ${tail.join('\n')}`);
       }
     } catch (err) {
@@ -149,6 +187,16 @@ async function chownTree(path: string, uid: number): Promise<void> {
  */
 async function removeEarlierAttempts(docker: Docker, deployId: string | undefined): Promise<void> {
   if (deployId === undefined) return;
-  const left = await docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.kind}=npm-install`, `${Labels.deploy}=${deployId}`] } });
-  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const left = await docker.listContainers({
+    all: true,
+    filters: { label: [`${Labels.managed}=true`, `${Labels.kind}=npm-install`, `${Labels.deploy}=${deployId}`] },
+  });
+  await Promise.all(
+    left.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }

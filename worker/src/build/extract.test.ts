@@ -26,7 +26,12 @@ async function tarBuffer(entries: TarEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-interface ZipEntry { name: string; content?: string | Buffer; mode?: number; dir?: boolean }
+interface ZipEntry {
+  name: string;
+  content?: string | Buffer;
+  mode?: number;
+  dir?: boolean;
+}
 async function zipBuffer(entries: ZipEntry[]): Promise<Buffer> {
   const z = new yazl.ZipFile();
   for (const e of entries) {
@@ -55,7 +60,9 @@ async function extract(archive: Buffer, limits: Partial<BundleLimits> = {}) {
 
 async function rejection(p: Promise<unknown>): Promise<DomainError> {
   const err = await p.then(
-    () => { throw new Error('expected a rejection'); },
+    () => {
+      throw new Error('expected a rejection');
+    },
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(DomainError);
@@ -105,19 +112,35 @@ describe('extractBundle: good archives', () => {
 
   it('keeps a folder that is not the only top-level entry, and handles ./ prefixes', async () => {
     const result = await extract(
-      await tarBuffer([{ name: './', type: 'directory' }, { name: './src/main.js', content: 'x' }, { name: './package.json', content: '{}' }]),
+      await tarBuffer([
+        { name: './', type: 'directory' },
+        { name: './src/main.js', content: 'x' },
+        { name: './package.json', content: '{}' },
+      ]),
     );
     expect(result.strippedFolder).toBeUndefined();
     expect(result.files).toEqual(['package.json', 'src/main.js']);
   });
 
   it('strips a wrapping folder whose child has the same name', async () => {
-    const result = await extract(await tarBuffer(wrapped('app', [{ name: 'app/index.js', content: 'x' }, { name: 'x.js', content: 'y' }])));
+    const result = await extract(
+      await tarBuffer(
+        wrapped('app', [
+          { name: 'app/index.js', content: 'x' },
+          { name: 'x.js', content: 'y' },
+        ]),
+      ),
+    );
     expect(result.files).toEqual(['app/index.js', 'x.js']);
   });
 
   it('unpacks a zip with and without a wrapping folder, keeping the executable bit', async () => {
-    const flat = await extract(await zipBuffer([{ name: 'index.js', content: 'a' }, { name: 'run.sh', content: 'b', mode: 0o100755 }]));
+    const flat = await extract(
+      await zipBuffer([
+        { name: 'index.js', content: 'a' },
+        { name: 'run.sh', content: 'b', mode: 0o100755 },
+      ]),
+    );
     expect(flat.format).toBe('zip');
     expect(flat.files).toEqual(['index.js', 'run.sh']);
     expect((await stat(join(dir, 'out', 'run.sh'))).mode & 0o777).toBe(0o755);
@@ -136,7 +159,13 @@ describe('extractBundle: good archives', () => {
 
   it('allows a symlink that stays inside the bundle', async () => {
     const result = await extract(
-      await tarBuffer(wrapped('app', [{ name: 'lib/a.js', content: 'x' }, { name: 'main.js', type: 'symlink', linkname: 'lib/a.js' }, { name: 'lib/up', type: 'symlink', linkname: '../main.js' }])),
+      await tarBuffer(
+        wrapped('app', [
+          { name: 'lib/a.js', content: 'x' },
+          { name: 'main.js', type: 'symlink', linkname: 'lib/a.js' },
+          { name: 'lib/up', type: 'symlink', linkname: '../main.js' },
+        ]),
+      ),
     );
     expect(result.files).toEqual(['lib/a.js']);
     expect(await readlink(join(dir, 'out', 'main.js'))).toBe('lib/a.js');
@@ -144,7 +173,12 @@ describe('extractBundle: good archives', () => {
   });
 
   it('turns a hard link to an earlier file into a copy', async () => {
-    const result = await extract(await tarBuffer([{ name: 'a.js', content: 'abc' }, { name: 'b.js', type: 'link', linkname: 'a.js' }]));
+    const result = await extract(
+      await tarBuffer([
+        { name: 'a.js', content: 'abc' },
+        { name: 'b.js', type: 'link', linkname: 'a.js' },
+      ]),
+    );
     expect(result.files).toEqual(['a.js', 'b.js']);
     expect(result.unpackedBytes).toBe(6);
     expect(await readFile(join(dir, 'out', 'b.js'), 'utf8')).toBe('abc');
@@ -157,14 +191,26 @@ describe('extractBundle: rejected archives name the problem', () => {
     ['app/../../x', /entry "app\/\.\.\/\.\.\/x" contains a "\.\." segment/],
     ['/etc/x', /entry "\/etc\/x" is an absolute path/],
   ])('tar entry %s', async (name, message) => {
-    const err = await rejection(extract(gzipSync(await tarBuffer([{ name: 'index.js', content: 'x' }, { name, content: 'evil' }]))));
+    const err = await rejection(
+      extract(
+        gzipSync(
+          await tarBuffer([
+            { name: 'index.js', content: 'x' },
+            { name, content: 'evil' },
+          ]),
+        ),
+      ),
+    );
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(message);
   });
 
   it('zip entries with .. or absolute paths', async () => {
     // yazl refuses to write such names, so patch a same-length name into the finished bytes.
-    const zip = await zipBuffer([{ name: 'index.js', content: 'x' }, { name: 'zz/evil.txt', content: 'evil' }]);
+    const zip = await zipBuffer([
+      { name: 'index.js', content: 'x' },
+      { name: 'zz/evil.txt', content: 'evil' },
+    ]);
     const evil = Buffer.from(zip.toString('latin1').replaceAll('zz/evil.txt', '../evil.txt'), 'latin1');
     const err = await rejection(extract(evil));
     expect(err.code).toBe('bundle_invalid');
@@ -175,30 +221,66 @@ describe('extractBundle: rejected archives name the problem', () => {
     ['../../etc/passwd', /symlink "lib\/pw" points outside the bundle \("\.\.\/\.\.\/etc\/passwd"\)/],
     ['/etc/passwd', /symlink "lib\/pw" points to the absolute path "\/etc\/passwd"/],
   ])('symlink to %s', async (linkname, message) => {
-    const err = await rejection(extract(await tarBuffer([{ name: 'index.js', content: 'x' }, { name: 'lib/pw', type: 'symlink', linkname }])));
+    const err = await rejection(
+      extract(
+        await tarBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'lib/pw', type: 'symlink', linkname },
+        ]),
+      ),
+    );
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(message);
   });
 
   it('a symlink that only escapes once the wrapping folder is stripped', async () => {
-    const err = await rejection(extract(await tarBuffer(wrapped('app', [{ name: 'index.js', content: 'x' }, { name: 'up', type: 'symlink', linkname: '../other' }]))));
+    const err = await rejection(
+      extract(
+        await tarBuffer(
+          wrapped('app', [
+            { name: 'index.js', content: 'x' },
+            { name: 'up', type: 'symlink', linkname: '../other' },
+          ]),
+        ),
+      ),
+    );
     expect(err.message).toMatch(/symlink "app\/up" points outside the bundle/);
   });
 
   it('a symlink that escapes through another symlink', async () => {
     const err = await rejection(
-      extract(await tarBuffer([{ name: 'index.js', content: 'x' }, { name: 'a', type: 'symlink', linkname: 'sub/l/..' }, { name: 'sub/l', type: 'symlink', linkname: '..' }])),
+      extract(
+        await tarBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'a', type: 'symlink', linkname: 'sub/l/..' },
+          { name: 'sub/l', type: 'symlink', linkname: '..' },
+        ]),
+      ),
     );
     expect(err.message).toMatch(/symlink "a" points outside the bundle \("sub\/l\/\.\."\)/);
   });
 
   it('an entry written through a symlink', async () => {
-    const err = await rejection(extract(await tarBuffer([{ name: 'd', type: 'symlink', linkname: '.' }, { name: 'd/x.js', content: 'x' }])));
+    const err = await rejection(
+      extract(
+        await tarBuffer([
+          { name: 'd', type: 'symlink', linkname: '.' },
+          { name: 'd/x.js', content: 'x' },
+        ]),
+      ),
+    );
     expect(err.message).toMatch(/entry "d\/x\.js" lies inside the symlink "d"/);
   });
 
   it('a zip symlink escaping the bundle', async () => {
-    const err = await rejection(extract(await zipBuffer([{ name: 'index.js', content: 'x' }, { name: 'pw', content: '../../etc/passwd', mode: 0o120777 }])));
+    const err = await rejection(
+      extract(
+        await zipBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'pw', content: '../../etc/passwd', mode: 0o120777 },
+        ]),
+      ),
+    );
     expect(err.message).toMatch(/symlink "pw" points outside the bundle/);
   });
 
@@ -207,7 +289,14 @@ describe('extractBundle: rejected archives name the problem', () => {
     ['../x', /hard link "h" points outside the bundle/],
     ['missing.js', /hard link "h" points to "missing\.js", which is not a file earlier in the archive/],
   ])('hard link to %s', async (linkname, message) => {
-    const err = await rejection(extract(await tarBuffer([{ name: 'index.js', content: 'x' }, { name: 'h', type: 'link', linkname }])));
+    const err = await rejection(
+      extract(
+        await tarBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'h', type: 'link', linkname },
+        ]),
+      ),
+    );
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(message);
   });
@@ -217,13 +306,27 @@ describe('extractBundle: rejected archives name the problem', () => {
     ['block-device', /entry "dev\/null" is a block device/],
     ['fifo', /entry "dev\/null" is a fifo/],
   ] as const)('%s entry', async (type, message) => {
-    const err = await rejection(extract(await tarBuffer([{ name: 'index.js', content: 'x' }, { name: 'dev/null', type, devmajor: 1, devminor: 3 }])));
+    const err = await rejection(
+      extract(
+        await tarBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'dev/null', type, devmajor: 1, devminor: 3 },
+        ]),
+      ),
+    );
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(message);
   });
 
   it('a zip fifo entry', async () => {
-    const err = await rejection(extract(await zipBuffer([{ name: 'index.js', content: 'x' }, { name: 'pipe', mode: 0o010644 }])));
+    const err = await rejection(
+      extract(
+        await zipBuffer([
+          { name: 'index.js', content: 'x' },
+          { name: 'pipe', mode: 0o010644 },
+        ]),
+      ),
+    );
     expect(err.message).toMatch(/entry "pipe" is a fifo/);
   });
 
@@ -241,7 +344,10 @@ describe('extractBundle: rejected archives name the problem', () => {
   });
 
   it('truncated tar (cut in the middle of a file)', async () => {
-    const tar = await tarBuffer([{ name: 'index.js', content: 'x' }, { name: 'big.bin', content: Buffer.alloc(10_000, 1) }]);
+    const tar = await tarBuffer([
+      { name: 'index.js', content: 'x' },
+      { name: 'big.bin', content: Buffer.alloc(10_000, 1) },
+    ]);
     const err = await rejection(extract(tar.subarray(0, 512 * 2 + 512 + 3000)));
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(/corrupt tar archive \(at entry "big\.bin"\): it ends early/);
@@ -284,7 +390,10 @@ describe('extractBundle: rejected archives name the problem', () => {
   });
 
   it('a zip bomb stops at the unpacked limit instead of writing everything', async () => {
-    const bomb = await zipBuffer([{ name: 'index.js', content: 'x' }, { name: 'bomb.bin', content: Buffer.alloc(64 * 1024 * 1024) }]);
+    const bomb = await zipBuffer([
+      { name: 'index.js', content: 'x' },
+      { name: 'bomb.bin', content: Buffer.alloc(64 * 1024 * 1024) },
+    ]);
     expect(bomb.length).toBeLessThan(200 * 1024); // highly compressible: 64 MiB of zeros
     const err = await rejection(extract(bomb, { maxUnpackedBytes: 1024 * 1024 }));
     expect(err.code).toBe('bundle_too_large');
@@ -302,7 +411,9 @@ describe('extractBundle: rejected archives name the problem', () => {
   });
 
   it('a gzip of endless zero blocks (no entries) is stopped too', async () => {
-    const zeros = gzipSync(Buffer.concat([await tarBuffer([{ name: 'a.js', content: 'x' }]), Buffer.alloc(16 * 1024 * 1024)]));
+    const zeros = gzipSync(
+      Buffer.concat([await tarBuffer([{ name: 'a.js', content: 'x' }]), Buffer.alloc(16 * 1024 * 1024)]),
+    );
     const err = await rejection(extract(zeros, { maxUnpackedBytes: 1024 * 1024, maxEntries: 10 }));
     expect(err.code).toBe('bundle_too_large');
   });
@@ -314,7 +425,14 @@ describe('extractBundle: rejected archives name the problem', () => {
   });
 
   it('a name used both as a file and as a folder', async () => {
-    const err = await rejection(extract(await tarBuffer([{ name: 'a', content: 'x' }, { name: 'a/b.js', content: 'y' }])));
+    const err = await rejection(
+      extract(
+        await tarBuffer([
+          { name: 'a', content: 'x' },
+          { name: 'a/b.js', content: 'y' },
+        ]),
+      ),
+    );
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(/"a" is used both as a file and as a folder/);
   });

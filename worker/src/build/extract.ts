@@ -72,8 +72,11 @@ function classify(err: unknown, format: ArchiveFormat, entry: string | undefined
   const { code, syscall } = err as NodeJS.ErrnoException;
   if (syscall) return err;
   const where = entry === undefined ? '' : ` (at entry "${entry}")`;
-  if (code?.startsWith('Z_') && format === 'tar.gz') return invalid(`corrupt archive: the gzip data is damaged${where}: ${err.message}`);
+  if (code?.startsWith('Z_') && format === 'tar.gz')
+    return invalid(`corrupt archive: the gzip data is damaged${where}: ${err.message}`);
   if (code?.startsWith('ERR_') && code !== 'ERR_STREAM_PREMATURE_CLOSE') return err;
-  const detail = /unexpected end of data|unexpected eof|premature close/i.test(err.message) ? 'it ends early (truncated?)' : err.message;
+  const detail = /unexpected end of data|unexpected eof|premature close/i.test(err.message)
+    ? 'it ends early (truncated?)'
+    : err.message;
   return invalid(`corrupt ${format} archive${where}: ${detail}`);
 }

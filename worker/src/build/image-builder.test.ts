@@ -22,8 +22,19 @@ beforeAll(async () => {
   await mkdir(join(work, 'base'));
   await copyFile('/bin/busybox', join(work, 'base', 'busybox'));
   await chmod(join(work, 'base', 'busybox'), 0o755);
-  const context = packFolder({ dir: join(work, 'base'), prefix: 'bin', extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\nUSER 1000:1000\nENTRYPOINT ["/bin/busybox", "echo", "loader"]\n' }] });
-  await readBuildOutput((await docker.buildImage(context, { t: base, labels: { [Labels.managed]: 'true' } })) as AsyncIterable<Uint8Array>);
+  const context = packFolder({
+    dir: join(work, 'base'),
+    prefix: 'bin',
+    extraFiles: [
+      {
+        name: 'Dockerfile',
+        content: 'FROM scratch\nCOPY bin /bin\nUSER 1000:1000\nENTRYPOINT ["/bin/busybox", "echo", "loader"]\n',
+      },
+    ],
+  });
+  await readBuildOutput(
+    (await docker.buildImage(context, { t: base, labels: { [Labels.managed]: 'true' } })) as AsyncIterable<Uint8Array>,
+  );
   images.push(base);
 
   const bundle = join(work, 'bundle');
@@ -35,7 +46,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const image of images.reverse()) await docker.getImage(image).remove({ force: true }).catch(() => {});
+  for (const image of images.reverse())
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => {});
   await rm(work, { recursive: true, force: true });
 });
 
@@ -55,7 +70,13 @@ function input(deployId: string, overrides: Partial<BuildInput> = {}): BuildInpu
 
 /** Runs a command in the image as uid 1000 and returns its output. */
 async function runAs1000(image: string, cmd: string[]): Promise<string> {
-  const c = await docker.createContainer({ Image: image, Entrypoint: ['/bin/busybox'], Cmd: cmd, User: '1000:1000', Tty: true });
+  const c = await docker.createContainer({
+    Image: image,
+    Entrypoint: ['/bin/busybox'],
+    Cmd: cmd,
+    User: '1000:1000',
+    Tty: true,
+  });
   try {
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
@@ -83,7 +104,11 @@ describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder 
     const info = await docker.getImage(built.image).inspect();
     expect(built.digest).toBe(info.Id);
     expect(built.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(info.Config.Labels).toMatchObject({ [Labels.managed]: 'true', [Labels.app]: 'demo', [Labels.deploy]: deployId });
+    expect(info.Config.Labels).toMatchObject({
+      [Labels.managed]: 'true',
+      [Labels.app]: 'demo',
+      [Labels.deploy]: deployId,
+    });
     expect(info.Config.User).toBe('1000:1000'); // the base's config (user, loader) survives
     expect(info.Config.Entrypoint).toEqual(['/bin/busybox', 'echo', 'loader']);
 
@@ -94,16 +119,25 @@ describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder 
     expect(listing).toMatch(/^drwxr-xr-x\s+\d+ 0\s+0 .* \/bundle$/m);
     expect(listing).toMatch(/^drwxr-xr-x\s+\d+ 0\s+0 .* \/bundle\/lib$/m);
     expect(listing).toMatch(/^-rw-r--r--\s+\d+ 0\s+0 .* \/bundle\/lib\/secret\.js$/m);
-    expect(job.lines.at(-1)).toMatch(new RegExp(`^built image ${repository}/demo:${deployId} \\(\\w{12}\\) in \\d+ ms$`));
+    expect(job.lines.at(-1)).toMatch(
+      new RegExp(`^built image ${repository}/demo:${deployId} \\(\\w{12}\\) in \\d+ ms$`),
+    );
   });
 
   it('fails clearly when the base image is missing, without retrying', async () => {
-    const broken = new DockerImageBuilder({ docker, logicBaseImage: `sidecar-test-missing:${run}`, repository, strategy });
+    const broken = new DockerImageBuilder({
+      docker,
+      logicBaseImage: `sidecar-test-missing:${run}`,
+      repository,
+      strategy,
+    });
     const err = (await broken.build(input('d-missing')).catch((e: unknown) => e)) as DomainError;
     expect(err).toBeInstanceOf(DomainError);
     expect(err.code).toBe('build_failed');
     expect(err.retryable).toBe(false);
-    expect(err.message).toBe(`the logic base image "sidecar-test-missing:${run}" is not on this Docker host; build the platform images first`);
+    expect(err.message).toBe(
+      `the logic base image "sidecar-test-missing:${run}" is not on this Docker host; build the platform images first`,
+    );
   });
 
   it('maps an abort to cancelled and leaves no image behind', async () => {
@@ -114,28 +148,39 @@ describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder 
     const err = (await pending.catch((e: unknown) => e)) as DomainError;
     expect(err).toBeInstanceOf(DomainError);
     expect(err.code).toBe('cancelled');
-    await expect(docker.getImage(`${repository}/demo:d-abort-${strategy}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(docker.getImage(`${repository}/demo:d-abort-${strategy}`).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
   });
 });
 
 describe('DockerImageBuilder: bases that cannot work', () => {
   it('refuses a base without a loader command', async () => {
     const bare = `sidecar-test-bare-base:${run}`;
-    const ctx = packFolder({ dir: join(work, 'base'), prefix: 'bin', extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\n' }] });
+    const ctx = packFolder({
+      dir: join(work, 'base'),
+      prefix: 'bin',
+      extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\n' }],
+    });
     await readBuildOutput((await docker.buildImage(ctx, { t: bare })) as AsyncIterable<Uint8Array>);
     images.push(bare);
-    const err = (await new DockerImageBuilder({ docker, logicBaseImage: bare, repository }).build(input('d-bare')).catch((e: unknown) => e)) as DomainError;
+    const err = (await new DockerImageBuilder({ docker, logicBaseImage: bare, repository })
+      .build(input('d-bare'))
+      .catch((e: unknown) => e)) as DomainError;
     expect(err.code).toBe('build_failed');
     expect(err.message).toBe(`the logic base image "${bare}" has no ENTRYPOINT or CMD (its loader)`);
   });
-
 
   it('an error inside the dockerfile build stream is a failed build even though HTTP succeeded', async () => {
     // A base that exists but whose /bundle is a file: COPY into it fails inside the build.
     await mkdir(join(work, 'file-base'), { recursive: true });
     await writeFile(join(work, 'file-base', 'bundle'), 'not a folder');
     const fileBase = `sidecar-test-file-base:${run}`;
-    const ctx = packFolder({ dir: join(work, 'file-base'), prefix: 'x', extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nCOPY x/bundle /bundle\n` }] });
+    const ctx = packFolder({
+      dir: join(work, 'file-base'),
+      prefix: 'x',
+      extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nCOPY x/bundle /bundle\n` }],
+    });
     await readBuildOutput((await docker.buildImage(ctx, { t: fileBase })) as AsyncIterable<Uint8Array>);
     images.push(fileBase);
     const builder = new DockerImageBuilder({ docker, logicBaseImage: fileBase, repository, strategy: 'dockerfile' });

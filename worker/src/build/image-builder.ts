@@ -42,7 +42,13 @@ export class DockerImageBuilder implements ImageBuilder {
     const { app, deployId, signal, log } = input;
     if (!TAG_RE.test(deployId)) throw new Error(`deploy id "${deployId}" cannot be an image tag`);
     const tag = `${this.repository}/${app}:${deployId}`;
-    const labels = { [Labels.managed]: 'true', [Labels.app]: app, [Labels.deploy]: deployId, [Labels.kind]: 'logic-image', [Labels.role]: 'logic' };
+    const labels = {
+      [Labels.managed]: 'true',
+      [Labels.app]: app,
+      [Labels.deploy]: deployId,
+      [Labels.kind]: 'logic-image',
+      [Labels.role]: 'logic',
+    };
     const started = Date.now();
     try {
       signal.throwIfAborted();
@@ -56,7 +62,10 @@ export class DockerImageBuilder implements ImageBuilder {
       return { image: tag, digest: Id };
     } catch (err) {
       if (!signal.aborted) throw err;
-      await this.docker.getImage(tag).remove({ force: true }).catch(() => {}); // may not exist yet
+      await this.docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => {}); // may not exist yet
       throw new DomainError(ErrorCode.cancelled, 'image build cancelled', { cause: err });
     }
   }
@@ -68,12 +77,18 @@ export class DockerImageBuilder implements ImageBuilder {
       config = (await this.docker.getImage(this.base).inspect()).Config;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      throw new DomainError(ErrorCode.buildFailed, `the logic base image "${this.base}" is not on this Docker host; build the platform images first`);
+      throw new DomainError(
+        ErrorCode.buildFailed,
+        `the logic base image "${this.base}" is not on this Docker host; build the platform images first`,
+      );
     }
     const hasCommand = (v: unknown) => Array.isArray(v) && v.length > 0;
     if (!hasCommand(config.Entrypoint) && !hasCommand(config.Cmd)) {
       // Its loader is what puts the bundle in place; without one the image could never start.
-      throw new DomainError(ErrorCode.buildFailed, `the logic base image "${this.base}" has no ENTRYPOINT or CMD (its loader)`);
+      throw new DomainError(
+        ErrorCode.buildFailed,
+        `the logic base image "${this.base}" has no ENTRYPOINT or CMD (its loader)`,
+      );
     }
   }
 
@@ -86,12 +101,19 @@ export class DockerImageBuilder implements ImageBuilder {
       abortSignal: input.signal,
     });
     try {
-      await container.putArchive(packFolder({ dir: input.bundleDir, prefix: 'bundle' }), { path: '/', abortSignal: input.signal });
+      await container.putArchive(packFolder({ dir: input.bundleDir, prefix: 'bundle' }), {
+        path: '/',
+        abortSignal: input.signal,
+      });
       await container.commit({
         repo: tag.slice(0, colon),
         tag: tag.slice(colon + 1),
         pause: false,
-        changes: [`LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`],
+        changes: [
+          `LABEL ${Object.entries(labels)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(' ')}`,
+        ],
         abortSignal: input.signal,
       });
     } finally {
@@ -106,16 +128,29 @@ export class DockerImageBuilder implements ImageBuilder {
       extraFiles: [{ name: 'Dockerfile', content: `FROM ${this.base}\nCOPY bundle /bundle\n` }],
     });
     // Labels as a build parameter, not LABEL lines: no extra build step.
-    const output = await this.docker.buildImage(context, { t: tag, labels, rm: true, forcerm: true, abortSignal: input.signal });
+    const output = await this.docker.buildImage(context, {
+      t: tag,
+      labels,
+      rm: true,
+      forcerm: true,
+      abortSignal: input.signal,
+    });
     try {
       await readBuildOutput(output as AsyncIterable<Uint8Array>, (m) => {
         if (m.stream?.trim()) input.log(m.stream.trimEnd());
       });
     } catch (err) {
       if (input.signal.aborted) throw err;
-      throw new DomainError(ErrorCode.buildFailed, `image build failed: ${(err as Error).message}`, { retryable: true, cause: err });
+      throw new DomainError(ErrorCode.buildFailed, `image build failed: ${(err as Error).message}`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 }
 
-interface Step { tag: string; labels: Record<string, string>; input: BuildInput }
+interface Step {
+  tag: string;
+  labels: Record<string, string>;
+  input: BuildInput;
+}

@@ -51,7 +51,12 @@ async function prepare(files: Record<string, string>, installer?: DependencyInst
 
 describe('prepareBundle', () => {
   it('detects a handler entry and writes .sidecar/manifest.json', async () => {
-    const { dir: bundle, manifest, files, lines } = await prepare({ 'app/index.js': 'module.exports = (req, res) => res.end("hi")' });
+    const {
+      dir: bundle,
+      manifest,
+      files,
+      lines,
+    } = await prepare({ 'app/index.js': 'module.exports = (req, res) => res.end("hi")' });
     expect(manifest).toEqual({ runtime: 'node', mode: 'handler', entry: 'index.js' });
     expect(files).toEqual(['index.js']);
     expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toEqual(manifest);
@@ -70,8 +75,12 @@ describe('prepareBundle', () => {
   });
 
   it('detects process mode and static sites', async () => {
-    expect((await prepare({ 'package.json': '{"scripts": {"start": "node server.mjs"}}', 'server.mjs': '' })).manifest).toEqual({
-      runtime: 'node', mode: 'process', start: 'node server.mjs',
+    expect(
+      (await prepare({ 'package.json': '{"scripts": {"start": "node server.mjs"}}', 'server.mjs': '' })).manifest,
+    ).toEqual({
+      runtime: 'node',
+      mode: 'process',
+      start: 'node server.mjs',
     });
     await rm(join(dir, 'work'), { recursive: true });
     const site = await prepare({ 'index.html': '<h1>hi</h1>' });
@@ -81,7 +90,10 @@ describe('prepareBundle', () => {
 
   it('installs dependencies when package.json declares them and no node_modules ships', async () => {
     const installer = new RecordingInstaller();
-    const { dir: bundle, lines } = await prepare({ 'package.json': '{"dependencies": {"ms": "^2.1.3"}}', 'index.js': '' }, installer);
+    const { dir: bundle, lines } = await prepare(
+      { 'package.json': '{"dependencies": {"ms": "^2.1.3"}}', 'index.js': '' },
+      installer,
+    );
     expect(installer.calls).toEqual([bundle]);
     expect(lines).toContain('installing 1 dependency with npm');
   });
@@ -89,7 +101,11 @@ describe('prepareBundle', () => {
   it('skips the install when node_modules ships in the bundle', async () => {
     const installer = new RecordingInstaller();
     const { lines } = await prepare(
-      { 'package.json': '{"dependencies": {"ms": "^2.1.3", "debug": "^4"}}', 'index.js': '', 'node_modules/ms/index.js': '' },
+      {
+        'package.json': '{"dependencies": {"ms": "^2.1.3", "debug": "^4"}}',
+        'index.js': '',
+        'node_modules/ms/index.js': '',
+      },
       installer,
     );
     expect(installer.calls).toEqual([]);
@@ -111,6 +127,8 @@ describe('prepareBundle', () => {
 
   it('replaces a .sidecar/ shipped in the bundle instead of writing through it', async () => {
     const { dir: bundle } = await prepare({ 'index.js': '', '.sidecar/manifest.json': '{"mode":"evil"}' });
-    expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toMatchObject({ mode: 'handler' });
+    expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toMatchObject({
+      mode: 'handler',
+    });
   });
 });

@@ -47,7 +47,9 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
   const dir = join(opts.workDir, 'bundle');
   const extracted = await extractBundle({ source: opts.source, dest: dir, limits: opts.limits, signal });
   const n = extracted.files.length;
-  log(`unpacked ${extracted.format} bundle: ${n} ${n === 1 ? 'file' : 'files'}, ${formatBytes(extracted.unpackedBytes)}`);
+  log(
+    `unpacked ${extracted.format} bundle: ${n} ${n === 1 ? 'file' : 'files'}, ${formatBytes(extracted.unpackedBytes)}`,
+  );
   if (extracted.strippedFolder) log(`stripped the wrapping folder "${extracted.strippedFolder}/"`);
 
   const files = new Set(extracted.files);
@@ -62,7 +64,10 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
   if (needsDependencyInstall(facts)) {
     const count = Object.keys((facts.packageJson as { dependencies: object }).dependencies).length;
     if (!opts.installer) {
-      throw new DomainError(ErrorCode.buildFailed, 'package.json declares dependencies, but this platform has no dependency installer configured');
+      throw new DomainError(
+        ErrorCode.buildFailed,
+        'package.json declares dependencies, but this platform has no dependency installer configured',
+      );
     }
     log(`installing ${count} ${count === 1 ? 'dependency' : 'dependencies'} with npm`);
     await opts.installer.install({ dir, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });

@@ -1,13 +1,28 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
-import { BuildJobPayload, type BundleManifest, DomainError, ErrorCode, type DeployJobPayload, type ImageBuilder, Labels, type LogSink } from '@sidecar/core';
+import {
+  BuildJobPayload,
+  type BundleManifest,
+  DomainError,
+  ErrorCode,
+  type DeployJobPayload,
+  type ImageBuilder,
+  Labels,
+  type LogSink,
+} from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import type { CancelRegistry } from '../cancel-registry.js';
 import { handleFailure, markCancelled, recorder } from './deploy-state.js';
 
 export interface PrepareFn {
-  (opts: { source: string; workDir: string; labels: Record<string, string>; signal: AbortSignal; log: LogSink }): Promise<{ dir: string; manifest: BundleManifest }>;
+  (opts: {
+    source: string;
+    workDir: string;
+    labels: Record<string, string>;
+    signal: AbortSignal;
+    log: LogSink;
+  }): Promise<{ dir: string; manifest: BundleManifest }>;
 }
 
 export interface BuildDeps {
@@ -29,36 +44,60 @@ export function buildProcessor(deps: BuildDeps) {
     const payload = BuildJobPayload.parse(job.data);
     const deploy = await stores.deploys.find(payload.deployId);
     // Idempotent: a redelivered job for a deploy that already moved on does nothing.
-    if (!deploy || deploy.status !== 'queued' && deploy.status !== 'building' || deploy.bundleDigest === null) return;
+    if (!deploy || (deploy.status !== 'queued' && deploy.status !== 'building') || deploy.bundleDigest === null) return;
     const bundleDigest = deploy.bundleDigest;
-    if (await stores.deploys.isCancelRequested(deploy.id)) return markCancelled(stores, deploy, 'cancelled before the build started');
+    if (await stores.deploys.isCancelRequested(deploy.id))
+      return markCancelled(stores, deploy, 'cancelled before the build started');
 
     const rec = recorder(stores, deploy.id);
     const control = deps.cancels.enter(deploy.id, jobSignal);
     const workDir = await mkdtemp(join(deps.workRoot, `build-${deploy.id}-`));
     try {
-      await stores.deploys.update(deploy.id, (d) => ({ status: 'building', startedAt: d.startedAt ?? new Date().toISOString() }));
+      await stores.deploys.update(deploy.id, (d) => ({
+        status: 'building',
+        startedAt: d.startedAt ?? new Date().toISOString(),
+      }));
       rec.log(`build: started (attempt ${job.attemptsMade + 1})`);
       const prepared = await deps.prepare({
-        source: deps.blobs.path(bundleDigest), workDir, labels: { [Labels.deploy]: deploy.id, [Labels.app]: deploy.app },
-        signal: control.signal, log: rec.log,
+        source: deps.blobs.path(bundleDigest),
+        workDir,
+        labels: { [Labels.deploy]: deploy.id, [Labels.app]: deploy.app },
+        signal: control.signal,
+        log: rec.log,
       });
       if (control.signal.aborted) throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const built = await deps.images.build({
-        app: deploy.app, deployId: deploy.id, bundleDir: prepared.dir, manifest: prepared.manifest, signal: control.signal, log: rec.log,
+        app: deploy.app,
+        deployId: deploy.id,
+        bundleDir: prepared.dir,
+        manifest: prepared.manifest,
+        signal: control.signal,
+        log: rec.log,
       });
       // A cancel that arrived during the image build must not leave a release behind.
-      if (control.signal.aborted || (await stores.deploys.isCancelRequested(deploy.id))) throw new DomainError(ErrorCode.cancelled, 'cancelled');
+      if (control.signal.aborted || (await stores.deploys.isCancelRequested(deploy.id)))
+        throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const app = await stores.apps.get(deploy.app);
       const release = await stores.releases.create({
-        app: deploy.app, image: built.image, imageDigest: built.digest, runtimeImage: deps.runtimeImage, runtimeImageDigest: deps.runtimeImageDigest,
+        app: deploy.app,
+        image: built.image,
+        imageDigest: built.digest,
+        runtimeImage: deps.runtimeImage,
+        runtimeImageDigest: deps.runtimeImageDigest,
         settings: { replicas: app.replicas, resources: app.resources },
-        env: app.env, manifest: prepared.manifest, createdAt: new Date().toISOString(), deployId: deploy.id,
+        env: app.env,
+        manifest: prepared.manifest,
+        createdAt: new Date().toISOString(),
+        deployId: deploy.id,
         commit: deploy.commit ?? null,
       });
       rec.log(`build: image ${built.image} (${built.digest.slice(0, 19)}), release v${release.version}`);
       await rec.flush();
-      const { applied } = await stores.deploys.update(deploy.id, () => ({ status: 'deploying', builtAt: new Date().toISOString(), release: release.version }));
+      const { applied } = await stores.deploys.update(deploy.id, () => ({
+        status: 'deploying',
+        builtAt: new Date().toISOString(),
+        release: release.version,
+      }));
       if (applied) await deps.enqueueDeploy({ deployId: deploy.id, app: deploy.app, release: release.version });
     } catch (error) {
       await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });

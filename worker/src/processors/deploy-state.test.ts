@@ -7,7 +7,11 @@ import { handleFailure, recorder } from './deploy-state.js';
 
 // The worker's one error policy, against a real Redis: what a deploy ends as for each kind of failure.
 const redis = connectRedis(inject('redisUrl'));
-const stores = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, new SecretBox([{ id: 'k', key: randomBytes(32) }]));
+const stores = createStores(
+  redis,
+  `t-${randomUUID().slice(0, 8)}:`,
+  new SecretBox([{ id: 'k', key: randomBytes(32) }]),
+);
 afterAll(async () => {
   await stores.close();
   await redis.quit();
@@ -15,20 +19,45 @@ afterAll(async () => {
 
 async function building(): Promise<Deploy> {
   const d: Deploy = {
-    id: `d_${randomUUID()}`, app: 'policy', status: 'building', release: null, error: null, source: 'api', createdAt: new Date().toISOString(),
-    startedAt: new Date().toISOString(), builtAt: null, finishedAt: null, timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null }, bundleDigest: null,
+    id: `d_${randomUUID()}`,
+    app: 'policy',
+    status: 'building',
+    release: null,
+    error: null,
+    source: 'api',
+    createdAt: new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    builtAt: null,
+    finishedAt: null,
+    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null },
+    bundleDigest: null,
   };
   return stores.deploys.create(d);
 }
 const job = (attemptsMade: number, attempts = 3) => ({ attemptsMade, opts: { attempts } }) as unknown as Job;
 const outcome = async (deploy: Deploy, error: unknown, j: Job, aborted = false) => {
-  const thrown = await handleFailure({ stores, job: j, deploy, error, aborted, rec: recorder(stores, deploy.id) }).catch((e: unknown) => e);
-  return { thrown, deploy: (await stores.deploys.find(deploy.id))!, log: (await stores.deployLog.read(deploy.id, '0')).map((e) => (e.kind === 'line' ? e.line : `END ${e.status}`)) };
+  const thrown = await handleFailure({
+    stores,
+    job: j,
+    deploy,
+    error,
+    aborted,
+    rec: recorder(stores, deploy.id),
+  }).catch((e: unknown) => e);
+  return {
+    thrown,
+    deploy: (await stores.deploys.find(deploy.id))!,
+    log: (await stores.deployLog.read(deploy.id, '0')).map((e) => (e.kind === 'line' ? e.line : `END ${e.status}`)),
+  };
 };
 
 describe('handleFailure', () => {
   it("a user's broken bundle fails the deploy at once and is not retried", async () => {
-    const { thrown, deploy, log } = await outcome(await building(), new DomainError(ErrorCode.bundleInvalid, 'no entry found'), job(0));
+    const { thrown, deploy, log } = await outcome(
+      await building(),
+      new DomainError(ErrorCode.bundleInvalid, 'no entry found'),
+      job(0),
+    );
     expect(thrown).toBeInstanceOf(UnrecoverableError);
     expect(deploy).toMatchObject({ status: 'failed', error: { code: 'bundle_invalid', message: 'no entry found' } });
     expect(log.at(-1)).toBe('END failed');

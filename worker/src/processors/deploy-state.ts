@@ -27,7 +27,11 @@ const now = () => new Date().toISOString();
 
 export async function markCancelled(stores: Stores, deploy: Deploy, why: string): Promise<void> {
   await stores.deployLog.append(deploy.id, `deploy ${deploy.id}: ${why}`);
-  await stores.deploys.update(deploy.id, () => ({ status: 'cancelled', finishedAt: now(), error: { code: ErrorCode.cancelled, message: why } }));
+  await stores.deploys.update(deploy.id, () => ({
+    status: 'cancelled',
+    finishedAt: now(),
+    error: { code: ErrorCode.cancelled, message: why },
+  }));
   await settleAppStatus(stores, deploy.app);
 }
 
@@ -52,10 +56,20 @@ async function settleAppStatus(stores: Stores, app: string): Promise<void> {
  * a user's mistake fails the deploy at once; a cancellation ends it as cancelled;
  * anything else is transient and retried with backoff until the last attempt.
  */
-export async function handleFailure(opts: { stores: Stores; job: Job; deploy: Deploy; error: unknown; aborted: boolean; rec: DeployRecorder }): Promise<never> {
+export async function handleFailure(opts: {
+  stores: Stores;
+  job: Job;
+  deploy: Deploy;
+  error: unknown;
+  aborted: boolean;
+  rec: DeployRecorder;
+}): Promise<never> {
   const { stores, job, deploy, error, rec } = opts;
   await rec.flush();
-  if (opts.aborted || (isDomainError(error) && (error.code === ErrorCode.cancelled || error.code === ErrorCode.superseded))) {
+  if (
+    opts.aborted ||
+    (isDomainError(error) && (error.code === ErrorCode.cancelled || error.code === ErrorCode.superseded))
+  ) {
     const why = isDomainError(error) && error.code === ErrorCode.superseded ? error.message : 'cancelled';
     await markCancelled(stores, deploy, why);
     throw new UnrecoverableError(why);
@@ -70,6 +84,9 @@ export async function handleFailure(opts: { stores: Stores; job: Job; deploy: De
     await markFailed(stores, deploy, ErrorCode.internal, `${message} (gave up after ${attempts} attempts)`);
     throw new UnrecoverableError(message);
   }
-  await stores.deployLog.append(deploy.id, `transient error, will retry (attempt ${job.attemptsMade + 1} of ${attempts}): ${message}`);
+  await stores.deployLog.append(
+    deploy.id,
+    `transient error, will retry (attempt ${job.attemptsMade + 1} of ${attempts}): ${message}`,
+  );
   throw error instanceof Error ? error : new DomainError(ErrorCode.internal, message, { retryable: true });
 }

@@ -37,7 +37,8 @@ export function deployProcessor(deps: DeployDeps) {
     const control = deps.cancels.enter(deploy.id, jobSignal);
     const started = Date.now();
     try {
-      if (await stores.deploys.isCancelRequested(deploy.id)) return await markCancelled(stores, deploy, 'cancelled before the rollout');
+      if (await stores.deploys.isCancelRequested(deploy.id))
+        return await markCancelled(stores, deploy, 'cancelled before the rollout');
       const app = await stores.apps.get(payload.app);
       if (app.currentRelease !== null && app.currentRelease > payload.release) {
         throw new DomainError(ErrorCode.superseded, `superseded: v${app.currentRelease} is already serving`);
@@ -60,7 +61,9 @@ export function deployProcessor(deps: DeployDeps) {
       await rec.flush();
       await stores.deploys.update(deploy.id, () => ({ status: 'succeeded', finishedAt: new Date().toISOString() }));
       // Housekeeping after success; a failure here is logged, never fails the deploy that just succeeded.
-      await deps.pruneImages(app.name, (l) => console.log(`worker: ${app.name}: ${l}`)).catch((e: unknown) => console.error(`worker: retention for ${app.name}: ${String(e)}`));
+      await deps
+        .pruneImages(app.name, (l) => console.log(`worker: ${app.name}: ${l}`))
+        .catch((e: unknown) => console.error(`worker: retention for ${app.name}: ${String(e)}`));
     } catch (error) {
       await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });
     } finally {

@@ -15,8 +15,13 @@ export async function settleFailedJob(stores: Stores, job: Job, err: Error): Pro
   const data = job.data as { deployId?: unknown; jobId?: unknown };
   if (typeof data.deployId === 'string') {
     const deploy = await stores.deploys.find(data.deployId);
-    if (deploy && !isFinal(deploy.status)) await markFailed(stores, deploy, ErrorCode.internal, `the platform gave up on this deploy: ${err.message}`);
+    if (deploy && !isFinal(deploy.status))
+      await markFailed(stores, deploy, ErrorCode.internal, `the platform gave up on this deploy: ${err.message}`);
   } else if (typeof data.jobId === 'string') {
-    await stores.jobs.update(data.jobId, { status: 'failed', error: `the platform gave up on this job: ${err.message}`, finishedAt: new Date().toISOString() });
+    await stores.jobs.update(data.jobId, {
+      status: 'failed',
+      error: `the platform gave up on this job: ${err.message}`,
+      finishedAt: new Date().toISOString(),
+    });
   }
 }

@@ -2,7 +2,10 @@ import type { Job as QueueJob } from 'bullmq';
 import { JobRunPayload, type Target } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 
-export interface JobDeps { stores: Stores; target: Target }
+export interface JobDeps {
+  stores: Stores;
+  target: Target;
+}
 
 /**
  * Runs a one-off command as a Job pod. Never twice: a job found already
@@ -17,7 +20,11 @@ export function jobProcessor(deps: JobDeps) {
     if (!job || job.status === 'succeeded' || job.status === 'failed') return;
     const now = () => new Date().toISOString();
     if (job.status === 'running') {
-      await stores.jobs.update(jobId, { status: 'failed', error: 'the worker running this job stopped; it was not run again', finishedAt: now() });
+      await stores.jobs.update(jobId, {
+        status: 'failed',
+        error: 'the worker running this job stopped; it was not run again',
+        finishedAt: now(),
+      });
       return;
     }
     await stores.jobs.update(jobId, { status: 'running', startedAt: now() });
@@ -25,15 +32,27 @@ export function jobProcessor(deps: JobDeps) {
       const app = await stores.apps.get(job.app);
       const release = await stores.releases.get(job.app, job.release);
       const result = await deps.target.runJob({
-        app, release, jobId, command: job.command, env: job.env, signal: signal ?? new AbortController().signal,
+        app,
+        release,
+        jobId,
+        command: job.command,
+        env: job.env,
+        signal: signal ?? new AbortController().signal,
       });
       const ok = result.exitCode === 0;
       await stores.jobs.update(jobId, {
-        status: ok ? 'succeeded' : 'failed', exitCode: result.exitCode, output: result.output,
-        error: ok ? null : result.reason ?? `exited with code ${result.exitCode}`, finishedAt: now(),
+        status: ok ? 'succeeded' : 'failed',
+        exitCode: result.exitCode,
+        output: result.output,
+        error: ok ? null : (result.reason ?? `exited with code ${result.exitCode}`),
+        finishedAt: now(),
       });
     } catch (e) {
-      await stores.jobs.update(jobId, { status: 'failed', error: e instanceof Error ? e.message : String(e), finishedAt: now() });
+      await stores.jobs.update(jobId, {
+        status: 'failed',
+        error: e instanceof Error ? e.message : String(e),
+        finishedAt: now(),
+      });
     }
   };
 }

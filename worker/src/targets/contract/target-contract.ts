@@ -58,7 +58,14 @@ function expectServing(pods: PodView[], release: number, replicas: number): void
       phase: 'Running',
       conditions: expect.arrayContaining([{ type: 'Ready', status: 'True' }]),
       initContainerStatuses: [expect.objectContaining({ name: 'app', sidecar: true, started: true, ready: true })],
-      containerStatuses: [expect.objectContaining({ name: 'runtime', sidecar: false, ready: true, state: { running: expect.objectContaining({ startedAt: expect.any(String) }) } })],
+      containerStatuses: [
+        expect.objectContaining({
+          name: 'runtime',
+          sidecar: false,
+          ready: true,
+          state: { running: expect.objectContaining({ startedAt: expect.any(String) }) },
+        }),
+      ],
     });
   }
 }
@@ -75,7 +82,8 @@ export function targetContract(title: string, opts: ContractOptions): void {
     const { main, other } = opts.apps;
     let h: TargetHarness;
     const signal = () => new AbortController().signal;
-    const apply = (app: App, release: Release) => h.target.apply({ app, release, signal: signal(), log: () => undefined });
+    const apply = (app: App, release: Release) =>
+      h.target.apply({ app, release, signal: signal(), log: () => undefined });
     const timeout = opts.timeoutMs ?? 120_000;
     /** A case, or a skipped one whose title carries the reason. */
     const contractCase = (c: ContractCase, name: string, fn: () => Promise<void>) => {
@@ -110,13 +118,17 @@ export function targetContract(title: string, opts: ContractOptions): void {
       expectServing(pods, 1, 1);
     });
 
-    contractCase(ContractCase.newRelease, 'apply a new release: only pods of the new release remain, in the Kubernetes Pod shape', async () => {
-      const before = (await h.target.status(main)).map((p) => p.name);
-      await apply(h.app(main, { currentRelease: 1 }), h.release(main, 2));
-      const pods = await h.target.status(main);
-      expectServing(pods, 2, 1);
-      for (const name of before) expect(pods.map((p) => p.name)).not.toContain(name);
-    });
+    contractCase(
+      ContractCase.newRelease,
+      'apply a new release: only pods of the new release remain, in the Kubernetes Pod shape',
+      async () => {
+        const before = (await h.target.status(main)).map((p) => p.name);
+        await apply(h.app(main, { currentRelease: 1 }), h.release(main, 2));
+        const pods = await h.target.status(main);
+        expectServing(pods, 2, 1);
+        for (const name of before) expect(pods.map((p) => p.name)).not.toContain(name);
+      },
+    );
 
     contractCase(ContractCase.scale, 'replicas are honoured, up and down', async () => {
       await apply(h.app(main, { currentRelease: 2, replicas: 2 }), h.release(main, 3));
@@ -125,18 +137,30 @@ export function targetContract(title: string, opts: ContractOptions): void {
       expectServing(await h.target.status(main), 3, 1);
     });
 
-    contractCase(ContractCase.notReady, 'a release that never becomes ready: apply rejects with the reason, the previous release keeps serving', async () => {
-      const error = await apply(h.app(main, { currentRelease: 3 }), h.brokenRelease(main, 4)).then(never, (e: unknown) => e);
-      expect(isDomainError(error) && error.code).toBe('not_ready');
-      expect((error as Error).message).toMatch(/^v4 did not become ready: .*runtime/s);
-      expectServing(await h.target.status(main), 3, 1);
-    });
+    contractCase(
+      ContractCase.notReady,
+      'a release that never becomes ready: apply rejects with the reason, the previous release keeps serving',
+      async () => {
+        const error = await apply(h.app(main, { currentRelease: 3 }), h.brokenRelease(main, 4)).then(
+          never,
+          (e: unknown) => e,
+        );
+        expect(isDomainError(error) && error.code).toBe('not_ready');
+        expect((error as Error).message).toMatch(/^v4 did not become ready: .*runtime/s);
+        expectServing(await h.target.status(main), 3, 1);
+      },
+    );
 
-    contractCase(ContractCase.runJob, 'runJob: the command\'s exit code and output', async () => {
+    contractCase(ContractCase.runJob, "runJob: the command's exit code and output", async () => {
       let started = 0;
       const result = await h.target.runJob({
-        app: h.app(main, { currentRelease: 3 }), release: h.release(main, 3), jobId: `j_${main.replace(/[^a-z0-9]/g, '')}`,
-        command: ['sh', '-c', 'echo job-output; echo job-error >&2; exit 3'], env: {}, signal: signal(), onStarted: () => started++,
+        app: h.app(main, { currentRelease: 3 }),
+        release: h.release(main, 3),
+        jobId: `j_${main.replace(/[^a-z0-9]/g, '')}`,
+        command: ['sh', '-c', 'echo job-output; echo job-error >&2; exit 3'],
+        env: {},
+        signal: signal(),
+        onStarted: () => started++,
       });
       expect(result).toMatchObject({ exitCode: 3 });
       expect(result.output).toContain('job-output');
@@ -146,15 +170,19 @@ export function targetContract(title: string, opts: ContractOptions): void {
       expectServing(await h.target.status(main), 3, 1);
     });
 
-    contractCase(ContractCase.remove, 'remove: nothing of the app remains, another app\'s pods are untouched', async () => {
-      await apply(h.app(other), h.release(other, 1));
-      const bystander = await h.leftovers(other);
-      await h.target.remove(main);
-      expect(await h.target.status(main)).toEqual([]);
-      // A cluster's garbage collector may still be removing dependents (ReplicaSets) once the pods are gone.
-      await expect.poll(() => h.leftovers(main), { timeout: 60_000, interval: 500 }).toEqual([]);
-      expectServing(await h.target.status(other), 1, 1);
-      expect(await h.leftovers(other)).toEqual(bystander);
-    });
+    contractCase(
+      ContractCase.remove,
+      "remove: nothing of the app remains, another app's pods are untouched",
+      async () => {
+        await apply(h.app(other), h.release(other, 1));
+        const bystander = await h.leftovers(other);
+        await h.target.remove(main);
+        expect(await h.target.status(main)).toEqual([]);
+        // A cluster's garbage collector may still be removing dependents (ReplicaSets) once the pods are gone.
+        await expect.poll(() => h.leftovers(main), { timeout: 60_000, interval: 500 }).toEqual([]);
+        expectServing(await h.target.status(other), 1, 1);
+        expect(await h.leftovers(other)).toEqual(bystander);
+      },
+    );
   });
 }

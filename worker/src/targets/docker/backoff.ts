@@ -10,7 +10,10 @@
  */
 export const KUBELET_BACKOFF = { initialMs: 10_000, maxMs: 300_000 } as const;
 
-interface Entry { delayMs: number; lastUpdate: number }
+interface Entry {
+  delayMs: number;
+  lastUpdate: number;
+}
 
 export class CrashLoopBackoff {
   private readonly initialMs: number;

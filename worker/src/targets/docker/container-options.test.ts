@@ -16,7 +16,13 @@ import {
 
 const pod: Pod = renderPod({
   app: { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { TOKEN: 's3cret' } },
-  release: { version: 2, image: 'logic:2', runtimeImage: 'runtime:1', env: { A: '1' }, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' } },
+  release: {
+    version: 2,
+    image: 'logic:2',
+    runtimeImage: 'runtime:1',
+    env: { A: '1' },
+    manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+  },
   podName: 'hello-v2-abcde',
 });
 const [logic] = pod.spec.initContainers!;
@@ -59,12 +65,25 @@ describe('containerCreateOptions', () => {
     const p: Pod = { ...pod, spec: { ...pod.spec, shareProcessNamespace: true } };
     const opts = containerCreateOptions({
       pod: p,
-      container: { name: 'x', image: 'img', command: ['sh', '-c'], args: ['echo hi'], workingDir: '/w', securityContext: { runAsUser: 5 } },
+      container: {
+        name: 'x',
+        image: 'img',
+        command: ['sh', '-c'],
+        args: ['echo hi'],
+        workingDir: '/w',
+        securityContext: { runAsUser: 5 },
+      },
       role: 'sidecar',
       sandboxId: 'p1',
       pidsLimit: 64,
     });
-    expect(opts).toMatchObject({ Entrypoint: ['sh', '-c'], Cmd: ['echo hi'], WorkingDir: '/w', User: '5', HostConfig: { PidMode: 'container:p1', PidsLimit: 64 } });
+    expect(opts).toMatchObject({
+      Entrypoint: ['sh', '-c'],
+      Cmd: ['echo hi'],
+      WorkingDir: '/w',
+      User: '5',
+      HostConfig: { PidMode: 'container:p1', PidsLimit: 64 },
+    });
     expect(opts.HostConfig?.ReadonlyRootfs).toBeUndefined();
     expect(opts.HostConfig?.SecurityOpt).toBeUndefined();
     expect(opts.Labels?.[Labels.role]).toBe('sidecar');
@@ -85,7 +104,11 @@ describe('pauseCreateOptions', () => {
       name: 'hello-v2-abcde_pause',
       Image: 'pause:1',
       ExposedPorts: { '8080/tcp': {} },
-      HostConfig: { NetworkMode: 'net-id', PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, IpcMode: 'shareable' },
+      HostConfig: {
+        NetworkMode: 'net-id',
+        PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        IpcMode: 'shareable',
+      },
     });
     expect(opts.Labels?.[Labels.role]).toBe('pause');
     const stored = opts.Labels?.[POD_SPEC_LABEL] ?? '';
@@ -94,7 +117,7 @@ describe('pauseCreateOptions', () => {
     expect(JSON.parse(stored).spec.containers[0].env).toContainEqual({ name: 'TOKEN' });
   });
 
-  it('joins a warm network holder\'s namespaces instead of publishing ports itself, and names it for removal', () => {
+  it("joins a warm network holder's namespaces instead of publishing ports itself, and names it for removal", () => {
     const opts = pauseCreateOptions(pod, 'pause:1', 'net-id', 'holder-1');
     expect(opts.HostConfig?.NetworkMode).toBe('container:holder-1');
     expect(opts.HostConfig?.PortBindings).toBeUndefined();
@@ -105,19 +128,39 @@ describe('pauseCreateOptions', () => {
   });
 
   it('lists every declared port once', () => {
-    const p: Pod = { ...pod, spec: { ...pod.spec, initContainers: [{ ...logic!, ports: [{ containerPort: 9090 }, { containerPort: 8080 }] }] } };
+    const p: Pod = {
+      ...pod,
+      spec: { ...pod.spec, initContainers: [{ ...logic!, ports: [{ containerPort: 9090 }, { containerPort: 8080 }] }] },
+    };
     expect(declaredPorts(p)).toEqual([8080, 9090]);
   });
 });
 
 describe('netnsHolderCreateOptions', () => {
   it('a labelled, unprivileged holder on the pod network publishing the port set on 127.0.0.1', () => {
-    const opts = netnsHolderCreateOptions({ image: 'pause:1', network: 'net-id', ports: [8080, 8443], owner: 'host:42:abc123', platformId: 'p1' });
+    const opts = netnsHolderCreateOptions({
+      image: 'pause:1',
+      network: 'net-id',
+      ports: [8080, 8443],
+      owner: 'host:42:abc123',
+      platformId: 'p1',
+    });
     expect(opts).toMatchObject({
       Image: 'pause:1',
-      Labels: { [Labels.managed]: 'true', [Labels.role]: NETNS_ROLE, [POOL_OWNER_LABEL]: 'host:42:abc123', [PLATFORM_LABEL]: 'p1' },
+      Labels: {
+        [Labels.managed]: 'true',
+        [Labels.role]: NETNS_ROLE,
+        [POOL_OWNER_LABEL]: 'host:42:abc123',
+        [PLATFORM_LABEL]: 'p1',
+      },
       ExposedPorts: { '8080/tcp': {}, '8443/tcp': {} },
-      HostConfig: { NetworkMode: 'net-id', IpcMode: 'shareable', ReadonlyRootfs: true, CapDrop: ['ALL'], PortBindings: { '8443/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+      HostConfig: {
+        NetworkMode: 'net-id',
+        IpcMode: 'shareable',
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        PortBindings: { '8443/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+      },
     });
     expect(opts.Labels?.[Labels.pod]).toBeUndefined();
   });
@@ -128,9 +171,17 @@ describe('volumeCreateOptions', () => {
     expect(volumeCreateOptions(pod, { name: 'workspace', emptyDir: {} })).toEqual({
       Name: 'hello-v2-abcde_workspace',
       Driver: 'local',
-      Labels: { [Labels.managed]: 'true', [Labels.pod]: 'hello-v2-abcde', [Labels.app]: 'hello', [Labels.release]: '2', [Labels.role]: 'volume' },
+      Labels: {
+        [Labels.managed]: 'true',
+        [Labels.pod]: 'hello-v2-abcde',
+        [Labels.app]: 'hello',
+        [Labels.release]: '2',
+        [Labels.role]: 'volume',
+      },
     });
-    expect(volumeCreateOptions(pod, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }).DriverOpts).toEqual({
+    expect(
+      volumeCreateOptions(pod, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }).DriverOpts,
+    ).toEqual({
       type: 'tmpfs',
       device: 'tmpfs',
       o: 'mode=1777,size=1048576',

@@ -83,7 +83,10 @@ export const ISOLATE_PODS = { 'com.docker.network.bridge.enable_icc': 'false' } 
  */
 export function networkCreateOptions(): Docker.NetworkCreateOptions {
   return {
-    Name: POD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Options: { ...ISOLATE_PODS },
+    Name: POD_NETWORK,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Options: { ...ISOLATE_PODS },
     Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network' },
   };
 }
@@ -107,17 +110,41 @@ export function volumeCreateOptions(pod: Pod, volume: Volume): Docker.VolumeCrea
  * shareProcessNamespace), sits on POD_NETWORK, and publishes every declared
  * container port on 127.0.0.1 with a random host port.
  */
-export function pauseCreateOptions(pod: Pod, image: string, network: string = POD_NETWORK, holderId?: string): Docker.ContainerCreateOptions {
-  const labels = { ...podLabels(pod), [Labels.role]: ContainerRole.pause, [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)) };
+export function pauseCreateOptions(
+  pod: Pod,
+  image: string,
+  network: string = POD_NETWORK,
+  holderId?: string,
+): Docker.ContainerCreateOptions {
+  const labels = {
+    ...podLabels(pod),
+    [Labels.role]: ContainerRole.pause,
+    [POD_SPEC_LABEL]: JSON.stringify(redactPod(pod)),
+  };
   if (holderId !== undefined) {
     // The holder owns the pod's namespaces (network, IPC, PID) and the other containers join it;
     // this pause container is the pod's record (labels, stored spec), created in the holder's
     // namespaces but never started (pod-runner.ts).
-    const joined = { NetworkMode: `container:${holderId}`, IpcMode: `container:${holderId}`, PidMode: `container:${holderId}` };
-    return { name: pauseName(podName(pod)), Image: image, Labels: { ...labels, [NETNS_HOLDER_LABEL]: holderId }, HostConfig: { ...PAUSE_HOST_CONFIG, ...joined } };
+    const joined = {
+      NetworkMode: `container:${holderId}`,
+      IpcMode: `container:${holderId}`,
+      PidMode: `container:${holderId}`,
+    };
+    return {
+      name: pauseName(podName(pod)),
+      Image: image,
+      Labels: { ...labels, [NETNS_HOLDER_LABEL]: holderId },
+      HostConfig: { ...PAUSE_HOST_CONFIG, ...joined },
+    };
   }
   const { ExposedPorts, HostConfig } = publishing(declaredPorts(pod));
-  return { name: pauseName(podName(pod)), Image: image, Labels: labels, ExposedPorts, HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: network } };
+  return {
+    name: pauseName(podName(pod)),
+    Image: image,
+    Labels: labels,
+    ExposedPorts,
+    HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: network },
+  };
 }
 
 /** What pause containers and network holders run with: the pause process needs nothing. */
@@ -133,10 +160,15 @@ const PAUSE_HOST_CONFIG = {
 } as const satisfies Docker.HostConfig;
 
 /** Every port published on 127.0.0.1 with a random host port (the router's upstreams). */
-function publishing(ports: readonly number[]): { ExposedPorts: Record<string, object>; HostConfig: { PortBindings: Docker.PortMap } } {
+function publishing(ports: readonly number[]): {
+  ExposedPorts: Record<string, object>;
+  HostConfig: { PortBindings: Docker.PortMap };
+} {
   return {
     ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
-    HostConfig: { PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]])) },
+    HostConfig: {
+      PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]])),
+    },
   };
 }
 
@@ -144,7 +176,13 @@ function publishing(ports: readonly number[]): { ExposedPorts: Record<string, ob
  * A warm network holder (netns-pool.ts): a pause-image container on the pod network publishing
  * `ports`, started before any pod needs it. Not a pod's until a pause container joins it.
  */
-export function netnsHolderCreateOptions(o: { image: string; network: string; ports: readonly number[]; owner: string; platformId?: string }): Docker.ContainerCreateOptions {
+export function netnsHolderCreateOptions(o: {
+  image: string;
+  network: string;
+  ports: readonly number[];
+  owner: string;
+  platformId?: string;
+}): Docker.ContainerCreateOptions {
   const { ExposedPorts, HostConfig } = publishing(o.ports);
   return {
     Image: o.image,
@@ -208,6 +246,7 @@ export function containerCreateOptions(input: ContainerOptionsInput): Docker.Con
   if (c.command) opts.Entrypoint = [...c.command];
   if (c.args) opts.Cmd = [...c.args];
   if (c.workingDir) opts.WorkingDir = c.workingDir;
-  if (sc.runAsUser !== undefined) opts.User = sc.runAsGroup !== undefined ? `${sc.runAsUser}:${sc.runAsGroup}` : String(sc.runAsUser);
+  if (sc.runAsUser !== undefined)
+    opts.User = sc.runAsGroup !== undefined ? `${sc.runAsUser}:${sc.runAsGroup}` : String(sc.runAsUser);
   return opts;
 }

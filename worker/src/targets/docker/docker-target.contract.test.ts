@@ -19,21 +19,41 @@ targetContract('Target contract: DockerTarget on the local Docker engine', {
   harness: async () => {
     await ensureTestImages(d);
     const target = new DockerTarget({
-      docker: d, routes: new InMemoryRouteTable(), pauseImage: TEST_IMAGES.pause, backoffScale: 0.05, readyTimeoutMs: 10_000,
-      settings: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 }, platformId,
+      docker: d,
+      routes: new InMemoryRouteTable(),
+      pauseImage: TEST_IMAGES.pause,
+      backoffScale: 0.05,
+      readyTimeoutMs: 10_000,
+      settings: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
+      platformId,
       // As the worker runs it: pods take warm network holders (netns-pool.ts) when one is ready.
       warmSandboxes: 1,
     });
     await target.warmUp();
     const release = (app: string, version: number, image: string): Release => ({
-      version, app, image, imageDigest: '', runtimeImage: TEST_IMAGES.runtime, env: {},
-      manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, createdAt: new Date().toISOString(), deployId: `d_${version}`,
+      version,
+      app,
+      image,
+      imageDigest: '',
+      runtimeImage: TEST_IMAGES.runtime,
+      env: {},
+      manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+      createdAt: new Date().toISOString(),
+      deployId: `d_${version}`,
     });
     return {
       target,
       app: (name: string, over: Partial<App> = {}): App => ({
-        ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { memory: '64Mi', cpu: '500m' }, sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
-        currentRelease: null, status: 'deploying', createdAt: new Date().toISOString(), ...over,
+        ...APP_DEFAULTS,
+        name,
+        env: {},
+        secrets: {},
+        resources: { memory: '64Mi', cpu: '500m' },
+        sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
+        currentRelease: null,
+        status: 'deploying',
+        createdAt: new Date().toISOString(),
+        ...over,
       }),
       release: (app, version) => release(app, version, TEST_IMAGES.logic),
       brokenRelease: (app, version) => release(app, version, TEST_IMAGES.logicBroken),

@@ -1,4 +1,12 @@
-import { APP_DEFAULTS, Labels, isDomainError, type App, type PodView, type Release, type Upstream } from '@sidecar/core';
+import {
+  APP_DEFAULTS,
+  Labels,
+  isDomainError,
+  type App,
+  type PodView,
+  type Release,
+  type Upstream,
+} from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerTarget } from './docker-target.js';
 import { InMemoryRouteTable } from './in-memory-route-table.js';
@@ -27,7 +35,15 @@ const routes = new RecordingRouteTable();
 const settings = { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 };
 // A platform id of its own: adopt() must not take the pods of tests running alongside.
 const newTarget = () =>
-  new DockerTarget({ docker: d, routes, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05, readyTimeoutMs: 10_000, settings, platformId: appName });
+  new DockerTarget({
+    docker: d,
+    routes,
+    pauseImage: TEST_IMAGES.pause,
+    backoffScale: 0.05,
+    readyTimeoutMs: 10_000,
+    settings,
+    platformId: appName,
+  });
 let target = newTarget();
 routes.target = target;
 
@@ -55,11 +71,17 @@ const release = (version: number, image: string = TEST_IMAGES.logic): Release =>
 });
 const rollout = (version: number, image?: string, replicas = 1) => {
   const lines: string[] = [];
-  const done = target.apply({ app: { ...app, replicas, currentRelease: version - 1 || null }, release: release(version, image), signal: new AbortController().signal, log: (l) => lines.push(l) });
+  const done = target.apply({
+    app: { ...app, replicas, currentRelease: version - 1 || null },
+    release: release(version, image),
+    signal: new AbortController().signal,
+    log: (l) => lines.push(l),
+  });
   return { done, lines };
 };
 const get = async (address: string, path: string) => (await fetch(`http://${address}${path}`)).text();
-const appContainers = () => d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] } });
+const appContainers = () =>
+  d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] } });
 
 beforeAll(async () => {
   await ensureTestImages(d);
@@ -126,22 +148,32 @@ describe('DockerTarget', () => {
     const routed = await routes.get(appName);
     expect(routed).toHaveLength(3);
     const pods = await target.status(appName);
-    expect(pods.map((p) => [p.release, p.ready])).toEqual([[4, true], [4, true], [4, true]]);
+    expect(pods.map((p) => [p.release, p.ready])).toEqual([
+      [4, true],
+      [4, true],
+      [4, true],
+    ]);
   });
 
   it('a serving pod that stops being Ready leaves the routes, and returns when Ready again', async () => {
     const [victim] = await target.status(appName);
-    const logic = (await appContainers()).find((c) => c.Labels[Labels.pod] === victim!.name && c.Labels[Labels.container] === 'app')!;
+    const logic = (await appContainers()).find(
+      (c) => c.Labels[Labels.pod] === victim!.name && c.Labels[Labels.container] === 'app',
+    )!;
     const exec = async (cmd: string[]) => {
       const e = await d.getContainer(logic.Id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
       const stream = await e.start({});
       await new Promise((r) => stream.on('end', r).resume());
     };
     await exec(['rm', '/workspace/__sidecar/ready']);
-    await expect.poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 }).not.toContain(victim!.name);
+    await expect
+      .poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 })
+      .not.toContain(victim!.name);
     expect(await routes.get(appName)).toHaveLength(2);
     await exec(['sh', '-c', 'echo ok > /workspace/__sidecar/ready']);
-    await expect.poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 }).toContain(victim!.name);
+    await expect
+      .poll(async () => (await routes.get(appName)).map((u) => u.pod), { timeout: 15_000, interval: 100 })
+      .toContain(victim!.name);
   });
 
   it('scaling 3 → 1 keeps the new pod serving and stops the rest', async () => {
@@ -162,11 +194,19 @@ describe('DockerTarget', () => {
     let v7: Promise<void> | undefined;
     let v5StillThere = false;
     const v6 = target.apply({
-      app: { ...app, replicas: 1, currentRelease: 5 }, release: release(6), signal: new AbortController().signal, log: () => undefined,
+      app: { ...app, replicas: 1, currentRelease: 5 },
+      release: release(6),
+      signal: new AbortController().signal,
+      log: () => undefined,
       onServing: async () => {
         // v6 serves; v5 was taken out of the routes and is still being stopped (its runtime drains).
         v5StillThere = (await appContainers()).some((c) => c.Labels[Labels.pod] === v5!.name);
-        v7 = target.apply({ app: { ...app, replicas: 1, currentRelease: 6 }, release: release(7), signal: new AbortController().signal, log: () => undefined });
+        v7 = target.apply({
+          app: { ...app, replicas: 1, currentRelease: 6 },
+          release: release(7),
+          signal: new AbortController().signal,
+          log: () => undefined,
+        });
         await v7;
       },
     });
@@ -196,7 +236,9 @@ describe('DockerTarget', () => {
     // Supervision resumed: the runtime dies and is restarted (restartPolicy Always).
     const runtime = (await appContainers()).find((c) => c.Labels[Labels.container] === 'runtime')!;
     await d.getContainer(runtime.Id).kill({ signal: 'SIGKILL' });
-    await expect.poll(async () => (await target.status(appName))[0]?.containerStatuses[0], { timeout: 15_000, interval: 200 }).toMatchObject({ restartCount: 1, ready: true });
+    await expect
+      .poll(async () => (await target.status(appName))[0]?.containerStatuses[0], { timeout: 15_000, interval: 200 })
+      .toMatchObject({ restartCount: 1, ready: true });
   });
 
   it('remove: routes go, then every labelled container and volume of the app', async () => {
@@ -204,7 +246,9 @@ describe('DockerTarget', () => {
     expect(await routes.get(appName)).toEqual([]);
     expect(await target.status(appName)).toEqual([]);
     expect(await appContainers()).toEqual([]);
-    const { Volumes } = await d.listVolumes({ filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] } });
+    const { Volumes } = await d.listVolumes({
+      filters: { label: [`${Labels.managed}=true`, `${Labels.app}=${appName}`] },
+    });
     expect(Volumes ?? []).toEqual([]);
   });
 });

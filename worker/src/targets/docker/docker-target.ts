@@ -90,7 +90,10 @@ export class DockerTarget implements Target {
     this.opts = opts;
     if (opts.warmSandboxes) {
       this.pool = new NetnsPool({
-        docker: opts.docker, pauseImage: opts.pauseImage, size: opts.warmSandboxes, warm: [[RUNTIME_PORT]],
+        docker: opts.docker,
+        pauseImage: opts.pauseImage,
+        size: opts.warmSandboxes,
+        warm: [[RUNTIME_PORT]],
         ...(opts.platformId !== undefined ? { platformId: opts.platformId } : {}),
       });
     }
@@ -121,7 +124,13 @@ export class DockerTarget implements Target {
     const sidecars = await this.platformSidecarInput(app);
     // Old pods stop (drain, then go) while the next new pod starts; the rollout ends when all have gone.
     const stops: Promise<unknown>[] = [];
-    const stop = (runners: PodRunner[]) => stops.push(this.deletePods(app.name, runners).then(() => undefined, (e: unknown) => e ?? new Error('stopping a pod failed')));
+    const stop = (runners: PodRunner[]) =>
+      stops.push(
+        this.deletePods(app.name, runners).then(
+          () => undefined,
+          (e: unknown) => e ?? new Error('stopping a pod failed'),
+        ),
+      );
     let failed = false;
     try {
       for (let i = 0; i < app.replicas; i++) {
@@ -134,11 +143,17 @@ export class DockerTarget implements Target {
         } catch (error) {
           sink.log = undefined;
           const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
-          const serving = news.length === 0 ? `v${app.currentRelease ?? '-'} keeps serving` : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
+          const serving =
+            news.length === 0
+              ? `v${app.currentRelease ?? '-'} keeps serving`
+              : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
           log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
           await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
-          if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
-          throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, { cause: error });
+          if (signal.aborted)
+            throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+          throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, {
+            cause: error,
+          });
         }
         news.push(runner);
         const leaving = olds.shift();
@@ -194,7 +209,9 @@ export class DockerTarget implements Target {
       await this.opts.routes.set(app, upstreams);
       this.routed.set(app, key);
     });
-    const settled = next.catch((e: unknown) => console.error(`docker target: routes of ${app}: ${e instanceof Error ? e.message : String(e)}`));
+    const settled = next.catch((e: unknown) =>
+      console.error(`docker target: routes of ${app}: ${e instanceof Error ? e.message : String(e)}`),
+    );
     this.routeSync.set(app, settled);
     return next;
   }
@@ -216,19 +233,34 @@ export class DockerTarget implements Target {
     const wanted = enabledSidecars(app.sidecars);
     if (wanted.length === 0) return undefined;
     const platform = this.opts.platformSidecars;
-    if (!platform) throw new DomainError(ErrorCode.invalidRequest, `this target runs no platform sidecars (${wanted.join(', ')} enabled)`);
+    if (!platform)
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        `this target runs no platform sidecars (${wanted.join(', ')} enabled)`,
+      );
     if (!wanted.includes(PlatformSidecar.tls)) return { images: platform.images };
     const { cert, key } = app.sidecars.tls;
-    return { images: platform.images, tls: cert !== undefined && key !== undefined ? { cert, key } : await platform.issueTls(app.name) };
+    return {
+      images: platform.images,
+      tls: cert !== undefined && key !== undefined ? { cert, key } : await platform.issueTls(app.name),
+    };
   }
 
-  private newAppPod(app: RolloutInput['app'], release: RolloutInput['release'], sink: { log: LogSink | undefined }, sidecars: PlatformSidecarInput | undefined): PodRunner {
+  private newAppPod(
+    app: RolloutInput['app'],
+    release: RolloutInput['release'],
+    sink: { log: LogSink | undefined },
+    sidecars: PlatformSidecarInput | undefined,
+  ): PodRunner {
     const pod = renderPod({
-      app, release, podName: podNameFor(app.name, release.version, randomSuffix()),
+      app,
+      release,
+      podName: podNameFor(app.name, release.version, randomSuffix()),
       ...(this.opts.settings ? { settings: this.opts.settings } : {}),
       ...(sidecars ? { platformSidecars: sidecars } : {}),
     });
-    if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
+    if (this.opts.platformId !== undefined)
+      pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
     validatePod(pod);
     const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink));
     this.followReadiness(app.name, runner);
@@ -250,7 +282,9 @@ export class DockerTarget implements Target {
       all: true,
       filters: {
         label: [
-          `${Labels.managed}=true`, `${Labels.app}=${app}`, `${Labels.role}=pause`,
+          `${Labels.managed}=true`,
+          `${Labels.app}=${app}`,
+          `${Labels.role}=pause`,
           // Another platform on the same engine may have an app of the same name: never touch it.
           ...(this.opts.platformId !== undefined ? [`${PLATFORM_LABEL}=${this.opts.platformId}`] : []),
         ],
@@ -258,7 +292,8 @@ export class DockerTarget implements Target {
     });
     for (const c of labelled) {
       const name = c.Labels[Labels.pod];
-      if (name && !known.has(name)) known.set(name, await PodRunner.adopt({ docker: this.opts.docker, podName: name, ...this.runnerExtras() }));
+      if (name && !known.has(name))
+        known.set(name, await PodRunner.adopt({ docker: this.opts.docker, podName: name, ...this.runnerExtras() }));
     }
     await this.deletePods(app, [...known.values()]);
     this.apps.delete(app);
@@ -272,11 +307,16 @@ export class DockerTarget implements Target {
   async runJob(input: JobRunInput): Promise<JobRunResult> {
     const { app, release, signal } = input;
     const pod = renderJobPod({
-      app, release, podName: `${app.name}-job-${randomSuffix()}`, command: input.command, env: input.env,
+      app,
+      release,
+      podName: `${app.name}-job-${randomSuffix()}`,
+      command: input.command,
+      env: input.env,
       ...(this.opts.settings ? { settings: this.opts.settings } : {}),
     });
     pod.metadata.labels = { ...pod.metadata.labels, [Labels.deploy]: input.jobId };
-    if (this.opts.platformId !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
+    if (this.opts.platformId !== undefined)
+      pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
     validatePod(pod);
     const runner = this.runner(pod, (e) => {
       if (e.container === 'runtime' && e.reason === 'Started') input.onStarted?.();
@@ -306,7 +346,10 @@ export class DockerTarget implements Target {
   async adopt(): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
     const adopted: string[] = [];
     const failed: { pod: string; error: Error }[] = [];
-    const names = await PodRunner.list(this.opts.docker, this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {});
+    const names = await PodRunner.list(
+      this.opts.docker,
+      this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {},
+    );
     for (const name of names) {
       if ([...this.apps.values()].some((m) => m.has(name))) continue;
       try {
@@ -331,7 +374,8 @@ export class DockerTarget implements Target {
         failed.push({ pod: name, error: e instanceof Error ? e : new Error(String(e)) });
       }
     }
-    for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined))) await this.resumeServing(app);
+    for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined)))
+      await this.resumeServing(app);
     return { adopted, failed };
   }
 
@@ -345,7 +389,9 @@ export class DockerTarget implements Target {
     const routed = await this.opts.routes.get(app);
     const routedPods = new Set(routed.map((u) => u.pod));
     const pods = [...(this.apps.get(app)?.values() ?? [])];
-    const releases = new Set(pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]));
+    const releases = new Set(
+      pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]),
+    );
     const serving = pods.filter((r) => routedPods.has(r.name) || releases.has(r.pod.metadata.labels?.[Labels.release]));
     this.serving.set(app, new Set(serving.map((r) => r.name)));
     this.routed.set(app, JSON.stringify(routed));
@@ -374,13 +420,22 @@ export class DockerTarget implements Target {
   }
 
   private runner(pod: Pod, onEvent: (e: PodEvent) => void): PodRunner {
-    return new PodRunner({ docker: this.opts.docker, pod, pauseImage: this.opts.pauseImage, onEvent, ...this.runnerExtras(), ...(this.pool ? { netnsPool: this.pool } : {}) });
+    return new PodRunner({
+      docker: this.opts.docker,
+      pod,
+      pauseImage: this.opts.pauseImage,
+      onEvent,
+      ...this.runnerExtras(),
+      ...(this.pool ? { netnsPool: this.pool } : {}),
+    });
   }
 
   /** Deletes pods in parallel; every deletion runs to the end, then the first failure is thrown. */
   private async deletePods(app: string, runners: PodRunner[], gracePeriodSeconds?: number): Promise<void> {
     for (const r of runners) this.stopping.add(r);
-    const results = await Promise.allSettled(runners.map((r) => r.delete(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds })));
+    const results = await Promise.allSettled(
+      runners.map((r) => r.delete(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds })),
+    );
     for (const r of runners) {
       this.apps.get(app)?.delete(r.name);
       this.stopping.delete(r);
@@ -388,7 +443,6 @@ export class DockerTarget implements Target {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
   }
-
 }
 
 /**
@@ -461,7 +515,11 @@ async function notReadyReason(runners: PodRunner[], error: unknown, timeoutMs: n
         return `${s.name} ${state}${lastProbe ? `; ${lastProbe.message}` : ''}${s.restartCount ? `; ${s.restartCount} restarts` : ''}`;
       });
     // Best effort: the report is still useful without logs (e.g. the container was never created).
-    const logs = (await r.logs('runtime', 10).catch((e: unknown) => `(logs unavailable: ${e instanceof Error ? e.message : String(e)})`)).trim();
+    const logs = (
+      await r
+        .logs('runtime', 10)
+        .catch((e: unknown) => `(logs unavailable: ${e instanceof Error ? e.message : String(e)})`)
+    ).trim();
     const started = view.events.length > 0;
     parts.push(
       `pod ${r.name}: ${started ? problems.join(', ') || `not ready within ${timeoutMs} ms` : error instanceof Error ? error.message : String(error)}` +

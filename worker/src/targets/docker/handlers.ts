@@ -23,7 +23,10 @@ export interface ActionTarget {
   ports: readonly ContainerPort[];
 }
 
-export interface ActionResult { ok: boolean; message: string }
+export interface ActionResult {
+  ok: boolean;
+  message: string;
+}
 
 const MAX_OUTPUT = 10 * 1024;
 
@@ -52,7 +55,11 @@ function resolvePort(port: number | string, ports: readonly ContainerPort[]): nu
   return found.containerPort;
 }
 
-async function execAction(container: Docker.Container, action: ExecAction, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ActionResult> {
+async function execAction(
+  container: Docker.Container,
+  action: ExecAction,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<ActionResult> {
   const exec = await container.exec({ Cmd: action.command, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const out = new PassThrough();
@@ -76,7 +83,10 @@ async function execAction(container: Docker.Container, action: ExecAction, opts:
   if (outcome === 'timeout') {
     stream.destroy();
     // The kubelet reports a timed-out exec probe as a failure; the process may linger in the container.
-    return { ok: false, message: `command ${JSON.stringify(action.command)} timed out after ${opts.timeoutMs / 1000}s` };
+    return {
+      ok: false,
+      message: `command ${JSON.stringify(action.command)} timed out after ${opts.timeoutMs / 1000}s`,
+    };
   }
   const info = await exec.inspect();
   const code = info.ExitCode;
@@ -84,7 +94,11 @@ async function execAction(container: Docker.Container, action: ExecAction, opts:
   return { ok: false, message: output.trim() || `command ${JSON.stringify(action.command)} exited with ${code}` };
 }
 
-function httpGetAction(target: ActionTarget, action: HTTPGetAction, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ActionResult> {
+function httpGetAction(
+  target: ActionTarget,
+  action: HTTPGetAction,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<ActionResult> {
   const port = resolvePort(action.port, target.ports);
   const host = action.host ?? target.podIp;
   const path = action.path ?? '/';
@@ -104,7 +118,11 @@ function httpGetAction(target: ActionTarget, action: HTTPGetAction, opts: { time
       (res) => {
         const status = res.statusCode ?? 0;
         res.resume();
-        resolve(status >= 200 && status < 400 ? { ok: true, message: '' } : { ok: false, message: `HTTP probe failed with statuscode: ${status}` });
+        resolve(
+          status >= 200 && status < 400
+            ? { ok: true, message: '' }
+            : { ok: false, message: `HTTP probe failed with statuscode: ${status}` },
+        );
       },
     );
     req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timeout after ${opts.timeoutMs / 1000}s`)));
@@ -113,7 +131,11 @@ function httpGetAction(target: ActionTarget, action: HTTPGetAction, opts: { time
   });
 }
 
-function tcpAction(target: ActionTarget, action: TCPSocketAction, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ActionResult> {
+function tcpAction(
+  target: ActionTarget,
+  action: TCPSocketAction,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<ActionResult> {
   const port = resolvePort(action.port, target.ports);
   const host = action.host ?? target.podIp;
   return new Promise((resolve) => {

@@ -10,7 +10,10 @@ export class InMemoryRouteTable implements RouteTable {
   readonly history: { app: string; upstreams: Upstream[] | null; at: number }[] = [];
 
   async set(app: string, upstreams: Upstream[]): Promise<void> {
-    this.table.set(app, upstreams.map((u) => ({ ...u })));
+    this.table.set(
+      app,
+      upstreams.map((u) => ({ ...u })),
+    );
     this.history.push({ app, upstreams: upstreams.map((u) => ({ ...u })), at: Date.now() });
   }
 

@@ -10,12 +10,28 @@ const d = docker();
 const names: string[] = [];
 const runners: PodRunner[] = [];
 // Pods in warm network holders must be as isolated as pods with sandboxes of their own.
-const pool = new NetnsPool({ docker: d, pauseImage: TEST_IMAGES.pause, platformId: uniqueName('iso'), size: 1, warm: [[]] });
+const pool = new NetnsPool({
+  docker: d,
+  pauseImage: TEST_IMAGES.pause,
+  platformId: uniqueName('iso'),
+  size: 1,
+  warm: [[]],
+});
 
 const server = (name: string): Pod =>
   testPod(name, {
     restartPolicy: 'Always',
-    containers: [{ name: 'web', image: TEST_IMAGES.base, command: ['sh', '-c', `mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`] }],
+    containers: [
+      {
+        name: 'web',
+        image: TEST_IMAGES.base,
+        command: [
+          'sh',
+          '-c',
+          `mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+        ],
+      },
+    ],
   });
 
 async function start(pod: Pod, netnsPool?: NetnsPool): Promise<PodRunner> {
@@ -30,7 +46,9 @@ async function start(pod: Pod, netnsPool?: NetnsPool): Promise<PodRunner> {
 /** Runs wget inside a pod's container (bounded by `timeout`: busybox wget -T crashes); its exit code says whether the address answered. */
 async function wgetFrom(pod: string, url: string): Promise<number> {
   const [c] = await d.listContainers({ filters: { label: [`sidecar.paas/pod=${pod}`, 'sidecar.paas/container=web'] } });
-  const exec = await d.getContainer(c!.Id).exec({ Cmd: ['timeout', '3', 'wget', '-q', '-O', '-', url], AttachStdout: true, AttachStderr: true });
+  const exec = await d
+    .getContainer(c!.Id)
+    .exec({ Cmd: ['timeout', '3', 'wget', '-q', '-O', '-', url], AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({});
   await new Promise((r) => stream.on('end', r).resume());
   return (await exec.inspect()).ExitCode ?? -1;

@@ -16,11 +16,22 @@ const pods: string[] = [];
 const pools: NetnsPool[] = [];
 
 const holdersOfPlatform = async () =>
-  d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`, `${PLATFORM_LABEL}=${platformId}`] } });
+  d.listContainers({
+    all: true,
+    filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`, `${PLATFORM_LABEL}=${platformId}`] },
+  });
 const exists = async (id: string) => (await d.listContainers({ all: true, filters: { id: [id] } })).length > 0;
 
 function newPool(o: Partial<ConstructorParameters<typeof NetnsPool>[0]> = {}): NetnsPool {
-  const pool = new NetnsPool({ docker: d, pauseImage: TEST_IMAGES.pause, platformId, size: 1, warm: [[8080]], refillDelayMs: 0, ...o });
+  const pool = new NetnsPool({
+    docker: d,
+    pauseImage: TEST_IMAGES.pause,
+    platformId,
+    size: 1,
+    warm: [[8080]],
+    refillDelayMs: 0,
+    ...o,
+  });
   pools.push(pool);
   return pool;
 }
@@ -29,11 +40,19 @@ function newPool(o: Partial<ConstructorParameters<typeof NetnsPool>[0]> = {}): N
 function webPod(name: string) {
   pods.push(name);
   return testPod(name, {
-    containers: [{
-      name: 'web', image: TEST_IMAGES.base, ports: [{ containerPort: 8080 }],
-      command: ['sh', '-c', `mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`],
-      readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-    }],
+    containers: [
+      {
+        name: 'web',
+        image: TEST_IMAGES.base,
+        ports: [{ containerPort: 8080 }],
+        command: [
+          'sh',
+          '-c',
+          `mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+        ],
+        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+      },
+    ],
   });
 }
 
@@ -123,11 +142,16 @@ describe('NetnsPool', () => {
     await pool.start();
     expect(pool.claim([8080, 8443])).toBeUndefined();
     await until(() => pool.available([8080, 8443]) === 1, 'the new port set to be warmed');
-    const waiting = (await holdersOfPlatform()).filter((h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner && h.Ports.some((p) => p.PrivatePort === 8443));
+    const waiting = (await holdersOfPlatform()).filter(
+      (h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner && h.Ports.some((p) => p.PrivatePort === 8443),
+    );
     expect(waiting).toHaveLength(1);
     clock = 100; // later than staleMs after the last ask for 8080+8443
     const id = pool.claim([8080])!; // any later claim refills, dropping the stale set
-    await until(() => pool.available([8080]) === 1 && pool.available([8080, 8443]) === 0, 'the stale set to be dropped');
+    await until(
+      () => pool.available([8080]) === 1 && pool.available([8080, 8443]) === 0,
+      'the stale set to be dropped',
+    );
     expect(await exists(waiting[0]!.Id)).toBe(false);
     await removeContainer(d, id);
   });
@@ -169,7 +193,11 @@ describe('NetnsPool', () => {
     const pod = testPod(name, {
       shareProcessNamespace: true,
       containers: [
-        { name: 'writer', image: TEST_IMAGES.base, command: ['sh', '-c', 'echo shared > /dev/shm/note && exec sleep 3600'] },
+        {
+          name: 'writer',
+          image: TEST_IMAGES.base,
+          command: ['sh', '-c', 'echo shared > /dev/shm/note && exec sleep 3600'],
+        },
         { name: 'reader', image: TEST_IMAGES.base, command: ['sh', '-c', 'exec sleep 3601'] },
       ],
     });
@@ -190,10 +218,12 @@ describe('NetnsPool', () => {
     await runner.delete({ gracePeriodSeconds: 2 });
   });
 
-  it('close() removes the unclaimed holders; start() removes those of a worker that died, never a pod\'s', async () => {
+  it("close() removes the unclaimed holders; start() removes those of a worker that died, never a pod's", async () => {
     const pool = newPool();
     await pool.start();
-    const unclaimed = (await holdersOfPlatform()).filter((h) => h.Labels[`sidecar.paas/pool-owner`] === pool.owner).map((h) => h.Id);
+    const unclaimed = (await holdersOfPlatform())
+      .filter((h) => h.Labels[`sidecar.paas/pool-owner`] === pool.owner)
+      .map((h) => h.Id);
     expect(unclaimed.length).toBeGreaterThan(0);
     await pool.close();
     for (const id of unclaimed) expect(await exists(id)).toBe(false);
@@ -205,10 +235,14 @@ describe('NetnsPool', () => {
     const network = await ensurePodNetwork(d);
     const otherPlatform = uniqueName('netns-other');
     const holder = (owner: string, platform: string) =>
-      d.createContainer(netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner, platformId: platform })).then(async (c) => {
-        await c.start();
-        return c;
-      });
+      d
+        .createContainer(
+          netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner, platformId: platform }),
+        )
+        .then(async (c) => {
+          await c.start();
+          return c;
+        });
     const deadOwner = `${hostname()}:${child.pid}:abc123`;
     const liveOwner = `${hostname()}:${process.ppid}:abc123`;
     const leftover = await holder(deadOwner, platformId);
@@ -220,7 +254,16 @@ describe('NetnsPool', () => {
     await stoppedOther.stop({ t: 0 });
     const name = uniqueName('claimed');
     pods.push(name);
-    await d.createContainer({ name: `${name}_pause`, Image: TEST_IMAGES.pause, Labels: { [Labels.managed]: 'true', [Labels.pod]: name, [Labels.role]: 'pause', [NETNS_HOLDER_LABEL]: claimedHolder.id } });
+    await d.createContainer({
+      name: `${name}_pause`,
+      Image: TEST_IMAGES.pause,
+      Labels: {
+        [Labels.managed]: 'true',
+        [Labels.pod]: name,
+        [Labels.role]: 'pause',
+        [NETNS_HOLDER_LABEL]: claimedHolder.id,
+      },
+    });
 
     await newPool({ warm: [] }).start();
     expect(await exists(leftover.id)).toBe(false);

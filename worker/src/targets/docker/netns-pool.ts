@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Labels } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { NETNS_HOLDER_LABEL, NETNS_ROLE, PLATFORM_LABEL, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
+import {
+  NETNS_HOLDER_LABEL,
+  NETNS_ROLE,
+  PLATFORM_LABEL,
+  POOL_OWNER_LABEL,
+  netnsHolderCreateOptions,
+} from './container-options.js';
 import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
 
 /**
@@ -118,7 +124,10 @@ export class NetnsPool {
 
   private scheduleRefill(): void {
     clearTimeout(this.refillTimer);
-    this.refillTimer = setTimeout(() => void this.refill().catch((e: unknown) => console.error(`netns pool: refill failed: ${String(e)}`)), this.refillDelayMs);
+    this.refillTimer = setTimeout(
+      () => void this.refill().catch((e: unknown) => console.error(`netns pool: refill failed: ${String(e)}`)),
+      this.refillDelayMs,
+    );
     this.refillTimer.unref();
   }
 
@@ -135,7 +144,8 @@ export class NetnsPool {
   private async fill(): Promise<void> {
     const configured = new Set((this.opts.warm ?? []).map(keyOf));
     for (const [key, holders] of this.ready) {
-      if (configured.has(key) || this.now() - (this.asked.get(key) ?? 0) < (this.opts.staleMs ?? STALE_PORT_SET_MS)) continue;
+      if (configured.has(key) || this.now() - (this.asked.get(key) ?? 0) < (this.opts.staleMs ?? STALE_PORT_SET_MS))
+        continue;
       this.ready.delete(key);
       await Promise.all(holders.map((id) => this.remove(id)));
     }
@@ -150,7 +160,13 @@ export class NetnsPool {
 
   private async createHolder(ports: number[]): Promise<string> {
     const network = await ensurePodNetwork(this.opts.docker);
-    const opts = netnsHolderCreateOptions({ image: this.opts.pauseImage, network, ports, owner: this.owner, ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}) });
+    const opts = netnsHolderCreateOptions({
+      image: this.opts.pauseImage,
+      network,
+      ports,
+      owner: this.owner,
+      ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}),
+    });
     const c = await this.opts.docker.createContainer(opts).catch((e: unknown) => {
       if (isNotFound(e)) forgetPodNetwork(this.opts.docker); // the pod network was removed: look it up afresh next time
       throw e;
@@ -176,13 +192,22 @@ export class NetnsPool {
    * host has exited.
    */
   private async removeOrphans(): Promise<void> {
-    const holders = await this.opts.docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`] } });
+    const holders = await this.opts.docker.listContainers({
+      all: true,
+      filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`] },
+    });
     if (holders.length === 0) return;
-    const pauses = await this.opts.docker.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, NETNS_HOLDER_LABEL] } });
+    const pauses = await this.opts.docker.listContainers({
+      all: true,
+      filters: { label: [`${Labels.managed}=true`, NETNS_HOLDER_LABEL] },
+    });
     const claimed = new Set(pauses.map((p) => p.Labels[NETNS_HOLDER_LABEL]));
     const ours = (h: Docker.ContainerInfo) => h.Labels[PLATFORM_LABEL] === this.opts.platformId;
     const orphans = holders.filter(
-      (h) => !claimed.has(h.Id) && h.Labels[POOL_OWNER_LABEL] !== this.owner && (stopped(h) || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
+      (h) =>
+        !claimed.has(h.Id) &&
+        h.Labels[POOL_OWNER_LABEL] !== this.owner &&
+        (stopped(h) || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
     );
     await Promise.all(orphans.map((h) => this.remove(h.Id)));
   }

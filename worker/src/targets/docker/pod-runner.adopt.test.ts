@@ -9,7 +9,8 @@ const d = docker();
 const name = uniqueName('adopt');
 const passiveName = uniqueName('adopt-passive');
 const runners: PodRunner[] = [];
-const status = (v: PodView, n: string) => [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === n)!;
+const status = (v: PodView, n: string) =>
+  [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === n)!;
 
 beforeAll(async () => {
   await ensureTestImages(d);
@@ -22,7 +23,9 @@ afterAll(async () => {
 describe('PodRunner.adopt', () => {
   it('resumes a running pod without starting anything twice, and restarts what dies afterwards', async () => {
     const pod = testPod(name, {
-      initContainers: [container('s1', { restartPolicy: 'Always', readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } })],
+      initContainers: [
+        container('s1', { restartPolicy: 'Always', readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } }),
+      ],
       containers: [container('m1', { env: [{ name: 'SECRET', value: 'never-in-a-label' }] })],
     });
     const first = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, backoffScale: 0.05 });
@@ -50,7 +53,9 @@ describe('PodRunner.adopt', () => {
     await adopted.waitFor((x) => status(x, 's1').restartCount === 1 && status(x, 's1').ready, { timeoutMs: 20_000 });
     // The main too (restartPolicy Always); `docker start` keeps its env, secrets included.
     await d.getContainer(containerName(name, 'm1')).kill({ signal: 'SIGKILL' });
-    await adopted.waitFor((x) => status(x, 'm1').restartCount === 1 && status(x, 'm1').state.running !== undefined, { timeoutMs: 20_000 });
+    await adopted.waitFor((x) => status(x, 'm1').restartCount === 1 && status(x, 'm1').state.running !== undefined, {
+      timeoutMs: 20_000,
+    });
     expect((await d.getContainer(containerName(name, 'm1')).inspect()).Config.Env).toContain('SECRET=never-in-a-label');
 
     await adopted.delete();

@@ -1,7 +1,18 @@
 import type { ContainerStatus, PodView } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodRunner } from './pod-runner.js';
-import { TEST_IMAGES, between, cleanupPods, container, docker, ensureTestImages, podLog, runFor, testPod, uniqueName } from './test-support.js';
+import {
+  TEST_IMAGES,
+  between,
+  cleanupPods,
+  container,
+  docker,
+  ensureTestImages,
+  podLog,
+  runFor,
+  testPod,
+  uniqueName,
+} from './test-support.js';
 
 /**
  * NATIVE-SIDECARS.md start, restart and status cases against the real Docker
@@ -43,7 +54,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.allSettled(runners.map((r) => r.close()));
-  await cleanupPods(d, runners.map((r) => r.name));
+  await cleanupPods(
+    d,
+    runners.map((r) => r.name),
+  );
 });
 
 describe.concurrent('PodRunner start order and restarts', () => {
@@ -60,7 +74,9 @@ describe.concurrent('PodRunner start order and restarts', () => {
       }),
     );
     await r.start();
-    const done = await r.waitFor((v) => v.phase === 'Succeeded' && init(v, 's1').state.terminated !== undefined, { timeoutMs: 30_000 });
+    const done = await r.waitFor((v) => v.phase === 'Succeeded' && init(v, 's1').state.terminated !== undefined, {
+      timeoutMs: 30_000,
+    });
     const log = await podLog(d, r.name);
     for (const [a, b] of [
       ['i1 start', 'i1 exit'],
@@ -69,7 +85,8 @@ describe.concurrent('PodRunner start order and restarts', () => {
       ['i2 start', 'i2 exit'],
       ['i2 exit', 'm1 start'],
       ['m1 exit', 's1 TERM'], // S1 overlaps I2 and M1
-    ] as const) before(log, a, b);
+    ] as const)
+      before(log, a, b);
     expect(init(done, 's1').restartCount).toBe(0);
     expect(main(done, 'm1').state.terminated?.exitCode).toBe(0);
   });
@@ -83,7 +100,9 @@ describe.concurrent('PodRunner start order and restarts', () => {
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => x.phase === 'Succeeded' && init(x, 's1').state.terminated !== undefined, { timeoutMs: 30_000 });
+    const v = await r.waitFor((x) => x.phase === 'Succeeded' && init(x, 's1').state.terminated !== undefined, {
+      timeoutMs: 30_000,
+    });
     before(await podLog(d, r.name), 'm1 exit', 's1 TERM');
     expect(init(v, 's1').restartCount).toBe(0);
     expect(between(firstEvent(v, 'm1', 'Exited').time, firstEvent(v, 's1', 'Killing').time)).toBeGreaterThanOrEqual(0);
@@ -105,8 +124,14 @@ describe.concurrent('PodRunner start order and restarts', () => {
     );
     await r.start();
     const v = await r.waitFor((x) => x.phase === 'Running', { timeoutMs: 30_000 });
-    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(5000);
-    expect(v.events.some((e) => e.container === 's1' && e.reason === 'Unhealthy' && e.message.startsWith('Startup probe failed'))).toBe(true);
+    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(
+      5000,
+    );
+    expect(
+      v.events.some(
+        (e) => e.container === 's1' && e.reason === 'Unhealthy' && e.message.startsWith('Startup probe failed'),
+      ),
+    ).toBe(true);
   });
 
   it('case 4: a postStart hook gates the next entry', async () => {
@@ -121,21 +146,29 @@ describe.concurrent('PodRunner start order and restarts', () => {
     );
     await r.start();
     const v = await r.waitFor((x) => x.phase === 'Running', { timeoutMs: 30_000 });
-    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(3000);
+    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(
+      3000,
+    );
   });
 
   it('case 5: a never-ready sidecar does not gate; started, not ready; pod Running, not Ready', async () => {
     const r = run(
       testPod(uniqueName('c5'), {
         initContainers: [
-          container('s1', { restartPolicy: 'Always', readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } }),
+          container('s1', {
+            restartPolicy: 'Always',
+            readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 },
+          }),
           container('i2', { body: runFor(0) }),
         ],
         containers: [container('m1')],
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => x.phase === 'Running' && x.events.some((e) => e.container === 's1' && e.reason === 'Unhealthy'), { timeoutMs: 30_000 });
+    const v = await r.waitFor(
+      (x) => x.phase === 'Running' && x.events.some((e) => e.container === 's1' && e.reason === 'Unhealthy'),
+      { timeoutMs: 30_000 },
+    );
     expect(init(v, 's1')).toMatchObject({ started: true, ready: false });
     expect(main(v, 'm1')).toMatchObject({ started: true, ready: true });
     expect(v.ready).toBe(false);
@@ -159,7 +192,9 @@ describe.concurrent('PodRunner start order and restarts', () => {
     const mainReady = await r.waitFor((x) => main(x, 'm1').ready, { timeoutMs: 20_000 });
     expect(mainReady.ready).toBe(false);
     const v = await r.waitFor((x) => x.ready, { timeoutMs: 20_000 });
-    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 's1', 'Ready').time)).toBeGreaterThanOrEqual(6000);
+    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 's1', 'Ready').time)).toBeGreaterThanOrEqual(
+      6000,
+    );
   });
 
   it('case 21: snapshot while the sidecar is started and I2 runs', async () => {
@@ -176,7 +211,11 @@ describe.concurrent('PodRunner start order and restarts', () => {
     expect(init(v, 'i2')).toMatchObject({ sidecar: false, started: true, ready: false });
     expect(main(v, 'm1').state).toEqual({ waiting: { reason: 'PodInitializing' } });
     expect(v.phase).toBe('Pending');
-    expect(condition(v, 'Initialized')).toMatchObject({ status: 'False', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [i2]' });
+    expect(condition(v, 'Initialized')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotInitialized',
+      message: 'containers with incomplete status: [i2]',
+    });
     expect(condition(v, 'PodReadyToStartContainers')).toMatchObject({ status: 'True' });
   });
 
@@ -190,7 +229,9 @@ describe.concurrent('PodRunner start order and restarts', () => {
     );
     await r.start();
     const v = await r.waitFor((x) => init(x, 's1').restartCount >= 3, { timeoutMs: 30_000 });
-    expect(v.events.filter((e) => e.container === 's1' && e.reason === 'Exited').every((e) => e.message.endsWith('code 0'))).toBe(true);
+    expect(
+      v.events.filter((e) => e.container === 's1' && e.reason === 'Exited').every((e) => e.message.endsWith('code 0')),
+    ).toBe(true);
     expect(main(v, 'm1')).toMatchObject({ restartCount: 0 });
     expect(main(v, 'm1').state.running).toBeDefined();
     expect(v.phase).toBe('Running');
@@ -230,7 +271,11 @@ describe.concurrent('PodRunner start order and restarts', () => {
       testPod(uniqueName('c9'), {
         restartPolicy: 'Never',
         initContainers: [
-          container('s1', { restartPolicy: 'Always', body: runFor(0, 1), startupProbe: { exec: { command: ['test', '-f', '/tmp/up'] }, periodSeconds: 1 } }),
+          container('s1', {
+            restartPolicy: 'Always',
+            body: runFor(0, 1),
+            startupProbe: { exec: { command: ['test', '-f', '/tmp/up'] }, periodSeconds: 1 },
+          }),
           container('i2'),
         ],
         containers: [container('m1')],
@@ -249,14 +294,21 @@ describe.concurrent('PodRunner start order and restarts', () => {
     const r = run(
       testPod(uniqueName('c10'), {
         initContainers: [
-          container('s1', { restartPolicy: 'Always', startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 3 } }),
+          container('s1', {
+            restartPolicy: 'Always',
+            startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 3 },
+          }),
         ],
         containers: [container('m1')],
       }),
     );
     await r.start();
     const v = await r.waitFor((x) => init(x, 's1').restartCount >= 1, { timeoutMs: 30_000 });
-    expect(v.events.some((e) => e.container === 's1' && e.reason === 'Killing' && e.message.includes('failed startup probe'))).toBe(true);
+    expect(
+      v.events.some(
+        (e) => e.container === 's1' && e.reason === 'Killing' && e.message.includes('failed startup probe'),
+      ),
+    ).toBe(true);
     expect(v.events.some((e) => e.container === 'm1')).toBe(false);
     expect(v.phase).toBe('Pending');
   });
@@ -284,7 +336,10 @@ describe.concurrent('PodRunner start order and restarts', () => {
         initContainers: [
           container('s1', { restartPolicy: 'Always' }),
           // Fails on its first run, succeeds on the second (a marker survives in the emptyDir).
-          container('i1', { body: 'if [ -f /state/ran ]; then exit 0; fi; touch /state/ran; exit 1', volumeMounts: [{ name: 'state', mountPath: '/state' }] }),
+          container('i1', {
+            body: 'if [ -f /state/ran ]; then exit 0; fi; touch /state/ran; exit 1',
+            volumeMounts: [{ name: 'state', mountPath: '/state' }],
+          }),
         ],
         containers: [container('m1')],
       }),
@@ -310,8 +365,14 @@ describe.concurrent('PodRunner start order and restarts', () => {
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => init(x, 's1').restartCount >= 1 && init(x, 's1').state.running !== undefined, { timeoutMs: 30_000 });
-    expect(v.events.some((e) => e.container === 's1' && e.reason === 'Killing' && e.message.includes('failed liveness probe'))).toBe(true);
+    const v = await r.waitFor((x) => init(x, 's1').restartCount >= 1 && init(x, 's1').state.running !== undefined, {
+      timeoutMs: 30_000,
+    });
+    expect(
+      v.events.some(
+        (e) => e.container === 's1' && e.reason === 'Killing' && e.message.includes('failed liveness probe'),
+      ),
+    ).toBe(true);
     expect(main(v, 'm1').restartCount).toBe(0);
     expect(v.phase).toBe('Running');
   });

@@ -1,7 +1,18 @@
 import type { ContainerStatus, PodView } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodRunner } from './pod-runner.js';
-import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, podLog, podLogTimed, runFor, testPod, uniqueName } from './test-support.js';
+import {
+  TEST_IMAGES,
+  cleanupPods,
+  container,
+  docker,
+  ensureTestImages,
+  podLog,
+  podLogTimed,
+  runFor,
+  testPod,
+  uniqueName,
+} from './test-support.js';
 
 /** NATIVE-SIDECARS.md termination, Job and main-restart cases (13–20) against the real Docker engine. */
 const d = docker();
@@ -17,7 +28,8 @@ const status = (v: PodView, name: string): ContainerStatus => {
   if (!s) throw new Error(`no status ${name}`);
   return s;
 };
-const allRunning = (v: PodView) => [...v.initContainerStatuses, ...v.containerStatuses].every((s) => s.state.running !== undefined);
+const allRunning = (v: PodView) =>
+  [...v.initContainerStatuses, ...v.containerStatuses].every((s) => s.state.running !== undefined);
 const only = (log: string[], words: RegExp) => log.filter((l) => words.test(l));
 
 beforeAll(async () => {
@@ -25,13 +37,19 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.allSettled(runners.map((r) => r.close()));
-  await cleanupPods(d, runners.map((r) => r.name));
+  await cleanupPods(
+    d,
+    runners.map((r) => r.name),
+  );
 });
 
 /** Case 14's pod: three sidecars and a main, all exiting 1 s after TERM (optionally with a preStop). */
 function fourContainers(name: string, preStop: boolean) {
   // The preStop writes to the container's own stdout (PID 1's), so Docker timestamps it.
-  const hook = (n: string) => (preStop ? { lifecycle: { preStop: { exec: { command: ['sh', '-c', `echo "${n} preStop" > /proc/1/fd/1; sleep 1`] } } } } : {});
+  const hook = (n: string) =>
+    preStop
+      ? { lifecycle: { preStop: { exec: { command: ['sh', '-c', `echo "${n} preStop" > /proc/1/fd/1; sleep 1`] } } } }
+      : {};
   return testPod(name, {
     terminationGracePeriodSeconds: 30,
     initContainers: ['s1', 's2', 's3'].map((n) => container(n, { restartPolicy: 'Always', termDelay: 1, ...hook(n) })),
@@ -41,7 +59,12 @@ function fourContainers(name: string, preStop: boolean) {
 
 describe.concurrent('PodRunner termination', () => {
   it('a pod deleted while its containers are being created starts none of them (rule 12)', async () => {
-    const r = run(testPod(uniqueName('cdel'), { initContainers: [container('s1', { restartPolicy: 'Always' })], containers: [container('m1')] }));
+    const r = run(
+      testPod(uniqueName('cdel'), {
+        initContainers: [container('s1', { restartPolicy: 'Always' })],
+        containers: [container('m1')],
+      }),
+    );
     const starting = r.start();
     await r.delete({ gracePeriodSeconds: 5 });
     await starting;
@@ -55,7 +78,14 @@ describe.concurrent('PodRunner termination', () => {
     await r.waitFor(allRunning, { timeoutMs: 20_000 });
     await r.stop({ gracePeriodSeconds: 30 });
     expect(only(await podLog(d, r.name), /TERM|exit/)).toEqual([
-      'm1 TERM', 'm1 exit', 's3 TERM', 's3 exit', 's2 TERM', 's2 exit', 's1 TERM', 's1 exit',
+      'm1 TERM',
+      'm1 exit',
+      's3 TERM',
+      's3 exit',
+      's2 TERM',
+      's2 exit',
+      's1 TERM',
+      's1 exit',
     ]);
     expect(r.status().phase).toBe('Succeeded');
     await r.delete();
@@ -72,14 +102,22 @@ describe.concurrent('PodRunner termination', () => {
     const preStops = log.filter((l) => l.text.endsWith('preStop'));
     expect(preStops.map((l) => l.text).sort()).toEqual(['m1 preStop', 's1 preStop', 's2 preStop', 's3 preStop']);
     // The runner begins every preStop (its `Killing` event) within 0.5 s of deletion...
-    const kills = r.status().events.filter((e) => e.reason === 'Killing').map((e) => Date.parse(e.time) - t0);
+    const kills = r
+      .status()
+      .events.filter((e) => e.reason === 'Killing')
+      .map((e) => Date.parse(e.time) - t0);
     expect(kills).toHaveLength(4);
     for (const k of kills) expect(k).toBeLessThan(500);
     // ...and they run together: each hook sleeps 1 s, so one after another would spread their output
     // over 3 s or more; together it lands within a second (docker exec start-up varies on a loaded host).
     const spread = Math.max(...preStops.map((p) => p.ms)) - Math.min(...preStops.map((p) => p.ms));
     expect(spread).toBeLessThan(1000);
-    expect(only(log.map((l) => l.text), /TERM/)).toEqual(['m1 TERM', 's3 TERM', 's2 TERM', 's1 TERM']);
+    expect(
+      only(
+        log.map((l) => l.text),
+        /TERM/,
+      ),
+    ).toEqual(['m1 TERM', 's3 TERM', 's2 TERM', 's1 TERM']);
   });
 
   it('case 16: a sidecar ignoring TERM is killed when the budget runs out', async () => {
@@ -105,7 +143,13 @@ describe.concurrent('PodRunner termination', () => {
   it('case 18 (rule 18): deleting a pod stuck in init ends promptly', async () => {
     const r = run(
       testPod(uniqueName('c18d'), {
-        initContainers: [container('s1', { restartPolicy: 'Always', startupProbe: { exec: { command: ['false'] }, periodSeconds: 5, failureThreshold: 10 } }), container('i2')],
+        initContainers: [
+          container('s1', {
+            restartPolicy: 'Always',
+            startupProbe: { exec: { command: ['false'] }, periodSeconds: 5, failureThreshold: 10 },
+          }),
+          container('i2'),
+        ],
         containers: [container('m1')],
       }),
     );
@@ -126,7 +170,9 @@ describe.concurrent('PodRunner termination', () => {
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, { timeoutMs: 20_000 });
+    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, {
+      timeoutMs: 20_000,
+    });
     expect(status(v, 's1').restartCount).toBe(0);
     expect(v.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodCompleted' });
     // Still stopped a moment later (nothing restarts after completion): wait for any further event.
@@ -142,7 +188,10 @@ describe.concurrent('PodRunner termination', () => {
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => x.phase === 'Failed' && [status(x, 's1'), status(x, 's2')].every((s) => s.state.terminated), { timeoutMs: 20_000 });
+    const v = await r.waitFor(
+      (x) => x.phase === 'Failed' && [status(x, 's1'), status(x, 's2')].every((s) => s.state.terminated),
+      { timeoutMs: 20_000 },
+    );
     expect(status(v, 'm1').state.terminated?.exitCode).toBe(2);
     expect(only(await podLog(d, r.name), /TERM/)).toEqual(['s2 TERM', 's1 TERM']);
   });
@@ -153,11 +202,18 @@ describe.concurrent('PodRunner termination', () => {
         restartPolicy: 'OnFailure',
         volumes: [{ name: 'state', emptyDir: {} }],
         initContainers: [container('s1', { restartPolicy: 'Always' })],
-        containers: [container('m1', { body: 'if [ -f /state/ran ]; then exit 0; fi; touch /state/ran; sleep 1; exit 1', volumeMounts: [{ name: 'state', mountPath: '/state' }] })],
+        containers: [
+          container('m1', {
+            body: 'if [ -f /state/ran ]; then exit 0; fi; touch /state/ran; sleep 1; exit 1',
+            volumeMounts: [{ name: 'state', mountPath: '/state' }],
+          }),
+        ],
       }),
     );
     await r.start();
-    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, { timeoutMs: 20_000 });
+    const v = await r.waitFor((x) => x.phase === 'Succeeded' && status(x, 's1').state.terminated !== undefined, {
+      timeoutMs: 20_000,
+    });
     expect(status(v, 'm1').restartCount).toBe(1);
     expect(status(v, 's1').restartCount).toBe(0);
     const log = await podLog(d, r.name);

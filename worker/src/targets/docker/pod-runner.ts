@@ -1,13 +1,37 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { DomainError, ErrorCode, Labels, validatePod, type Pod, type PodEvent, type PodRestartPolicy, type PodView } from '@sidecar/core';
+import {
+  DomainError,
+  ErrorCode,
+  Labels,
+  validatePod,
+  type Pod,
+  type PodEvent,
+  type PodRestartPolicy,
+  type PodView,
+} from '@sidecar/core';
 import type Docker from 'dockerode';
 import { CrashLoopBackoff } from './backoff.js';
 import { isReady, isStarted, newRecord, type ContainerRecord } from './container-record.js';
-import { ContainerRole, PLATFORM_LABEL, POD_SPEC_LABEL, containerCreateOptions, isSidecar, podName } from './container-options.js';
+import {
+  ContainerRole,
+  PLATFORM_LABEL,
+  POD_SPEC_LABEL,
+  containerCreateOptions,
+  isSidecar,
+  podName,
+} from './container-options.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
-  createPause, isConflict, isNotFound, isNotModified, listPodContainers, removePodObjects, resumeSandbox, startSandbox, type Sandbox,
+  createPause,
+  isConflict,
+  isNotFound,
+  isNotModified,
+  listPodContainers,
+  removePodObjects,
+  resumeSandbox,
+  startSandbox,
+  type Sandbox,
 } from './pod-sandbox.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
@@ -164,9 +188,15 @@ export class PodRunner {
         const view = this.status();
         if (predicate(view)) finish(() => resolve(view));
       };
-      const onAbort = () => finish(() => reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted')));
+      const onAbort = () =>
+        finish(() => reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted')));
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${summary(this.status())})`))),
+        () =>
+          finish(() =>
+            reject(
+              new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${summary(this.status())})`),
+            ),
+          ),
         opts.timeoutMs,
       );
       if (opts.signal?.aborted) return onAbort();
@@ -193,7 +223,9 @@ export class PodRunner {
   async logs(container: string, tail = 20): Promise<string> {
     const c = this.all.find((r) => r.spec.name === container);
     if (!c?.id) return '';
-    const buf = (await this.docker.getContainer(c.id).logs({ stdout: true, stderr: true, tail, follow: false })) as Buffer;
+    const buf = (await this.docker
+      .getContainer(c.id)
+      .logs({ stdout: true, stderr: true, tail, follow: false })) as Buffer;
     return demuxLogs(buf);
   }
 
@@ -236,7 +268,10 @@ export class PodRunner {
     const label = [`${Labels.managed}=true`, `${Labels.role}=${ContainerRole.pause}`];
     if (opts.platformId !== undefined) label.push(`${PLATFORM_LABEL}=${opts.platformId}`);
     const pauses = await docker.listContainers({ all: true, filters: { label } });
-    return pauses.map((p) => p.Labels[Labels.pod]).filter((n): n is string => n !== undefined).sort();
+    return pauses
+      .map((p) => p.Labels[Labels.pod])
+      .filter((n): n is string => n !== undefined)
+      .sort();
   }
 
   /**
@@ -271,7 +306,13 @@ export class PodRunner {
     const creating = settleAll(
       this.all.map(async (c) => {
         const created = await this.docker.createContainer(
-          containerCreateOptions({ pod: this.pod, container: c.spec, role: c.kind, sandboxId, ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}) }),
+          containerCreateOptions({
+            pod: this.pod,
+            container: c.spec,
+            role: c.kind,
+            sandboxId,
+            ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
+          }),
         );
         c.id = created.id;
         c.stopSignal = stopSignalOf(await created.inspect());
@@ -282,7 +323,9 @@ export class PodRunner {
     // container stays the pod's record (labels, stored spec), never started: starting it would only
     // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
-    const sandbox = pause.holder ? Promise.resolve({ pauseId: pause.pauseId, ...pause.holder.network }) : startSandbox(this.docker, pause.pauseId);
+    const sandbox = pause.holder
+      ? Promise.resolve({ pauseId: pause.pauseId, ...pause.holder.network })
+      : startSandbox(this.docker, pause.pauseId);
     [this.sandbox] = await settleAll([sandbox, creating] as const);
     this.sandboxReady = true;
     this.changed();
@@ -294,7 +337,9 @@ export class PodRunner {
     this.sandbox = await resumeSandbox(this.docker, pauseId);
     this.sandboxReady = true;
     for (const c of this.all) {
-      const info = containers.find((x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause);
+      const info = containers.find(
+        (x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause,
+      );
       if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing; delete the pod`);
       const inspected = await this.docker.getContainer(info.Id).inspect();
       const state = inspected.State;
@@ -315,7 +360,8 @@ export class PodRunner {
     // Rebuild the init cursor: an entry is done if it exited 0 (init) or if anything after it ran (sidecar started).
     const ranAfter = (i: number) => [...this.inits.slice(i + 1), ...this.mains].some((r) => r.everRan);
     for (const c of this.inits) {
-      if (c.kind === 'sidecar' && c.phase === 'running' && (ranAfter(c.index) || !c.spec.startupProbe)) c.startupPassed = true;
+      if (c.kind === 'sidecar' && c.phase === 'running' && (ranAfter(c.index) || !c.spec.startupProbe))
+        c.startupPassed = true;
     }
     while (this.cursor < this.inits.length) {
       const c = this.inits[this.cursor]!;
@@ -441,7 +487,10 @@ export class PodRunner {
     c.run = run;
     const dockerStart = this.dockerStart(c, gen);
     // Termination waits for in-flight starts so that it sees every running container.
-    c.dockerStart = dockerStart.then(() => undefined, () => undefined);
+    c.dockerStart = dockerStart.then(
+      () => undefined,
+      () => undefined,
+    );
     this.background(
       dockerStart.then((ok) => (ok ? this.afterStart(c, gen, run) : undefined)),
       c.spec.name,
@@ -486,10 +535,12 @@ export class PodRunner {
   private async afterStart(c: ContainerRecord, gen: number, run: AbortController): Promise<void> {
     const hook = c.spec.lifecycle?.postStart;
     if (hook && c.generation === gen && !run.signal.aborted) {
-      const result = await runAction(this.target(c), hook, { timeoutMs: HOOK_TIMEOUT_MS, signal: run.signal }).catch((e: unknown) => ({
-        ok: false,
-        message: errorMessage(e),
-      }));
+      const result = await runAction(this.target(c), hook, { timeoutMs: HOOK_TIMEOUT_MS, signal: run.signal }).catch(
+        (e: unknown) => ({
+          ok: false,
+          message: errorMessage(e),
+        }),
+      );
       if (c.generation === gen && !run.signal.aborted) {
         if (result.ok) {
           c.postStartDone = true;
@@ -544,8 +595,15 @@ export class PodRunner {
     }
   }
 
-  private probe(c: ContainerRecord, gen: number, kind: ProbeKind, startedAtMs: number, onResult: (ok: boolean) => void): void {
-    const probe = kind === 'startup' ? c.spec.startupProbe : kind === 'readiness' ? c.spec.readinessProbe : c.spec.livenessProbe;
+  private probe(
+    c: ContainerRecord,
+    gen: number,
+    kind: ProbeKind,
+    startedAtMs: number,
+    onResult: (ok: boolean) => void,
+  ): void {
+    const probe =
+      kind === 'startup' ? c.spec.startupProbe : kind === 'readiness' ? c.spec.readinessProbe : c.spec.livenessProbe;
     const run = c.run;
     if (!probe || !run) return;
     const label = `${kind[0]!.toUpperCase()}${kind.slice(1)}`;
@@ -586,12 +644,19 @@ export class PodRunner {
       }
     }
     if (c.generation !== gen || this.closed) return;
-    const state = gone ? undefined : (await container.inspect().catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.State;
+    const state = gone
+      ? undefined
+      : (await container.inspect().catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.State;
     if (c.generation !== gen || this.closed) return;
     this.markExited(c, state ?? { ExitCode: 137, FinishedAt: new Date().toISOString(), OOMKilled: false });
     // Dated when the process exited (Docker's FinishedAt), not when the runner noticed: the back-off
     // counts from the exit too, and on a loaded host the notice can come late.
-    this.emit(c.spec.name, 'Exited', `Container ${c.spec.name} exited with code ${c.exitCode}${c.terminatedReason === 'OOMKilled' ? ' (OOMKilled)' : ''}`, c.exitedAtMs ?? undefined);
+    this.emit(
+      c.spec.name,
+      'Exited',
+      `Container ${c.spec.name} exited with code ${c.exitCode}${c.terminatedReason === 'OOMKilled' ? ' (OOMKilled)' : ''}`,
+      c.exitedAtMs ?? undefined,
+    );
     this.changed();
   }
 
@@ -652,10 +717,12 @@ export class PodRunner {
     const preStop = c.spec.lifecycle?.preStop;
     // Rule 14: every preStop starts at t0, bounded by what is left of the budget.
     if (preStop && deadline > Date.now()) {
-      const result = await runAction(this.target(c), preStop, { timeoutMs: deadline - Date.now() }).catch((e: unknown) => ({
-        ok: false,
-        message: errorMessage(e),
-      }));
+      const result = await runAction(this.target(c), preStop, { timeoutMs: deadline - Date.now() }).catch(
+        (e: unknown) => ({
+          ok: false,
+          message: errorMessage(e),
+        }),
+      );
       if (!result.ok) this.emit(name, 'FailedPreStopHook', `PreStopHook failed: ${result.message}`);
     }
     if (c.kind === 'sidecar') {
@@ -688,7 +755,11 @@ export class PodRunner {
   // ---- helpers ----------------------------------------------------------------------------------
 
   private target(c: ContainerRecord): ActionTarget {
-    return { container: this.docker.getContainer(c.id), podIp: this.sandbox?.ip ?? '127.0.0.1', ports: c.spec.ports ?? [] };
+    return {
+      container: this.docker.getContainer(c.id),
+      podIp: this.sandbox?.ip ?? '127.0.0.1',
+      ports: c.spec.ports ?? [],
+    };
   }
 
   /** Resolves true once `pred` holds (checked on every change), false after `ms` or on close. */
@@ -746,7 +817,11 @@ function stopSignalOf(info: Docker.ContainerInspectInfo): string {
 
 function summary(v: PodView): string {
   const states = [...v.initContainerStatuses, ...v.containerStatuses].map((s) => {
-    const st = s.state.running ? 'running' : s.state.terminated ? `terminated(${s.state.terminated.exitCode})` : `waiting(${s.state.waiting?.reason ?? ''})`;
+    const st = s.state.running
+      ? 'running'
+      : s.state.terminated
+        ? `terminated(${s.state.terminated.exitCode})`
+        : `waiting(${s.state.waiting?.reason ?? ''})`;
     return `${s.name}=${st}${s.started ? ',started' : ''}${s.ready ? ',ready' : ''} restarts=${s.restartCount}`;
   });
   return `phase ${v.phase}, ready ${v.ready}; ${states.join('; ')}`;

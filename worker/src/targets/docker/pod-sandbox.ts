@@ -25,7 +25,9 @@ export interface Sandbox {
 }
 
 const statusOf = (e: unknown): number | undefined =>
-  typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number'
+    ? e.statusCode
+    : undefined;
 
 /** True for Docker's "no such object" answers; every other error propagates. */
 export const isNotFound = (e: unknown): boolean => statusOf(e) === 404;
@@ -84,21 +86,29 @@ async function findOrCreateNetwork(docker: Docker): Promise<string> {
  */
 async function replaceUnisolatedNetwork(docker: Docker): Promise<void> {
   for (const n of await podNetworks(docker)) {
-    if (n.Labels?.[Labels.managed] !== 'true' || n.Options?.['com.docker.network.bridge.enable_icc'] === 'false') continue;
+    if (n.Labels?.[Labels.managed] !== 'true' || n.Options?.['com.docker.network.bridge.enable_icc'] === 'false')
+      continue;
     const info = await docker.getNetwork(n.Id).inspect();
     if (Object.keys(info.Containers ?? {}).length > 0) {
-      console.error(`docker target: network ${POD_NETWORK} lets pods reach each other; it is replaced once no pod uses it`);
+      console.error(
+        `docker target: network ${POD_NETWORK} lets pods reach each other; it is replaced once no pod uses it`,
+      );
       continue;
     }
-    await docker.getNetwork(n.Id).remove().catch((e: unknown) => {
-      if (!isNotFound(e) && !isConflict(e)) throw e;
-    });
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch((e: unknown) => {
+        if (!isNotFound(e) && !isConflict(e)) throw e;
+      });
   }
 }
 
 async function podNetworks(docker: Docker): Promise<Docker.NetworkInspectInfo[]> {
   const found = await docker.listNetworks({ filters: { name: [POD_NETWORK] } });
-  return found.filter((n) => n.Name === POD_NETWORK).sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
+  return found
+    .filter((n) => n.Name === POD_NETWORK)
+    .sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
 }
 
 async function settleNetwork(docker: Docker): Promise<string> {
@@ -117,7 +127,10 @@ async function settleNetwork(docker: Docker): Promise<string> {
 }
 
 /** A pause container created (not yet started), with the running warm network holder it joined, if any. */
-export interface CreatedPause { pauseId: string; holder?: { id: string; network: SandboxNetwork } }
+export interface CreatedPause {
+  pauseId: string;
+  holder?: { id: string; network: SandboxNetwork };
+}
 
 /** Where a pod is reached: its address on POD_NETWORK and the ports published for it. */
 export type SandboxNetwork = Omit<Sandbox, 'pauseId'>;
@@ -127,12 +140,20 @@ export type SandboxNetwork = Omit<Sandbox, 'pauseId'>;
  * pause joins a warm network holder when one publishes exactly the pod's ports (netns-pool.ts):
  * that saves the ~0.3 s of a new network namespace on every pod start.
  */
-export async function createPause(docker: Docker, pod: Pod, pauseImage: string, pool?: NetnsPool): Promise<CreatedPause> {
+export async function createPause(
+  docker: Docker,
+  pod: Pod,
+  pauseImage: string,
+  pool?: NetnsPool,
+): Promise<CreatedPause> {
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
   const networkId = holder === undefined ? await ensurePodNetwork(docker) : POD_NETWORK;
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
   try {
-    const [pause] = await Promise.all([docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id)), volumes]);
+    const [pause] = await Promise.all([
+      docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id)),
+      volumes,
+    ]);
     return { pauseId: pause.id, ...(holder !== undefined ? { holder } : {}) };
   } catch (e) {
     // The cached network may have been removed by hand: look it up afresh next time.
@@ -147,11 +168,19 @@ export async function createPause(docker: Docker, pod: Pod, pauseImage: string, 
  * stopped under the pool (the engine restarted, someone stopped it) is removed and the pod makes
  * its own sandbox instead.
  */
-async function claimRunning(docker: Docker, pool: NetnsPool | undefined, ports: number[]): Promise<CreatedPause['holder']> {
+async function claimRunning(
+  docker: Docker,
+  pool: NetnsPool | undefined,
+  ports: number[],
+): Promise<CreatedPause['holder']> {
   const id = pool?.claim(ports);
   if (id === undefined) return undefined;
   // Any doubt (stopped, gone, no address, the engine erring) and the holder is discarded: a pod can always make its own.
-  const network = await docker.getContainer(id).inspect().then((i) => (i.State.Running ? networkIn(i) : undefined)).catch(() => undefined);
+  const network = await docker
+    .getContainer(id)
+    .inspect()
+    .then((i) => (i.State.Running ? networkIn(i) : undefined))
+    .catch(() => undefined);
   if (network) return { id, network };
   await removeContainer(docker, id).catch(() => undefined);
   return undefined;
@@ -207,7 +236,9 @@ export async function removePodObjects(docker: Docker, pod: Pod | string): Promi
   await Promise.all(pauses.map((c) => removeContainer(docker, c.Id)));
   const holders = pauses.map((c) => c.Labels[NETNS_HOLDER_LABEL]).filter((h): h is string => h !== undefined);
   await Promise.all(holders.map((id) => removeContainer(docker, id)));
-  const { Volumes } = await docker.listVolumes({ filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${name}`] } });
+  const { Volumes } = await docker.listVolumes({
+    filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${name}`] },
+  });
   await Promise.all(
     (Volumes ?? []).map(async (v) => {
       try {

@@ -22,19 +22,36 @@ export interface PodStatusInput {
 export function podView(input: PodStatusInput): PodView {
   const phase = podPhase(input);
   const initialized = isInitialized(input);
-  const unready = [...input.inits.filter((c) => c.kind === 'sidecar'), ...input.mains].filter((c) => !isReady(c)).map((c) => c.spec.name);
+  const unready = [...input.inits.filter((c) => c.kind === 'sidecar'), ...input.mains]
+    .filter((c) => !isReady(c))
+    .map((c) => c.spec.name);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const readyCondition = (type: string): PodCondition => {
     if (terminal) return { type, status: 'False', reason: 'PodCompleted' };
-    if (unready.length > 0) return { type, status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${unready.join(' ')}]` };
+    if (unready.length > 0)
+      return {
+        type,
+        status: 'False',
+        reason: 'ContainersNotReady',
+        message: `containers with unready status: [${unready.join(' ')}]`,
+      };
     return { type, status: 'True' };
   };
-  const incomplete = input.inits.filter((c) => (c.kind === 'init' ? !c.succeeded : !isStarted(c))).map((c) => c.spec.name);
+  const incomplete = input.inits
+    .filter((c) => (c.kind === 'init' ? !c.succeeded : !isStarted(c)))
+    .map((c) => c.spec.name);
   const conditions: PodCondition[] = [
-    input.sandboxReady ? { type: 'PodReadyToStartContainers', status: 'True' } : { type: 'PodReadyToStartContainers', status: 'False' },
+    input.sandboxReady
+      ? { type: 'PodReadyToStartContainers', status: 'True' }
+      : { type: 'PodReadyToStartContainers', status: 'False' },
     initialized
       ? { type: 'Initialized', status: 'True' }
-      : { type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized', message: `containers with incomplete status: [${incomplete.join(' ')}]` },
+      : {
+          type: 'Initialized',
+          status: 'False',
+          reason: 'ContainersNotInitialized',
+          message: `containers with incomplete status: [${incomplete.join(' ')}]`,
+        },
     readyCondition('ContainersReady'),
     readyCondition('Ready'),
   ];

@@ -5,7 +5,13 @@ import { runAction, type ActionResult, type ActionTarget } from './handlers.js';
 export type ProbeKind = 'startup' | 'readiness' | 'liveness';
 
 /** Kubernetes defaults for unset probe fields. Probe timings are never scaled (only back-off is). */
-export const PROBE_DEFAULTS = { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 } as const;
+export const PROBE_DEFAULTS = {
+  initialDelaySeconds: 0,
+  periodSeconds: 10,
+  timeoutSeconds: 1,
+  successThreshold: 1,
+  failureThreshold: 3,
+} as const;
 
 export interface ProbeLoopOptions {
   kind: ProbeKind;
@@ -80,7 +86,10 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
 }
 
 /** Uncounted attempts every `everyMs` until shortly before `until`; the first success, if any. */
-async function earlySuccess(o: ProbeLoopOptions, w: { until: number; everyMs: number; timeoutMs: number }): Promise<ActionResult | undefined> {
+async function earlySuccess(
+  o: ProbeLoopOptions,
+  w: { until: number; everyMs: number; timeoutMs: number },
+): Promise<ActionResult | undefined> {
   while (Date.now() + w.everyMs < w.until) {
     if (!(await sleep(w.everyMs, o.signal))) return undefined;
     const r = await attempt(o, Math.min(w.timeoutMs, Math.max(1, w.until - Date.now())));

@@ -47,11 +47,22 @@ export async function ensureTestImages(d: Docker): Promise<void> {
   try {
     await copyFile('/bin/busybox', join(dir, 'busybox'));
     for (const [tag, dockerfile] of Object.entries(DOCKERFILES)) {
-      const exists = await d.getImage(tag).inspect().then(() => true, () => false);
+      const exists = await d
+        .getImage(tag)
+        .inspect()
+        .then(
+          () => true,
+          () => false,
+        );
       if (exists) continue;
       await writeFile(join(dir, 'Dockerfile'), dockerfile);
-      const stream = await d.buildImage({ context: dir, src: ['Dockerfile', 'busybox'] }, { t: tag, labels: { [Labels.managed]: 'test' } });
-      const output = await new Promise<{ error?: string }[]>((resolve, reject) => d.modem.followProgress(stream, (err, res) => (err ? reject(err) : resolve(res as { error?: string }[]))));
+      const stream = await d.buildImage(
+        { context: dir, src: ['Dockerfile', 'busybox'] },
+        { t: tag, labels: { [Labels.managed]: 'test' } },
+      );
+      const output = await new Promise<{ error?: string }[]>((resolve, reject) =>
+        d.modem.followProgress(stream, (err, res) => (err ? reject(err) : resolve(res as { error?: string }[]))),
+      );
       const failed = output.find((m) => m.error);
       if (failed) throw new Error(`building ${tag}: ${failed.error}`);
     }
@@ -88,13 +99,22 @@ export function container(name: string, opts: ScriptOptions & Partial<Container>
   return {
     name,
     image: TEST_IMAGES.base,
-    command: script(name, { ...(body !== undefined ? { body } : {}), ...(onTerm ? { onTerm } : {}), ...(termDelay ? { termDelay } : {}) }),
+    command: script(name, {
+      ...(body !== undefined ? { body } : {}),
+      ...(onTerm ? { onTerm } : {}),
+      ...(termDelay ? { termDelay } : {}),
+    }),
     ...rest,
   };
 }
 
 export function testPod(name: string, spec: Omit<Pod['spec'], 'containers'> & { containers: Container[] }): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { 'sidecar.paas/test': 'true' } }, spec: { terminationGracePeriodSeconds: 5, ...spec } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { 'sidecar.paas/test': 'true' } },
+    spec: { terminationGracePeriodSeconds: 5, ...spec },
+  };
 }
 
 /** Every container's stdout/stderr lines merged in Docker's timestamp order (ns precision). */
@@ -104,10 +124,15 @@ export async function podLog(d: Docker, pod: string): Promise<string[]> {
 
 /** As podLog, with each line's Docker timestamp in ms since the epoch. */
 export async function podLogTimed(d: Docker, pod: string): Promise<{ ms: number; text: string }[]> {
-  const containers = await d.listContainers({ all: true, filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${pod}`] } });
+  const containers = await d.listContainers({
+    all: true,
+    filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${pod}`] },
+  });
   const lines: { ns: bigint; text: string }[] = [];
   for (const c of containers) {
-    const buf = (await d.getContainer(c.Id).logs({ stdout: true, stderr: true, timestamps: true, follow: false })) as Buffer;
+    const buf = (await d
+      .getContainer(c.Id)
+      .logs({ stdout: true, stderr: true, timestamps: true, follow: false })) as Buffer;
     for (const frame of frames(buf)) {
       for (const line of frame.split('\n')) {
         const m = /^(\S+)\s(.*)$/.exec(line);
@@ -115,12 +140,14 @@ export async function podLogTimed(d: Docker, pod: string): Promise<{ ms: number;
       }
     }
   }
-  return lines.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0)).map((l) => ({ ms: Number(l.ns / 1_000_000n), text: l.text }));
+  return lines
+    .sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0))
+    .map((l) => ({ ms: Number(l.ns / 1_000_000n), text: l.text }));
 }
 
 function frames(buf: Buffer): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4);
     out.push(buf.subarray(i + 8, i + 8 + size).toString('utf8'));
     i += 8 + size;

@@ -21,7 +21,10 @@ import { sendJson, statusBody, type FakeApiServer, type Obj } from './test-suppo
  *   `sh -c 'cd <bundle> && exec "$@"' job …` wrapper aside: there is no bundle on the host);
  *   its exit code and output become the pod's terminated state and its log.
  */
-type Template = { metadata: { labels: Record<string, string> }; spec: { initContainers?: Container[]; containers: Container[] } };
+type Template = {
+  metadata: { labels: Record<string, string> };
+  spec: { initContainers?: Container[]; containers: Container[] };
+};
 type Container = { name: string; image: string; command?: string[] };
 
 const ITEM = /^(\/apis\/(apps|batch)\/v1\/namespaces\/([^/]+)\/(deployments|jobs))\/([^/]+)$/;
@@ -32,7 +35,10 @@ export class FakeControllers {
   private readonly logs = new Map<string, string>();
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly api: FakeApiServer, private readonly opts: { neverReady: (image: string) => boolean }) {
+  constructor(
+    private readonly api: FakeApiServer,
+    private readonly opts: { neverReady: (image: string) => boolean },
+  ) {
     api.onWrite((path, obj) => this.reconcile(path, obj));
     api.on('GET', /\/pods\/[^/]+\/log$/, (req, res) => {
       const text = this.logs.get(req.path.slice(0, -'/log'.length));
@@ -53,8 +59,11 @@ export class FakeControllers {
     const [, , , ns, resource, name] = m as unknown as [string, string, string, string, string, string];
     const pods = `/api/v1/namespaces/${ns}/pods`;
     // A Deployment owns pods through its ReplicaSets (`<name>-<hash>`), a Job directly.
-    const ownerOf = resource === 'deployments' ? (owner: string) => owner.startsWith(`${name}-`) : (owner: string) => owner === name;
-    const owned = [...this.api.objects.entries()].filter(([p, o]) => p.startsWith(`${pods}/`) && ownerOf(o.metadata.ownerReferences?.[0]?.name ?? ''));
+    const ownerOf =
+      resource === 'deployments' ? (owner: string) => owner.startsWith(`${name}-`) : (owner: string) => owner === name;
+    const owned = [...this.api.objects.entries()].filter(
+      ([p, o]) => p.startsWith(`${pods}/`) && ownerOf(o.metadata.ownerReferences?.[0]?.name ?? ''),
+    );
     if (!obj) {
       for (const [p] of owned) this.api.drop(p);
       return;
@@ -78,8 +87,15 @@ export class FakeControllers {
     for (let i = mine.length; i < want; i++) {
       const name = `${rs}-${randomBytes(3).toString('hex').slice(0, 5)}`;
       this.api.put(`${pods}/${name}`, {
-        apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { ...spec.template.metadata.labels, 'pod-template-hash': hash }, ownerReferences: [{ kind: 'ReplicaSet', name: rs }] },
-        spec: spec.template.spec, status: podStatus(spec.template, ready),
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          labels: { ...spec.template.metadata.labels, 'pod-template-hash': hash },
+          ownerReferences: [{ kind: 'ReplicaSet', name: rs }],
+        },
+        spec: spec.template.spec,
+        status: podStatus(spec.template, ready),
       });
     }
     // Rolled out: the old ReplicaSets scale to zero. Stuck: they keep serving (maxUnavailable 0).
@@ -90,13 +106,31 @@ export class FakeControllers {
     const kept = unchanged ? (d.status as { conditions?: unknown[] } | undefined)?.conditions : undefined;
     const status = ready
       ? {
-        observedGeneration: generation, replicas: want, updatedReplicas: want, readyReplicas: want, availableReplicas: want,
-        conditions: kept ?? [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now() }],
-      }
+          observedGeneration: generation,
+          replicas: want,
+          updatedReplicas: want,
+          readyReplicas: want,
+          availableReplicas: want,
+          conditions: kept ?? [
+            { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now() },
+          ],
+        }
       : {
-        observedGeneration: generation, replicas: others.length + want, updatedReplicas: want, readyReplicas: others.length, availableReplicas: others.length,
-        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${rs}" has timed out progressing.`, lastUpdateTime: now() }],
-      };
+          observedGeneration: generation,
+          replicas: others.length + want,
+          updatedReplicas: want,
+          readyReplicas: others.length,
+          availableReplicas: others.length,
+          conditions: [
+            {
+              type: 'Progressing',
+              status: 'False',
+              reason: 'ProgressDeadlineExceeded',
+              message: `ReplicaSet "${rs}" has timed out progressing.`,
+              lastUpdateTime: now(),
+            },
+          ],
+        };
     this.api.put(path, { ...d, status });
   }
 
@@ -105,7 +139,13 @@ export class FakeControllers {
     const path = `${pods}/${name}`;
     const meta = { name, labels: template.metadata.labels, ownerReferences: [{ kind: 'Job', name: job }] };
     const main = template.spec.containers[0]!;
-    this.api.put(path, { apiVersion: 'v1', kind: 'Pod', metadata: meta, spec: template.spec, status: { ...podStatus(template, false), phase: 'Running' } });
+    this.api.put(path, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: meta,
+      spec: template.spec,
+      status: { ...podStatus(template, false), phase: 'Running' },
+    });
     const command = main.command ?? [];
     const args = command[0] === 'sh' && command[1] === '-c' && command[3] === 'job' ? command.slice(4) : command;
     const done = runOnHost(args).then(({ exitCode, output }) => {
@@ -114,7 +154,12 @@ export class FakeControllers {
       const status = podStatus(template, false);
       status.phase = exitCode === 0 ? 'Succeeded' : 'Failed';
       status.containerStatuses = status.containerStatuses.map((c) => ({
-        ...c, ready: false, started: false, state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now(), finishedAt: now() } },
+        ...c,
+        ready: false,
+        started: false,
+        state: {
+          terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now(), finishedAt: now() },
+        },
       }));
       this.api.put(path, { ...this.api.objects.get(path)!, status });
     });
@@ -125,11 +170,27 @@ export class FakeControllers {
 
 /** The status a kubelet writes for a pod whose containers all started; the mains ready or not. */
 function podStatus(t: Template, ready: boolean) {
-  const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False', ...(ok ? {} : { reason: 'ContainersNotReady' }) });
-  const running = (c: Container, isReady: boolean) => ({ name: c.name, image: c.image, ready: isReady, started: true, restartCount: 0, state: { running: { startedAt: now() } } as Record<string, unknown> });
+  const cond = (type: string, ok: boolean) => ({
+    type,
+    status: ok ? 'True' : 'False',
+    ...(ok ? {} : { reason: 'ContainersNotReady' }),
+  });
+  const running = (c: Container, isReady: boolean) => ({
+    name: c.name,
+    image: c.image,
+    ready: isReady,
+    started: true,
+    restartCount: 0,
+    state: { running: { startedAt: now() } } as Record<string, unknown>,
+  });
   return {
     phase: 'Running',
-    conditions: [cond('PodReadyToStartContainers', true), cond('Initialized', true), cond('ContainersReady', ready), cond('Ready', ready)],
+    conditions: [
+      cond('PodReadyToStartContainers', true),
+      cond('Initialized', true),
+      cond('ContainersReady', ready),
+      cond('Ready', ready),
+    ],
     initContainerStatuses: (t.spec.initContainers ?? []).map((c) => running(c, true)),
     containerStatuses: t.spec.containers.map((c) => running(c, ready)),
   };
@@ -139,10 +200,15 @@ async function runOnHost(args: string[]): Promise<{ exitCode: number; output: st
   const dir = await mkdtemp(join(tmpdir(), 'fake-kubelet-'));
   try {
     return await new Promise((resolve) => {
-      execFile(args[0] ?? 'true', args.slice(1), { cwd: dir, timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (error, stdout, stderr) => {
-        const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
-        resolve({ exitCode: code, output: stdout + stderr });
-      });
+      execFile(
+        args[0] ?? 'true',
+        args.slice(1),
+        { cwd: dir, timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+        (error, stdout, stderr) => {
+          const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
+          resolve({ exitCode: code, output: stdout + stderr });
+        },
+      );
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

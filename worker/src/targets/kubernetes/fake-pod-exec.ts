@@ -11,9 +11,21 @@ const Channel = { stdout: 1, stderr: 2, status: 3 } as const;
 const Opcode = { binary: 0x2, close: 0x8 } as const;
 
 /** What a command run in a container does: what it prints and how it exits (`hang`: it prints, then never exits). */
-export interface ExecResult { stdout?: string; stderr?: string; exitCode?: number; hang?: boolean }
+export interface ExecResult {
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number;
+  hang?: boolean;
+}
 /** One exec the client asked for, as the API server read it from the upgrade request. */
-export interface ExecCall { ns: string; pod: string; container: string; command: string[]; query: URLSearchParams; protocol: string }
+export interface ExecCall {
+  ns: string;
+  pod: string;
+  container: string;
+  command: string[];
+  query: URLSearchParams;
+  protocol: string;
+}
 
 /**
  * Exec for the fake API server (contract tests; not a kubelet, not a cluster): answers the
@@ -60,20 +72,28 @@ export class FakePodExec {
     const [, ns = '', pod = ''] = EXEC_PATH.exec(rec.path) ?? [];
     const query = new URL(req.url ?? '/', 'http://fake').searchParams;
     const container = query.get('container') ?? '';
-    const obj = this.api.objects.get(`/api/v1/namespaces/${ns}/pods/${pod}`) as (Obj & { spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] } }) | undefined;
+    const obj = this.api.objects.get(`/api/v1/namespaces/${ns}/pods/${pod}`) as
+      (Obj & { spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] } }) | undefined;
     if (!obj) return refuse(socket, 404, 'NotFound', `pods "${pod}" not found`);
     const names = [...(obj.spec?.initContainers ?? []), ...(obj.spec?.containers ?? [])].map((c) => c.name);
-    if (!names.includes(container)) return refuse(socket, 400, 'BadRequest', `container ${container} is not valid for pod ${pod}`);
+    if (!names.includes(container))
+      return refuse(socket, 400, 'BadRequest', `container ${container} is not valid for pod ${pod}`);
     const key = `${ns}/${pod}/${container}`;
     const failures = this.failures.get(key) ?? 0;
     if (failures > 0) {
       this.failures.set(key, failures - 1);
-      return refuse(socket, 500, 'InternalError', `error dialing backend: dial tcp node:10250: connect: connection refused`);
+      return refuse(
+        socket,
+        500,
+        'InternalError',
+        `error dialing backend: dial tcp node:10250: connect: connection refused`,
+      );
     }
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const protocol = offered.find((p) => PROTOCOLS.includes(p));
     const wsKey = req.headers['sec-websocket-key'];
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !wsKey || !protocol) return refuse(socket, 400, 'BadRequest', 'a WebSocket upgrade with a channel protocol is required');
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !wsKey || !protocol)
+      return refuse(socket, 400, 'BadRequest', 'a WebSocket upgrade with a channel protocol is required');
     const command = query.getAll('command');
     this.calls.push({ ns, pod, container, command, query, protocol });
 
@@ -85,28 +105,41 @@ export class FakePodExec {
     // The client went without a close frame (terminated): the server ends its side too.
     socket.on('end', () => socket.end());
     const accept = createHash('sha1').update(`${wsKey}${WS_GUID}`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
+    );
     // The client's close (after it read the status) is answered by ending the connection.
     readFrames(socket, (opcode) => {
       if (opcode === Opcode.close) socket.end();
     });
     const run = this.scripts.get(key) ?? (() => ({ stderr: `exec: "${command[0]}": not found\n`, exitCode: 127 }));
     const result = run(command);
-    const send = (channel: number, data: string | Buffer) => socket.write(frame(Opcode.binary, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));
+    const send = (channel: number, data: string | Buffer) =>
+      socket.write(frame(Opcode.binary, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));
     // Output arrives in pieces, as a process writes it.
-    for (const [channel, text] of [[Channel.stdout, result.stdout], [Channel.stderr, result.stderr]] as const) {
+    for (const [channel, text] of [
+      [Channel.stdout, result.stdout],
+      [Channel.stderr, result.stderr],
+    ] as const) {
       const bytes = Buffer.from(text ?? '');
       for (let i = 0; i < bytes.length; i += 16 * 1024) send(channel, bytes.subarray(i, i + 16 * 1024));
     }
     if (result.hang) return;
     const exitCode = result.exitCode ?? 0;
-    send(Channel.status, JSON.stringify(exitCode === 0
-      ? { metadata: {}, status: 'Success' }
-      : {
-          metadata: {}, status: 'Failure', reason: 'NonZeroExitCode',
-          message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
-          details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
-        }));
+    send(
+      Channel.status,
+      JSON.stringify(
+        exitCode === 0
+          ? { metadata: {}, status: 'Success' }
+          : {
+              metadata: {},
+              status: 'Failure',
+              reason: 'NonZeroExitCode',
+              message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
+              details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
+            },
+      ),
+    );
     socket.write(frame(Opcode.close, Buffer.from([0x03, 0xe8]))); // 1000: normal closure
   }
 }
@@ -114,7 +147,9 @@ export class FakePodExec {
 /** An error answer instead of the upgrade, as the API server sends it (a Status in JSON). */
 function refuse(socket: Duplex, code: number, reason: string, message: string): void {
   const body = JSON.stringify(statusBody(code, reason, message));
-  socket.end(`HTTP/1.1 ${code} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${code} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** One unmasked server frame (FIN set). */

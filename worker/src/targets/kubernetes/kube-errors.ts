@@ -2,7 +2,11 @@ import { ApiException } from '@kubernetes/client-node';
 import { DomainError, ErrorCode } from '@sidecar/core';
 
 /** The `Status` object an API server answers errors with (reason, message), when it sent one. */
-export interface ApiStatus { code: number; reason: string; message: string }
+export interface ApiStatus {
+  code: number;
+  reason: string;
+  message: string;
+}
 
 export function apiStatusOf(e: unknown): ApiStatus | undefined {
   if (!(e instanceof ApiException)) return undefined;
@@ -16,7 +20,11 @@ export function apiStatusOf(e: unknown): ApiStatus | undefined {
     }
   }
   const b = (body ?? {}) as { reason?: unknown; message?: unknown };
-  return { code, reason: typeof b.reason === 'string' ? b.reason : '', message: typeof b.message === 'string' ? b.message : `HTTP ${code}` };
+  return {
+    code,
+    reason: typeof b.reason === 'string' ? b.reason : '',
+    message: typeof b.message === 'string' ? b.message : `HTTP ${code}`,
+  };
 }
 
 /**
@@ -40,18 +48,33 @@ export function kubeError(e: unknown, action: string): Error {
   const s = apiStatusOf(e);
   if (!s) {
     // No HTTP answer at all (refused, reset, DNS): the cluster may come back.
-    return new DomainError(ErrorCode.deployFailed, `${action}: the Kubernetes API did not answer: ${e instanceof Error ? e.message : String(e)}`, { retryable: true, cause: e });
+    return new DomainError(
+      ErrorCode.deployFailed,
+      `${action}: the Kubernetes API did not answer: ${e instanceof Error ? e.message : String(e)}`,
+      { retryable: true, cause: e },
+    );
   }
   const detail = `${action}: ${s.message}`;
   switch (s.code) {
     case 401:
-      return new DomainError(ErrorCode.deployFailed, `${detail} (the cluster rejected the worker's credentials; check KUBECONFIG or the ServiceAccount token)`, { cause: e });
+      return new DomainError(
+        ErrorCode.deployFailed,
+        `${detail} (the cluster rejected the worker's credentials; check KUBECONFIG or the ServiceAccount token)`,
+        { cause: e },
+      );
     case 403:
-      return new DomainError(ErrorCode.forbidden, `${detail} (the worker's ServiceAccount lacks this permission; see the Role in deploy/kubernetes/rbac.yaml)`, { cause: e });
+      return new DomainError(
+        ErrorCode.forbidden,
+        `${detail} (the worker's ServiceAccount lacks this permission; see the Role in deploy/kubernetes/rbac.yaml)`,
+        { cause: e },
+      );
     case 404:
       return new DomainError(ErrorCode.notFound, detail, { cause: e });
     case 409:
-      return new DomainError(ErrorCode.deployFailed, `${detail} (conflict; a retry applies again)`, { retryable: true, cause: e });
+      return new DomainError(ErrorCode.deployFailed, `${detail} (conflict; a retry applies again)`, {
+        retryable: true,
+        cause: e,
+      });
     case 400:
     case 422:
       return new DomainError(ErrorCode.invalidManifest, `${detail} (the API server rejected the object)`, { cause: e });

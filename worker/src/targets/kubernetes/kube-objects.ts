@@ -1,9 +1,24 @@
 import {
-  AppsV1Api, BatchV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
 } from '@kubernetes/client-node';
 
 /** What the target reads of any object it applies, lists or deletes. */
-export interface ObjectHead { metadata?: { name?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; generation?: number; resourceVersion?: string } }
+export interface ObjectHead {
+  metadata?: {
+    name?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    generation?: number;
+    resourceVersion?: string;
+  };
+}
 
 /** The kinds the target manages, in the order they are removed (traffic first, data last). */
 export const ManagedKinds = ['Ingress', 'Service', 'Deployment', 'Job', 'Secret'] as const;
@@ -32,7 +47,12 @@ export function kindOps(kc: KubeConfig, namespace: string, fieldManager: string)
   const batch = kc.makeApiClient(BatchV1Api);
   const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
   const applyArgs = (name: string, body: object) => ({ name, namespace, body, fieldManager, force: true });
-  const deleteArgs = (name: string, uid: string) => ({ name, namespace, propagationPolicy: 'Background', body: { preconditions: { uid } } });
+  const deleteArgs = (name: string, uid: string) => ({
+    name,
+    namespace,
+    propagationPolicy: 'Background',
+    body: { preconditions: { uid } },
+  });
   const listArgs = (labelSelector: string) => ({ namespace, labelSelector });
   return {
     Deployment: {

@@ -17,7 +17,9 @@ import { clusterSetup, testApp, testRelease } from './test-support.js';
  */
 const kubeconfig = process.env.KUBECONFIG;
 if (!kubeconfig) {
-  console.info('skipped: KUBECONFIG is not set; the real-cluster suite of the Kubernetes target did not run (the contract tests against a fake API server did)');
+  console.info(
+    'skipped: KUBECONFIG is not set; the real-cluster suite of the Kubernetes target did not run (the contract tests against a fake API server did)',
+  );
 }
 
 describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', () => {
@@ -27,7 +29,8 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
   let images = { logic: '', broken: '', runtime: '' };
   let kubeConfig: KubeConfig;
   const app = testApp(name, { replicas: 2, secrets: { TOKEN: 'cluster-secret' } });
-  const release = (version: number, image: string) => testRelease(name, version, { image, imageDigest: '', runtimeImage: images.runtime });
+  const release = (version: number, image: string) =>
+    testRelease(name, version, { image, imageDigest: '', runtimeImage: images.runtime });
   const signal = () => new AbortController().signal;
 
   beforeAll(async () => {
@@ -35,7 +38,11 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     namespace = cluster.settings.namespace;
     images = cluster.images;
     kubeConfig = cluster.kubeConfig;
-    target = new KubernetesTarget({ kubeConfig: cluster.kubeConfig, settings: cluster.settings, rolloutTimeoutMs: 120_000 });
+    target = new KubernetesTarget({
+      kubeConfig: cluster.kubeConfig,
+      settings: cluster.settings,
+      rolloutTimeoutMs: 120_000,
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -49,7 +56,8 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     expect(lines.at(-1)).toMatch(/rolled out/);
     const pods = await target.status(name);
     expect(pods.filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
-    for (const p of pods) expect(p.initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
+    for (const p of pods)
+      expect(p.initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
   }, 180_000);
 
   it("collects the pods' logs into Redis: the logic sidecar's and the runtime's first lines, with their release", async () => {
@@ -58,9 +66,17 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     const collector = new KubeLogCollector({ kubeConfig, namespace, stores, platformId: name, intervalMs: 500 });
     collector.start();
     try {
-      const seen = async () => (await stores.appLogs.tail(name, { n: 100 })).map((l) => `${l.container} ${l.release} ${l.stream} ${l.line}`);
-      await expect.poll(seen, { timeout: 60_000, interval: 500 })
-        .toEqual(expect.arrayContaining(['app 1 stdout logic start', 'runtime 1 stdout runtime start', 'runtime 1 stdout runtime: serving /workspace on :8080']));
+      const seen = async () =>
+        (await stores.appLogs.tail(name, { n: 100 })).map((l) => `${l.container} ${l.release} ${l.stream} ${l.line}`);
+      await expect
+        .poll(seen, { timeout: 60_000, interval: 500 })
+        .toEqual(
+          expect.arrayContaining([
+            'app 1 stdout logic start',
+            'runtime 1 stdout runtime start',
+            'runtime 1 stdout runtime: serving /workspace on :8080',
+          ]),
+        );
     } finally {
       await collector.close();
       await stores.appLogs.remove(name);
@@ -69,7 +85,7 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     }
   }, 90_000);
 
-  it('applying the same release again changes nothing (the Deployment\'s generation stays)', async () => {
+  it("applying the same release again changes nothing (the Deployment's generation stays)", async () => {
     const apps = loadKubeConfig().makeApiClient(AppsV1Api);
     const before = await apps.readNamespacedDeployment({ name, namespace });
     await target.apply({ app, release: release(1, images.logic), signal: signal(), log: () => {} });
@@ -78,12 +94,22 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
   }, 180_000);
 
   it('a release that never becomes ready fails as not_ready while the previous one keeps serving', async () => {
-    const failed = await target.apply({ app: { ...app, currentRelease: 1 }, release: release(2, images.broken), signal: signal(), log: () => {} }).then(() => undefined, (e: unknown) => e);
+    const failed = await target
+      .apply({
+        app: { ...app, currentRelease: 1 },
+        release: release(2, images.broken),
+        signal: signal(),
+        log: () => {},
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(failed).toMatchObject({ code: 'not_ready', message: expect.stringMatching(/rolled back to v1/) });
     expect((await target.status(name)).filter((p) => p.release === 1 && p.ready)).toHaveLength(2);
   }, 180_000);
 
-  it('remove deletes the app\'s objects and waits for its pods to go', async () => {
+  it("remove deletes the app's objects and waits for its pods to go", async () => {
     await target.remove(name);
     expect(await target.status(name)).toEqual([]);
   }, 180_000);

@@ -2,7 +2,16 @@ import { PassThrough } from 'node:stream';
 import { isDomainError, secretNameFor, sidecarSecretNameFor, type DomainError } from '@sidecar/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesTarget } from './kubernetes-target.js';
-import { FakeApiServer, type Route, sendJson, sendWatch, statusBody, testApp, testRelease, testSettings } from './test-support.js';
+import {
+  FakeApiServer,
+  type Route,
+  sendJson,
+  sendWatch,
+  statusBody,
+  testApp,
+  testRelease,
+  testSettings,
+} from './test-support.js';
 
 /**
  * Contract tests at the HTTP boundary of @kubernetes/client-node: the KubernetesTarget
@@ -18,20 +27,40 @@ const OURS = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contrac
 
 let api: FakeApiServer;
 let target: KubernetesTarget;
-const app = testApp('shop', { replicas: 2, secrets: { DB_PASSWORD: 's3cret' }, env: { GREETING: 'hi' }, currentRelease: 1 });
+const app = testApp('shop', {
+  replicas: 2,
+  secrets: { DB_PASSWORD: 's3cret' },
+  env: { GREETING: 'hi' },
+  currentRelease: 1,
+});
 const release = testRelease('shop', 2);
 /** The app's Secret, named by its content. */
 const SECRET = `${NS}/secrets/${secretNameFor('shop', app.secrets)}`;
 const rollout = (over: { signal?: AbortSignal } = {}) => {
   const lines: string[] = [];
-  const done = target.apply({ app, release, signal: over.signal ?? new AbortController().signal, log: (l) => lines.push(l) });
+  const done = target.apply({
+    app,
+    release,
+    signal: over.signal ?? new AbortController().signal,
+    log: (l) => lines.push(l),
+  });
   return { done, lines };
 };
-const caught = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e as DomainError);
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e as DomainError,
+  );
 
 /** A Deployment status as the controller writes it. */
 const deploymentWith = (status: Record<string, unknown>, generation = 1) => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop', generation, resourceVersion: '77', labels: OURS }, spec: { replicas: 2 }, status,
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'shop', generation, resourceVersion: '77', labels: OURS },
+  spec: { replicas: 2 },
+  status,
 });
 /** The applied Deployment as stored, with the status a controller would have written once done. */
 const rolledOut: Route = (req, res) => {
@@ -53,12 +82,17 @@ afterEach(async () => {
 
 describe('apply: server-side apply of the rendered objects', () => {
   it('sends one apply PATCH per object, the Deployment last: apply-patch+yaml, fieldManager sidecar-paas, force, the rendered body', async () => {
-    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]));
+    api.on('GET', `${APPS}/deployments`, (_req, res) =>
+      sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]),
+    );
     const { done } = rollout();
     await done;
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
+      SECRET,
+      `${NS}/services/shop`,
+      '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+      DEPLOYMENT,
     ]);
     const rendered = target.manifests({ app, release });
     const order = ['Secret', 'Service', 'Ingress', 'Deployment'];
@@ -86,8 +120,12 @@ describe('apply: server-side apply of the rendered objects', () => {
     expect(api.objects.get(DEPLOYMENT)!.metadata.generation).toBe(1);
   });
 
-  it('refuses to take over an object with the app\'s name that the platform did not create (and sends no PATCH)', async () => {
-    api.put(DEPLOYMENT, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop', labels: { team: 'payments' } } });
+  it("refuses to take over an object with the app's name that the platform did not create (and sends no PATCH)", async () => {
+    api.put(DEPLOYMENT, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'shop', labels: { team: 'payments' } },
+    });
     const e = await caught(rollout().done);
     expect(e.code).toBe('deploy_failed');
     expect(e.message).toMatch(/deployments\.apps apps\/shop exists but is not managed by this platform/);
@@ -95,7 +133,14 @@ describe('apply: server-side apply of the rendered objects', () => {
   });
 
   it('removes a Secret left from earlier releases once the app has no secrets (by label, exactly the listed uid)', async () => {
-    const old = api.put(`${NS}/secrets/shop-secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-secrets', labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' } } });
+    const old = api.put(`${NS}/secrets/shop-secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'shop-secrets',
+        labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' },
+      },
+    });
     api.on('GET', DEPLOYMENT, rolledOut);
     await target.apply({ app: { ...app, secrets: {} }, release, signal: new AbortController().signal, log: () => {} });
     expect(api.sent('GET', `${NS}/secrets`)[0]!.query).toEqual({ labelSelector: SELECTOR });
@@ -108,7 +153,9 @@ describe('apply: server-side apply of the rendered objects', () => {
 
 describe('apply: answers from the API server', () => {
   const failPatch = (code: number, reason: string) =>
-    api.on('PATCH', DEPLOYMENT, (_req, res) => sendJson(res, code, statusBody(code, reason, `deployments.apps "shop" is ${reason.toLowerCase()}`)));
+    api.on('PATCH', DEPLOYMENT, (_req, res) =>
+      sendJson(res, code, statusBody(code, reason, `deployments.apps "shop" is ${reason.toLowerCase()}`)),
+    );
 
   it('409 Conflict: a retryable failure', async () => {
     failPatch(409, 'Conflict');
@@ -138,18 +185,34 @@ describe('apply: answers from the API server', () => {
 });
 
 describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
-  it('watches the Deployment by name from the resourceVersion it read, logging kubectl\'s progress lines until done', async () => {
+  it("watches the Deployment by name from the resourceVersion it read, logging kubectl's progress lines until done", async () => {
     api.on('GET', DEPLOYMENT, (_req, res) => sendJson(res, 200, deploymentWith({ observedGeneration: 0 })));
-    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [
-      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 1, availableReplicas: 2 }) },
-      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 2, availableReplicas: 2 }) },
-      { type: 'MODIFIED', object: deploymentWith({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 1 }) },
-      { type: 'MODIFIED', object: deploymentWith(DONE) },
-    ]));
+    api.on('GET', `${APPS}/deployments`, (_req, res) =>
+      sendWatch(res, [
+        {
+          type: 'MODIFIED',
+          object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 1, availableReplicas: 2 }),
+        },
+        {
+          type: 'MODIFIED',
+          object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 2, availableReplicas: 2 }),
+        },
+        {
+          type: 'MODIFIED',
+          object: deploymentWith({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 1 }),
+        },
+        { type: 'MODIFIED', object: deploymentWith(DONE) },
+      ]),
+    );
     const { done, lines } = rollout();
     await done;
     const [watch] = api.sent('GET', `${APPS}/deployments`);
-    expect(watch!.query).toMatchObject({ watch: 'true', fieldSelector: 'metadata.name=shop', resourceVersion: '77', allowWatchBookmarks: 'true' });
+    expect(watch!.query).toMatchObject({
+      watch: 'true',
+      fieldSelector: 'metadata.name=shop',
+      resourceVersion: '77',
+      allowWatchBookmarks: 'true',
+    });
     expect(lines.filter((l) => l.startsWith('rollout:'))).toEqual([
       'rollout: waiting for deployment spec update to be observed',
       'rollout: 1 out of 2 new replicas have been updated',
@@ -160,19 +223,59 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
   });
 
   it('ProgressDeadlineExceeded fails the rollout as not ready, naming the stuck container, the old release keeps serving', async () => {
-    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{
-      type: 'MODIFIED',
-      object: deploymentWith({ observedGeneration: 1, replicas: 3, updatedReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' }] }),
-    }]));
-    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: { resourceVersion: '9' }, items: [{
-      metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
-      spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }] },
-      status: {
-        phase: 'Pending',
-        initContainerStatuses: [{ name: 'app', image: 'x', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }],
-        containerStatuses: [{ name: 'runtime', image: 'y', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }],
-      },
-    }] }));
+    api.on('GET', `${APPS}/deployments`, (_req, res) =>
+      sendWatch(res, [
+        {
+          type: 'MODIFIED',
+          object: deploymentWith({
+            observedGeneration: 1,
+            replicas: 3,
+            updatedReplicas: 1,
+            conditions: [
+              {
+                type: 'Progressing',
+                status: 'False',
+                reason: 'ProgressDeadlineExceeded',
+                message: 'ReplicaSet "shop-5d4" has timed out progressing.',
+              },
+            ],
+          }),
+        },
+      ]),
+    );
+    api.on('GET', `${NS}/pods`, (_req, res) =>
+      sendJson(res, 200, {
+        metadata: { resourceVersion: '9' },
+        items: [
+          {
+            metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
+            spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }] },
+            status: {
+              phase: 'Pending',
+              initContainerStatuses: [
+                {
+                  name: 'app',
+                  image: 'x',
+                  ready: false,
+                  started: false,
+                  restartCount: 0,
+                  state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } },
+                },
+              ],
+              containerStatuses: [
+                {
+                  name: 'runtime',
+                  image: 'y',
+                  ready: false,
+                  restartCount: 0,
+                  state: { waiting: { reason: 'PodInitializing' } },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
     api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
     const e = await caught(rollout().done);
     expect(e).toMatchObject({ code: 'not_ready', retryable: false });
@@ -182,21 +285,44 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
   });
 
   describe('a failed rollout is rolled back: the Deployment as applied before is applied again', () => {
-    const PDE = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "shop-5d4" has timed out progressing.' };
-    /** The controller's answers: the v2 template never progresses (stuck, or past its deadline); any other template rolls out. */
-    const deploymentController = (v2: 'deadline' | 'stuck'): Route => (req, res) => {
-      const stored = api.objects.get(req.path);
-      if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
-      const observedGeneration = stored.metadata.generation;
-      const failing = stored.metadata.annotations?.['sidecar.paas/release'] === '2';
-      const stuck = { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, ...(v2 === 'deadline' ? { conditions: [PDE] } : {}) };
-      sendJson(res, 200, { ...stored, status: failing ? stuck : { ...DONE, observedGeneration } });
+    const PDE = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'ReplicaSet "shop-5d4" has timed out progressing.',
     };
+    /** The controller's answers: the v2 template never progresses (stuck, or past its deadline); any other template rolls out. */
+    const deploymentController =
+      (v2: 'deadline' | 'stuck'): Route =>
+      (req, res) => {
+        const stored = api.objects.get(req.path);
+        if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
+        const observedGeneration = stored.metadata.generation;
+        const failing = stored.metadata.annotations?.['sidecar.paas/release'] === '2';
+        const stuck = {
+          observedGeneration,
+          replicas: 3,
+          updatedReplicas: 1,
+          availableReplicas: 2,
+          ...(v2 === 'deadline' ? { conditions: [PDE] } : {}),
+        };
+        sendJson(res, 200, { ...stored, status: failing ? stuck : { ...DONE, observedGeneration } });
+      };
     const failedRollout = async (over: { rolloutTimeoutMs?: number } = {}) => {
-      if (over.rolloutTimeoutMs) target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: over.rolloutTimeoutMs });
+      if (over.rolloutTimeoutMs)
+        target = new KubernetesTarget({
+          kubeConfig: api.kubeConfig(),
+          settings: testSettings,
+          rolloutTimeoutMs: over.rolloutTimeoutMs,
+        });
       api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
       api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
-      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, currentRelease: null },
+        release: testRelease('shop', 1),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       const [v1] = api.sent('PATCH', DEPLOYMENT);
       api.requests.length = 0;
       const { done, lines } = rollout();
@@ -208,9 +334,16 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       const { v1, error, lines } = await failedRollout();
       const patches = api.sent('PATCH', DEPLOYMENT);
       expect(patches).toHaveLength(2);
-      expect((patches[0]!.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations['sidecar.paas/release']).toBe('2');
+      expect(
+        (patches[0]!.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations[
+          'sidecar.paas/release'
+        ],
+      ).toBe('2');
       expect(patches[1]).toEqual(v1);
-      expect(patches[1]).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
+      expect(patches[1]).toMatchObject({
+        contentType: 'application/apply-patch+yaml',
+        query: { fieldManager: 'sidecar-paas', force: 'true' },
+      });
       // The rollback's rollout was read after it was applied (and found done).
       const afterRollback = api.requests.slice(api.requests.indexOf(patches[1]!));
       expect(afterRollback.some((r) => r.method === 'GET' && r.path === DEPLOYMENT)).toBe(true);
@@ -221,7 +354,7 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       expect(lines).toContain('rollout failed: rolling deployment shop back to v1');
     });
 
-    it('on the target\'s own readiness deadline: the same rollback', async () => {
+    it("on the target's own readiness deadline: the same rollback", async () => {
       api.on('GET', DEPLOYMENT, deploymentController('stuck'));
       api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [], { keepOpen: true }));
       const { v1, error } = await failedRollout({ rolloutTimeoutMs: 1500 });
@@ -240,7 +373,12 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
         sendWatch(res, [], { keepOpen: true });
         controller.abort();
       });
-      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, currentRelease: null },
+        release: testRelease('shop', 1),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       const [v1] = api.sent('PATCH', DEPLOYMENT);
       api.requests.length = 0;
       const error = await caught(rollout({ signal: controller.signal }).done);
@@ -262,9 +400,15 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
         const observedGeneration = stored.metadata.generation;
         if (stored.metadata.annotations?.['sidecar.paas/release'] === '2') {
           failed = true;
-          return sendJson(res, 200, { ...stored, status: { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, conditions: [stale] } });
+          return sendJson(res, 200, {
+            ...stored,
+            status: { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2, conditions: [stale] },
+          });
         }
-        sendJson(res, 200, { ...stored, status: { ...DONE, observedGeneration, ...(failed ? { conditions: [stale] } : {}) } });
+        sendJson(res, 200, {
+          ...stored,
+          status: { ...DONE, observedGeneration, ...(failed ? { conditions: [stale] } : {}) },
+        });
       });
       const { v1, error } = await failedRollout();
       expect(api.sent('PATCH', DEPLOYMENT)[1]).toEqual(v1);
@@ -275,7 +419,12 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     it('a cancellation that arrives while the Deployment is applied still rolls back: the Deployment is applied last', async () => {
       const controller = new AbortController();
       api.on('GET', DEPLOYMENT, deploymentController('stuck'));
-      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, currentRelease: null },
+        release: testRelease('shop', 1),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       const [v1] = api.sent('PATCH', DEPLOYMENT);
       api.requests.length = 0;
       api.onWrite((path, obj) => {
@@ -283,7 +432,13 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       });
       const error = await caught(rollout({ signal: controller.signal }).done);
       const patches = api.requests.filter((r) => r.method === 'PATCH');
-      expect(patches.map((p) => p.path)).toEqual([SECRET, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT, DEPLOYMENT]);
+      expect(patches.map((p) => p.path)).toEqual([
+        SECRET,
+        `${NS}/services/shop`,
+        '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+        DEPLOYMENT,
+        DEPLOYMENT,
+      ]);
       expect(patches[4]).toEqual(v1);
       expect(error).toMatchObject({ code: 'cancelled' });
       expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
@@ -291,22 +446,40 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
 
     it('an object that cannot be applied stops the deploy before the Deployment is touched', async () => {
       api.on('GET', DEPLOYMENT, rolledOut);
-      api.on('PATCH', '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', (_req, res) => sendJson(res, 422, statusBody(422, 'Invalid', 'ingresses.networking.k8s.io "shop" is invalid')));
+      api.on('PATCH', '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', (_req, res) =>
+        sendJson(res, 422, statusBody(422, 'Invalid', 'ingresses.networking.k8s.io "shop" is invalid')),
+      );
       expect(await caught(rollout().done)).toMatchObject({ code: 'invalid_manifest' });
       expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(0);
     });
 
-    it('on cancellation the rollback\'s rollout is awaited only briefly (cancelRollbackWaitMs), then the deploy ends cancelled', async () => {
-      target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000, cancelRollbackWaitMs: 300 });
+    it("on cancellation the rollback's rollout is awaited only briefly (cancelRollbackWaitMs), then the deploy ends cancelled", async () => {
+      target = new KubernetesTarget({
+        kubeConfig: api.kubeConfig(),
+        settings: testSettings,
+        rolloutTimeoutMs: 10_000,
+        cancelRollbackWaitMs: 300,
+      });
       const controller = new AbortController();
       // The first apply (generation 1) rolls out; neither v2 nor the rollback to v1 (generation 3) finishes.
       api.on('GET', DEPLOYMENT, (req, res) => {
         const stored = api.objects.get(req.path);
         if (!stored) return sendJson(res, 404, statusBody(404, 'NotFound', 'deployments.apps "shop" not found'));
         const observedGeneration = stored.metadata.generation;
-        sendJson(res, 200, { ...stored, status: observedGeneration === 1 ? { ...DONE, observedGeneration } : { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2 } });
+        sendJson(res, 200, {
+          ...stored,
+          status:
+            observedGeneration === 1
+              ? { ...DONE, observedGeneration }
+              : { observedGeneration, replicas: 3, updatedReplicas: 1, availableReplicas: 2 },
+        });
       });
-      await target.apply({ app: { ...app, currentRelease: null }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, currentRelease: null },
+        release: testRelease('shop', 1),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       api.onWrite((path, obj) => {
         if (path === DEPLOYMENT && obj?.metadata.annotations?.['sidecar.paas/release'] === '2') controller.abort();
       });
@@ -315,46 +488,83 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       expect(Date.now() - started).toBeLessThan(5000);
       expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(3);
       expect(error).toMatchObject({ code: 'cancelled' });
-      expect(error.message).toBe('rollout of v2 cancelled; deployment shop is rolling back to v1 (not done within 300 ms; the cluster completes it); v1 keeps serving');
+      expect(error.message).toBe(
+        'rollout of v2 cancelled; deployment shop is rolling back to v1 (not done within 300 ms; the cluster completes it); v1 keeps serving',
+      );
     });
 
-    it.each([['cancelled', 'stuck'], ['failed', 'deadline']] as const)('a %s first deploy deletes its Deployment (exactly the object applied): nothing unrecorded keeps rolling', async (how, v2) => {
-      const controller = new AbortController();
-      api.on('GET', DEPLOYMENT, deploymentController(v2));
-      api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
-      api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
-      if (how === 'cancelled') api.onWrite((path, obj) => obj && path === DEPLOYMENT && controller.abort());
-      const first = target.apply({ app: { ...app, currentRelease: null }, release, signal: controller.signal, log: () => {} });
-      const error = await caught(first);
-      const [patch] = api.sent('PATCH', DEPLOYMENT);
-      const deletes = api.sent('DELETE', DEPLOYMENT);
-      expect(deletes).toHaveLength(1);
-      expect(deletes[0]!.body).toMatchObject({ preconditions: { uid: expect.any(String) } });
-      expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(api.requests.indexOf(patch!));
-      expect(api.objects.has(DEPLOYMENT)).toBe(false);
-      expect(error).toMatchObject({ code: how === 'cancelled' ? 'cancelled' : 'not_ready' });
-      expect(error.message).toMatch(/; deployment shop deleted \(a first deploy has nothing to roll back to\); no release serves$/);
-    });
+    it.each([
+      ['cancelled', 'stuck'],
+      ['failed', 'deadline'],
+    ] as const)(
+      'a %s first deploy deletes its Deployment (exactly the object applied): nothing unrecorded keeps rolling',
+      async (how, v2) => {
+        const controller = new AbortController();
+        api.on('GET', DEPLOYMENT, deploymentController(v2));
+        api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
+        api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
+        if (how === 'cancelled') api.onWrite((path, obj) => obj && path === DEPLOYMENT && controller.abort());
+        const first = target.apply({
+          app: { ...app, currentRelease: null },
+          release,
+          signal: controller.signal,
+          log: () => {},
+        });
+        const error = await caught(first);
+        const [patch] = api.sent('PATCH', DEPLOYMENT);
+        const deletes = api.sent('DELETE', DEPLOYMENT);
+        expect(deletes).toHaveLength(1);
+        expect(deletes[0]!.body).toMatchObject({ preconditions: { uid: expect.any(String) } });
+        expect(api.requests.indexOf(deletes[0]!)).toBeGreaterThan(api.requests.indexOf(patch!));
+        expect(api.objects.has(DEPLOYMENT)).toBe(false);
+        expect(error).toMatchObject({ code: how === 'cancelled' ? 'cancelled' : 'not_ready' });
+        expect(error.message).toMatch(
+          /; deployment shop deleted \(a first deploy has nothing to roll back to\); no release serves$/,
+        );
+      },
+    );
 
-    it('Secrets are named by content: a rollback\'s template finds the Secret it was applied with, intact; stale ones go after a good rollout', async () => {
+    it("Secrets are named by content: a rollback's template finds the Secret it was applied with, intact; stale ones go after a good rollout", async () => {
       api.on('GET', DEPLOYMENT, deploymentController('deadline'));
       api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [] }));
       api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [] }));
       const v1Secrets = { DB_PASSWORD: 'old', LEGACY_TOKEN: 't0k' };
       const v1Secret = `${NS}/secrets/${secretNameFor('shop', v1Secrets)}`;
-      await target.apply({ app: { ...app, currentRelease: null, secrets: v1Secrets }, release: testRelease('shop', 1), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, currentRelease: null, secrets: v1Secrets },
+        release: testRelease('shop', 1),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       // v2 drops a key and changes a value, and fails: rolled back to v1.
       const v2Secrets = { DB_PASSWORD: 'new' };
-      const error = await caught(target.apply({ app: { ...app, secrets: v2Secrets }, release, signal: new AbortController().signal, log: () => {} }));
+      const error = await caught(
+        target.apply({
+          app: { ...app, secrets: v2Secrets },
+          release,
+          signal: new AbortController().signal,
+          log: () => {},
+        }),
+      );
       expect(error.message).toMatch(/deployment shop rolled back to v1/);
-      const refs = JSON.stringify(api.objects.get(DEPLOYMENT)!.spec).match(/"secretKeyRef":\{"name":"[^"]+","key":"[^"]+"\}/g);
-      expect(refs).toEqual([`"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"DB_PASSWORD"}`, `"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"LEGACY_TOKEN"}`]);
+      const refs = JSON.stringify(api.objects.get(DEPLOYMENT)!.spec).match(
+        /"secretKeyRef":\{"name":"[^"]+","key":"[^"]+"\}/g,
+      );
+      expect(refs).toEqual([
+        `"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"DB_PASSWORD"}`,
+        `"secretKeyRef":{"name":"${secretNameFor('shop', v1Secrets)}","key":"LEGACY_TOKEN"}`,
+      ]);
       // What v1's pods read when they restart: v1's values, every key there.
       expect(api.objects.get(v1Secret)).toMatchObject({ stringData: v1Secrets });
       expect(api.sent('DELETE', v1Secret)).toHaveLength(0);
       // v3 rolls out: the Secrets of v1 and of the failed v2 go, its own stays.
       api.on('GET', DEPLOYMENT, rolledOut);
-      await target.apply({ app: { ...app, secrets: { DB_PASSWORD: 'v3' } }, release: testRelease('shop', 3), signal: new AbortController().signal, log: () => {} });
+      await target.apply({
+        app: { ...app, secrets: { DB_PASSWORD: 'v3' } },
+        release: testRelease('shop', 3),
+        signal: new AbortController().signal,
+        log: () => {},
+      });
       const left = [...api.objects.keys()].filter((p) => p.startsWith(`${NS}/secrets/`));
       expect(left).toEqual([`${NS}/secrets/${secretNameFor('shop', { DB_PASSWORD: 'v3' })}`]);
     });
@@ -363,8 +573,13 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       api.on('GET', DEPLOYMENT, rolledOut);
       await rollout().done;
       const stored = api.objects.get(DEPLOYMENT)!;
-      const lastApplied = JSON.parse(stored.metadata.annotations!['sidecar.paas/last-applied']!) as { metadata: { annotations: Record<string, string> } };
-      expect(lastApplied).toMatchObject({ kind: 'Deployment', metadata: { name: 'shop', annotations: { 'sidecar.paas/release': '2' } } });
+      const lastApplied = JSON.parse(stored.metadata.annotations!['sidecar.paas/last-applied']!) as {
+        metadata: { annotations: Record<string, string> };
+      };
+      expect(lastApplied).toMatchObject({
+        kind: 'Deployment',
+        metadata: { name: 'shop', annotations: { 'sidecar.paas/release': '2' } },
+      });
       expect(lastApplied.metadata.annotations['sidecar.paas/last-applied']).toBeUndefined();
       expect(JSON.stringify(stored)).not.toContain('s3cret');
     });
@@ -374,7 +589,8 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
     let watches = 0;
     api.on('GET', `${APPS}/deployments`, (_req, res) => {
       watches++;
-      if (watches === 1) sendWatch(res, [{ type: 'ERROR', object: statusBody(410, 'Expired', 'too old resource version: 77 (90)') }]);
+      if (watches === 1)
+        sendWatch(res, [{ type: 'ERROR', object: statusBody(410, 'Expired', 'too old resource version: 77 (90)') }]);
       else sendWatch(res, [{ type: 'MODIFIED', object: deploymentWith(DONE) }]);
     });
     await rollout().done;
@@ -383,7 +599,9 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
   });
 
   it('a watch that keeps failing ends the rollout with a retryable error after 5 attempts', async () => {
-    api.on('GET', `${APPS}/deployments`, (_req, res) => sendJson(res, 500, statusBody(500, 'InternalError', 'etcdserver: leader changed')));
+    api.on('GET', `${APPS}/deployments`, (_req, res) =>
+      sendJson(res, 500, statusBody(500, 'InternalError', 'etcdserver: leader changed')),
+    );
     const e = await caught(rollout().done);
     expect(e).toMatchObject({ code: 'deploy_failed', retryable: true });
     expect(e.message).toMatch(/watching deployment shop failed 5 times in a row/);
@@ -391,11 +609,13 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
   });
 
   it('a Deployment deleted during the rollout fails it', async () => {
-    api.on('GET', `${APPS}/deployments`, (_req, res) => sendWatch(res, [{ type: 'DELETED', object: deploymentWith({}) }]));
+    api.on('GET', `${APPS}/deployments`, (_req, res) =>
+      sendWatch(res, [{ type: 'DELETED', object: deploymentWith({}) }]),
+    );
     expect((await caught(rollout().done)).message).toMatch(/was deleted during the rollout/);
   });
 
-  it('the worker shutting down (close) during the rollout is a retryable cancellation, not the rollout\'s deadline: no rollback', async () => {
+  it("the worker shutting down (close) during the rollout is a retryable cancellation, not the rollout's deadline: no rollback", async () => {
     api.on('GET', `${APPS}/deployments`, (_req, res) => {
       sendWatch(res, [], { keepOpen: true });
       void target.close();
@@ -416,37 +636,82 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
 });
 
 describe('apply: platform sidecars', () => {
-  const tls = { cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n' };
+  const tls = {
+    cert: '-----BEGIN CERTIFICATE-----\nissued-cert\n-----END CERTIFICATE-----\n',
+    key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n',
+  };
   const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
   const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
 
   it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
     const issued: string[] = [];
-    target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000, issueTls: async (name) => (issued.push(name), tls) });
+    target = new KubernetesTarget({
+      kubeConfig: api.kubeConfig(),
+      settings: testSettings,
+      rolloutTimeoutMs: 10_000,
+      issueTls: async (name) => (issued.push(name), tls),
+    });
     api.on('GET', DEPLOYMENT, rolledOut);
     await target.apply({ app: withSidecars, release, signal: new AbortController().signal, log: () => {} });
     expect(issued).toEqual(['shop']);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
-      SECRET, `${NS}/secrets/${SIDECARS}`, `${NS}/services/shop`, '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', DEPLOYMENT,
+      SECRET,
+      `${NS}/secrets/${SIDECARS}`,
+      `${NS}/services/shop`,
+      '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
+      DEPLOYMENT,
     ]);
-    for (const p of patches) expect(p).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
-    expect(patches[1]!.body).toMatchObject({ kind: 'Secret', stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key } });
-    const deployment = patches[4]!.body as { spec: { template: { spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] } } } };
+    for (const p of patches)
+      expect(p).toMatchObject({
+        contentType: 'application/apply-patch+yaml',
+        query: { fieldManager: 'sidecar-paas', force: 'true' },
+      });
+    expect(patches[1]!.body).toMatchObject({
+      kind: 'Secret',
+      stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key },
+    });
+    const deployment = patches[4]!.body as {
+      spec: {
+        template: {
+          spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] };
+        };
+      };
+    };
     expect(JSON.stringify(deployment)).not.toContain('issued-key');
     expect(deployment.spec.template.spec.shareProcessNamespace).toBe(true);
     expect(deployment.spec.template.spec.initContainers.map((c) => [c.name, c.image])).toEqual([
-      ['logs', testSettings.sidecarImages!.logs], ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`], ['tls', testSettings.sidecarImages!.tls], ['procinfo', testSettings.sidecarImages!.procinfo],
+      ['logs', testSettings.sidecarImages!.logs],
+      ['app', `127.0.0.1:5000/sidecar-app/shop@${release.imageDigest}`],
+      ['tls', testSettings.sidecarImages!.tls],
+      ['procinfo', testSettings.sidecarImages!.procinfo],
     ]);
-    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({ name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } } });
-    expect(patches[2]!.body).toMatchObject({ spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 8443, targetPort: 'https' }] } });
+    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({
+      name: 'SIDECAR_TLS_KEY',
+      valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } },
+    });
+    expect(patches[2]!.body).toMatchObject({
+      spec: {
+        ports: [
+          { name: 'http', port: 80 },
+          { name: 'https', port: 8443, targetPort: 'https' },
+        ],
+      },
+    });
   });
 
   it('a certificate the app brings is used as is; turning tls off removes the sidecar Secret once the rollout is done', async () => {
     target = new KubernetesTarget({ kubeConfig: api.kubeConfig(), settings: testSettings, rolloutTimeoutMs: 10_000 });
     api.on('GET', DEPLOYMENT, rolledOut);
-    await target.apply({ app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } }, release, signal: new AbortController().signal, log: () => {} });
-    expect(api.objects.get(`${NS}/secrets/${SIDECARS}`)).toMatchObject({ stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert } });
+    await target.apply({
+      app: { ...withSidecars, sidecars: { ...withSidecars.sidecars, tls: { enabled: true, ...tls } } },
+      release,
+      signal: new AbortController().signal,
+      log: () => {},
+    });
+    expect(api.objects.get(`${NS}/secrets/${SIDECARS}`)).toMatchObject({
+      stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert },
+    });
     api.requests.length = 0;
     await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
     const deletes = api.requests.filter((r) => r.method === 'DELETE');
@@ -457,43 +722,126 @@ describe('apply: platform sidecars', () => {
   });
 });
 
-describe('status: pods and events read back into the API\'s Pod shape', () => {
-  it('lists the app\'s pods by label (jobs excluded) and the pod events, mapped to PodView', async () => {
-    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: {}, items: [{
-      metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
-      spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }], containers: [{ name: 'runtime' }] },
-      status: {
-        phase: 'Running',
-        conditions: [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }],
-        initContainerStatuses: [{ name: 'app', image: 'r/app@sha256:1', ready: true, started: true, restartCount: 0, state: { running: { startedAt: '2026-01-01T00:00:01Z' } } }],
-        containerStatuses: [{ name: 'runtime', image: 'r/rt', ready: true, started: true, restartCount: 1, state: { running: { startedAt: '2026-01-01T00:00:03Z' } } }],
-      },
-    }] }));
-    api.on('GET', `${NS}/events`, (_req, res) => sendJson(res, 200, { items: [
-      { involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.containers{runtime}' }, reason: 'Started', message: 'Started container runtime', lastTimestamp: '2026-01-01T00:00:03Z' },
-      { involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.initContainers{app}' }, reason: 'Pulled', message: 'Successfully pulled image', lastTimestamp: '2026-01-01T00:00:00Z' },
-      { involvedObject: { kind: 'Pod', name: 'someone-else' }, reason: 'Started', message: 'x', lastTimestamp: '2026-01-01T00:00:00Z' },
-    ] }));
+describe("status: pods and events read back into the API's Pod shape", () => {
+  it("lists the app's pods by label (jobs excluded) and the pod events, mapped to PodView", async () => {
+    api.on('GET', `${NS}/pods`, (_req, res) =>
+      sendJson(res, 200, {
+        metadata: {},
+        items: [
+          {
+            metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/release': '2' } },
+            spec: { initContainers: [{ name: 'app', restartPolicy: 'Always' }], containers: [{ name: 'runtime' }] },
+            status: {
+              phase: 'Running',
+              conditions: [
+                { type: 'Initialized', status: 'True' },
+                { type: 'Ready', status: 'True' },
+              ],
+              initContainerStatuses: [
+                {
+                  name: 'app',
+                  image: 'r/app@sha256:1',
+                  ready: true,
+                  started: true,
+                  restartCount: 0,
+                  state: { running: { startedAt: '2026-01-01T00:00:01Z' } },
+                },
+              ],
+              containerStatuses: [
+                {
+                  name: 'runtime',
+                  image: 'r/rt',
+                  ready: true,
+                  started: true,
+                  restartCount: 1,
+                  state: { running: { startedAt: '2026-01-01T00:00:03Z' } },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    api.on('GET', `${NS}/events`, (_req, res) =>
+      sendJson(res, 200, {
+        items: [
+          {
+            involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.containers{runtime}' },
+            reason: 'Started',
+            message: 'Started container runtime',
+            lastTimestamp: '2026-01-01T00:00:03Z',
+          },
+          {
+            involvedObject: { kind: 'Pod', name: 'shop-5d4-abcde', fieldPath: 'spec.initContainers{app}' },
+            reason: 'Pulled',
+            message: 'Successfully pulled image',
+            lastTimestamp: '2026-01-01T00:00:00Z',
+          },
+          {
+            involvedObject: { kind: 'Pod', name: 'someone-else' },
+            reason: 'Started',
+            message: 'x',
+            lastTimestamp: '2026-01-01T00:00:00Z',
+          },
+        ],
+      }),
+    );
     const [view] = await target.status('shop');
     expect(api.sent('GET', `${NS}/pods`)[0]!.query).toEqual({ labelSelector: `${SELECTOR},sidecar.paas/kind!=job` });
     expect(api.sent('GET', `${NS}/events`)[0]!.query).toEqual({ fieldSelector: 'involvedObject.kind=Pod' });
     expect(view).toEqual({
-      name: 'shop-5d4-abcde', release: 2, phase: 'Running', ready: true,
-      conditions: [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }],
-      initContainerStatuses: [{ name: 'app', image: 'r/app@sha256:1', sidecar: true, started: true, ready: true, restartCount: 0, state: { running: { startedAt: '2026-01-01T00:00:01.000Z' } } }],
-      containerStatuses: [{ name: 'runtime', image: 'r/rt', sidecar: false, started: true, ready: true, restartCount: 1, state: { running: { startedAt: '2026-01-01T00:00:03.000Z' } } }],
+      name: 'shop-5d4-abcde',
+      release: 2,
+      phase: 'Running',
+      ready: true,
+      conditions: [
+        { type: 'Initialized', status: 'True' },
+        { type: 'Ready', status: 'True' },
+      ],
+      initContainerStatuses: [
+        {
+          name: 'app',
+          image: 'r/app@sha256:1',
+          sidecar: true,
+          started: true,
+          ready: true,
+          restartCount: 0,
+          state: { running: { startedAt: '2026-01-01T00:00:01.000Z' } },
+        },
+      ],
+      containerStatuses: [
+        {
+          name: 'runtime',
+          image: 'r/rt',
+          sidecar: false,
+          started: true,
+          ready: true,
+          restartCount: 1,
+          state: { running: { startedAt: '2026-01-01T00:00:03.000Z' } },
+        },
+      ],
       events: [
         { time: '2026-01-01T00:00:00.000Z', container: 'app', reason: 'Pulled', message: 'Successfully pulled image' },
-        { time: '2026-01-01T00:00:03.000Z', container: 'runtime', reason: 'Started', message: 'Started container runtime' },
+        {
+          time: '2026-01-01T00:00:03.000Z',
+          container: 'runtime',
+          reason: 'Started',
+          message: 'Started container runtime',
+        },
       ],
     });
   });
 });
 
 describe('logs: streamed per container', () => {
-  const ours = { metadata: { name: 'shop-5d4-abcde', labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract' } } };
+  const ours = {
+    metadata: {
+      name: 'shop-5d4-abcde',
+      labels: { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract' },
+    },
+  };
 
-  it('streams one container\'s log (follow, tail) into the given stream', async () => {
+  it("streams one container's log (follow, tail) into the given stream", async () => {
     api.put(`${NS}/pods/shop-5d4-abcde`, ours);
     api.on('GET', `${NS}/pods/shop-5d4-abcde/log`, (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -511,66 +859,107 @@ describe('logs: streamed per container', () => {
 
   it('does not read the log of a pod the platform does not own', async () => {
     api.put(`${NS}/pods/db-0`, { metadata: { name: 'db-0', labels: { app: 'postgres' } } });
-    expect(await caught(target.logs({ pod: 'db-0', container: 'postgres' }, new PassThrough()))).toMatchObject({ code: 'pod_not_found' });
+    expect(await caught(target.logs({ pod: 'db-0', container: 'postgres' }, new PassThrough()))).toMatchObject({
+      code: 'pod_not_found',
+    });
     expect(api.sent('GET', `${NS}/pods/db-0/log`)).toHaveLength(0);
   });
 });
 
-describe('remove: only objects carrying the platform\'s labels', () => {
+describe("remove: only objects carrying the platform's labels", () => {
   it('lists each kind by the platform label selector and deletes exactly what it listed', async () => {
     const labels = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
     const mine = [
       api.put(DEPLOYMENT, { kind: 'Deployment', metadata: { name: 'shop', labels } }),
       api.put(`${NS}/services/shop`, { kind: 'Service', metadata: { name: 'shop', labels } }),
-      api.put('/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', { kind: 'Ingress', metadata: { name: 'shop', labels } }),
+      api.put('/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop', {
+        kind: 'Ingress',
+        metadata: { name: 'shop', labels },
+      }),
       api.put(`${NS}/secrets/shop-secrets`, { kind: 'Secret', metadata: { name: 'shop-secrets', labels } }),
     ];
-    api.put(`${APPS}/deployments/shop-db`, { kind: 'Deployment', metadata: { name: 'shop-db', labels: { 'sidecar.paas/app': 'shop' } } }); // not managed
-    api.put(`${APPS}/deployments/shop2`, { kind: 'Deployment', metadata: { name: 'shop2', labels: { ...labels, 'sidecar.paas/platform': 'other' } } });
+    api.put(`${APPS}/deployments/shop-db`, {
+      kind: 'Deployment',
+      metadata: { name: 'shop-db', labels: { 'sidecar.paas/app': 'shop' } },
+    }); // not managed
+    api.put(`${APPS}/deployments/shop2`, {
+      kind: 'Deployment',
+      metadata: { name: 'shop2', labels: { ...labels, 'sidecar.paas/platform': 'other' } },
+    });
     await target.remove('shop');
-    const lists = api.requests.filter((r) => r.method === 'GET' && !r.query.watch && /\/(ingresses|services|deployments|jobs|secrets|pods)$/.test(r.path));
-    expect(lists.map((r) => r.path.split('/').pop())).toEqual(['ingresses', 'services', 'deployments', 'jobs', 'secrets', 'pods']);
+    const lists = api.requests.filter(
+      (r) =>
+        r.method === 'GET' && !r.query.watch && /\/(ingresses|services|deployments|jobs|secrets|pods)$/.test(r.path),
+    );
+    expect(lists.map((r) => r.path.split('/').pop())).toEqual([
+      'ingresses',
+      'services',
+      'deployments',
+      'jobs',
+      'secrets',
+      'pods',
+    ]);
     for (const l of lists) expect(l.query.labelSelector).toBe(SELECTOR);
     const deletes = api.requests.filter((r) => r.method === 'DELETE');
     expect(deletes.map((d) => d.path).sort()).toEqual(mine.map((m) => pathOf(m.kind!, m.metadata.name)).sort());
     for (const d of deletes) {
       expect(d.query).toEqual({ propagationPolicy: 'Background' });
-      expect(mine.map((m) => m.metadata.uid)).toContain((d.body as { preconditions: { uid: string } }).preconditions.uid);
+      expect(mine.map((m) => m.metadata.uid)).toContain(
+        (d.body as { preconditions: { uid: string } }).preconditions.uid,
+      );
     }
     expect(api.objects.has(`${APPS}/deployments/shop-db`)).toBe(true);
     expect(api.objects.has(`${APPS}/deployments/shop2`)).toBe(true);
   });
 
-  it('waits until the app\'s pods are gone (watching for their deletion)', async () => {
+  it("waits until the app's pods are gone (watching for their deletion)", async () => {
     const labels = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
     api.put(`${NS}/pods/shop-1`, { metadata: { name: 'shop-1', labels } });
     api.on('GET', `${NS}/pods`, (req, res) => {
-      if (req.query.watch === 'true') return sendWatch(res, [{ type: 'DELETED', object: { metadata: { name: 'shop-1' } } }]);
-      sendJson(res, 200, { metadata: { resourceVersion: '5' }, items: [...api.objects.values()].filter((o) => o.metadata.name === 'shop-1') });
+      if (req.query.watch === 'true')
+        return sendWatch(res, [{ type: 'DELETED', object: { metadata: { name: 'shop-1' } } }]);
+      sendJson(res, 200, {
+        metadata: { resourceVersion: '5' },
+        items: [...api.objects.values()].filter((o) => o.metadata.name === 'shop-1'),
+      });
     });
     await target.remove('shop');
-    expect(api.sent('GET', `${NS}/pods`).find((r) => r.query.watch === 'true')!.query).toMatchObject({ labelSelector: SELECTOR, resourceVersion: '5' });
+    expect(api.sent('GET', `${NS}/pods`).find((r) => r.query.watch === 'true')!.query).toMatchObject({
+      labelSelector: SELECTOR,
+      resourceVersion: '5',
+    });
   });
 });
 
-const pathOf = (kind: string, name: string) => ({
-  Deployment: `${APPS}/deployments/${name}`, Service: `${NS}/services/${name}`, Secret: `${NS}/secrets/${name}`,
-  Ingress: `/apis/networking.k8s.io/v1/namespaces/apps/ingresses/${name}`,
-} as Record<string, string>)[kind]!;
+const pathOf = (kind: string, name: string) =>
+  (
+    ({
+      Deployment: `${APPS}/deployments/${name}`,
+      Service: `${NS}/services/${name}`,
+      Secret: `${NS}/secrets/${name}`,
+      Ingress: `/apis/networking.k8s.io/v1/namespaces/apps/ingresses/${name}`,
+    }) as Record<string, string>
+  )[kind]!;
 
 describe('runJob: a batch/v1 Job on the same template', () => {
   it('applies the Job, watches its pod until the command exits, reads the runtime log and deletes the Job', async () => {
     const jobName = 'shop-job-j-000000001abc';
     const pod = (state: Record<string, unknown>) => ({
       metadata: { name: `${jobName}-xyz12` },
-      status: { phase: 'Running', containerStatuses: [{ name: 'runtime', image: 'r', ready: false, restartCount: 0, state }] },
+      status: {
+        phase: 'Running',
+        containerStatuses: [{ name: 'runtime', image: 'r', ready: false, restartCount: 0, state }],
+      },
     });
     api.on('GET', `${NS}/pods`, (req, res) => {
       if (req.query.watch !== 'true') return sendJson(res, 200, { metadata: { resourceVersion: '3' }, items: [] });
       sendWatch(res, [
         { type: 'ADDED', object: pod({ waiting: { reason: 'PodInitializing' } }) },
         { type: 'MODIFIED', object: pod({ running: { startedAt: '2026-01-01T00:00:00Z' } }) },
-        { type: 'MODIFIED', object: pod({ terminated: { exitCode: 3, reason: 'Error', finishedAt: '2026-01-01T00:00:01Z' } }) },
+        {
+          type: 'MODIFIED',
+          object: pod({ terminated: { exitCode: 3, reason: 'Error', finishedAt: '2026-01-01T00:00:01Z' } }),
+        },
       ]);
     });
     api.on('GET', `${NS}/pods/${jobName}-xyz12/log`, (_req, res) => {
@@ -579,27 +968,70 @@ describe('runJob: a batch/v1 Job on the same template', () => {
     });
     let started = 0;
     const result = await target.runJob({
-      app, release, jobId: 'j_000000001abc', command: ['node', 'migrate.js'], env: { DRY: '1' }, signal: new AbortController().signal, onStarted: () => started++,
+      app,
+      release,
+      jobId: 'j_000000001abc',
+      command: ['node', 'migrate.js'],
+      env: { DRY: '1' },
+      signal: new AbortController().signal,
+      onStarted: () => started++,
     });
     expect(result).toEqual({ exitCode: 3, output: 'migrating...\nfailed: no table\n', reason: 'Error' });
     expect(started).toBe(1);
     // The Secret of the app's current values first (the job's pod refers to it), then the Job.
-    expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([SECRET, `/apis/batch/v1/namespaces/apps/jobs/${jobName}`]);
+    expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([
+      SECRET,
+      `/apis/batch/v1/namespaces/apps/jobs/${jobName}`,
+    ]);
     const [apply] = api.sent('PATCH', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`);
-    expect(apply).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: 'sidecar-paas', force: 'true' } });
-    expect(apply!.body).toMatchObject({ kind: 'Job', spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } } });
+    expect(apply).toMatchObject({
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: 'sidecar-paas', force: 'true' },
+    });
+    expect(apply!.body).toMatchObject({
+      kind: 'Job',
+      spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } },
+    });
     const watch = api.sent('GET', `${NS}/pods`).find((r) => r.query.watch === 'true');
     expect(watch!.query.labelSelector).toBe(`${SELECTOR},sidecar.paas/deploy=j_000000001abc`);
-    expect(api.sent('GET', `${NS}/pods/${jobName}-xyz12/log`)[0]!.query).toMatchObject({ container: 'runtime', tailLines: '2000' });
+    expect(api.sent('GET', `${NS}/pods/${jobName}-xyz12/log`)[0]!.query).toMatchObject({
+      container: 'runtime',
+      tailLines: '2000',
+    });
     expect(api.sent('DELETE', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`)).toHaveLength(1);
   });
 
   it('reports a job whose image cannot be pulled as failed without an exit code', async () => {
-    api.on('GET', `${NS}/pods`, (_req, res) => sendJson(res, 200, { metadata: { resourceVersion: '3' }, items: [{
-      metadata: { name: 'p' },
-      status: { phase: 'Pending', initContainerStatuses: [{ name: 'app', image: 'x', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }] },
-    }] }));
-    const result = await target.runJob({ app, release, jobId: 'j_2', command: ['true'], env: {}, signal: new AbortController().signal });
+    api.on('GET', `${NS}/pods`, (_req, res) =>
+      sendJson(res, 200, {
+        metadata: { resourceVersion: '3' },
+        items: [
+          {
+            metadata: { name: 'p' },
+            status: {
+              phase: 'Pending',
+              initContainerStatuses: [
+                {
+                  name: 'app',
+                  image: 'x',
+                  ready: false,
+                  restartCount: 0,
+                  state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const result = await target.runJob({
+      app,
+      release,
+      jobId: 'j_2',
+      command: ['true'],
+      env: {},
+      signal: new AbortController().signal,
+    });
     expect(result).toEqual({ exitCode: null, output: '', reason: 'app: ImagePullBackOff: not found' });
   });
 });

@@ -2,8 +2,27 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CoreV1Api, Log, Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
-  DomainError, ErrorCode, JOB_OUTPUT_LIMIT_BYTES, KubeLabels, Labels, labelSelectorFor, renderAppManifests, renderAppSecret, renderJobManifest, selectorLabels,
-  type AppManifest, type Deployment, type JobRunInput, type JobRunResult, type KubernetesSettings, type LogSink, type Manifest, type PodView, type RolloutInput, type Target, type TlsMaterial,
+  DomainError,
+  ErrorCode,
+  JOB_OUTPUT_LIMIT_BYTES,
+  KubeLabels,
+  Labels,
+  labelSelectorFor,
+  renderAppManifests,
+  renderAppSecret,
+  renderJobManifest,
+  selectorLabels,
+  type AppManifest,
+  type Deployment,
+  type JobRunInput,
+  type JobRunResult,
+  type KubernetesSettings,
+  type LogSink,
+  type Manifest,
+  type PodView,
+  type RolloutInput,
+  type Target,
+  type TlsMaterial,
   tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
@@ -27,7 +46,13 @@ export interface KubernetesTargetOptions {
   issueTls?: (app: string) => Promise<TlsMaterial>;
 }
 
-export interface LogsInput { pod: string; container: string; follow?: boolean; tailLines?: number; signal?: AbortSignal }
+export interface LogsInput {
+  pod: string;
+  container: string;
+  follow?: boolean;
+  tailLines?: number;
+  signal?: AbortSignal;
+}
 
 export const DEFAULT_FIELD_MANAGER = 'sidecar-paas';
 const JOB_OUTPUT_TAIL_LINES = 2000;
@@ -67,7 +92,13 @@ export class KubernetesTarget implements Target {
 
   /** The objects an app runs as (secret values included: these go to the cluster), as applied: the Deployment carries its last-applied copy. */
   manifests(input: Pick<RolloutInput, 'app' | 'release'> & { tls?: TlsMaterial | undefined }): AppManifest[] {
-    return renderAppManifests({ app: input.app, release: input.release, settings: this.settings, secretValues: 'include', tls: input.tls }).map(withLastApplied);
+    return renderAppManifests({
+      app: input.app,
+      release: input.release,
+      settings: this.settings,
+      secretValues: 'include',
+      tls: input.tls,
+    }).map(withLastApplied);
   }
 
   /** The `tls` sidecar's certificate: the app's own, else one issued now by the platform CA (as the Docker target does at every rollout). */
@@ -75,7 +106,11 @@ export class KubernetesTarget implements Target {
     if (!app.sidecars.tls.enabled) return undefined;
     const { cert, key } = app.sidecars.tls;
     if (cert !== undefined && key !== undefined) return { cert, key };
-    if (!this.issueTls) throw new DomainError(ErrorCode.invalidRequest, `${app.name} enables the tls sidecar, but this target issues no certificates`);
+    if (!this.issueTls)
+      throw new DomainError(
+        ErrorCode.invalidRequest,
+        `${app.name} enables the tls sidecar, but this target issues no certificates`,
+      );
     return this.issueTls(app.name);
   }
 
@@ -100,17 +135,40 @@ export class KubernetesTarget implements Target {
     const { applied, before } = await this.applyObject(deployment);
     try {
       log(`applied deployment/${deployment.metadata.name} in namespace ${this.ns}`);
-      await this.waitForRollout({ name: app.name, generation: applied.metadata?.generation ?? 0, signal, log, timeoutMs: this.rolloutTimeoutMs });
+      await this.waitForRollout({
+        name: app.name,
+        generation: applied.metadata?.generation ?? 0,
+        signal,
+        log,
+        timeoutMs: this.rolloutTimeoutMs,
+      });
     } catch (error) {
-      const rollBack = (waitMs: number) => this.rollBack({ failed: deployment, applied, previous: lastAppliedOf(before), serving: app.currentRelease, log, waitMs });
+      const rollBack = (waitMs: number) =>
+        this.rollBack({
+          failed: deployment,
+          applied,
+          previous: lastAppliedOf(before),
+          serving: app.currentRelease,
+          log,
+          waitMs,
+        });
       // A cancelled deploy must not leave the cluster rolling on to a release the platform does not record (as on Docker, its new pods go).
       // The deploy shows `deploying` until this returns: the rollback's own rollout is awaited only briefly.
-      if (signal.aborted) throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled; ${await rollBack(this.cancelRollbackWaitMs)}`, { cause: error });
+      if (signal.aborted)
+        throw new DomainError(
+          ErrorCode.cancelled,
+          `rollout of v${release.version} cancelled; ${await rollBack(this.cancelRollbackWaitMs)}`,
+          { cause: error },
+        );
       // Anything else (watch failures, the worker shutting down) is retried: the retry applies the same release again.
       if (error instanceof DomainError && error.code !== ErrorCode.notReady) throw error;
       const reason = await this.unreadyReason(app.name, release.version).catch(() => '');
       const after = await rollBack(this.rolloutTimeoutMs);
-      throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`, { cause: error });
+      throw new DomainError(
+        ErrorCode.notReady,
+        `v${release.version} did not become ready: ${(error as Error).message}${reason ? `; ${reason}` : ''}; ${after}`,
+        { cause: error },
+      );
     }
     log(`deployment ${app.name}: v${release.version} rolled out`);
     // Secrets are named by their content: the ones this release does not use (an earlier release's values, a failed
@@ -127,7 +185,14 @@ export class KubernetesTarget implements Target {
    * (no release serves) has nothing to roll back to: its Deployment is deleted, so nothing the
    * platform does not record keeps running. Says what happened, for the error.
    */
-  private async rollBack(opts: { failed: Deployment; applied: ObjectHead; previous: Deployment | undefined; serving: number | null; log: LogSink; waitMs: number }): Promise<string> {
+  private async rollBack(opts: {
+    failed: Deployment;
+    applied: ObjectHead;
+    previous: Deployment | undefined;
+    serving: number | null;
+    log: LogSink;
+    waitMs: number;
+  }): Promise<string> {
     const { failed, previous, log } = opts;
     const name = failed.metadata.name;
     if (opts.serving === null) return this.deleteFirstDeployment(name, opts.applied, log);
@@ -143,9 +208,18 @@ export class KubernetesTarget implements Target {
       const { applied, before } = await this.applyObject(previous);
       // The failed rollout's ProgressDeadlineExceeded may stay on the Deployment after this apply (a controller keeps a
       // condition whose status and reason do not change): it says nothing about the rollback, the replica counts do.
-      const stale = (before as DeploymentLike | undefined)?.status?.conditions?.find((c) => c.type === 'Progressing')?.lastUpdateTime;
+      const stale = (before as DeploymentLike | undefined)?.status?.conditions?.find(
+        (c) => c.type === 'Progressing',
+      )?.lastUpdateTime;
       const staleDeadlineUpTo = Math.max(applyingAt, stale === undefined ? 0 : new Date(stale).getTime() || 0);
-      await this.waitForRollout({ name, generation: applied.metadata?.generation ?? 0, signal: new AbortController().signal, log, timeoutMs: opts.waitMs, staleDeadlineUpTo });
+      await this.waitForRollout({
+        name,
+        generation: applied.metadata?.generation ?? 0,
+        signal: new AbortController().signal,
+        log,
+        timeoutMs: opts.waitMs,
+        staleDeadlineUpTo,
+      });
     } catch (e) {
       if (e instanceof RolloutTimedOut && opts.waitMs < this.rolloutTimeoutMs) {
         return `deployment ${name} is rolling back to ${to} (not done within ${opts.waitMs} ms; the cluster completes it); ${serving}`;
@@ -163,17 +237,26 @@ export class KubernetesTarget implements Target {
       if (uid) await this.kinds.Deployment.remove(name, uid);
       else await this.removeKind('Deployment', name, (n) => n === name);
     } catch (e) {
-      if (!isNotFound(e)) return `deleting deployment ${name} failed (${kubeError(e, `deleting deployment ${name}`).message}); no release serves`;
+      if (!isNotFound(e))
+        return `deleting deployment ${name} failed (${kubeError(e, `deleting deployment ${name}`).message}); no release serves`;
     }
     return `deployment ${name} deleted (a first deploy has nothing to roll back to); no release serves`;
   }
 
   async status(app: string): Promise<PodView[]> {
     try {
-      const pods = await this.core.listNamespacedPod({ namespace: this.ns, labelSelector: `${labelSelectorFor(this.settings, app)},${Labels.kind}!=job` });
+      const pods = await this.core.listNamespacedPod({
+        namespace: this.ns,
+        labelSelector: `${labelSelectorFor(this.settings, app)},${Labels.kind}!=job`,
+      });
       if (pods.items.length === 0) return [];
-      const events = await this.core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'involvedObject.kind=Pod' });
-      return pods.items.map((p) => podViewOf(p as PodLike, events.items as EventLike[])).sort((a, b) => a.name.localeCompare(b.name));
+      const events = await this.core.listNamespacedEvent({
+        namespace: this.ns,
+        fieldSelector: 'involvedObject.kind=Pod',
+      });
+      return pods.items
+        .map((p) => podViewOf(p as PodLike, events.items as EventLike[]))
+        .sort((a, b) => a.name.localeCompare(b.name));
     } catch (e) {
       throw kubeError(e, `reading the pods of ${app}`);
     }
@@ -196,7 +279,14 @@ export class KubernetesTarget implements Target {
 
   async runJob(input: JobRunInput): Promise<JobRunResult> {
     const { app, release, jobId, signal } = input;
-    const job = renderJobManifest({ app, release, settings: this.settings, jobId, command: input.command, env: input.env });
+    const job = renderJobManifest({
+      app,
+      release,
+      settings: this.settings,
+      jobId,
+      command: input.command,
+      env: input.env,
+    });
     // The job's pod refers to the Secret of the app's current values (content-named), which no rollout may have applied yet.
     const secret = renderAppSecret({ app, settings: this.settings, secretValues: 'include' });
     for (const m of secret ? [secret, job] : [job]) checkManifest(m);
@@ -217,19 +307,26 @@ export class KubernetesTarget implements Target {
         return o.finished ? o : undefined;
       };
       outcome = await watchUntil<JobPodOutcome>({
-        watch: this.watch, what: `job ${job.metadata.name}`, signal: control.signal,
+        watch: this.watch,
+        what: `job ${job.metadata.name}`,
+        signal: control.signal,
         path: `/api/v1/namespaces/${this.ns}/pods`,
         query: { labelSelector: jobSelector(this.settings, app.name, jobId) },
         sync: async () => {
-          const pods = await this.core.listNamespacedPod({ namespace: this.ns, labelSelector: jobSelector(this.settings, app.name, jobId) }).catch((e: unknown) => {
-            throw kubeError(e, `reading the pod of job ${job.metadata.name}`);
-          });
+          const pods = await this.core
+            .listNamespacedPod({ namespace: this.ns, labelSelector: jobSelector(this.settings, app.name, jobId) })
+            .catch((e: unknown) => {
+              throw kubeError(e, `reading the pod of job ${job.metadata.name}`);
+            });
           const done = pods.items.map((p) => decide(p as PodLike)).find((o) => o !== undefined);
           return { resourceVersion: pods.metadata?.resourceVersion ?? '', result: done };
         },
         onEvent: (type, obj) => (type === 'ADDED' || type === 'MODIFIED' ? decide(obj as PodLike) : undefined),
       });
-      const output = podName && outcome.started ? tailBytes(await this.readLogs(podName, 'runtime', JOB_OUTPUT_TAIL_LINES), JOB_OUTPUT_LIMIT_BYTES) : '';
+      const output =
+        podName && outcome.started
+          ? tailBytes(await this.readLogs(podName, 'runtime', JOB_OUTPUT_TAIL_LINES), JOB_OUTPUT_LIMIT_BYTES)
+          : '';
       return { exitCode: outcome.exitCode, output, reason: outcome.reason };
     } catch (e) {
       if (signal.aborted) return { exitCode: null, output: '', reason: 'cancelled' };
@@ -275,7 +372,8 @@ export class KubernetesTarget implements Target {
   /** Aborts open watches (rollouts, jobs); objects on the cluster stay as they are. Safe twice. */
   close(): Promise<void> {
     this.closing ??= Promise.resolve().then(() => {
-      for (const c of this.open) c.abort(new DomainError(ErrorCode.cancelled, 'the worker is shutting down', { retryable: true }));
+      for (const c of this.open)
+        c.abort(new DomainError(ErrorCode.cancelled, 'the worker is shutting down', { retryable: true }));
     });
     return this.closing;
   }
@@ -310,7 +408,11 @@ export class KubernetesTarget implements Target {
   }
 
   /** Lists by the platform's label selector and deletes exactly what was listed; already gone is fine. */
-  private async removeKind(kind: ManagedKind, app: string, which: (name: string) => boolean = () => true): Promise<void> {
+  private async removeKind(
+    kind: ManagedKind,
+    app: string,
+    which: (name: string) => boolean = () => true,
+  ): Promise<void> {
     const ops = this.kinds[kind];
     let items: ObjectHead[];
     try {
@@ -329,20 +431,32 @@ export class KubernetesTarget implements Target {
     }
   }
 
-  private async waitForRollout(opts: { name: string; generation: number; signal: AbortSignal; log: (l: string) => void; timeoutMs: number; staleDeadlineUpTo?: number }): Promise<void> {
+  private async waitForRollout(opts: {
+    name: string;
+    generation: number;
+    signal: AbortSignal;
+    log: (l: string) => void;
+    timeoutMs: number;
+    staleDeadlineUpTo?: number;
+  }): Promise<void> {
     const control = this.track(opts.signal, opts.timeoutMs);
     let last = '';
     const decide = (d: DeploymentLike): true | undefined => {
       // An object older than the one we applied says nothing about our rollout.
       if ((d.metadata?.generation ?? 0) < opts.generation) return undefined;
-      const s = rolloutState(d, opts.staleDeadlineUpTo === undefined ? {} : { staleDeadlineUpTo: opts.staleDeadlineUpTo });
+      const s = rolloutState(
+        d,
+        opts.staleDeadlineUpTo === undefined ? {} : { staleDeadlineUpTo: opts.staleDeadlineUpTo },
+      );
       if (s.message !== last) opts.log(`rollout: ${(last = s.message)}`);
       if (s.phase === 'failed') throw new DomainError(ErrorCode.notReady, s.message);
       return s.phase === 'done' ? true : undefined;
     };
     try {
       await watchUntil<true>({
-        watch: this.watch, what: `deployment ${opts.name}`, signal: control.signal,
+        watch: this.watch,
+        what: `deployment ${opts.name}`,
+        signal: control.signal,
         path: `/apis/apps/v1/namespaces/${this.ns}/deployments`,
         query: { fieldSelector: `metadata.name=${opts.name}` },
         sync: async () => {
@@ -352,7 +466,8 @@ export class KubernetesTarget implements Target {
           return { resourceVersion: d.metadata?.resourceVersion ?? '', result: decide(d as DeploymentLike) };
         },
         onEvent: (type, obj) => {
-          if (type === 'DELETED') throw new DomainError(ErrorCode.deployFailed, `deployment ${opts.name} was deleted during the rollout`);
+          if (type === 'DELETED')
+            throw new DomainError(ErrorCode.deployFailed, `deployment ${opts.name} was deleted during the rollout`);
           return type === 'ADDED' || type === 'MODIFIED' ? decide(obj as DeploymentLike) : undefined;
         },
       });
@@ -360,7 +475,9 @@ export class KubernetesTarget implements Target {
       if (control.signal.aborted && !opts.signal.aborted) {
         // close(): the worker is shutting down (retryable), which is not this rollout's deadline.
         if (control.signal.reason instanceof DomainError) throw control.signal.reason;
-        throw new RolloutTimedOut(`not rolled out within ${opts.timeoutMs} ms (last: ${last || 'no status'})`, { cause: e });
+        throw new RolloutTimedOut(`not rolled out within ${opts.timeoutMs} ms (last: ${last || 'no status'})`, {
+          cause: e,
+        });
       }
       throw e;
     } finally {
@@ -371,10 +488,15 @@ export class KubernetesTarget implements Target {
   private async waitForPodsGone(app: string): Promise<void> {
     const selector = labelSelectorFor(this.settings, app);
     const left = new Set<string>();
-    const control = this.track(new AbortController().signal, ((this.settings.template?.terminationGracePeriodSeconds ?? 30) + 30) * 1000);
+    const control = this.track(
+      new AbortController().signal,
+      ((this.settings.template?.terminationGracePeriodSeconds ?? 30) + 30) * 1000,
+    );
     try {
       await watchUntil<true>({
-        watch: this.watch, what: `the pods of ${app}`, signal: control.signal,
+        watch: this.watch,
+        what: `the pods of ${app}`,
+        signal: control.signal,
         path: `/api/v1/namespaces/${this.ns}/pods`,
         query: { labelSelector: selector },
         sync: async () => {
@@ -390,7 +512,12 @@ export class KubernetesTarget implements Target {
         },
       });
     } catch (e) {
-      throw control.signal.aborted ? new DomainError(ErrorCode.deployFailed, `pods of ${app} still terminating: ${[...left].join(', ')}`, { retryable: true, cause: e }) : kubeError(e, `waiting for the pods of ${app} to go`);
+      throw control.signal.aborted
+        ? new DomainError(ErrorCode.deployFailed, `pods of ${app} still terminating: ${[...left].join(', ')}`, {
+            retryable: true,
+            cause: e,
+          })
+        : kubeError(e, `waiting for the pods of ${app} to go`);
     } finally {
       this.untrack(control);
     }
@@ -403,8 +530,13 @@ export class KubernetesTarget implements Target {
       .map((v) => {
         const problems = [...v.initContainerStatuses.filter((s) => s.sidecar), ...v.containerStatuses]
           .filter((s) => !s.ready)
-          .map((s) => `${s.name} ${s.state.waiting ? `waiting (${s.state.waiting.reason})` : s.state.terminated ? `exited with code ${s.state.terminated.exitCode}` : s.started ? 'running, not ready' : 'running, not started'}${s.restartCount ? `; ${s.restartCount} restarts` : ''}`);
-        const lastProblem = [...v.events].reverse().find((e) => ['Unhealthy', 'BackOff', 'Failed', 'FailedScheduling'].includes(e.reason));
+          .map(
+            (s) =>
+              `${s.name} ${s.state.waiting ? `waiting (${s.state.waiting.reason})` : s.state.terminated ? `exited with code ${s.state.terminated.exitCode}` : s.started ? 'running, not ready' : 'running, not started'}${s.restartCount ? `; ${s.restartCount} restarts` : ''}`,
+          );
+        const lastProblem = [...v.events]
+          .reverse()
+          .find((e) => ['Unhealthy', 'BackOff', 'Failed', 'FailedScheduling'].includes(e.reason));
         return `pod ${v.name}: ${problems.join(', ') || 'not ready'}${lastProblem ? `; ${lastProblem.reason}: ${lastProblem.message}` : ''}`;
       })
       .join('\n');
@@ -424,11 +556,18 @@ export class KubernetesTarget implements Target {
     const onAbort = () => c.abort(signal.reason);
     if (signal.aborted) c.abort(signal.reason);
     else signal.addEventListener('abort', onAbort, { once: true });
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => c.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-    c.signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    }, { once: true });
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => c.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    c.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      },
+      { once: true },
+    );
     this.open.add(c);
     return c;
   }
@@ -447,4 +586,6 @@ class RolloutTimedOut extends DomainError {
 }
 
 const jobSelector = (settings: KubernetesSettings, app: string, jobId: string) =>
-  Object.entries({ ...selectorLabels(settings, app), [Labels.deploy]: jobId }).map(([k, v]) => `${k}=${v}`).join(',');
+  Object.entries({ ...selectorLabels(settings, app), [Labels.deploy]: jobId })
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');

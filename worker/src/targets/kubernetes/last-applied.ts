@@ -13,7 +13,13 @@ export const LAST_APPLIED_ANNOTATION = `${LABEL_PREFIX}/last-applied`;
 /** The manifest with its own JSON (without this annotation) in the annotation; other kinds unchanged. */
 export function withLastApplied(m: AppManifest): AppManifest {
   if (m.kind !== 'Deployment') return m;
-  return { ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, [LAST_APPLIED_ANNOTATION]: JSON.stringify(m) } } };
+  return {
+    ...m,
+    metadata: {
+      ...m.metadata,
+      annotations: { ...m.metadata.annotations, [LAST_APPLIED_ANNOTATION]: JSON.stringify(m) },
+    },
+  };
 }
 
 /** What the platform applied to this live object before, ready to be applied again; undefined when it carries none. */

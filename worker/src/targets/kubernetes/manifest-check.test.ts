@@ -16,13 +16,22 @@ import { testApp, testRelease, testSettings } from './test-support.js';
  */
 const DEPLOY_DIR = fileURLToPath(new URL('../../../../deploy/kubernetes/', import.meta.url));
 const plain = testApp('hello');
-const rich = testApp('shop', { replicas: 3, env: { GREETING: 'hi', MODE: 'prod' }, secrets: { DB_PASSWORD: 's3cret' } });
+const rich = testApp('shop', {
+  replicas: 3,
+  env: { GREETING: 'hi', MODE: 'prod' },
+  secrets: { DB_PASSWORD: 's3cret' },
+});
 const release = testRelease('shop', 7, { env: { GREETING: 'hi', MODE: 'prod' } });
 
 describe('what the Kubernetes target renders passes the check', () => {
   // Rendering needs no server: the config is never used to connect.
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({ clusters: [{ name: 'none', server: 'http://127.0.0.1:1' }], users: [{ name: 'none' }], contexts: [{ name: 'none', cluster: 'none', user: 'none' }], currentContext: 'none' });
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'none', server: 'http://127.0.0.1:1' }],
+    users: [{ name: 'none' }],
+    contexts: [{ name: 'none', cluster: 'none', user: 'none' }],
+    currentContext: 'none',
+  });
   const target = new KubernetesTarget({ kubeConfig, settings: testSettings });
 
   it.each([
@@ -44,21 +53,44 @@ describe('what the Kubernetes target renders passes the check', () => {
   });
 
   it('a Job', () => {
-    const job = renderJobManifest({ app: rich, release, settings: testSettings, jobId: 'j_0000000001', command: ['node', 'task.js'], env: {} });
+    const job = renderJobManifest({
+      app: rich,
+      release,
+      settings: testSettings,
+      jobId: 'j_0000000001',
+      command: ['node', 'task.js'],
+      env: {},
+    });
     expect(() => checkManifest(job)).not.toThrow();
   });
 });
 
-describe('deploy/kubernetes: the platform\'s own manifests pass the check', () => {
+describe("deploy/kubernetes: the platform's own manifests pass the check", () => {
   const files = readdirSync(DEPLOY_DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-  const docs = files.flatMap((f) => yaml.loadAll(readFileSync(join(DEPLOY_DIR, f), 'utf8')).filter(Boolean).map((d) => ({ file: f, doc: d as { kind: string; metadata: { name: string } } })));
+  const docs = files.flatMap((f) =>
+    yaml
+      .loadAll(readFileSync(join(DEPLOY_DIR, f), 'utf8'))
+      .filter(Boolean)
+      .map((d) => ({ file: f, doc: d as { kind: string; metadata: { name: string } } })),
+  );
 
   it('has the objects the platform needs', () => {
     const kinds = docs.map(({ doc }) => `${doc.kind}/${doc.metadata.name}`);
-    expect(kinds).toEqual(expect.arrayContaining([
-      'Namespace/sidecar-system', 'Namespace/sidecar-apps', 'Deployment/api', 'Service/api', 'Deployment/worker', 'StatefulSet/redis',
-      'Deployment/registry', 'PersistentVolumeClaim/registry-data', 'Role/sidecar-worker', 'RoleBinding/sidecar-worker', 'ServiceAccount/sidecar-worker',
-    ]));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'Namespace/sidecar-system',
+        'Namespace/sidecar-apps',
+        'Deployment/api',
+        'Service/api',
+        'Deployment/worker',
+        'StatefulSet/redis',
+        'Deployment/registry',
+        'PersistentVolumeClaim/registry-data',
+        'Role/sidecar-worker',
+        'RoleBinding/sidecar-worker',
+        'ServiceAccount/sidecar-worker',
+      ]),
+    );
   });
 
   it.each(docs.map(({ file, doc }) => [`${file}: ${doc.kind} ${doc.metadata.name}`, doc]))('%s', (_name, doc) => {
@@ -70,40 +102,66 @@ describe('deploy/kubernetes: the platform\'s own manifests pass the check', () =
     expect([...k.resources].sort()).toEqual([...files].sort());
   });
 
-  it('gives every platform container resource requests and a probe (the worker\'s engine: a startup probe)', () => {
+  it("gives every platform container resource requests and a probe (the worker's engine: a startup probe)", () => {
     for (const { doc } of docs) {
-      const spec = (doc as { spec?: { template?: { spec: { containers: Record<string, unknown>[]; initContainers?: Record<string, unknown>[] } } } }).spec?.template?.spec;
+      const spec = (
+        doc as {
+          spec?: {
+            template?: { spec: { containers: Record<string, unknown>[]; initContainers?: Record<string, unknown>[] } };
+          };
+        }
+      ).spec?.template?.spec;
       if (!spec) continue;
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-        expect(c.resources, `${doc.metadata.name}/${String(c.name)}`).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) } });
-        expect(c.readinessProbe ?? c.livenessProbe ?? c.startupProbe, `${doc.metadata.name}/${String(c.name)}`).toBeDefined();
+        expect(c.resources, `${doc.metadata.name}/${String(c.name)}`).toMatchObject({
+          requests: { cpu: expect.any(String), memory: expect.any(String) },
+        });
+        expect(
+          c.readinessProbe ?? c.livenessProbe ?? c.startupProbe,
+          `${doc.metadata.name}/${String(c.name)}`,
+        ).toBeDefined();
       }
     }
   });
 
   it('grants the worker only namespaced rights in the apps namespace, with the verbs the target uses', () => {
-    const role = docs.find(({ doc }) => doc.kind === 'Role')!.doc as unknown as { metadata: { namespace: string }; rules: { resources: string[]; verbs: string[] }[] };
+    const role = docs.find(({ doc }) => doc.kind === 'Role')!.doc as unknown as {
+      metadata: { namespace: string };
+      rules: { resources: string[]; verbs: string[] }[];
+    };
     expect(role.metadata.namespace).toBe('sidecar-apps');
     expect(docs.some(({ doc }) => doc.kind === 'ClusterRole' || doc.kind === 'ClusterRoleBinding')).toBe(false);
     const verbs = Object.fromEntries(role.rules.flatMap((r) => r.resources.map((res) => [res, [...r.verbs].sort()])));
     expect(verbs).toEqual({
       deployments: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
-      services: ['create', 'delete', 'get', 'list', 'patch'], secrets: ['create', 'delete', 'get', 'list', 'patch'],
-      ingresses: ['create', 'delete', 'get', 'list', 'patch'], jobs: ['create', 'delete', 'get', 'list', 'patch'],
-      pods: ['get', 'list', 'watch'], 'pods/log': ['get'], 'pods/exec': ['create', 'get'], events: ['list'],
+      services: ['create', 'delete', 'get', 'list', 'patch'],
+      secrets: ['create', 'delete', 'get', 'list', 'patch'],
+      ingresses: ['create', 'delete', 'get', 'list', 'patch'],
+      jobs: ['create', 'delete', 'get', 'list', 'patch'],
+      pods: ['get', 'list', 'watch'],
+      'pods/log': ['get'],
+      'pods/exec': ['create', 'get'],
+      events: ['list'],
     });
   });
 });
 
 describe('the check rejects', () => {
-  const deployment = () => structuredClone(renderAppManifests({ app: plain, release, settings: testSettings }).find((m) => m.kind === 'Deployment')!) as unknown as {
-    spec: { template: { spec: { containers: Record<string, unknown>[]; initContainers: Record<string, unknown>[] } } };
-  };
+  const deployment = () =>
+    structuredClone(
+      renderAppManifests({ app: plain, release, settings: testSettings }).find((m) => m.kind === 'Deployment')!,
+    ) as unknown as {
+      spec: {
+        template: { spec: { containers: Record<string, unknown>[]; initContainers: Record<string, unknown>[] } };
+      };
+    };
 
   it('restartPolicy Always on a main container', () => {
     const d = deployment();
     d.spec.template.spec.containers[0]!.restartPolicy = 'Always';
-    expect(() => checkManifest(d)).toThrow(/spec\.containers\[0\]\.restartPolicy: Forbidden: may not be set for non-init containers/);
+    expect(() => checkManifest(d)).toThrow(
+      /spec\.containers\[0\]\.restartPolicy: Forbidden: may not be set for non-init containers/,
+    );
   });
 
   it('a probe on a plain init container', () => {
@@ -122,14 +180,18 @@ describe('the check rejects', () => {
     const d = deployment() as unknown as { spec: { replicas: unknown } };
     d.spec.replicas = 'three';
     expect(() => checkManifest(d)).toThrow(/schema: .*replicas must be integer/);
-    expect(() => checkManifest({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toThrow(/unsupported kind/);
+    expect(() => checkManifest({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toThrow(
+      /unsupported kind/,
+    );
   });
 
-  it('uses the 1.33 schema: it knows 1.33\'s lifecycle.stopSignal and its allowed values', () => {
+  it("uses the 1.33 schema: it knows 1.33's lifecycle.stopSignal and its allowed values", () => {
     const d = deployment();
     d.spec.template.spec.containers[0]!.lifecycle = { stopSignal: 'SIGTERM' };
     expect(() => new DeploymentModel(d as never).validate()).not.toThrow();
     d.spec.template.spec.containers[0]!.lifecycle = { stopSignal: 'SIGNOPE' };
-    expect(() => new DeploymentModel(d as never).validate()).toThrow(/stopSignal must be equal to one of the allowed values/);
+    expect(() => new DeploymentModel(d as never).validate()).toThrow(
+      /stopSignal must be equal to one of the allowed values/,
+    );
   });
 });

@@ -4,7 +4,15 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import {
+  ConfigMap,
+  Namespace,
+  PersistentVolumeClaim,
+  Pod,
+  Secret,
+  Service,
+  ServiceAccount,
+} from 'kubernetes-models/v1';
 
 /**
  * "The same check" for every manifest the platform renders, serves or ships:
@@ -14,7 +22,9 @@ import { ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, Serv
  *    by walking the generated model classes of @kubernetes/client-node;
  * 3. core's pod rules (`checkPodRules`): the semantic native-sidecar rules no schema expresses.
  */
-interface Validatable { validate(): void }
+interface Validatable {
+  validate(): void;
+}
 type ModelClass = new (data: never) => Validatable;
 
 const MODELS: Record<string, { model: ModelClass; clientType: string }> = {
@@ -23,10 +33,16 @@ const MODELS: Record<string, { model: ModelClass; clientType: string }> = {
   'batch/v1/Job': { model: Job as unknown as ModelClass, clientType: 'V1Job' },
   'networking.k8s.io/v1/Ingress': { model: Ingress as unknown as ModelClass, clientType: 'V1Ingress' },
   'rbac.authorization.k8s.io/v1/Role': { model: Role as unknown as ModelClass, clientType: 'V1Role' },
-  'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding as unknown as ModelClass, clientType: 'V1RoleBinding' },
+  'rbac.authorization.k8s.io/v1/RoleBinding': {
+    model: RoleBinding as unknown as ModelClass,
+    clientType: 'V1RoleBinding',
+  },
   'v1/ConfigMap': { model: ConfigMap as unknown as ModelClass, clientType: 'V1ConfigMap' },
   'v1/Namespace': { model: Namespace as unknown as ModelClass, clientType: 'V1Namespace' },
-  'v1/PersistentVolumeClaim': { model: PersistentVolumeClaim as unknown as ModelClass, clientType: 'V1PersistentVolumeClaim' },
+  'v1/PersistentVolumeClaim': {
+    model: PersistentVolumeClaim as unknown as ModelClass,
+    clientType: 'V1PersistentVolumeClaim',
+  },
   'v1/Pod': { model: Pod as unknown as ModelClass, clientType: 'V1Pod' },
   'v1/Secret': { model: Secret as unknown as ModelClass, clientType: 'V1Secret' },
   'v1/Service': { model: Service as unknown as ModelClass, clientType: 'V1Service' },
@@ -41,7 +57,11 @@ export function checkManifest(manifest: unknown): void {
   const m = (manifest ?? {}) as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
   const what = `${String(m.kind)} ${String(m.metadata?.name)}`;
   const entry = MODELS[`${String(m.apiVersion)}/${String(m.kind)}`];
-  if (!entry) throw invalid(what, `unsupported kind ${String(m.apiVersion)}/${String(m.kind)} (checked: ${CHECKED_KINDS.join(', ')})`);
+  if (!entry)
+    throw invalid(
+      what,
+      `unsupported kind ${String(m.apiVersion)}/${String(m.kind)} (checked: ${CHECKED_KINDS.join(', ')})`,
+    );
   try {
     new entry.model(manifest as never).validate();
   } catch (e) {
@@ -52,7 +72,11 @@ export function checkManifest(manifest: unknown): void {
   checkPodRules(manifest);
 }
 
-interface Attribute { name: string; baseName: string; type: string }
+interface Attribute {
+  name: string;
+  baseName: string;
+  type: string;
+}
 type ModelWithMap = { getAttributeTypeMap(): Attribute[] };
 const SCALARS = new Set(['string', 'number', 'boolean', 'Date', 'any', 'object', 'IntOrString']);
 const ARRAY = /^Array<(.+)>$/;
@@ -63,7 +87,10 @@ function unknownFields(value: unknown, type: string, path: string): string[] {
   const arr = ARRAY.exec(type);
   if (arr) return Array.isArray(value) ? value.flatMap((v, i) => unknownFields(v, arr[1]!, `${path}[${i}]`)) : [];
   const map = MAP.exec(type);
-  if (map) return typeof value === 'object' ? Object.entries(value).flatMap(([k, v]) => unknownFields(v, map[1]!, `${path}.${k}`)) : [];
+  if (map)
+    return typeof value === 'object'
+      ? Object.entries(value).flatMap(([k, v]) => unknownFields(v, map[1]!, `${path}.${k}`))
+      : [];
   const model = (client as unknown as Record<string, ModelWithMap | undefined>)[type];
   if (!model || typeof model.getAttributeTypeMap !== 'function' || typeof value !== 'object') return [];
   const attrs = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));

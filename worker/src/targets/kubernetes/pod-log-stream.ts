@@ -13,10 +13,16 @@ const MAX_ERROR_BODY = 64 * 1024;
  * follower waiting forever. The request carries the kubeconfig's credentials, TLS settings and proxy
  * (`applyToHTTPSOptions`). A non-200 answer rejects with an `ApiException` holding the API's Status.
  */
-export async function followPodLog(kc: KubeConfig, o: { namespace: string; pod: string; container: string; sinceTime?: string; signal: AbortSignal }): Promise<http.IncomingMessage> {
+export async function followPodLog(
+  kc: KubeConfig,
+  o: { namespace: string; pod: string; container: string; sinceTime?: string; signal: AbortSignal },
+): Promise<http.IncomingMessage> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`no current cluster in the Kubernetes configuration (context "${kc.getCurrentContext()}")`);
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(o.namespace)}/pods/${encodeURIComponent(o.pod)}/log`);
+  if (!cluster)
+    throw new Error(`no current cluster in the Kubernetes configuration (context "${kc.getCurrentContext()}")`);
+  const url = new URL(
+    `${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(o.namespace)}/pods/${encodeURIComponent(o.pod)}/log`,
+  );
   url.searchParams.set('container', o.container);
   url.searchParams.set('follow', 'true');
   url.searchParams.set('timestamps', 'true');

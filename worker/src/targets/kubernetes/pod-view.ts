@@ -1,4 +1,11 @@
-import { Labels, type ContainerState, type ContainerStatus, type PodEvent, type PodPhase, type PodView } from '@sidecar/core';
+import {
+  Labels,
+  type ContainerState,
+  type ContainerStatus,
+  type PodEvent,
+  type PodPhase,
+  type PodView,
+} from '@sidecar/core';
 
 /**
  * A cluster's `v1.Pod` and its events → the API's Pod shape (API.md "Shapes"), the
@@ -11,7 +18,14 @@ interface StateLike {
   running?: { startedAt?: Time };
   terminated?: { exitCode: number; reason?: string; startedAt?: Time; finishedAt?: Time };
 }
-interface StatusLike { name: string; image: string; ready: boolean; started?: boolean; restartCount: number; state?: StateLike }
+interface StatusLike {
+  name: string;
+  image: string;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  state?: StateLike;
+}
 export interface PodLike {
   metadata?: { name?: string; labels?: Record<string, string> };
   spec?: { initContainers?: { name: string; restartPolicy?: string }[] };
@@ -33,20 +47,39 @@ export interface EventLike {
 }
 
 const PHASES: readonly PodPhase[] = ['Pending', 'Running', 'Succeeded', 'Failed'];
-export const iso = (t: Time): string | null => (t === undefined || t === null ? null : t instanceof Date ? t.toISOString() : new Date(t).toISOString());
+export const iso = (t: Time): string | null =>
+  t === undefined || t === null ? null : t instanceof Date ? t.toISOString() : new Date(t).toISOString();
 
 function state(s: StateLike | undefined): ContainerState {
   if (s?.terminated) {
     const t = s.terminated;
-    return { terminated: { exitCode: t.exitCode, reason: t.reason ?? (t.exitCode === 0 ? 'Completed' : 'Error'), startedAt: iso(t.startedAt), finishedAt: iso(t.finishedAt) ?? '' } };
+    return {
+      terminated: {
+        exitCode: t.exitCode,
+        reason: t.reason ?? (t.exitCode === 0 ? 'Completed' : 'Error'),
+        startedAt: iso(t.startedAt),
+        finishedAt: iso(t.finishedAt) ?? '',
+      },
+    };
   }
   if (s?.running) return { running: { startedAt: iso(s.running.startedAt) ?? '' } };
-  return { waiting: { reason: s?.waiting?.reason ?? 'ContainerCreating', ...(s?.waiting?.message ? { message: s.waiting.message } : {}) } };
+  return {
+    waiting: {
+      reason: s?.waiting?.reason ?? 'ContainerCreating',
+      ...(s?.waiting?.message ? { message: s.waiting.message } : {}),
+    },
+  };
 }
 
 function statuses(list: StatusLike[] | undefined, sidecars: ReadonlySet<string>): ContainerStatus[] {
   return (list ?? []).map((c) => ({
-    name: c.name, image: c.image, sidecar: sidecars.has(c.name), started: c.started ?? false, ready: c.ready, restartCount: c.restartCount, state: state(c.state),
+    name: c.name,
+    image: c.image,
+    sidecar: sidecars.has(c.name),
+    started: c.started ?? false,
+    ready: c.ready,
+    restartCount: c.restartCount,
+    state: state(c.state),
   }));
 }
 
@@ -56,9 +89,14 @@ export const containerOfFieldPath = (fieldPath: string | undefined) => /\{([^}]+
 export function podViewOf(pod: PodLike, events: readonly EventLike[]): PodView {
   const name = pod.metadata?.name ?? '';
   const release = Number(pod.metadata?.labels?.[Labels.release]);
-  const sidecars = new Set((pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  const sidecars = new Set(
+    (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
+  );
   const conditions = (pod.status?.conditions ?? []).map((c) => ({
-    type: c.type, status: c.status === 'True' ? 'True' as const : 'False' as const, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}),
+    type: c.type,
+    status: c.status === 'True' ? ('True' as const) : ('False' as const),
+    ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.message ? { message: c.message } : {}),
   }));
   const phase = PHASES.find((p) => p === pod.status?.phase) ?? 'Pending'; // "Unknown" (node lost) reads as not running
   const own: PodEvent[] = events
@@ -83,21 +121,49 @@ export function podViewOf(pod: PodLike, events: readonly EventLike[]): PodView {
 }
 
 /** Waiting reasons after which a container will not start without someone changing something. */
-const STUCK = new Set(['ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
+const STUCK = new Set([
+  'ImagePullBackOff',
+  'ErrImageNeverPull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+]);
 
-export interface JobPodOutcome { started: boolean; finished: boolean; exitCode: number | null; reason: string | null }
+export interface JobPodOutcome {
+  started: boolean;
+  finished: boolean;
+  exitCode: number | null;
+  reason: string | null;
+}
 
 /** Where a Job's pod stands: the main (`runtime`) ran or ended, or a container is stuck. */
 export function jobPodOutcome(pod: PodLike, main = 'runtime'): JobPodOutcome {
   const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   const m = pod.status?.containerStatuses?.find((c) => c.name === main);
   const t = m?.state?.terminated;
-  if (t) return { started: true, finished: true, exitCode: t.exitCode, reason: t.exitCode === 0 ? null : t.reason ?? null };
+  if (t)
+    return {
+      started: true,
+      finished: true,
+      exitCode: t.exitCode,
+      reason: t.exitCode === 0 ? null : (t.reason ?? null),
+    };
   const stuck = all.find((c) => c.state?.waiting?.reason && STUCK.has(c.state.waiting.reason));
   if (stuck) {
     const w = stuck.state!.waiting!;
-    return { started: false, finished: true, exitCode: null, reason: `${stuck.name}: ${w.reason}${w.message ? `: ${w.message}` : ''}` };
+    return {
+      started: false,
+      finished: true,
+      exitCode: null,
+      reason: `${stuck.name}: ${w.reason}${w.message ? `: ${w.message}` : ''}`,
+    };
   }
-  if (pod.status?.phase === 'Failed') return { started: Boolean(m?.state?.running), finished: true, exitCode: null, reason: 'the job pod failed before its command exited' };
+  if (pod.status?.phase === 'Failed')
+    return {
+      started: Boolean(m?.state?.running),
+      finished: true,
+      exitCode: null,
+      reason: 'the job pod failed before its command exited',
+    };
   return { started: Boolean(m?.state?.running), finished: false, exitCode: null, reason: null };
 }

@@ -33,7 +33,8 @@ function ensureRegistryBinary(): void {
   try {
     execFileSync('sh', ['-c', 'command -v docker-registry'], { stdio: 'ignore' });
   } catch {
-    if (process.getuid?.() !== 0) throw new Error('docker-registry is not installed: apt-get install -y docker-registry');
+    if (process.getuid?.() !== 0)
+      throw new Error('docker-registry is not installed: apt-get install -y docker-registry');
     execFileSync('apt-get', ['install', '-y', 'docker-registry'], { stdio: 'ignore', timeout: 300_000 });
   }
 }
@@ -43,7 +44,10 @@ async function registryAnswers(): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (registry?.exitCode !== null) throw new Error(`docker-registry exited with ${registry?.exitCode}`);
-    const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://${host}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error('docker-registry did not answer within 20 s');
     await new Promise((r) => setTimeout(r, 50));
@@ -56,22 +60,37 @@ beforeAll(async () => {
   const port = await freePort();
   host = `127.0.0.1:${port}`;
   const config = join(dir, 'config.yml');
-  writeFileSync(config, [
-    'version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`,
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      'http:',
+      `  addr: ${host}`,
+    ].join('\n'),
+  );
   registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   await registryAnswers();
 });
 
 afterAll(async () => {
   registry?.kill('SIGTERM');
-  for (const ref of [`${host}/sidecar-test-logic:ok-2`, `${host}/sidecar-test-runtime:1`]) await d.getImage(ref).remove().catch(() => undefined);
+  for (const ref of [`${host}/sidecar-test-logic:ok-2`, `${host}/sidecar-test-runtime:1`])
+    await d
+      .getImage(ref)
+      .remove()
+      .catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
 
 const registryDigest = async (repo: string, tag: string) => {
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
   });
   expect(res.status).toBe(200);
   return res.headers.get('docker-content-digest');
@@ -91,17 +110,28 @@ describe('RegistryImagePublisher against a real registry', () => {
     const inner = { build: async (_: BuildInput) => ({ image: TEST_IMAGES.logic, digest: 'sha256:local-image-id' }) };
     const builder = new PublishingImageBuilder(inner, new RegistryImagePublisher({ docker: d, registry: host }));
     const built = await builder.build({
-      app: 'hello', deployId: 'd_1', bundleDir: dir, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' }, signal: new AbortController().signal, log: (l) => logs.push(l),
+      app: 'hello',
+      deployId: 'd_1',
+      bundleDir: dir,
+      manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+      signal: new AbortController().signal,
+      log: (l) => logs.push(l),
     });
     const digest = await registryDigest('sidecar-test-logic', 'ok-2');
     expect(built).toEqual({ image: `${host}/sidecar-test-logic:ok-2`, digest });
     expect(logs).toContain(`pushed ${host}/sidecar-test-logic@${digest}`);
     const release = testRelease('hello', 1, { image: built.image, imageDigest: built.digest });
-    const deployment = renderAppManifests({ app: testApp('hello'), release, settings: { ...testSettings, registry: host } }).find((m) => m.kind === 'Deployment')!;
-    expect(deployment.kind === 'Deployment' && deployment.spec.template.spec.initContainers![0]!.image).toBe(`${host}/sidecar-test-logic@${digest}`);
+    const deployment = renderAppManifests({
+      app: testApp('hello'),
+      release,
+      settings: { ...testSettings, registry: host },
+    }).find((m) => m.kind === 'Deployment')!;
+    expect(deployment.kind === 'Deployment' && deployment.spec.template.spec.initContainers![0]!.image).toBe(
+      `${host}/sidecar-test-logic@${digest}`,
+    );
   });
 
-  it('publishIfAbsent pushes a content-hash tag once: later calls take the registry\'s digest without pushing', async () => {
+  it("publishIfAbsent pushes a content-hash tag once: later calls take the registry's digest without pushing", async () => {
     const tag = `sidecar-test-once:${Date.now().toString(36)}`;
     await d.getImage(TEST_IMAGES.base).tag({ repo: 'sidecar-test-once', tag: tag.split(':')[1]! });
     const publisher = new RegistryImagePublisher({ docker: d, registry: host });
@@ -114,7 +144,7 @@ describe('RegistryImagePublisher against a real registry', () => {
     expect(logs).toEqual([`${host}/${tag} is in the registry already (${first.digest})`]);
   });
 
-  it('publishIfAbsent pushes a mutable tag again once it names another local image (the registry\'s digest is not the local one\'s)', async () => {
+  it("publishIfAbsent pushes a mutable tag again once it names another local image (the registry's digest is not the local one's)", async () => {
     const tag = `m${Date.now().toString(36)}`;
     const ref = `sidecar-test-mutable:${tag}`;
     await d.getImage(TEST_IMAGES.base).tag({ repo: 'sidecar-test-mutable', tag });
@@ -131,15 +161,27 @@ describe('RegistryImagePublisher against a real registry', () => {
     const third: string[] = [];
     expect(await publisher.publishIfAbsent(ref, { log: (l) => third.push(l) })).toEqual(second);
     expect(third).toEqual([`${host}/${ref} is in the registry already (${second.digest})`]);
-    for (const r of [ref, `${host}/${ref}`]) await d.getImage(r).remove().catch(() => undefined);
+    for (const r of [ref, `${host}/${ref}`])
+      await d
+        .getImage(r)
+        .remove()
+        .catch(() => undefined);
   });
 
-  it('a push the registry cannot take fails the build as retryable, with the engine\'s message', async () => {
+  it("a push the registry cannot take fails the build as retryable, with the engine's message", async () => {
     const closed = `127.0.0.1:${await freePort()}`;
-    const err = await new RegistryImagePublisher({ docker: d, registry: closed }).publish(TEST_IMAGES.runtime).then(() => undefined, (e: unknown) => e);
-    await d.getImage(`${closed}/sidecar-test-runtime:1`).remove().catch(() => undefined);
+    const err = await new RegistryImagePublisher({ docker: d, registry: closed }).publish(TEST_IMAGES.runtime).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await d
+      .getImage(`${closed}/sidecar-test-runtime:1`)
+      .remove()
+      .catch(() => undefined);
     expect(isDomainError(err) && err.code).toBe('build_failed');
     expect(isDomainError(err) && err.retryable).toBe(true);
-    expect((err as Error).message).toMatch(new RegExp(`pushing ${closed}/sidecar-test-runtime:1 failed: .*(refused|connect)`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`pushing ${closed}/sidecar-test-runtime:1 failed: .*(refused|connect)`),
+    );
   });
 });

@@ -1,16 +1,32 @@
 import type Docker from 'dockerode';
-import { DomainError, ErrorCode, type BuildInput, type BuiltImage, type ImageBuilder, type LogSink } from '@sidecar/core';
+import {
+  DomainError,
+  ErrorCode,
+  type BuildInput,
+  type BuiltImage,
+  type ImageBuilder,
+  type LogSink,
+} from '@sidecar/core';
 import { JsonObjectSplitter } from '@sidecar/runtime-image';
 
 /** A pushed image: its tag under the registry and the registry's manifest digest. */
-export interface PublishedImage { tag: string; digest: string; /** `<registry>/<repo>@<digest>` */ ref: string }
+export interface PublishedImage {
+  tag: string;
+  digest: string;
+  /** `<registry>/<repo>@<digest>` */ ref: string;
+}
 
 /** Puts a local image where a cluster can pull it. */
 export interface ImagePublisher {
   publish(localRef: string, opts?: { signal?: AbortSignal; log?: LogSink }): Promise<PublishedImage>;
 }
 
-interface PushMessage { status?: string; error?: string; errorDetail?: { message?: string }; aux?: { Tag?: string; Digest?: string; Size?: number } }
+interface PushMessage {
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { Tag?: string; Digest?: string; Size?: number };
+}
 
 /**
  * Pushes images to `SIDECAR_REGISTRY` with the Docker engine: tag `<registry>/<repo>:<tag>`,
@@ -33,9 +49,21 @@ export class RegistryImagePublisher implements ImagePublisher {
   async publishIfAbsent(localRef: string, o: { signal?: AbortSignal; log?: LogSink } = {}): Promise<PublishedImage> {
     const { repo, tag } = splitRef(stripRegistry(localRef, this.opts.registry));
     const target = `${this.opts.registry}/${repo}`;
-    const there = await this.opts.docker.getImage(`${target}:${tag}`).distribution().then((info) => info.Descriptor.digest, () => undefined);
+    const there = await this.opts.docker
+      .getImage(`${target}:${tag}`)
+      .distribution()
+      .then(
+        (info) => info.Descriptor.digest,
+        () => undefined,
+      );
     if (there) {
-      const local = await this.opts.docker.getImage(localRef).inspect().then((i) => i.RepoDigests ?? [], () => undefined);
+      const local = await this.opts.docker
+        .getImage(localRef)
+        .inspect()
+        .then(
+          (i) => i.RepoDigests ?? [],
+          () => undefined,
+        );
       if (local === undefined || local.includes(`${target}@${there}`)) {
         o.log?.(`${target}:${tag} is in the registry already (${there})`);
         return { tag: `${target}:${tag}`, digest: there, ref: `${target}@${there}` };
@@ -51,7 +79,13 @@ export class RegistryImagePublisher implements ImagePublisher {
     const image = this.opts.docker.getImage(localRef);
     await image.tag({ repo: target, tag });
     o.log?.(`pushing ${target}:${tag}`);
-    const stream = (await this.opts.docker.getImage(`${target}:${tag}`).push({ tag, authconfig: {}, ...(o.signal ? { abortSignal: o.signal } : {}) })) as unknown as AsyncIterable<Uint8Array>;
+    const stream = (await this.opts.docker
+      .getImage(`${target}:${tag}`)
+      .push({
+        tag,
+        authconfig: {},
+        ...(o.signal ? { abortSignal: o.signal } : {}),
+      })) as unknown as AsyncIterable<Uint8Array>;
     const splitter = new JsonObjectSplitter();
     let digest: string | undefined;
     let failure: string | undefined;
@@ -65,10 +99,17 @@ export class RegistryImagePublisher implements ImagePublisher {
       }
     } catch (cause) {
       if (o.signal?.aborted) throw new DomainError(ErrorCode.cancelled, 'image push cancelled', { cause });
-      throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${(cause as Error).message}`, { retryable: true, cause });
+      throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${(cause as Error).message}`, {
+        retryable: true,
+        cause,
+      });
     }
-    if (failure !== undefined) throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${failure}`, { retryable: true });
-    if (!digest) throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag}: the engine reported no digest`, { retryable: true });
+    if (failure !== undefined)
+      throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag} failed: ${failure}`, { retryable: true });
+    if (!digest)
+      throw new DomainError(ErrorCode.buildFailed, `pushing ${target}:${tag}: the engine reported no digest`, {
+        retryable: true,
+      });
     o.log?.(`pushed ${target}@${digest}`);
     return { tag: `${target}:${tag}`, digest, ref: `${target}@${digest}` };
   }
@@ -80,7 +121,10 @@ export class RegistryImagePublisher implements ImagePublisher {
  * (core `imageRefFor`). The Docker target can still run the image: the tag is local too.
  */
 export class PublishingImageBuilder implements ImageBuilder {
-  constructor(private readonly inner: ImageBuilder, private readonly publisher: ImagePublisher) {}
+  constructor(
+    private readonly inner: ImageBuilder,
+    private readonly publisher: ImagePublisher,
+  ) {}
 
   async build(input: BuildInput): Promise<BuiltImage> {
     const built = await this.inner.build(input);

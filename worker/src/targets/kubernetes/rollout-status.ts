@@ -8,7 +8,10 @@
  */
 export const RolloutPhase = { waiting: 'waiting', done: 'done', failed: 'failed' } as const;
 export type RolloutPhase = (typeof RolloutPhase)[keyof typeof RolloutPhase];
-export interface RolloutState { phase: RolloutPhase; message: string }
+export interface RolloutState {
+  phase: RolloutPhase;
+  message: string;
+}
 
 /** The fields read; both a typed client object and a raw watch object fit. */
 export interface DeploymentLike {
@@ -36,8 +39,14 @@ export function rolloutState(d: DeploymentLike, opts: { staleDeadlineUpTo?: numb
     return { phase: 'waiting', message: 'waiting for deployment spec update to be observed' };
   }
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded' && !isStale(progressing.lastUpdateTime, opts.staleDeadlineUpTo)) {
-    return { phase: 'failed', message: `deployment "${name}" exceeded its progress deadline${progressing.message ? `: ${progressing.message}` : ''}` };
+  if (
+    progressing?.reason === 'ProgressDeadlineExceeded' &&
+    !isStale(progressing.lastUpdateTime, opts.staleDeadlineUpTo)
+  ) {
+    return {
+      phase: 'failed',
+      message: `deployment "${name}" exceeded its progress deadline${progressing.message ? `: ${progressing.message}` : ''}`,
+    };
   }
   const want = d.spec?.replicas ?? 1;
   const updated = status.updatedReplicas ?? 0;
@@ -45,7 +54,8 @@ export function rolloutState(d: DeploymentLike, opts: { staleDeadlineUpTo?: numb
   const available = status.availableReplicas ?? 0;
   if (updated < want) return { phase: 'waiting', message: `${updated} out of ${want} new replicas have been updated` };
   if (total > updated) return { phase: 'waiting', message: `${total - updated} old replicas are pending termination` };
-  if (available < updated) return { phase: 'waiting', message: `${available} of ${updated} updated replicas are available` };
+  if (available < updated)
+    return { phase: 'waiting', message: `${available} of ${updated} updated replicas are available` };
   return { phase: 'done', message: `deployment "${name}" successfully rolled out` };
 }
 

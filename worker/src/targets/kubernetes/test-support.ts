@@ -28,11 +28,43 @@ export type Route = (req: RecordedRequest, res: http.ServerResponse) => void | P
 export type UpgradeRoute = (req: RecordedRequest, head: http.IncomingMessage, socket: Duplex) => void;
 /** Called after a client's write (apply or delete) to the object store: what a controller would react to. */
 export type WriteListener = (path: string, obj: Obj | undefined) => void;
-interface Watcher { collection: string; query: Record<string, string>; res: http.ServerResponse }
-interface WatchEvent { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; path: string; obj: Obj }
-export type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; uid?: string; generation?: number; resourceVersion?: string; labels?: Record<string, string>; namespace?: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string }[] }; spec?: unknown; status?: unknown };
+interface Watcher {
+  collection: string;
+  query: Record<string, string>;
+  res: http.ServerResponse;
+}
+interface WatchEvent {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  path: string;
+  obj: Obj;
+}
+export type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string }[];
+  };
+  spec?: unknown;
+  status?: unknown;
+};
 
-export const statusBody = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+export const statusBody = (code: number, reason: string, message: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  reason,
+  code,
+});
 
 export function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { 'content-type': 'application/json' });
@@ -40,7 +72,11 @@ export function sendJson(res: http.ServerResponse, code: number, body: unknown):
 }
 
 /** A watch answer: one JSON object per line, then the stream ends (as when the server's timeout hits) unless `keepOpen`. */
-export function sendWatch(res: http.ServerResponse, events: { type: string; object: unknown }[], opts: { keepOpen?: boolean } = {}): void {
+export function sendWatch(
+  res: http.ServerResponse,
+  events: { type: string; object: unknown }[],
+  opts: { keepOpen?: boolean } = {},
+): void {
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
   for (const e of events) res.write(`${JSON.stringify(e)}\n`);
   if (!opts.keepOpen) res.end();
@@ -50,12 +86,15 @@ const COLLECTION = /^\/(?:api\/v1|apis\/[^/]+\/v1)\/namespaces\/([^/]+)\/([a-z]+
 const ITEM = /^\/(?:api\/v1|apis\/[^/]+\/v1)\/namespaces\/([^/]+)\/([a-z]+)\/([^/]+)$/;
 
 /** An object's path directly under a collection's (not a subresource, not another collection). */
-const inCollection = (path: string, collection: string) => path.startsWith(`${collection}/`) && !path.slice(collection.length + 1).includes('/');
+const inCollection = (path: string, collection: string) =>
+  path.startsWith(`${collection}/`) && !path.slice(collection.length + 1).includes('/');
 
 function matchesFields(obj: Obj, selector: string | undefined): boolean {
   if (!selector) return true;
   // Only metadata.name is needed (the rollout watch); other field selectors match everything.
-  return selector.split(',').every((term) => !term.startsWith('metadata.name=') || term.slice('metadata.name='.length) === obj.metadata.name);
+  return selector
+    .split(',')
+    .every((term) => !term.startsWith('metadata.name=') || term.slice('metadata.name='.length) === obj.metadata.name);
 }
 
 function matchesSelector(labels: Record<string, string> = {}, selector: string | undefined): boolean {
@@ -97,13 +136,18 @@ export class FakeApiServer {
 
   /** Requests matching method and a path prefix or pattern. */
   sent(method: string, path: string | RegExp): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)));
+    return this.requests.filter(
+      (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
+    );
   }
 
   /** Puts an object as if something had created it (a controller, a user with kubectl). */
   put(path: string, obj: Obj): Obj {
     const prev = this.objects.get(path);
-    const stored = { ...obj, metadata: { uid: randomUUID(), generation: 1, ...obj.metadata, resourceVersion: String(++this.rv) } };
+    const stored = {
+      ...obj,
+      metadata: { uid: randomUUID(), generation: 1, ...obj.metadata, resourceVersion: String(++this.rv) },
+    };
     this.objects.set(path, stored);
     this.notify(prev ? 'MODIFIED' : 'ADDED', path, stored);
     return stored;
@@ -133,7 +177,8 @@ export class FakeApiServer {
   private send(w: Watcher, e: WatchEvent): void {
     const { type, path, obj } = e;
     if (!inCollection(path, w.collection)) return;
-    if (!matchesSelector(obj.metadata.labels, w.query.labelSelector) || !matchesFields(obj, w.query.fieldSelector)) return;
+    if (!matchesSelector(obj.metadata.labels, w.query.labelSelector) || !matchesFields(obj, w.query.fieldSelector))
+      return;
     w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
   }
 
@@ -151,18 +196,32 @@ export class FakeApiServer {
           // not JSON: kept as text
         }
         const rec: RecordedRequest = {
-          method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], body,
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          contentType: req.headers['content-type'],
+          body,
         };
         this.requests.push(rec);
         this.open.add(res);
         res.on('close', () => this.open.delete(res));
-        const route = this.routes.find((r) => r.method === rec.method && (typeof r.path === 'string' ? r.path === rec.path : r.path.test(rec.path)));
-        Promise.resolve(route ? route.route(rec, res) : this.store(rec, res)).catch((e: unknown) => sendJson(res, 500, statusBody(500, 'InternalError', String(e))));
+        const route = this.routes.find(
+          (r) => r.method === rec.method && (typeof r.path === 'string' ? r.path === rec.path : r.path.test(rec.path)),
+        );
+        Promise.resolve(route ? route.route(rec, res) : this.store(rec, res)).catch((e: unknown) =>
+          sendJson(res, 500, statusBody(500, 'InternalError', String(e))),
+        );
       });
     });
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], body: undefined };
+      const rec: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        contentType: req.headers['content-type'],
+        body: undefined,
+      };
       this.requests.push(rec);
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -202,12 +261,18 @@ export class FakeApiServer {
     if (req.method === 'PATCH' && item) {
       const body = req.body as Obj;
       const prev = this.objects.get(req.path);
-      const changed = !prev || JSON.stringify(prev.spec) !== JSON.stringify(body.spec) || JSON.stringify(prev.metadata.labels) !== JSON.stringify(body.metadata.labels);
+      const changed =
+        !prev ||
+        JSON.stringify(prev.spec) !== JSON.stringify(body.spec) ||
+        JSON.stringify(prev.metadata.labels) !== JSON.stringify(body.metadata.labels);
       const obj: Obj = {
         ...body,
         metadata: {
-          ...body.metadata, uid: prev?.metadata.uid ?? randomUUID(),
-          generation: prev ? (prev.metadata.generation ?? 1) + (JSON.stringify(prev.spec) !== JSON.stringify(body.spec) ? 1 : 0) : 1,
+          ...body.metadata,
+          uid: prev?.metadata.uid ?? randomUUID(),
+          generation: prev
+            ? (prev.metadata.generation ?? 1) + (JSON.stringify(prev.spec) !== JSON.stringify(body.spec) ? 1 : 0)
+            : 1,
           resourceVersion: changed ? String(++this.rv) : prev!.metadata.resourceVersion!,
         },
         ...(prev?.status ? { status: prev.status } : {}),
@@ -228,7 +293,8 @@ export class FakeApiServer {
       const obj = this.objects.get(req.path);
       if (!obj) return sendJson(res, 404, statusBody(404, 'NotFound', `${item[2]} "${item[3]}" not found`));
       const uid = (req.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid;
-      if (uid && uid !== obj.metadata.uid) return sendJson(res, 409, statusBody(409, 'Conflict', 'Precondition failed: UID in precondition'));
+      if (uid && uid !== obj.metadata.uid)
+        return sendJson(res, 409, statusBody(409, 'Conflict', 'Precondition failed: UID in precondition'));
       this.drop(req.path);
       for (const l of this.writeListeners) l(req.path, undefined);
       sendJson(res, 200, obj);
@@ -247,7 +313,10 @@ export class FakeApiServer {
     if (req.method === 'GET' && coll) {
       const items = [...this.objects.entries()]
         .filter(([p]) => inCollection(p, req.path))
-        .filter(([, o]) => matchesSelector(o.metadata.labels, req.query.labelSelector) && matchesFields(o, req.query.fieldSelector))
+        .filter(
+          ([, o]) =>
+            matchesSelector(o.metadata.labels, req.query.labelSelector) && matchesFields(o, req.query.fieldSelector),
+        )
         .map(([, o]) => o);
       sendJson(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
       return;
@@ -257,23 +326,47 @@ export class FakeApiServer {
 }
 
 export const testSettings: KubernetesSettings = {
-  namespace: 'apps', platformId: 'contract', ingressClassName: 'nginx', hostPattern: '{app}.apps.test', registry: '127.0.0.1:5000',
-  progressDeadlineSeconds: 60, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
-  sidecarImages: { logs: `127.0.0.1:5000/sidecar/log-shipper@sha256:${'5a'.repeat(32)}`, tls: `127.0.0.1:5000/sidecar/tls-terminator@sha256:${'71'.repeat(32)}`, procinfo: `127.0.0.1:5000/sidecar/procinfo@sha256:${'9c'.repeat(32)}` },
+  namespace: 'apps',
+  platformId: 'contract',
+  ingressClassName: 'nginx',
+  hostPattern: '{app}.apps.test',
+  registry: '127.0.0.1:5000',
+  progressDeadlineSeconds: 60,
+  template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
+  sidecarImages: {
+    logs: `127.0.0.1:5000/sidecar/log-shipper@sha256:${'5a'.repeat(32)}`,
+    tls: `127.0.0.1:5000/sidecar/tls-terminator@sha256:${'71'.repeat(32)}`,
+    procinfo: `127.0.0.1:5000/sidecar/procinfo@sha256:${'9c'.repeat(32)}`,
+  },
 };
 
 export function testApp(name: string, over: Partial<App> = {}): App {
   return {
-    ...APP_DEFAULTS, name, env: {}, secrets: {}, resources: { ...APP_DEFAULTS.resources }, sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
-    currentRelease: null, status: 'deploying', createdAt: new Date().toISOString(), ...over,
+    ...APP_DEFAULTS,
+    name,
+    env: {},
+    secrets: {},
+    resources: { ...APP_DEFAULTS.resources },
+    sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
+    currentRelease: null,
+    status: 'deploying',
+    createdAt: new Date().toISOString(),
+    ...over,
   };
 }
 
 export function testRelease(app: string, version: number, over: Partial<Release> = {}): Release {
   return {
-    version, app, image: `127.0.0.1:5000/sidecar-app/${app}:d_${version}`, imageDigest: `sha256:${String(version).padStart(2, '0').repeat(32)}`,
-    runtimeImage: '127.0.0.1:5000/sidecar/runtime-node:test', env: { GREETING: 'hi' }, manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
-    createdAt: new Date().toISOString(), deployId: `d_${version}`, ...over,
+    version,
+    app,
+    image: `127.0.0.1:5000/sidecar-app/${app}:d_${version}`,
+    imageDigest: `sha256:${String(version).padStart(2, '0').repeat(32)}`,
+    runtimeImage: '127.0.0.1:5000/sidecar/runtime-node:test',
+    env: { GREETING: 'hi' },
+    manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
+    createdAt: new Date().toISOString(),
+    deployId: `d_${version}`,
+    ...over,
   };
 }
 
@@ -283,14 +376,26 @@ export function testRelease(app: string, version: number, over: Partial<Release>
  * a platform id of the suite's own, and the test images pushed to SIDECAR_K8S_TEST_REGISTRY
  * (a registry this Docker engine pushes to and the nodes pull from, e.g. kind's localhost:5001).
  */
-export async function clusterSetup(platformId: string): Promise<{ kubeConfig: KubeConfig; settings: KubernetesSettings; images: { logic: string; broken: string; runtime: string } }> {
+export async function clusterSetup(
+  platformId: string,
+): Promise<{
+  kubeConfig: KubeConfig;
+  settings: KubernetesSettings;
+  images: { logic: string; broken: string; runtime: string };
+}> {
   const namespace = process.env.SIDECAR_K8S_TEST_NAMESPACE ?? 'sidecar-test';
   const registry = process.env.SIDECAR_K8S_TEST_REGISTRY ?? '';
-  if (!registry) throw new Error('KUBECONFIG is set but SIDECAR_K8S_TEST_REGISTRY is not: name a registry this engine pushes to and the nodes pull from');
+  if (!registry)
+    throw new Error(
+      'KUBECONFIG is set but SIDECAR_K8S_TEST_REGISTRY is not: name a registry this engine pushes to and the nodes pull from',
+    );
   const kubeConfig = loadKubeConfig();
-  await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch((e: unknown) => {
-    if (apiStatusOf(e)?.code !== 409) throw e;
-  });
+  await kubeConfig
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name: namespace } } })
+    .catch((e: unknown) => {
+      if (apiStatusOf(e)?.code !== 409) throw e;
+    });
   const d = docker();
   await ensureTestImages(d);
   const publisher = new RegistryImagePublisher({ docker: d, registry });
@@ -300,8 +405,13 @@ export async function clusterSetup(platformId: string): Promise<{ kubeConfig: Ku
     runtime: (await publisher.publish(TEST_IMAGES.runtime)).ref,
   };
   const settings: KubernetesSettings = {
-    namespace, platformId, ingressClassName: process.env.SIDECAR_INGRESS_CLASS ?? 'nginx', hostPattern: '{app}.sidecar-test.invalid', registry,
-    progressDeadlineSeconds: 30, template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
+    namespace,
+    platformId,
+    ingressClassName: process.env.SIDECAR_INGRESS_CLASS ?? 'nginx',
+    hostPattern: '{app}.sidecar-test.invalid',
+    registry,
+    progressDeadlineSeconds: 30,
+    template: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
   };
   return { kubeConfig, settings, images };
 }

@@ -47,7 +47,11 @@ export async function watchUntil<T>(opts: WatchUntilOptions<T>): Promise<T> {
     if (round.error instanceof DomainError) throw round.error;
     if (++errors >= maxErrors) {
       const detail = round.error instanceof Error ? round.error.message : JSON.stringify(round.error);
-      throw new DomainError(ErrorCode.deployFailed, `watching ${opts.what} failed ${errors} times in a row: ${detail}`, { retryable: true, cause: round.error });
+      throw new DomainError(
+        ErrorCode.deployFailed,
+        `watching ${opts.what} failed ${errors} times in a row: ${detail}`,
+        { retryable: true, cause: round.error },
+      );
     }
     await delay(Math.min(100 * 2 ** errors, 5000), undefined, { signal: opts.signal }); // back off before watching again
   }
@@ -68,7 +72,12 @@ function watchRound<T>(opts: WatchUntilOptions<T>, resourceVersion: string): Pro
     };
     const onAbort = () => finish({ kind: 'error', error: opts.signal.reason });
     opts.signal.addEventListener('abort', onAbort, { once: true });
-    const query = { ...opts.query, resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(opts.timeoutSeconds ?? 300) };
+    const query = {
+      ...opts.query,
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(opts.timeoutSeconds ?? 300),
+    };
     opts.watch
       .watch(
         opts.path,
@@ -79,7 +88,14 @@ function watchRound<T>(opts: WatchUntilOptions<T>, resourceVersion: string): Pro
           if (type === 'ERROR') {
             // A Status object: 410 Gone means our resourceVersion is too old: read again.
             const status = object as { code?: number; message?: string };
-            finish(status.code === 410 ? { kind: 'resync' } : { kind: 'error', error: new Error(`watch error ${status.code ?? ''}: ${status.message ?? 'unknown'}`) });
+            finish(
+              status.code === 410
+                ? { kind: 'resync' }
+                : {
+                    kind: 'error',
+                    error: new Error(`watch error ${status.code ?? ''}: ${status.message ?? 'unknown'}`),
+                  },
+            );
             return;
           }
           try {
@@ -92,7 +108,8 @@ function watchRound<T>(opts: WatchUntilOptions<T>, resourceVersion: string): Pro
         // null: the server closed the watch normally (its timeout): resume from a fresh read.
         (err: unknown) => {
           if (err) finish({ kind: 'error', error: err });
-          else if (events === 0 && Date.now() - started < EMPTY_ROUND_MS) finish({ kind: 'error', error: new Error('the watch closed at once without an event') });
+          else if (events === 0 && Date.now() - started < EMPTY_ROUND_MS)
+            finish({ kind: 'error', error: new Error('the watch closed at once without an event') });
           else finish({ kind: 'resync' });
         },
       )

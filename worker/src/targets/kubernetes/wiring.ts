@@ -1,5 +1,11 @@
 import type Docker from 'dockerode';
-import type { ImageBuilder, KubernetesSettings, PlatformSidecarImages, TemplateSettings, TlsMaterial } from '@sidecar/core';
+import type {
+  ImageBuilder,
+  KubernetesSettings,
+  PlatformSidecarImages,
+  TemplateSettings,
+  TlsMaterial,
+} from '@sidecar/core';
 import { loadKubeConfig } from './kube-config.js';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { PublishingImageBuilder, RegistryImagePublisher } from './registry.js';
@@ -34,12 +40,18 @@ export async function kubernetesWorkerParts(opts: {
 }): Promise<{ target: KubernetesTarget; runtimeImage: string; sidecarImages: PlatformSidecarImages }> {
   const { config } = opts;
   if (!config.SIDECAR_REGISTRY || !config.SIDECAR_INGRESS_CLASS || !config.SIDECAR_INGRESS_HOST_PATTERN) {
-    throw new Error('SIDECAR_TARGET=kubernetes needs SIDECAR_REGISTRY, SIDECAR_INGRESS_CLASS and SIDECAR_INGRESS_HOST_PATTERN');
+    throw new Error(
+      'SIDECAR_TARGET=kubernetes needs SIDECAR_REGISTRY, SIDECAR_INGRESS_CLASS and SIDECAR_INGRESS_HOST_PATTERN',
+    );
   }
   const publisher = new RegistryImagePublisher({ docker: opts.docker, registry: config.SIDECAR_REGISTRY });
   const log = (l: string) => console.log(`worker: images: ${l}`);
   const runtime = await publisher.publish(opts.runtimeImage, { log });
-  const published = await Promise.all(Object.entries(opts.sidecarImages).map(async ([name, ref]) => [name, (await publisher.publishIfAbsent(ref, { log })).ref] as const));
+  const published = await Promise.all(
+    Object.entries(opts.sidecarImages).map(
+      async ([name, ref]) => [name, (await publisher.publishIfAbsent(ref, { log })).ref] as const,
+    ),
+  );
   const sidecarImages = Object.fromEntries(published) as unknown as PlatformSidecarImages;
   const settings: KubernetesSettings = {
     namespace: config.SIDECAR_K8S_NAMESPACE,
@@ -56,6 +68,11 @@ export async function kubernetesWorkerParts(opts: {
 }
 
 /** The build pipeline's image builder, pushing each logic image to SIDECAR_REGISTRY when one is set. */
-export function publishingBuilder(builder: ImageBuilder, opts: { docker: Docker; registry?: string | undefined }): ImageBuilder {
-  return opts.registry ? new PublishingImageBuilder(builder, new RegistryImagePublisher({ docker: opts.docker, registry: opts.registry })) : builder;
+export function publishingBuilder(
+  builder: ImageBuilder,
+  opts: { docker: Docker; registry?: string | undefined },
+): ImageBuilder {
+  return opts.registry
+    ? new PublishingImageBuilder(builder, new RegistryImagePublisher({ docker: opts.docker, registry: opts.registry }))
+    : builder;
 }
