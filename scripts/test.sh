@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/prepare-host.sh --for-tests
 npx tsc -b
 npm run build -w @sidecar/web
-node runtime-image/dist/build-images.js >/dev/null
+node runtime-image/dist/images/build-images.js >/dev/null
 npx vitest run "$@"

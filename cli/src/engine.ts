@@ -1,6 +1,6 @@
 import type { Pod } from '@sidecar/core';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
-import { PLATFORM_LABEL, PodRunner } from '@sidecar/worker/docker';
+import { PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
 import Docker from 'dockerode';
 import type { CliConfig } from './config.js';
 import { CliError, ExitCode, ManifestError } from './errors.js';

@@ -1,5 +1,5 @@
 import { DomainError, ErrorCode } from '@sidecar/core';
-import { PodRunner } from '@sidecar/worker/docker';
+import { PodRunner } from '@sidecar/kubelet';
 import type Docker from 'dockerode';
 import { cliPods } from './engine.js';
 import { CliError, ExitCode, PodNotFoundError, UsageError } from './errors.js';

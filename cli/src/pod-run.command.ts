@@ -1,5 +1,5 @@
 import type { Pod, PodView } from '@sidecar/core';
-import { removePodObjects } from '@sidecar/worker/docker';
+import { removePodObjects } from '@sidecar/kubelet';
 import type Docker from 'dockerode';
 import type { CliConfig } from './config.js';
 import { cliPod, connectDocker, pauseImage, preflight } from './engine.js';

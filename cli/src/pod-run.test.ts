@@ -14,7 +14,7 @@ import {
   runFor,
   testPod,
   uniqueName,
-} from '../../worker/src/targets/docker/test-support.js';
+} from '@sidecar/kubelet/test-support';
 import { assertBuilt, indexOf, leftovers, podsNamed, runSidecar, type CliProcess } from './test-support.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Pod, PodPhase, PodView } from '@sidecar/core';
-import { PodRunner } from '@sidecar/worker/docker';
+import { PodRunner } from '@sidecar/kubelet';
 import type Docker from 'dockerode';
 import { listenControl } from './control-socket.js';
 import { cliEvent, type RunOutput } from './output.js';

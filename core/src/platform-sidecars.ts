@@ -45,7 +45,7 @@ export const LOG_SHIPPER = {
 } as const;
 export const LOGS_ENV = { dir: 'SIDECAR_LOGS_DIR', stateDir: 'SIDECAR_LOGS_STATE_DIR' } as const;
 
-/** What `procinfo` runs for one snapshot (the worker execs it; see worker/src/process-insight.ts). */
+/** What `procinfo` runs for one snapshot (the worker execs it; see worker/src/backends/docker/process-insight.ts). */
 export const PROCINFO_SNAPSHOT_COMMAND = ['/bin/sh', '/sidecar/procinfo.sh', 'snapshot'] as const;
 
 /** Small, fixed limits: these images do one thing each. */

@@ -127,9 +127,7 @@ const remoteLines = (r: GitResult) =>
 const handler = (text: string) =>
   `const fs = require('fs');\nmodule.exports = (req, res) => res.end('${text} secret-shipped=' + fs.existsSync(__dirname + '/secret.txt'));\n`;
 
-async function deploysOf(
-  app: string,
-): Promise<
+async function deploysOf(app: string): Promise<
   Array<{
     id: string;
     status: string;

@@ -14,22 +14,22 @@ import {
   PlatformCa,
 } from '@sidecar/store';
 
-import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './build/index.js';
+import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './builder/index.js';
 import { CancelRegistry } from './cancel-registry.js';
 import { loadConfig } from './config.js';
 import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
-import { KubeLogCollector } from './kube-log-collector.js';
-import { KubeProcessInsight } from './kube-process-insight.js';
-import { LogCollector } from './log-collector.js';
-import { ProcessInsight } from './process-insight.js';
+import { KubeLogCollector } from './backends/kubernetes/kube-log-collector.js';
+import { KubeProcessInsight } from './backends/kubernetes/kube-process-insight.js';
+import { LogCollector } from './backends/docker/log-collector.js';
+import { ProcessInsight } from './backends/docker/process-insight.js';
 import { pruneReleaseImages } from './retention.js';
 import { BundleSweeper } from './bundle-gc.js';
 import { StatusPublisher } from './status-publisher.js';
-import { DockerTarget } from './targets/docker/index.js';
-import { kubernetesWorkerParts, loadKubeConfig, publishingBuilder } from './targets/kubernetes/index.js';
+import { DockerTarget } from './backends/docker/index.js';
+import { kubernetesWorkerParts, loadKubeConfig, publishingBuilder } from './backends/kubernetes/index.js';
 
 async function platformImages(docker: Docker): Promise<PlatformImages> {
   const e = process.env;

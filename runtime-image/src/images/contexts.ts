@@ -5,7 +5,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { Labels, LOG_SHIPPER } from '@sidecar/core';
-import type { BuildContext, ContextEntry } from '../build-context.js';
+import type { BuildContext, ContextEntry } from './build-context.js';
 import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
 
 export interface HostPaths {

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { promisify } from 'node:util';
-import type { ContextEntry } from '../build-context.js';
-import { mapLimited } from '../map-limited.js';
+import type { ContextEntry } from './build-context.js';
+import { mapLimited } from './map-limited.js';
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BundleManifest } from '@sidecar/core';
 
-export const RUNTIME_JS = fileURLToPath(new URL('../../dist/node-runtime.js', import.meta.url));
+export const RUNTIME_JS = fileURLToPath(new URL('../../dist/programs/node-runtime.js', import.meta.url));
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(

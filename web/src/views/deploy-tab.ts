@@ -196,38 +196,36 @@ function deploysTable(items: Deploy[], follow: (id: string, title: string) => vo
       h(
         'tbody',
         null,
-        ...items
-          .slice(0, 15)
-          .map((d) =>
+        ...items.slice(0, 15).map((d) =>
+          h(
+            'tr',
+            null,
+            h('td', null, h('time', { datetime: d.createdAt, title: dateTime(d.createdAt) }, ago(d.createdAt))),
+            h('td', null, d.source),
             h(
-              'tr',
+              'td',
               null,
-              h('td', null, h('time', { datetime: d.createdAt, title: dateTime(d.createdAt) }, ago(d.createdAt))),
-              h('td', null, d.source),
+              statusBadge(d.status),
+              d.error ? h('span', { class: 'error-text small' }, ` ${d.error.message}`) : null,
+            ),
+            h('td', null, d.release === null ? '—' : `v${d.release}`),
+            h('td', null, duration(d.timings.totalMs)),
+            h(
+              'td',
+              null,
               h(
-                'td',
-                null,
-                statusBadge(d.status),
-                d.error ? h('span', { class: 'error-text small' }, ` ${d.error.message}`) : null,
-              ),
-              h('td', null, d.release === null ? '—' : `v${d.release}`),
-              h('td', null, duration(d.timings.totalMs)),
-              h(
-                'td',
-                null,
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    class: 'btn btn-small',
-                    'aria-label': `Show the log of deploy ${d.id}`,
-                    onclick: () => follow(d.id, `Deploy ${d.release === null ? '' : `of v${d.release}`}`),
-                  },
-                  'Show log',
-                ),
+                'button',
+                {
+                  type: 'button',
+                  class: 'btn btn-small',
+                  'aria-label': `Show the log of deploy ${d.id}`,
+                  onclick: () => follow(d.id, `Deploy ${d.release === null ? '' : `of v${d.release}`}`),
+                },
+                'Show log',
               ),
             ),
           ),
+        ),
       ),
     ),
   );

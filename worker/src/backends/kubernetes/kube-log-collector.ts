@@ -2,11 +2,11 @@ import { finished } from 'node:stream/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { KubeLabels, Labels, PlatformSidecar } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
-import { LogBatch } from './log-batch.js';
-import { normalizeTime, readLines, shippedEntry } from './log-collector.js';
-import { Periodic } from './periodic.js';
-import { kubeMessageOf } from './targets/kubernetes/kube-errors.js';
-import { followPodLog } from './targets/kubernetes/pod-log-stream.js';
+import { LogBatch } from '../../log-batch.js';
+import { normalizeTime, readLines, shippedEntry } from '../docker/log-collector.js';
+import { Periodic } from '../../periodic.js';
+import { kubeMessageOf } from './kube-errors.js';
+import { followPodLog } from './pod-log-stream.js';
 
 /** A container whose follow failed is tried again after this long (not on every scan). */
 const RETRY_AFTER_MS = 5_000;

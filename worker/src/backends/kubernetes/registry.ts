@@ -79,13 +79,11 @@ export class RegistryImagePublisher implements ImagePublisher {
     const image = this.opts.docker.getImage(localRef);
     await image.tag({ repo: target, tag });
     o.log?.(`pushing ${target}:${tag}`);
-    const stream = (await this.opts.docker
-      .getImage(`${target}:${tag}`)
-      .push({
-        tag,
-        authconfig: {},
-        ...(o.signal ? { abortSignal: o.signal } : {}),
-      })) as unknown as AsyncIterable<Uint8Array>;
+    const stream = (await this.opts.docker.getImage(`${target}:${tag}`).push({
+      tag,
+      authconfig: {},
+      ...(o.signal ? { abortSignal: o.signal } : {}),
+    })) as unknown as AsyncIterable<Uint8Array>;
     const splitter = new JsonObjectSplitter();
     let digest: string | undefined;
     let failure: string | undefined;

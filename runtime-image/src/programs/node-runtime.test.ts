@@ -1,5 +1,5 @@
 /**
- * The runtime main as users meet it: the compiled dist/node-runtime.js as a real
+ * The runtime main as users meet it: the compiled dist/programs/node-runtime.js as a real
  * child process, a workspace laid out like the loader leaves it, plain HTTP.
  * Build first: `npx tsc -b runtime-image`.
  */
@@ -16,7 +16,7 @@ import {
   waitFor,
   waitReady,
   type RuntimeProcess,
-} from './test-support/runtime-process.js';
+} from '../test-support/runtime-process.js';
 
 const running: RuntimeProcess[] = [];
 afterEach(async () => {

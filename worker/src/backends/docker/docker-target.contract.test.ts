@@ -1,9 +1,9 @@
 import { APP_DEFAULTS, Labels, type App, type Release } from '@sidecar/core';
 import { targetContract } from '../contract/target-contract.js';
-import { PLATFORM_LABEL } from './container-options.js';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import { DockerTarget } from './docker-target.js';
 import { InMemoryRouteTable } from './in-memory-route-table.js';
-import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from './test-support.js';
+import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '@sidecar/kubelet/test-support';
 
 /**
  * The shared Target contract on the Docker target, for real: the local engine runs the

@@ -18,7 +18,6 @@ export {
   volumeName,
   type ContainerOptionsInput,
 } from './container-options.js';
-export { DockerTarget, type DockerTargetOptions } from './docker-target.js';
-export { InMemoryRouteTable } from './in-memory-route-table.js';
+export { NetnsPool, type NetnsPoolOptions } from './netns-pool.js';
 export { PodRunner, type AdoptOptions, type PodRunnerOptions } from './pod-runner.js';
-export { removePodObjects } from './pod-sandbox.js';
+export { isNotFound, listPodContainers, removePodObjects } from './pod-sandbox.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDomainError, renderAppManifests, type BuildInput } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_IMAGES, docker, ensureTestImages } from '../docker/test-support.js';
+import { TEST_IMAGES, docker, ensureTestImages } from '@sidecar/kubelet/test-support';
 import { PublishingImageBuilder, RegistryImagePublisher } from './registry.js';
 import { testApp, testRelease, testSettings } from './test-support.js';
 

@@ -2,7 +2,7 @@
 /**
  * CLI: ensures the platform images on the local Docker engine and prints them
  * as one JSON line on stdout (progress goes to stderr).
- *   node runtime-image/dist/build-images.js
+ *   node runtime-image/dist/images/build-images.js
  * SIDECAR_NODE_BASE_IMAGE=node:20-bookworm-slim tries that base first (pull), falling back to the offline one.
  */
 import Dockerode from 'dockerode';

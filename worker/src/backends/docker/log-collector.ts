@@ -1,10 +1,10 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Labels, LOG_SHIPPER, PlatformSidecar } from '@sidecar/core';
-import { PLATFORM_LABEL } from './targets/docker/index.js';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import type { AppLogLine, Stores } from '@sidecar/store';
-import { LogBatch } from './log-batch.js';
-import { Periodic } from './periodic.js';
+import { LogBatch } from '../../log-batch.js';
+import { Periodic } from '../../periodic.js';
 
 /** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
 export const MAX_LINE_BYTES = 16 * 1024;
@@ -128,16 +128,14 @@ export class LogCollector {
     const caughtUp = { stdout: !resumeFrom.stdout, stderr: !resumeFrom.stderr };
     const earliest = [resumeFrom.stdout, resumeFrom.stderr].sort()[0] ?? '';
     const since = resumeFrom.stdout && resumeFrom.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
-    const raw = (await this.opts.docker
-      .getContainer(c.Id)
-      .logs({
-        follow: true,
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        since,
-        abortSignal: signal,
-      })) as NodeJS.ReadableStream;
+    const raw = (await this.opts.docker.getContainer(c.Id).logs({
+      follow: true,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      since,
+      abortSignal: signal,
+    })) as NodeJS.ReadableStream;
     const out = new PassThrough();
     const err = new PassThrough();
     this.opts.docker.modem.demuxStream(raw, out, err);

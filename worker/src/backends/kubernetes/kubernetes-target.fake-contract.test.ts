@@ -1,7 +1,7 @@
 import { Labels } from '@sidecar/core';
 import { describe, expect, it } from 'vitest';
 import { targetContract } from '../contract/target-contract.js';
-import { uniqueName } from '../docker/test-support.js';
+import { uniqueName } from '@sidecar/kubelet/test-support';
 import { FakeControllers } from './fake-controllers.js';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { FakeApiServer, testApp, testRelease, testSettings } from './test-support.js';

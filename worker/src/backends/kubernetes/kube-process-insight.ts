@@ -3,9 +3,9 @@ import { CoreV1Api, Exec, type KubeConfig, type V1Pod, type V1Status } from '@ku
 import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { listPlatformPods } from './kube-log-collector.js';
-import { Periodic } from './periodic.js';
-import { parseProcinfo, snapshotSink, SNAPSHOT_TIMEOUT_MS } from './process-insight.js';
-import { kubeMessageOf } from './targets/kubernetes/kube-errors.js';
+import { Periodic } from '../../periodic.js';
+import { parseProcinfo, snapshotSink, SNAPSHOT_TIMEOUT_MS } from '../docker/process-insight.js';
+import { kubeMessageOf } from './kube-errors.js';
 
 /** The pod template's main container, whose processes a snapshot is kept to. */
 const RUNTIME_CONTAINER = 'runtime';

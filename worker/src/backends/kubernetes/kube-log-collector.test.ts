@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
 import { KubeLogCollector, utcTime } from './kube-log-collector.js';
-import { MAX_LINE_BYTES } from './log-collector.js';
-import { FakePodLogs, podObject } from './targets/kubernetes/fake-pod-logs.js';
-import { FakeApiServer } from './targets/kubernetes/test-support.js';
+import { MAX_LINE_BYTES } from '../docker/log-collector.js';
+import { FakePodLogs, podObject } from './fake-pod-logs.js';
+import { FakeApiServer } from './test-support.js';
 
 // Contract tests: the collector against a fake API server (pods in its object store, logs
 // from FakePodLogs; not a cluster), storing into the real Redis of the global setup.

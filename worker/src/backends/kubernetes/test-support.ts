@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { APP_DEFAULTS, type App, type KubernetesSettings, type Release } from '@sidecar/core';
-import { TEST_IMAGES, docker, ensureTestImages } from '../docker/test-support.js';
+import { TEST_IMAGES, docker, ensureTestImages } from '@sidecar/kubelet/test-support';
 import { apiStatusOf } from './kube-errors.js';
 import { loadKubeConfig } from './kube-config.js';
 import { RegistryImagePublisher } from './registry.js';
@@ -376,9 +376,7 @@ export function testRelease(app: string, version: number, over: Partial<Release>
  * a platform id of the suite's own, and the test images pushed to SIDECAR_K8S_TEST_REGISTRY
  * (a registry this Docker engine pushes to and the nodes pull from, e.g. kind's localhost:5001).
  */
-export async function clusterSetup(
-  platformId: string,
-): Promise<{
+export async function clusterSetup(platformId: string): Promise<{
   kubeConfig: KubeConfig;
   settings: KubernetesSettings;
   images: { logic: string; broken: string; runtime: string };

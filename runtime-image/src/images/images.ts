@@ -18,7 +18,7 @@ import {
   runtimeNodeContext,
   tlsTerminatorContext,
   type HostPaths,
-} from './images/contexts.js';
+} from './contexts.js';
 
 export interface PlatformImages {
   pause: string;
@@ -45,15 +45,15 @@ export interface EnsureImagesOptions {
   pullTimeoutMs?: number;
 }
 
-// `../` from both src/ (tests run the TS) and dist/ (compiled) is the package directory.
-const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
+// `../../` from both src/images/ (tests run the TS) and dist/images/ (compiled) is the package directory.
+const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
 export const DEFAULT_HOST_PATHS: HostPaths = {
   busybox: '/bin/busybox',
   node: '/usr/bin/node',
   npmDir: '/usr/lib/node_modules/npm',
   caBundle: '/etc/ssl/certs/ca-certificates.crt',
-  runtimeDist: `${PACKAGE_DIR}dist`,
+  runtimeDist: `${PACKAGE_DIR}dist/programs`,
   packageDir: PACKAGE_DIR.replace(/\/$/, ''),
 };
 

@@ -10,8 +10,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerTarget } from './docker-target.js';
 import { InMemoryRouteTable } from './in-memory-route-table.js';
-import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from './test-support.js';
-import { removePodObjects } from './pod-sandbox.js';
+import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '@sidecar/kubelet/test-support';
+import { removePodObjects } from '@sidecar/kubelet';
 
 /**
  * The Docker target's rollout against the real engine, with the platform's own

@@ -1,7 +1,7 @@
 import { labelSelectorFor } from '@sidecar/core';
 import { AppsV1Api, BatchV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { targetContract } from '../contract/target-contract.js';
-import { uniqueName } from '../docker/test-support.js';
+import { uniqueName } from '@sidecar/kubelet/test-support';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { clusterSetup, testApp, testRelease } from './test-support.js';
 

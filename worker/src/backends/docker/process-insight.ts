@@ -2,8 +2,8 @@ import { PassThrough, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
 import type { ProcessInfo, Stores } from '@sidecar/store';
-import { containerName, PLATFORM_LABEL } from './targets/docker/index.js';
-import { Periodic } from './periodic.js';
+import { containerName, PLATFORM_LABEL } from '@sidecar/kubelet';
+import { Periodic } from '../../periodic.js';
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks on every architecture Docker runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;

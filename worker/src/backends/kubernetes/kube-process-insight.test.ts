@@ -3,10 +3,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } fro
 import { KubeLabels, Labels, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
 import { KubeProcessInsight } from './kube-process-insight.js';
-import { MAX_SNAPSHOT_BYTES } from './process-insight.js';
-import { FakePodExec } from './targets/kubernetes/fake-pod-exec.js';
-import { podObject } from './targets/kubernetes/fake-pod-logs.js';
-import { FakeApiServer } from './targets/kubernetes/test-support.js';
+import { MAX_SNAPSHOT_BYTES } from '../docker/process-insight.js';
+import { FakePodExec } from './fake-pod-exec.js';
+import { podObject } from './fake-pod-logs.js';
+import { FakeApiServer } from './test-support.js';
 
 // Contract tests: process insight against a fake API server (pods in its object store, exec
 // answered by FakePodExec over a real WebSocket; not a kubelet, not a cluster), storing into the

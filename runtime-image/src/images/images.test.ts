@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packContext } from './build-context.js';
 import { readBuildOutput } from './build-output.js';
 import { ensurePlatformImages, type PlatformImages } from './images.js';
-import { containerLogs, execExitCode, removeAll } from './test-support/docker-pod.js';
-import { http, waitFor } from './test-support/runtime-process.js';
+import { containerLogs, execExitCode, removeAll } from '../test-support/docker-pod.js';
+import { http, waitFor } from '../test-support/runtime-process.js';
 
 const docker = new Dockerode();
 let images: PlatformImages;

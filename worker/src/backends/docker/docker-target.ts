@@ -31,10 +31,7 @@ import {
   tailBytes,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { PLATFORM_LABEL } from './container-options.js';
-import { NetnsPool } from './netns-pool.js';
-import { PodRunner } from './pod-runner.js';
-import { isNotFound } from './pod-sandbox.js';
+import { isNotFound, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
 
 export interface DockerTargetOptions {
   docker: Docker;
