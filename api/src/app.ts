@@ -1,5 +1,5 @@
 import express from 'express';
-import { DomainError, ErrorCode, type KubernetesSettings } from '@sidecar/core';
+import { DomainError, ErrorCode } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
@@ -30,8 +30,6 @@ export interface AppDeps {
   webDist?: string;
   /** `git push` (docs/git-push.md); when absent, /git is not served. */
   git?: GitSettings;
-  /** Namespace, ingress class, host pattern, registry for `GET /apps/:app/manifests` (defaults when absent). */
-  kubernetes?: KubernetesSettings;
   /** The platform CA certificate (PEM) served at `GET /api/v1/ca.pem`; when absent, that endpoint is not served. */
   caCertPem?: string;
   /** How often long-lived responses re-check their token (default TOKEN_RECHECK_MS). */
@@ -64,7 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(
     sidecarsRoutes({ stores: deps.stores, ...(deps.caCertPem !== undefined ? { caCertPem: deps.caCertPem } : {}) }),
   );
-  api.use(manifestsRoutes({ stores: deps.stores, settings: deps.kubernetes }));
+  api.use(manifestsRoutes({ stores: deps.stores }));
   if (deps.git) api.use(gitApiRoutes({ stores: deps.stores, git: deps.git }));
   api.use((req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);

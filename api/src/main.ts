@@ -1,12 +1,11 @@
-import { exitWithParent } from '@sidecar/core';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { exitWithParent, loadConfig } from '@sidecar/core';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 import { createApp } from './app.js';
-import { loadConfig } from './config.js';
 import { gitSettingsFrom } from './git/index.js';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig('api', process.env);
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
@@ -21,16 +20,9 @@ async function main(): Promise<void> {
     blobs: new FsBlobStore(join(config.SIDECAR_DATA_DIR, 'bundles')),
     maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
-    webDist: config.SIDECAR_WEB_DIST,
+    webDist: config.SIDECAR_WEB_DIST ?? resolve(import.meta.dirname, '../../web/dist'),
     caCertPem: ca.certPem,
     git: gitSettingsFrom(config),
-    kubernetes: {
-      namespace: config.SIDECAR_K8S_NAMESPACE,
-      platformId: config.SIDECAR_PLATFORM_ID,
-      ingressClassName: config.SIDECAR_INGRESS_CLASS,
-      hostPattern: config.SIDECAR_INGRESS_HOST_PATTERN,
-      registry: config.SIDECAR_REGISTRY,
-    },
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -13,7 +13,7 @@ import {
   SecretBox,
   type Stores,
 } from '@sidecar/store';
-import { secretNameFor, validatePod } from '@sidecar/core';
+import { secretNameFor, validatePod, type BackendSettings } from '@sidecar/core';
 // The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
 import { checkManifest } from '../../worker/src/backends/kubernetes/manifest-check.js';
 import { createApp } from './app.js';
@@ -25,29 +25,38 @@ const stores: Stores = createStores(redis, prefix, new SecretBox([{ id: 't', key
 const queues = new DeployQueues(redis, prefix);
 const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-manifests-test-'));
 const admin = newTokenSecret();
-const kubernetes = {
-  namespace: 'team-apps',
-  platformId: 'prod',
-  ingressClassName: 'traefik',
-  hostPattern: '{app}.apps.example.org',
-  registry: 'registry.example.org',
-};
 const app = createApp({
   stores,
   queues,
   blobs: new FsBlobStore(blobDir),
   maxBundleBytes: 64 * 1024,
   urlFor: (n) => `http://${n}.localhost:8080/`,
-  kubernetes,
 });
 const auth = { authorization: `Bearer ${admin}` };
 const digest = `sha256:${'e3'.repeat(32)}`;
-/** The platform sidecars' images as a worker publishes them (the log shipper is on by default). */
-const images = {
-  logs: `registry.example.org/sidecar/log-shipper@sha256:${'c3'.repeat(32)}`,
-  tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`,
-  procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}`,
+/** What a worker on the Kubernetes target publishes: the API must render with exactly this. */
+const backend: BackendSettings = {
+  target: 'kubernetes',
+  runtimeImage: `registry.example.org/sidecar/runtime-node@sha256:${'f0'.repeat(32)}`,
+  runtimeImageDigest: `sha256:${'f1'.repeat(32)}`,
+  sidecarImages: {
+    logs: `registry.example.org/sidecar/log-shipper@sha256:${'c3'.repeat(32)}`,
+    tls: `registry.example.org/sidecar/tls-terminator@sha256:${'a1'.repeat(32)}`,
+    procinfo: `registry.example.org/sidecar/procinfo@sha256:${'b2'.repeat(32)}`,
+  },
+  template: { probePeriodSeconds: 3, terminationGracePeriodSeconds: 45 },
+  kubernetes: {
+    namespace: 'team-apps',
+    platformId: 'prod',
+    ingressClassName: 'traefik',
+    hostPattern: '{app}.apps.example.org',
+    registry: 'registry.example.org',
+    progressDeadlineSeconds: 321,
+  },
 };
+/** The platform sidecars' images as a worker publishes them (the log shipper is on by default). */
+const images = backend.sidecarImages;
+const publish = () => stores.platform.publishBackend(backend);
 
 async function deployed(name: string, body: Record<string, unknown> = {}): Promise<void> {
   await request(app)
@@ -71,7 +80,7 @@ async function deployed(name: string, body: Record<string, unknown> = {}): Promi
 
 beforeAll(async () => {
   await stores.tokens.ensureAdmin(admin);
-  await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+  await publish();
   await deployed('plain');
   await deployed('shop', { replicas: 3, env: { GREETING: 'hi' }, secrets: { DB_PASSWORD: 'pa55word-in-clear' } });
 });
@@ -103,6 +112,21 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
       image: `registry.example.org/sidecar-app/plain@${digest}`,
     });
     expect(ingress.spec).toMatchObject({ ingressClassName: 'traefik', rules: [{ host: 'plain.apps.example.org' }] });
+    // Exactly the worker's settings: its progress deadline and pod template settings, not defaults.
+    expect(deployment.spec.progressDeadlineSeconds).toBe(321);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+  });
+
+  it('previews with documented example settings while the worker runs on the Docker target', async () => {
+    await stores.platform.publishBackend({ ...backend, target: 'docker', kubernetes: undefined });
+    try {
+      const res = await manifests('plain', '?target=kubernetes').expect(200);
+      const [deployment, , ingress] = res.body.items;
+      expect(deployment.metadata.namespace).toBe('sidecar-apps');
+      expect(ingress.spec).toMatchObject({ ingressClassName: 'nginx', rules: [{ host: 'plain.apps.example.com' }] });
+    } finally {
+      await publish();
+    }
   });
 
   it('returns an app with replicas, env and secrets, passing the same check, with secret values masked', async () => {
@@ -132,7 +156,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
 
 describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars', () => {
   it('503 not_ready while no worker has published the sidecar images', async () => {
-    await redis.del(stores.keys.sidecarImages);
+    await redis.del(stores.keys.backendSettings);
     await deployed('early', { sidecars: { procinfo: true } });
     const res = await manifests('early');
     expect(res.status).toBe(503);
@@ -143,7 +167,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
   });
 
   it('renders tls and procinfo from the same template, by the published digests, with the sidecar Secret masked, passing the check', async () => {
-    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+    await publish();
     await deployed('secure', { sidecars: { tls: { enabled: true }, procinfo: true } });
     const res = await manifests('secure').expect(200);
     expect(
@@ -178,7 +202,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
 
 describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
   it('returns the pods the Docker target runs, one per replica, valid for the pod runner, secrets masked', async () => {
-    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+    await publish();
     const res = await manifests('shop', '?target=docker').expect(200);
     expect(res.body.items).toHaveLength(3);
     for (const pod of res.body.items) {
@@ -194,7 +218,7 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
   });
 
   it('includes the platform sidecars the app enables, in the fixed order, the TLS certificate and key masked', async () => {
-    await redis.set(stores.keys.sidecarImages, JSON.stringify(images));
+    await publish();
     await deployed('guarded', { sidecars: { tls: { enabled: true }, procinfo: true } });
     const res = await manifests('guarded', '?target=docker').expect(200);
     const [pod] = res.body.items;

@@ -1,8 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError, loadConfig as parseEnv } from '@sidecar/core';
 import { CliError, ExitCode } from './errors.js';
 
-/** Everything the CLI reads from the environment, validated once at start (the only module reading process.env). */
+/** What the CLI takes from the environment, parsed once at start by the platform's one config schema. */
 export interface CliConfig {
   /** Multiplies the kubelet's crash-loop back-off and the Job pod-failure back-off; 1 is the kubelet's. */
   backoffScale: number;
@@ -14,17 +15,16 @@ export interface CliConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<CliConfig> {
-  const scale = env.SIDECAR_BACKOFF_SCALE ?? '1';
-  const backoffScale = Number(scale);
-  // Same bounds as the worker's setting: scaling the kubelet's delays up is not a thing.
-  if (scale.trim() === '' || !Number.isFinite(backoffScale) || backoffScale <= 0 || backoffScale > 1) {
-    throw new CliError(`SIDECAR_BACKOFF_SCALE must be a number in (0, 1], got "${scale}"`, ExitCode.usage);
+  try {
+    const c = parseEnv('cli', env);
+    return Object.freeze({
+      backoffScale: c.SIDECAR_BACKOFF_SCALE,
+      pauseImage: c.SIDECAR_PAUSE_IMAGE,
+      dockerSocket: c.SIDECAR_DOCKER_SOCKET,
+      runDir: c.SIDECAR_RUN_DIR ?? join(tmpdir(), 'sidecar-pods'),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, ExitCode.usage);
+    throw e;
   }
-  const pauseImage = env.SIDECAR_PAUSE_IMAGE === '' ? undefined : env.SIDECAR_PAUSE_IMAGE;
-  return Object.freeze({
-    backoffScale,
-    pauseImage,
-    dockerSocket: env.SIDECAR_DOCKER_SOCKET || '/var/run/docker.sock',
-    runDir: env.SIDECAR_RUN_DIR || join(tmpdir(), 'sidecar-pods'),
-  });
 }

@@ -1,4 +1,5 @@
 export * from './app.js';
+export * from './backend-settings.js';
 export * from './bundle-rules.js';
 export * from './deploy.js';
 export * from './errors.js';
@@ -15,3 +16,4 @@ export * from './ports.js';
 export * from './queue-payloads.js';
 export * from './release.js';
 export * from './exit-with-parent.js';
+export * from './config/index.js';

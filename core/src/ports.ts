@@ -34,6 +34,8 @@ export interface Target {
   ping(): Promise<void>;
   /** Runs a one-off command against a release as a Job pod and waits until it has finished. */
   runJob(input: JobRunInput): Promise<JobRunResult>;
+  /** Stops supervising (watches, timers) without touching what runs. Safe twice. */
+  close(): Promise<void>;
 }
 
 export interface JobRunInput {

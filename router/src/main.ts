@@ -1,14 +1,13 @@
-import { exitWithParent } from '@sidecar/core';
+import { exitWithParent, loadConfig } from '@sidecar/core';
 import http from 'node:http';
 import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
-import { loadConfig } from './config.js';
 import { createProxy } from './proxy.js';
 import { RouteCache } from './route-cache.js';
 import { createTlsPassthrough } from './tls-passthrough.js';
 
 /** The router is its own process so that restarting the API never drops app traffic. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig('router', process.env);
   const redis = connectRedis(config.SIDECAR_REDIS_URL);
   const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);

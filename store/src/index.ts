@@ -7,6 +7,7 @@ import { DeployLog } from './deploy-log.js';
 import { DeployStore } from './deploy-store.js';
 import { JobStore } from './job-store.js';
 import { keys } from './keys.js';
+import { PlatformStore } from './platform-store.js';
 import { PodViewStore } from './pod-view-store.js';
 import { ProcessStore } from './process-store.js';
 import { ReleaseStore } from './release-store.js';
@@ -21,6 +22,7 @@ export * from './deploy-store.js';
 export * from './job-store.js';
 export * from './keys.js';
 export * from './platform-ca.js';
+export * from './platform-store.js';
 export * from './pod-view-store.js';
 export * from './process-store.js';
 export * from './release-store.js';
@@ -41,6 +43,7 @@ export interface Stores {
   routes: RedisRouteTable;
   pods: PodViewStore;
   processes: ProcessStore;
+  platform: PlatformStore;
   /** Closes the stores' own connection (not `redis`, which the caller owns). */
   close(): Promise<void>;
 }
@@ -70,6 +73,7 @@ export function createStores(
     routes: new RedisRouteTable(redis, k),
     pods: new PodViewStore(redis, k),
     processes: new ProcessStore(redis, k),
+    platform: new PlatformStore(redis, k),
     close: () => cas.close(),
   };
 }

@@ -26,11 +26,8 @@ export function keys(prefix: string) {
     routers: k('routers'),
     cancelChannel: k('deploys:cancel'),
     workerHeartbeat: k('worker:heartbeat'),
-    /** The runtime image the worker builds new releases with (it writes it at start). */
-    runtimeImage: k('platform:runtime-image'),
-    runtimeImageDigest: k('platform:runtime-image-digest'),
-    /** The platform sidecars' images as pods reference them (JSON `{tls, procinfo, …}`; on Kubernetes, registry digests), written by the worker at start. */
-    sidecarImages: k('platform:sidecar-images'),
+    /** The worker's BackendSettings (JSON), written at its start. */
+    backendSettings: k('platform:backend'),
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ApiConfig } from '../config.js';
+import type { ApiConfig } from '@sidecar/core';
 
 /** What `git push` needs beyond the API's own dependencies (docs/git-push.md). */
 export interface GitSettings {

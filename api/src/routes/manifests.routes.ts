@@ -3,26 +3,18 @@ import {
   DomainError,
   enabledSidecars,
   ErrorCode,
+  kubernetesSettingsOf,
   podNameFor,
   renderAppManifests,
   renderPod,
   SECRET_MASK,
   type App,
-  type KubernetesSettings,
-  type PlatformSidecarImages,
+  type BackendSettings,
   type Pod,
   type Release,
 } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { appParam } from './params.js';
-
-/** What `/manifests` renders with when the process was given no Kubernetes settings. */
-export const DEFAULT_MANIFEST_SETTINGS: KubernetesSettings = {
-  namespace: 'sidecar-apps',
-  platformId: 'default',
-  ingressClassName: 'nginx',
-  hostPattern: '{app}.apps.example.com',
-};
 
 export const ManifestTarget = { kubernetes: 'kubernetes', docker: 'docker' } as const;
 export type ManifestTarget = (typeof ManifestTarget)[keyof typeof ManifestTarget];
@@ -34,32 +26,22 @@ export type ManifestTarget = (typeof ManifestTarget)[keyof typeof ManifestTarget
  * Secret values never leave in clear: the Secret (kubernetes) and secret env values
  * (docker) are masked as `******`.
  */
-export function manifestsRoutes(deps: { stores: Stores; settings?: KubernetesSettings | undefined }): Router {
+export function manifestsRoutes(deps: { stores: Stores }): Router {
   const r = Router();
-  const settings = deps.settings ?? DEFAULT_MANIFEST_SETTINGS;
   r.get('/apps/:app/manifests', async (req, res) => {
     const name = appParam(req);
     const target = targetParam(req.query.target);
     const app = await deps.stores.apps.get(name);
     const release = await releaseFor(deps.stores, app, req.query.release);
-    const images = await sidecarImages(deps.stores);
+    // Exactly what the worker's backend applies (undefined before any worker has started).
+    const backend = await deps.stores.platform.backend();
     const items =
       target === 'kubernetes'
-        ? renderAppManifests({ app, release, settings: { ...settings, sidecarImages: images }, secretValues: 'mask' })
-        : dockerPods(app, release, images);
+        ? renderAppManifests({ app, release, settings: kubernetesSettingsOf(backend), secretValues: 'mask' })
+        : dockerPods(app, release, backend);
     res.json({ target, release: release.version, items });
   });
   return r;
-}
-
-/** The platform sidecars' images as the worker published them at its start (undefined before any worker ran). */
-async function sidecarImages(stores: Stores): Promise<PlatformSidecarImages | undefined> {
-  const text = await stores.redis.get(stores.keys.sidecarImages);
-  if (!text) return undefined;
-  const parsed = JSON.parse(text) as unknown;
-  const valid =
-    typeof parsed === 'object' && parsed !== null && Object.values(parsed).every((v) => typeof v === 'string');
-  return valid ? (parsed as PlatformSidecarImages) : undefined;
 }
 
 function targetParam(v: unknown): ManifestTarget {
@@ -89,7 +71,8 @@ async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release
  * the replica number), platform sidecars included, by the images the worker published; the TLS
  * certificate and key, like secrets, are masked.
  */
-function dockerPods(app: App, release: Release, images: PlatformSidecarImages | undefined): Pod[] {
+function dockerPods(app: App, release: Release, backend: BackendSettings | undefined): Pod[] {
+  const images = backend?.sidecarImages;
   const secretKeys = new Set(Object.keys(app.secrets));
   const wanted = enabledSidecars(app.sidecars);
   if (wanted.length > 0 && !images) {
@@ -104,6 +87,7 @@ function dockerPods(app: App, release: Release, images: PlatformSidecarImages | 
       app: { name: app.name, resources: app.resources, secrets: app.secrets, sidecars: app.sidecars },
       release,
       podName: podNameFor(app.name, release.version, String(i + 1)),
+      ...(backend ? { settings: backend.template } : {}),
       ...(platformSidecars ? { platformSidecars } : {}),
     });
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {

@@ -154,15 +154,13 @@ export class DeployService {
    * are left alone. Returns the deploys started.
    */
   async rolloutRuntime(): Promise<Deploy[]> {
-    const [runtimeImage, runtimeImageDigest] = await this.d.stores.redis.mget(
-      this.d.stores.keys.runtimeImage,
-      this.d.stores.keys.runtimeImageDigest,
-    );
-    if (!runtimeImage)
+    const backend = await this.d.stores.platform.backend();
+    if (!backend)
       throw new DomainError(
         ErrorCode.notReady,
         'no worker has reported the current runtime image yet; start the platform and try again',
       );
+    const { runtimeImage, runtimeImageDigest } = backend;
     const started: Deploy[] = [];
     for (const app of await this.d.stores.apps.list()) {
       if (app.currentRelease === null) continue;

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { loadConfig } from '@sidecar/core';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { adminToken } from './admin-token.js';
 import { Child } from './child.js';
@@ -17,21 +18,25 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
  */
 async function main(): Promise<void> {
   const env = process.env;
-  const dataDir = resolve(env.SIDECAR_DATA_DIR ?? join(root, '.sidecar'));
+  const config = loadConfig('launcher', env);
+  const dataDir = resolve(config.SIDECAR_DATA_DIR ?? join(root, '.sidecar'));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const apiPort = Number(env.SIDECAR_API_PORT ?? 3000);
-  const routerPort = Number(env.SIDECAR_ROUTER_PORT ?? 8080);
-  const domain = env.SIDECAR_APPS_DOMAIN ?? 'localhost';
-  const { token, file: tokenFile } = await adminToken(dataDir, env.SIDECAR_ADMIN_TOKEN);
+  const apiPort = config.SIDECAR_API_PORT;
+  const routerPort = config.SIDECAR_ROUTER_PORT;
+  const domain = config.SIDECAR_APPS_DOMAIN;
+  const { token, file: tokenFile } = await adminToken(dataDir, config.SIDECAR_ADMIN_TOKEN);
 
-  const images = await ensurePlatformImages({ docker: new Docker(), log: (l) => console.log(`[images] ${l}`) });
+  const images = await ensurePlatformImages({
+    docker: new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET }),
+    log: (l) => console.log(`[images] ${l}`),
+  });
 
   let redis: Child | undefined;
-  let redisUrl = env.SIDECAR_REDIS_URL;
+  let redisUrl = config.SIDECAR_REDIS_URL;
   if (!redisUrl) {
     const embedded = await startEmbeddedRedis({
       dataDir,
-      port: Number(env.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort())),
+      port: config.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort()),
     });
     redis = embedded.child;
     redisUrl = embedded.url;
@@ -45,14 +50,14 @@ async function main(): Promise<void> {
     SIDECAR_API_PORT: String(apiPort),
     SIDECAR_ROUTER_PORT: String(routerPort),
     SIDECAR_APPS_DOMAIN: domain,
-    SIDECAR_PAUSE_IMAGE: images.pause,
-    SIDECAR_LOGIC_BASE_IMAGE: images.logicBase,
-    // An operator may pin the runtime apps run on (e.g. a tested newer one); new releases use it.
-    SIDECAR_RUNTIME_IMAGE: env.SIDECAR_RUNTIME_IMAGE ?? images.runtimeNode,
-    SIDECAR_BUILDER_IMAGE: images.builderNode,
-    SIDECAR_TLS_TERMINATOR_IMAGE: images.tlsTerminator,
-    SIDECAR_PROCINFO_IMAGE: images.procinfo,
-    SIDECAR_LOG_SHIPPER_IMAGE: images.logShipper,
+    // An operator may pin any of them (e.g. a tested newer runtime); new releases use it.
+    SIDECAR_PAUSE_IMAGE: config.SIDECAR_PAUSE_IMAGE ?? images.pause,
+    SIDECAR_LOGIC_BASE_IMAGE: config.SIDECAR_LOGIC_BASE_IMAGE ?? images.logicBase,
+    SIDECAR_RUNTIME_IMAGE: config.SIDECAR_RUNTIME_IMAGE ?? images.runtimeNode,
+    SIDECAR_BUILDER_IMAGE: config.SIDECAR_BUILDER_IMAGE ?? images.builderNode,
+    SIDECAR_TLS_TERMINATOR_IMAGE: config.SIDECAR_TLS_TERMINATOR_IMAGE ?? images.tlsTerminator,
+    SIDECAR_PROCINFO_IMAGE: config.SIDECAR_PROCINFO_IMAGE ?? images.procinfo,
+    SIDECAR_LOG_SHIPPER_IMAGE: config.SIDECAR_LOG_SHIPPER_IMAGE ?? images.logShipper,
   };
   const ready = { api: false, router: false, worker: false };
   let announced = false;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config.js';
 import { rolloutState } from './rollout-status.js';
 
 describe("rolloutState: kubectl rollout status's decision", () => {
@@ -91,27 +90,5 @@ describe("rolloutState: kubectl rollout status's decision", () => {
         { staleDeadlineUpTo: upTo },
       ).phase,
     ).toBe('failed');
-  });
-});
-
-describe('worker config for SIDECAR_TARGET=kubernetes', () => {
-  const base = { SIDECAR_REDIS_URL: 'redis://127.0.0.1:6379', SIDECAR_DATA_DIR: '/tmp/x' };
-
-  it('names each setting the Kubernetes target needs and the docker target does not', () => {
-    expect(() => loadConfig({ ...base })).not.toThrow();
-    expect(() => loadConfig({ ...base, SIDECAR_TARGET: 'kubernetes' })).toThrow(
-      /SIDECAR_INGRESS_CLASS: required when SIDECAR_TARGET=kubernetes; SIDECAR_INGRESS_HOST_PATTERN: required .*; SIDECAR_REGISTRY: required/,
-    );
-    const c = loadConfig({
-      ...base,
-      SIDECAR_TARGET: 'kubernetes',
-      SIDECAR_INGRESS_CLASS: 'nginx',
-      SIDECAR_INGRESS_HOST_PATTERN: '{app}.example.com',
-      SIDECAR_REGISTRY: 'registry.example.com:5000',
-    });
-    expect(c).toMatchObject({ SIDECAR_K8S_NAMESPACE: 'sidecar-apps', SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS: 600 });
-    expect(() => loadConfig({ ...base, SIDECAR_INGRESS_HOST_PATTERN: 'apps.example.com' })).toThrow(
-      /must contain \{app\}/,
-    );
   });
 });

@@ -7,7 +7,7 @@ import { APP_DEFAULTS, type App, type KubernetesSettings, type Release } from '@
 import { TEST_IMAGES, docker, ensureTestImages } from '@sidecar/kubelet/test-support';
 import { apiStatusOf } from './kube-errors.js';
 import { loadKubeConfig } from './kube-config.js';
-import { RegistryImagePublisher } from './registry.js';
+import { RegistryImagePublisher } from '../registry.js';
 
 /**
  * A fake Kubernetes API server for contract tests: it records every request the client

@@ -7,7 +7,7 @@ import { isDomainError, renderAppManifests, type BuildInput } from '@sidecar/cor
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_IMAGES, docker, ensureTestImages } from '@sidecar/kubelet/test-support';
 import { PublishingImageBuilder, RegistryImagePublisher } from './registry.js';
-import { testApp, testRelease, testSettings } from './test-support.js';
+import { testApp, testRelease, testSettings } from './kubernetes/test-support.js';
 
 /**
  * Publishing logic images to a real registry: Debian's `docker-registry` (the CNCF

@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { DEFAULT_BUNDLE_LIMITS } from '../bundle-rules.js';
+
+/**
+ * Every `SIDECAR_*` variable a platform process reads, with its default and meaning: the one schema.
+ * Each process parses the variables it reads (processes.ts) once at start; docs/configuration.md is
+ * generated from the descriptions here (config-doc.ts), and a test fails when it is out of date.
+ */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const image = () => z.string().min(1).optional();
+
+export const PlatformEnv = z.object({
+  // ---- where things are -------------------------------------------------------------------------
+  SIDECAR_DATA_DIR: z
+    .string()
+    .min(1)
+    .describe(
+      'Redis AOF, bundles (content-addressed), build scratch, admin token, `pids.json`. The launcher defaults it to `./.sidecar` of the checkout and passes it on.',
+    ),
+  SIDECAR_REDIS_URL: z
+    .string()
+    .url()
+    .describe('The Redis all processes share. The launcher starts an embedded redis-server when it is unset.'),
+  SIDECAR_REDIS_PREFIX: z
+    .string()
+    .default('sidecar:')
+    .describe('Key prefix, to share one Redis between platforms (and tests).'),
+  SIDECAR_EMBEDDED_REDIS_PORT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('The embedded Redis port (127.0.0.1 only); a free port when unset.'),
+  SIDECAR_PLATFORM_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/)
+    .default('default')
+    .describe(
+      'Labels every Docker object (and Kubernetes object) this platform creates; a platform adopts and removes only its own.',
+    ),
+  SIDECAR_DOCKER_SOCKET: z
+    .string()
+    .default('/var/run/docker.sock')
+    .describe('The Docker engine the worker (and `sidecar pod`) talks to.'),
+
+  // ---- the edge -----------------------------------------------------------------------------------
+  SIDECAR_API_HOST: z.string().default('127.0.0.1').describe('The address the API binds.'),
+  SIDECAR_API_PORT: port(3000).describe('The API and dashboard port.'),
+  SIDECAR_ROUTER_HOST: z.string().default('127.0.0.1').describe('The address the router binds.'),
+  SIDECAR_ROUTER_PORT: port(8080).describe('The router HTTP port: apps at `http://<app>.<domain>:<port>/`.'),
+  SIDECAR_ROUTER_TLS_PORT: port(8443).describe(
+    'The router HTTPS port: TLS passed through by SNI to apps with the `tls` sidecar (docs/sidecars.md).',
+  ),
+  SIDECAR_APPS_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i)
+    .default('localhost')
+    .describe(
+      'Apps are served at `<app>.<domain>`; also the name the platform CA puts in the certificates of TLS sidecars.',
+    ),
+  SIDECAR_WEB_DIST: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The built dashboard the API serves at `/` (default: `web/dist` of this checkout).'),
+
+  // ---- credentials --------------------------------------------------------------------------------
+  SIDECAR_ADMIN_TOKEN: z
+    .string()
+    .min(16, 'SIDECAR_ADMIN_TOKEN must be at least 16 characters')
+    .describe('The admin bearer token. The launcher generates one into `<data dir>/admin-token` (0600) when unset.'),
+  SIDECAR_SECRETS_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'AES-256-GCM keys for app secrets at rest, `id:base64key,...`; the first seals. Default: `<data dir>/secrets.keys` (0600, created on first start).',
+    ),
+
+  // ---- builds ---------------------------------------------------------------------------------------
+  SIDECAR_MAX_BUNDLE_BYTES: positiveInt(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes).describe(
+    'The largest bundle upload (compressed).',
+  ),
+  SIDECAR_MAX_UNPACKED_BYTES: positiveInt(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes).describe(
+    'The largest bundle once unpacked.',
+  ),
+  SIDECAR_MAX_ENTRIES: positiveInt(DEFAULT_BUNDLE_LIMITS.maxEntries).describe(
+    'The most files and folders in a bundle.',
+  ),
+  SIDECAR_BUILD_EXTRA_CA_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'A CA bundle trusted by build steps that reach the network (npm install), e.g. a corporate TLS proxy CA; mounted read-only into the build container as `NODE_EXTRA_CA_CERTS`.',
+    ),
+  SIDECAR_BUILD_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(2)
+    .describe('Builds the worker runs at once (different apps).'),
+  SIDECAR_BUNDLE_GRACE_MS: ms(3_600_000).describe(
+    'Uploaded bundles no unfinished deploy needs are removed once older than this (swept every 10 min by the worker).',
+  ),
+  SIDECAR_KEEP_RELEASES: positiveInt(10).describe(
+    'Logic images of this many newest releases per app are kept; older ones are removed (such a release cannot be rolled back to: 409 `image_pruned`).',
+  ),
+
+  // ---- rollouts and pods ----------------------------------------------------------------------------
+  SIDECAR_TARGET: z
+    .enum(['docker', 'kubernetes'])
+    .default('docker')
+    .describe('Where apps run: the local Docker engine or a Kubernetes cluster (docs/kubernetes.md).'),
+  SIDECAR_DEPLOY_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(4)
+    .describe('Rollouts the worker runs at once (different apps; one rollout per app at a time).'),
+  SIDECAR_READY_TIMEOUT_MS: positiveInt(60_000).describe(
+    'How long new pods get to become Ready before a deploy fails (the old pods keep serving).',
+  ),
+  SIDECAR_BACKOFF_SCALE: z.coerce
+    .number()
+    .positive()
+    .max(1)
+    .default(1)
+    .describe("Scales the kubelet's crash-loop back-off (10 s doubling to 300 s); the tests use 0.05."),
+  SIDECAR_WARM_SANDBOXES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(2)
+    .describe(
+      'Docker target: network namespaces kept started per port set, so a new pod skips creating its own (kubelet/src/netns-pool.ts); 0 turns the pool off.',
+    ),
+  SIDECAR_LOG_MAX_AGE_MS: positiveInt(7 * 24 * 3600_000).describe(
+    'App log lines older than this are dropped when new ones are stored (besides the line cap per app).',
+  ),
+
+  // ---- images -----------------------------------------------------------------------------------------
+  SIDECAR_RUNTIME_IMAGE: image().describe(
+    'Pins the runtime image new releases (and `POST /runtime/rollout`) use; default: the built `runtime-node` image.',
+  ),
+  SIDECAR_PAUSE_IMAGE: image().describe('The pod sandbox (network holder) image; default: the built `pause` image.'),
+  SIDECAR_LOGIC_BASE_IMAGE: image().describe(
+    'The base of logic sidecar images; default: the built `logic-base` image.',
+  ),
+  SIDECAR_BUILDER_IMAGE: image().describe('The image npm installs run in; default: the built `builder-node` image.'),
+  SIDECAR_LOG_SHIPPER_IMAGE: image().describe('The `logs` platform sidecar image; default: the built one.'),
+  SIDECAR_TLS_TERMINATOR_IMAGE: image().describe('The `tls` platform sidecar image; default: the built one.'),
+  SIDECAR_PROCINFO_IMAGE: image().describe('The `procinfo` platform sidecar image; default: the built one.'),
+
+  // ---- Kubernetes ---------------------------------------------------------------------------------------
+  SIDECAR_K8S_NAMESPACE: z
+    .string()
+    .regex(dnsLabel)
+    .default('sidecar-apps')
+    .describe('Kubernetes target: the namespace all apps live in.'),
+  SIDECAR_INGRESS_CLASS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Kubernetes target: the apps' Ingress class (required with SIDECAR_TARGET=kubernetes)."),
+  SIDECAR_INGRESS_HOST_PATTERN: z
+    .string()
+    .includes('{app}', { message: 'must contain {app}' })
+    .optional()
+    .describe(
+      'Kubernetes target: the host of an app, e.g. `{app}.apps.example.com` (required with SIDECAR_TARGET=kubernetes).',
+    ),
+  SIDECAR_REGISTRY: z
+    .string()
+    .regex(/^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/)
+    .optional()
+    .describe(
+      'Registry `host[:port]` logic images (and, on Kubernetes, the runtime and sidecar images) are pushed to; manifests reference them by digest. Required with SIDECAR_TARGET=kubernetes.',
+    ),
+  SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS: positiveInt(600).describe(
+    "Kubernetes target: the Deployment's progressDeadlineSeconds; a rollout that makes no progress for this long is rolled back.",
+  ),
+
+  // ---- git push -------------------------------------------------------------------------------------------
+  SIDECAR_GIT_HTTP_BACKEND: z
+    .string()
+    .min(1)
+    .default('/usr/lib/git-core/git-http-backend')
+    .describe("git's CGI program (docs/git-push.md)."),
+  SIDECAR_GIT_LOCK_WAIT_MS: ms(60_000).describe("How long a second push waits for the app's deploy lock."),
+  SIDECAR_GIT_PUSH_TIMEOUT_MS: positiveInt(30 * 60_000).describe('How long a push waits for its deploy.'),
+  SIDECAR_GIT_MAX_PUSH_BYTES: positiveInt(2 * 1024 ** 3).describe('The largest pack a push may send.'),
+
+  // ---- the CLI ----------------------------------------------------------------------------------------------
+  SIDECAR_RUN_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      '`sidecar pod run`: the directory of the control sockets of running pods (default `$TMPDIR/sidecar-pods`).',
+    ),
+});
+export type PlatformEnv = z.infer<typeof PlatformEnv>;
+export type VariableName = keyof typeof PlatformEnv.shape;

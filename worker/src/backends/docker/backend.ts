@@ -1,0 +1,52 @@
+import { DEFAULT_TEMPLATE_SETTINGS } from '@sidecar/core';
+import type { Backend, BackendDeps } from '../backend.js';
+import { PublishingImageBuilder, RegistryImagePublisher } from '../registry.js';
+import { DockerTarget } from './docker-target.js';
+import { LogCollector } from './log-collector.js';
+import { ProcessInsight } from './process-insight.js';
+
+/** The embedded default: pods on the local Docker engine, run by the kubelet package. */
+export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
+  const { config, docker, images, stores } = deps;
+  const sidecarImages = { logs: images.logShipper, tls: images.tlsTerminator, procinfo: images.procinfo };
+  const template = DEFAULT_TEMPLATE_SETTINGS;
+  const target = new DockerTarget({
+    docker,
+    routes: stores.routes,
+    pauseImage: images.pause,
+    platformId: config.SIDECAR_PLATFORM_ID,
+    backoffScale: config.SIDECAR_BACKOFF_SCALE,
+    readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
+    warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
+    settings: template,
+    platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
+  });
+  const runtimeImageDigest = (await docker.getImage(images.runtimeNode).inspect()).Id;
+  const logs = new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  const processes = new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  return {
+    settings: { target: 'docker', runtimeImage: images.runtimeNode, runtimeImageDigest, sidecarImages, template },
+    target,
+    // With SIDECAR_REGISTRY set, logic images are pushed there too (e.g. for a later move to a cluster).
+    publishing: (builder) =>
+      config.SIDECAR_REGISTRY
+        ? new PublishingImageBuilder(builder, new RegistryImagePublisher({ docker, registry: config.SIDECAR_REGISTRY }))
+        : builder,
+    logs,
+    processes,
+    async start(log) {
+      const { adopted, failed } = await target.adopt();
+      if (adopted.length > 0) log(`adopted ${adopted.length} running pod(s)`);
+      // Not supervised, not reported: say so, with why, so an operator can delete them.
+      for (const f of failed) log(`could not adopt pod ${f.pod}: ${f.error.message}`);
+      // In the background: a deploy before the pool is warm just creates its own sandbox.
+      target.warmUp().catch((e: unknown) => log(`warming sandboxes: ${e instanceof Error ? e.message : String(e)}`));
+      logs.start();
+      processes.start();
+    },
+    async close() {
+      await Promise.allSettled([logs.close(), processes.close()]);
+      await target.close();
+    },
+  };
+}

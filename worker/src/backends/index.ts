@@ -1,0 +1,15 @@
+import type { Backend, BackendDeps } from './backend.js';
+import { createDockerBackend } from './docker/backend.js';
+import { createKubernetesBackend } from './kubernetes/backend.js';
+
+export type { Backend, BackendDeps, BackgroundPart } from './backend.js';
+
+/** The one place the worker chooses where apps run (SIDECAR_TARGET). */
+export function createBackend(deps: BackendDeps, log: (line: string) => void): Promise<Backend> {
+  switch (deps.config.SIDECAR_TARGET) {
+    case 'docker':
+      return createDockerBackend(deps);
+    case 'kubernetes':
+      return createKubernetesBackend(deps, log);
+  }
+}
