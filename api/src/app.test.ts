@@ -65,7 +65,7 @@ describe('health', () => {
     expect(down.status).toBe(503);
     expect(down.body.checks.redis).toBe('ok');
     expect(down.body.checks.target).toMatch(/^down/);
-    await redis.set(stores.keys.workerHeartbeat, '1', 'EX', 5);
+    await stores.platform.beat();
     const up = await request(app).get('/readyz');
     expect(up.status).toBe(200);
     await redis.del(stores.keys.workerHeartbeat);

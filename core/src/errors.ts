@@ -27,6 +27,10 @@ export const ErrorCode = {
   deployFinished: 'deploy_finished',
   superseded: 'superseded',
   notReady: 'not_ready',
+  /** Too many of something at once (log followers, jobs): try again later. */
+  rateLimited: 'rate_limited',
+  /** The platform's state store (Redis) does not answer: try again shortly. */
+  storeUnavailable: 'store_unavailable',
   invalidManifest: 'invalid_manifest',
   internal: 'internal',
 } as const;

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { followStream } from './follow.js';
 import type { Keys } from './keys.js';
+import type { StreamHub } from './stream-hub.js';
 
 /** Where a line came from: a container's stdout or stderr, or a file it wrote under /var/log/app (shipped by the `logs` sidecar). */
 export type AppLogStream = 'stdout' | 'stderr' | 'file';
@@ -29,6 +31,7 @@ export class AppLogStore {
   constructor(
     private readonly redis: Redis,
     private readonly k: Keys,
+    private readonly hub: StreamHub,
     private readonly maxAgeMs = APP_LOG_MAX_AGE_MS,
   ) {}
 
@@ -95,10 +98,21 @@ export class AppLogStore {
     return out.reverse();
   }
 
-  /** Lines after `afterId`, waiting up to blockMs for some (on a connection of the caller's: XREAD BLOCK holds it). */
-  async read(app: string, afterId: string, blockMs: number, reader: Redis): Promise<AppLogLine[]> {
-    const res = await reader.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', this.k.appLogs(app), afterId);
+  /** Lines after `afterId`, up to one page. */
+  async read(app: string, afterId: string): Promise<AppLogLine[]> {
+    const res = await this.redis.xread('COUNT', 1000, 'STREAMS', this.k.appLogs(app), afterId);
     return (res?.[0]?.[1] ?? []).map(([id, fields]) => toLine(id, fields));
+  }
+
+  /** Pages after `afterId` as they are written, until `signal` aborts (empty pages: quiet for a while). */
+  follow(app: string, afterId: string, signal: AbortSignal): AsyncGenerator<AppLogLine[]> {
+    return followStream({
+      hub: this.hub,
+      key: this.k.appLogs(app),
+      after: afterId,
+      signal,
+      read: (after) => this.read(app, after),
+    });
   }
 
   /** Where the collector keeps, per container and stream, the time of the last line it stored. */

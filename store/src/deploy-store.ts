@@ -69,6 +69,14 @@ export class DeployStore {
     await this.redis.multi().set(this.k.deployCancel(id), '1', 'EX', 86_400).publish(this.k.cancelChannel, id).exec();
   }
 
+  /** Calls `onCancel(deployId)` for every cancel requested from now on; `subscriber` is a connection for SUBSCRIBE only. */
+  async onCancel(subscriber: Redis, onCancel: (deployId: string) => void): Promise<void> {
+    subscriber.on('message', (channel: string, id: string) => {
+      if (channel === this.k.cancelChannel) onCancel(id);
+    });
+    await subscriber.subscribe(this.k.cancelChannel);
+  }
+
   async isCancelRequested(id: string): Promise<boolean> {
     return (await this.redis.exists(this.k.deployCancel(id))) === 1;
   }

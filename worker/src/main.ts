@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { exitWithParent, loadConfig, QueueNames, type WorkerConfig } from '@sidecar/core';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
 import {
+  connectQueueRedis,
   connectRedis,
   connectSubscriber,
   createStores,
@@ -73,8 +74,8 @@ async function main(): Promise<void> {
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
   const resealed = await stores.apps.reseal();
   if (resealed > 0) log(`re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
-  const cancels = new CancelRegistry(subscriber, stores.keys.cancelChannel);
-  await cancels.start();
+  const cancels = new CancelRegistry();
+  await cancels.start((onCancel) => stores.deploys.onCancel(subscriber, onCancel));
   await backend.start(log);
   const { target } = backend;
 
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   });
   const producer = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
   const connection = {
-    connection: connectRedis(config.SIDECAR_REDIS_URL),
+    connection: connectQueueRedis(config.SIDECAR_REDIS_URL),
     prefix: `${config.SIDECAR_REDIS_PREFIX}bull`,
   };
   // Short locks so a killed worker's job is recovered (moved back to wait) within seconds.

@@ -9,7 +9,6 @@ import type { GitSettings } from './git-settings.js';
 import { EXIT_MARKER, installHooks } from './hook-script.js';
 import { runHttpBackend } from './http-backend.js';
 import { PushDeployer } from './push-deployer.js';
-import { PushLock } from './push-lock.js';
 import { PushSessions } from './push-sessions.js';
 import { parseRefUpdates } from './ref-updates.js';
 import { GitRepos } from './repos.js';
@@ -44,7 +43,6 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
     maxBundleBytes: deps.maxBundleBytes,
     urlFor: deps.urlFor,
     deploys: new DeployService(deps),
-    lock: new PushLock(stores.redis, (app) => `${stores.keys.appLock(app)}:git-push`),
   });
   let hooks: Promise<void> | undefined;
   const hooksInstalled = () =>

@@ -3,7 +3,6 @@ import type { Stores } from '@sidecar/store';
 import type { DeployService } from '../services/deploy-service.js';
 import type { GitSettings } from './git-settings.js';
 import { PushedObjects } from './pushed-commit.js';
-import type { PushLock } from './push-lock.js';
 import type { PushSession } from './push-sessions.js';
 import { branchOf, isZero, type RefUpdate, short } from './ref-updates.js';
 import type { GitRepos } from './repos.js';
@@ -12,7 +11,6 @@ export interface PushDeployerDeps {
   stores: Stores;
   deploys: DeployService;
   repos: GitRepos;
-  lock: PushLock;
   git: GitSettings;
   maxBundleBytes: number;
   urlFor: (app: string) => string;
@@ -84,9 +82,8 @@ export class PushDeployer {
     }
     const branch = branchOf(target.ref)!;
 
-    const lock = await this.d.lock.acquire({
-      app,
-      holder: session.secret,
+    const lock = await this.d.stores.locks.gitPush(app).acquire({
+      owner: session.secret,
       waitMs: this.d.git.lockWaitMs,
       signal: session.signal,
       onWait: () =>
@@ -170,32 +167,27 @@ export class PushDeployer {
   }): Promise<number> {
     const { session, deploy, out } = opts;
     const { stores } = this.d;
-    // XREAD BLOCK holds its connection: a reader of its own, closed to stop waiting.
-    const reader = stores.redis.duplicate();
+    // Ends the follow when the push goes away (its session aborts) or takes too long.
+    const stop = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      reader.disconnect();
+      stop.abort();
     }, this.d.git.pushTimeoutMs);
-    const onAbort = () => reader.disconnect();
-    session.signal.addEventListener('abort', onAbort, { once: true });
-    if (session.signal.aborted) onAbort();
+    const signal = AbortSignal.any([session.signal, stop.signal]);
     let ended = false;
     try {
-      let cursor = '0';
-      while (!ended) {
-        for (const e of await stores.deployLog.read(deploy.id, cursor, 5000, reader)) {
-          cursor = e.id;
+      for await (const page of stores.deployLog.follow(deploy.id, signal)) {
+        for (const e of page) {
           if (e.kind === 'line') out(`       ${e.line}`);
           else ended = true;
         }
+        if (ended) break;
       }
     } catch (e) {
       if (!timedOut && !session.signal.aborted) throw e;
     } finally {
       clearTimeout(timer);
-      session.signal.removeEventListener('abort', onAbort);
-      reader.disconnect();
     }
     if (!ended) {
       await this.d.deploys.cancel(deploy.app, deploy.id).catch(() => undefined);

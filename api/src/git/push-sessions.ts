@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { HeldLock } from './push-lock.js';
+import type { HeldLock } from '@sidecar/store';
 
 /**
  * One receive-pack request in flight. Its random secret reaches only git's hook (through the

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+import { isStoreUnavailable } from '@sidecar/store';
 
 /** The one place domain error codes become HTTP statuses (RFC 9457 problem+json). */
 const STATUS: Record<ErrorCode, number> = {
@@ -28,6 +29,8 @@ const STATUS: Record<ErrorCode, number> = {
   build_failed: 422,
   deploy_failed: 422,
   not_ready: 503,
+  rate_limited: 429,
+  store_unavailable: 503,
   internal: 500,
 };
 
@@ -43,6 +46,7 @@ const TITLES: Partial<Record<number, string>> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -76,6 +80,15 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _ne
     return;
   }
   if (isDomainError(err)) return sendProblem(res, STATUS[err.code], err.code, err.message);
+  if (isStoreUnavailable(err)) {
+    res.set('Retry-After', '2');
+    return sendProblem(
+      res,
+      503,
+      ErrorCode.storeUnavailable,
+      "the platform's state store (Redis) does not answer; try again shortly",
+    );
+  }
   const h = err as HttpishError;
   const status = h.status ?? h.statusCode;
   if (status && status >= 400 && status < 500) {

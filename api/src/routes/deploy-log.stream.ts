@@ -1,11 +1,11 @@
-import { once } from 'node:events';
 import type { Request, Response } from 'express';
 import type { Stores } from '@sidecar/store';
+import { admitFollower, beginStream, clientSignal, write } from './log-stream.js';
 
 /**
- * Writes a deploy's log: everything so far, then (when following) new lines as
- * they arrive until the deploy's `end` entry. A following reader gets its own
- * Redis connection, because XREAD BLOCK holds the connection it runs on.
+ * Writes a deploy's log: everything so far, then (when following) new lines as they arrive until the
+ * deploy's `end` entry. Followers share the process's one stream reader; a client that goes away ends
+ * the follow at once, even while its writes wait for it to read.
  */
 export async function streamDeployLog(opts: {
   req: Request;
@@ -16,43 +16,33 @@ export async function streamDeployLog(opts: {
   sse: boolean;
 }): Promise<void> {
   const { req, res, stores, deployId, follow, sse } = opts;
-  res.status(200);
-  if (sse) {
-    res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  } else {
-    res.type('text/plain; charset=utf-8');
-  }
-  res.flushHeaders();
-
-  const reader = follow ? stores.redis.duplicate() : undefined;
-  let gone = false;
-  req.on('close', () => {
-    gone = true;
-    reader?.disconnect();
-  });
-  let cursor = '0';
+  if (follow) admitFollower(req, res);
+  beginStream(res, sse);
+  const signal = clientSignal(res);
+  const line = (text: string) => (sse ? `event: line\ndata: ${JSON.stringify(text)}\n\n` : `${text}\n`);
   try {
-    while (!gone) {
-      const entries = await stores.deployLog.read(deployId, cursor, follow ? 15_000 : undefined, reader);
-      for (const e of entries) {
-        cursor = e.id;
-        if (e.kind === 'line') {
-          // Backpressure: wait for a slow reader instead of buffering for it (the stream in Redis is the buffer).
-          if (!res.write(sse ? `event: line\ndata: ${JSON.stringify(e.line)}\n\n` : `${e.line}\n`)) {
-            await Promise.race([once(res, 'drain'), once(res, 'close')]);
-          }
-        } else {
-          if (sse) res.write(`event: end\ndata: ${JSON.stringify({ status: e.status })}\n\n`);
+    if (!follow) {
+      let cursor = '0';
+      for (let page = await stores.deployLog.read(deployId, cursor); page.length > 0;) {
+        for (const e of page) if (e.kind === 'line' && !(await write(res, line(e.line), signal))) return;
+        cursor = page.at(-1)!.id;
+        page = await stores.deployLog.read(deployId, cursor);
+      }
+      return;
+    }
+    for await (const page of stores.deployLog.follow(deployId, signal)) {
+      if (page.length === 0 && sse && !(await write(res, ': keep-alive\n\n', signal))) return;
+      for (const e of page) {
+        if (e.kind === 'end') {
+          if (sse) await write(res, `event: end\ndata: ${JSON.stringify({ status: e.status })}\n\n`, signal);
           return;
         }
+        if (!(await write(res, line(e.line), signal))) return;
       }
-      if (!follow && entries.length === 0) return;
-      if (sse && entries.length === 0) res.write(': keep-alive\n\n');
     }
   } catch (e) {
-    if (!gone) throw e;
+    if (!signal.aborted) throw e;
   } finally {
-    if (reader && !gone) reader.disconnect();
-    if (!gone) res.end();
+    if (!signal.aborted) res.end();
   }
 }

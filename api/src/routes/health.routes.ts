@@ -13,9 +13,9 @@ export function healthRoutes(deps: { stores: Stores; metrics: Metrics }): Router
   r.get('/readyz', async (_req, res) => {
     const checks: Record<string, string> = {};
     try {
-      await deps.stores.redis.ping();
+      await deps.stores.platform.ping();
       checks.redis = 'ok';
-      const beat = await deps.stores.redis.get(deps.stores.keys.workerHeartbeat);
+      const beat = await deps.stores.platform.lastBeat();
       checks.target = beat ? 'ok' : 'down: no worker has reached the target in the last 15 s';
     } catch (e) {
       checks.redis = `down: ${(e as Error).message}`;

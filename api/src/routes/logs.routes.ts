@@ -1,13 +1,12 @@
-import { once } from 'node:events';
 import { Router, type Request, type Response } from 'express';
 import { DomainError, ErrorCode } from '@sidecar/core';
 import type { AppLogLine, Stores } from '@sidecar/store';
+import { admitFollower, beginStream, clientSignal, write } from './log-stream.js';
 import { appParam } from './params.js';
 
 const MAX_TAIL = 10_000;
-/** Each follower holds a Redis connection (XREAD BLOCK); this many at once per API process, then 503. */
-export const MAX_LOG_FOLLOWERS = 200;
-let followers = 0;
+/** `?tail=N` returns at most this many bytes of lines (the newest ones), whatever N is. */
+export const MAX_TAIL_BYTES = 4 * 1024 * 1024;
 
 /**
  * `2026-11-27T17:00:00.123456789Z hello-v2-x7k2q/runtime listening`, and for a line of a
@@ -41,13 +40,10 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
     const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
-    if (follow && followers >= MAX_LOG_FOLLOWERS) {
-      throw new DomainError(
-        ErrorCode.notReady,
-        `too many log followers right now (${MAX_LOG_FOLLOWERS}); try again shortly or read without follow`,
-      );
-    }
-    const past = await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+    if (follow) admitFollower(req, res);
+    const past = capBytes(
+      await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) }),
+    );
     if (!follow && accept.includes('application/json')) {
       res.json({ items: past });
       return;
@@ -72,6 +68,18 @@ function parseSince(v: unknown): number | undefined {
   return t;
 }
 
+/** The newest lines of `lines` (oldest first) that fit in MAX_TAIL_BYTES. */
+function capBytes(lines: AppLogLine[]): AppLogLine[] {
+  let bytes = 0;
+  let i = lines.length;
+  while (i > 0) {
+    bytes += Buffer.byteLength(lines[i - 1]!.line) + 128; // the line and its metadata, roughly
+    if (bytes > MAX_TAIL_BYTES) break;
+    i--;
+  }
+  return i === 0 ? lines : lines.slice(i);
+}
+
 async function stream(o: {
   req: Request;
   res: Response;
@@ -82,51 +90,25 @@ async function stream(o: {
   follow: boolean;
   sse: boolean;
 }): Promise<void> {
-  const { req, res } = o;
-  res.status(200);
-  if (o.sse) res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  else res.type('text/plain; charset=utf-8');
-  // Backpressure: a client that does not read is not buffered for; the Redis stream is the buffer.
-  const write = async (l: AppLogLine) => {
-    if (!res.write(o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l))) {
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    }
-  };
-  for (const l of o.past) await write(l);
-  if (!o.follow) {
-    res.end();
-    return;
-  }
-  res.flushHeaders();
-  // A follower gets its own connection: XREAD BLOCK holds the one it runs on.
-  followers++;
-  res.once('close', () => followers--);
-  const reader = o.stores.redis.duplicate();
-  let gone = false;
-  req.on('close', () => {
-    gone = true;
-    reader.disconnect();
-  });
-  let cursor = o.past.at(-1)?.id ?? (await o.stores.appLogs.lastId(o.app));
+  const { res } = o;
+  beginStream(res, o.sse);
+  const signal = clientSignal(res);
+  const text = (l: AppLogLine) => (o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l));
   try {
-    while (!gone) {
-      const lines = await o.stores.appLogs.read(o.app, cursor, 15_000, reader);
-      for (const l of lines) {
-        cursor = l.id;
-        if (o.keep(l)) await write(l);
-      }
-      if (lines.length === 0) {
+    for (const l of o.past) if (!(await write(res, text(l), signal))) return;
+    if (!o.follow) return;
+    const cursor = o.past.at(-1)?.id ?? (await o.stores.appLogs.lastId(o.app));
+    for await (const page of o.stores.appLogs.follow(o.app, cursor, signal)) {
+      if (page.length === 0) {
         // Quiet for a while: end the follow if the app was deleted meanwhile.
-        if (!(await o.stores.apps.find(o.app))) break;
-        if (o.sse) res.write(': keep-alive\n\n');
+        if (!(await o.stores.apps.find(o.app))) return;
+        if (o.sse && !(await write(res, ': keep-alive\n\n', signal))) return;
       }
+      for (const l of page) if (o.keep(l) && !(await write(res, text(l), signal))) return;
     }
   } catch (e) {
-    if (!gone) throw e;
+    if (!signal.aborted) throw e;
   } finally {
-    if (!gone) {
-      reader.disconnect();
-      res.end();
-    }
+    if (!signal.aborted) res.end();
   }
 }

@@ -1,8 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import { DeployJobPayload, DomainError, ErrorCode, type Target } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import type { CancelRegistry } from '../cancel-registry.js';
-import { AppLock } from './app-lock.js';
 import { handleFailure, markCancelled, recorder } from './deploy-state.js';
 
 export interface DeployDeps {
@@ -28,13 +28,16 @@ export function deployProcessor(deps: DeployDeps) {
     const deploy = await stores.deploys.find(payload.deployId);
     if (!deploy || deploy.status !== 'deploying') return;
 
-    const lock = new AppLock(stores.redis, stores.keys.appLock(payload.app), deploy.id);
-    if (!(await lock.acquire())) {
+    // An owner per attempt, not per deploy: a job BullMQ handed to a second worker after a stall must
+    // wait for the first attempt's lock, never share it (two rollouts of one app at once).
+    const lock = await stores.locks.app(payload.app).tryAcquire(`${deploy.id}@${randomUUID()}`);
+    if (!lock) {
       await job.moveToDelayed(Date.now() + 200, token);
       throw new DelayedError();
     }
     const rec = recorder(stores, deploy.id);
-    const control = deps.cancels.enter(deploy.id, jobSignal);
+    // A lost app lock (it expired while this worker stalled) means another rollout may run: stop this one.
+    const control = deps.cancels.enter(deploy.id, jobSignal, lock.lost);
     const started = Date.now();
     try {
       if (await stores.deploys.isCancelRequested(deploy.id))
@@ -65,7 +68,9 @@ export function deployProcessor(deps: DeployDeps) {
         .pruneImages(app.name, (l) => console.log(`worker: ${app.name}: ${l}`))
         .catch((e: unknown) => console.error(`worker: retention for ${app.name}: ${String(e)}`));
     } catch (error) {
-      await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });
+      // A lost lock is not a cancellation: the attempt fails (retryably) and the job tries again.
+      const aborted = control.signal.aborted && !lock.lost.aborted;
+      await handleFailure({ stores, job, deploy, error: lock.lost.aborted ? lock.lost.reason : error, aborted, rec });
     } finally {
       deps.cancels.leave(deploy.id);
       await lock.release();
@@ -75,8 +80,8 @@ export function deployProcessor(deps: DeployDeps) {
 
 /** Removal waits for a rollout of the app in progress (the same lock), so no rollout re-routes a deleted app. */
 async function removeApp(deps: DeployDeps, app: string, job: Job, token: string | undefined): Promise<void> {
-  const lock = new AppLock(deps.stores.redis, deps.stores.keys.appLock(app), `remove-${job.id ?? app}`);
-  if (!(await lock.acquire())) {
+  const lock = await deps.stores.locks.app(app).tryAcquire(`remove-${job.id ?? app}`);
+  if (!lock) {
     await job.moveToDelayed(Date.now() + 200, token);
     throw new DelayedError();
   }
