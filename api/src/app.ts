@@ -34,6 +34,8 @@ export interface AppDeps {
   caCertPem?: string;
   /** How often long-lived responses re-check their token (default TOKEN_RECHECK_MS). */
   tokenRecheckMs?: number;
+  /** The launcher's `supervisor.json`, shown by /readyz and /metrics (absent: not under the launcher). */
+  supervisorFile?: string;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -47,7 +49,7 @@ export function createApp(deps: AppDeps): express.Express {
   const deploys = new DeployService(deps);
 
   app.use(metrics.middleware);
-  app.use(healthRoutes({ stores: deps.stores, metrics }));
+  app.use(healthRoutes({ stores: deps.stores, metrics, supervisorFile: deps.supervisorFile }));
 
   const api = express.Router();
   api.use(

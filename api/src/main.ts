@@ -1,12 +1,16 @@
 import { join, resolve } from 'node:path';
-import { exitWithParent, loadConfig } from '@sidecar/core';
+import { errorText, exitWithParent, loadConfig } from '@sidecar/core';
+import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 import { createApp } from './app.js';
 import { gitSettingsFrom } from './git/index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig('api', process.env);
-  const redis = connectRedis(config.SIDECAR_REDIS_URL);
+  const log = createLogger('api', { format: config.SIDECAR_LOG_FORMAT, level: config.SIDECAR_LOG_LEVEL });
+  exitOnUnhandled(log);
+  const redisWarn = (message: string) => log.warn(message);
+  const redis = connectRedis(config.SIDECAR_REDIS_URL, {}, redisWarn);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets);
   await stores.tokens.ensureAdmin(config.SIDECAR_ADMIN_TOKEN);
@@ -22,11 +26,12 @@ async function main(): Promise<void> {
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
     webDist: config.SIDECAR_WEB_DIST ?? resolve(import.meta.dirname, '../../web/dist'),
     caCertPem: ca.certPem,
+    supervisorFile: join(config.SIDECAR_DATA_DIR, 'supervisor.json'),
     git: gitSettingsFrom(config),
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  console.log(`api: listening on http://${config.SIDECAR_API_HOST}:${config.SIDECAR_API_PORT}`);
+  log.info({ ready: true }, `listening on http://${config.SIDECAR_API_HOST}:${config.SIDECAR_API_PORT}`);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -48,6 +53,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  process.stderr.write(`api: ${errorText(e)}\n`);
   process.exit(1);
 });

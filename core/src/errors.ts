@@ -49,3 +49,6 @@ export class DomainError extends Error {
 }
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
+
+/** An error (or anything thrown) as one line of text for a log or a message. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -1,4 +1,5 @@
-import { exitWithParent, loadConfig } from '@sidecar/core';
+import { errorText, exitWithParent, loadConfig } from '@sidecar/core';
+import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
 import http from 'node:http';
 import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
 import { createProxy } from './proxy.js';
@@ -8,8 +9,11 @@ import { createTlsPassthrough } from './tls-passthrough.js';
 /** The router is its own process so that restarting the API never drops app traffic. */
 async function main(): Promise<void> {
   const config = loadConfig('router', process.env);
-  const redis = connectRedis(config.SIDECAR_REDIS_URL);
-  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
+  const log = createLogger('router', { format: config.SIDECAR_LOG_FORMAT, level: config.SIDECAR_LOG_LEVEL });
+  exitOnUnhandled(log);
+  const redisWarn = (message: string) => log.warn(message);
+  const redis = connectRedis(config.SIDECAR_REDIS_URL, {}, redisWarn);
+  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL, redisWarn);
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
   const cache = new RouteCache(stores.routes, subscriber, stores.keys);
   await cache.start();
@@ -21,11 +25,12 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     tlsServer.once('error', reject).listen(config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST, resolve),
   );
-  console.log(
-    `router: TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_TLS_PORT} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`,
+  log.info(
+    `TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_TLS_PORT} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`,
   );
-  console.log(
-    `router: listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`,
+  log.info(
+    { ready: true },
+    `listening on http://${config.SIDECAR_ROUTER_HOST}:${config.SIDECAR_ROUTER_PORT} for *.${config.SIDECAR_APPS_DOMAIN}`,
   );
 
   let closing: Promise<void> | undefined;
@@ -45,6 +50,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  process.stderr.write(`router: ${errorText(e)}\n`);
   process.exit(1);
 });

@@ -94,29 +94,54 @@ export function createStores(
 /** How long a command may wait for Redis before it fails (a frozen Redis must not hang requests). */
 export const COMMAND_TIMEOUT_MS = 1500;
 
+/** Where a connection reports that Redis is unreachable (a process passes its logger). */
+export type RedisErrorSink = (message: string) => void;
+
+/**
+ * Reports connection errors of `redis` and of every connection duplicated from it, once per distinct
+ * message and then at most every 10 s while it lasts, so an outage is a few log lines, not hundreds
+ * (and never ioredis's "Unhandled error event" dump).
+ */
+function reportErrors(redis: Redis, sink: RedisErrorSink): Redis {
+  let last = '';
+  let lastAt = 0;
+  redis.on('error', (e: Error) => {
+    const now = Date.now();
+    if (e.message === last && now - lastAt < 10_000) return;
+    last = e.message;
+    lastAt = now;
+    sink(`redis: ${e.message}`);
+  });
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (override?: Partial<RedisOptions>) => reportErrors(duplicate(override), sink);
+  return redis;
+}
+
 /**
  * A connection for the stores: a command fails fast when Redis is down (one reconnect attempt) or
  * frozen (COMMAND_TIMEOUT_MS), so the API answers 503 `store_unavailable` instead of hanging;
  * ioredis keeps reconnecting in the background and later commands succeed once Redis is back.
  */
-export function connectRedis(url: string, options: RedisOptions = {}): Redis {
+export function connectRedis(
+  url: string,
+  options: RedisOptions = {},
+  onError: RedisErrorSink = (m) => process.stderr.write(`${m}\n`),
+): Redis {
   const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     commandTimeout: COMMAND_TIMEOUT_MS,
     lazyConnect: false,
     ...options,
   });
-  // ioredis reconnects by itself; a connection error is worth one line, not an "unhandled error" dump.
-  redis.on('error', (e: Error) => console.error(`redis: ${e.message}`));
-  return redis;
+  return reportErrors(redis, onError);
 }
 
 /**
  * A connection for BullMQ's workers, which block on Redis and retry on their own: BullMQ requires
  * `maxRetriesPerRequest: null`, and a blocking command must have no timeout.
  */
-export function connectQueueRedis(url: string): Redis {
-  return connectRedis(url, { maxRetriesPerRequest: null, commandTimeout: undefined });
+export function connectQueueRedis(url: string, onError?: RedisErrorSink): Redis {
+  return connectRedis(url, { maxRetriesPerRequest: null, commandTimeout: undefined }, onError);
 }
 
 /** Whether an error means the store (Redis) is unreachable or not answering, rather than a bad request. */
@@ -132,7 +157,7 @@ export function isStoreUnavailable(e: unknown): boolean {
  * A connection for SUBSCRIBE only. The ready check (INFO) is off: after a reconnect ioredis
  * would send it on a connection that is back in subscriber mode, where Redis refuses it.
  */
-export function connectSubscriber(url: string): Redis {
-  return connectRedis(url, { enableReadyCheck: false, maxRetriesPerRequest: null, commandTimeout: undefined });
+export function connectSubscriber(url: string, onError?: RedisErrorSink): Redis {
+  return connectRedis(url, { enableReadyCheck: false, maxRetriesPerRequest: null, commandTimeout: undefined }, onError);
 }
 export * from './queues.js';

@@ -130,7 +130,13 @@ export async function startPlatform(
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
       return fetch(`${api}${path}`, { ...init, headers });
     },
-    pids: () => JSON.parse(readFileSync(join(dataDir, 'pids.json'), 'utf8')) as Record<string, number>,
+    pids: () => {
+      // The launcher's view of its children (supervisor.json); a child being restarted has no pid.
+      const file = JSON.parse(readFileSync(join(dataDir, 'supervisor.json'), 'utf8')) as {
+        children: Array<{ name: string; pid: number | null }>;
+      };
+      return Object.fromEntries(file.children.filter((c) => c.pid !== null).map((c) => [c.name, c.pid!]));
+    },
     async stop(stopOpts = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
-import { exitWithParent, loadConfig, QueueNames, type WorkerConfig } from '@sidecar/core';
+import { errorText, exitWithParent, loadConfig, QueueNames, type WorkerConfig } from '@sidecar/core';
+import { createLogger, exitOnUnhandled, type Logger } from '@sidecar/platform-process';
 import { ensurePlatformImages, type PlatformImages } from '@sidecar/runtime-image';
 import {
   connectQueueRedis,
@@ -26,11 +27,8 @@ import { jobProcessor } from './processors/job.processor.js';
 import { pruneReleaseImages } from './retention.js';
 import { StatusPublisher } from './status-publisher.js';
 
-const log = (line: string) => console.log(`worker: ${line}`);
-const logError = (line: string) => console.error(`worker: ${line}`);
-
 /** The platform images: all pinned by the launcher (SIDECAR_*_IMAGE), or built here when any is missing. */
-async function platformImages(config: WorkerConfig, docker: Docker): Promise<PlatformImages> {
+async function platformImages(config: WorkerConfig, docker: Docker, log: Logger): Promise<PlatformImages> {
   const c = config;
   if (
     c.SIDECAR_PAUSE_IMAGE &&
@@ -51,32 +49,36 @@ async function platformImages(config: WorkerConfig, docker: Docker): Promise<Pla
       logShipper: c.SIDECAR_LOG_SHIPPER_IMAGE,
     };
   }
-  return ensurePlatformImages({ docker, log: (l) => log(`images: ${l}`) });
+  return ensurePlatformImages({ docker, log: (l) => log.info({ step: 'images' }, l) });
 }
 
 /** Wires the worker: queues in, a backend (Docker or Kubernetes) out. Every dependency is made here and passed down. */
 async function main(): Promise<void> {
   const config = loadConfig('worker', process.env);
+  const log = createLogger('worker', { format: config.SIDECAR_LOG_FORMAT, level: config.SIDECAR_LOG_LEVEL });
+  exitOnUnhandled(log);
+  const redisWarn = (message: string) => log.warn(message);
+  const info = (line: string) => log.info(line);
   const docker = new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET });
-  const images = await platformImages(config, docker);
+  const images = await platformImages(config, docker, log);
   // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
   const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });
   const issueTls = (app: string) => ca.issue(`${app}.${config.SIDECAR_APPS_DOMAIN}`);
-  const redis = connectRedis(config.SIDECAR_REDIS_URL);
-  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL);
+  const redis = connectRedis(config.SIDECAR_REDIS_URL, {}, redisWarn);
+  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL, redisWarn);
   const secrets = await loadSecretBox({ env: config.SIDECAR_SECRETS_KEYS, dataDir: config.SIDECAR_DATA_DIR });
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets, {
     appLogMaxAgeMs: config.SIDECAR_LOG_MAX_AGE_MS,
   });
-  const backend = await createBackend({ config, docker, images, stores, issueTls }, log);
+  const backend = await createBackend({ config, docker, images, stores, issueTls }, info);
   // The API renders `/manifests` and records new releases with exactly what this backend applies.
   await stores.platform.publishBackend(backend.settings);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
   const resealed = await stores.apps.reseal();
-  if (resealed > 0) log(`re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
+  if (resealed > 0) log.info(`re-sealed ${resealed} secret value(s) with key "${secrets.activeKeyId}"`);
   const cancels = new CancelRegistry();
   await cancels.start((onCancel) => stores.deploys.onCancel(subscriber, onCancel));
-  await backend.start(log);
+  await backend.start(info);
   const { target } = backend;
 
   const bundlesDir = join(config.SIDECAR_DATA_DIR, 'bundles');
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
   });
   const producer = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
   const connection = {
-    connection: connectQueueRedis(config.SIDECAR_REDIS_URL),
+    connection: connectQueueRedis(config.SIDECAR_REDIS_URL, redisWarn),
     prefix: `${config.SIDECAR_REDIS_PREFIX}bull`,
   };
   // Short locks so a killed worker's job is recovered (moved back to wait) within seconds.
@@ -125,8 +127,8 @@ async function main(): Promise<void> {
       target,
       cancels,
       publishStatus: (app) => status.publishApp(app),
-      pruneImages: (app, log) =>
-        pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log }).then(() => undefined),
+      pruneImages: (app, say) =>
+        pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log: say }).then(() => undefined),
     }),
     {
       ...connection,
@@ -140,13 +142,13 @@ async function main(): Promise<void> {
     concurrency: 4,
   });
   for (const w of [buildWorker, deployWorker, jobWorker]) {
-    w.on('error', (e) => logError(`queue error: ${e.message}`));
+    w.on('error', (e) => log.error({ err: e }, 'queue error'));
     // A job that failed for good outside the processors' own error policy (stalled too often,
     // or an error before its deploy was loaded) must still end its deploy or job visibly.
     w.on('failed', (job, err) => {
       if (job)
         settleFailedJob(stores, job, err).catch((e: unknown) =>
-          logError(`settling failed job ${job.id}: ${String(e)}`),
+          log.error({ err: e, job: job.id }, 'settling a failed job'),
         );
     });
   }
@@ -157,12 +159,12 @@ async function main(): Promise<void> {
       await target.ping();
       await stores.platform.beat();
     } catch (e) {
-      logError(`target does not answer: ${(e as Error).message}`);
+      log.error(`target does not answer: ${errorText(e)}`);
     }
   };
   await heartbeat();
   const beat = setInterval(() => void heartbeat(), 5000);
-  log(`ready (target ${config.SIDECAR_TARGET}, platform ${config.SIDECAR_PLATFORM_ID})`);
+  log.info({ ready: true }, `ready (target ${config.SIDECAR_TARGET}, platform ${config.SIDECAR_PLATFORM_ID})`);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
       await Promise.allSettled([backend.close(), producer.close()]);
       await stores.close();
       await Promise.allSettled([redis.quit(), subscriber.quit(), connection.connection.quit()]);
-      for (const r of results) if (r.status === 'rejected') logError(`close: ${String(r.reason)}`);
+      for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'close');
       clearTimeout(forced);
     })());
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void close().then(() => process.exit(0)));
@@ -188,6 +190,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  logError(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.stderr.write(`worker: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SupervisedChild } from './supervisor.js';
 
 /** Prometheus metrics for the API process; one registry per app instance (tests create several). */
 export function createMetrics() {
@@ -24,6 +25,26 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  // The launcher's children, as of the last scrape (supervisor.json): restarts and whether each is up.
+  const childRestarts = new Gauge({
+    name: 'sidecar_process_restarts',
+    help: 'Times the launcher restarted a platform process since it started',
+    labelNames: ['process'] as const,
+    registers: [registry],
+  });
+  const childUp = new Gauge({
+    name: 'sidecar_process_up',
+    help: 'Whether a platform process runs (1) or not (0), as the launcher sees it',
+    labelNames: ['process'] as const,
+    registers: [registry],
+  });
+  const setSupervisor = (children: SupervisedChild[] | undefined) => {
+    for (const c of children ?? []) {
+      childRestarts.set({ process: c.name }, c.restarts);
+      childUp.set({ process: c.name }, c.status === 'running' ? 1 : 0);
+    }
+  };
+
   const middleware = (req: Request, res: Response, next: NextFunction) => {
     const end = duration.startTimer();
     res.on('finish', () => {
@@ -35,6 +56,6 @@ export function createMetrics() {
     });
     next();
   };
-  return { registry, middleware, deploysCreated };
+  return { registry, middleware, deploysCreated, setSupervisor };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

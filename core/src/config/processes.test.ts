@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       SIDECAR_REDIS_URL: 'redis://127.0.0.1:1',
       SIDECAR_REDIS_PREFIX: 'sidecar:',
       SIDECAR_PLATFORM_ID: 'default',
+      SIDECAR_LOG_LEVEL: 'info',
       SIDECAR_ROUTER_HOST: '127.0.0.1',
       SIDECAR_ROUTER_PORT: 8080,
       SIDECAR_ROUTER_TLS_PORT: 8443,

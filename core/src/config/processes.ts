@@ -9,7 +9,13 @@ const pick = <K extends VariableName>(...names: K[]) =>
     z.core.$strip
   >;
 
-const shared = ['SIDECAR_REDIS_URL', 'SIDECAR_REDIS_PREFIX', 'SIDECAR_PLATFORM_ID'] as const;
+const shared = [
+  'SIDECAR_REDIS_URL',
+  'SIDECAR_REDIS_PREFIX',
+  'SIDECAR_PLATFORM_ID',
+  'SIDECAR_LOG_FORMAT',
+  'SIDECAR_LOG_LEVEL',
+] as const;
 const images = [
   'SIDECAR_RUNTIME_IMAGE',
   'SIDECAR_PAUSE_IMAGE',
@@ -24,6 +30,8 @@ const images = [
 export const ProcessEnv = {
   launcher: pick(
     'SIDECAR_REDIS_URL',
+    'SIDECAR_LOG_FORMAT',
+    'SIDECAR_LOG_LEVEL',
     ...images,
     'SIDECAR_DATA_DIR',
     'SIDECAR_ADMIN_TOKEN',

@@ -18,7 +18,7 @@ export const PlatformEnv = z.object({
     .string()
     .min(1)
     .describe(
-      'Redis AOF, bundles (content-addressed), build scratch, admin token, `pids.json`. The launcher defaults it to `./.sidecar` of the checkout and passes it on.',
+      'Redis AOF, bundles (content-addressed), build scratch, admin token, `supervisor.json` (the launcher children). The launcher defaults it to `./.sidecar` of the checkout and passes it on.',
     ),
   SIDECAR_REDIS_URL: z
     .string()
@@ -46,6 +46,18 @@ export const PlatformEnv = z.object({
     .string()
     .default('/var/run/docker.sock')
     .describe('The Docker engine the worker (and `sidecar pod`) talks to.'),
+
+  // ---- logs ------------------------------------------------------------------------------------------
+  SIDECAR_LOG_FORMAT: z
+    .enum(['json', 'pretty'])
+    .optional()
+    .describe(
+      'How platform processes log: one JSON object per line, or readable lines. Default: readable on a terminal, JSON otherwise (the launcher shows its children readable when it runs on a terminal).',
+    ),
+  SIDECAR_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+    .default('info')
+    .describe('The least severe level platform processes log.'),
 
   // ---- the edge -----------------------------------------------------------------------------------
   SIDECAR_API_HOST: z.string().default('127.0.0.1').describe('The address the API binds.'),

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectRedis } from '@sidecar/store';
-import { Child } from './child.js';
+import { Child, type ChildSpec } from './child.js';
 
 /**
  * The embedded Redis of the single-host default: loopback only (app containers
@@ -11,6 +11,8 @@ import { Child } from './child.js';
 export async function startEmbeddedRedis(opts: {
   dataDir: string;
   port: number;
+  /** How its lines and state changes are reported (as for every supervised child). */
+  report: Pick<ChildSpec, 'onLine' | 'onState' | 'onGiveUp'>;
 }): Promise<{ url: string; child: Child }> {
   const dir = join(opts.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -39,14 +41,18 @@ export async function startEmbeddedRedis(opts: {
       'warning',
     ],
     env: process.env,
-    restart: false,
+    // Restarted like the others: on the same port and data dir, it reloads its AOF.
+    ...opts.report,
   });
   child.start();
   const url = `redis://127.0.0.1:${opts.port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const probe = connectRedis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => undefined); // refused until redis listens; connect() below reports it
+    const probe = connectRedis(
+      url,
+      { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 },
+      () => {},
+    );
     try {
       await probe.connect();
       // While an AOF is loading Redis answers LOADING; wait until it serves.

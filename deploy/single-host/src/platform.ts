@@ -1,34 +1,65 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { loadConfig } from '@sidecar/core';
+import { errorText, loadConfig } from '@sidecar/core';
+import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { adminToken } from './admin-token.js';
-import { Child } from './child.js';
+import { Child, describeExit, type ChildSpec, type ChildState } from './child.js';
+import { ChildLines } from './child-lines.js';
 import { startEmbeddedRedis } from './embedded-redis.js';
 import { freePort } from './free-port.js';
+import { SupervisorFile } from './supervisor-file.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+type ProcessName = 'api' | 'router' | 'worker';
 
 /**
- * The single-host platform in one foreground process: embedded Redis, then the
- * API, the router and the worker as supervised child processes. Ctrl-C stops
- * them in order; app containers keep running and are adopted on the next start.
+ * The single-host platform in one foreground process: embedded Redis, then the API, the router and the
+ * worker as supervised child processes (restarted with back-off, given up on after a crash loop, their
+ * state in `<data dir>/supervisor.json` for /readyz and /metrics). Ctrl-C stops the router and the API,
+ * then the worker, then Redis; app containers keep running and are adopted on the next start.
  */
 async function main(): Promise<void> {
   const env = process.env;
   const config = loadConfig('launcher', env);
+  const log = createLogger('launcher', { format: config.SIDECAR_LOG_FORMAT, level: config.SIDECAR_LOG_LEVEL });
+  exitOnUnhandled(log);
+  const lines = new ChildLines(log, config.SIDECAR_LOG_FORMAT);
   const dataDir = resolve(config.SIDECAR_DATA_DIR ?? join(root, '.sidecar'));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const apiPort = config.SIDECAR_API_PORT;
   const routerPort = config.SIDECAR_ROUTER_PORT;
   const domain = config.SIDECAR_APPS_DOMAIN;
   const { token, file: tokenFile } = await adminToken(dataDir, config.SIDECAR_ADMIN_TOKEN);
+  const supervisor = new SupervisorFile(dataDir);
 
   const images = await ensurePlatformImages({
     docker: new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET }),
-    log: (l) => console.log(`[images] ${l}`),
+    log: (l) => log.info({ step: 'images' }, l),
+  });
+
+  let shutdown: (why: string, code: number) => Promise<void> = () => Promise.resolve();
+  const ready = { api: false, router: false, worker: false };
+  const report = (name: string, onReady?: () => void): Pick<ChildSpec, 'onLine' | 'onState' | 'onGiveUp'> => ({
+    onLine: (line, stream) => {
+      if (lines.show(name, line, stream).ready) onReady?.();
+    },
+    onState: (state: ChildState) => {
+      supervisor.set(state);
+      if (state.status === 'restarting' && state.lastExit) {
+        log.warn(
+          { child: name, restarts: state.restarts },
+          `${name} exited (${describeExit(state.lastExit)}); restarting`,
+        );
+      }
+    },
+    onGiveUp: (state: ChildState) => {
+      const why = state.lastExit ? describeExit(state.lastExit) : 'unknown';
+      log.fatal({ child: name }, `${name} keeps crashing (last: ${why}); giving up and stopping the platform`);
+      void shutdown(`${name} crash loop`, 1);
+    },
   });
 
   let redis: Child | undefined;
@@ -37,6 +68,7 @@ async function main(): Promise<void> {
     const embedded = await startEmbeddedRedis({
       dataDir,
       port: config.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort()),
+      report: report('redis'),
     });
     redis = embedded.child;
     redisUrl = embedded.url;
@@ -50,6 +82,8 @@ async function main(): Promise<void> {
     SIDECAR_API_PORT: String(apiPort),
     SIDECAR_ROUTER_PORT: String(routerPort),
     SIDECAR_APPS_DOMAIN: domain,
+    // Children log JSON lines; the launcher shows them (readable on a terminal).
+    SIDECAR_LOG_FORMAT: 'json',
     // An operator may pin any of them (e.g. a tested newer runtime); new releases use it.
     SIDECAR_PAUSE_IMAGE: config.SIDECAR_PAUSE_IMAGE ?? images.pause,
     SIDECAR_LOGIC_BASE_IMAGE: config.SIDECAR_LOGIC_BASE_IMAGE ?? images.logicBase,
@@ -59,7 +93,6 @@ async function main(): Promise<void> {
     SIDECAR_PROCINFO_IMAGE: config.SIDECAR_PROCINFO_IMAGE ?? images.procinfo,
     SIDECAR_LOG_SHIPPER_IMAGE: config.SIDECAR_LOG_SHIPPER_IMAGE ?? images.logShipper,
   };
-  const ready = { api: false, router: false, worker: false };
   let announced = false;
   const announce = () => {
     if (announced || !ready.api || !ready.router || !ready.worker) return;
@@ -68,58 +101,48 @@ async function main(): Promise<void> {
       ? `"Authorization: Bearer $(cat ${tokenFile})"`
       : '"Authorization: Bearer $SIDECAR_ADMIN_TOKEN"';
     const api = `http://127.0.0.1:${apiPort}`;
-    console.log(`sidecar: ready — API ${api}, apps at http://<app>.${domain}:${routerPort}/`);
-    console.log(`sidecar: admin token ${tokenFile ? `in ${tokenFile}` : 'from SIDECAR_ADMIN_TOKEN'}`);
-    console.log(
-      `sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`,
+    // The user-facing banner of `npm start` (plain lines; test harnesses wait for the first).
+    process.stdout.write(
+      [
+        `sidecar: ready — API ${api}, apps at http://<app>.${domain}:${routerPort}/`,
+        `sidecar: admin token ${tokenFile ? `in ${tokenFile}` : 'from SIDECAR_ADMIN_TOKEN'}`,
+        `sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`,
+        '',
+      ].join('\n'),
     );
   };
-  const node = process.execPath;
-  const proc = (name: keyof typeof ready, main: string, marker: RegExp) =>
+  const proc = (name: ProcessName) =>
     new Child({
       name,
-      command: node,
-      args: [join(root, main)],
+      command: process.execPath,
+      args: [join(root, `${name}/dist/main.js`)],
       env: childEnv,
-      restart: true,
       supervisedByPipe: true,
-      onLine: (line) => {
-        if (marker.test(line)) {
-          ready[name] = true;
-          announce();
-        }
-      },
+      ...report(name, () => {
+        ready[name] = true;
+        announce();
+      }),
     });
-  const children = {
-    api: proc('api', 'api/dist/main.js', /^api: listening/),
-    router: proc('router', 'router/dist/main.js', /^router: listening/),
-    worker: proc('worker', 'worker/dist/main.js', /^worker: ready/),
-  };
+  const children = { api: proc('api'), router: proc('router'), worker: proc('worker') };
   for (const c of Object.values(children)) c.start();
-  const writePids = () =>
-    writeFile(
-      join(dataDir, 'pids.json'),
-      JSON.stringify(Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid]))),
-    );
-  await writePids();
-  const pidTimer = setInterval(() => void writePids(), 1000);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    clearInterval(pidTimer);
-    console.log(`sidecar: ${signal}: stopping (apps keep running and are adopted on the next start)`);
-    await Promise.allSettled(Object.values(children).map((c) => c.stop()));
-    await redis?.stop();
-    console.log('sidecar: stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  let closing: Promise<void> | undefined;
+  shutdown = (why, code) =>
+    (closing ??= (async () => {
+      log.info(`${why}: stopping (apps keep running and are adopted on the next start)`);
+      // Traffic first: no new requests reach a worker or a Redis that is going away.
+      await Promise.allSettled([children.router.stop(), children.api.stop()]);
+      await children.worker.stop();
+      await redis?.stop();
+      await supervisor.flush();
+      log.info('stopped');
+      process.exit(code);
+    })());
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 }
 
 main().catch((e: unknown) => {
-  console.error(`sidecar: ${e instanceof Error ? e.message : String(e)}`);
+  process.stderr.write(`sidecar: ${errorText(e)}\n`);
   process.exit(1);
 });

@@ -1,0 +1,2 @@
+export * from './guards.js';
+export * from './logger.js';
