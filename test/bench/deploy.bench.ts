@@ -38,7 +38,7 @@ async function uploadToServing(p: RunningPlatform, app: string, marker: string):
   const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
     method: 'POST',
     headers: { 'content-type': 'application/gzip' },
-    body: bundle,
+    body: new Uint8Array(bundle),
   });
   if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };

@@ -124,7 +124,7 @@ describe('bad requests get the documented 4xx', () => {
     expect(wrong.headers.get('content-type')).toMatch(/problem\+json/);
   });
   it('an unknown app → 404 app_not_found', async () => {
-    const res = await post('/api/v1/apps/ghost/deploys', await tgzOf({ 'index.js': 'x' }), {
+    const res = await post('/api/v1/apps/ghost/deploys', new Uint8Array(await tgzOf({ 'index.js': 'x' })), {
       'content-type': 'application/gzip',
     });
     expect(res.status).toBe(404);

@@ -108,7 +108,13 @@ describe('app logs', () => {
     const reader = res.body!.getReader();
     await p.get('talker', '/live');
     let live = '';
-    while (!live.includes('hit v2 /live')) live += new TextDecoder().decode((await reader.read()).value);
+    const decoder = new TextDecoder();
+    // Until the line arrives or the response ends (a bounded read: an ended stream fails the test, never spins).
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      live += decoder.decode(chunk.value, { stream: true });
+      if (live.includes('hit v2 /live')) break;
+    }
+    expect(live).toContain('hit v2 /live');
     ctrl.abort();
 
     const all = async () => await (await p.api$('/api/v1/apps/talker/logs?tail=1000')).text();

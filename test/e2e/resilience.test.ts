@@ -32,7 +32,7 @@ async function upload(app: string, bundle: Buffer): Promise<string> {
   const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
     method: 'POST',
     headers: { 'content-type': 'application/gzip' },
-    body: bundle,
+    body: new Uint8Array(bundle),
   });
   expect(res.status).toBe(202);
   return ((await res.json()) as { id: string }).id;

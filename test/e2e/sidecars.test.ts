@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,9 +154,62 @@ describe('platform sidecars', () => {
   }, 90_000);
 
   it('keeps a user-supplied private key out of the API', async () => {
-    const app = (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as {
-      sidecars: { tls: { enabled: boolean; key?: string } };
-    };
+    // A certificate and key of the user's own (not the platform CA's), given when creating an app.
+    const { cert, key } = selfSigned('keyed.localhost');
+    const created = await p.api$('/api/v1/apps', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'keyed', sidecars: { tls: { enabled: true, cert, key } } }),
+    });
+    expect(created.status).toBe(201);
+    const texts = [
+      await created.text(),
+      await (await p.api$('/api/v1/apps/keyed')).text(),
+      await (await p.api$('/api/v1/apps')).text(),
+      await (
+        await p.api$('/api/v1/apps/keyed', {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ sidecars: { tls: { enabled: true, cert, key } } }),
+        })
+      ).text(),
+    ];
+    for (const text of texts) {
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(key.split('\n')[1]!); // not even a line of it
+    }
+    const app = JSON.parse(texts[1]!) as { sidecars: { tls: Record<string, unknown> } };
     expect(app.sidecars.tls).toEqual({ enabled: true });
   });
 });
+
+/** A self-signed certificate and its private key (PEM), made with openssl as a user would. */
+function selfSigned(host: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sidecar-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${host}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -3,12 +3,14 @@ import tar from 'tar-stream';
 import yazl from 'yazl';
 
 export type Files = Record<string, string>;
+/** A tar entry header, as tar-stream's pack takes it. */
+export type TarHeader = Parameters<ReturnType<typeof tar.pack>['entry']>[0];
 
 /** A tar of the given files, optionally under one wrapping folder (as `tar czf x.tgz folder/` makes). */
 export async function tarOf(files: Files, opts: { wrap?: string } = {}): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c) => void chunks.push(c as Buffer));
   const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const [name, content] of Object.entries(files)) {
     pack.entry({ name: opts.wrap ? `${opts.wrap}/${name}` : name, mode: 0o644 }, content);
@@ -32,10 +34,10 @@ export async function zipOf(files: Files): Promise<Buffer> {
 }
 
 /** A raw tar entry list, for crafting hostile archives (links, devices, traversal). */
-export async function rawTar(entries: Array<{ header: tar.Headers; content?: string }>): Promise<Buffer> {
+export async function rawTar(entries: Array<{ header: TarHeader; content?: string }>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c) => void chunks.push(c as Buffer));
   const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const e of entries) pack.entry(e.header, e.content ?? '');
   pack.finalize();

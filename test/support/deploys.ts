@@ -21,7 +21,7 @@ export async function deploy(
   const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
     method: 'POST',
     headers: { 'content-type': contentType },
-    body: bundle,
+    body: new Uint8Array(bundle),
   });
   if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };

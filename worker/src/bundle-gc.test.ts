@@ -57,7 +57,7 @@ describe('sweepBundles', () => {
       resources: { ...APP_DEFAULTS.resources },
       sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
       currentRelease: null,
-      status: 'created',
+      status: 'new',
       createdAt: new Date().toISOString(),
     });
     const building = bundle(digestOf('a'), 2 * HOUR); // its deploy is still building: needed for a retry

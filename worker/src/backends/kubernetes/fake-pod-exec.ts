@@ -112,7 +112,8 @@ export class FakePodExec {
     readFrames(socket, (opcode) => {
       if (opcode === Opcode.close) socket.end();
     });
-    const run = this.scripts.get(key) ?? (() => ({ stderr: `exec: "${command[0]}": not found\n`, exitCode: 127 }));
+    const run =
+      this.scripts.get(key) ?? ((): ExecResult => ({ stderr: `exec: "${command[0]}": not found\n`, exitCode: 127 }));
     const result = run(command);
     const send = (channel: number, data: string | Buffer) =>
       socket.write(frame(Opcode.binary, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));

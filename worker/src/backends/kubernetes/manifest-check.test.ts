@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { renderAppManifests, renderJobManifest } from '@sidecar/core';
 import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { checkManifest } from './manifest-check.js';
