@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_BUNDLE_LIMITS } from '@sidecar/core';
+import { DEFAULT_NPM_REGISTRY } from './builder/dependencies.js';
 
 const Env = z
   .object({
@@ -55,6 +56,18 @@ const Env = z
     SIDECAR_MAX_UNPACKED_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxUnpackedBytes),
     SIDECAR_MAX_BUNDLE_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxCompressedBytes),
     SIDECAR_MAX_ENTRIES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxEntries),
+    /** The bundle with its installed dependencies (what goes into the image); a build past it fails. */
+    SIDECAR_MAX_BUILD_BYTES: z.coerce.number().int().positive().default(DEFAULT_BUNDLE_LIMITS.maxBuildBytes),
+    /** npm's registry, proxy and no-proxy hosts for builds: the only ones used, a bundle's .npmrc is ignored. */
+    SIDECAR_NPM_REGISTRY: z.string().url().default(DEFAULT_NPM_REGISTRY),
+    SIDECAR_NPM_PROXY: z.string().url().optional(),
+    SIDECAR_NPM_NO_PROXY: z.string().min(1).optional(),
+    /** An app's npm cache (`<data dir>/npm-cache/<app>`) past this is emptied before its next build. */
+    SIDECAR_NPM_CACHE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024 * 1024),
   })
   .superRefine((env, ctx) => {
     // The Kubernetes target cannot guess where apps are reachable or where nodes pull images from.

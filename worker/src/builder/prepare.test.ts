@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pack } from 'tar-stream';
-import { DEFAULT_BUNDLE_LIMITS, DomainError } from '@sidecar/core';
+import { DEFAULT_BUNDLE_LIMITS, DomainError, Labels } from '@sidecar/core';
 import { prepareBundle, type DependencyInstaller } from './prepare.js';
 
 async function tgz(files: Record<string, string>): Promise<Buffer> {
@@ -42,6 +42,7 @@ async function prepare(files: Record<string, string>, installer?: DependencyInst
     source,
     workDir: join(dir, 'work'),
     limits: DEFAULT_BUNDLE_LIMITS,
+    labels: { [Labels.app]: 'demo' },
     signal: new AbortController().signal,
     log: (l) => lines.push(l),
     ...(installer ? { installer } : {}),
