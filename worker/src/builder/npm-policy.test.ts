@@ -31,14 +31,11 @@ describe('isGitSpec: what npm would clone', () => {
 });
 
 describe('refuseGitDependencies', () => {
-  it('names the group, the package and the spec', () => {
-    const err = (() => {
-      try {
-        refuseGitDependencies({ dependencies: { ms: '^2' }, optionalDependencies: { evil: 'github:x/y' } });
-      } catch (e) {
-        return e;
-      }
-    })() as DomainError;
+  it('names the group, the package and the spec', async () => {
+    const err = (await refuseGitDependencies({
+      dependencies: { ms: '^2' },
+      optionalDependencies: { evil: 'github:x/y' },
+    }).catch((e: unknown) => e)) as DomainError;
     expect(err).toBeInstanceOf(DomainError);
     expect(err.code).toBe('bundle_invalid');
     expect(err.message).toMatch(/^package\.json: optionalDependencies "evil" is a git dependency \("github:x\/y"\)/);

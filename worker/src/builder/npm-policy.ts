@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import type { LogSink } from '@sidecar/core';
 import { invalid, shownName } from './messages.js';
 
@@ -28,6 +29,9 @@ export async function dropBundleNpmConfig(dir: string, files: ReadonlySet<string
   }
 }
 
+/** Specs checked between two turns of the event loop. */
+const SPECS_PER_TURN = 2000;
+
 // The dependency groups `npm install --omit=dev` installs.
 const INSTALLED_GROUPS = ['dependencies', 'optionalDependencies', 'peerDependencies'] as const;
 
@@ -37,11 +41,15 @@ const INSTALLED_GROUPS = ['dependencies', 'optionalDependencies', 'peerDependenc
  * arbitrary code at build time. The installer also points npm's `git` at nothing, so one reached
  * through a registry package fails too; this check only gives the clear message.
  */
-export function refuseGitDependencies(pkg: Record<string, unknown>): void {
+export async function refuseGitDependencies(pkg: Record<string, unknown>): Promise<void> {
   for (const group of INSTALLED_GROUPS) {
     const deps = pkg[group];
     if (typeof deps !== 'object' || deps === null) continue;
-    for (const [name, spec] of Object.entries(deps as Record<string, unknown>)) {
+    let checked = 0;
+    for (const name in deps) {
+      // A package.json may list tens of thousands: let the rest of the worker run in between.
+      if (++checked % SPECS_PER_TURN === 0) await setImmediate();
+      const spec = (deps as Record<string, unknown>)[name];
       if (typeof spec === 'string' && isGitSpec(spec)) {
         throw invalid(
           `package.json: ${group} "${shownName(name)}" is a git dependency ("${shownName(spec)}"); git ` +

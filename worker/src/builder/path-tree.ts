@@ -92,7 +92,12 @@ export class PathTree {
       // (a dangling target); those are walked lexically, as they can hold no links.
       let node: PathNode = link.parent!;
       let missing = 0;
-      for (const segment of link.target.split('/')) {
+      // Segment by segment without splitting the whole target: no array of thousands of strings per link.
+      const target = link.target;
+      for (let start = 0, end = 0; start <= target.length; start = end + 1) {
+        end = target.indexOf('/', start);
+        if (end === -1) end = target.length;
+        const segment = target.slice(start, end);
         if (segment === '' || segment === '.') continue;
         if (segment === '..') {
           if (missing > 0) missing--;

@@ -84,7 +84,7 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
     const app = opts.labels?.[Labels.app];
     if (app === undefined) throw new Error(`prepareBundle: installing dependencies needs the ${Labels.app} label`);
     await yieldToLoop(); // the parse of a big package.json just ran: let other work in before the next pass over it
-    refuseGitDependencies(pkg as Record<string, unknown>);
+    await refuseGitDependencies(pkg as Record<string, unknown>);
     await dropBundleNpmConfig(dir, files, log);
     log(`installing ${count} ${count === 1 ? 'dependency' : 'dependencies'} with npm`);
     await opts.installer.install({ dir, app, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });
