@@ -4,13 +4,37 @@ import { DomainError, ErrorCode } from './errors.js';
 export interface BundleLimits {
   maxCompressedBytes: number;
   maxUnpackedBytes: number;
+  /** Files, folders (also those only implied by a deeper name) and links written to disk. */
   maxEntries: number;
+  /** The bundle with the dependencies the build installed: what goes into the image. */
+  maxBuildBytes: number;
 }
 export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
   maxCompressedBytes: 100 * 1024 * 1024,
   maxUnpackedBytes: 500 * 1024 * 1024,
   maxEntries: 20_000,
+  maxBuildBytes: 1024 * 1024 * 1024,
 };
+
+/**
+ * Fixed rules on names and small files inside a bundle, not settings: they bound how much work one
+ * entry can cost the worker (every check on a name is linear in these), and no real project comes near.
+ */
+export const BundleNameRules = {
+  /** Bytes in an entry name (UTF-8), as Linux's PATH_MAX. */
+  maxNameBytes: 4096,
+  /** Path segments in an entry name. */
+  maxDepth: 256,
+  /** Bytes in a symlink's target or a hard link's source name. */
+  maxLinkTargetBytes: 4096,
+  /**
+   * Bytes in a tar extended header (pax `x`/`g`, GNU `L`/`K`): room for a longest name, a longest link
+   * target and the usual extra records (mtime, xattrs); a bigger one is refused before it is buffered.
+   */
+  maxExtendedHeaderBytes: 16 * 1024,
+  /** Bytes in `package.json` and `sidecar.json`, which the worker parses whole. */
+  maxManifestFileBytes: 1024 * 1024,
+} as const;
 
 /** How the runtime serves a bundle; written into the logic image at `.sidecar/manifest.json`. */
 export type BundleManifest =
@@ -98,3 +122,6 @@ export function needsDependencyInstall(facts: BundleFacts): boolean {
   const shipsModules = [...facts.files].some((f) => f.startsWith('node_modules/'));
   return hasDeps && !shipsModules;
 }
+
+/** The npm registry builds use unless SIDECAR_NPM_REGISTRY names another. */
+export const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/';

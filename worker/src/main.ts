@@ -17,7 +17,7 @@ import {
 } from '@sidecar/store';
 
 import { createBackend } from './backends/index.js';
-import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle } from './builder/index.js';
+import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle, sweepBuildLeftovers } from './builder/index.js';
 import { BundleSweeper } from './bundle-gc.js';
 import { CancelRegistry } from './cancel-registry.js';
 import { buildProcessor } from './processors/build.processor.js';
@@ -86,15 +86,29 @@ async function main(): Promise<void> {
   bundles.start();
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
+  const npmCacheRoot = join(config.SIDECAR_DATA_DIR, 'npm-cache');
+  // Before any build is taken: what a crashed worker's builds left on the disk.
+  await sweepBuildLeftovers({
+    workRoot,
+    npmCacheRoot,
+    appExists: async (a) => (await stores.apps.find(a)) !== null,
+    log: info,
+  });
   const limits = {
     maxCompressedBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     maxUnpackedBytes: config.SIDECAR_MAX_UNPACKED_BYTES,
     maxEntries: config.SIDECAR_MAX_ENTRIES,
+    maxBuildBytes: config.SIDECAR_MAX_BUILD_BYTES,
   };
   const installer = new NpmDependencyInstaller({
     docker,
     builderImage: images.builderNode,
     extraCaFile: config.SIDECAR_BUILD_EXTRA_CA_FILE,
+    cacheRoot: npmCacheRoot,
+    maxCacheBytes: config.SIDECAR_NPM_CACHE_MAX_BYTES,
+    registry: config.SIDECAR_NPM_REGISTRY,
+    proxy: config.SIDECAR_NPM_PROXY,
+    noProxy: config.SIDECAR_NPM_NO_PROXY,
   });
   const producer = new DeployQueues(redis, config.SIDECAR_REDIS_PREFIX);
   const connection = {

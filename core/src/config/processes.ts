@@ -82,6 +82,11 @@ export const ProcessEnv = {
     'SIDECAR_MAX_UNPACKED_BYTES',
     'SIDECAR_MAX_BUNDLE_BYTES',
     'SIDECAR_MAX_ENTRIES',
+    'SIDECAR_MAX_BUILD_BYTES',
+    'SIDECAR_NPM_REGISTRY',
+    'SIDECAR_NPM_PROXY',
+    'SIDECAR_NPM_NO_PROXY',
+    'SIDECAR_NPM_CACHE_MAX_BYTES',
   ).superRefine((env, ctx) => {
     // The Kubernetes target cannot guess where apps are reachable or where nodes pull images from.
     if (env.SIDECAR_TARGET !== 'kubernetes') return;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_BUNDLE_LIMITS } from '../bundle-rules.js';
+import { DEFAULT_BUNDLE_LIMITS, DEFAULT_NPM_REGISTRY } from '../bundle-rules.js';
 
 /**
  * Every `SIDECAR_*` variable a platform process reads, with its default and meaning: the one schema.
@@ -101,6 +101,25 @@ export const PlatformEnv = z.object({
   ),
   SIDECAR_MAX_ENTRIES: positiveInt(DEFAULT_BUNDLE_LIMITS.maxEntries).describe(
     'The most files and folders in a bundle.',
+  ),
+  SIDECAR_MAX_BUILD_BYTES: positiveInt(DEFAULT_BUNDLE_LIMITS.maxBuildBytes).describe(
+    'The bundle with the dependencies `npm install` added (what goes into the image); a build past it fails with `bundle_too_large`.',
+  ),
+  SIDECAR_NPM_REGISTRY: z
+    .string()
+    .url()
+    .default(DEFAULT_NPM_REGISTRY)
+    .describe(
+      "The only registry builds use (also for a lockfile's `resolved` URLs); a bundle's `.npmrc` is removed before the install (docs/security.md).",
+    ),
+  SIDECAR_NPM_PROXY: z.string().url().optional().describe('An HTTP(S) proxy for `npm install` in builds.'),
+  SIDECAR_NPM_NO_PROXY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Hosts `npm install` reaches without the proxy (npm's `noproxy`)."),
+  SIDECAR_NPM_CACHE_MAX_BYTES: positiveInt(1024 ** 3).describe(
+    "Each app has its own npm cache (`<data dir>/npm-cache/<app>`); one larger than this is emptied before the app's next build.",
   ),
   SIDECAR_BUILD_EXTRA_CA_FILE: z
     .string()

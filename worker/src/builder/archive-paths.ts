@@ -1,61 +1,45 @@
 /**
- * Pure rules for names inside a bundle archive: what a safe entry path is,
- * what is packaging junk, and whether a symlink stays inside the bundle.
+ * Pure rules for names inside a bundle archive: what a safe entry path is and
+ * what is packaging junk. Every check is linear in the name, and names are
+ * bounded (BundleNameRules) before anything else looks at them.
  */
+import { BundleNameRules } from '@sidecar/core';
 
 /** Why a raw entry name is refused, or its POSIX segments. `[]` is the archive root itself (`./`). */
 export type EntryPath = { ok: true; segments: string[] } | { ok: false; reason: string };
 
 export function parseEntryPath(raw: string): EntryPath {
+  const bytes = Buffer.byteLength(raw, 'utf8');
+  if (bytes > BundleNameRules.maxNameBytes) {
+    return { ok: false, reason: `is ${bytes} bytes long, more than the ${BundleNameRules.maxNameBytes}-byte limit` };
+  }
   if (raw.includes('\0')) return { ok: false, reason: 'contains a NUL character' };
   // Windows drive letters count as absolute too: a zip made on Windows may carry them.
   if (raw.startsWith('/') || /^[a-zA-Z]:/.test(raw)) return { ok: false, reason: 'is an absolute path' };
   const segments = raw.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.length > BundleNameRules.maxDepth) {
+    return {
+      ok: false,
+      reason: `is ${segments.length} folders deep, more than the limit of ${BundleNameRules.maxDepth}`,
+    };
+  }
   if (segments.includes('..')) return { ok: false, reason: 'contains a ".." segment' };
   return { ok: true, segments };
+}
+
+/** Why a symlink target is refused outright, before any resolution; undefined if it may be resolved. */
+export function linkTargetProblem(target: string): string | undefined {
+  const bytes = Buffer.byteLength(target, 'utf8');
+  if (bytes > BundleNameRules.maxLinkTargetBytes) {
+    return `has a target of ${bytes} bytes, more than the ${BundleNameRules.maxLinkTargetBytes}-byte limit`;
+  }
+  if (target === '') return 'has an empty target';
+  if (target.includes('\0')) return 'has a target containing a NUL character';
+  if (target.startsWith('/')) return `points to the absolute path "${target}"`;
+  return undefined;
 }
 
 /** macOS archive droppings: never extracted, and ignored when deciding whether to strip a wrapping folder. */
 export function isJunk(segments: readonly string[]): boolean {
   return segments[0] === '__MACOSX' || segments[segments.length - 1] === '.DS_Store';
-}
-
-export type LinkVerdict = 'inside' | 'outside' | 'loop';
-
-const MAX_LINK_HOPS = 40; // what Linux allows before ELOOP
-
-/**
- * Resolves a symlink the way the kernel would, but over the archive's own
- * symlinks (`links`: archive path → target) instead of the disk, so a chain
- * like `a -> b/..` with `b -> ..` is caught no matter in which order the
- * entries came. `rootDepth` is 1 when a wrapping folder will be stripped:
- * climbing to the archive root is then already outside the bundle.
- */
-export function resolveLink(opts: {
-  linkPath: readonly string[];
-  target: string;
-  links: ReadonlyMap<string, string>;
-  rootDepth: number;
-}): LinkVerdict {
-  if (opts.target.startsWith('/')) return 'outside';
-  const current = opts.linkPath.slice(0, -1);
-  const pending = opts.target.split('/');
-  let hops = 0;
-  while (pending.length > 0) {
-    const segment = pending.shift()!;
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (current.length <= opts.rootDepth) return 'outside';
-      current.pop();
-      continue;
-    }
-    current.push(segment);
-    const next = opts.links.get(current.join('/'));
-    if (next === undefined) continue;
-    if (++hops > MAX_LINK_HOPS) return 'loop';
-    if (next.startsWith('/')) return 'outside';
-    current.pop();
-    pending.unshift(...next.split('/'));
-  }
-  return 'inside';
 }

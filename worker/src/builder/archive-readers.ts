@@ -5,8 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import yauzl from 'yauzl';
+import { BundleNameRules } from '@sidecar/core';
 import type { ArchiveEntry } from './bundle-writer.js';
-import { invalid, tooLarge } from './bundle-writer.js';
+import { invalid, shownName, tooLarge } from './messages.js';
+import { tarGuard } from './tar-guard.js';
 
 export type ArchiveFormat = 'tar.gz' | 'tar' | 'zip';
 
@@ -79,7 +81,10 @@ export async function* readTar(opts: {
     queue.push({ header, body, next });
     wake();
   });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [createGunzip(), meterTar(opts.maxTarBytes)] : [];
+  // The guard sees every byte before tar-stream does: oversized extended headers never get buffered.
+  const stages: NodeJS.ReadWriteStream[] = opts.gzip
+    ? [createGunzip(), meterTar(opts.maxTarBytes), tarGuard()]
+    : [tarGuard()];
   pipeline([createReadStream(opts.file), ...stages, extract as unknown as NodeJS.WritableStream]).then(
     () => {
       finished = true;
@@ -157,7 +162,11 @@ export async function* readZip(opts: { file: string; maxEntries: number }): Asyn
       if (name.endsWith('/') || type === 0o040000) {
         yield { name, kind: 'directory' };
       } else if (type === 0o120000) {
-        const target = await readSmall(await zip.openReadStreamPromise(entry), 4096, name);
+        const target = await readSmall(
+          await zip.openReadStreamPromise(entry),
+          BundleNameRules.maxLinkTargetBytes,
+          name,
+        );
         yield { name, kind: 'symlink', linkTarget: target };
       } else if (type !== 0 && type !== 0o100000) {
         yield { name, kind: 'unsupported', description: ZIP_SPECIAL[type] ?? 'special file' };
@@ -200,7 +209,7 @@ async function readSmall(stream: Readable, max: number, name: string): Promise<s
   let size = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > max) throw invalid(`symlink "${name}" has a target longer than ${max} bytes`);
+    if (size > max) throw invalid(`symlink "${shownName(name)}" has a target longer than ${max} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');

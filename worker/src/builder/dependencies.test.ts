@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -10,25 +10,19 @@ import { NpmDependencyInstaller } from './dependencies.js';
 
 // Real Docker, the real builder image and the real npm registry (reached through the host's CA bundle).
 const docker = new Docker();
-const cacheVolume = `sidecar-test-npm-cache-${randomBytes(4).toString('hex')}`;
 const EXTRA_CA = '/etc/ssl/certs/ca-certificates.crt';
 let installer: NpmDependencyInstaller;
+let builderImage: string;
+let cacheRoot: string;
 let dir: string;
 
 beforeAll(async () => {
-  const images = await ensurePlatformImages({ docker });
-  installer = new NpmDependencyInstaller({
-    docker,
-    builderImage: images.builderNode,
-    extraCaFile: EXTRA_CA,
-    cacheVolume,
-  });
+  builderImage = (await ensurePlatformImages({ docker })).builderNode;
+  cacheRoot = await mkdtemp(join(tmpdir(), 'sidecar-npm-caches-'));
+  installer = new NpmDependencyInstaller({ docker, builderImage, extraCaFile: EXTRA_CA, cacheRoot });
 });
 afterAll(async () => {
-  await docker
-    .getVolume(cacheVolume)
-    .remove()
-    .catch(() => {});
+  await rm(cacheRoot, { recursive: true, force: true });
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sidecar-npm-test-'));
@@ -37,11 +31,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function install(dependencies: Record<string, string>, signal = new AbortController().signal) {
+async function install(
+  dependencies: Record<string, string>,
+  opts: { signal?: AbortSignal; app?: string; using?: NpmDependencyInstaller } = {},
+) {
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'app', dependencies }));
   const lines: string[] = [];
   const started = performance.now();
-  await installer.install({ dir, signal, log: (l) => lines.push(l) });
+  const signal = opts.signal ?? new AbortController().signal;
+  await (opts.using ?? installer).install({ dir, app: opts.app ?? 'demo', signal, log: (l) => lines.push(l) });
   return { lines, ms: Math.round(performance.now() - started) };
 }
 
@@ -89,7 +87,9 @@ describe('NpmDependencyInstaller', () => {
       ac.abort();
     });
     try {
-      const err = (await install({ express: '^4.21.0' }, ac.signal).catch((e: unknown) => e)) as DomainError;
+      const err = (await install({ express: '^4.21.0' }, { signal: ac.signal }).catch(
+        (e: unknown) => e,
+      )) as DomainError;
       expect(err).toBeInstanceOf(DomainError);
       expect(err.code).toBe('cancelled');
     } finally {
@@ -97,5 +97,37 @@ describe('NpmDependencyInstaller', () => {
     }
     expect(started).toBeDefined();
     await expect(docker.getContainer(started!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("uses the platform's registry and TLS settings even with a .npmrc in the folder", async () => {
+    // prepareBundle removes a bundle's .npmrc; the command line must win even if one were left.
+    await writeFile(join(dir, '.npmrc'), 'registry=http://127.0.0.1:9/\nstrict-ssl=false\ngit=/bin/sh\n');
+    const { lines } = await install({ ms: '2.1.3' });
+    expect(lines.join('\n')).toMatch(/added 1 package/);
+  });
+
+  it('never clones a git dependency, even one prepareBundle did not see', async () => {
+    const err = (await install({ ms: 'git+https://github.com/vercel/ms.git' }).catch((e: unknown) => e)) as DomainError;
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err.code).toBe('build_failed');
+    expect(err.message).toMatch(/git dependencies are not installed here/);
+  });
+
+  it('keeps one npm cache per app, and empties one that grew past its limit', async () => {
+    await install({ ms: '2.1.3' }, { app: 'one' });
+    await rm(join(dir, 'node_modules'), { recursive: true });
+    await install({ ms: '2.1.3' }, { app: 'two' });
+    expect((await readdir(cacheRoot)).sort()).toEqual(expect.arrayContaining(['one', 'two']));
+    expect(await readdir(join(cacheRoot, 'one'))).toContain('_cacache');
+    const small = new NpmDependencyInstaller({
+      docker,
+      builderImage,
+      extraCaFile: EXTRA_CA,
+      cacheRoot,
+      maxCacheBytes: 1024,
+    });
+    await rm(join(dir, 'node_modules'), { recursive: true });
+    const { lines } = await install({ ms: '2.1.3' }, { app: 'one', using: small });
+    expect(lines).toContain("the app's npm cache was larger than 1 KiB: starting with an empty one");
   });
 });

@@ -1,15 +1,30 @@
-import { lchown, lstat, readdir } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { DomainError, ErrorCode, Labels, type LogSink } from '@sidecar/core';
+import { formatBytes } from './messages.js';
 import type { DependencyInstaller } from './prepare.js';
+import { treeSize } from './tree-size.js';
 
 export interface NpmDependencyInstallerOptions {
   docker: Docker;
   /** Node + npm image, user 1000, HOME=/home/app, no entrypoint (the runtime-image package's builderNode). */
   builderImage: string;
+  /**
+   * Host folder holding one npm cache per app (`<data dir>/npm-cache`): an app's builds reuse its
+   * downloads, and no app's build can write into what another app's build reads.
+   */
+  cacheRoot: string;
+  /** An app's cache larger than this is emptied before its next install; default 1 GiB. */
+  maxCacheBytes?: number;
+  /** The only registry npm uses, whatever the bundle says; default the public npm registry. */
+  registry?: string;
+  /** HTTP(S) proxy for npm, from the platform's settings only. */
+  proxy?: string;
+  /** Hosts npm reaches without the proxy (npm's `noproxy`). */
+  noProxy?: string;
   /**
    * "Extra CA file for builds": a PEM bundle npm must trust besides its built-in CAs, for
    * networks that intercept TLS (a corporate proxy). Mounted read-only; NODE_EXTRA_CA_CERTS points at it.
@@ -17,68 +32,80 @@ export interface NpmDependencyInstallerOptions {
   extraCaFile?: string;
   memoryBytes?: number;
   timeoutMs?: number;
-  /** Named volume for npm's cache; default `sidecar-npm-cache`. */
-  cacheVolume?: string;
 }
 
-/** Named volume holding npm's cache between builds, so repeat installs mostly skip downloads. */
-export const NPM_CACHE_VOLUME = 'sidecar-npm-cache';
+import { DEFAULT_NPM_REGISTRY } from '@sidecar/core';
+export { DEFAULT_NPM_REGISTRY };
+const DEFAULT_MAX_CACHE_BYTES = 1024 * 1024 * 1024;
 const BUILD_UID = 1000;
 const CA_PATH = '/etc/sidecar/extra-ca.pem';
-// Lifecycle scripts off: a dependency's install script is arbitrary code from the internet.
-const NPM_INSTALL = [
-  'npm',
-  'install',
-  '--omit=dev',
-  '--ignore-scripts',
-  '--no-audit',
-  '--no-fund',
-  '--no-update-notifier',
-];
+const CACHE_PATH = '/home/app/.npm';
+/** npm's `git`: a program that does not exist, so no git dependency is ever cloned (npm-policy.ts). */
+export const NO_GIT = '/nonexistent/git-dependencies-are-disabled';
+const APP_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * The npm command, every security-relevant setting given on the command line: flags outrank any
+ * config file. Lifecycle scripts off (a dependency's install script is arbitrary code from the
+ * internet); TLS always verified; the platform's registry also for a lockfile's `resolved` URLs;
+ * no user config.
+ */
+function npmInstallCommand(o: NpmDependencyInstallerOptions): string[] {
+  return [
+    'npm',
+    'install',
+    '--omit=dev',
+    '--ignore-scripts',
+    '--no-audit',
+    '--no-fund',
+    '--no-update-notifier',
+    `--registry=${o.registry ?? DEFAULT_NPM_REGISTRY}`,
+    '--replace-registry-host=always',
+    '--strict-ssl=true',
+    `--git=${NO_GIT}`,
+    `--cache=${CACHE_PATH}`,
+    '--userconfig=/dev/null',
+    ...(o.proxy ? [`--proxy=${o.proxy}`, `--https-proxy=${o.proxy}`] : []),
+    ...(o.noProxy ? [`--noproxy=${o.noProxy}`] : []),
+  ];
+}
+
 const TAIL_LINES = 12;
 
 /** Runs `npm install` for a bundle in a throwaway, locked-down container. */
 export class NpmDependencyInstaller implements DependencyInstaller {
-  private volumeReady: Promise<unknown> | undefined;
-
   constructor(private readonly opts: NpmDependencyInstallerOptions) {}
 
   async install({
     dir,
+    app,
     signal,
     log,
     labels,
   }: {
     dir: string;
+    app: string;
     signal: AbortSignal;
     log: LogSink;
     labels?: Record<string, string>;
   }): Promise<void> {
     const { docker, builderImage, extraCaFile } = this.opts;
-    const cacheVolume = this.opts.cacheVolume ?? NPM_CACHE_VOLUME;
     const timeoutMs = this.opts.timeoutMs ?? 5 * 60_000;
     const memory = this.opts.memoryBytes ?? 1024 * 1024 * 1024;
     if (signal.aborted) throw cancelled();
     await chownTree(dir, BUILD_UID); // our temp dir; npm runs as uid 1000 and must write node_modules
-    // Creating an existing volume is a no-op; once per installer is enough. A failure is retried next time.
-    this.volumeReady ??= docker.createVolume({
-      Name: cacheVolume,
-      Labels: { [Labels.managed]: 'true', [Labels.role]: 'npm-cache' },
-    });
-    await this.volumeReady.catch((err: unknown) => {
-      this.volumeReady = undefined;
-      throw err;
-    });
+    const cacheDir = await this.appCache(app, log);
 
     await removeEarlierAttempts(docker, labels?.[Labels.deploy]);
     const container = await docker.createContainer({
       Image: builderImage,
-      Cmd: NPM_INSTALL,
+      Cmd: npmInstallCommand(this.opts),
       User: `${BUILD_UID}:${BUILD_UID}`,
       WorkingDir: '/build',
+      // Only what we set: the image's npm_config_* defaults, and nothing from the bundle.
       Env: [
         'HOME=/home/app',
-        'npm_config_cache=/home/app/.npm',
+        `npm_config_cache=${CACHE_PATH}`,
         ...(extraCaFile ? [`NODE_EXTRA_CA_CERTS=${CA_PATH}`] : []),
       ],
       Labels: { ...labels, [Labels.managed]: 'true', [Labels.kind]: 'npm-install' },
@@ -87,7 +114,7 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       HostConfig: {
         Mounts: [
           { Type: 'bind', Source: resolve(dir), Target: '/build' },
-          { Type: 'volume', Source: cacheVolume, Target: '/home/app/.npm' },
+          { Type: 'bind', Source: resolve(cacheDir), Target: CACHE_PATH },
           ...(extraCaFile
             ? [{ Type: 'bind' as const, Source: resolve(extraCaFile), Target: CA_PATH, ReadOnly: true }]
             : []),
@@ -140,7 +167,9 @@ export class NpmDependencyInstaller implements DependencyInstaller {
         const { State } = await container.inspect();
         const why = State.OOMKilled
           ? `ran out of memory (limit ${Math.round(memory / 1024 / 1024)} MiB)`
-          : `failed (exit ${StatusCode})`;
+          : tail.some((l) => l.includes(NO_GIT))
+            ? `failed: a dependency (maybe not a direct one) is a git dependency, and git dependencies are not installed here (exit ${StatusCode})`
+            : `failed (exit ${StatusCode})`;
         throw new DomainError(ErrorCode.buildFailed, `npm install ${why}: ${tail.join('\n')}`);
       }
     } catch (err) {
@@ -152,7 +181,26 @@ export class NpmDependencyInstaller implements DependencyInstaller {
       await container.remove({ force: true }).catch(() => {});
     }
   }
+
+  /**
+   * The app's own npm cache folder, created owned by the build user; emptied first when it has grown
+   * past the limit (each build can add what it downloaded, so it is bounded between builds).
+   */
+  private async appCache(app: string, log: LogSink): Promise<string> {
+    if (!APP_NAME.test(app)) throw new Error(`npm cache: "${app}" is not an app name`);
+    const dir = join(this.opts.cacheRoot, app);
+    const max = this.opts.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES;
+    if ((await treeSize(dir, { stopAbove: max }).catch(notFoundAsZero)) > max) {
+      await rm(dir, { recursive: true, force: true });
+      log(`the app's npm cache was larger than ${formatBytes(max)}: starting with an empty one`);
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await lchown(dir, BUILD_UID, BUILD_UID);
+    return dir;
+  }
 }
+
+const notFoundAsZero = (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 0 : Promise.reject(err));
 
 const cancelled = (cause?: unknown) => new DomainError(ErrorCode.cancelled, 'dependency install cancelled', { cause });
 

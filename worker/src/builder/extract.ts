@@ -1,7 +1,8 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { DomainError, type BundleLimits } from '@sidecar/core';
 import { ArchiveDataError, detectFormat, readTar, readZip, type ArchiveFormat } from './archive-readers.js';
-import { BundleWriter, formatBytes, invalid, tooLarge, type ArchiveEntry } from './bundle-writer.js';
+import { BundleWriter, type ArchiveEntry } from './bundle-writer.js';
+import { formatBytes, invalid, shownName, tooLarge } from './messages.js';
 
 export interface ExtractBundleOptions {
   /** File path of the uploaded bundle. */
@@ -13,7 +14,7 @@ export interface ExtractBundleOptions {
 }
 
 export interface ExtractedBundle {
-  /** Regular files, relative POSIX paths after stripping a wrapping folder, sorted. */
+  /** Regular files, relative POSIX paths after stripping a wrapping folder, in archive order. */
   files: string[];
   /** Bytes actually written (not what headers claimed). */
   unpackedBytes: number;
@@ -71,7 +72,7 @@ function classify(err: unknown, format: ArchiveFormat, entry: string | undefined
   if (!(err instanceof Error) || err instanceof DomainError) return err;
   const { code, syscall } = err as NodeJS.ErrnoException;
   if (syscall) return err;
-  const where = entry === undefined ? '' : ` (at entry "${entry}")`;
+  const where = entry === undefined ? '' : ` (at entry "${shownName(entry)}")`;
   if (code?.startsWith('Z_') && format === 'tar.gz')
     return invalid(`corrupt archive: the gzip data is damaged${where}: ${err.message}`);
   if (code?.startsWith('ERR_') && code !== 'ERR_STREAM_PREMATURE_CLOSE') return err;

@@ -7,6 +7,7 @@ export {
   type PrepareBundleOptions,
   type PreparedBundle,
 } from './prepare.js';
-export { NpmDependencyInstaller, NPM_CACHE_VOLUME, type NpmDependencyInstallerOptions } from './dependencies.js';
+export { NpmDependencyInstaller, DEFAULT_NPM_REGISTRY, type NpmDependencyInstallerOptions } from './dependencies.js';
+export { sweepBuildLeftovers, type BuildLeftoversOptions } from './build-leftovers.js';
 export { DockerImageBuilder, type DockerImageBuilderOptions, type ImageBuildStrategy } from './image-builder.js';
 export type { ArchiveFormat } from './archive-readers.js';

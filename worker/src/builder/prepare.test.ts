@@ -1,22 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pack } from 'tar-stream';
-import { DEFAULT_BUNDLE_LIMITS, DomainError } from '@sidecar/core';
+import { DEFAULT_BUNDLE_LIMITS, DomainError, Labels, type BundleLimits } from '@sidecar/core';
 import { prepareBundle, type DependencyInstaller } from './prepare.js';
-
-async function tgz(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => p.on('end', resolve));
-  for (const [name, content] of Object.entries(files)) p.entry({ name }, content);
-  p.finalize();
-  await ended;
-  return gzipSync(Buffer.concat(chunks));
-}
+import { tgzOf } from './test-support/tar.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -34,14 +23,19 @@ class RecordingInstaller implements DependencyInstaller {
   }
 }
 
-async function prepare(files: Record<string, string>, installer?: DependencyInstaller) {
+async function prepare(
+  files: Record<string, string>,
+  installer?: DependencyInstaller,
+  limits: Partial<BundleLimits> = {},
+) {
   const source = join(dir, 'upload.tgz');
-  await writeFile(source, await tgz(files));
+  await writeFile(source, await tgzOf(files));
   const lines: string[] = [];
   const result = await prepareBundle({
     source,
     workDir: join(dir, 'work'),
-    limits: DEFAULT_BUNDLE_LIMITS,
+    limits: { ...DEFAULT_BUNDLE_LIMITS, ...limits },
+    labels: { [Labels.app]: 'demo' },
     signal: new AbortController().signal,
     log: (l) => lines.push(l),
     ...(installer ? { installer } : {}),
@@ -130,5 +124,50 @@ describe('prepareBundle', () => {
     expect(JSON.parse(await readFile(join(bundle, '.sidecar/manifest.json'), 'utf8'))).toMatchObject({
       mode: 'handler',
     });
+  });
+
+  it("drops the bundle's .npmrc before installing, and says so", async () => {
+    const installer = new RecordingInstaller();
+    const { dir: bundle, lines } = await prepare(
+      {
+        'package.json': '{"dependencies": {"ms": "^2.1.3"}}',
+        'index.js': '',
+        '.npmrc': 'registry=http://evil.example/\n',
+        '.yarnrc': 'registry "http://evil.example/"\n',
+      },
+      installer,
+    );
+    expect(existsSync(join(bundle, '.npmrc'))).toBe(false);
+    expect(lines).toContain(
+      "ignored the bundle's .npmrc (left out of the build and the image): npm runs with the platform's registry, proxy and TLS settings",
+    );
+    expect(lines).toContain('ignored .yarnrc: dependencies are installed with npm, which does not read it');
+  });
+
+  it('refuses a git dependency before running npm', async () => {
+    const installer = new RecordingInstaller();
+    const err = (await prepare(
+      { 'package.json': '{"dependencies": {"x": "github:someone/x"}}', 'index.js': '' },
+      installer,
+    ).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('bundle_invalid');
+    expect(err.message).toMatch(/"x" is a git dependency/);
+    expect(installer.calls).toEqual([]);
+  });
+
+  it('fails a build whose installed dependencies make it larger than maxBuildBytes', async () => {
+    // What the installer writes counts: here a 2 MiB "dependency" against a 1 MiB cap.
+    const bloating: DependencyInstaller = {
+      async install({ dir: bundle }) {
+        const { mkdir } = await import('node:fs/promises');
+        await mkdir(join(bundle, 'node_modules', 'big'), { recursive: true });
+        await writeFile(join(bundle, 'node_modules', 'big', 'blob.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
+      },
+    };
+    const err = (await prepare({ 'package.json': '{"dependencies": {"big": "^1"}}', 'index.js': '' }, bloating, {
+      maxBuildBytes: 1024 * 1024,
+    }).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('bundle_too_large');
+    expect(err.message).toMatch(/^the bundle with its installed dependencies is more than 1 MiB \(the limit\)/);
   });
 });

@@ -1,22 +1,33 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
+  BundleNameRules,
   detectManifest,
   DomainError,
   ErrorCode,
+  Labels,
   needsDependencyInstall,
   type BundleFacts,
   type BundleLimits,
   type BundleManifest,
   type LogSink,
 } from '@sidecar/core';
-import { formatBytes } from './bundle-writer.js';
 import { extractBundle } from './extract.js';
+import { formatBytes, tooLarge } from './messages.js';
+import { dropBundleNpmConfig, refuseGitDependencies } from './npm-policy.js';
+import { treeSize } from './tree-size.js';
 
 /** Installs a bundle's declared dependencies into its folder. Declared here, by its one user. */
 export interface DependencyInstaller {
-  /** `labels` mark what the install creates (e.g. the deploy it belongs to). */
-  install(opts: { dir: string; signal: AbortSignal; log: LogSink; labels?: Record<string, string> }): Promise<void>;
+  /** `app` owns the build (its own npm cache); `labels` mark what the install creates (e.g. the deploy). */
+  install(opts: {
+    dir: string;
+    app: string;
+    signal: AbortSignal;
+    log: LogSink;
+    labels?: Record<string, string>;
+  }): Promise<void>;
 }
 
 export interface PrepareBundleOptions {
@@ -25,7 +36,7 @@ export interface PrepareBundleOptions {
   workDir: string;
   limits: BundleLimits;
   installer?: DependencyInstaller;
-  /** Labels for what the build creates, e.g. `sidecar.paas/deploy`. */
+  /** Labels for what the build creates: `sidecar.paas/app` (required to install dependencies), `sidecar.paas/deploy`. */
   labels?: Record<string, string>;
   signal: AbortSignal;
   log: LogSink;
@@ -62,15 +73,22 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
   log(describe(manifest));
 
   if (needsDependencyInstall(facts)) {
-    const count = Object.keys((facts.packageJson as { dependencies: object }).dependencies).length;
+    const pkg = facts.packageJson as { dependencies: object };
+    const count = Object.keys(pkg.dependencies).length;
     if (!opts.installer) {
       throw new DomainError(
         ErrorCode.buildFailed,
         'package.json declares dependencies, but this platform has no dependency installer configured',
       );
     }
+    const app = opts.labels?.[Labels.app];
+    if (app === undefined) throw new Error(`prepareBundle: installing dependencies needs the ${Labels.app} label`);
+    await yieldToLoop(); // the parse of a big package.json just ran: let other work in before the next pass over it
+    await refuseGitDependencies(pkg as Record<string, unknown>);
+    await dropBundleNpmConfig(dir, files, log);
     log(`installing ${count} ${count === 1 ? 'dependency' : 'dependencies'} with npm`);
-    await opts.installer.install({ dir, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });
+    await opts.installer.install({ dir, app, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });
+    await checkBuildSize(dir, opts.limits.maxBuildBytes, log);
   } else if ([...files].some((f) => f.startsWith('node_modules/'))) {
     log('using the node_modules folder shipped in the bundle');
   }
@@ -82,15 +100,34 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
   return { dir, manifest, files: extracted.files };
 }
 
-/** Only regular files count (`files` lists no symlinks), so a `package.json -> /etc/shadow` is never read. */
+/**
+ * Only regular files count (`files` lists no symlinks), so a `package.json -> /etc/shadow` is never
+ * read. Parsed whole, so bounded: a file past the limit is refused before it is read.
+ */
 async function readJson(dir: string, files: ReadonlySet<string>, name: string): Promise<unknown> {
   if (!files.has(name)) return undefined;
-  const text = await readFile(join(dir, name), 'utf8');
+  const path = join(dir, name);
+  const max = BundleNameRules.maxManifestFileBytes;
+  const { size } = await stat(path);
+  if (size > max) throw tooLarge(`${name} is ${formatBytes(size)}, more than the ${formatBytes(max)} limit`);
+  const text = await readFile(path, 'utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new DomainError(ErrorCode.bundleInvalid, `${name} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** The bundle with what npm installed is what goes into the image: capped, and said in the log. */
+async function checkBuildSize(dir: string, max: number, log: LogSink): Promise<void> {
+  const size = await treeSize(dir, { stopAbove: max });
+  if (size > max) {
+    throw tooLarge(
+      `the bundle with its installed dependencies is more than ${formatBytes(max)} (the limit): ` +
+        `ship fewer or smaller dependencies`,
+    );
+  }
+  log(`bundle with dependencies: ${formatBytes(size)}`);
 }
 
 function describe(m: BundleManifest): string {
