@@ -15,7 +15,7 @@ import {
 } from '@sidecar/store';
 import { secretNameFor, validatePod, type BackendSettings } from '@sidecar/core';
 // The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
-import { checkManifest } from '../../worker/src/backends/kubernetes/manifest-check.js';
+import { checkManifest } from '@sidecar/k8s-schema';
 import { createApp } from './app.js';
 
 // GET /api/v1/apps/:app/manifests against a real Redis (global setup), isolated by a key prefix.

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paxRecord, TAR_END, tarEntry } from '../../worker/src/builder/test-support/raw-tar.js';
+import { paxRecord, TAR_END, tarEntry } from '../support/raw-tar.js';
 import { rawTar, tgzOf } from '../support/bundles.js';
 import { createApp, deploy, type DeployResult } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';

@@ -27,7 +27,7 @@ async function readTar(buf: Buffer): Promise<Record<string, string>> {
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c) => void chunks.push(c as Buffer));
       stream.on('end', () => {
         out[header.name] = Buffer.concat(chunks).toString('utf8');
         next();

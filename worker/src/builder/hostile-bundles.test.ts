@@ -8,7 +8,7 @@ import { BundleNameRules, DEFAULT_BUNDLE_LIMITS, DomainError, Labels, type Bundl
 import { tarBuffer, type TarEntry } from './test-support/tar.js';
 import { extractBundle } from './extract.js';
 import { prepareBundle, type DependencyInstaller } from './prepare.js';
-import { paxRecord, TAR_END, tarEntry } from './test-support/raw-tar.js';
+import { paxRecord, TAR_END, tarEntry } from '../../../test/support/raw-tar.js';
 
 /*
  * Bundles made to cost the worker time or memory: every one is refused (or accepted) with its documented

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@sidecar/core';
 import { tarGuard } from './tar-guard.js';
-import { paxRecord, TAR_END, tarEntry, tarHeader } from './test-support/raw-tar.js';
+import { paxRecord, TAR_END, tarEntry, tarHeader } from '../../../test/support/raw-tar.js';
 
 /** Feeds `chunks` through a guard; resolves with how many bytes it let through, or rejects. */
 async function guarded(chunks: Buffer[], max = 16 * 1024): Promise<number> {

@@ -28,7 +28,7 @@ import {
 import { isNotFound, kubeError } from './kube-errors.js';
 import { kindOps, ManagedKinds, type KindOps, type ManagedKind, type ObjectHead } from './kube-objects.js';
 import { lastAppliedOf, withLastApplied } from './last-applied.js';
-import { checkManifest } from './manifest-check.js';
+import { checkManifest } from '@sidecar/k8s-schema';
 import { jobPodOutcome, podViewOf, type EventLike, type JobPodOutcome, type PodLike } from './pod-view.js';
 import { rolloutState, type DeploymentLike } from './rollout-status.js';
 import { watchUntil } from './watch-until.js';

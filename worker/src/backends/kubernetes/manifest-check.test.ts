@@ -7,7 +7,7 @@ import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { KubernetesTarget } from './kubernetes-target.js';
-import { checkManifest } from './manifest-check.js';
+import { checkManifest } from '@sidecar/k8s-schema';
 import { testApp, testRelease, testSettings } from './test-support.js';
 
 /**

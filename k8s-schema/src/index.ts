@@ -1,0 +1,1 @@
+export { CHECKED_KINDS, checkManifest } from './manifest-check.js';
