@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { cutLine } from './deploy-log.js';
 import { followStream } from './follow.js';
 import type { Keys } from './keys.js';
 import type { StreamHub } from './stream-hub.js';
@@ -18,8 +19,10 @@ export interface AppLogLine {
   line: string;
 }
 
-/** Lines kept per app (the stream is trimmed approximately to this length). */
-export const APP_LOG_MAX_LINES = 20_000;
+/** Lines kept per app (the stream is trimmed approximately to this length) and bytes per stored line:
+ *  an app's log stays under ~40 MB of Redis whatever it prints. */
+export const APP_LOG_MAX_LINES = 10_000;
+export const APP_LOG_MAX_LINE_BYTES = 4096;
 /** Lines older than this are dropped (default; `SIDECAR_LOG_MAX_AGE_MS` in the worker). */
 export const APP_LOG_MAX_AGE_MS = 7 * 24 * 3600_000;
 
@@ -60,7 +63,7 @@ export class AppLogStore {
         l.stream,
         ...file,
         'line',
-        l.line,
+        cutLine(l.line, APP_LOG_MAX_LINE_BYTES),
       );
     }
     // Stream ids begin with the time a line was stored: everything before the age limit goes.

@@ -149,7 +149,9 @@ export function isStoreUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   return (
     e.name === 'MaxRetriesPerRequestError' ||
-    /Command timed out|Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING/.test(e.message)
+    /Command timed out|Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|^OOM /.test(
+      e.message,
+    )
   );
 }
 

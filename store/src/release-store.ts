@@ -27,6 +27,19 @@ export class ReleaseStore {
     await this.redis.hset(this.k.appReleases(app), String(version), JSON.stringify({ ...r, imagePruned: true }));
   }
 
+  /**
+   * Keeps the records of the newest `keepNewest` releases and of `alsoKeep` (the current one); older
+   * records go (their images went long before: only the newest SIDECAR_KEEP_RELEASES keep theirs, so
+   * nothing older can be rolled back to). Returns how many were removed.
+   */
+  async retain(app: string, opts: { keepNewest: number; alsoKeep: Array<number | null> }): Promise<number> {
+    const versions = (await this.redis.hkeys(this.k.appReleases(app))).map(Number).sort((a, b) => b - a);
+    const keep = new Set([...versions.slice(0, opts.keepNewest), ...opts.alsoKeep]);
+    const gone = versions.filter((v) => !keep.has(v));
+    if (gone.length > 0) await this.redis.hdel(this.k.appReleases(app), ...gone.map(String));
+    return gone.length;
+  }
+
   /** Newest first. */
   async list(app: string): Promise<Release[]> {
     const all = await this.redis.hvals(this.k.appReleases(app));

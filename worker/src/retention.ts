@@ -35,5 +35,14 @@ export async function pruneReleaseImages(opts: {
     await opts.stores.releases.markPruned(opts.app, r.version);
     opts.log?.(`retention: removed the image of v${r.version} (${r.image})`);
   }
+  // The records themselves: a bounded history per app in Redis (never the current release).
+  const forgotten = await opts.stores.releases.retain(opts.app, {
+    keepNewest: Math.max(RELEASE_RECORDS_KEPT, opts.keep),
+    alsoKeep: [app?.currentRelease ?? null],
+  });
+  if (forgotten > 0) opts.log?.(`retention: forgot ${forgotten} old release record(s)`);
   return removed;
 }
+
+/** Release records kept per app (their images are long gone: only the newest SIDECAR_KEEP_RELEASES keep theirs). */
+export const RELEASE_RECORDS_KEPT = 100;

@@ -28,6 +28,13 @@ export const PlatformEnv = z.object({
     .string()
     .default('sidecar:')
     .describe('Key prefix, to share one Redis between platforms (and tests).'),
+  SIDECAR_REDIS_MAX_MEMORY: z
+    .string()
+    .regex(/^\d+(kb|mb|gb)?$/i, 'a size Redis understands, e.g. 512mb or 2gb')
+    .default('1gb')
+    .describe(
+      "The embedded Redis's memory limit (`maxmemory`), with `noeviction`: at the limit writes fail loudly (API: 503 `store_unavailable`) and nothing is ever evicted silently.",
+    ),
   SIDECAR_EMBEDDED_REDIS_PORT: z.coerce
     .number()
     .int()

@@ -11,6 +11,8 @@ import { Child, type ChildSpec } from './child.js';
 export async function startEmbeddedRedis(opts: {
   dataDir: string;
   port: number;
+  /** `maxmemory` (e.g. 1gb); at the limit writes fail (noeviction): state is never evicted silently. */
+  maxMemory: string;
   /** How its lines and state changes are reported (as for every supervised child). */
   report: Pick<ChildSpec, 'onLine' | 'onState' | 'onGiveUp'>;
 }): Promise<{ url: string; child: Child }> {
@@ -35,6 +37,10 @@ export async function startEmbeddedRedis(opts: {
       'yes',
       '--appendfsync',
       'everysec',
+      '--maxmemory',
+      opts.maxMemory,
+      '--maxmemory-policy',
+      'noeviction',
       '--save',
       '',
       '--loglevel',

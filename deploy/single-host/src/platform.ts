@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     const embedded = await startEmbeddedRedis({
       dataDir,
       port: config.SIDECAR_EMBEDDED_REDIS_PORT ?? (await freePort()),
+      maxMemory: config.SIDECAR_REDIS_MAX_MEMORY,
       report: report('redis'),
     });
     redis = embedded.child;
