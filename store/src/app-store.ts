@@ -4,6 +4,10 @@ import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
 import type { SecretBox } from './secret-box.js';
 
+/** Where a sealed value belongs (its associated data): a ciphertext moved elsewhere does not open. */
+const secretPlace = (app: string, key: string) => `app/${app}/secret/${key}`;
+const tlsKeyPlace = (app: string) => `app/${app}/tls.key`;
+
 /** Apps as JSON documents; the `apps` set is the index. */
 export class AppStore {
   constructor(
@@ -18,8 +22,10 @@ export class AppStore {
   private seal(app: App): App {
     const box = this.requireBox();
     return {
-      ...this.mapKey(app, (v) => box.seal(v)),
-      secrets: Object.fromEntries(Object.entries(app.secrets).map(([k, v]) => [k, box.seal(v)])),
+      ...this.mapKey(app, (v) => box.seal(v, tlsKeyPlace(app.name))),
+      secrets: Object.fromEntries(
+        Object.entries(app.secrets).map(([k, v]) => [k, box.seal(v, secretPlace(app.name, k))]),
+      ),
     };
   }
 
@@ -28,8 +34,10 @@ export class AppStore {
     // Apps stored before a sidecar setting existed lack it: they get its default (`logs` on).
     const withDefaults = { ...stored, sidecars: { ...APP_DEFAULTS.sidecars, ...stored.sidecars } };
     return {
-      ...this.mapKey(withDefaults, (v) => box.open(v)),
-      secrets: Object.fromEntries(Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v)])),
+      ...this.mapKey(withDefaults, (v) => box.open(v, tlsKeyPlace(stored.name))),
+      secrets: Object.fromEntries(
+        Object.entries(stored.secrets).map(([k, v]) => [k, box.open(v, secretPlace(stored.name, k))]),
+      ),
     };
   }
 
@@ -45,7 +53,7 @@ export class AppStore {
     return this.box;
   }
 
-  /** Re-seals every app's secrets with the active key (key rotation); returns how many values moved. */
+  /** Re-seals every app's secrets with the active key and associated data (key rotation, v1 values); returns how many moved. */
   async reseal(): Promise<number> {
     let moved = 0;
     for (const name of await this.redis.smembers(this.k.apps)) {
@@ -55,7 +63,7 @@ export class AppStore {
           ...Object.values(stored.secrets),
           ...(stored.sidecars?.tls?.key !== undefined ? [stored.sidecars.tls.key] : []),
         ];
-        const stale = sealed.filter((v) => this.requireBox().keyIdOf(v) !== this.requireBox().activeKeyId).length;
+        const stale = sealed.filter((v) => this.requireBox().isStale(v)).length;
         if (stale === 0) return undefined;
         moved += stale;
         return { next: this.seal(this.open(stored)) };

@@ -4,15 +4,18 @@ import { dirname, join } from 'node:path';
 
 /**
  * App secrets at rest: AES-256-GCM with a random 96-bit IV per value, sealed as
- * `v1:<keyId>:<iv>:<tag>:<ciphertext>` (base64url). Several keys may be loaded:
- * the first seals, any opens — that is how keys are rotated (docs/operations.md).
+ * `v2:<keyId>:<iv>:<tag>:<ciphertext>` (base64url), with the value's place (app and key name) as
+ * associated data: a ciphertext copied to another app or another key does not open. Several keys
+ * may be loaded: the first seals, any opens — that is how keys are rotated (docs/operations.md).
+ * `v1` values (no associated data) still open, and are re-sealed as `v2` at the worker's start.
  */
 export interface SecretKey {
   id: string;
   key: Buffer;
 }
 
-const PREFIX = 'v1';
+const PREFIX = 'v2';
+const LEGACY = 'v1';
 
 export class SecretBox {
   private readonly byId: Map<string, Buffer>;
@@ -31,10 +34,12 @@ export class SecretBox {
     return this.keys[0]!.id;
   }
 
-  seal(plain: string): string {
+  /** Seals `plain` for one place (`context`, e.g. `app/KEY`): it opens only with the same context. */
+  seal(plain: string, context: string): string {
     const { id, key } = this.keys[0]!;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return [
       PREFIX,
@@ -45,9 +50,9 @@ export class SecretBox {
     ].join(':');
   }
 
-  open(sealed: string): string {
+  open(sealed: string, context: string): string {
     const [prefix, id, iv, tag, ct] = sealed.split(':');
-    if (prefix !== PREFIX || !id || iv === undefined || tag === undefined || ct === undefined)
+    if ((prefix !== PREFIX && prefix !== LEGACY) || !id || iv === undefined || tag === undefined || ct === undefined)
       throw new Error('secrets: a stored value is not sealed');
     const key = this.byId.get(id);
     if (!key)
@@ -56,7 +61,18 @@ export class SecretBox {
       );
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+    if (prefix === PREFIX) decipher.setAAD(Buffer.from(context, 'utf8'));
+    try {
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+    } catch {
+      throw new Error(`secrets: the value of ${context} does not open (it was sealed for another place, or altered)`);
+    }
+  }
+
+  /** Whether a value should be sealed again: by an older key, or in the format without associated data. */
+  isStale(sealed: string): boolean {
+    const [prefix, id] = sealed.split(':');
+    return prefix !== PREFIX || id !== this.activeKeyId;
   }
 
   keyIdOf(sealed: string): string | undefined {

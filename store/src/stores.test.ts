@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { APP_DEFAULTS, type App, type Deploy } from '@sidecar/core';
-import { connectRedis, createStores, SecretBox } from './index.js';
+import { connectRedis, createStores, newTokenSecret, SecretBox } from './index.js';
 
 // The stores against a real Redis, many writers at once on one shared connection (as in the worker).
 const redis = connectRedis(inject('redisUrl'));
@@ -70,7 +70,7 @@ describe('secrets at rest', () => {
     await stores.apps.create({ ...app('sealed'), secrets: { DB_PASSWORD: 'hunter2-in-clear' } });
     const raw = (await redis.get(stores.keys.app('sealed')))!;
     expect(raw).not.toContain('hunter2-in-clear');
-    expect(JSON.parse(raw).secrets.DB_PASSWORD).toMatch(/^v1:a:/);
+    expect(JSON.parse(raw).secrets.DB_PASSWORD).toMatch(/^v2:a:/);
     expect((await stores.apps.get('sealed')).secrets).toEqual({ DB_PASSWORD: 'hunter2-in-clear' });
   });
 
@@ -79,13 +79,72 @@ describe('secrets at rest', () => {
     const oldKey = (box as unknown as { keys: Array<{ id: string; key: Buffer }> }).keys[0]!;
     const rotating = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([newKey, oldKey]));
     expect(await rotating.apps.reseal()).toBeGreaterThanOrEqual(1);
-    expect(JSON.parse((await redis.get(stores.keys.app('sealed')))!).secrets.DB_PASSWORD).toMatch(/^v1:b:/);
+    expect(JSON.parse((await redis.get(stores.keys.app('sealed')))!).secrets.DB_PASSWORD).toMatch(/^v2:b:/);
     const rotated = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([newKey]));
     expect((await rotated.apps.get('sealed')).secrets).toEqual({ DB_PASSWORD: 'hunter2-in-clear' });
     // With only the old key, the value can no longer be opened, and the error says which key is missing.
     const stale = createStores(redis, stores.keys.apps.replace(/apps$/, ''), new SecretBox([oldKey]));
     await expect(stale.apps.get('sealed')).rejects.toThrow(/sealed with key "b", which is not loaded/);
     await Promise.all([rotating.close(), rotated.close(), stale.close()]);
+  });
+
+  it('a ciphertext moved to another app or another key name does not open (the place is associated data)', async () => {
+    await stores.apps.create({ ...app('victim'), secrets: { TOKEN: 'victim-secret' } });
+    await stores.apps.create({ ...app('thief'), secrets: { MINE: 'x' } });
+    const victim = JSON.parse((await redis.get(stores.keys.app('victim')))!);
+    const thief = JSON.parse((await redis.get(stores.keys.app('thief')))!);
+    // Someone with write access to Redis copies the victim's sealed value into their own app.
+    thief.secrets.MINE = victim.secrets.TOKEN;
+    await redis.set(stores.keys.app('thief'), JSON.stringify(thief));
+    await expect(stores.apps.get('thief')).rejects.toThrow(/the value of app\/thief\/secret\/MINE does not open/);
+    // Under another name in the same app it does not open either.
+    victim.secrets.OTHER = victim.secrets.TOKEN;
+    await redis.set(stores.keys.app('victim'), JSON.stringify(victim));
+    await expect(stores.apps.get('victim')).rejects.toThrow(/secret\/OTHER does not open/);
+  });
+
+  it('values of the older format (no associated data) still open, and reseal moves them to the new one', async () => {
+    const k = (box as unknown as { keys: Array<{ id: string; key: Buffer }> }).keys[0]!;
+    const { createCipheriv } = await import('node:crypto');
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', k.key, iv);
+    const ct = Buffer.concat([c.update('legacy-value', 'utf8'), c.final()]);
+    const v1 = [
+      'v1',
+      k.id,
+      iv.toString('base64url'),
+      c.getAuthTag().toString('base64url'),
+      ct.toString('base64url'),
+    ].join(':');
+    // A platform of its own: the other tests here leave values this one's reseal must not meet.
+    const own = createStores(redis, `t-${randomUUID().slice(0, 8)}:`, box);
+    await redis.set(own.keys.app('old'), JSON.stringify({ ...app('old'), secrets: { LEGACY: v1 } }));
+    await redis.sadd(own.keys.apps, 'old');
+    expect((await own.apps.get('old')).secrets).toEqual({ LEGACY: 'legacy-value' });
+    expect(await own.apps.reseal()).toBe(1);
+    expect(JSON.parse((await redis.get(own.keys.app('old')))!).secrets.LEGACY).toMatch(/^v2:/);
+    expect((await own.apps.get('old')).secrets).toEqual({ LEGACY: 'legacy-value' });
+    await own.close();
+  });
+});
+
+describe('the platform admin token', () => {
+  it('replaces an earlier platform admin token, never a token a user named "admin"', async () => {
+    const userAdmin = newTokenSecret();
+    await stores.tokens.put(userAdmin, {
+      name: 'admin',
+      role: 'admin',
+      apps: null,
+      createdAt: new Date().toISOString(),
+    });
+    const first = newTokenSecret();
+    await stores.tokens.ensureAdmin(first);
+    await stores.tokens.ensureAdmin(first); // idempotent
+    const second = newTokenSecret();
+    await stores.tokens.ensureAdmin(second); // the operator changed SIDECAR_ADMIN_TOKEN
+    expect(await stores.tokens.lookup(first)).toBeNull();
+    expect(await stores.tokens.lookup(second)).toMatchObject({ role: 'admin', platform: true });
+    expect(await stores.tokens.lookup(userAdmin)).toMatchObject({ name: 'admin', role: 'admin' });
   });
 });
 

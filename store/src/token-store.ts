@@ -8,6 +8,8 @@ export interface TokenInfo {
   role: Role;
   /** null = every app */ apps: string[] | null;
   createdAt: string;
+  /** The platform's own admin token (SIDECAR_ADMIN_TOKEN or the generated one), replaced when it changes. */
+  platform?: true;
 }
 
 /** Tokens are stored only as SHA-256 hashes; the secret is shown once, at creation. */
@@ -53,13 +55,18 @@ export class TokenStore {
     return true;
   }
 
-  /** Makes `secret` the admin token (idempotent; replaces an earlier admin token of the same name). */
+  /**
+   * Makes `secret` the platform's admin token (idempotent). An earlier platform admin token (the
+   * operator changed it) is revoked; a token a user created is never touched, whatever its name.
+   */
   async ensureAdmin(secret: string): Promise<void> {
     const all = await this.redis.hgetall(this.k.tokens);
     const stale = Object.entries(all)
-      .filter(([hash, raw]) => hash !== hashToken(secret) && (JSON.parse(raw) as TokenInfo).name === 'admin')
+      .filter(([hash, raw]) => hash !== hashToken(secret) && (JSON.parse(raw) as TokenInfo).platform === true)
       .map(([hash]) => hash);
     if (stale.length) await this.redis.hdel(this.k.tokens, ...stale);
-    await this.put(secret, { name: 'admin', role: 'admin', apps: null, createdAt: new Date().toISOString() });
+    const current = all[hashToken(secret)];
+    const createdAt = current ? (JSON.parse(current) as TokenInfo).createdAt : new Date().toISOString();
+    await this.put(secret, { name: 'admin', role: 'admin', apps: null, createdAt, platform: true });
   }
 }
