@@ -71,6 +71,15 @@ describe('health', () => {
     await redis.del(stores.keys.workerHeartbeat);
   });
 
+  it('sends the usual security headers, and a policy that forbids framing the dashboard', async () => {
+    const res = await request(app).get('/healthz');
+    expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(res.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+  });
+
   it('/metrics speaks the Prometheus text format and counts requests', async () => {
     await request(app).get('/healthz');
     const res = await request(app).get('/metrics');

@@ -1,4 +1,5 @@
 import express from 'express';
+import helmet from 'helmet';
 import { DomainError, ErrorCode } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
@@ -43,6 +44,29 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // The usual security headers on every response; the dashboard's policy: its own scripts only, never framed.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          // Charts and the timeline set element styles at run time.
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      // Served over plain HTTP on loopback by default; HSTS belongs to whatever terminates TLS in front.
+      strictTransportSecurity: false,
+      xFrameOptions: { action: 'deny' },
+    }),
+  );
   const metrics = createMetrics();
   const repos = deps.git ? new GitRepos(deps.git) : undefined;
   const apps = new AppService(deps.stores, deps.queues, deps.urlFor, repos ? (name) => repos.remove(name) : undefined);
