@@ -7,7 +7,7 @@ import { rawTar, tgzOf } from '../support/bundles.js';
 import { createApp, deploy, type DeployResult } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
-import { type Bystander, expectUnharmed, startBystander } from './support/bystander.js';
+import { type Bystander, expectUnharmed, startBystander } from '../support/bystander.js';
 
 /*
  * Hostile bundles, each sent as a tenant would (POST /api/v1/apps/:app/deploys), each refused with the

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import { tgzOf } from '../../support/bundles.js';
-import { createApp, deploy } from '../../support/deploys.js';
-import type { RunningPlatform } from '../../support/platform.js';
+import { tgzOf } from './bundles.js';
+import { createApp, deploy } from './deploys.js';
+import type { RunningPlatform } from './platform.js';
 
 /**
  * The witnesses of an abuse test file: an app of another tenant that must keep serving while the
