@@ -1,21 +1,8 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { DomainError, ErrorCode, isValidAppName } from '@sidecar/core';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import { CreateTokenBody, parseInput } from '@sidecar/core/wire';
 import { newTokenSecret, tokenIdOf, type Stores } from '@sidecar/store';
 import { assertAdmin } from '../http/auth.js';
-import { parseBody } from '../services/app-service.js';
-
-const CreateToken = z
-  .object({
-    name: z.string().min(1).max(64),
-    apps: z
-      .array(z.string().refine((a) => a === '*' || isValidAppName(a), 'each app must be a valid app name or "*"'))
-      .min(1)
-      .max(1000)
-      .optional(),
-    role: z.enum(['admin', 'deployer']).optional(),
-  })
-  .strict();
 
 /**
  * Tokens (admin only). POST: a new token; its secret is in this response only, stored hashed.
@@ -26,7 +13,7 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
   const r = Router();
   r.post('/tokens', async (req, res) => {
     assertAdmin(req.token);
-    const b = parseBody(CreateToken, req.body);
+    const b = parseInput(CreateTokenBody, req.body);
     const role = b.role ?? 'deployer';
     // Explicit scopes: a deployer names its apps ("*" for all); an admin has no list to be misread.
     if (role === 'deployer' && b.apps === undefined) {
