@@ -84,6 +84,13 @@ export const platformPaths: ZodOpenApiPathsObject = {
       errors: ['forbidden'],
     }),
   },
+  '/api/v1/whoami': {
+    get: apiOp({
+      tags: ['tokens'],
+      summary: 'The token this request is made with (any role; never its secret)',
+      responses: { '200': json('The token', TokenView) },
+    }),
+  },
   '/api/v1/tokens/{id}': {
     delete: apiOp({
       tags: ['tokens'],

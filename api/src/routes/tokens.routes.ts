@@ -7,6 +7,7 @@ import { assertAdmin } from '../http/auth.js';
 /**
  * Tokens (admin only). POST: a new token; its secret is in this response only, stored hashed.
  * GET: every token's id, name, role, apps and creation time (never a secret).
+ * GET /whoami (any token): the request's own token, as GET /tokens lists it.
  * DELETE /tokens/:id: revoked at once (the API, git pushes and the dashboard stop accepting it).
  */
 export function tokensRoutes(deps: { stores: Stores }): Router {
@@ -29,6 +30,10 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
     const secret = newTokenSecret();
     await deps.stores.tokens.put(secret, info);
     res.status(201).json({ id: tokenIdOf(secret), ...info, token: secret });
+  });
+  // Any token: which one this is (the CLI's `login` and `whoami`). Never the secret.
+  r.get('/whoami', (req, res) => {
+    res.json({ id: req.tokenId, ...req.token });
   });
   r.get('/tokens', async (req, res) => {
     assertAdmin(req.token);
