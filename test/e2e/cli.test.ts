@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, sidecar } from '../support/cli.js';
+import { type CliResult, SIDECAR_BIN, sidecar } from '../support/cli.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
@@ -33,7 +33,10 @@ async function appFolder(name: string, version: string, extra: Record<string, st
     'index.js': `const fs = require('node:fs'); const path = require('node:path');
 const list = (d, p = '') => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
   e.isDirectory() ? list(path.join(d, e.name), p + e.name + '/') : [p + e.name]);
-module.exports = (req, res) => res.end(JSON.stringify({ version: '${version}', files: list(__dirname) }));`,
+module.exports = (req, res) => {
+  console.log(req.method + ' ' + req.url);
+  res.end(JSON.stringify({ version: '${version}', files: list(__dirname) }));
+};`,
     ...extra,
   };
   for (const [file, text] of Object.entries(files)) {
@@ -135,12 +138,50 @@ describe.sequential('sidecar, the CLI', () => {
     await ok(['run', '-a', 'cli-web', '--', 'node', '-e', 'process.exit(0)']);
   });
 
+  it('sets config and secrets, waiting for the rollout, and never echoes a secret', async () => {
+    const set = await ok(['env', 'set', 'GREETING=hello there', 'MODE=a=b', '-a', 'cli-web']);
+    expect(set.stdout).toMatch(/Set GREETING, MODE/);
+    expect(set.stdout).toMatch(/cli-web v2 is serving/);
+    expect(JSON.parse((await ok(['env', '--json', '-a', 'cli-web'])).stdout)).toEqual({
+      env: { GREETING: 'hello there', MODE: 'a=b' },
+    });
+    const secret = await ok(['secrets', 'set', 'API_KEY=s3cr3t-value', '-a', 'cli-web']);
+    expect(secret.stdout + secret.stderr).not.toContain('s3cr3t-value');
+    expect((await ok(['secrets', '-a', 'cli-web'])).stdout).toBe('API_KEY\n');
+    expect((await run(['env', 'set', 'NOVALUE', '-a', 'cli-web'])).code).toBe(2);
+  });
+
+  it('follows the logs until Ctrl-C, then exits 0', async () => {
+    const child = spawn(process.execPath, [SIDECAR_BIN, 'logs', '-f', '-a', 'cli-web', '--tail', '0'], {
+      cwd: work,
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    const seen = new Promise<void>((r) =>
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        if (out.includes('GET /marker')) r();
+      }),
+    );
+    // The app logs nothing by itself: requests through the router until one line arrives.
+    const poke = setInterval(() => void p.get('cli-web', '/marker'), 500);
+    try {
+      await seen;
+    } finally {
+      clearInterval(poke);
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
   it('rolls back to the previous release and returns once it serves', async () => {
     const dir = await appFolder('web', 'two');
     await ok(['deploy'], { cwd: dir }); // the app from .sidecar.json
     expect((await served('cli-web')).version).toBe('two');
-    const r = await ok(['rollback'], { cwd: dir });
-    expect(r.stdout).toMatch(/cli-web v3 is serving/);
+    const r = await ok(['rollback'], { cwd: dir }); // to v3: the code of v1 with the env and secret set since
+    expect(r.stdout).toMatch(/cli-web v5 is serving/);
     expect((await served('cli-web')).version).toBe('one');
   });
 
@@ -170,6 +211,6 @@ describe.sequential('sidecar, the CLI', () => {
     expect(url).toMatch(/\/git\/cli-web\.git$/);
     // The app is now inferred from the remote, too.
     await rm(join(dir, '.sidecar.json'));
-    expect(JSON.parse((await ok(['releases', '--json'], { cwd: dir })).stdout).items).toHaveLength(3);
+    expect(JSON.parse((await ok(['releases', '--json'], { cwd: dir })).stdout).items).toHaveLength(5);
   });
 });
