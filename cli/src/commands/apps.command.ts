@@ -68,9 +68,11 @@ export function registerApps(program: Command, env: CommandEnv): void {
     .command('open')
     .description("print the app's URL, and open it where there is a browser")
     .addOption(appOption())
-    .action(async (opts: { app?: string }, cmd: Command) => {
+    .addOption(jsonOption())
+    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) => {
       const client = await env.client(contextOf(cmd));
       const app = await client.json('GET', `/apps/${await env.app(client, opts.app)}`, AppView);
+      if (opts.json) return ui.json({ name: app.name, url: app.url });
       ui.out(app.url);
       // Off a desktop (or when piped) printing the URL is all that makes sense.
       if (env.config.desktop && process.stdout.isTTY) await open(app.url).catch(() => undefined);

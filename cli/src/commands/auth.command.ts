@@ -6,7 +6,7 @@ import { ApiClient } from '../platform/client.js';
 import { readCliFile, updateCliFile } from '../platform/contexts.js';
 import { table } from '../ui.js';
 import { contextOf, jsonOption } from './options.js';
-import { readSecret } from './secret-input.js';
+import { readAll, readSecret } from './input.js';
 
 const DEFAULT_API = 'http://127.0.0.1:3000';
 
@@ -94,10 +94,4 @@ export function registerAuth(program: Command, env: CommandEnv): void {
       });
       ui.out(`Using context "${name}"`);
     });
-}
-
-async function readAll(input: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of input) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-  return text;
 }

@@ -4,7 +4,6 @@ import type { CommandEnv } from '../command-env.js';
 import { ExitCode, ExitStatus, UsageError } from '../errors.js';
 import type { ApiClient } from '../platform/client.js';
 import { deployIds, followDeploy, reportDeploy, startedDeploy } from '../platform/follow.js';
-import { table } from '../ui.js';
 import { appOption, contextOf, jsonOption, wholeNumber } from './options.js';
 
 type Vars = 'env' | 'secrets';
@@ -39,8 +38,8 @@ function varsCommand(program: Command, env: CommandEnv, kind: Vars, what: string
       if (opts.json) return ui.json({ [kind]: vars });
       const keys = Object.keys(vars).sort();
       if (keys.length === 0) return ui.note(`${app.name} has no ${kind}`);
-      if (kind === 'secrets') for (const k of keys) ui.out(k);
-      else for (const line of table(keys.map((k) => [k, vars[k]!]))) ui.out(line.replace(/^(\S+)\s+/, '$1='));
+      // Secrets are answered masked: their keys are all there is to show.
+      for (const k of keys) ui.out(kind === 'secrets' ? k : `${k}=${vars[k]}`);
     });
   group
     .command('set')

@@ -6,6 +6,7 @@ import type { CommandEnv } from '../command-env.js';
 import { ApiError, CliError, ExitCode } from '../errors.js';
 import { readCliFile, updateCliFile } from '../platform/contexts.js';
 import { appOption, contextOf } from './options.js';
+import { readAll } from './input.js';
 
 const git = promisify(execFile);
 
@@ -50,7 +51,7 @@ export function registerGit(program: Command, env: CommandEnv): void {
     .argument('[operation]', 'get, store or erase (only get answers)')
     .action(async (operation: string | undefined) => {
       if (operation !== 'get') return; // store/erase: the token lives in the CLI's file, not in git
-      const asked = parseCredentialRequest(await readStdin());
+      const asked = parseCredentialRequest(await readAll(process.stdin));
       const file = await readCliFile(env.config.configFile);
       const url = `${asked.protocol}://${asked.host}/${asked.path ?? ''}`.replace(/\/+$/, '');
       const token = file.gitCredentials[url];
@@ -92,10 +93,4 @@ function parseCredentialRequest(text: string): { protocol?: string; host?: strin
   }
   if (!out.protocol || !out.host) throw new CliError('git sent no protocol or host', ExitCode.failed);
   return out;
-}
-
-async function readStdin(): Promise<string> {
-  let text = '';
-  for await (const chunk of process.stdin) text += (chunk as Buffer).toString('utf8');
-  return text;
 }

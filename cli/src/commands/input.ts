@@ -36,3 +36,10 @@ export async function readSecret(
     output.write('\n');
   }
 }
+
+/** Everything a stream gives until it ends (a token piped in, git's credential request). */
+export async function readAll(input: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of input) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+  return text;
+}
