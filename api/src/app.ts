@@ -14,6 +14,7 @@ import { logsRoutes } from './routes/logs.routes.js';
 import { sidecarsRoutes } from './routes/sidecars.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
 import { manifestsRoutes } from './routes/manifests.routes.js';
+import { openApiRoutes } from './routes/openapi.routes.js';
 import { webRoutes } from './routes/web.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(metrics.middleware);
   app.use(healthRoutes({ stores: deps.stores, metrics, supervisorFile: deps.supervisorFile }));
+  app.use(openApiRoutes());
 
   const api = express.Router();
   api.use(

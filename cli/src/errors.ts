@@ -1,15 +1,15 @@
-/** Exit codes of every `sidecar` command (documented in `sidecar pod --help` and cli/README.md). */
+/** Exit codes of every `sidecar` command (documented in `sidecar --help` and cli/README.md). */
 export const ExitCode = {
-  /** run: the pod Succeeded (a Job completed); get/delete: done. */
+  /** Done: the deploy serves, the job exited 0, the pod Succeeded. */
   ok: 0,
-  /** run: the pod Failed or was deleted before it completed; get/delete: no such pod; any Docker error. */
+  /** Failed: an API error, a failed deploy, a pod that Failed, a Docker error. */
   failed: 1,
   /** Usage or manifest error: nothing was started. */
   usage: 2,
+  /** Stopped by Ctrl-C before what it waited for ended. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
-export type HelpTopic = 'root' | 'pod';
 
 /** A failure the user can act on; `main` prints its message on one line and exits with `exitCode`. */
 export class CliError extends Error {
@@ -21,13 +21,11 @@ export class CliError extends Error {
   }
 }
 
-/** Bad command line: the message, then the usage of `topic`, on stderr; exit 2. */
+/** A bad command line (missing app, malformed K=V, ...): the message and a pointer to --help; exit 2. */
 export class UsageError extends CliError {
-  readonly topic: HelpTopic;
-  constructor(message: string, topic: HelpTopic) {
+  constructor(message: string) {
     super(message, ExitCode.usage);
     this.name = 'UsageError';
-    this.topic = topic;
   }
 }
 
@@ -44,5 +42,27 @@ export class PodNotFoundError extends CliError {
   constructor(name: string, detail = '') {
     super(`pod "${name}" not found${detail}`, ExitCode.failed);
     this.name = 'PodNotFoundError';
+  }
+}
+
+/** An answer of the API's problem+json: the detail for people, the stable code for scripts. */
+export class ApiError extends CliError {
+  readonly code: string;
+  readonly status: number;
+  constructor(opts: { status: number; code: string; detail: string }) {
+    super(`${opts.detail} (${opts.code})`, ExitCode.failed);
+    this.name = 'ApiError';
+    this.code = opts.code;
+    this.status = opts.status;
+  }
+}
+
+/** Ends the command with this exit code, everything already said (a failed deploy, a job's own exit code). */
+export class ExitStatus extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ExitStatus';
+    this.exitCode = exitCode;
   }
 }

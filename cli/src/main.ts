@@ -1,54 +1,52 @@
-import { parseArgs, shortUsage, usage, type Command } from './args.js';
+import { fileURLToPath } from 'node:url';
+import { CommanderError } from 'commander';
+import { createCommandEnv } from './command-env.js';
 import { loadConfig } from './config.js';
-import { CliError, ExitCode, UsageError } from './errors.js';
-import { jsonLinesOutput } from './output.js';
-import { podDelete } from './pod-delete.command.js';
-import { podGet } from './pod-get.command.js';
-import { podRun } from './pod-run.command.js';
+import { CliError, ExitCode, ExitStatus } from './errors.js';
+import { buildProgram } from './program.js';
+import { createUi } from './ui.js';
 
-/** The `sidecar` process: wiring only (arguments, environment, streams); each command lives in its own file. */
-async function run(command: Command): Promise<ExitCode> {
-  if (command.kind === 'help') {
-    process.stdout.write(usage(command.topic));
-    return ExitCode.ok;
-  }
+/** The `sidecar` process: wiring only (environment, streams, exit code); each command lives in its own file. */
+async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
-  const output = jsonLinesOutput(process.stdout, process.stderr);
-  switch (command.kind) {
-    case 'pod-run':
-      return podRun(
-        { file: command.file, timeoutSeconds: command.timeoutSeconds, keep: command.keep },
-        { config, output, proc: process },
-      );
-    case 'pod-get':
-      return podGet(command.name, { config, out: process.stdout });
-    case 'pod-delete':
-      return podDelete(
-        { name: command.name, gracePeriodSeconds: command.gracePeriodSeconds },
-        { config, out: process.stdout, note: output.note },
-      );
-  }
+  const ui = createUi({ stdout: process.stdout, stderr: process.stderr, plain: config.plain });
+  const env = createCommandEnv({
+    config,
+    ui,
+    cwd: process.cwd(),
+    proc: process,
+    self: { node: process.execPath, bin: fileURLToPath(new URL('../bin/sidecar.js', import.meta.url)) },
+  });
+  await buildProgram(env).parseAsync(argv, { from: 'user' });
+  return ExitCode.ok;
 }
 
-function report(e: unknown): ExitCode {
-  if (e instanceof UsageError) {
-    process.stderr.write(`sidecar: ${e.message}\n\n${shortUsage(e.topic)}`);
-    return e.exitCode;
+function report(e: unknown): number {
+  if (e instanceof ExitStatus) return e.exitCode;
+  if (e instanceof CommanderError) {
+    // commander has printed the message (and the usage hint) already; --help and --version are not errors.
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0
+      ? ExitCode.ok
+      : ExitCode.usage;
   }
   if (e instanceof CliError) {
     process.stderr.write(`sidecar: ${e.message}\n`);
     return e.exitCode;
+  }
+  if (e instanceof Error && e.name === 'AbortError') {
+    process.stderr.write('sidecar: interrupted\n');
+    return ExitCode.interrupted;
   }
   // Not foreseen: the whole error, for a bug report.
   process.stderr.write(`sidecar: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return ExitCode.failed;
 }
 
-let code: ExitCode;
+let code: number;
 try {
-  code = await run(parseArgs(process.argv.slice(2)));
+  code = await main(process.argv.slice(2));
 } catch (e) {
   code = report(e);
 }
-// Explicit exit: idle keep-alive connections to the Docker engine must not hold the process open.
+// Explicit exit: idle keep-alive connections (Docker engine, API) must not hold the process open.
 process.exit(code);

@@ -7,7 +7,7 @@ import { DNS_LABEL } from './pod-names.js';
 
 /** A pod name from the command line; it also names a file (the control socket), so it is checked first. */
 export function podNameArg(name: string): string {
-  if (!DNS_LABEL.test(name)) throw new UsageError(`"${name}" is not a pod name (a DNS-1123 label)`, 'pod');
+  if (!DNS_LABEL.test(name)) throw new UsageError(`"${name}" is not a pod name (a DNS-1123 label)`);
   return name;
 }
 

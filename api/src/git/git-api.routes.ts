@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { DomainError, ErrorCode } from '@sidecar/core';
+import { parseInput, PatchGitBody } from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
 import { appParam } from '../routes/params.js';
 import type { GitSettings } from './git-settings.js';
@@ -28,11 +28,8 @@ export function gitApiRoutes(deps: { stores: Stores; git: GitSettings }): Router
 
   r.patch('/apps/:app/git', async (req, res) => {
     const app = await deps.stores.apps.get(appParam(req));
-    const branch = (req.body as { deployBranch?: unknown } | undefined)?.deployBranch;
-    if (branch !== null && typeof branch !== 'string') {
-      throw new DomainError(ErrorCode.invalidRequest, 'deployBranch: give a branch name, or null for main/master');
-    }
-    await repos.setDeployBranch(app, branch);
+    const { deployBranch } = parseInput(PatchGitBody, req.body);
+    await repos.setDeployBranch(app, deployBranch);
     res.json(await view(app.name, `${req.protocol}://${req.get('host')}`));
   });
 

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { DeployLogQuery, isFollow, parseInput } from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
 import type { DeployService } from '../services/deploy-service.js';
 import { assertAdmin } from '../http/auth.js';
@@ -33,8 +34,9 @@ export function deploysRoutes(deps: { stores: Stores; deploys: DeployService }):
 
   r.get('/apps/:app/deploys/:id/logs', async (req, res) => {
     const deploy = await stores.deploys.get(appParam(req), stringParam(req, 'id'));
+    const query = parseInput(DeployLogQuery, req.query);
     const sse = (req.get('accept') ?? '').includes('text/event-stream');
-    const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
+    const follow = sse || isFollow(query.follow);
     await streamDeployLog({ req, res, stores, deployId: deploy.id, follow, sse });
   });
 

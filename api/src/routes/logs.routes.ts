@@ -1,10 +1,9 @@
 import { Router, type Request, type Response } from 'express';
-import { DomainError, ErrorCode } from '@sidecar/core';
+import { AppLogsQuery, isFollow, parseInput, sinceToMs } from '@sidecar/core/wire';
 import type { AppLogLine, Stores } from '@sidecar/store';
 import { admitFollower, beginStream, clientSignal, write } from './log-stream.js';
 import { appParam } from './params.js';
 
-const MAX_TAIL = 10_000;
 /** `?tail=N` returns at most this many bytes of lines (the newest ones), whatever N is. */
 export const MAX_TAIL_BYTES = 4 * 1024 * 1024;
 
@@ -27,19 +26,16 @@ export function logsRoutes(deps: { stores: Stores }): Router {
   r.get('/apps/:app/logs', async (req, res) => {
     const app = appParam(req);
     await deps.stores.apps.get(app);
-    const tail = req.query.tail === undefined ? 100 : Number(req.query.tail);
-    if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL)
-      throw new DomainError(ErrorCode.invalidRequest, `tail: a whole number from 0 to ${MAX_TAIL}`);
-    const container =
-      typeof req.query.container === 'string' && req.query.container !== '' ? req.query.container : undefined;
-    const release = typeof req.query.release === 'string' && req.query.release !== '' ? req.query.release : undefined;
-    if (release !== undefined && !/^[1-9]\d*$/.test(release))
-      throw new DomainError(ErrorCode.invalidRequest, 'release: a release number, e.g. 3');
-    const sinceMs = parseSince(req.query.since);
+    const q = parseInput(AppLogsQuery, req.query);
+    const { tail } = q;
+    // Given empty (`?container=`) is the same as not given.
+    const container = q.container || undefined;
+    const release = q.release || undefined;
+    const sinceMs = q.since ? sinceToMs(q.since, Date.now()) : undefined;
     const keep = (l: AppLogLine) => (!container || l.container === container) && (!release || l.release === release);
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
-    const follow = sse || req.query.follow === 'true' || req.query.follow === '1';
+    const follow = sse || isFollow(q.follow);
     if (follow) admitFollower(req, res);
     const past = capBytes(
       await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) }),
@@ -51,21 +47,6 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     await stream({ req, res, stores: deps.stores, app, keep, past, follow, sse });
   });
   return r;
-}
-
-/** `?since=`: an RFC 3339 time, or a duration back from now like `90s`, `15m`, `2h`. */
-function parseSince(v: unknown): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (typeof v !== 'string') throw new DomainError(ErrorCode.invalidRequest, 'since: one value');
-  const rel = /^(\d+)(s|m|h)$/.exec(v);
-  if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[rel[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t))
-    throw new DomainError(
-      ErrorCode.invalidRequest,
-      'since: an RFC 3339 time (2026-11-27T17:00:00Z) or a duration like 15m',
-    );
-  return t;
 }
 
 /** The newest lines of `lines` (oldest first) that fit in MAX_TAIL_BYTES. */

@@ -13,11 +13,9 @@ import {
   type Pod,
   type Release,
 } from '@sidecar/core';
+import { ManifestsQuery, parseInput } from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
 import { appParam } from './params.js';
-
-export const ManifestTarget = { kubernetes: 'kubernetes', docker: 'docker' } as const;
-export type ManifestTarget = (typeof ManifestTarget)[keyof typeof ManifestTarget];
 
 /**
  * `GET /apps/:app/manifests?target=kubernetes|docker[&release=N]`: the objects the app is
@@ -30,9 +28,9 @@ export function manifestsRoutes(deps: { stores: Stores }): Router {
   const r = Router();
   r.get('/apps/:app/manifests', async (req, res) => {
     const name = appParam(req);
-    const target = targetParam(req.query.target);
+    const { target, release: version } = parseInput(ManifestsQuery, req.query);
     const app = await deps.stores.apps.get(name);
-    const release = await releaseFor(deps.stores, app, req.query.release);
+    const release = await releaseFor(deps.stores, app, version);
     // Exactly what the worker's backend applies (undefined before any worker has started).
     const backend = await deps.stores.platform.backend();
     const items =
@@ -44,19 +42,8 @@ export function manifestsRoutes(deps: { stores: Stores }): Router {
   return r;
 }
 
-function targetParam(v: unknown): ManifestTarget {
-  if (v === undefined) return ManifestTarget.kubernetes;
-  if (v === 'kubernetes' || v === 'docker') return v;
-  throw new DomainError(ErrorCode.invalidRequest, `target must be "kubernetes" or "docker", not ${JSON.stringify(v)}`);
-}
-
-async function releaseFor(stores: Stores, app: App, v: unknown): Promise<Release> {
-  if (v !== undefined) {
-    const version = Number(v);
-    if (!Number.isInteger(version) || version < 1)
-      throw new DomainError(ErrorCode.invalidRequest, `release must be a release version, not ${JSON.stringify(v)}`);
-    return stores.releases.get(app.name, version);
-  }
+async function releaseFor(stores: Stores, app: App, version: number | undefined): Promise<Release> {
+  if (version !== undefined) return stores.releases.get(app.name, version);
   if (app.currentRelease === null) {
     throw new DomainError(
       ErrorCode.noRelease,

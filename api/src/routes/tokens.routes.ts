@@ -1,32 +1,20 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { DomainError, ErrorCode, isValidAppName } from '@sidecar/core';
+import { DomainError, ErrorCode } from '@sidecar/core';
+import { CreateTokenBody, parseInput } from '@sidecar/core/wire';
 import { newTokenSecret, tokenIdOf, type Stores } from '@sidecar/store';
 import { assertAdmin } from '../http/auth.js';
-import { parseBody } from '../services/app-service.js';
-
-const CreateToken = z
-  .object({
-    name: z.string().min(1).max(64),
-    apps: z
-      .array(z.string().refine((a) => a === '*' || isValidAppName(a), 'each app must be a valid app name or "*"'))
-      .min(1)
-      .max(1000)
-      .optional(),
-    role: z.enum(['admin', 'deployer']).optional(),
-  })
-  .strict();
 
 /**
  * Tokens (admin only). POST: a new token; its secret is in this response only, stored hashed.
  * GET: every token's id, name, role, apps and creation time (never a secret).
+ * GET /whoami (any token): the request's own token, as GET /tokens lists it.
  * DELETE /tokens/:id: revoked at once (the API, git pushes and the dashboard stop accepting it).
  */
 export function tokensRoutes(deps: { stores: Stores }): Router {
   const r = Router();
   r.post('/tokens', async (req, res) => {
     assertAdmin(req.token);
-    const b = parseBody(CreateToken, req.body);
+    const b = parseInput(CreateTokenBody, req.body);
     const role = b.role ?? 'deployer';
     // Explicit scopes: a deployer names its apps ("*" for all); an admin has no list to be misread.
     if (role === 'deployer' && b.apps === undefined) {
@@ -42,6 +30,10 @@ export function tokensRoutes(deps: { stores: Stores }): Router {
     const secret = newTokenSecret();
     await deps.stores.tokens.put(secret, info);
     res.status(201).json({ id: tokenIdOf(secret), ...info, token: secret });
+  });
+  // Any token: which one this is (the CLI's `login` and `whoami`). Never the secret.
+  r.get('/whoami', (req, res) => {
+    res.json({ id: req.tokenId, ...req.token });
   });
   r.get('/tokens', async (req, res) => {
     assertAdmin(req.token);

@@ -1,72 +1,14 @@
 import { z } from 'zod';
-import {
-  type App,
-  APP_DEFAULTS,
-  type TlsSettings,
-  assertAppName,
-  DomainError,
-  ErrorCode,
-  maskSecrets,
-  MAX_REPLICAS,
-  mergeVars,
-  parseCpu,
-  parseMemory,
-} from '@sidecar/core';
+import { type App, APP_DEFAULTS, type TlsSettings, assertAppName, maskSecrets, mergeVars } from '@sidecar/core';
+import { type AppView, CreateAppBody, PatchAppBody, parseInput, type SidecarsInput } from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
 import type { DeployQueues } from '@sidecar/store';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const RESERVED_ENV = new Set(['PORT', 'SIDECAR_APP', 'SIDECAR_RELEASE']);
-export const envKey = z
-  .string()
-  .regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit')
-  .refine((k) => !RESERVED_ENV.has(k), `${[...RESERVED_ENV].join(', ')} are set by the platform`);
-const vars = z.record(envKey, z.string().max(32_768));
-const varsPatch = z.record(envKey, z.string().max(32_768).nullable());
-const memory = z.string().refine((q) => {
-  try {
-    return parseMemory(q) >= 128 * 1024 ** 2;
-  } catch {
-    return false;
-  }
-}, 'memory must be a quantity of at least 128Mi (e.g. "256Mi")');
-const cpu = z.string().refine((q) => {
-  try {
-    return parseCpu(q) >= 10e6;
-  } catch {
-    return false;
-  }
-}, 'cpu must be a quantity like "500m" or "1"');
-const resources = z.object({ memory: memory.optional(), cpu: cpu.optional() }).strict();
-const pem = (label: string) =>
-  z
-    .string()
-    .max(65_536)
-    .refine(
-      (v) => new RegExp(`-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----`).test(v),
-      `a PEM ${label.toLowerCase()}`,
-    );
-const sidecars = z
-  .object({
-    logs: z.boolean().optional(),
-    procinfo: z.boolean().optional(),
-    tls: z
-      .object({
-        enabled: z.boolean(),
-        cert: pem('CERTIFICATE').optional(),
-        key: pem('(?:EC |RSA )?PRIVATE KEY').optional(),
-      })
-      .strict()
-      .refine(
-        (t) => (t.cert === undefined) === (t.key === undefined),
-        'cert and key come together (or neither: the platform CA issues one)',
-      )
-      .optional(),
-  })
-  .strict();
+/** The create body with `name` left to assertAppName, whose own code (`invalid_name`) a bad name answers. */
+const CreateBody = CreateAppBody.extend({ name: z.unknown() });
 
 /** The TLS settings after a create or PATCH: a given cert+key replaces the stored pair, `enabled` alone keeps it. */
-function tlsSettings(current: TlsSettings, patch: z.infer<typeof sidecars>['tls']): TlsSettings {
+function tlsSettings(current: TlsSettings, patch: SidecarsInput['tls']): TlsSettings {
   if (!patch) return current;
   const pair =
     patch.cert !== undefined && patch.key !== undefined
@@ -75,41 +17,6 @@ function tlsSettings(current: TlsSettings, patch: z.infer<typeof sidecars>['tls'
         ? { cert: current.cert, key: current.key }
         : {};
   return { enabled: patch.enabled, ...pair };
-}
-
-const CreateBody = z
-  .object({
-    name: z.unknown(),
-    runtime: z.literal('node').optional(),
-    env: vars.optional(),
-    secrets: vars.optional(),
-    replicas: z.number().int().min(0).max(MAX_REPLICAS).optional(),
-    resources: resources.optional(),
-    sidecars: sidecars.optional(),
-  })
-  .strict();
-const PatchBody = z
-  .object({
-    env: varsPatch.optional(),
-    secrets: varsPatch.optional(),
-    replicas: z.number().int().min(0).max(MAX_REPLICAS).optional(),
-    resources: resources.optional(),
-    sidecars: sidecars.optional(),
-  })
-  .strict();
-
-export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
-    throw new DomainError(ErrorCode.invalidRequest, msg);
-  }
-  return r.data;
-}
-
-export interface AppView extends Omit<App, 'secrets'> {
-  secrets: Record<string, string>;
-  url: string;
 }
 
 export class AppService {
@@ -129,7 +36,7 @@ export class AppService {
   }
 
   async create(body: unknown): Promise<App> {
-    const b = parseBody(CreateBody, body);
+    const b = parseInput(CreateBody, body);
     const name = assertAppName(b.name);
     const app: App = {
       name,
@@ -156,7 +63,7 @@ export class AppService {
    * the same images (API.md: "a change rolls out a new release").
    */
   async patch(name: string, body: unknown, rollout: (app: App) => Promise<unknown>): Promise<App> {
-    const b = parseBody(PatchBody, body);
+    const b = parseInput(PatchAppBody, body);
     const before = await this.stores.apps.get(name);
     const after = await this.stores.apps.update(name, (app) => ({
       ...app,

@@ -8,19 +8,12 @@ import {
   isFinal,
   type Release,
 } from '@sidecar/core';
+import { BUNDLE_MEDIA_TYPES, parseInput, RollbackBody } from '@sidecar/core/wire';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
 import type { DeployQueues } from '@sidecar/store';
 
-/** Content types a bundle may be sent as (API.md); the worker still checks the bytes themselves. */
-export const BUNDLE_CONTENT_TYPES = new Set([
-  'application/gzip',
-  'application/x-gzip',
-  'application/x-tar',
-  'application/zip',
-  'application/x-zip-compressed',
-  'application/octet-stream',
-]);
+const BUNDLE_CONTENT_TYPES: ReadonlySet<string> = new Set(BUNDLE_MEDIA_TYPES);
 
 export interface DeployServiceDeps {
   stores: Stores;
@@ -128,13 +121,7 @@ export class DeployService {
   }
 
   async rollback(app: string, body: unknown): Promise<Deploy> {
-    const version = (body as { version?: unknown } | undefined)?.version;
-    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
-      throw new DomainError(
-        ErrorCode.invalidRequest,
-        'version: give the release number to roll back to, e.g. {"version": 1}',
-      );
-    }
+    const { version } = parseInput(RollbackBody, body);
     await this.d.stores.apps.get(app);
     const from = await this.d.stores.releases.get(app, version);
     if (from.imagePruned) {

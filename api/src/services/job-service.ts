@@ -1,18 +1,7 @@
-import { z } from 'zod';
 import { DomainError, ErrorCode, type Job } from '@sidecar/core';
+import { parseInput, RunJobBody } from '@sidecar/core/wire';
 import type { DeployQueues, Stores } from '@sidecar/store';
-import { envKey, parseBody } from './app-service.js';
 import { newId } from './ids.js';
-
-const RunBody = z
-  .object({
-    command: z
-      .array(z.string().max(8192))
-      .min(1, 'command must name a program, e.g. ["node", "scripts/migrate.js"]')
-      .max(256),
-    env: z.record(envKey, z.string().max(32_768)).optional(),
-  })
-  .strict();
 
 /** One-off runs of an app's current release (API.md: POST /apps/:app/jobs). */
 export class JobService {
@@ -22,7 +11,7 @@ export class JobService {
   ) {}
 
   async run(appName: string, body: unknown): Promise<Job> {
-    const b = parseBody(RunBody, body);
+    const b = parseInput(RunJobBody, body);
     const app = await this.stores.apps.get(appName);
     if (app.currentRelease === null) {
       throw new DomainError(ErrorCode.noRelease, `app "${appName}" has no release yet: deploy it before running a job`);

@@ -102,7 +102,14 @@ export const ProcessEnv = {
     'SIDECAR_ROUTER_TLS_PORT',
     'SIDECAR_APPS_DOMAIN',
   ),
-  cli: pick('SIDECAR_BACKOFF_SCALE', 'SIDECAR_PAUSE_IMAGE', 'SIDECAR_DOCKER_SOCKET', 'SIDECAR_RUN_DIR'),
+  cli: pick(
+    'SIDECAR_BACKOFF_SCALE',
+    'SIDECAR_PAUSE_IMAGE',
+    'SIDECAR_DOCKER_SOCKET',
+    'SIDECAR_RUN_DIR',
+    'SIDECAR_API_URL',
+    'SIDECAR_TOKEN',
+  ),
 } as const;
 export type ProcessName = keyof typeof ProcessEnv;
 export type ConfigOf<P extends ProcessName> = Readonly<z.infer<(typeof ProcessEnv)[P]>>;

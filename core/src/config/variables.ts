@@ -242,6 +242,18 @@ export const PlatformEnv = z.object({
     .describe(
       '`sidecar pod run`: the directory of the control sockets of running pods (default `$TMPDIR/sidecar-pods`).',
     ),
+  SIDECAR_API_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      "The API the `sidecar` CLI talks to, e.g. `http://127.0.0.1:3000`; overrides the current context's (`sidecar login`).",
+    ),
+  SIDECAR_TOKEN: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The API token the `sidecar` CLI sends; overrides the current context's (`sidecar login`)."),
 });
 export type PlatformEnv = z.infer<typeof PlatformEnv>;
 export type VariableName = keyof typeof PlatformEnv.shape;

@@ -1,6 +1,6 @@
 import { api, appPath, messageOf } from '../api/client.js';
 import { readSse } from '../api/sse.js';
-import { type Deploy, FINAL_STATUSES, type List } from '../api/types.js';
+import type { Deploy, List } from '../api/types.js';
 import { statusBadge } from '../ui/badge.js';
 import { h, replace } from '../ui/dom.js';
 import { duration } from '../ui/format.js';
@@ -109,4 +109,5 @@ export async function newestDeploy(app: string): Promise<Deploy | null> {
   return items[0] ?? null;
 }
 
-export const isFinal = (d: Deploy): boolean => FINAL_STATUSES.includes(d.status);
+const FINAL_STATUSES: ReadonlySet<Deploy['status']> = new Set(['succeeded', 'failed', 'cancelled']);
+export const isFinal = (d: Deploy): boolean => FINAL_STATUSES.has(d.status);

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { AppView } from '@sidecar/core/wire';
+import type { CommandEnv } from '../command-env.js';
+import { ExitCode, ExitStatus, UsageError } from '../errors.js';
+import type { ApiClient } from '../platform/client.js';
+import { deployIds, followDeploy, reportDeploy, startedDeploy } from '../platform/follow.js';
+import { appOption, contextOf, jsonOption, wholeNumber } from './options.js';
+
+type Vars = 'env' | 'secrets';
+
+/** `sidecar env`, `sidecar secrets`, `sidecar scale N`: settings whose change rolls out a new release. */
+export function registerConfig(program: Command, env: CommandEnv): void {
+  varsCommand(program, env, 'env', 'config variables');
+  varsCommand(program, env, 'secrets', 'secrets (values are never shown or echoed)');
+
+  program
+    .command('scale')
+    .description('set the number of replicas and wait until the rollout is done')
+    .argument('<replicas>', 'how many', wholeNumber('replicas', 0))
+    .addOption(appOption())
+    .action(async (replicas: number, opts: { app?: string }, cmd: Command) => {
+      const app = await patchAndWait(env, { cmd, flag: opts.app, patch: { replicas }, what: `scaling to ${replicas}` });
+      env.ui.out(`${app.name}: ${app.replicas} replica${app.replicas === 1 ? '' : 's'}`);
+    });
+}
+
+function varsCommand(program: Command, env: CommandEnv, kind: Vars, what: string): void {
+  const { ui } = env;
+  const group = program
+    .command(kind)
+    .description(`the app's ${what}; \`${kind} set K=V…\`, \`${kind} unset K…\``)
+    .addOption(appOption())
+    .addOption(jsonOption())
+    .action(async (opts: { app?: string; json?: boolean }, cmd: Command) => {
+      const client = await env.client(contextOf(cmd));
+      const app = await client.json('GET', `/apps/${await env.app(client, opts.app)}`, AppView);
+      const vars = app[kind];
+      if (opts.json) return ui.json({ [kind]: vars });
+      const keys = Object.keys(vars).sort();
+      if (keys.length === 0) return ui.note(`${app.name} has no ${kind}`);
+      // Secrets are answered masked: their keys are all there is to show.
+      for (const k of keys) ui.out(kind === 'secrets' ? k : `${k}=${vars[k]}`);
+    });
+  group
+    .command('set')
+    .description(`set ${kind}: K=V …; a new release rolls out`)
+    .argument('<pairs...>', 'K=V')
+    .addOption(appOption())
+    .action(async (pairs: string[], opts: { app?: string }, cmd: Command) => {
+      const patch = Object.fromEntries(pairs.map(pair));
+      const keys = Object.keys(patch).join(', ');
+      await patchAndWait(env, {
+        cmd,
+        flag: opts.app ?? group.opts<{ app?: string }>().app,
+        patch: { [kind]: patch },
+        what: `setting ${keys}`,
+      });
+      ui.out(`Set ${keys}`);
+    });
+  group
+    .command('unset')
+    .description(`remove ${kind}: K …; a new release rolls out`)
+    .argument('<keys...>', 'K')
+    .addOption(appOption())
+    .action(async (keys: string[], opts: { app?: string }, cmd: Command) => {
+      const patch = Object.fromEntries(keys.map((k) => [k, null]));
+      await patchAndWait(env, {
+        cmd,
+        flag: opts.app ?? group.opts<{ app?: string }>().app,
+        patch: { [kind]: patch },
+        what: `removing ${keys.join(', ')}`,
+      });
+      ui.out(`Unset ${keys.join(', ')}`);
+    });
+}
+
+/** `K=V` (V may hold `=`); the API checks the name. */
+function pair(arg: string): [string, string] {
+  const eq = arg.indexOf('=');
+  if (eq <= 0) throw new UsageError(`"${arg.split('=')[0]}": give KEY=VALUE`);
+  return [arg.slice(0, eq), arg.slice(eq + 1)];
+}
+
+/** PATCHes the app; when that rolls out a new release, waits until it serves (or fails: exit 1). */
+async function patchAndWait(
+  env: CommandEnv,
+  o: { cmd: Command; flag: string | undefined; patch: Record<string, unknown>; what: string },
+): Promise<AppView> {
+  const client: ApiClient = await env.client(contextOf(o.cmd));
+  const name = await env.app(client, o.flag);
+  const before = await deployIds(client, name);
+  const app = await client.json('PATCH', `/apps/${name}`, AppView, { json: o.patch });
+  const rollout = await startedDeploy(client, name, before);
+  if (!rollout) return app; // not deployed yet, or nothing its pods are made from changed
+  const spinner = env.ui.spinner(`${o.what}: rolling out`);
+  const ended = await followDeploy({ client, deploy: rollout, signal: env.interrupt() }).finally(() => spinner.stop());
+  if (!reportDeploy(env.ui, ended, app.url)) throw new ExitStatus(ExitCode.failed);
+  return client.json('GET', `/apps/${name}`, AppView);
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { AppStatus, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
+import { AppName, Timestamp } from './common.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RESERVED_ENV = ['PORT', 'SIDECAR_APP', 'SIDECAR_RELEASE'] as const;
+const reserved: ReadonlySet<string> = new Set(RESERVED_ENV);
+
+/** An environment variable name an app may set (the platform sets PORT, SIDECAR_APP and SIDECAR_RELEASE itself). */
+export const EnvKey = z
+  .string()
+  .regex(ENV_NAME, 'environment variable names are letters, digits and _, not starting with a digit')
+  .refine((k) => !reserved.has(k), `${RESERVED_ENV.join(', ')} are set by the platform`);
+const envValue = z.string().max(32_768);
+export const EnvVars = z.record(EnvKey, envValue);
+/** A PATCH of variables: a key set to null is removed. */
+const envVarsPatch = z.record(EnvKey, envValue.nullable());
+
+/** True when `parse` accepts the quantity and it is at least `min`. */
+const quantityAtLeast = (parse: (q: string) => number, min: number) => (q: string) => {
+  try {
+    return parse(q) >= min;
+  } catch {
+    return false;
+  }
+};
+const memory = z
+  .string()
+  .refine(quantityAtLeast(parseMemory, 128 * 1024 ** 2), 'memory must be a quantity of at least 128Mi (e.g. "256Mi")')
+  .meta({ description: 'A Kubernetes memory quantity of at least 128Mi', examples: ['256Mi'] });
+const cpu = z
+  .string()
+  .refine(quantityAtLeast(parseCpu, 10e6), 'cpu must be a quantity like "500m" or "1"')
+  .meta({ description: 'A Kubernetes CPU quantity of at least 10m', examples: ['500m'] });
+const ResourcesInput = z.object({ memory: memory.optional(), cpu: cpu.optional() }).strict();
+
+const pem = (label: string) =>
+  z
+    .string()
+    .max(65_536)
+    .refine(
+      (v) => new RegExp(`-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----`).test(v),
+      `a PEM ${label.toLowerCase()}`,
+    );
+const TlsInput = z
+  .object({
+    enabled: z.boolean(),
+    cert: pem('CERTIFICATE').optional(),
+    key: pem('(?:EC |RSA )?PRIVATE KEY').optional(),
+  })
+  .strict()
+  .refine(
+    (t) => (t.cert === undefined) === (t.key === undefined),
+    'cert and key come together (or neither: the platform CA issues one)',
+  )
+  .meta({ description: 'The TLS sidecar. A PATCH with only `enabled` keeps a stored certificate and key' });
+export const SidecarsInput = z
+  .object({
+    logs: z.boolean().optional().meta({ description: 'The log shipper (default on)' }),
+    procinfo: z.boolean().optional().meta({ description: 'The process lister (default off)' }),
+    tls: TlsInput.optional(),
+  })
+  .strict()
+  .meta({ description: 'Platform sidecars (docs/sidecars.md); a change rolls out a new release' });
+export type SidecarsInput = z.infer<typeof SidecarsInput>;
+
+const replicas = z.number().int().min(0).max(MAX_REPLICAS);
+
+export const CreateAppBody = z
+  .object({
+    name: AppName,
+    runtime: z.literal('node').optional(),
+    env: EnvVars.optional(),
+    secrets: EnvVars.optional().meta({ description: 'Stored sealed; their values are never answered' }),
+    replicas: replicas.optional().meta({ description: 'Default 1' }),
+    resources: ResourcesInput.optional(),
+    sidecars: SidecarsInput.optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateApp' });
+export type CreateAppBody = z.infer<typeof CreateAppBody>;
+
+export const PatchAppBody = z
+  .object({
+    env: envVarsPatch.optional(),
+    secrets: envVarsPatch.optional(),
+    replicas: replicas.optional(),
+    resources: ResourcesInput.optional(),
+    sidecars: SidecarsInput.optional(),
+  })
+  .strict()
+  .meta({
+    id: 'PatchApp',
+    description:
+      'Settings to change; a key of env or secrets set to null is removed. On a deployed app, a change of what its pods are made from rolls out a new release of the same images',
+  });
+export type PatchAppBody = z.infer<typeof PatchAppBody>;
+
+/** Secret values (and a TLS private key) are answered as this mask, never in clear. */
+const masked = z.string().meta({ description: 'Always "******"' });
+
+export const AppView = z
+  .object({
+    name: AppName,
+    runtime: z.literal('node'),
+    env: z.record(z.string(), z.string()),
+    secrets: z.record(z.string(), masked).meta({ description: 'Keys only: every value is "******"' }),
+    replicas: z.number().int(),
+    resources: z.object({ memory: z.string(), cpu: z.string() }),
+    sidecars: z.object({
+      logs: z.boolean(),
+      procinfo: z.boolean(),
+      tls: z.object({ enabled: z.boolean(), cert: z.string().optional(), key: masked.optional() }),
+    }),
+    url: z.string().meta({ description: 'Where the app is served', examples: ['http://hello.localhost:8080/'] }),
+    currentRelease: z.number().int().nullable(),
+    status: z.enum(AppStatus),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'App' });
+export type AppView = z.infer<typeof AppView>;
