@@ -222,8 +222,9 @@ export function planTermination(s: TerminationSnapshot): TerminationPlan {
     }
     // Rule 17: SIGKILL when the budget runs out, but never sooner than 2 s after the stop signal.
     const killAt = Math.max(deadline, m.stopSentAtMs + MIN_GRACE_MS);
-    if (m.killSentAtMs !== null) wakes.push(m.killSentAtMs + KILL_WAIT_MS);
-    else if (now >= killAt) actions.push({ type: 'kill', container: m.name, signal: 'SIGKILL' });
+    if (m.killSentAtMs !== null) {
+      if (now < m.killSentAtMs + KILL_WAIT_MS) wakes.push(m.killSentAtMs + KILL_WAIT_MS); // else given up on
+    } else if (now >= killAt) actions.push({ type: 'kill', container: m.name, signal: 'SIGKILL' });
     else wakes.push(killAt);
   }
   const done = s.members.every((m) => !alive(m) || (m.killSentAtMs !== null && now >= m.killSentAtMs + KILL_WAIT_MS));
