@@ -516,6 +516,19 @@ describe('planTermination (rules 12–18)', () => {
     ]);
   });
 
+  it('rules 16, 17: a main that ignores its TERM holds every sidecar until the budget runs out; then they all get TERM together', () => {
+    // What a Docker run logs when the main's TERM came before its shell installed a handler (PID 1 ignores
+    // it): `s1 TERM, s2 TERM, s3 TERM, ...exit` and nothing of m1, which is SIGKILLed.
+    expect(simulate(four(), { graceMs: 30_000, exitAfterMs: { s1: 1000, s2: 1000, s3: 1000 } })).toEqual([
+      '0 m1 TERM',
+      '30000 s1 TERM',
+      '30000 s2 TERM',
+      '30000 s3 TERM',
+      '30000 m1 KILL',
+      '31000 done',
+    ]);
+  });
+
   it('rules 13, 14 (case 15): every preStop starts at t0 bounded by the budget; TERM order unchanged', () => {
     const members = four().map((m) => ({ ...m, hasPreStop: true }));
     const first = planTermination(term(members, { graceMs: 30_000 }));
