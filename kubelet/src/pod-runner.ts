@@ -366,7 +366,7 @@ export class PodRunner {
       const info = containers.find(
         (x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause,
       );
-      if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing; delete the pod`);
+      if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing`);
       const inspected = await this.docker.getContainer(info.Id).inspect();
       const state = inspected.State;
       c.id = info.Id;
