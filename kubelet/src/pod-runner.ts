@@ -34,14 +34,8 @@ import {
   startSandbox,
   type Sandbox,
 } from './pod-sandbox.js';
-import {
-  MIN_GRACE_MS,
-  planPod,
-  planTermination,
-  terminationMembers,
-  type PodAction,
-  type TerminationAction,
-} from './pod-planner.js';
+import { MIN_GRACE_MS, planPod, terminationMembers, type PodAction } from './pod-planner.js';
+import { PodTermination } from './pod-termination.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
 
@@ -93,24 +87,6 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** How far one container's termination got (the executor's side of planTermination's input). */
-interface TerminationProgress {
-  preStop: 'notBegun' | 'running' | 'done';
-  signalling: boolean;
-  stopSentAtMs: number | null;
-  killSentAtMs: number | null;
-}
-
-/** A termination in progress: its budget, its members, and the promise stop()/delete() await. */
-interface Termination {
-  readonly deadlineMs: number;
-  readonly members: Map<ContainerRecord, TerminationProgress>;
-  wake: NodeJS.Timeout | undefined;
-  over: boolean;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
 /**
  * Runs one Pod on Docker the way a Kubernetes 1.33 kubelet does (docs NATIVE-SIDECARS.md).
  * The rules are pure functions in pod-planner.ts; this class is their executor: after every
@@ -144,8 +120,8 @@ export class PodRunner {
   private terminating = false;
   private starting: Promise<void> | undefined;
   private termination: Promise<void> | undefined;
-  /** The termination being executed (rules 12–18), stepped by planTermination on every change. */
-  private ending: Termination | undefined;
+  /** The termination being executed (rules 12–18), stepped on every change. */
+  private ending: PodTermination | undefined;
   private deletion: Promise<void> | undefined;
   private closed = false;
   private notifyQueued = false;
@@ -220,9 +196,7 @@ export class PodRunner {
       const timer = setTimeout(
         () =>
           finish(() =>
-            reject(
-              new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${summary(this.status())})`),
-            ),
+            reject(new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${this.summary()})`)),
           ),
         opts.timeoutMs,
       );
@@ -231,6 +205,14 @@ export class PodRunner {
       this.listeners.add(check);
       check();
     });
+  }
+
+  /** The view in one line, plus what only the runner knows: starts in flight (a slow engine shows here). */
+  private summary(): string {
+    const starting = this.all
+      .filter((c) => c.starting)
+      .map((c) => `${c.spec.name}${c.startInFlight ? ' (docker start)' : ''}`);
+    return `${summary(this.status())}${starting.length > 0 ? `; starting: ${starting.join(', ')}` : ''}`;
   }
 
   /** `127.0.0.1:<host port>` published for a declared container port. */
@@ -284,7 +266,7 @@ export class PodRunner {
     this.lifetime.abort();
     for (const c of this.all) this.clearBackoff(c);
     // A termination in progress ends here: nothing more is signalled (delete() removes by force next).
-    if (this.ending) this.endTermination(this.ending);
+    this.ending?.end();
     for (const l of [...this.listeners]) l();
     return Promise.resolve();
   }
@@ -416,7 +398,7 @@ export class PodRunner {
     queueMicrotask(() => {
       this.notifyQueued = false;
       this.sync();
-      if (this.ending) this.stepTermination(this.ending);
+      this.ending?.step();
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
     });
@@ -713,91 +695,20 @@ export class PodRunner {
     this.terminating = true; // rule 12: nothing restarts from here on
     for (const c of this.all) this.clearBackoff(c);
     const names = new Set(terminationMembers(this.all.map((c) => observe(c, undefined))));
-    const members = this.all.filter((c) => names.has(c.spec.name));
     for (const c of this.all) c.run?.abort(); // probes and postStart hooks end; no liveness kill during termination
-    return new Promise<void>((resolve, reject) => {
-      const progress = (): TerminationProgress => ({
-        preStop: 'notBegun',
-        signalling: false,
-        stopSentAtMs: null,
-        killSentAtMs: null,
-      });
-      this.ending = {
-        deadlineMs,
-        members: new Map(members.map((c) => [c, progress()])),
-        wake: undefined,
-        over: false,
-        resolve,
-        reject,
-      };
-      for (const c of members) this.emit(c.spec.name, 'Killing', `Stopping container ${c.spec.name}`);
-      this.changed();
-    });
-  }
-
-  /** One step: asks the planner what the termination needs now, does it, and wakes up when it said to. */
-  private stepTermination(t: Termination): void {
-    if (t.over) return;
-    if (this.closed) return this.endTermination(t);
-    const now = Date.now();
-    const plan = planTermination({
-      deadlineMs: t.deadlineMs,
-      nowMs: now,
-      members: [...t.members].map(([c, p]) => ({
-        name: c.spec.name,
-        kind: c.kind,
-        index: c.index,
-        phase: c.phase,
-        startInFlight: c.startInFlight,
-        hasPreStop: c.spec.lifecycle?.preStop !== undefined,
-        ...p,
-      })),
-    });
-    for (const action of plan.actions) this.executeTermination(t, action);
-    clearTimeout(t.wake);
-    t.wake = undefined;
-    if (plan.done) return this.endTermination(t);
-    if (plan.wakeAtMs !== null) t.wake = setTimeout(() => this.changed(), Math.max(0, plan.wakeAtMs - now));
-  }
-
-  private executeTermination(t: Termination, action: TerminationAction): void {
-    const c = this.record(action.container);
-    const p = t.members.get(c)!;
-    if (action.type === 'preStop') {
-      const hook = c.spec.lifecycle?.preStop;
-      if (!hook) return;
-      p.preStop = 'running';
-      void runAction(this.target(c), hook, { timeoutMs: action.timeoutMs })
-        .catch((e: unknown) => ({ ok: false, message: errorMessage(e) }))
-        .then((result) => {
-          if (!result.ok) this.emit(c.spec.name, 'FailedPreStopHook', `PreStopHook failed: ${result.message}`);
-          p.preStop = 'done';
-          this.changed();
-        });
-      return;
-    }
-    p.signalling = true;
-    void this.signal(c, action.signal === 'stop' ? c.stopSignal : 'SIGKILL').then(
-      () => {
-        // Counted from when Docker took the signal (rule 17's floor runs from the signal, not from the request).
-        if (action.signal === 'stop') p.stopSentAtMs = Date.now();
-        else p.killSentAtMs = Date.now();
-        p.signalling = false;
-        this.changed();
-      },
-      (e: unknown) => {
-        // The first failure fails stop()/delete(); the others are still signalled (delete() then removes by force).
-        p.signalling = false;
-        t.reject(e);
-        this.changed();
-      },
+    const host = {
+      signal: (c: ContainerRecord, signal: string) => this.signal(c, signal),
+      target: (c: ContainerRecord) => this.target(c),
+      emit: (container: string, reason: string, message: string) => this.emit(container, reason, message),
+      changed: () => this.changed(),
+    };
+    this.ending = new PodTermination(
+      host,
+      this.all.filter((c) => names.has(c.spec.name)),
+      deadlineMs,
     );
-  }
-
-  private endTermination(t: Termination): void {
-    t.over = true;
-    clearTimeout(t.wake);
-    t.resolve();
+    this.changed();
+    return this.ending.done;
   }
 
   private async deleteAll(gracePeriodSeconds: number | undefined): Promise<void> {
