@@ -264,8 +264,11 @@ describe('NetnsPool', () => {
     const worker = await liveProcess();
     const deadOwner = poolOwner('abc123', worker.pid);
     const otherPlatform = uniqueName('netns-other');
-    const leftover = await holder(deadOwner, platformId);
-    const claimedHolder = await holder(deadOwner, platformId);
+    const [leftover, claimedHolder, deadOther] = await Promise.all([
+      holder(deadOwner, platformId),
+      holder(deadOwner, platformId),
+      holder(deadOwner, otherPlatform),
+    ]);
     const name = uniqueName('claimed');
     pods.push(name);
     await d.createContainer({
@@ -278,15 +281,18 @@ describe('NetnsPool', () => {
         [NETNS_HOLDER_LABEL]: claimedHolder.id,
       },
     });
-    const deadOther = await holder(deadOwner, otherPlatform);
     worker.kill();
     await once(worker, 'exit');
     const liveOwner = poolOwner('abc123', process.ppid);
-    const liveOurs = await holder(liveOwner, platformId);
-    const liveOther = await holder(liveOwner, otherPlatform);
-    const stoppedLive = await holder(liveOwner, platformId);
-    await stoppedLive.stop({ t: 0 });
-    const reused = await holder(`${hostname()}:${process.ppid}:1:abc123`, platformId);
+    const [liveOurs, liveOther, stoppedLive, reused] = await Promise.all([
+      holder(liveOwner, platformId),
+      holder(liveOwner, otherPlatform),
+      holder(liveOwner, platformId).then(async (c) => {
+        await c.stop({ t: 0 });
+        return c;
+      }),
+      holder(`${hostname()}:${process.ppid}:1:abc123`, platformId),
+    ]);
 
     await newPool({ warm: [] }).start();
     expect(await exists(leftover.id)).toBe(false);
