@@ -19,6 +19,7 @@ beforeAll(async () => {
     Image: TEST_IMAGES.base,
     Entrypoint: ['sleep', '3600'],
     Labels: { 'sidecar.paas/test': 'true' },
+    HostConfig: { NetworkMode: 'none' }, // exec needs no network (and the engine's default bridge may be absent)
   });
   await container.start();
 });
