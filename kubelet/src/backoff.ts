@@ -7,55 +7,76 @@
  *
  * `scale` multiplies every duration (1 = the kubelet's; tests use e.g. 0.05,
  * which gives 0.5 s, 1 s, 2 s, ... capped at 15 s, reset after 30 s).
+ *
+ * `backoffStep` is the pure rule (the planner uses it on plain data); `CrashLoopBackoff`
+ * keeps one entry per container for the runner.
  */
 export const KUBELET_BACKOFF = { initialMs: 10_000, maxMs: 300_000 } as const;
 
-interface Entry {
-  delayMs: number;
-  lastUpdate: number;
+/** One container's back-off: the delay armed by its last restart, and the exit that armed it. */
+export interface BackoffEntry {
+  readonly delayMs: number;
+  readonly lastUpdate: number;
 }
 
+export interface BackoffLimits {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+export function backoffLimits(scale = 1): BackoffLimits {
+  if (!(scale > 0)) throw new Error(`backoff scale must be > 0, got ${scale}`);
+  return { initialMs: KUBELET_BACKOFF.initialMs * scale, maxMs: KUBELET_BACKOFF.maxMs * scale };
+}
+
+/**
+ * A container that exited at `exitedAt` is due for a restart at `now`: restart now (`waitMs` 0,
+ * with the entry armed for the next exit, as `doBackOff` does), or wait `waitMs` (`CrashLoopBackOff`,
+ * the entry unchanged).
+ */
+export function backoffStep(
+  entry: BackoffEntry | undefined,
+  o: { exitedAt: number; now: number; limits: BackoffLimits },
+): { waitMs: number; entry: BackoffEntry } {
+  const live = entry && !expired(entry, o.exitedAt, o.limits) ? entry : undefined;
+  if (live) {
+    const left = o.exitedAt + live.delayMs - o.now;
+    if (left > 0) return { waitMs: left, entry: live };
+  }
+  const delayMs = live ? Math.min(live.delayMs * 2, o.limits.maxMs) : o.limits.initialMs;
+  return { waitMs: 0, entry: { delayMs, lastUpdate: o.exitedAt } };
+}
+
+function expired(entry: BackoffEntry, eventTime: number, limits: BackoffLimits): boolean {
+  return eventTime - entry.lastUpdate > 2 * limits.maxMs;
+}
+
+/** The entries of one pod's containers, by name. */
 export class CrashLoopBackoff {
-  private readonly initialMs: number;
-  private readonly maxMs: number;
-  private readonly entries = new Map<string, Entry>();
+  readonly limits: BackoffLimits;
+  private readonly entries = new Map<string, BackoffEntry>();
 
   constructor(scale = 1) {
-    if (!(scale > 0)) throw new Error(`backoff scale must be > 0, got ${scale}`);
-    this.initialMs = KUBELET_BACKOFF.initialMs * scale;
-    this.maxMs = KUBELET_BACKOFF.maxMs * scale;
+    this.limits = backoffLimits(scale);
   }
 
-  /**
-   * Called when a container that exited at `exitedAt` is due for a restart at `now`.
-   * Returns 0 to restart now (and arms the next delay, like `doBackOff` does),
-   * or the milliseconds left to wait (`CrashLoopBackOff`).
-   */
+  get(key: string): BackoffEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: BackoffEntry): void {
+    this.entries.set(key, entry);
+  }
+
+  /** `backoffStep` on this container's entry, keeping the armed entry: 0 to restart now, else the ms to wait. */
   delayFor(key: string, exitedAt: number, now: number): number {
-    const entry = this.entries.get(key);
-    if (entry && !this.expired(entry, exitedAt)) {
-      const left = exitedAt + entry.delayMs - now;
-      if (left > 0) return left;
-    }
-    this.next(key, exitedAt);
-    return 0;
+    const step = backoffStep(this.entries.get(key), { exitedAt, now, limits: this.limits });
+    this.entries.set(key, step.entry);
+    return step.waitMs;
   }
 
   /** The delay currently armed for a container (0 when none), for status messages. */
   current(key: string): number {
     return this.entries.get(key)?.delayMs ?? 0;
-  }
-
-  private next(key: string, exitedAt: number): void {
-    const entry = this.entries.get(key);
-    if (!entry || this.expired(entry, exitedAt)) {
-      this.entries.set(key, { delayMs: this.initialMs, lastUpdate: exitedAt });
-      return;
-    }
-    this.entries.set(key, { delayMs: Math.min(entry.delayMs * 2, this.maxMs), lastUpdate: exitedAt });
-  }
-
-  private expired(entry: Entry, eventTime: number): boolean {
-    return eventTime - entry.lastUpdate > 2 * this.maxMs;
   }
 }

@@ -139,18 +139,20 @@ describe('pauseCreateOptions', () => {
 describe('netnsHolderCreateOptions', () => {
   it('a labelled, unprivileged holder on the pod network publishing the port set on 127.0.0.1', () => {
     const opts = netnsHolderCreateOptions({
+      name: 'sidecar-holder-0a1b2c3d4e5f',
       image: 'pause:1',
       network: 'net-id',
       ports: [8080, 8443],
-      owner: 'host:42:abc123',
+      owner: 'host:42:9876:abc123',
       platformId: 'p1',
     });
     expect(opts).toMatchObject({
+      name: 'sidecar-holder-0a1b2c3d4e5f',
       Image: 'pause:1',
       Labels: {
         [Labels.managed]: 'true',
         [Labels.role]: NETNS_ROLE,
-        [POOL_OWNER_LABEL]: 'host:42:abc123',
+        [POOL_OWNER_LABEL]: 'host:42:9876:abc123',
         [PLATFORM_LABEL]: 'p1',
       },
       ExposedPorts: { '8080/tcp': {}, '8443/tcp': {} },

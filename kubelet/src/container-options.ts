@@ -14,7 +14,7 @@ export const POD_SPEC_LABEL = `${LABEL_PREFIX}/pod-spec`;
 export const PLATFORM_LABEL = `${LABEL_PREFIX}/platform`;
 /** On a pause container that joined a warm network holder (netns-pool.ts): the holder's id, removed with the pod. */
 export const NETNS_HOLDER_LABEL = `${LABEL_PREFIX}/netns-holder`;
-/** On a network holder: the worker process and pool (`<hostname>:<pid>:<pool>`) it waits in until claimed. */
+/** On a network holder: the worker process and pool it waits in until claimed (`<hostname>:<pid>:<start>:<pool>`, pool-owner.ts). */
 export const POOL_OWNER_LABEL = `${LABEL_PREFIX}/pool-owner`;
 /** The role label of network holders. */
 export const NETNS_ROLE = 'netns';
@@ -177,6 +177,8 @@ function publishing(ports: readonly number[]): {
  * `ports`, started before any pod needs it. Not a pod's until a pause container joins it.
  */
 export function netnsHolderCreateOptions(o: {
+  /** `sidecar-holder-<id>`: what `docker ps` shows for it. */
+  name: string;
   image: string;
   network: string;
   ports: readonly number[];
@@ -185,6 +187,7 @@ export function netnsHolderCreateOptions(o: {
 }): Docker.ContainerCreateOptions {
   const { ExposedPorts, HostConfig } = publishing(o.ports);
   return {
+    name: o.name,
     Image: o.image,
     Labels: {
       [Labels.managed]: 'true',

@@ -1,4 +1,6 @@
 import type { Container } from '@sidecar/core';
+import type { BackoffEntry } from './backoff.js';
+import type { ObservedContainer } from './pod-planner.js';
 
 /** What the runner knows about one container of a pod; mutated only by the runner. */
 export type ContainerKind = 'init' | 'sidecar' | 'main';
@@ -21,7 +23,8 @@ export interface ContainerRecord {
   run?: AbortController;
   /** A `docker start` (plus postStart) is in flight. */
   starting: boolean;
-  dockerStart?: Promise<void>;
+  /** The `docker start` call itself is in flight (termination orders the container as running). */
+  startInFlight: boolean;
   restartCount: number;
   everRan: boolean;
   startedAt: string | null;
@@ -34,7 +37,8 @@ export interface ContainerRecord {
   readinessPassed: boolean;
   /** A regular init container that exited 0 is done for good (rule 1). */
   succeeded: boolean;
-  /** Pending CrashLoopBackOff restart. */
+  /** Pending CrashLoopBackOff restart: when it is due, and the timer that wakes the runner then. */
+  backoffUntilMs: number | null;
   backoffTimer?: NodeJS.Timeout;
   backoffMessage?: string;
 }
@@ -50,6 +54,7 @@ export function newRecord(spec: Container, kind: ContainerKind, index: number): 
     waitingReason: 'PodInitializing',
     generation: 0,
     starting: false,
+    startInFlight: false,
     restartCount: 0,
     everRan: false,
     startedAt: null,
@@ -61,6 +66,7 @@ export function newRecord(spec: Container, kind: ContainerKind, index: number): 
     postStartDone: false,
     readinessPassed: false,
     succeeded: false,
+    backoffUntilMs: null,
   };
 }
 
@@ -71,4 +77,23 @@ export const isStarted = (c: ContainerRecord): boolean => c.phase === 'running' 
 export function isReady(c: ContainerRecord): boolean {
   if (c.kind === 'init') return c.succeeded;
   return isStarted(c) && (c.readinessPassed || !c.spec.readinessProbe);
+}
+
+/** The plain data the planner decides on (pod-planner.ts). */
+export function observe(c: ContainerRecord, backoff: BackoffEntry | undefined): ObservedContainer {
+  return {
+    name: c.spec.name,
+    kind: c.kind,
+    index: c.index,
+    phase: c.phase,
+    starting: c.starting,
+    startInFlight: c.startInFlight,
+    everRan: c.everRan,
+    started: isStarted(c),
+    succeeded: c.succeeded,
+    exitCode: c.exitCode,
+    exitedAtMs: c.exitedAtMs,
+    backoffUntilMs: c.backoffUntilMs,
+    backoff,
+  };
 }

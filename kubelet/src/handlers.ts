@@ -74,12 +74,14 @@ async function execAction(
     stream.once('error', () => resolve('done'));
   });
   let timer: NodeJS.Timeout | undefined;
+  let stopListening = () => {};
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), opts.timeoutMs);
-    opts.signal?.addEventListener('abort', () => resolve('timeout'), { once: true });
+    stopListening = onAbort(opts.signal, () => resolve('timeout'));
   });
   const outcome = await Promise.race([finished, timedOut]);
   clearTimeout(timer);
+  stopListening();
   if (outcome === 'timeout') {
     stream.destroy();
     // The kubelet reports a timed-out exec probe as a failure; the process may linger in the container.
@@ -140,13 +142,29 @@ function tcpAction(
   const host = action.host ?? target.podIp;
   return new Promise((resolve) => {
     const socket = connect({ host, port });
+    let stopListening = () => {};
     const done = (r: ActionResult) => {
+      stopListening();
       socket.destroy();
       resolve(r);
     };
     socket.setTimeout(opts.timeoutMs, () => done({ ok: false, message: `dial tcp ${host}:${port}: i/o timeout` }));
     socket.once('connect', () => done({ ok: true, message: '' }));
     socket.once('error', (e) => done({ ok: false, message: `dial tcp ${host}:${port}: ${e.message}` }));
-    opts.signal?.addEventListener('abort', () => done({ ok: false, message: 'aborted' }), { once: true });
+    stopListening = onAbort(opts.signal, () => done({ ok: false, message: 'aborted' }));
   });
+}
+
+/**
+ * Calls `fn` once if `signal` aborts; returns what removes the listener. Every attempt of a probe
+ * shares its loop's signal, so a listener left behind per attempt would pile up on it.
+ */
+function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    fn();
+    return () => {};
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
 }

@@ -1,12 +1,19 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { Labels } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NETNS_HOLDER_LABEL, NETNS_ROLE, PLATFORM_LABEL, netnsHolderCreateOptions } from './container-options.js';
+import {
+  NETNS_HOLDER_LABEL,
+  NETNS_ROLE,
+  PLATFORM_LABEL,
+  POOL_OWNER_LABEL,
+  netnsHolderCreateOptions,
+} from './container-options.js';
 import { NetnsPool } from './netns-pool.js';
 import { PodRunner } from './pod-runner.js';
 import { ensurePodNetwork, removeContainer } from './pod-sandbox.js';
+import { poolOwner } from './pool-owner.js';
 import { TEST_IMAGES, cleanupPods, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
 
 /** Warm network namespaces: pods join a started holder and serve exactly as with their own sandbox. */
@@ -54,6 +61,29 @@ function webPod(name: string) {
       },
     ],
   });
+}
+
+/** A started holder as a pool of `owner` would leave it waiting. */
+async function holder(owner: string, platform: string) {
+  const c = await d.createContainer(
+    netnsHolderCreateOptions({
+      name: uniqueName('sidecar-holder-test'),
+      image: TEST_IMAGES.pause,
+      network: await ensurePodNetwork(d),
+      ports: [8080],
+      owner,
+      platformId: platform,
+    }),
+  );
+  await c.start();
+  return c;
+}
+
+/** Another process that runs until killed (a second worker). */
+async function liveProcess(): Promise<ChildProcess & { pid: number }> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await once(child, 'spawn');
+  return child as ChildProcess & { pid: number };
 }
 
 const until = async (check: () => Promise<boolean> | boolean, what: string) => {
@@ -143,7 +173,7 @@ describe('NetnsPool', () => {
     expect(pool.claim([8080, 8443])).toBeUndefined();
     await until(() => pool.available([8080, 8443]) === 1, 'the new port set to be warmed');
     const waiting = (await holdersOfPlatform()).filter(
-      (h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner && h.Ports.some((p) => p.PrivatePort === 8443),
+      (h) => h.Labels[POOL_OWNER_LABEL] === pool.owner && h.Ports.some((p) => p.PrivatePort === 8443),
     );
     expect(waiting).toHaveLength(1);
     clock = 100; // later than staleMs after the last ask for 8080+8443
@@ -159,7 +189,7 @@ describe('NetnsPool', () => {
   it('a warm holder that stopped under the pool (engine restart) is not used: the pod makes its own sandbox and serves', async () => {
     const pool = newPool();
     await pool.start();
-    const [waiting] = (await holdersOfPlatform()).filter((h) => h.Labels['sidecar.paas/pool-owner'] === pool.owner);
+    const [waiting] = (await holdersOfPlatform()).filter((h) => h.Labels[POOL_OWNER_LABEL] === pool.owner);
     await d.getContainer(waiting!.Id).stop({ t: 1 });
     const name = uniqueName('warm-stopped');
     const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
@@ -222,36 +252,23 @@ describe('NetnsPool', () => {
     const pool = newPool();
     await pool.start();
     const unclaimed = (await holdersOfPlatform())
-      .filter((h) => h.Labels[`sidecar.paas/pool-owner`] === pool.owner)
+      .filter((h) => h.Labels[POOL_OWNER_LABEL] === pool.owner)
       .map((h) => h.Id);
     expect(unclaimed.length).toBeGreaterThan(0);
     await pool.close();
     for (const id of unclaimed) expect(await exists(id)).toBe(false);
 
-    // Left by a worker process that has exited: an unclaimed holder of this platform, one claimed by
-    // a pod, and one of another platform; and holders of live processes, on this and another platform.
-    const child = spawn(process.execPath, ['-e', '0']);
-    await once(child, 'exit');
-    const network = await ensurePodNetwork(d);
+    // A worker process leaves an unclaimed holder of this platform, one claimed by a pod and one of
+    // another platform, then dies. Holders of live processes stay, whatever their platform or state;
+    // one whose owner's pid now belongs to another process (pid reuse) does not.
+    const worker = await liveProcess();
+    const deadOwner = poolOwner('abc123', worker.pid);
     const otherPlatform = uniqueName('netns-other');
-    const holder = (owner: string, platform: string) =>
-      d
-        .createContainer(
-          netnsHolderCreateOptions({ image: TEST_IMAGES.pause, network, ports: [8080], owner, platformId: platform }),
-        )
-        .then(async (c) => {
-          await c.start();
-          return c;
-        });
-    const deadOwner = `${hostname()}:${child.pid}:abc123`;
-    const liveOwner = `${hostname()}:${process.ppid}:abc123`;
-    const leftover = await holder(deadOwner, platformId);
-    const claimedHolder = await holder(deadOwner, platformId);
-    const deadOther = await holder(deadOwner, otherPlatform);
-    const liveOurs = await holder(liveOwner, platformId); // a previous worker of this platform whose pid lives on (pid reuse)
-    const liveOther = await holder(liveOwner, otherPlatform);
-    const stoppedOther = await holder(liveOwner, otherPlatform);
-    await stoppedOther.stop({ t: 0 });
+    const [leftover, claimedHolder, deadOther] = await Promise.all([
+      holder(deadOwner, platformId),
+      holder(deadOwner, platformId),
+      holder(deadOwner, otherPlatform),
+    ]);
     const name = uniqueName('claimed');
     pods.push(name);
     await d.createContainer({
@@ -264,16 +281,61 @@ describe('NetnsPool', () => {
         [NETNS_HOLDER_LABEL]: claimedHolder.id,
       },
     });
+    worker.kill();
+    await once(worker, 'exit');
+    const liveOwner = poolOwner('abc123', process.ppid);
+    const [liveOurs, liveOther, stoppedLive, reused] = await Promise.all([
+      holder(liveOwner, platformId),
+      holder(liveOwner, otherPlatform),
+      holder(liveOwner, platformId).then(async (c) => {
+        await c.stop({ t: 0 });
+        return c;
+      }),
+      holder(`${hostname()}:${process.ppid}:1:abc123`, platformId),
+    ]);
 
     await newPool({ warm: [] }).start();
     expect(await exists(leftover.id)).toBe(false);
     expect(await exists(deadOther.id)).toBe(false);
-    expect(await exists(liveOurs.id)).toBe(false);
-    expect(await exists(stoppedOther.id)).toBe(false);
+    expect(await exists(reused.id)).toBe(false);
     expect(await exists(claimedHolder.id)).toBe(true);
-    expect(await exists(liveOther.id)).toBe(true); // another platform's live worker: not ours
+    expect(await exists(liveOurs.id)).toBe(true);
+    expect(await exists(liveOther.id)).toBe(true);
+    expect(await exists(stoppedLive.id)).toBe(true);
     await cleanupPods(d, [name]);
     expect(await exists(claimedHolder.id)).toBe(false);
-    await removeContainer(d, liveOther.id);
+    for (const h of [liveOurs, liveOther, stoppedLive]) await removeContainer(d, h.id);
+  });
+
+  // The race of issue 15: a holder leaves the pool's memory (the claim) before the pod's pause container
+  // names it on the engine. Another pool sweeping in between must not take it.
+  it('a claim in flight survives another pool starting up on the same engine, same platform', async () => {
+    const pool = newPool();
+    await pool.start();
+    const claimed = pool.claim([8080])!;
+    expect(claimed).toBeDefined();
+    await newPool({ warm: [] }).start(); // another worker of this platform sweeps before the pause exists
+    expect(await exists(claimed)).toBe(true);
+    await removeContainer(d, claimed);
+  });
+
+  it("a claim in flight in another live process survives this process's sweep", async () => {
+    const worker = await liveProcess();
+    try {
+      // What the other worker's pool holds: a holder it is claiming right now (no pause names it yet).
+      const inFlight = await holder(poolOwner('def456', worker.pid), platformId);
+      await newPool({ warm: [] }).start();
+      expect(await exists(inFlight.id)).toBe(true);
+      await removeContainer(d, inFlight.id);
+    } finally {
+      worker.kill();
+    }
+  });
+
+  it('holders have readable names (sidecar-holder-<id>)', async () => {
+    const pool = newPool();
+    await pool.start();
+    const [mine] = (await holdersOfPlatform()).filter((h) => h.Labels[POOL_OWNER_LABEL] === pool.owner);
+    expect(mine?.Names).toEqual([expect.stringMatching(/^\/sidecar-holder-[0-9a-f]{12}$/)]);
   });
 });

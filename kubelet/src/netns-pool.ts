@@ -1,15 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Labels } from '@sidecar/core';
 import type Docker from 'dockerode';
-import {
-  NETNS_HOLDER_LABEL,
-  NETNS_ROLE,
-  PLATFORM_LABEL,
-  POOL_OWNER_LABEL,
-  netnsHolderCreateOptions,
-} from './container-options.js';
+import { NETNS_HOLDER_LABEL, NETNS_ROLE, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
 import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
+import { ownerGone, poolOwner } from './pool-owner.js';
 
 /**
  * Warm network namespaces for new pods.
@@ -27,9 +21,12 @@ import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from 
  * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
  * after the last claim so they do not compete with the rollout that just claimed.
  *
- * Ownership: holders carry the owning process and pool (`<hostname>:<pid>:<pool>`). On start, a pool removes
- * the unclaimed holders nobody will use (see removeOrphans); claimed holders are referenced by a pause
- * container and belong to that pod, which removes them.
+ * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
+ * that pool, in memory first and then on the engine (the pod's pause container names it); so between
+ * the two, only its owner knows it is taken. Hence the one rule for sweeping: another pool removes a
+ * holder only when the owner process is gone (no claim of it can be in flight then) and no pause
+ * container names it; a live owner's holders, whatever their state, are its own to use or remove.
+ * Claimed holders belong to their pod, which removes them.
  */
 export interface NetnsPoolOptions {
   docker: Docker;
@@ -56,8 +53,8 @@ const keyOf = (ports: readonly number[]): string => [...new Set(ports)].sort((a,
 const portsOf = (key: string): number[] => (key === '' ? [] : key.split(',').map(Number));
 
 export class NetnsPool {
-  /** `<hostname>:<pid>:<pool>`: which process (and which of its pools) a waiting holder belongs to. */
-  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  /** Which process (and which of its pools) a waiting holder belongs to (pool-owner.ts). */
+  readonly owner = poolOwner(randomBytes(3).toString('hex'));
   private readonly size: number;
   private readonly refillDelayMs: number;
   private readonly maxPortSets: number;
@@ -161,6 +158,7 @@ export class NetnsPool {
   private async createHolder(ports: number[]): Promise<string> {
     const network = await ensurePodNetwork(this.opts.docker);
     const opts = netnsHolderCreateOptions({
+      name: `sidecar-holder-${randomBytes(6).toString('hex')}`,
       image: this.opts.pauseImage,
       network,
       ports,
@@ -185,53 +183,25 @@ export class NetnsPool {
   }
 
   /**
-   * Unclaimed holders nobody will use: any that is not running (an engine restart stopped it; a claim
-   * would discard it anyway); any other of this platform (one worker per platform and engine: they
-   * were a previous worker's, whatever process id it had; another live worker of the platform would
-   * only lose their warmth, never a pod); and those of other platforms whose owner process on this
-   * host has exited.
+   * Unclaimed holders nobody will use: those whose owner process is gone (a worker that crashed or
+   * was killed; also a pid now reused by another process). Never a live owner's (this process's other
+   * pools included, and any other worker on the engine): it may be claiming one right now, and only
+   * its pause container, created after the claim, would tell. It removes its own on close(), and
+   * discards stopped ones when it claims them.
    */
   private async removeOrphans(): Promise<void> {
     const holders = await this.opts.docker.listContainers({
       all: true,
       filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${NETNS_ROLE}`] },
     });
-    if (holders.length === 0) return;
+    const abandoned = holders.filter((h) => ownerGone(h.Labels[POOL_OWNER_LABEL]));
+    if (abandoned.length === 0) return;
+    // Listed after the holders: a dead owner's claims were all made before it died, so every one shows here.
     const pauses = await this.opts.docker.listContainers({
       all: true,
       filters: { label: [`${Labels.managed}=true`, NETNS_HOLDER_LABEL] },
     });
     const claimed = new Set(pauses.map((p) => p.Labels[NETNS_HOLDER_LABEL]));
-    const ours = (h: Docker.ContainerInfo) => h.Labels[PLATFORM_LABEL] === this.opts.platformId;
-    const orphans = holders.filter(
-      (h) =>
-        !claimed.has(h.Id) &&
-        h.Labels[POOL_OWNER_LABEL] !== this.owner &&
-        (stopped(h) || ours(h) || ownerGone(h.Labels[POOL_OWNER_LABEL])),
-    );
-    await Promise.all(orphans.map((h) => this.remove(h.Id)));
-  }
-}
-
-/**
- * Stopped for good: exited, or created and never started for minutes. (A holder another pool
- * has just created is `created` for the moment until its start: not ours to remove.)
- */
-function stopped(h: Docker.ContainerInfo): boolean {
-  return h.State === 'exited' || h.State === 'dead' || (h.State === 'created' && Date.now() / 1000 - h.Created > 300);
-}
-
-/** True when `owner` (`<hostname>:<pid>:<pool>`) names a process on this host that no longer runs. */
-function ownerGone(owner: string | undefined): boolean {
-  const m = owner === undefined ? null : /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
-  if (!m) return true;
-  const [host, pid] = [m[1], Number(m[2])];
-  if (host !== hostname()) return false; // another host's worker: not ours to judge
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    await Promise.all(abandoned.filter((h) => !claimed.has(h.Id)).map((h) => this.remove(h.Id)));
   }
 }

@@ -313,6 +313,25 @@ describe.concurrent('PodRunner start order and restarts', () => {
     expect(v.phase).toBe('Pending');
   });
 
+  it('rule 2: a failing postStart hook kills the sidecar, which is restarted and never started; mains never start', async () => {
+    const r = run(
+      testPod(uniqueName('r2'), {
+        initContainers: [
+          container('s1', { restartPolicy: 'Always', lifecycle: { postStart: { exec: { command: ['false'] } } } }),
+        ],
+        containers: [container('m1')],
+      }),
+    );
+    await r.start();
+    const v = await r.waitFor((x) => init(x, 's1').restartCount >= 1, { timeoutMs: 30_000 });
+    const reasons = v.events.filter((e) => e.container === 's1').map((e) => e.reason);
+    expect(reasons).toContain('FailedPostStartHook');
+    expect(reasons.indexOf('Killing')).toBeGreaterThan(reasons.indexOf('FailedPostStartHook'));
+    expect(init(v, 's1').started).toBe(false);
+    expect(v.events.some((e) => e.container === 'm1')).toBe(false);
+    expect(v.phase).toBe('Pending');
+  });
+
   it('case 11: an init that fails under Never fails the pod; the sidecar after it never starts', async () => {
     const r = run(
       testPod(uniqueName('c11'), {

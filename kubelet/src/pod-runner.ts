@@ -11,7 +11,7 @@ import {
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { CrashLoopBackoff } from './backoff.js';
-import { isReady, isStarted, newRecord, type ContainerRecord } from './container-record.js';
+import { isReady, isStarted, newRecord, observe, type ContainerRecord } from './container-record.js';
 import {
   ContainerRole,
   PLATFORM_LABEL,
@@ -20,6 +20,7 @@ import {
   isSidecar,
   podName,
 } from './container-options.js';
+import { containerLogText } from './docker-logs.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
@@ -33,6 +34,8 @@ import {
   startSandbox,
   type Sandbox,
 } from './pod-sandbox.js';
+import { MIN_GRACE_MS, planPod, terminationMembers, type PodAction } from './pod-planner.js';
+import { PodTermination } from './pod-termination.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
 
@@ -69,8 +72,6 @@ export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage
   supervise?: boolean;
 }
 
-/** kubelet `minimumGracePeriodInSeconds`: the least time between SIGTERM and SIGKILL (rule 17). */
-const MIN_GRACE_MS = 2000;
 const MAX_EVENTS = 1000;
 const DEFAULT_GRACE_SECONDS = 30;
 /** postStart hooks have no timeout in the kubelet; a timer needs some bound. */
@@ -87,10 +88,10 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
- * Runs one Pod on Docker the way a Kubernetes 1.33 kubelet does
- * (docs NATIVE-SIDECARS.md; rule numbers cited inline). State changes only on
- * the event loop; `sync()` is the kubelet's SyncPod: it looks at the records
- * and decides what to start or restart, and is re-run after every change.
+ * Runs one Pod on Docker the way a Kubernetes 1.33 kubelet does (docs NATIVE-SIDECARS.md).
+ * The rules are pure functions in pod-planner.ts; this class is their executor: after every
+ * change (coalesced per event-loop turn) it hands the planner a snapshot of its records and
+ * carries out the actions on Docker, watches exits, and runs probes and hooks.
  */
 export class PodRunner {
   readonly name: string;
@@ -119,6 +120,8 @@ export class PodRunner {
   private terminating = false;
   private starting: Promise<void> | undefined;
   private termination: Promise<void> | undefined;
+  /** The termination being executed (rules 12–18), stepped on every change. */
+  private ending: PodTermination | undefined;
   private deletion: Promise<void> | undefined;
   private closed = false;
   private notifyQueued = false;
@@ -193,9 +196,7 @@ export class PodRunner {
       const timer = setTimeout(
         () =>
           finish(() =>
-            reject(
-              new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${summary(this.status())})`),
-            ),
+            reject(new Error(`pod ${this.name}: condition not met within ${opts.timeoutMs} ms (${this.summary()})`)),
           ),
         opts.timeoutMs,
       );
@@ -204,6 +205,14 @@ export class PodRunner {
       this.listeners.add(check);
       check();
     });
+  }
+
+  /** The view in one line, plus what only the runner knows: starts in flight (a slow engine shows here). */
+  private summary(): string {
+    const starting = this.all
+      .filter((c) => c.starting)
+      .map((c) => `${c.spec.name}${c.startInFlight ? ' (docker start)' : ''}`);
+    return `${summary(this.status())}${starting.length > 0 ? `; starting: ${starting.join(', ')}` : ''}`;
   }
 
   /** `127.0.0.1:<host port>` published for a declared container port. */
@@ -223,10 +232,7 @@ export class PodRunner {
   async logs(container: string, tail = 20): Promise<string> {
     const c = this.all.find((r) => r.spec.name === container);
     if (!c?.id) return '';
-    const buf = (await this.docker
-      .getContainer(c.id)
-      .logs({ stdout: true, stderr: true, tail, follow: false })) as Buffer;
-    return demuxLogs(buf);
+    return containerLogText(this.docker.getContainer(c.id), { tail });
   }
 
   /** Terminates the pod (rules 12–18), then removes its containers, pause container and volumes. */
@@ -259,6 +265,8 @@ export class PodRunner {
     this.closed = true;
     this.lifetime.abort();
     for (const c of this.all) this.clearBackoff(c);
+    // A termination in progress ends here: nothing more is signalled (delete() removes by force next).
+    this.ending?.end();
     for (const l of [...this.listeners]) l();
     return Promise.resolve();
   }
@@ -340,7 +348,7 @@ export class PodRunner {
       const info = containers.find(
         (x) => x.Labels[Labels.container] === c.spec.name && x.Labels[Labels.role] !== ContainerRole.pause,
       );
-      if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing; delete the pod`);
+      if (!info) throw new Error(`pod ${this.name}: container ${c.spec.name} is missing`);
       const inspected = await this.docker.getContainer(info.Id).inspect();
       const state = inspected.State;
       c.id = info.Id;
@@ -375,122 +383,102 @@ export class PodRunner {
     for (const c of this.all) {
       if (c.phase !== 'running') continue;
       c.run = new AbortController();
-      void this.watchExit(c, c.generation);
+      this.background(this.watchExit(c, c.generation), c.spec.name);
       if (!this.passive) this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
     }
     this.changed();
   }
 
-  // ---- sync: the kubelet's SyncPod ---------------------------------------------------------------
+  // ---- sync: the kubelet's SyncPod, decided by the planner ------------------------------------------
 
-  /** Re-runs sync and wakes waiters once per turn of the event loop. */
+  /** Re-runs the planner and wakes waiters once per turn of the event loop. */
   private changed(): void {
     if (this.notifyQueued) return;
     this.notifyQueued = true;
     queueMicrotask(() => {
       this.notifyQueued = false;
       this.sync();
+      this.ending?.step();
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
     });
   }
 
   private sync(): void {
-    if (!this.sandboxReady || this.terminating || this.closed || this.passive) return;
-    // Rule 11: every main has terminated and none will restart → the pod is done; phase from mains only.
-    if (this.mains.every((m) => m.phase === 'exited' && !m.starting && !m.backoffTimer && !this.mainRestarts(m))) {
-      this.finish(this.mains.every((m) => m.exitCode === 0) ? 'Succeeded' : 'Failed');
+    if (this.closed || this.passive) return;
+    const plan = planPod({
+      restartPolicy: this.restartPolicy,
+      inits: this.inits.map((c) => observe(c, this.backoff.get(c.spec.name))),
+      mains: this.mains.map((c) => observe(c, this.backoff.get(c.spec.name))),
+      initCursor: this.cursor,
+      sandboxReady: this.sandboxReady,
+      terminating: this.terminating,
+      backoffLimits: this.backoff.limits,
+      nowMs: Date.now(),
+    });
+    this.cursor = plan.initCursor;
+    for (const action of plan.actions) this.execute(action);
+  }
+
+  private execute(action: PodAction): void {
+    if (action.type === 'finish') {
+      // Rules 9 and 11: the pod reached a terminal phase; stop what still runs (sidecars, in reverse order).
+      this.outcome ??= action.phase;
+      void this.terminate(this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
       return;
     }
-    // Rules 1, 2, 8, 9: init entries strictly in spec order.
-    while (this.cursor < this.inits.length) {
-      const c = this.inits[this.cursor]!;
-      if (c.starting || c.backoffTimer) break;
-      if (c.kind === 'sidecar') {
-        if (isStarted(c)) {
-          this.cursor++;
-          continue;
-        }
-        if (c.phase === 'waiting') this.launch(c);
-        else if (c.phase === 'exited') this.restart(c); // rule 8: restarted, later entries wait
-        break;
+    const c = this.record(action.container);
+    switch (action.type) {
+      case 'start':
+        return this.launch(c);
+      case 'restart':
+        this.backoff.set(c.spec.name, action.backoff);
+        return this.launch(c);
+      case 'backoff': {
+        // Rule 7: CrashLoopBackOff until the delay has passed, then the planner is asked again.
+        const seconds = Math.round(action.delayMs / 100) / 10;
+        c.backoffMessage = `back-off ${seconds}s restarting failed container=${c.spec.name} pod=${this.name}`;
+        this.emit(c.spec.name, 'BackOff', `Back-off restarting failed container ${c.spec.name} in pod ${this.name}`);
+        c.backoffUntilMs = action.untilMs;
+        c.backoffTimer = setTimeout(
+          () => {
+            this.clearBackoff(c);
+            this.changed();
+          },
+          Math.max(0, action.untilMs - Date.now()),
+        );
+        return;
       }
-      if (c.succeeded) {
-        this.cursor++;
-        continue;
-      }
-      if (c.phase === 'waiting') this.launch(c);
-      else if (c.phase === 'exited') {
-        if (this.restartPolicy === 'Never') return this.finish('Failed'); // rule 9
-        this.restart(c);
-      }
-      break;
-    }
-    // Rule 6: a sidecar is restarted whatever the pod's restartPolicy.
-    for (const c of this.inits.slice(0, this.cursor)) {
-      if (c.kind === 'sidecar' && c.phase === 'exited' && !c.starting && !c.backoffTimer) this.restart(c);
-    }
-    // Rule 4: mains only once initialization is done (or, after adoption, once any main ran).
-    if (this.cursor < this.inits.length && !this.mains.some((m) => m.everRan)) return;
-    let earlierStarting = false;
-    for (const m of this.mains) {
-      if (m.starting) earlierStarting = true;
-      if (m.starting || m.backoffTimer) continue;
-      if (m.phase === 'waiting') {
-        // Mains start one after another in spec order, each after the previous one's postStart.
-        if (!earlierStarting) this.launch(m);
-        break;
-      }
-      if (m.phase === 'exited' && this.mainRestarts(m)) this.restart(m); // rule 10
     }
   }
 
-  /** Rule 10. */
-  private mainRestarts(m: ContainerRecord): boolean {
-    if (this.restartPolicy === 'Always') return true;
-    return this.restartPolicy === 'OnFailure' && m.exitCode !== 0;
-  }
-
-  /** Rule 7: restart now, or wait in CrashLoopBackOff. */
-  private restart(c: ContainerRecord): void {
-    const now = Date.now();
-    const wait = this.backoff.delayFor(c.spec.name, c.exitedAtMs ?? now, now);
-    if (wait === 0) return this.launch(c);
-    const seconds = Math.round(this.backoff.current(c.spec.name) / 100) / 10;
-    c.backoffMessage = `back-off ${seconds}s restarting failed container=${c.spec.name} pod=${this.name}`;
-    this.emit(c.spec.name, 'BackOff', `Back-off restarting failed container ${c.spec.name} in pod ${this.name}`);
-    c.backoffTimer = setTimeout(() => {
-      c.backoffTimer = undefined;
-      this.changed();
-    }, wait);
+  private record(name: string): ContainerRecord {
+    const c = this.all.find((r) => r.spec.name === name);
+    if (!c) throw new Error(`pod ${this.name}: the planner named an unknown container ${name}`);
+    return c;
   }
 
   private clearBackoff(c: ContainerRecord): void {
     clearTimeout(c.backoffTimer);
     c.backoffTimer = undefined;
-  }
-
-  /** Rules 9 and 11: the pod reached a terminal phase; stop what still runs (sidecars, in reverse order). */
-  private finish(outcome: 'Succeeded' | 'Failed'): void {
-    this.outcome ??= outcome;
-    void this.terminate(this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
+    c.backoffUntilMs = null;
   }
 
   // ---- one container run --------------------------------------------------------------------------
 
   private launch(c: ContainerRecord): void {
     c.starting = true;
+    // Termination orders a container whose start is in flight as running (pod-planner.ts terminationMembers).
+    c.startInFlight = true;
     this.clearBackoff(c);
     this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
     const gen = ++c.generation;
     const run = new AbortController();
     c.run = run;
-    const dockerStart = this.dockerStart(c, gen);
-    // Termination waits for in-flight starts so that it sees every running container.
-    c.dockerStart = dockerStart.then(
-      () => undefined,
-      () => undefined,
-    );
+    const dockerStart = this.dockerStart(c, gen).finally(() => {
+      c.startInFlight = false;
+      this.changed();
+    });
     this.background(
       dockerStart.then((ok) => (ok ? this.afterStart(c, gen, run) : undefined)),
       c.spec.name,
@@ -506,6 +494,7 @@ export class PodRunner {
       if (!isNotModified(e)) {
         // The kubelet's StartError: the runtime could not run the process (exit code 128).
         c.starting = false;
+        c.startInFlight = false;
         this.markExited(c, { ExitCode: 128, FinishedAt: new Date().toISOString(), OOMKilled: false });
         c.terminatedReason = 'StartError';
         this.emit(c.spec.name, 'Failed', `Error: ${errorMessage(e)}`);
@@ -514,6 +503,7 @@ export class PodRunner {
       }
     }
     const state = (await container.inspect()).State;
+    c.startInFlight = false;
     c.restartCount = c.everRan ? c.restartCount + 1 : 0;
     c.everRan = true;
     c.phase = 'running';
@@ -525,7 +515,7 @@ export class PodRunner {
     c.postStartDone = !c.spec.lifecycle?.postStart;
     c.readinessPassed = false;
     this.emit(c.spec.name, 'Started', `Started container ${c.spec.name}`);
-    void this.watchExit(c, gen);
+    this.background(this.watchExit(c, gen), c.spec.name);
     this.beginProbes(c, gen, Date.parse(state.StartedAt) || Date.now());
     this.changed();
     return true;
@@ -688,56 +678,37 @@ export class PodRunner {
     }
   }
 
-  // ---- termination (rules 12–18) -----------------------------------------------------------------
+  // ---- termination (rules 12–18), ordered by the planner -----------------------------------------
 
   private terminate(graceSeconds: number): Promise<void> {
     if (!this.termination) {
-      this.termination = this.terminateAll(graceSeconds);
+      this.termination = this.beginTermination(graceSeconds);
       // Surfaced as an event when nobody awaits it (mains finished); delete() awaits and rethrows.
       this.termination.catch((e: unknown) => this.emit('', 'FailedKillPod', errorMessage(e)));
     }
     return this.termination;
   }
 
-  private async terminateAll(graceSeconds: number): Promise<void> {
+  private beginTermination(graceSeconds: number): Promise<void> {
     // Rule 13: one budget, every countdown from t0.
-    const deadline = Date.now() + graceSeconds * 1000;
+    const deadlineMs = Date.now() + graceSeconds * 1000;
     this.terminating = true; // rule 12: nothing restarts from here on
     for (const c of this.all) this.clearBackoff(c);
-    await Promise.all(this.all.map((c) => c.dockerStart));
-    const running = this.all.filter((c) => c.phase === 'running');
+    const names = new Set(terminationMembers(this.all.map((c) => observe(c, undefined))));
     for (const c of this.all) c.run?.abort(); // probes and postStart hooks end; no liveness kill during termination
+    const host = {
+      signal: (c: ContainerRecord, signal: string) => this.signal(c, signal),
+      target: (c: ContainerRecord) => this.target(c),
+      emit: (container: string, reason: string, message: string) => this.emit(container, reason, message),
+      changed: () => this.changed(),
+    };
+    this.ending = new PodTermination(
+      host,
+      this.all.filter((c) => names.has(c.spec.name)),
+      deadlineMs,
+    );
     this.changed();
-    await Promise.all(running.map((c) => this.terminateOne(c, running, deadline)));
-  }
-
-  private async terminateOne(c: ContainerRecord, running: readonly ContainerRecord[], deadline: number): Promise<void> {
-    const name = c.spec.name;
-    this.emit(name, 'Killing', `Stopping container ${name}`);
-    const preStop = c.spec.lifecycle?.preStop;
-    // Rule 14: every preStop starts at t0, bounded by what is left of the budget.
-    if (preStop && deadline > Date.now()) {
-      const result = await runAction(this.target(c), preStop, { timeoutMs: deadline - Date.now() }).catch(
-        (e: unknown) => ({
-          ok: false,
-          message: errorMessage(e),
-        }),
-      );
-      if (!result.ok) this.emit(name, 'FailedPreStopHook', `PreStopHook failed: ${result.message}`);
-    }
-    if (c.kind === 'sidecar') {
-      // Rule 16: a sidecar waits for every main and every later-declared sidecar that was running (rule 18).
-      const before = running.filter((o) => o.kind === 'main' || (o.kind === 'sidecar' && o.index > c.index));
-      await this.until(() => before.every((o) => o.phase !== 'running'), deadline - Date.now());
-    }
-    if (this.closed || c.phase !== 'running') return;
-    await this.signal(c, c.stopSignal); // rule 15
-    // Rule 17: SIGKILL when the budget runs out, but never sooner than 2 s after the stop signal.
-    const killAt = Math.max(deadline, Date.now() + MIN_GRACE_MS);
-    if (await this.until(() => c.phase !== 'running', killAt - Date.now())) return;
-    if (this.closed) return;
-    await this.signal(c, 'SIGKILL');
-    await this.until(() => c.phase !== 'running', 10_000);
+    return this.ending.done;
   }
 
   private async deleteAll(gracePeriodSeconds: number | undefined): Promise<void> {
@@ -825,16 +796,4 @@ function summary(v: PodView): string {
     return `${s.name}=${st}${s.started ? ',started' : ''}${s.ready ? ',ready' : ''} restarts=${s.restartCount}`;
   });
   return `phase ${v.phase}, ready ${v.ready}; ${states.join('; ')}`;
-}
-
-/** Docker's multiplexed log stream (8-byte frame headers) → text. */
-function demuxLogs(buf: Buffer): string {
-  const parts: string[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    parts.push(buf.subarray(i + 8, i + 8 + size).toString('utf8'));
-    i += 8 + size;
-  }
-  return parts.join('');
 }

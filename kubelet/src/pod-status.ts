@@ -107,7 +107,7 @@ function containerStatus(c: ContainerRecord): ContainerStatus {
 function containerState(c: ContainerRecord): ContainerStatus['state'] {
   if (c.phase === 'running') return { running: { startedAt: c.startedAt ?? new Date(0).toISOString() } };
   if (c.phase === 'exited') {
-    if (c.backoffTimer) return { waiting: { reason: 'CrashLoopBackOff', message: c.backoffMessage ?? '' } };
+    if (c.backoffUntilMs !== null) return { waiting: { reason: 'CrashLoopBackOff', message: c.backoffMessage ?? '' } };
     return {
       terminated: {
         exitCode: c.exitCode ?? 0,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Labels, type Container, type Pod } from '@sidecar/core';
 import Docker from 'dockerode';
+import { containerLogText } from './docker-logs.js';
 import { removePodObjects } from './pod-sandbox.js';
 
 /**
@@ -81,14 +82,19 @@ export interface ScriptOptions {
   termDelay?: number;
 }
 
-/** `sh -c` for a test container that logs `<name> start|TERM|exit` to stdout. */
+/**
+ * `sh -c` for a test container that logs `<name> start|TERM|exit` to stdout. Its TERM handler is
+ * installed before `start` is logged: a shell at PID 1 ignores a TERM that comes before its trap
+ * (Docker reports the container running before the shell has read its script), so a test that
+ * signals a container must first see its `start` line (`waitForLog`).
+ */
 export function script(name: string, opts: ScriptOptions = {}): string[] {
   const onTerm =
     opts.onTerm === 'ignore'
       ? `echo "${name} TERM"`
       : `echo "${name} TERM"; ${opts.termDelay ? `sleep ${opts.termDelay}; ` : ''}echo "${name} exit"; exit 0`;
   const body = opts.body ?? FOREVER;
-  return ['sh', '-c', `echo "${name} start"; trap '${onTerm}' TERM; ${body}; code=$?; echo "${name} exit"; exit $code`];
+  return ['sh', '-c', `trap '${onTerm}' TERM; echo "${name} start"; ${body}; code=$?; echo "${name} exit"; exit $code`];
 }
 
 /** A body that runs `seconds` (TERM-interruptible), then exits with `code`. */
@@ -123,21 +129,17 @@ export async function podLog(d: Docker, pod: string): Promise<string[]> {
 }
 
 /** As podLog, with each line's Docker timestamp in ms since the epoch. */
-export async function podLogTimed(d: Docker, pod: string): Promise<{ ms: number; text: string }[]> {
+async function podLogTimed(d: Docker, pod: string): Promise<{ ms: number; text: string }[]> {
   const containers = await d.listContainers({
     all: true,
     filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${pod}`] },
   });
   const lines: { ns: bigint; text: string }[] = [];
   for (const c of containers) {
-    const buf = (await d
-      .getContainer(c.Id)
-      .logs({ stdout: true, stderr: true, timestamps: true, follow: false })) as Buffer;
-    for (const frame of frames(buf)) {
-      for (const line of frame.split('\n')) {
-        const m = /^(\S+)\s(.*)$/.exec(line);
-        if (m?.[1] && m[2] !== undefined) lines.push({ ns: toNs(m[1]), text: m[2] });
-      }
+    const text = await containerLogText(d.getContainer(c.Id), { timestamps: true });
+    for (const line of text.split('\n')) {
+      const m = /^(\S+)\s(.*)$/.exec(line);
+      if (m?.[1] && m[2] !== undefined) lines.push({ ns: toNs(m[1]), text: m[2] });
     }
   }
   return lines
@@ -145,20 +147,23 @@ export async function podLogTimed(d: Docker, pod: string): Promise<{ ms: number;
     .map((l) => ({ ms: Number(l.ns / 1_000_000n), text: l.text }));
 }
 
-function frames(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 8 <= buf.length;) {
-    const size = buf.readUInt32BE(i + 4);
-    out.push(buf.subarray(i + 8, i + 8 + size).toString('utf8'));
-    i += 8 + size;
-  }
-  return out;
-}
-
 function toNs(ts: string): bigint {
   const m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts);
   if (!m?.[1]) throw new Error(`bad docker timestamp ${ts}`);
   return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0').slice(0, 9));
+}
+
+/** Resolves once the pod's merged log holds every one of `lines` (checked every 100 ms, up to `timeoutMs`). */
+export async function waitForLog(d: Docker, pod: string, lines: string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = await podLog(d, pod);
+    const missing = lines.filter((l) => !log.includes(l));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`pod ${pod}: no ${missing.join(', ')} in its log within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Removes every labelled object of the given pods (afterEach safety net). */

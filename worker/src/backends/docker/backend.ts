@@ -35,10 +35,9 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     logs,
     processes,
     async start(log) {
-      const { adopted, failed } = await target.adopt();
+      // Pods that cannot be adopted are deleted by the target, which logs why through `log`.
+      const { adopted } = await target.adopt({ log });
       if (adopted.length > 0) log(`adopted ${adopted.length} running pod(s)`);
-      // Not supervised, not reported: say so, with why, so an operator can delete them.
-      for (const f of failed) log(`could not adopt pod ${f.pod}: ${f.error.message}`);
       // In the background: a deploy before the pool is warm just creates its own sandbox.
       target.warmUp().catch((e: unknown) => log(`warming sandboxes: ${e instanceof Error ? e.message : String(e)}`));
       logs.start();

@@ -7,7 +7,6 @@ import {
   TLS_PORT,
   PlatformSidecar,
   enabledSidecars,
-  isDomainError,
   isPlatformSidecar,
   JOB_OUTPUT_LIMIT_BYTES,
   podNameFor,
@@ -31,7 +30,7 @@ import {
   tailBytes,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { isNotFound, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
+import { evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
 
 export interface DockerTargetOptions {
   docker: Docker;
@@ -80,6 +79,8 @@ export class DockerTarget implements Target {
   /** Pods being deleted (out of rotation, draining): never an old pod of another rollout. */
   private readonly stopping = new Set<PodRunner>();
   private closing: Promise<void> | undefined;
+  /** Pods that could not be adopted, being deleted (adopt()); close() waits for them. */
+  private readonly evictions = new Set<Promise<void>>();
 
   private readonly pool: NetnsPool | undefined;
 
@@ -339,8 +340,17 @@ export class DockerTarget implements Target {
     }
   }
 
-  /** Re-adopts every managed pod of this platform (worker start), so restarts and status keep working. */
-  async adopt(): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
+  /**
+   * Re-adopts every managed pod of this platform (worker start), so restarts and status keep working.
+   * A pod of this platform that cannot be adopted (`failed`) would run on unsupervised and unreported:
+   * it is deleted in the background, gracefully (kubelet order as far as its labels tell, evictPod),
+   * with a line to `log` (default: stderr) when that begins and when it ends. Without a platform id
+   * nothing is deleted.
+   */
+  async adopt(
+    opts: { log?: (line: string) => void } = {},
+  ): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
+    const log = opts.log ?? ((line: string) => console.error(`docker target: ${line}`));
     const adopted: string[] = [];
     const failed: { pod: string; error: Error }[] = [];
     const names = await PodRunner.list(
@@ -367,8 +377,10 @@ export class DockerTarget implements Target {
         adopted.push(name);
       } catch (e) {
         // Removed while we looked at it: nothing to adopt.
-        if (isNotFound(e) || (isDomainError(e) && e.code === ErrorCode.podNotFound)) continue;
-        failed.push({ pod: name, error: e instanceof Error ? e : new Error(String(e)) });
+        if ((await listPodContainers(this.opts.docker, name)).length === 0) continue;
+        const error = e instanceof Error ? e : new Error(String(e));
+        failed.push({ pod: name, error });
+        if (this.opts.platformId !== undefined) this.evict(name, error, log);
       }
     }
     for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined)))
@@ -394,6 +406,17 @@ export class DockerTarget implements Target {
     this.routed.set(app, JSON.stringify(routed));
   }
 
+  private evict(pod: string, why: Error, log: (line: string) => void): void {
+    log(`pod ${pod} cannot be adopted (${why.message}); deleting it`);
+    const eviction = evictPod(this.opts.docker, pod)
+      .then(
+        () => log(`pod ${pod}, which could not be adopted, is deleted`),
+        (e: unknown) => log(`deleting pod ${pod} failed: ${e instanceof Error ? e.message : String(e)}`),
+      )
+      .finally(() => this.evictions.delete(eviction));
+    this.evictions.add(eviction);
+  }
+
   private appOf(pod: string): string | undefined {
     for (const [app, pods] of this.apps) if (pods.has(pod)) return app;
     return undefined;
@@ -402,7 +425,9 @@ export class DockerTarget implements Target {
   /** Stops supervising every pod; pods keep running and are adopted by the next worker. Safe twice. */
   close(): Promise<void> {
     const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
-    this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close()]).then(() => undefined);
+    this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close(), ...this.evictions]).then(
+      () => undefined,
+    );
     return this.closing;
   }
 
