@@ -2,12 +2,13 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Labels, LOG_SHIPPER, PlatformSidecar } from '@sidecar/core';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
-import type { AppLogLine, Stores } from '@sidecar/store';
+import { APP_LOG_MAX_LINE_BYTES, type AppLogLine, type Stores } from '@sidecar/store';
 import { LogBatch } from '../../log-batch.js';
 import { Periodic } from '../../periodic.js';
 
 /** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
-export const MAX_LINE_BYTES = 16 * 1024;
+/** Lines are cut here (a little under the store's per-line cap, so the cut mark fits). */
+export const MAX_LINE_BYTES = APP_LOG_MAX_LINE_BYTES - 8;
 
 /**
  * Splits a stream into lines of at most MAX_LINE_BYTES: a longer line is cut there, marked with
