@@ -10,6 +10,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+# The router's data plane (docs/router.md).
+command -v haproxy >/dev/null 2>&1 || need_pkgs+=(haproxy)
 # The test suite also drives a real browser and a real registry.
 if [ "${1:-}" = "--for-tests" ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
@@ -24,7 +26,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   else
     echo "prepare: missing system packages: ${need_pkgs[*]}" >&2
-    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git, and for the tests Chromium and the CNCF distribution registry) and run again" >&2
+    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git, HAProxy 2.6 or later, and for the tests Chromium and the CNCF distribution registry) and run again" >&2
     exit 1
   fi
 fi

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildJobId } from '@sidecar/core';
+import { type BucketCounts, buildJobId, countRequest } from '@sidecar/core';
 import {
   connectRedis,
   createStores,
@@ -311,6 +311,53 @@ describe('apps', () => {
       .send('{"name": ');
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('invalid_json');
+  });
+
+  it('keeps the router settings: defaults shown, a PATCH of one keeps the others, bounds refused', async () => {
+    const created = await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: 'edge', http: { maxBodyMiB: 5 } });
+    expect(created.body.http).toEqual({ drainSeconds: 30, timeoutSeconds: 60, maxBodyMiB: 5, maxConcurrent: 1000 });
+    const patched = await request(app)
+      .patch('/api/v1/apps/edge')
+      .set(auth)
+      .send({ http: { timeoutSeconds: 5 } })
+      .expect(200);
+    expect(patched.body.http).toEqual({ drainSeconds: 30, timeoutSeconds: 5, maxBodyMiB: 5, maxConcurrent: 1000 });
+    const res = await request(app)
+      .patch('/api/v1/apps/edge')
+      .set(auth)
+      .send({ http: { maxConcurrent: 0 } });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.detail).toMatch(/http\.maxConcurrent/);
+    expectProblem(
+      await request(app)
+        .patch('/api/v1/apps/edge')
+        .set(auth)
+        .send({ http: { retries: 3 } }),
+      400,
+      'invalid_request',
+    );
+  });
+
+  it("answers an app's traffic metrics from the routers' 10-second buckets", async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'busy' }).expect(201);
+    const bucket = Math.floor(Date.now() / 10_000) * 10;
+    const counts: BucketCounts = {};
+    countRequest(counts, { status: 200, durationMs: 3, bytesIn: 100, bytesOut: 200 });
+    countRequest(counts, { status: 502, durationMs: 40, bytesIn: 100, bytesOut: 150 });
+    await stores.appTraffic.add(new Map([['busy', new Map([[bucket - 30, counts]])]]));
+    const res = await request(app).get('/api/v1/apps/busy/metrics?minutes=5').set(auth).expect(200);
+    expect(res.body.requests).toEqual({ total: 2, '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 1 });
+    expect(res.body.latencyMs).toEqual({ p50: 3, p95: 50, p99: 50 });
+    expect(res.body.series).toHaveLength(30);
+    expect(res.body.series.find((p: { requests: number }) => p.requests > 0)).toMatchObject({
+      time: new Date((bucket - 30) * 1000).toISOString(),
+      requests: 2,
+      errors: 1,
+    });
+    expectProblem(await request(app).get('/api/v1/apps/busy/metrics?minutes=0').set(auth), 400, 'invalid_request');
   });
 
   it('lists, gets, patches (null removes a key) and deletes', async () => {

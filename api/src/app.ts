@@ -11,6 +11,7 @@ import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { logsRoutes } from './routes/logs.routes.js';
+import { metricsRoutes } from './routes/metrics.routes.js';
 import { sidecarsRoutes } from './routes/sidecars.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
 import { manifestsRoutes } from './routes/manifests.routes.js';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
   api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
   api.use(logsRoutes({ stores: deps.stores }));
+  api.use(metricsRoutes({ stores: deps.stores }));
   api.use(tokensRoutes({ stores: deps.stores }));
   api.use(
     sidecarsRoutes({ stores: deps.stores, ...(deps.caCertPem !== undefined ? { caCertPem: deps.caCertPem } : {}) }),

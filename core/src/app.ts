@@ -24,6 +24,41 @@ export interface Sidecars {
   tls: TlsSettings;
 }
 
+/**
+ * How the router treats an app's HTTP traffic (docs/router.md). Stored partially: what is not
+ * set takes its default (apps stored before these settings existed have none).
+ */
+export interface HttpSettings {
+  /** On a redeploy, how long upgraded connections (WebSockets) to an old pod may stay open. */
+  drainSeconds: number;
+  /** How long the router waits for the app's response (and between its chunks) before a 504. */
+  timeoutSeconds: number;
+  /** The largest request body the router forwards; larger ones get a 413. */
+  maxBodyMiB: number;
+  /** Requests in flight to the app at once through the router; beyond that a 503 with Retry-After. */
+  maxConcurrent: number;
+}
+
+export const HTTP_DEFAULTS = {
+  drainSeconds: 30,
+  timeoutSeconds: 60,
+  maxBodyMiB: 100,
+  maxConcurrent: 1000,
+} as const satisfies HttpSettings;
+
+/** Inclusive bounds of each setting, checked by the API. */
+export const HTTP_LIMITS = {
+  drainSeconds: { min: 0, max: 3600 },
+  timeoutSeconds: { min: 1, max: 3600 },
+  maxBodyMiB: { min: 1, max: 10_240 },
+  maxConcurrent: { min: 1, max: 100_000 },
+} as const satisfies Record<keyof HttpSettings, { min: number; max: number }>;
+
+/** The settings in force: what the app set, defaults for the rest. */
+export function httpSettings(stored: Partial<HttpSettings> | undefined): HttpSettings {
+  return { ...HTTP_DEFAULTS, ...stored };
+}
+
 export interface App {
   name: string;
   runtime: 'node';
@@ -33,6 +68,8 @@ export interface App {
   replicas: number;
   resources: Resources;
   sidecars: Sidecars;
+  /** Only what the user set; read through httpSettings(). */
+  http?: Partial<HttpSettings>;
   currentRelease: number | null;
   status: AppStatus;
   createdAt: string;

@@ -17,3 +17,4 @@ export * from './queue-payloads.js';
 export * from './release.js';
 export * from './exit-with-parent.js';
 export * from './config/index.js';
+export * from './traffic-metrics.js';

@@ -91,4 +91,6 @@ export interface RouteTable {
   set(app: string, upstreams: Upstream[]): Promise<void>;
   get(app: string): Promise<Upstream[]>;
   remove(app: string): Promise<void>;
+  /** Resolves once routers hold no connection to these pods (they left rotation), or after `limitMs`. */
+  waitForDrain(pods: readonly string[], limitMs: number): Promise<void>;
 }

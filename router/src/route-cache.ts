@@ -1,13 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Upstream } from '@sidecar/core';
+import { type HttpSettings, httpSettings, type Upstream } from '@sidecar/core';
 import type { Keys, RedisRouteTable } from '@sidecar/store';
 
+/** What the control loop hands the data plane after each load: routes and each routed app's settings. */
+export type RoutingState = Map<string, { http: HttpSettings; upstreams: Upstream[] }>;
+
+export interface RouteCacheOptions {
+  table: RedisRouteTable;
+  /** Reads apps' `http` settings (only that field: the router holds no secret keys). */
+  redis: Redis;
+  subscriber: Redis;
+  keys: Keys;
+  /** Puts a loaded state in force; the version is acknowledged only once it resolves. */
+  apply?: (state: RoutingState) => Promise<void>;
+  /** Pods the data plane still drains (reported with each acknowledgement). */
+  draining?: () => string[];
+  heartbeatMs?: number;
+}
+
 /**
- * The router's in-memory copy of the route table. It reloads on every change
- * message, acknowledges the version it applied (the Docker target waits for
- * that before stopping old pods), and reloads on a heartbeat in case a message
- * was missed while Redis was away.
+ * The router's control loop: its in-memory copy of the route table and of the routed
+ * apps' HTTP settings. It reloads on every change message and on a heartbeat (in case a
+ * message was missed while Redis was away, and to see settings changes), hands each state
+ * to the data plane, then acknowledges the version it applied (the Docker target waits
+ * for that before stopping old pods). While Redis is unreachable the last state keeps serving.
  */
 export class RouteCache {
   readonly id = randomUUID();
@@ -15,21 +32,17 @@ export class RouteCache {
   private version = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly cursor = new Map<string, number>();
+  private failing = false;
 
-  constructor(
-    private readonly table: RedisRouteTable,
-    private readonly subscriber: Redis,
-    private readonly k: Keys,
-    private readonly heartbeatMs = 2000,
-  ) {}
+  constructor(private readonly opts: RouteCacheOptions) {}
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (channel: string) => {
-      if (channel === this.k.routesChannel) void this.reload();
+    this.opts.subscriber.on('message', (channel: string) => {
+      if (channel === this.opts.keys.routesChannel) void this.reload();
     });
-    await this.subscriber.subscribe(this.k.routesChannel);
+    await this.opts.subscriber.subscribe(this.opts.keys.routesChannel);
     await this.reload();
-    this.heartbeat = setInterval(() => void this.reload(), this.heartbeatMs);
+    this.heartbeat = setInterval(() => void this.reload(), this.opts.heartbeatMs ?? 2000);
   }
 
   /** Upstreams for an app, or undefined when the app is unknown. */
@@ -46,6 +59,11 @@ export class RouteCache {
     return all[n % all.length];
   }
 
+  /** Reports the applied version and the draining pods now (e.g. a drain just ended). */
+  async acknowledge(): Promise<void> {
+    await this.opts.table.acknowledge(this.id, this.version, this.opts.draining?.() ?? []);
+  }
+
   private reloading: Promise<void> | undefined;
   private again = false;
 
@@ -59,12 +77,18 @@ export class RouteCache {
       do {
         this.again = false;
         try {
-          const { version, routes } = await this.table.all();
+          const { version, routes } = await this.opts.table.all();
+          const settings = await this.loadSettings([...routes.keys()]);
+          await this.opts.apply?.(
+            new Map([...routes].map(([app, upstreams]) => [app, { http: settings.get(app)!, upstreams }])),
+          );
           this.routes = routes;
           this.version = version;
-          await this.table.acknowledge(this.id, version);
+          await this.acknowledge();
+          this.failing = false;
         } catch (e) {
-          // Keep serving the last known table while Redis is unreachable.
+          this.failing = true;
+          // Keep serving the last applied state while Redis (or the data plane) is unavailable.
           console.error(`router: route reload failed: ${(e as Error).message}`);
         }
       } while (this.again);
@@ -76,12 +100,33 @@ export class RouteCache {
     }
   }
 
+  /** Only the `http` field of each app document: apps stored without it get the defaults. */
+  private async loadSettings(apps: string[]): Promise<Map<string, HttpSettings>> {
+    const raw = apps.length > 0 ? await this.opts.redis.mget(apps.map((a) => this.opts.keys.app(a))) : [];
+    return new Map(
+      apps.map((app, i) => {
+        let stored: { http?: Partial<HttpSettings> } = {};
+        try {
+          stored = JSON.parse(raw[i] ?? '{}') as typeof stored;
+        } catch {
+          // A document the router cannot read routes with the defaults.
+        }
+        return [app, httpSettings(stored.http)];
+      }),
+    );
+  }
+
+  /** Whether the last load failed (Redis unreachable): the last applied state is still served. */
+  get stale(): boolean {
+    return this.failing;
+  }
+
   get appliedVersion(): number {
     return this.version;
   }
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
-    await this.table.forget(this.id).catch(() => undefined);
+    await this.opts.table.forget(this.id).catch(() => undefined);
   }
 }

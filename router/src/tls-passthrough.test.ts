@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Upstream } from '@sidecar/core';
 import { PlatformCa } from '@sidecar/store';
 import { parseClientHello } from './sni.js';
+import { startTlsSidecar } from './testing/tls-sidecar.js';
 import { createTlsPassthrough } from './tls-passthrough.js';
 
 /** The bytes a real Node client sends first: its ClientHello, captured by a plain TCP server. */
@@ -67,28 +69,32 @@ describe('TLS passthrough', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sni-'));
   const closers: Array<() => void> = [];
   const routes = new Map<string, Upstream[]>();
-  const picker = { lookup: (app: string) => routes.get(app), pick: () => undefined };
+  const picker = { lookup: (app: string) => routes.get(app) };
   let ca: PlatformCa;
   let port = 0;
 
   beforeAll(async () => {
     ca = await PlatformCa.load(dir);
-    const pod = tls.createServer(await ca.issue('web.localhost'), (s) => s.end('hello from the pod over TLS'));
-    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
+    // The pod: the real TLS sidecar program in front of a plain HTTP server.
+    const app = http.createServer((_req, res) => res.end('hello from the pod over TLS'));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const material = await ca.issue('web.localhost');
+    const pod = await startTlsSidecar({ ...material, upstreamPort: (app.address() as AddressInfo).port });
     const refused = net.createServer();
     await new Promise<void>((r) => refused.listen(0, '127.0.0.1', r));
     const deadAddress = `127.0.0.1:${(refused.address() as AddressInfo).port}`;
     refused.close();
     routes.set('web', [
       { pod: 'dead', address: '127.0.0.1:1', tlsAddress: deadAddress },
-      { pod: 'live', address: '127.0.0.1:1', tlsAddress: `127.0.0.1:${(pod.address() as AddressInfo).port}` },
+      { pod: 'live', address: '127.0.0.1:1', tlsAddress: pod.address },
     ]);
     routes.set('plain', [{ pod: 'p', address: '127.0.0.1:1' }]);
     const router = createTlsPassthrough({ routes: picker, domain: 'localhost' });
     await new Promise<void>((r) => router.listen(0, '127.0.0.1', r));
     port = (router.address() as AddressInfo).port;
     closers.push(
-      () => pod.close(),
+      () => void pod.stop(),
+      () => app.close(),
       () => router.close(),
     );
   });
@@ -103,10 +109,14 @@ describe('TLS passthrough', () => {
       const s = tls.connect({ host: '127.0.0.1', port, servername, ca: ca.certPem });
       let secured = false;
       let body = '';
-      s.on('secureConnect', () => (secured = s.authorized));
+      s.on('secureConnect', () => {
+        secured = s.authorized;
+        s.write(`GET / HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`);
+      });
       s.on('data', (b: Buffer) => (body += b.toString()));
       s.on('error', () => undefined);
-      s.on('close', () => resolve({ secured, body }));
+      // The answer's body: what follows the HTTP head.
+      s.on('close', () => resolve({ secured, body: body.split('\r\n\r\n')[1] ?? '' }));
     });
 
   it("pipes to a pod of the app named by SNI, past a pod that refuses; the pod's certificate verifies against the CA", async () => {

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { appFromHost, type UpstreamPicker } from './proxy.js';
+import { appFromHost, type UpstreamPicker } from './hosts.js';
+import { proxyV2Header } from './proxy-protocol.js';
 import { MAX_RECORD, parseClientHello } from './sni.js';
 
 export interface TlsPassthroughOptions {
@@ -12,8 +13,9 @@ export interface TlsPassthroughOptions {
 /**
  * The router's HTTPS port: TLS is passed through, not terminated. It reads the
  * ClientHello's server name, maps `<app>.<domain>` to a ready pod whose TLS
- * sidecar is running (the upstream's `tlsAddress`), replays the bytes read so far
- * and pipes both ways. The certificate the client sees is the TLS sidecar's.
+ * sidecar is running (the upstream's `tlsAddress`), sends a PROXY protocol v2 header
+ * (the client's address, for the sidecar's forwarding headers), replays the bytes
+ * read so far and pipes both ways. The certificate the client sees is the TLS sidecar's.
  * Without a name, an unknown app, or no pod with TLS, the connection is closed:
  * there is no certificate here to send a readable error with.
  */
@@ -50,7 +52,12 @@ function connect(client: net.Socket, hello: Buffer, app: string, routes: Upstrea
     pod.on('error', () => client.destroy());
     client.on('close', () => pod.destroy());
     pod.on('close', () => client.destroy());
-    pod.write(hello);
+    // Who the client is, for the sidecar's forwarding headers (docs/router.md), then its own bytes.
+    const header = proxyV2Header(
+      { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
+      { address: client.localAddress ?? '', port: client.localPort ?? 0 },
+    );
+    pod.write(header ? Buffer.concat([header, hello]) : hello);
     client.pipe(pod);
     pod.pipe(client);
     client.resume();

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppLogStore } from './app-log.js';
+import { AppTrafficStore } from './app-traffic.js';
 import { AppStore } from './app-store.js';
 import type { SecretBox } from './secret-box.js';
 import { CasUpdater } from './cas.js';
@@ -18,6 +19,7 @@ import { TokenStore } from './token-store.js';
 
 export * from './app-log.js';
 export * from './app-store.js';
+export * from './app-traffic.js';
 export * from './blob-store.js';
 export * from './deploy-log.js';
 export * from './deploy-store.js';
@@ -39,6 +41,7 @@ export interface Stores {
   keys: ReturnType<typeof keys>;
   apps: AppStore;
   appLogs: AppLogStore;
+  appTraffic: AppTrafficStore;
   deploys: DeployStore;
   jobs: JobStore;
   deployLog: DeployLog;
@@ -72,6 +75,7 @@ export function createStores(
     keys: k,
     apps: new AppStore(redis, k, cas, secrets),
     appLogs: new AppLogStore(redis, k, hub, opts.appLogMaxAgeMs),
+    appTraffic: new AppTrafficStore(redis, k),
     deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k, hub),

@@ -13,6 +13,8 @@ export function keys(prefix: string) {
     appPods: (name: string) => k(`app:${name}:pods`),
     podProcesses: (app: string, pod: string) => k(`app:${app}:pod:${pod}:processes`),
     appLogs: (name: string) => k(`app:${name}:logs`),
+    /** One hash per app and 10-second bucket of its traffic through the routers (core/src/traffic-metrics.ts). */
+    appTraffic: (name: string, bucketSec: number) => k(`app:${name}:traffic:${bucketSec}`),
     deploy: (id: string) => k(`deploy:${id}`),
     job: (id: string) => k(`job:${id}`),
     appJobs: (name: string) => k(`app:${name}:jobs`),

@@ -42,9 +42,34 @@ export class RedisRouteTable implements RouteTable {
     await this.change((m) => m.hdel(this.k.routes, app));
   }
 
-  /** Called by each router after applying a version, and periodically as its heartbeat. */
-  async acknowledge(routerId: string, version: number): Promise<void> {
-    await this.redis.hset(this.k.routers, routerId, JSON.stringify({ version, seenAt: Date.now() }));
+  /**
+   * Called by each router after applying a version, and periodically as its heartbeat, with the
+   * pods it still has connections to after they left rotation (draining).
+   */
+  async acknowledge(routerId: string, version: number, draining: readonly string[] = []): Promise<void> {
+    await this.redis.hset(this.k.routers, routerId, JSON.stringify({ version, seenAt: Date.now(), draining }));
+  }
+
+  /** The pods live routers still drain (for status and tests). */
+  async routersDraining(): Promise<string[]> {
+    const routers = Object.values(await this.redis.hgetall(this.k.routers)).map(
+      (raw) => JSON.parse(raw) as { seenAt: number; draining?: string[] },
+    );
+    const live = routers.filter((r) => Date.now() - r.seenAt < ROUTER_ACK_TTL_SECONDS * 1000);
+    return [...new Set(live.flatMap((r) => r.draining ?? []))];
+  }
+
+  /**
+   * Resolves once no live router drains any of these pods (upgraded connections such as WebSockets
+   * may stay open up to the app's drain limit, which the routers enforce), or after `limitMs`.
+   */
+  async waitForDrain(pods: readonly string[], limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (Date.now() < deadline) {
+      const draining = await this.routersDraining();
+      if (!draining.some((p) => pods.includes(p))) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async forget(routerId: string): Promise<void> {

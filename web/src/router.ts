@@ -1,11 +1,12 @@
 /** History-API routing: the API answers every non-/api path with index.html, so reloads work. */
-export type Tab = 'deploy' | 'releases' | 'config' | 'pods' | 'logs' | 'jobs';
+export type Tab = 'deploy' | 'releases' | 'config' | 'pods' | 'logs' | 'metrics' | 'jobs';
 export const TABS: ReadonlyArray<{ id: Tab; label: string }> = [
   { id: 'deploy', label: 'Deploy' },
   { id: 'releases', label: 'Releases' },
   { id: 'config', label: 'Config' },
   { id: 'pods', label: 'Pods' },
   { id: 'logs', label: 'Logs' },
+  { id: 'metrics', label: 'Metrics' },
   { id: 'jobs', label: 'Jobs' },
 ];
 

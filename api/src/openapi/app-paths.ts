@@ -3,6 +3,8 @@ import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import {
   AppLogLine,
   AppLogsQuery,
+  AppMetricsQuery,
+  AppMetricsView,
   AppView,
   BUNDLE_MEDIA_TYPES,
   CreateAppBody,
@@ -200,6 +202,18 @@ export const appPaths: ZodOpenApiPathsObject = {
         },
       },
       errors: ['invalid_request', 'rate_limited'],
+      appScoped: true,
+    }),
+  },
+  '/api/v1/apps/{app}/metrics': {
+    get: apiOp({
+      tags: ['apps'],
+      summary: "The app's traffic through the router",
+      description:
+        'Requests by status class, latency percentiles and bytes over the last `minutes`, and one point per 10 s (requests, 5xx errors, p50/p95). The routers write their counts every 2 s (docs/router.md).',
+      requestParams: { path: appPath, query: AppMetricsQuery },
+      responses: { '200': json('The traffic', AppMetricsView) },
+      errors: ['invalid_request'],
       appScoped: true,
     }),
   },

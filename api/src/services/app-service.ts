@@ -1,6 +1,22 @@
 import { z } from 'zod';
-import { type App, APP_DEFAULTS, type TlsSettings, assertAppName, maskSecrets, mergeVars } from '@sidecar/core';
-import { type AppView, CreateAppBody, PatchAppBody, parseInput, type SidecarsInput } from '@sidecar/core/wire';
+import {
+  type App,
+  APP_DEFAULTS,
+  type HttpSettings,
+  httpSettings,
+  type TlsSettings,
+  assertAppName,
+  maskSecrets,
+  mergeVars,
+} from '@sidecar/core';
+import {
+  type AppView,
+  CreateAppBody,
+  type HttpInput,
+  PatchAppBody,
+  parseInput,
+  type SidecarsInput,
+} from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
 import type { DeployQueues } from '@sidecar/store';
 
@@ -19,6 +35,11 @@ function tlsSettings(current: TlsSettings, patch: SidecarsInput['tls']): TlsSett
   return { enabled: patch.enabled, ...pair };
 }
 
+/** Drops keys given as undefined, so a PATCH of one router setting keeps the others. */
+function definedOnly(patch: HttpInput | undefined): Partial<HttpSettings> {
+  return Object.fromEntries(Object.entries(patch ?? {}).filter(([, v]) => v !== undefined));
+}
+
 export class AppService {
   constructor(
     private readonly stores: Stores,
@@ -32,7 +53,14 @@ export class AppService {
     // Like secrets, a TLS private key is never returned.
     const { key, ...tls } = app.sidecars.tls;
     const sidecars = { ...app.sidecars, tls: key === undefined ? tls : { ...tls, key: '******' } };
-    return { ...app, sidecars, secrets: maskSecrets(app.secrets), url: this.urlFor(app.name) };
+    const { http, ...rest } = app;
+    return {
+      ...rest,
+      sidecars,
+      http: httpSettings(http),
+      secrets: maskSecrets(app.secrets),
+      url: this.urlFor(app.name),
+    };
   }
 
   async create(body: unknown): Promise<App> {
@@ -50,6 +78,7 @@ export class AppService {
         procinfo: b.sidecars?.procinfo ?? APP_DEFAULTS.sidecars.procinfo,
         tls: tlsSettings({ enabled: false }, b.sidecars?.tls),
       },
+      http: definedOnly(b.http),
       currentRelease: null,
       status: 'new',
       createdAt: new Date().toISOString(),
@@ -76,6 +105,8 @@ export class AppService {
         procinfo: b.sidecars?.procinfo ?? app.sidecars.procinfo,
         tls: tlsSettings(app.sidecars.tls, b.sidecars?.tls),
       },
+      // The router applies these on its own (no new release): they are not pod inputs.
+      http: { ...app.http, ...definedOnly(b.http) },
     }));
     const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources, a.sidecars]);
     if (after.currentRelease !== null && podInputs(before) !== podInputs(after)) {
@@ -97,6 +128,7 @@ export class AppService {
     await this.stores.deploys.removeApp(name);
     await this.stores.jobs.removeApp(name);
     await this.stores.appLogs.remove(name);
+    await this.stores.appTraffic.remove(name);
     // The app is gone already; a repository left behind is replaced if the name is used again.
     await this.afterDelete(name).catch((e: unknown) =>
       console.error(`api: deleting ${name}: ${e instanceof Error ? e.message : String(e)}`),

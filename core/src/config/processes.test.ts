@@ -25,16 +25,32 @@ describe('worker config for SIDECAR_TARGET=kubernetes', () => {
 
 describe('loadConfig', () => {
   it('gives each process only its variables, with defaults, frozen', () => {
-    const c = loadConfig('router', { SIDECAR_REDIS_URL: 'redis://127.0.0.1:1', SIDECAR_API_PORT: '1', HOME: '/root' });
+    const c = loadConfig('router', {
+      SIDECAR_REDIS_URL: 'redis://127.0.0.1:1',
+      SIDECAR_DATA_DIR: '/data',
+      SIDECAR_API_PORT: '1',
+      HOME: '/root',
+    });
     expect(c).toEqual({
       SIDECAR_REDIS_URL: 'redis://127.0.0.1:1',
       SIDECAR_REDIS_PREFIX: 'sidecar:',
       SIDECAR_PLATFORM_ID: 'default',
       SIDECAR_LOG_LEVEL: 'info',
+      SIDECAR_DATA_DIR: '/data',
       SIDECAR_ROUTER_HOST: '127.0.0.1',
       SIDECAR_ROUTER_PORT: 8080,
       SIDECAR_ROUTER_TLS_PORT: 8443,
       SIDECAR_APPS_DOMAIN: 'localhost',
+      SIDECAR_HAPROXY_BIN: 'haproxy',
+      SIDECAR_ROUTER_THREADS: 2,
+      SIDECAR_ROUTER_MAX_CONNECTIONS: 8000,
+      SIDECAR_ROUTER_HEADER_TIMEOUT_MS: 10_000,
+      SIDECAR_ROUTER_IDLE_TIMEOUT_MS: 60_000,
+      SIDECAR_ROUTER_CONNECT_TIMEOUT_MS: 5_000,
+      SIDECAR_ROUTER_TRUSTED_PROXIES: [],
+      SIDECAR_ROUTER_METRICS_PORT: 0,
+      SIDECAR_ROUTER_REQUEST_LOG: 'on',
+      SIDECAR_ROUTER_ACCESS_LOG: 'stdout',
     });
     expect(Object.isFrozen(c)).toBe(true);
   });

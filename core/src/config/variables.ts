@@ -74,6 +74,48 @@ export const PlatformEnv = z.object({
   SIDECAR_ROUTER_TLS_PORT: port(8443).describe(
     'The router HTTPS port: TLS passed through by SNI to apps with the `tls` sidecar (docs/sidecars.md).',
   ),
+  SIDECAR_HAPROXY_BIN: z
+    .string()
+    .min(1)
+    .default('haproxy')
+    .describe("The router's data plane: HAProxy 2.6 or later, from the distribution (docs/router.md)."),
+  SIDECAR_ROUTER_THREADS: z.coerce.number().int().min(1).max(64).default(2).describe("HAProxy's threads."),
+  SIDECAR_ROUTER_MAX_CONNECTIONS: positiveInt(8000).describe(
+    'Client connections the router holds at once, all apps together; HAProxy needs about 2.3 file descriptors each.',
+  ),
+  SIDECAR_ROUTER_HEADER_TIMEOUT_MS: positiveInt(10_000).describe(
+    'How long a client may take to send its request headers (then 408 and the connection is closed).',
+  ),
+  SIDECAR_ROUTER_IDLE_TIMEOUT_MS: positiveInt(60_000).describe(
+    'An idle keep-alive client connection, or a client that stops sending or reading mid-request, is closed after this.',
+  ),
+  SIDECAR_ROUTER_CONNECT_TIMEOUT_MS: positiveInt(5_000).describe('Connecting to a pod; then another pod is tried.'),
+  SIDECAR_ROUTER_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'an IP address or CIDR')))
+    .describe(
+      'Comma-separated addresses or CIDRs (e.g. a load balancer in front) whose X-Forwarded-* and Forwarded values the router keeps.',
+    ),
+  SIDECAR_ROUTER_METRICS_PORT: port(0).describe(
+    "The router's Prometheus metrics on loopback, admin token required (0: a free port, logged at start).",
+  ),
+  SIDECAR_ROUTER_REQUEST_LOG: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      'HAProxy reports every request to the router (access log, per-app request metrics); `off` trades both for throughput.',
+    ),
+  SIDECAR_ROUTER_ACCESS_LOG: z
+    .enum(['stdout', 'off'])
+    .default('stdout')
+    .describe("The access log in the router's own log too (`stdout`), or only in the apps' logs (`off`)."),
   SIDECAR_APPS_DOMAIN: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i)

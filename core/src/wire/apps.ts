@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppStatus, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
+import { AppStatus, HTTP_LIMITS, type HttpSettings, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
 import { AppName, Timestamp } from './common.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -66,6 +66,29 @@ export type SidecarsInput = z.infer<typeof SidecarsInput>;
 
 const replicas = z.number().int().min(0).max(MAX_REPLICAS);
 
+const httpLimit = (key: keyof HttpSettings, description: string) =>
+  z.number().int().min(HTTP_LIMITS[key].min).max(HTTP_LIMITS[key].max).optional().meta({ description });
+/** The router's treatment of the app's traffic (docs/router.md); unset keys keep their value or default. */
+export const HttpInput = z
+  .object({
+    drainSeconds: httpLimit(
+      'drainSeconds',
+      'How long upgraded connections to an old pod may stay open on a redeploy (default 30)',
+    ),
+    timeoutSeconds: httpLimit(
+      'timeoutSeconds',
+      "How long the router waits for the app's answer, then 504 (default 60)",
+    ),
+    maxBodyMiB: httpLimit('maxBodyMiB', 'The largest request body, then 413 (default 100)'),
+    maxConcurrent: httpLimit(
+      'maxConcurrent',
+      'Requests in flight to the app, then 503 with Retry-After (default 1000)',
+    ),
+  })
+  .strict()
+  .meta({ description: "The router's per-app limits; applied within 2 s, no new release" });
+export type HttpInput = z.infer<typeof HttpInput>;
+
 export const CreateAppBody = z
   .object({
     name: AppName,
@@ -75,6 +98,7 @@ export const CreateAppBody = z
     replicas: replicas.optional().meta({ description: 'Default 1' }),
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),
+    http: HttpInput.optional(),
   })
   .strict()
   .meta({ id: 'CreateApp' });
@@ -87,6 +111,7 @@ export const PatchAppBody = z
     replicas: replicas.optional(),
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),
+    http: HttpInput.optional(),
   })
   .strict()
   .meta({
@@ -112,6 +137,14 @@ export const AppView = z
       procinfo: z.boolean(),
       tls: z.object({ enabled: z.boolean(), cert: z.string().optional(), key: masked.optional() }),
     }),
+    http: z
+      .object({
+        drainSeconds: z.number().int(),
+        timeoutSeconds: z.number().int(),
+        maxBodyMiB: z.number().int(),
+        maxConcurrent: z.number().int(),
+      })
+      .meta({ description: "The router's per-app limits in force, defaults included" }),
     url: z.string().meta({ description: 'Where the app is served', examples: ['http://hello.localhost:8080/'] }),
     currentRelease: z.number().int().nullable(),
     status: z.enum(AppStatus),

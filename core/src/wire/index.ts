@@ -11,6 +11,7 @@ export * from './health.js';
 export * from './jobs.js';
 export * from './logs.js';
 export * from './manifests.js';
+export * from './metrics.js';
 export * from './parse.js';
 export * from './pods.js';
 export * from './tokens.js';

@@ -3,6 +3,7 @@
  * with and documents in its OpenAPI document (`@sidecar/core/wire`). Nothing else crosses into `web`.
  */
 export type {
+  AppMetricsView as AppMetrics,
   AppView as App,
   ContainerStatus,
   DeployView as Deploy,

@@ -10,6 +10,7 @@ import { configTab } from './config-tab.js';
 import { deployTab } from './deploy-tab.js';
 import { jobsTab } from './jobs-tab.js';
 import { logsTab } from './logs-tab.js';
+import { metricsTab } from './metrics-tab.js';
 import { podsTab } from './pods-tab.js';
 import { releasesTab } from './releases-tab.js';
 
@@ -19,6 +20,7 @@ const TAB_VIEWS: Record<Tab, (ctx: AppContext) => HTMLElement> = {
   config: configTab,
   pods: podsTab,
   logs: logsTab,
+  metrics: metricsTab,
   jobs: jobsTab,
 };
 

@@ -24,6 +24,8 @@ export function logsTab(ctx: AppContext): HTMLElement {
       const names = new Set<string>();
       for (const p of pods.items)
         for (const c of [...p.initContainerStatuses, ...p.containerStatuses]) names.add(c.name);
+      // The router's access log for the app (one JSON line per request), docs/router.md.
+      names.add('router');
       for (const n of names) select.append(h('option', { value: n }, n));
     },
     () => undefined,

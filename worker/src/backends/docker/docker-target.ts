@@ -11,6 +11,7 @@ import {
   JOB_OUTPUT_LIMIT_BYTES,
   podNameFor,
   renderJobPod,
+  httpSettings,
   renderPod,
   validatePod,
   type JobRunInput,
@@ -122,12 +123,20 @@ export class DockerTarget implements Target {
     const sidecars = await this.platformSidecarInput(app);
     // Old pods stop (drain, then go) while the next new pod starts; the rollout ends when all have gone.
     const stops: Promise<unknown>[] = [];
+    // The router first drains the pods' open connections (WebSockets), up to the app's drain limit.
+    const drainMs = (httpSettings(app.http).drainSeconds + 5) * 1000;
     const stop = (runners: PodRunner[]) =>
       stops.push(
-        this.deletePods(app.name, runners).then(
-          () => undefined,
-          (e: unknown) => e ?? new Error('stopping a pod failed'),
-        ),
+        this.opts.routes
+          .waitForDrain(
+            runners.map((r) => r.name),
+            drainMs,
+          )
+          .then(() => this.deletePods(app.name, runners))
+          .then(
+            () => undefined,
+            (e: unknown) => e ?? new Error('stopping a pod failed'),
+          ),
       );
     let failed = false;
     try {

@@ -21,6 +21,9 @@ export class InMemoryRouteTable implements RouteTable {
     return (this.table.get(app) ?? []).map((u) => ({ ...u }));
   }
 
+  /** No router holds connections here: nothing to wait for. */
+  async waitForDrain(): Promise<void> {}
+
   async remove(app: string): Promise<void> {
     this.table.delete(app);
     this.history.push({ app, upstreams: null, at: Date.now() });

@@ -1,0 +1,58 @@
+import type { AppLogStore } from '@sidecar/store';
+import { type AccessRecord, NO_POD } from './access-log.js';
+
+/** At most this many access lines per app per flush (1 s): a flood of requests cannot flood the app's log. */
+const MAX_LINES_PER_FLUSH = 500;
+
+/**
+ * The access log as the app's owner reads it: `GET /apps/:app/logs?container=router`, in the same
+ * store as the app's own output (container `router`, the answering pod, one JSON line per request).
+ * Written in one batch per app per flush; past the cap a line says how many requests were not logged.
+ */
+export class AppAccessLog {
+  private pending = new Map<string, { lines: AccessRecord[]; dropped: number }>();
+
+  constructor(private readonly logs: AppLogStore) {}
+
+  record(r: AccessRecord): void {
+    let p = this.pending.get(r.app);
+    if (!p) this.pending.set(r.app, (p = { lines: [], dropped: 0 }));
+    if (p.lines.length < MAX_LINES_PER_FLUSH) p.lines.push(r);
+    else p.dropped++;
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const [app, { lines, dropped }] of batch) {
+      const entries = lines.map((r) => ({
+        time: new Date(r.time).toISOString(),
+        pod: r.pod === NO_POD ? 'router' : r.pod,
+        container: 'router',
+        release: '',
+        stream: 'stdout' as const,
+        line: JSON.stringify({
+          method: r.method,
+          path: r.path,
+          status: r.status,
+          durationMs: r.durationMs,
+          bytesIn: r.bytesIn,
+          bytesOut: r.bytesOut,
+          requestId: r.requestId,
+          client: r.client,
+          term: r.term,
+        }),
+      }));
+      if (dropped > 0)
+        entries.push({
+          time: new Date().toISOString(),
+          pod: 'router',
+          container: 'router',
+          release: '',
+          stream: 'stdout',
+          line: JSON.stringify({ notLogged: dropped, reason: `more than ${MAX_LINES_PER_FLUSH} requests in a second` }),
+        });
+      await this.logs.append(app, entries);
+    }
+  }
+}

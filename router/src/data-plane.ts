@@ -1,0 +1,147 @@
+import type { HttpSettings, Upstream } from '@sidecar/core';
+import type { HaproxyProcess } from './haproxy/haproxy-process.js';
+import {
+  backendOf,
+  type DataPlaneSettings,
+  hostsMapText,
+  type PlannedApp,
+  renderConfig,
+  serverOptions,
+} from './haproxy/render-config.js';
+
+/** What the control loop wants served: per app, its settings and the pods in HTTP rotation. */
+export type DesiredState = Map<string, { http: HttpSettings; upstreams: Upstream[] }>;
+
+interface Draining {
+  app: string;
+  pod: string;
+  deadline: number;
+}
+
+/**
+ * Keeps HAProxy serving the desired state. Pods come and go through the runtime API (no reload:
+ * open connections and keep-alive pools stay); a new or removed app or changed settings rewrite the
+ * configuration and reload. A pod that leaves rotation is drained: it gets no new requests, its open
+ * connections (upgraded ones: WebSockets) may go on until its app's `drainSeconds`, then are shut;
+ * only then is it deleted and no longer reported as draining (the Docker target waits for that
+ * before stopping the pod).
+ */
+export class DataPlane {
+  /** What HAProxy serves now: app → settings key and pod → address. */
+  private applied = new Map<string, { settings: string; drainMs: number; servers: Map<string, string> }>();
+  private readonly draining = new Map<string, Draining>();
+  private started = false;
+
+  constructor(
+    private readonly haproxy: HaproxyProcess,
+    private readonly settings: DataPlaneSettings,
+  ) {}
+
+  /** Applies a desired state; resolves once HAProxy serves it. Calls must not overlap (the route cache serializes them). */
+  async apply(desired: DesiredState): Promise<void> {
+    const structure = (m: Map<string, string>) => JSON.stringify([...m.entries()].sort());
+    const wanted = new Map([...desired].map(([app, d]) => [app, JSON.stringify(d.http)]));
+    const current = new Map([...this.applied].map(([app, a]) => [app, a.settings]));
+    if (!this.started || structure(wanted) !== structure(current)) return this.rewrite(desired);
+    for (const [app, d] of desired) await this.applyServers(app, d.upstreams);
+  }
+
+  /** Whether HAProxy serves a configuration of this router's. */
+  get isRunning(): boolean {
+    return this.started;
+  }
+
+  /** Pods (by name) whose connections are still draining. */
+  drainingPods(): string[] {
+    return [...this.draining.values()].map((d) => d.pod);
+  }
+
+  /** Called about twice a second: deletes drained pods, shuts those past their deadline. */
+  async tick(now = Date.now()): Promise<void> {
+    if (this.draining.size === 0) return;
+    const sessions = new Map<string, number>();
+    for (const row of await this.haproxy.api.stats()) sessions.set(`${row.pxname}/${row.svname}`, Number(row.scur));
+    for (const [key, d] of this.draining) {
+      const server = `${backendOf(d.app)}/${d.pod}`;
+      const open = sessions.get(server) ?? 0;
+      if (open > 0 && now < d.deadline) continue;
+      if (open > 0) await this.haproxy.api.run([`shutdown sessions server ${server}`]);
+      try {
+        await this.haproxy.api.run([`del server ${server}`]);
+      } catch (e) {
+        // Sessions still closing: the next tick deletes it.
+        if (sessions.has(server)) {
+          console.error(`router: ${(e as Error).message}`);
+          continue;
+        }
+      }
+      this.draining.delete(key);
+      this.applied.get(d.app)?.servers.delete(d.pod);
+    }
+  }
+
+  private async rewrite(desired: DesiredState): Promise<void> {
+    const apps: PlannedApp[] = [...desired]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, d]) => ({
+        name,
+        http: d.http,
+        servers: d.upstreams.map((u) => ({ pod: u.pod, address: u.address })),
+      }));
+    await this.haproxy.write(renderConfig(this.settings, apps), hostsMapText(apps, this.settings.domain));
+    if (this.started) await this.haproxy.reload();
+    else {
+      const how = await this.haproxy.start();
+      console.log(`router: HAProxy ${how} (${this.settings.threads} thread(s))`);
+      this.started = true;
+    }
+    // The old worker keeps the connections it has (bounded by hard-stop-after); the new one starts clean.
+    this.draining.clear();
+    this.applied = new Map(
+      apps.map((a) => [
+        a.name,
+        {
+          settings: JSON.stringify(a.http),
+          drainMs: a.http.drainSeconds * 1000,
+          servers: new Map(a.servers.map((s) => [s.pod, s.address])),
+        },
+      ]),
+    );
+  }
+
+  private async applyServers(app: string, upstreams: Upstream[]): Promise<void> {
+    const applied = this.applied.get(app)!;
+    const backend = backendOf(app);
+    const wanted = new Map(upstreams.map((u) => [u.pod, u.address]));
+    for (const [pod, address] of wanted) {
+      const server = `${backend}/${pod}`;
+      const had = applied.servers.get(pod);
+      if (had === address && !this.draining.has(server)) continue;
+      if (had !== undefined) {
+        // Back in rotation before its drain ended (or at a new address): same server, ready again.
+        const [host, port] = address.split(':');
+        await this.haproxy.api.run([
+          ...(had !== address ? [`set server ${server} addr ${host} port ${port}`] : []),
+          `set server ${server} health up`,
+          `set server ${server} state ready`,
+        ]);
+        this.draining.delete(server);
+      } else {
+        await this.haproxy.api.run([`add server ${server} ${serverOptions(address)}`]);
+        await this.haproxy.api.run([
+          `enable health ${server}`,
+          `set server ${server} health up`,
+          `enable server ${server}`,
+        ]);
+      }
+      applied.servers.set(pod, address);
+    }
+    for (const pod of applied.servers.keys()) {
+      const server = `${backend}/${pod}`;
+      if (wanted.has(pod) || this.draining.has(server)) continue;
+      await this.haproxy.api.run([`set server ${server} state maint`]);
+      // A drained pod is deleted by tick(); until then it keeps its place (and name) in `applied`.
+      this.draining.set(server, { app, pod, deadline: Date.now() + applied.drainMs });
+    }
+  }
+}

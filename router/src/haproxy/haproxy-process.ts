@@ -1,0 +1,160 @@
+import { execFile, spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { HOP_BY_HOP_LUA } from './hop-by-hop.lua.js';
+import { RuntimeApi } from './runtime-api.js';
+
+const run = promisify(execFile);
+
+export interface HaproxyFiles {
+  dir: string;
+  config: string;
+  hostsMap: string;
+  lua: string;
+  adminSocket: string;
+  pidFile: string;
+  log: string;
+}
+
+/** Where the data plane keeps its files; Unix socket paths must stay short (108 bytes). */
+export function haproxyFiles(dir: string): HaproxyFiles {
+  const files = {
+    dir,
+    config: join(dir, 'haproxy.cfg'),
+    hostsMap: join(dir, 'hosts.map'),
+    lua: join(dir, 'hop-by-hop.lua'),
+    adminSocket: join(dir, 'admin.sock'),
+    pidFile: join(dir, 'haproxy.pid'),
+    log: join(dir, 'haproxy.log'),
+  };
+  if (Buffer.byteLength(files.adminSocket) > 100)
+    throw new Error(`router: state directory path too long for a Unix socket: ${dir}`);
+  return files;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * HAProxy in master-worker mode, owned by the router. It is not tied to the router's life: a router
+ * that crashed finds the running master by its pid file and adopts it (traffic keeps flowing while
+ * the launcher restarts the router). A reload (SIGUSR2 to the master) starts a new worker with the
+ * new configuration; the old one finishes its open connections (bounded by `hard-stop-after`).
+ */
+export class HaproxyProcess {
+  readonly api: RuntimeApi;
+  private masterPid: number | undefined;
+
+  constructor(
+    readonly files: HaproxyFiles,
+    private readonly bin = 'haproxy',
+  ) {
+    this.api = new RuntimeApi(files.adminSocket);
+  }
+
+  /** The master's process id while this router knows one. */
+  get pid(): number | undefined {
+    return this.masterPid;
+  }
+
+  /** Writes the configuration and map, checked by HAProxy itself before anything runs them. */
+  async write(config: string, hostsMap: string): Promise<void> {
+    await writeFile(this.files.lua, HOP_BY_HOP_LUA);
+    await writeFile(`${this.files.hostsMap}.new`, hostsMap);
+    // The check reads the map the new configuration names, so the new map is in place first.
+    await rename(`${this.files.hostsMap}.new`, this.files.hostsMap);
+    await writeFile(`${this.files.config}.new`, config);
+    try {
+      await run(this.bin, ['-c', '-q', '-f', `${this.files.config}.new`]);
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`router: HAProxy rejected the configuration: ${err.stderr?.trim() || err.message}`);
+    }
+    await rename(`${this.files.config}.new`, this.files.config);
+  }
+
+  /** Adopts a running master of this state directory, or starts one. Then the current file is in force. */
+  async start(): Promise<'adopted' | 'started'> {
+    const running = this.runningMaster();
+    if (running !== undefined) {
+      this.masterPid = running;
+      await this.reload();
+      return 'adopted';
+    }
+    const out = openSync(this.files.log, 'a');
+    try {
+      const child = spawn(this.bin, ['-W', '-db', '-f', this.files.config, '-p', this.files.pidFile], {
+        stdio: ['ignore', out, out],
+        detached: true,
+      });
+      child.unref();
+      this.masterPid = child.pid;
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', (code) =>
+          reject(new Error(`router: HAProxy exited with ${code} at start; see ${this.files.log}`)),
+        ),
+      );
+      exited.catch(() => undefined);
+      await Promise.race([this.waitForWorker(undefined), exited]);
+    } finally {
+      closeSync(out);
+    }
+    return 'started';
+  }
+
+  /** Puts the configuration file in force and resolves once the new worker answers. */
+  async reload(): Promise<void> {
+    const before = await this.api.workerPid().catch(() => undefined);
+    process.kill(this.requireMaster(), 'SIGUSR2');
+    await this.waitForWorker(before);
+  }
+
+  /** Stops HAProxy at once (its connections end): the platform is stopping. */
+  async stop(): Promise<void> {
+    const pid = this.masterPid ?? this.runningMaster();
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
+    this.masterPid = undefined;
+  }
+
+  private requireMaster(): number {
+    if (this.masterPid === undefined) throw new Error('router: HAProxy is not running');
+    return this.masterPid;
+  }
+
+  /** The master recorded in the pid file, if it is still an HAProxy running our configuration. */
+  private runningMaster(): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.files.pidFile, 'utf8').trim().split('\n')[0]);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes(this.files.config) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async waitForWorker(previous: number | undefined): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const pid = await this.api.workerPid().catch(() => undefined);
+      if (pid !== undefined && pid !== previous) return;
+      await sleep(20);
+    }
+    throw new Error(`router: HAProxy did not take its configuration within 10 s; see ${this.files.log}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

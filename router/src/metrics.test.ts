@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { summarize } from '@sidecar/core';
+import { request, until } from './testing/clients.js';
+import { startTestRouter, type TestRouter } from './testing/harness.js';
+import type { AccessRecord } from './access-log.js';
+
+// What the router counts and logs, checked against what this test sent through it.
+let t: TestRouter;
+const seen: AccessRecord[] = [];
+const token = 'router-metrics-test-token';
+
+beforeAll(async () => {
+  t = await startTestRouter(inject('redisUrl'), { SIDECAR_ADMIN_TOKEN: token });
+  t.router.onAccess((r) => seen.push(r));
+  const up = await t.upstream((req, res) => {
+    const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
+    res.writeHead(status).end('x'.repeat(100));
+  }, 'counted-pod');
+  await t.route('counted', [up]);
+});
+afterAll(() => t.close());
+
+const scrape = (headers: Record<string, string> = {}) =>
+  fetch(`http://127.0.0.1:${t.router.metricsPort}/metrics`, { headers });
+
+describe('per-app metrics and access log', () => {
+  it('counts what was sent: by status class, bytes, latency; in Prometheus, in Redis, and in the app log', async () => {
+    const statuses = [200, 200, 200, 302, 404, 500, 503];
+    for (const status of statuses)
+      expect((await request(t.port, 'counted.localhost', { path: `/?status=${status}` })).status).toBe(status);
+    await until(() => seen.filter((r) => r.app === 'counted').length === statuses.length, 'every request logged');
+
+    const text = await (await scrape({ authorization: `Bearer ${token}` })).text();
+    expect(text).toContain('sidecar_router_requests_total{app="counted",class="2xx"} 3');
+    expect(text).toContain('sidecar_router_requests_total{app="counted",class="3xx"} 1');
+    expect(text).toContain('sidecar_router_requests_total{app="counted",class="4xx"} 1');
+    expect(text).toContain('sidecar_router_requests_total{app="counted",class="5xx"} 2');
+    expect(text).toContain('sidecar_router_request_duration_seconds_count{app="counted"} 7');
+    const out = /sidecar_router_bytes_total\{app="counted",direction="out"\} (\d+)/.exec(text);
+    expect(Number(out?.[1])).toBeGreaterThanOrEqual(7 * 100);
+
+    await t.router.flush();
+    const now = Date.now() / 1000;
+    const summary = summarize(await t.stores.appTraffic.range('counted', now - 600, now + 10), now - 600, now + 10);
+    expect(summary.requests).toEqual({ total: 7, '2xx': 3, '3xx': 1, '4xx': 1, '5xx': 2 });
+    expect(summary.series.reduce((n, p) => n + p.errors, 0)).toBe(2);
+    expect(summary.latencyMs.p50).not.toBeNull();
+
+    const lines = await t.stores.appLogs.tail('counted', { n: 100, keep: (l) => l.container === 'router' });
+    expect(lines).toHaveLength(7);
+    const first = JSON.parse(lines[0]!.line) as Record<string, unknown>;
+    expect(lines[0]!.pod).toBe('counted-pod');
+    expect(first).toMatchObject({ method: 'GET', path: '/', status: 200 });
+    expect(first.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves Prometheus metrics only with the admin token', async () => {
+    expect((await scrape()).status).toBe(401);
+    expect((await scrape({ authorization: 'Bearer wrong' })).status).toBe(401);
+  });
+});

@@ -1,0 +1,154 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { RouterConfig } from '@sidecar/core';
+import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
+import { type AccessRecord, createAccessLogListener } from './access-log.js';
+import { DataPlane } from './data-plane.js';
+import { HaproxyProcess, haproxyFiles } from './haproxy/haproxy-process.js';
+import { AppAccessLog } from './app-access-log.js';
+import { serveMetrics, TrafficMetrics } from './metrics.js';
+import { RouteCache } from './route-cache.js';
+import { createTlsPassthrough } from './tls-passthrough.js';
+
+const FLUSH_MS = 2000;
+
+export interface RunningRouter {
+  cache: RouteCache;
+  haproxy: HaproxyProcess;
+  tlsPort: number;
+  /** Prometheus metrics: `GET http://127.0.0.1:<port>/metrics` with the admin token. */
+  metricsPort: number;
+  /** Writes pending traffic counts and access lines to Redis now (they go every FLUSH_MS anyway). */
+  flush(): Promise<void>;
+  /** Every request's record, as HAProxy reported it (tests and metrics subscribe here). */
+  onAccess(listener: (r: AccessRecord) => void): void;
+  /** Stops everything; `keepDataPlane` leaves HAProxy running for the next router to adopt (a crash does the same). */
+  close(opts?: { keepDataPlane?: boolean }): Promise<void>;
+}
+
+const listen = (server: import('node:net').Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) =>
+    server.once('error', reject).listen(port, host, () => resolve((server.address() as AddressInfo).port)),
+  );
+
+/**
+ * The router: a control loop (Redis route table and app settings → HAProxy, the data plane),
+ * the HTTPS passthrough by SNI, and the access log HAProxy sends back. Its own process, so
+ * that restarting the API never drops app traffic.
+ */
+export async function startRouter(
+  config: RouterConfig,
+  opts: { warn?: (message: string) => void } = {},
+): Promise<RunningRouter> {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`router: ${m}\n`));
+  // Commands fail at once while Redis is away (no offline queue, no retry of a command caught by the
+  // disconnect): the control loop notices, logs, and the data plane keeps serving the last state; the
+  // heartbeat loads again once Redis is back.
+  const redis = connectRedis(config.SIDECAR_REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 }, warn);
+  await new Promise<void>((resolve, reject) => {
+    if (redis.status === 'ready') return resolve();
+    const timer = setTimeout(() => reject(new Error('router: Redis did not answer within 30 s')), 30_000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL, warn);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const dir = join(config.SIDECAR_DATA_DIR, 'router');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const haproxy = new HaproxyProcess(haproxyFiles(dir), config.SIDECAR_HAPROXY_BIN);
+
+  const traffic = new TrafficMetrics({ api: haproxy.api, traffic: stores.appTraffic });
+  const appLog = new AppAccessLog(stores.appLogs);
+  const listeners: ((r: AccessRecord) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
+  const printLines = config.SIDECAR_ROUTER_ACCESS_LOG === 'stdout';
+  const accessLog = createAccessLogListener((text, records) => {
+    // HAProxy's lines are the access log already: printed as they come, one write per chunk.
+    if (printLines) process.stdout.write(text);
+    for (const r of records) for (const l of listeners) l(r);
+  });
+  const logPort = await listen(accessLog, 0, '127.0.0.1');
+
+  const plane = new DataPlane(haproxy, {
+    host: config.SIDECAR_ROUTER_HOST,
+    port: config.SIDECAR_ROUTER_PORT,
+    domain: config.SIDECAR_APPS_DOMAIN,
+    threads: config.SIDECAR_ROUTER_THREADS,
+    maxConnections: config.SIDECAR_ROUTER_MAX_CONNECTIONS,
+    headerTimeoutMs: config.SIDECAR_ROUTER_HEADER_TIMEOUT_MS,
+    idleTimeoutMs: config.SIDECAR_ROUTER_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: config.SIDECAR_ROUTER_CONNECT_TIMEOUT_MS,
+    trustedProxies: config.SIDECAR_ROUTER_TRUSTED_PROXIES,
+    adminSocket: haproxy.files.adminSocket,
+    hostsMap: haproxy.files.hostsMap,
+    luaFile: haproxy.files.lua,
+    logPort,
+    requestLog: config.SIDECAR_ROUTER_REQUEST_LOG === 'on',
+  });
+  const cache = new RouteCache({
+    table: stores.routes,
+    redis,
+    subscriber,
+    keys: stores.keys,
+    apply: async (state) => {
+      await plane.apply(state);
+      await plane.tick();
+    },
+    draining: () => plane.drainingPods(),
+  });
+  await cache.start();
+  if (!plane.isRunning) throw new Error('router: the first route table could not be applied (see above)');
+
+  // Drains end on their own time: report each end at once, the Docker target is waiting to stop the pod.
+  let ticking = false;
+  const drains = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    const before = plane.drainingPods().length;
+    void plane
+      .tick()
+      .then(() => (plane.drainingPods().length !== before ? cache.acknowledge() : undefined))
+      .catch((e: unknown) => warn(`drain: ${(e as Error).message}`))
+      .finally(() => (ticking = false));
+  }, 250);
+
+  // Counts and access lines reach Redis in batches, not per request.
+  const flushAll = () =>
+    Promise.allSettled([traffic.flush(), appLog.flush()]).then((results) => {
+      for (const r of results) if (r.status === 'rejected') warn(`flush: ${(r.reason as Error).message}`);
+    });
+  const flusher = setInterval(() => void flushAll(), FLUSH_MS);
+  const metrics = await serveMetrics({
+    registry: traffic.registry,
+    port: config.SIDECAR_ROUTER_METRICS_PORT,
+    token: config.SIDECAR_ADMIN_TOKEN,
+  });
+
+  const tlsServer = createTlsPassthrough({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN });
+  const tlsPort = await listen(tlsServer, config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST);
+
+  let closing: Promise<void> | undefined;
+  return {
+    cache,
+    haproxy,
+    tlsPort,
+    metricsPort: metrics.port,
+    flush: flushAll,
+    onAccess: (l) => listeners.push(l),
+    close: (opts = {}) =>
+      (closing ??= (async () => {
+        clearInterval(drains);
+        clearInterval(flusher);
+        metrics.close();
+        tlsServer.close();
+        await flushAll();
+        await cache.close();
+        if (!opts.keepDataPlane) await haproxy.stop();
+        accessLog.close();
+        await stores.close();
+        await Promise.allSettled([redis.quit(), subscriber.quit()]);
+      })()),
+  };
+}

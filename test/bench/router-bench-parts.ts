@@ -1,0 +1,203 @@
+/**
+ * The pieces of `npm run bench:router` (router.bench.ts): the pod, the proxies in front of it and
+ * the load generators. Traffic goes to loopback only; every loop is bounded in time.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { openSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import type Docker from 'dockerode';
+import WebSocket from 'ws';
+
+const run = promisify(execFile);
+
+/** The pod's program: 12 bytes at `/`, 64 KiB at `/64k`, a WebSocket echo; `ws` mounted from the host's node_modules. */
+const POD_SERVER = `
+const http = require('node:http');
+const { WebSocketServer } = require('/opt/ws');
+const big = Buffer.alloc(64 * 1024, 120);
+const server = http.createServer((req, res) => (req.url === '/64k' ? res.end(big) : res.end('hello world\\n')));
+server.keepAliveTimeout = 65000;
+new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+server.listen(8080, () => console.log('pod listening'));
+`;
+
+/** A container of the platform's runtime image serving POD_SERVER on a published loopback port, as a pod does. */
+export async function startPod(
+  docker: Docker,
+  image: string,
+  wsDir: string,
+): Promise<{ port: number; remove(): Promise<void> }> {
+  const c = await docker.createContainer({
+    Image: image,
+    Entrypoint: ['node', '-e', POD_SERVER],
+    ExposedPorts: { '8080/tcp': {} },
+    Labels: { 'sidecar.paas/bench': 'router' },
+    HostConfig: {
+      PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+      Binds: [`${wsDir}:/opt/ws:ro`],
+    },
+  });
+  await c.start();
+  const info = await c.inspect();
+  const port = Number(info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((r) =>
+      http.get({ host: '127.0.0.1', port, path: '/' }, (res) => r(res.statusCode === 200)).on('error', () => r(false)),
+    );
+    if (ok) return { port, remove: () => c.remove({ force: true }) };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await c.remove({ force: true });
+  throw new Error('bench: the pod did not answer');
+}
+
+/** nginx from the distribution as peers set it up: 1 worker, keep-alive upstream, WebSocket upgrades. */
+export async function startNginx(dir: string, port: number, podPort: number): Promise<{ stop(): Promise<void> }> {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream pod { server 127.0.0.1:${podPort}; keepalive 64; }
+  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://pod;
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+    }
+  }
+}
+`,
+  );
+  await run('nginx', ['-c', conf, '-p', dir]);
+  return { stop: async () => void (await run('nginx', ['-c', conf, '-p', dir, '-s', 'stop']).catch(() => undefined)) };
+}
+
+export interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  raw: string;
+}
+
+const toMs = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!;
+
+export async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+  const args = ['-t', connections > 64 ? '2' : '1', '-c', String(connections), '-d', `${seconds}s`, '--latency'];
+  const { stdout } = await run('wrk', [...args, '-H', 'Host: bench.localhost', url], { maxBuffer: 1 << 20 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const p = (q: string) => {
+    // wrk pads its latency lines with trailing spaces.
+    const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(stdout);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  return { rps, p50Ms: p('50'), p99Ms: p('99'), raw: `$ wrk ${args.join(' ')} ${url}\n${stdout}` };
+}
+
+/** WebSocket echo: `connections` clients, each sending its next message when the echo arrived. */
+export async function wsEcho(url: string, connections: number, seconds: number): Promise<number> {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url, { headers: { host: 'bench.localhost' } });
+          ws.once('open', () => resolve(ws)).once('error', reject);
+        }),
+    ),
+  );
+  let count = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.on('message', () => {
+            count++;
+            if (performance.now() < end) ws.send('ping');
+            else resolve();
+          });
+          ws.send('ping');
+        }),
+    ),
+  );
+  for (const ws of sockets) ws.close();
+  return count / seconds;
+}
+
+/** Requests at a fixed rate over keep-alive connections; latency from the scheduled send (no coordinated omission). */
+export async function paced(
+  port: number,
+  ratePerSecond: number,
+  seconds: number,
+): Promise<{ p50Ms: number; p99Ms: number; failed: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const latencies: number[] = [];
+  let failed = 0;
+  const total = ratePerSecond * seconds;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / ratePerSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(
+      new Promise<void>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'bench.localhost' } }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              latencies.push(performance.now() - due);
+              resolve();
+            });
+          })
+          .on('error', () => {
+            failed++;
+            resolve();
+          });
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (x: number) => latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))] ?? NaN;
+  return { p50Ms: q(0.5), p99Ms: q(0.99), failed };
+}
+
+export function startProcess(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  readyLine: RegExp,
+  log: string,
+): Promise<ChildProcess> {
+  const out = openSync(log, 'a');
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', out] });
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}; see ${log}`)));
+    child.stdout!.on('data', (b: Buffer) => {
+      if (seen !== '\0') {
+        seen += b.toString();
+        if (readyLine.test(seen)) {
+          seen = '\0';
+          resolve(child);
+        }
+      }
+    });
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * `npm run bench:router`: in one run on this machine, side by side, straight to a pod, through the
+ * router (HAProxy driven by the router's control loop) and through nginx from Debian set up as peers do
+ * (1 worker, keep-alive upstream): requests/s and p50/p99 latency with wrk at 32 and 256 connections for
+ * a 12-byte and a 64 KiB answer, WebSocket echo messages/s, and the latency the router adds at a fixed
+ * 1,000 requests/s. The raw output is written to docs/benchmarks/. No assertion: timing is not a test.
+ */
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { connectRedis, createStores } from '@sidecar/store';
+import { ensurePlatformImages } from '@sidecar/runtime-image';
+import { freePort } from '../support/global-setup.js';
+import { paced, startNginx, startPod, startProcess, wrk, type WrkResult, wsEcho } from './router-bench-parts.js';
+
+const root = join(import.meta.dirname, '../..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics). */
+const PATHS = ['direct', 'router', 'router-nolog', 'nginx'] as const;
+type Path = (typeof PATHS)[number];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** A command's first line of output, stdout or stderr (version banners go to either). */
+const sh = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+};
+
+async function main(): Promise<void> {
+  const raw: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-router-'));
+  const docker = new Docker();
+  const cleanups: (() => Promise<unknown> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  const commit = sh('git', ['-C', root, 'rev-parse', 'HEAD']);
+  const header = [
+    `router benchmark, ${new Date().toISOString()}`,
+    `commit ${commit}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    `${sh('haproxy', ['-v'])}; ${sh('nginx', ['-v'])}; ${sh('wrk', ['-v'])}`,
+    `wrk, the pod, the router or nginx, and this script share the machine's cores.`,
+  ];
+  raw.push(...header, '');
+  try {
+    const images = await ensurePlatformImages({ docker, log: () => undefined });
+    const pod = await startPod(docker, images.runtimeNode, join(root, 'node_modules/ws'));
+    cleanups.push(pod.remove);
+
+    const redisPort = await freePort();
+    const redis: ChildProcess = await startProcess(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      process.env,
+      /Ready to accept connections/,
+      join(dir, 'redis.log'),
+    );
+    cleanups.push(() => void redis.kill('SIGKILL'));
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+
+    const routerPort = await freePort();
+    const router = await startProcess(
+      process.execPath,
+      [join(root, 'router/dist/main.js')],
+      {
+        ...process.env,
+        SIDECAR_REDIS_URL: redisUrl,
+        SIDECAR_REDIS_PREFIX: 'bench:',
+        SIDECAR_DATA_DIR: dir,
+        SIDECAR_ROUTER_PORT: String(routerPort),
+        SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
+        SIDECAR_ADMIN_TOKEN: 'bench',
+      },
+      /router: listening/,
+      join(dir, 'router.log'),
+    );
+    const routerExited = new Promise((r) => router.once('exit', r));
+    cleanups.push(async () => {
+      router.kill('SIGTERM');
+      await routerExited;
+    });
+    const quietPort = await freePort();
+    const quiet = await startProcess(
+      process.execPath,
+      [join(root, 'router/dist/main.js')],
+      {
+        ...process.env,
+        SIDECAR_REDIS_URL: redisUrl,
+        SIDECAR_REDIS_PREFIX: 'bench:',
+        SIDECAR_DATA_DIR: join(dir, 'quiet'),
+        SIDECAR_ROUTER_PORT: String(quietPort),
+        SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
+        SIDECAR_ADMIN_TOKEN: 'bench',
+        SIDECAR_ROUTER_REQUEST_LOG: 'off',
+      },
+      /router: listening/,
+      join(dir, 'router-quiet.log'),
+    );
+    const quietExited = new Promise((r) => quiet.once('exit', r));
+    cleanups.push(async () => {
+      quiet.kill('SIGTERM');
+      await quietExited;
+    });
+    const conn = connectRedis(redisUrl);
+    const stores = createStores(conn, 'bench:');
+    await stores.routes.set('bench', [{ pod: 'bench-pod', address: `127.0.0.1:${pod.port}` }]);
+    cleanups.push(async () => {
+      await stores.close();
+      await conn.quit();
+    });
+
+    const nginxPort = await freePort();
+    const nginx = await startNginx(dir, nginxPort, pod.port);
+    cleanups.push(nginx.stop);
+    const portOf: Record<Path, number> = {
+      direct: pod.port,
+      router: routerPort,
+      'router-nolog': quietPort,
+      nginx: nginxPort,
+    };
+
+    // Warm every path (keep-alive pools, JIT) before measuring.
+    for (const path of PATHS) await wrk(`http://127.0.0.1:${portOf[path]}/`, 32, 1);
+
+    const table: string[] = [
+      '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms |',
+      '|---|---|---|---|---|---|---|',
+    ];
+    for (const [label, urlPath] of [
+      ['12 B', '/'],
+      ['64 KiB', '/64k'],
+    ] as const)
+      for (const connections of [32, 256]) {
+        const results = Object.fromEntries(PATHS.map((x) => [x, [] as WrkResult[]])) as Record<Path, WrkResult[]>;
+        for (let round = 0; round < ROUNDS; round++)
+          // A different order each round: no path always runs first or last.
+          for (const path of PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!)) {
+            const r = await wrk(`http://127.0.0.1:${portOf[path]}${urlPath}`, connections, SECONDS);
+            results[path].push(r);
+            raw.push(`## ${label}, ${connections} connections, ${path}, round ${round + 1}`, r.raw);
+          }
+        const direct = median(results.direct.map((r) => r.rps));
+        for (const path of PATHS) {
+          const rps = median(results[path].map((r) => r.rps));
+          table.push(
+            `| ${label} | ${connections} | ${path} | ${Math.round(rps).toLocaleString('en')} | ${Math.round((100 * rps) / direct)} % | ${median(results[path].map((r) => r.p50Ms)).toFixed(2)} | ${median(results[path].map((r) => r.p99Ms)).toFixed(2)} |`,
+          );
+        }
+      }
+
+    table.push('', '| WebSocket echo, 32 connections | messages/s (median) | share of direct |', '|---|---|---|');
+    const ws = Object.fromEntries(PATHS.map((x) => [x, [] as number[]])) as Record<Path, number[]>;
+    for (let round = 0; round < ROUNDS; round++)
+      for (const path of PATHS) ws[path].push(await wsEcho(`ws://127.0.0.1:${portOf[path]}/ws`, 32, SECONDS));
+    raw.push(`## WebSocket echo messages/s per round: ${JSON.stringify(ws)}`);
+    for (const path of PATHS)
+      table.push(
+        `| ${path} | ${Math.round(median(ws[path])).toLocaleString('en')} | ${Math.round((100 * median(ws[path])) / median(ws.direct))} % |`,
+      );
+
+    table.push('', '| 1,000 requests/s for ' + SECONDS + ' s | p50 ms | p99 ms | failed |', '|---|---|---|---|');
+    for (const path of ['direct', 'router', 'router-nolog'] as const) {
+      const r = await paced(portOf[path], 1000, SECONDS);
+      raw.push(`## paced 1000 req/s ${path}: ${JSON.stringify(r)}`);
+      table.push(`| ${path} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.failed} |`);
+    }
+    raw.push(
+      '',
+      `load average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+      '',
+      ...table,
+    );
+    console.log([...header, '', ...table].join('\n'));
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    const file = join(
+      root,
+      'docs/benchmarks',
+      `router-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.txt`,
+    );
+    writeFileSync(file, `${raw.join('\n')}\n`);
+    console.log(`raw output: ${file}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
