@@ -178,8 +178,9 @@ describe('platform sidecars', () => {
       expect(text).not.toContain('PRIVATE KEY');
       expect(text).not.toContain(key.split('\n')[1]!); // not even a line of it
     }
+    // The certificate is public and shown; the key is masked, like a secret.
     const app = JSON.parse(texts[1]!) as { sidecars: { tls: Record<string, unknown> } };
-    expect(app.sidecars.tls).toEqual({ enabled: true });
+    expect(app.sidecars.tls).toEqual({ enabled: true, cert, key: '******' });
   });
 });
 
