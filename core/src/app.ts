@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** An app: what a user creates once and deploys many times. */
 export const AppStatus = {
   new: 'new',
@@ -23,6 +25,16 @@ export interface Sidecars {
   procinfo: boolean;
   tls: TlsSettings;
 }
+/**
+ * Where an app's pods may connect to, enforced by the Kubernetes target's NetworkPolicies
+ * (docs/kubernetes.md): `internet` is DNS and addresses outside the cluster's private ranges,
+ * `none` is nothing at all (not even DNS). Never the platform's own services either way.
+ */
+export const Egress = { internet: 'internet', none: 'none' } as const;
+export type Egress = (typeof Egress)[keyof typeof Egress];
+export interface NetworkSettings {
+  egress: Egress;
+}
 
 export interface App {
   name: string;
@@ -33,6 +45,8 @@ export interface App {
   replicas: number;
   resources: Resources;
   sidecars: Sidecars;
+  /** Absent on apps stored before the setting existed: `APP_DEFAULTS.network`. */
+  network?: NetworkSettings;
   currentRelease: number | null;
   status: AppStatus;
   createdAt: string;
@@ -43,7 +57,12 @@ export const APP_DEFAULTS = {
   replicas: 1,
   resources: { memory: '256Mi', cpu: '500m' },
   sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
-} as const satisfies Pick<App, 'runtime' | 'replicas' | 'resources' | 'sidecars'>;
+  network: { egress: Egress.internet },
+} as const satisfies Pick<Required<App>, 'runtime' | 'replicas' | 'resources' | 'sidecars' | 'network'>;
+
+/** The request body's `network` (create and PATCH): validated here, where the setting is defined. */
+export const NetworkInput = z.object({ egress: z.enum([Egress.internet, Egress.none]).optional() }).strict();
+export type NetworkInput = z.infer<typeof NetworkInput>;
 
 export const MAX_REPLICAS = 10;
 

@@ -9,6 +9,7 @@ import {
   maskSecrets,
   MAX_REPLICAS,
   mergeVars,
+  NetworkInput,
   parseCpu,
   parseMemory,
 } from '@sidecar/core';
@@ -86,6 +87,7 @@ const CreateBody = z
     replicas: z.number().int().min(0).max(MAX_REPLICAS).optional(),
     resources: resources.optional(),
     sidecars: sidecars.optional(),
+    network: NetworkInput.optional(),
   })
   .strict();
 const PatchBody = z
@@ -95,6 +97,7 @@ const PatchBody = z
     replicas: z.number().int().min(0).max(MAX_REPLICAS).optional(),
     resources: resources.optional(),
     sidecars: sidecars.optional(),
+    network: NetworkInput.optional(),
   })
   .strict();
 
@@ -143,6 +146,7 @@ export class AppService {
         procinfo: b.sidecars?.procinfo ?? APP_DEFAULTS.sidecars.procinfo,
         tls: tlsSettings({ enabled: false }, b.sidecars?.tls),
       },
+      network: { egress: b.network?.egress ?? APP_DEFAULTS.network.egress },
       currentRelease: null,
       status: 'new',
       createdAt: new Date().toISOString(),
@@ -169,8 +173,17 @@ export class AppService {
         procinfo: b.sidecars?.procinfo ?? app.sidecars.procinfo,
         tls: tlsSettings(app.sidecars.tls, b.sidecars?.tls),
       },
+      network: { egress: b.network?.egress ?? app.network?.egress ?? APP_DEFAULTS.network.egress },
     }));
-    const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources, a.sidecars]);
+    const podInputs = (a: App) =>
+      JSON.stringify([
+        a.env,
+        a.secrets,
+        a.replicas,
+        a.resources,
+        a.sidecars,
+        a.network?.egress ?? APP_DEFAULTS.network.egress,
+      ]);
     if (after.currentRelease !== null && podInputs(before) !== podInputs(after)) {
       await rollout(after);
       return this.stores.apps.get(name);
