@@ -22,7 +22,7 @@ if (!kubeconfig) {
     'skipped: KUBECONFIG is not set; the real-cluster suite of the Kubernetes target did not run (the contract tests against a fake API server did)',
   );
 }
-/** Whether the cluster's CNI enforces NetworkPolicies (kindnet >= 0.24, Calico, Cilium...): the operator says so. */
+/** Whether the cluster's CNI enforces NetworkPolicies (Calico, Cilium, ...): the operator says so. */
 const enforced = process.env.SIDECAR_K8S_TEST_POLICIES === 'enforced';
 if (kubeconfig && !enforced) {
   console.info(
