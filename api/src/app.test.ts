@@ -303,6 +303,25 @@ describe('apps', () => {
     );
   });
 
+  it('takes network.egress (internet by default, or none), keeps it across a PATCH that does not name it, refuses others', async () => {
+    const created = await request(app).post('/api/v1/apps').set(auth).send({ name: 'egress' }).expect(201);
+    expect(created.body.network).toEqual({ egress: 'internet' });
+    const closed = await request(app)
+      .patch('/api/v1/apps/egress')
+      .set(auth)
+      .send({ network: { egress: 'none' } })
+      .expect(200);
+    expect(closed.body.network).toEqual({ egress: 'none' });
+    const later = await request(app).patch('/api/v1/apps/egress').set(auth).send({ replicas: 2 }).expect(200);
+    expect(later.body.network).toEqual({ egress: 'none' });
+    const res = await request(app)
+      .patch('/api/v1/apps/egress')
+      .set(auth)
+      .send({ network: { egress: 'intranet' } });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.detail).toMatch(/network\.egress/);
+  });
+
   it('refuses malformed JSON with a 400, not a 500', async () => {
     const res = await request(app)
       .post('/api/v1/apps')

@@ -93,12 +93,21 @@ afterAll(async () => {
 const manifests = (name: string, query = '') => request(app).get(`/api/v1/apps/${name}/manifests${query}`).set(auth);
 
 describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
-  it('returns Deployment, Service and Ingress for a plain app, each passing the Kubernetes 1.33 schema and the pod rules', async () => {
+  it('returns the NetworkPolicies, Deployment, Service and Ingress for a plain app, each passing the Kubernetes 1.33 schema and the pod rules', async () => {
     const res = await manifests('plain', '?target=kubernetes').expect(200);
     expect(res.body).toMatchObject({ target: 'kubernetes', release: 1 });
-    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual(['Deployment', 'Service', 'Ingress']);
+    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual([
+      'NetworkPolicy',
+      'NetworkPolicy',
+      'Deployment',
+      'Service',
+      'Ingress',
+    ]);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
-    const [deployment, , ingress] = res.body.items;
+    const [deny, policy, deployment, , ingress] = res.body.items;
+    // The namespace's default-deny and the app's own policy, as the worker applies them.
+    expect(deny.metadata).toMatchObject({ name: 'sidecar.prod.default-deny', namespace: 'team-apps' });
+    expect(policy.spec.podSelector.matchLabels).toMatchObject({ 'sidecar.paas/app': 'plain' });
     expect(deployment.metadata).toMatchObject({
       name: 'plain',
       namespace: 'team-apps',
@@ -121,7 +130,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
     await stores.platform.publishBackend({ ...backend, target: 'docker', kubernetes: undefined });
     try {
       const res = await manifests('plain', '?target=kubernetes').expect(200);
-      const [deployment, , ingress] = res.body.items;
+      const [, , deployment, , ingress] = res.body.items;
       expect(deployment.metadata.namespace).toBe('sidecar-apps');
       expect(ingress.spec).toMatchObject({ ingressClassName: 'nginx', rules: [{ host: 'plain.apps.example.com' }] });
     } finally {
@@ -131,10 +140,17 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes', () => {
 
   it('returns an app with replicas, env and secrets, passing the same check, with secret values masked', async () => {
     const res = await manifests('shop').expect(200); // kubernetes is the default
-    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+    expect(res.body.items.map((m: { kind: string }) => m.kind)).toEqual([
+      'NetworkPolicy',
+      'NetworkPolicy',
+      'Secret',
+      'Deployment',
+      'Service',
+      'Ingress',
+    ]);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     expect(res.text).not.toContain('pa55word-in-clear');
-    const [secret, deployment] = res.body.items;
+    const [, , secret, deployment] = res.body.items;
     expect(secret.stringData).toEqual({ DB_PASSWORD: '******' });
     // Named by the content (the name the cluster has), the value masked.
     expect(secret.metadata.name).toBe(secretNameFor('shop', { DB_PASSWORD: 'pa55word-in-clear' }));
@@ -173,13 +189,15 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
     expect(
       res.body.items.map((m: { kind: string; metadata: { name: string } }) => `${m.kind}/${m.metadata.name}`),
     ).toEqual([
+      'NetworkPolicy/sidecar.prod.default-deny',
+      'NetworkPolicy/secure',
       expect.stringMatching(/^Secret\/secure-sidecars-[a-f0-9]{10}$/),
       'Deployment/secure',
       'Service/secure',
       'Ingress/secure',
     ]);
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
-    const [secret, deployment, service] = res.body.items;
+    const [, , secret, deployment, service] = res.body.items;
     expect(secret).toMatchObject({
       stringData: { 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' },
       metadata: { annotations: { 'sidecar.paas/values-masked': 'true' } },

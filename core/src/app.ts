@@ -23,6 +23,16 @@ export interface Sidecars {
   procinfo: boolean;
   tls: TlsSettings;
 }
+/**
+ * Where an app's pods may connect to, enforced by the Kubernetes target's NetworkPolicies
+ * (docs/kubernetes.md): `internet` is DNS and addresses outside the cluster's private ranges,
+ * `none` is nothing at all (not even DNS). Never the platform's own services either way.
+ */
+export const Egress = { internet: 'internet', none: 'none' } as const;
+export type Egress = (typeof Egress)[keyof typeof Egress];
+export interface NetworkSettings {
+  egress: Egress;
+}
 
 /**
  * How the router treats an app's HTTP traffic (docs/router.md). Stored partially: what is not
@@ -70,6 +80,8 @@ export interface App {
   sidecars: Sidecars;
   /** Only what the user set; read through httpSettings(). */
   http?: Partial<HttpSettings>;
+  /** Absent on apps stored before the setting existed: `APP_DEFAULTS.network`. */
+  network?: NetworkSettings;
   currentRelease: number | null;
   status: AppStatus;
   createdAt: string;
@@ -80,7 +92,8 @@ export const APP_DEFAULTS = {
   replicas: 1,
   resources: { memory: '256Mi', cpu: '500m' },
   sidecars: { logs: true, procinfo: false, tls: { enabled: false } },
-} as const satisfies Pick<App, 'runtime' | 'replicas' | 'resources' | 'sidecars'>;
+  network: { egress: Egress.internet },
+} as const satisfies Pick<Required<App>, 'runtime' | 'replicas' | 'resources' | 'sidecars' | 'network'>;
 
 export const MAX_REPLICAS = 10;
 

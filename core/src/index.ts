@@ -5,6 +5,8 @@ export * from './deploy.js';
 export * from './errors.js';
 export * from './job.js';
 export * from './k8s-manifests.js';
+export * from './k8s-meta.js';
+export * from './k8s-network-policies.js';
 export * from './k8s-types.js';
 export * from './labels.js';
 export * from './names.js';

@@ -2,14 +2,13 @@ import { describe, expect, it } from 'vitest';
 // Test-only: the official Kubernetes 1.33 OpenAPI schema, as generated models (core itself stays dependency-free).
 import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1';
 import { Job as JobModel } from 'kubernetes-models/batch/v1';
-import { Ingress as IngressModel } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress as IngressModel, NetworkPolicy as NetworkPolicyModel } from 'kubernetes-models/networking.k8s.io/v1';
 import { Secret as SecretModel, Service as ServiceModel } from 'kubernetes-models/v1';
 import { APP_DEFAULTS } from './app.js';
 import {
   checkPodRules,
   imageRefFor,
   jobNameFor,
-  labelSelectorFor,
   renderAppManifests,
   renderJobManifest,
   secretNameFor,
@@ -22,6 +21,7 @@ import {
   type Secret,
   type Service,
 } from './k8s-manifests.js';
+import { labelSelectorFor } from './k8s-meta.js';
 import { renderPod } from './pod-template.js';
 
 const settings: KubernetesSettings = {
@@ -62,7 +62,10 @@ const MODELS: Record<string, new (d: never) => { validate(): void }> = {
   Ingress: IngressModel as never,
   Secret: SecretModel as never,
   Job: JobModel as never,
+  NetworkPolicy: NetworkPolicyModel as never,
 };
+/** The policies come first: the namespace's default-deny (the platform's), then the app's own. */
+const POLICIES = ['NetworkPolicy', 'NetworkPolicy'];
 /** The check: the 1.33 schema, then core's native-sidecar rules. */
 function check(m: Manifest | Record<string, unknown>): void {
   const Model = MODELS[String((m as { kind: string }).kind)]!;
@@ -76,13 +79,13 @@ describe('renderAppManifests', () => {
   const plain = renderAppManifests({ app: plainApp, release, settings });
   const rich = renderAppManifests({ app: richApp, release: richRelease, settings, secretValues: 'include' });
 
-  it('renders a plain app as Deployment, Service and Ingress that pass the Kubernetes 1.33 schema and the pod rules', () => {
-    expect(plain.map((m) => m.kind)).toEqual(['Deployment', 'Service', 'Ingress']);
+  it('renders a plain app as its NetworkPolicies, Deployment, Service and Ingress that pass the Kubernetes 1.33 schema and the pod rules', () => {
+    expect(plain.map((m) => m.kind)).toEqual([...POLICIES, 'Deployment', 'Service', 'Ingress']);
     for (const m of plain) expect(() => check(m)).not.toThrow();
   });
 
-  it('renders an app with replicas, env and secrets (Secret first) that passes the same check', () => {
-    expect(rich.map((m) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+  it('renders an app with replicas, env and secrets (Secret before the Deployment) that passes the same check', () => {
+    expect(rich.map((m) => m.kind)).toEqual([...POLICIES, 'Secret', 'Deployment', 'Service', 'Ingress']);
     for (const m of rich) expect(() => check(m)).not.toThrow();
     expect(byKind(rich, 'Deployment').spec.replicas).toBe(3);
   });
@@ -122,7 +125,14 @@ describe('renderAppManifests', () => {
 
   it("labels every object as this platform's and selects pods by platform labels that never change between releases", () => {
     const selector = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'prod', 'sidecar.paas/app': 'shop' };
-    for (const m of rich) {
+    // The namespace's default-deny policy is the platform's: its labels name no app (removing an app leaves it).
+    const [platformPolicy, ...appObjects] = rich;
+    expect(platformPolicy!.metadata.labels).toEqual({
+      'sidecar.paas/managed': 'true',
+      'sidecar.paas/platform': 'prod',
+      'app.kubernetes.io/managed-by': 'sidecar-paas',
+    });
+    for (const m of appObjects) {
       expect(m.metadata).toMatchObject({ namespace: 'sidecar-apps', labels: selector });
       expect(m.metadata.labels!['app.kubernetes.io/managed-by']).toBe('sidecar-paas');
     }
@@ -299,6 +309,8 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
 
   it('delivers the TLS certificate and key through the sidecar Secret (secretKeyRef), never in the Deployment', () => {
     expect(real.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      'NetworkPolicy/sidecar.prod.default-deny',
+      'NetworkPolicy/shop',
       `Secret/${SECRET}`,
       `Secret/${SIDECARS}`,
       'Deployment/shop',

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { App } from './app.js';
 import { DomainError, ErrorCode } from './errors.js';
-import type { Container, EnvVar, ObjectMeta, Pod, PodSpec } from './k8s-types.js';
+import { KubeLabels, MANAGED_BY, objectMeta, selectorLabels, type KubeObject } from './k8s-meta.js';
+import {
+  renderAppNetworkPolicy,
+  renderDefaultDenyPolicy,
+  type NetworkPolicy,
+  type NetworkPolicySettings,
+} from './k8s-network-policies.js';
+import type { Container, EnvVar, Pod, PodSpec } from './k8s-types.js';
 import { LABEL_PREFIX, Labels } from './labels.js';
 import {
   enabledSidecars,
@@ -17,20 +24,12 @@ import { validatePod } from './pod-validation.js';
 import type { Release } from './release.js';
 
 /**
- * App + release → the Kubernetes objects it runs as: a Deployment whose pod template is
- * `renderPod`'s spec (the one template), a Service, an Ingress and, when the app has
- * secrets, a Secret. Jobs become batch/v1 Jobs around `renderJobPod`'s spec. Pure: the
- * Kubernetes target applies these, `GET /apps/:app/manifests` shows them.
+ * App + release → the Kubernetes objects it runs as: its NetworkPolicies (k8s-network-policies.ts),
+ * a Deployment whose pod template is `renderPod`'s spec (the one template), a Service, an Ingress
+ * and, when the app has secrets, a Secret. Jobs become batch/v1 Jobs around `renderJobPod`'s spec.
+ * Pure: the Kubernetes target applies these, `GET /apps/:app/manifests` shows them.
  */
 
-/** Labels beyond core's `Labels` that every cluster object carries. */
-export const KubeLabels = {
-  /** Which platform owns an object: several platforms may share a namespace, each touches only its own. */
-  platform: `${LABEL_PREFIX}/platform`,
-  name: 'app.kubernetes.io/name',
-  managedBy: 'app.kubernetes.io/managed-by',
-} as const;
-export const MANAGED_BY = 'sidecar-paas';
 /** Marks a Secret whose values were replaced by `******` (never apply such a Secret). */
 export const MASKED_ANNOTATION = `${LABEL_PREFIX}/values-masked`;
 export const SECRET_MASK = '******';
@@ -49,17 +48,16 @@ export interface KubernetesSettings {
   /** The platform sidecars' images as the nodes pull them (`<registry>/<repo>@sha256:…`); needed once an app enables one. */
   sidecarImages?: PlatformSidecarImages | undefined;
   template?: TemplateSettings;
+  /** Who may reach app pods and what they may reach (default: `DEFAULT_NETWORK_POLICY_SETTINGS`). */
+  networkPolicy?: NetworkPolicySettings | undefined;
+  /** A `kubernetes.io/dockerconfigjson` Secret in the namespace the nodes pull the platform's images with. */
+  imagePullSecret?: string | undefined;
 }
 
 /** Whether a Secret carries real values (the target applies it) or masked ones (shown to users). */
 export const SecretValues = { include: 'include', mask: 'mask' } as const;
 export type SecretValues = (typeof SecretValues)[keyof typeof SecretValues];
 
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta & { name: string; namespace: string };
-}
 /** The cluster-side env var: a value, or a reference to a key of the app's Secret. */
 export interface KubeEnvVar extends EnvVar {
   valueFrom?: { secretKeyRef: { name: string; key: string } };
@@ -79,6 +77,7 @@ export interface KubePodSpec extends Omit<PodSpec, 'initContainers' | 'container
   automountServiceAccountToken: boolean;
   enableServiceLinks: boolean;
   securityContext: { runAsNonRoot: boolean; seccompProfile: { type: 'RuntimeDefault' } };
+  imagePullSecrets?: { name: string }[];
 }
 export interface KubePodTemplate {
   metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
@@ -130,11 +129,11 @@ export interface KubeJob extends KubeObject {
   kind: 'Job';
   spec: { backoffLimit: number; ttlSecondsAfterFinished: number; template: KubePodTemplate };
 }
-export type AppManifest = Secret | Deployment | Service | Ingress;
+export type AppManifest = Secret | NetworkPolicy | Deployment | Service | Ingress;
 export type Manifest = AppManifest | KubeJob;
 
 export interface RenderManifestsInput {
-  app: Pick<App, 'name' | 'resources' | 'secrets' | 'replicas'> & Partial<Pick<App, 'sidecars'>>;
+  app: Pick<App, 'name' | 'resources' | 'secrets' | 'replicas'> & Partial<Pick<App, 'sidecars' | 'network'>>;
   release: Pick<Release, 'version' | 'image' | 'imageDigest' | 'runtimeImage' | 'env' | 'manifest'>;
   settings: KubernetesSettings;
   /** Default `mask`: only the target, which sends them to the cluster, asks for the real values. */
@@ -190,16 +189,6 @@ const sidecarSecretKey = (container: string, env: string) => `${container}.${env
 export const jobNameFor = (app: string, jobId: string) =>
   `${app}-job-${jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 
-/** The labels that select an app's objects: owned by the platform, this platform, this app. */
-export function selectorLabels(settings: Pick<KubernetesSettings, 'platformId'>, app: string): Record<string, string> {
-  return { [Labels.managed]: 'true', [KubeLabels.platform]: settings.platformId, [Labels.app]: app };
-}
-/** The same selector as a `labelSelector` query value. */
-export const labelSelectorFor = (settings: Pick<KubernetesSettings, 'platformId'>, app: string) =>
-  Object.entries(selectorLabels(settings, app))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-
 export function hostFor(hostPattern: string, app: string): string {
   if (!hostPattern.includes('{app}'))
     throw new DomainError(ErrorCode.invalidRequest, `ingress host pattern ${JSON.stringify(hostPattern)} has no {app}`);
@@ -221,14 +210,6 @@ export function imageRefFor(release: Pick<Release, 'image' | 'imageDigest'>, reg
       ? name.slice(0, name.lastIndexOf(':'))
       : name;
   return `${registry}/${repo}@${release.imageDigest}`;
-}
-
-function objectMeta(settings: KubernetesSettings, app: string, name: string, extra: Record<string, string> = {}) {
-  return {
-    name,
-    namespace: settings.namespace,
-    labels: { ...selectorLabels(settings, app), [KubeLabels.name]: app, [KubeLabels.managedBy]: MANAGED_BY, ...extra },
-  };
 }
 
 export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
@@ -283,6 +264,12 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
   const sidecarPorts = (pod.spec.initContainers ?? [])
     .filter((c) => isPlatformSidecar(c.name))
     .flatMap((c) => c.ports ?? []);
+  const servicePorts = [
+    { name: SERVICE_PORT.name, port: SERVICE_PORT.port, targetPort: 'http', protocol: 'TCP' as const },
+    ...sidecarPorts
+      .filter((p) => p.name)
+      .map((p) => ({ name: p.name!, port: p.containerPort, targetPort: p.name!, protocol: 'TCP' as const })),
+  ];
   const service: Service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -290,14 +277,25 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
     spec: {
       type: 'ClusterIP',
       selector,
-      ports: [
-        { name: SERVICE_PORT.name, port: SERVICE_PORT.port, targetPort: 'http', protocol: 'TCP' },
-        ...sidecarPorts
-          .filter((p) => p.name)
-          .map((p) => ({ name: p.name!, port: p.containerPort, targetPort: p.name!, protocol: 'TCP' as const })),
-      ],
+      ports: servicePorts,
     },
   };
+  // The policies allow what the Service sends to: each target port as the container declares it.
+  const containerPorts = new Map(
+    [...(pod.spec.initContainers ?? []), ...pod.spec.containers]
+      .flatMap((c) => c.ports ?? [])
+      .map((p) => [p.name, p.containerPort] as const),
+  );
+  const policies = [
+    renderDefaultDenyPolicy(settings),
+    renderAppNetworkPolicy({
+      scope: settings,
+      app: app.name,
+      network: app.network,
+      ports: servicePorts.map((p) => containerPorts.get(p.targetPort)).filter((p): p is number => p !== undefined),
+      settings: settings.networkPolicy,
+    }),
+  ];
   const ingress: Ingress = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
@@ -320,8 +318,15 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
       ],
     },
   };
-  // The Secrets first: applied in this order, no pod is ever created before the values it refers to.
-  return [...(secret ? [secret] : []), ...(sidecarSecret ? [sidecarSecret] : []), deployment, service, ingress];
+  // Applied in this order: no pod is ever created before the policies that isolate it and the values it refers to.
+  return [
+    ...policies,
+    ...(secret ? [secret] : []),
+    ...(sidecarSecret ? [sidecarSecret] : []),
+    deployment,
+    service,
+    ingress,
+  ];
 }
 
 /**
@@ -510,6 +515,7 @@ function podTemplate(opts: {
       ...pod.spec,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      ...(settings.imagePullSecret ? { imagePullSecrets: [{ name: settings.imagePullSecret }] } : {}),
       securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
       volumes: [
         ...(pod.spec.volumes ?? []).map((v) => ({ name: v.name, emptyDir: v.emptyDir ?? {} })),
@@ -608,4 +614,14 @@ export function checkPodRules(manifest: unknown): void {
       cause: e,
     });
   }
+}
+
+/**
+ * Only the app's NetworkPolicies, exactly as `renderAppManifests` renders them (a job applies
+ * them before its Job: its pod is the app's, and the same object must not change with who applies it).
+ */
+export function renderNetworkPolicies(input: Omit<RenderManifestsInput, 'secretValues' | 'tls'>): NetworkPolicy[] {
+  return renderAppManifests({ ...input, secretValues: SecretValues.mask }).filter(
+    (m): m is NetworkPolicy => m.kind === 'NetworkPolicy',
+  );
 }

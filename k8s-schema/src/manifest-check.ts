@@ -2,7 +2,7 @@ import * as client from '@kubernetes/client-node';
 import { checkPodRules, DomainError, ErrorCode } from '@sidecar/core';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import {
   ConfigMap,
@@ -32,6 +32,10 @@ const MODELS: Record<string, { model: ModelClass; clientType: string }> = {
   'apps/v1/StatefulSet': { model: StatefulSet as unknown as ModelClass, clientType: 'V1StatefulSet' },
   'batch/v1/Job': { model: Job as unknown as ModelClass, clientType: 'V1Job' },
   'networking.k8s.io/v1/Ingress': { model: Ingress as unknown as ModelClass, clientType: 'V1Ingress' },
+  'networking.k8s.io/v1/NetworkPolicy': {
+    model: NetworkPolicy as unknown as ModelClass,
+    clientType: 'V1NetworkPolicy',
+  },
   'rbac.authorization.k8s.io/v1/Role': { model: Role as unknown as ModelClass, clientType: 'V1Role' },
   'rbac.authorization.k8s.io/v1/RoleBinding': {
     model: RoleBinding as unknown as ModelClass,

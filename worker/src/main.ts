@@ -25,6 +25,7 @@ import { deployProcessor } from './processors/deploy.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { pruneReleaseImages } from './retention.js';
+import { connectDocker } from './docker-engine.js';
 import { StatusPublisher } from './status-publisher.js';
 
 /** The platform images: all pinned by the launcher (SIDECAR_*_IMAGE), or built here when any is missing. */
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   exitOnUnhandled(log);
   const redisWarn = (message: string) => log.warn(message);
   const info = (line: string) => log.info(line);
-  const docker = new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET });
+  const docker = await connectDocker(config);
   const images = await platformImages(config, docker, log);
   // Signs the TLS sidecars' certificates; created here or by the API, whichever starts first.
   const ca = await PlatformCa.load(config.SIDECAR_DATA_DIR, { appsDomain: config.SIDECAR_APPS_DOMAIN });

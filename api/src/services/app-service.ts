@@ -58,6 +58,7 @@ export class AppService {
       ...rest,
       sidecars,
       http: httpSettings(http),
+      network: app.network ?? APP_DEFAULTS.network,
       secrets: maskSecrets(app.secrets),
       url: this.urlFor(app.name),
     };
@@ -79,6 +80,7 @@ export class AppService {
         tls: tlsSettings({ enabled: false }, b.sidecars?.tls),
       },
       http: definedOnly(b.http),
+      network: { egress: b.network?.egress ?? APP_DEFAULTS.network.egress },
       currentRelease: null,
       status: 'new',
       createdAt: new Date().toISOString(),
@@ -107,8 +109,18 @@ export class AppService {
       },
       // The router applies these on its own (no new release): they are not pod inputs.
       http: { ...app.http, ...definedOnly(b.http) },
+      network: { egress: b.network?.egress ?? app.network?.egress ?? APP_DEFAULTS.network.egress },
     }));
-    const podInputs = (a: App) => JSON.stringify([a.env, a.secrets, a.replicas, a.resources, a.sidecars]);
+    // The network is a pod input on Kubernetes (its NetworkPolicy): a change rolls out like the others.
+    const podInputs = (a: App) =>
+      JSON.stringify([
+        a.env,
+        a.secrets,
+        a.replicas,
+        a.resources,
+        a.sidecars,
+        a.network?.egress ?? APP_DEFAULTS.network.egress,
+      ]);
     if (after.currentRelease !== null && podInputs(before) !== podInputs(after)) {
       await rollout(after);
       return this.stores.apps.get(name);

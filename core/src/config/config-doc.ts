@@ -4,9 +4,11 @@ import { PlatformEnv, type VariableName } from './variables.js';
 
 /** The default a variable's schema declares, as documentation text ('' when it has none). */
 function defaultOf(schema: z.ZodType): string {
-  const def = schema._zod.def as { type: string; defaultValue?: unknown; innerType?: z.ZodType };
-  if (def.type === 'default') return `\`${String(def.defaultValue)}\``;
+  const def = schema._zod.def as { type: string; defaultValue?: unknown; innerType?: z.ZodType; in?: z.ZodType };
+  // A prefault is parsed like a given value (a text that a transform turns into a list or a map).
+  if (def.type === 'default' || def.type === 'prefault') return `\`${String(def.defaultValue)}\``;
   if (def.innerType) return defaultOf(def.innerType);
+  if (def.in) return defaultOf(def.in);
   return '';
 }
 

@@ -64,13 +64,23 @@ export const ProcessEnv = {
     'SIDECAR_DATA_DIR',
     'SIDECAR_SECRETS_KEYS',
     'SIDECAR_DOCKER_SOCKET',
+    'SIDECAR_DOCKER_HOST',
+    'SIDECAR_DOCKER_TLS_DIR',
     'SIDECAR_APPS_DOMAIN',
     'SIDECAR_TARGET',
     'SIDECAR_K8S_NAMESPACE',
     'SIDECAR_INGRESS_CLASS',
     'SIDECAR_INGRESS_HOST_PATTERN',
     'SIDECAR_REGISTRY',
+    'SIDECAR_REGISTRY_USERNAME',
+    'SIDECAR_REGISTRY_PASSWORD',
     'SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS',
+    'SIDECAR_K8S_IMAGE_PULL_SECRET',
+    'SIDECAR_K8S_INGRESS_NAMESPACE_SELECTOR',
+    'SIDECAR_K8S_INGRESS_POD_SELECTOR',
+    'SIDECAR_K8S_DNS_NAMESPACE_SELECTOR',
+    'SIDECAR_K8S_DNS_POD_SELECTOR',
+    'SIDECAR_K8S_PRIVATE_CIDRS',
     'SIDECAR_BUILD_EXTRA_CA_FILE',
     'SIDECAR_BACKOFF_SCALE',
     'SIDECAR_BUILD_CONCURRENCY',
@@ -89,6 +99,15 @@ export const ProcessEnv = {
     'SIDECAR_NPM_NO_PROXY',
     'SIDECAR_NPM_CACHE_MAX_BYTES',
   ).superRefine((env, ctx) => {
+    // An engine over TCP is the privileged build daemon: only with mutual TLS (docs/kubernetes.md).
+    if (env.SIDECAR_DOCKER_HOST && !env.SIDECAR_DOCKER_TLS_DIR)
+      ctx.addIssue({ code: 'custom', path: ['SIDECAR_DOCKER_TLS_DIR'], message: 'required with SIDECAR_DOCKER_HOST' });
+    if ((env.SIDECAR_REGISTRY_USERNAME === undefined) !== (env.SIDECAR_REGISTRY_PASSWORD === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.SIDECAR_REGISTRY_USERNAME === undefined ? 'SIDECAR_REGISTRY_USERNAME' : 'SIDECAR_REGISTRY_PASSWORD'],
+        message: 'SIDECAR_REGISTRY_USERNAME and SIDECAR_REGISTRY_PASSWORD come together',
+      });
     // The Kubernetes target cannot guess where apps are reachable or where nodes pull images from.
     if (env.SIDECAR_TARGET !== 'kubernetes') return;
     for (const key of ['SIDECAR_INGRESS_CLASS', 'SIDECAR_INGRESS_HOST_PATTERN', 'SIDECAR_REGISTRY'] as const) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_BUNDLE_LIMITS, DEFAULT_NPM_REGISTRY } from '../bundle-rules.js';
+import { DEFAULT_PRIVATE_CIDRS } from '../k8s-network-policies.js';
 
 /**
  * Every `SIDECAR_*` variable a platform process reads, with its default and meaning: the one schema.
@@ -11,6 +12,24 @@ const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const image = () => z.string().min(1).optional();
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LABEL_KEY = new RegExp(`^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?${LABEL_NAME}$`);
+const LABEL_VALUE = new RegExp(`^(${LABEL_NAME})?$`);
+/** `key=value,key=value` (a label selector of equalities, as `kubectl -l` takes it) → matchLabels. */
+const labelSelector = () =>
+  z
+    .string()
+    .refine(
+      (v) =>
+        v.split(',').every((term) => {
+          const [key, value, ...rest] = term.trim().split('=');
+          return rest.length === 0 && LABEL_KEY.test(key ?? '') && value !== undefined && LABEL_VALUE.test(value);
+        }),
+      'labels as key=value,key=value',
+    )
+    .transform((v) => Object.fromEntries(v.split(',').map((term) => term.trim().split('=') as [string, string])));
+const CIDR =
+  /^((\d{1,3}\.){3}\d{1,3}\/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$/;
 
 export const PlatformEnv = z.object({
   // ---- where things are -------------------------------------------------------------------------
@@ -52,7 +71,23 @@ export const PlatformEnv = z.object({
   SIDECAR_DOCKER_SOCKET: z
     .string()
     .default('/var/run/docker.sock')
-    .describe('The Docker engine the worker (and `sidecar pod`) talks to.'),
+    .describe(
+      'The Docker engine the worker (and `sidecar pod`) talks to, unless `SIDECAR_DOCKER_HOST` names one over TCP.',
+    ),
+  SIDECAR_DOCKER_HOST: z
+    .string()
+    .regex(/^tcp:\/\/[a-zA-Z0-9.-]+:\d{1,5}$/, 'tcp://host:port')
+    .optional()
+    .describe(
+      "The worker's Docker engine over TCP, e.g. the Kubernetes builder `tcp://builder.sidecar-system.svc.cluster.local:2376`; always with mutual TLS (`SIDECAR_DOCKER_TLS_DIR`). Unset: `SIDECAR_DOCKER_SOCKET`.",
+    ),
+  SIDECAR_DOCKER_TLS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "With `SIDECAR_DOCKER_HOST`: a folder with `ca.pem` (the engine's CA: only an engine with a certificate it signed is trusted), `cert.pem` and `key.pem` (the worker's client certificate), as Docker's `DOCKER_CERT_PATH`.",
+    ),
 
   // ---- logs ------------------------------------------------------------------------------------------
   SIDECAR_LOG_FORMAT: z
@@ -265,6 +300,49 @@ export const PlatformEnv = z.object({
   SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS: positiveInt(600).describe(
     "Kubernetes target: the Deployment's progressDeadlineSeconds; a rollout that makes no progress for this long is rolled back.",
   ),
+  SIDECAR_REGISTRY_USERNAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'The user the worker pushes images to `SIDECAR_REGISTRY` as (with `SIDECAR_REGISTRY_PASSWORD`); unset: no credentials.',
+    ),
+  SIDECAR_REGISTRY_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("That user's password (from a Secret on Kubernetes: deploy/kubernetes/worker.yaml)."),
+  SIDECAR_K8S_IMAGE_PULL_SECRET: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/)
+    .optional()
+    .describe(
+      "Kubernetes target: a `kubernetes.io/dockerconfigjson` Secret in the apps' namespace that every app pod names in `imagePullSecrets`: the nodes' credentials for `SIDECAR_REGISTRY`.",
+    ),
+  SIDECAR_K8S_INGRESS_NAMESPACE_SELECTOR: labelSelector()
+    .prefault('kubernetes.io/metadata.name=ingress-nginx')
+    .describe(
+      "Kubernetes target: labels of the ingress controller's namespace, the only namespace whose pods may connect to app pods (the apps' NetworkPolicy).",
+    ),
+  SIDECAR_K8S_INGRESS_POD_SELECTOR: labelSelector()
+    .optional()
+    .describe(
+      'Kubernetes target: labels of the ingress controller pods in that namespace, e.g. `app.kubernetes.io/name=ingress-nginx`; unset: any pod of that namespace.',
+    ),
+  SIDECAR_K8S_DNS_NAMESPACE_SELECTOR: labelSelector()
+    .prefault('kubernetes.io/metadata.name=kube-system')
+    .describe("Kubernetes target: labels of the cluster DNS's namespace (app pods may reach its port 53)."),
+  SIDECAR_K8S_DNS_POD_SELECTOR: labelSelector()
+    .prefault('k8s-app=kube-dns')
+    .describe('Kubernetes target: labels of the cluster DNS pods (CoreDNS keeps `k8s-app=kube-dns`).'),
+  SIDECAR_K8S_PRIVATE_CIDRS: z
+    .string()
+    .refine((v) => v.split(',').every((c) => CIDR.test(c.trim())), 'CIDRs separated by commas')
+    .transform((v) => v.split(',').map((c) => c.trim()))
+    .prefault(DEFAULT_PRIVATE_CIDRS.join(','))
+    .describe(
+      "Kubernetes target: address ranges app pods never reach, whatever their egress setting: the cluster's pod, service and node networks and cloud metadata. The default covers the private, shared, link-local and loopback ranges (IPv4 and IPv6); add your cluster's ranges if they are public.",
+    ),
 
   // ---- git push -------------------------------------------------------------------------------------------
   SIDECAR_GIT_HTTP_BACKEND: z

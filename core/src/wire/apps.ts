@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppStatus, HTTP_LIMITS, type HttpSettings, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
+import { AppStatus, Egress, HTTP_LIMITS, type HttpSettings, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
 import { AppName, Timestamp } from './common.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -89,6 +89,18 @@ export const HttpInput = z
   .meta({ description: "The router's per-app limits; applied within 2 s, no new release" });
 export type HttpInput = z.infer<typeof HttpInput>;
 
+/** Where the app's pods may connect to (enforced by the Kubernetes target's NetworkPolicies, docs/kubernetes.md). */
+export const NetworkInput = z
+  .object({
+    egress: z.enum([Egress.internet, Egress.none]).optional().meta({
+      description:
+        '`internet`: DNS and addresses outside the cluster (default); `none`: nothing. Never the platform itself',
+    }),
+  })
+  .strict()
+  .meta({ description: "The app's network (Kubernetes target); a change rolls out a new release" });
+export type NetworkInput = z.infer<typeof NetworkInput>;
+
 export const CreateAppBody = z
   .object({
     name: AppName,
@@ -99,6 +111,7 @@ export const CreateAppBody = z
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),
     http: HttpInput.optional(),
+    network: NetworkInput.optional(),
   })
   .strict()
   .meta({ id: 'CreateApp' });
@@ -112,6 +125,7 @@ export const PatchAppBody = z
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),
     http: HttpInput.optional(),
+    network: NetworkInput.optional(),
   })
   .strict()
   .meta({
@@ -145,6 +159,7 @@ export const AppView = z
         maxConcurrent: z.number().int(),
       })
       .meta({ description: "The router's per-app limits in force, defaults included" }),
+    network: z.object({ egress: z.enum([Egress.internet, Egress.none]) }),
     url: z.string().meta({ description: 'Where the app is served', examples: ['http://hello.localhost:8080/'] }),
     currentRelease: z.number().int().nullable(),
     status: z.enum(AppStatus),

@@ -1,12 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDomainError, renderAppManifests, type BuildInput } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_IMAGES, docker, ensureTestImages } from '@sidecar/kubelet/test-support';
 import { PublishingImageBuilder, RegistryImagePublisher } from './registry.js';
+import { ensureRegistryBinary, freePort } from './kubernetes/deploy-manifests.js';
 import { testApp, testRelease, testSettings } from './kubernetes/test-support.js';
 
 /**
@@ -18,26 +18,6 @@ const d = docker();
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-registry-test-'));
 let registry: ChildProcess | undefined;
 let host = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function ensureRegistryBinary(): void {
-  try {
-    execFileSync('sh', ['-c', 'command -v docker-registry'], { stdio: 'ignore' });
-  } catch {
-    if (process.getuid?.() !== 0)
-      throw new Error('docker-registry is not installed: apt-get install -y docker-registry');
-    execFileSync('apt-get', ['install', '-y', 'docker-registry'], { stdio: 'ignore', timeout: 300_000 });
-  }
-}
 
 /** Resolves once the registry answers `GET /v2/` (its API version check), bounded by the hook timeout. */
 async function registryAnswers(): Promise<void> {

@@ -9,6 +9,15 @@ import {
 } from '@sidecar/core';
 import { JsonObjectSplitter } from '@sidecar/runtime-image';
 
+/** The worker's registry credentials from its config (both or neither: the config schema checks). */
+export function registryAuthOf(config: {
+  SIDECAR_REGISTRY_USERNAME?: string | undefined;
+  SIDECAR_REGISTRY_PASSWORD?: string | undefined;
+}): { username: string; password: string } | undefined {
+  const { SIDECAR_REGISTRY_USERNAME: username, SIDECAR_REGISTRY_PASSWORD: password } = config;
+  return username && password ? { username, password } : undefined;
+}
+
 /** A pushed image: its tag under the registry and the registry's manifest digest. */
 export interface PublishedImage {
   tag: string;
@@ -35,7 +44,20 @@ interface PushMessage {
  * As with builds, a failed push shows only inside the stream (the HTTP call succeeds).
  */
 export class RegistryImagePublisher implements ImagePublisher {
-  constructor(private readonly opts: { docker: Docker; registry: string }) {}
+  constructor(
+    private readonly opts: {
+      docker: Docker;
+      registry: string;
+      /** Credentials for an authenticated registry (htpasswd on Kubernetes); the engine sends them, and keeps none. */
+      auth?: { username: string; password: string } | undefined;
+    },
+  ) {}
+
+  /** The `X-Registry-Auth` of every registry call: the credentials for this registry, or none. */
+  private get authconfig(): object {
+    const { auth, registry } = this.opts;
+    return auth ? { username: auth.username, password: auth.password, serveraddress: registry } : {};
+  }
 
   /**
    * Pushes only when the registry's copy is not the local image. The platform sidecars' images
@@ -51,7 +73,7 @@ export class RegistryImagePublisher implements ImagePublisher {
     const target = `${this.opts.registry}/${repo}`;
     const there = await this.opts.docker
       .getImage(`${target}:${tag}`)
-      .distribution()
+      .distribution({ authconfig: this.authconfig })
       .then(
         (info) => info.Descriptor.digest,
         () => undefined,
@@ -81,7 +103,7 @@ export class RegistryImagePublisher implements ImagePublisher {
     o.log?.(`pushing ${target}:${tag}`);
     const stream = (await this.opts.docker.getImage(`${target}:${tag}`).push({
       tag,
-      authconfig: {},
+      authconfig: this.authconfig,
       ...(o.signal ? { abortSignal: o.signal } : {}),
     })) as unknown as AsyncIterable<Uint8Array>;
     const splitter = new JsonObjectSplitter();

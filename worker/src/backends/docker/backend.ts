@@ -1,6 +1,6 @@
 import { DEFAULT_TEMPLATE_SETTINGS } from '@sidecar/core';
 import type { Backend, BackendDeps } from '../backend.js';
-import { PublishingImageBuilder, RegistryImagePublisher } from '../registry.js';
+import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
 import { DockerTarget } from './docker-target.js';
 import { LogCollector } from './log-collector.js';
 import { ProcessInsight } from './process-insight.js';
@@ -30,7 +30,10 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     // With SIDECAR_REGISTRY set, logic images are pushed there too (e.g. for a later move to a cluster).
     publishing: (builder) =>
       config.SIDECAR_REGISTRY
-        ? new PublishingImageBuilder(builder, new RegistryImagePublisher({ docker, registry: config.SIDECAR_REGISTRY }))
+        ? new PublishingImageBuilder(
+            builder,
+            new RegistryImagePublisher({ docker, registry: config.SIDECAR_REGISTRY, auth: registryAuthOf(config) }),
+          )
         : builder,
     logs,
     processes,

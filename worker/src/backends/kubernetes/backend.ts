@@ -9,7 +9,7 @@ import { loadKubeConfig } from './kube-config.js';
 import { KubeLogCollector } from './kube-log-collector.js';
 import { KubeProcessInsight } from './kube-process-insight.js';
 import { KubernetesTarget } from './kubernetes-target.js';
-import { PublishingImageBuilder, RegistryImagePublisher } from '../registry.js';
+import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
 
 /**
  * `SIDECAR_TARGET=kubernetes`: the cluster target (kubeconfig or in-cluster config), with the runtime
@@ -29,7 +29,7 @@ export async function createKubernetesBackend(deps: BackendDeps, log: (line: str
       'SIDECAR_TARGET=kubernetes needs SIDECAR_REGISTRY, SIDECAR_INGRESS_CLASS and SIDECAR_INGRESS_HOST_PATTERN',
     );
   }
-  const publisher = new RegistryImagePublisher({ docker, registry });
+  const publisher = new RegistryImagePublisher({ docker, registry, auth: registryAuthOf(config) });
   const imageLog = (l: string) => log(`images: ${l}`);
   const runtime = await publisher.publish(images.runtimeNode, { log: imageLog });
   const local: PlatformSidecarImages = {
@@ -51,6 +51,18 @@ export async function createKubernetesBackend(deps: BackendDeps, log: (line: str
     hostPattern,
     registry,
     progressDeadlineSeconds: config.SIDECAR_K8S_PROGRESS_DEADLINE_SECONDS,
+    imagePullSecret: config.SIDECAR_K8S_IMAGE_PULL_SECRET,
+    networkPolicy: {
+      ingressFrom: {
+        namespaceSelector: config.SIDECAR_K8S_INGRESS_NAMESPACE_SELECTOR,
+        ...(config.SIDECAR_K8S_INGRESS_POD_SELECTOR ? { podSelector: config.SIDECAR_K8S_INGRESS_POD_SELECTOR } : {}),
+      },
+      dns: {
+        namespaceSelector: config.SIDECAR_K8S_DNS_NAMESPACE_SELECTOR,
+        podSelector: config.SIDECAR_K8S_DNS_POD_SELECTOR,
+      },
+      privateCidrs: config.SIDECAR_K8S_PRIVATE_CIDRS,
+    },
   };
   const runtimeImageDigest = (await docker.getImage(images.runtimeNode).inspect()).Id;
   const settings: BackendSettings = {

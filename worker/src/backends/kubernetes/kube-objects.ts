@@ -20,8 +20,11 @@ export interface ObjectHead {
   };
 }
 
-/** The kinds the target manages, in the order they are removed (traffic first, data last). */
-export const ManagedKinds = ['Ingress', 'Service', 'Deployment', 'Job', 'Secret'] as const;
+/**
+ * The kinds the target manages, in the order an app's objects are removed: traffic first, data
+ * last, and its NetworkPolicy only once its pods are gone (a terminating pod stays isolated).
+ */
+export const ManagedKinds = ['Ingress', 'Service', 'Deployment', 'Job', 'Secret', 'NetworkPolicy'] as const;
 export type ManagedKind = (typeof ManagedKinds)[number];
 
 export interface KindOps {
@@ -75,6 +78,13 @@ export function kindOps(kc: KubeConfig, namespace: string, fieldManager: string)
       apply: (name, body) => net.patchNamespacedIngress(applyArgs(name, body), ssa),
       list: (s) => net.listNamespacedIngress(listArgs(s)),
       remove: (name, uid) => net.deleteNamespacedIngress(deleteArgs(name, uid)),
+    },
+    NetworkPolicy: {
+      resource: 'networkpolicies.networking.k8s.io',
+      read: (name) => net.readNamespacedNetworkPolicy({ name, namespace }),
+      apply: (name, body) => net.patchNamespacedNetworkPolicy(applyArgs(name, body), ssa),
+      list: (s) => net.listNamespacedNetworkPolicy(listArgs(s)),
+      remove: (name, uid) => net.deleteNamespacedNetworkPolicy(deleteArgs(name, uid)),
     },
     Secret: {
       resource: 'secrets',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { renderDefaultDenyPolicy } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
 import { KubeLogCollector } from './kube-log-collector.js';
@@ -21,6 +22,28 @@ if (!kubeconfig) {
     'skipped: KUBECONFIG is not set; the real-cluster suite of the Kubernetes target did not run (the contract tests against a fake API server did)',
   );
 }
+/** Whether the cluster's CNI enforces NetworkPolicies (Calico, Cilium, ...): the operator says so. */
+const enforced = process.env.SIDECAR_K8S_TEST_POLICIES === 'enforced';
+if (kubeconfig && !enforced) {
+  console.info(
+    'skipped: SIDECAR_K8S_TEST_POLICIES is not "enforced"; the NetworkPolicies are checked as applied, not by connecting (set it on a cluster whose CNI enforces them)',
+  );
+}
+/**
+ * A job's command that tries TCP connections from the app's pod (busybox nc: `-e true` runs once
+ * connected, `-w` bounds the connect): to the cluster DNS (its address from resolv.conf, port 53) and
+ * to the API server (a private Service address the pod must never reach). Prints one word per target.
+ */
+const PROBE = [
+  'sh',
+  '-c',
+  [
+    'dns=$(sed -n "s/^nameserver //p" /etc/resolv.conf | head -n 1)',
+    'for t in "dns $dns 53" "api $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT"; do',
+    '  set -- $t; if nc -w 5 -e true "$2" "$3" </dev/null >/dev/null 2>&1; then echo "$1=reached"; else echo "$1=blocked"; fi',
+    'done',
+  ].join('\n'),
+];
 
 describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', () => {
   const name = uniqueName('k8s');
@@ -48,6 +71,15 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
   afterAll(async () => {
     await target?.remove(name);
     await target?.close();
+    // The namespace's default-deny policy is the platform's, not the app's: this suite's platform goes with it.
+    if (kubeConfig)
+      await kubeConfig
+        .makeApiClient(NetworkingV1Api)
+        .deleteNamespacedNetworkPolicy({
+          name: renderDefaultDenyPolicy({ namespace, platformId: name }).metadata.name,
+          namespace,
+        })
+        .catch(() => undefined);
   }, 120_000);
 
   it('rolls an app out: every replica Ready, the logic in a started native sidecar', async () => {
@@ -59,6 +91,55 @@ describe.skipIf(!kubeconfig)('KubernetesTarget on the cluster in KUBECONFIG', ()
     for (const p of pods)
       expect(p.initContainerStatuses[0]).toMatchObject({ name: 'app', sidecar: true, started: true });
   }, 180_000);
+
+  it("isolates the app's pods: the namespace's default-deny and the app's policy are there, as rendered", async () => {
+    const net = kubeConfig.makeApiClient(NetworkingV1Api);
+    const deny = await net.readNamespacedNetworkPolicy({
+      name: renderDefaultDenyPolicy({ namespace, platformId: name }).metadata.name,
+      namespace,
+    });
+    expect(deny.spec).toMatchObject({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const own = await net.readNamespacedNetworkPolicy({ name, namespace });
+    expect(own.spec?.podSelector?.matchLabels).toMatchObject({ 'sidecar.paas/app': name });
+    expect(own.spec?.egress?.map((r) => r.to?.map((p) => Object.keys(p).sort().join('+')))).toEqual([
+      ['namespaceSelector+podSelector'],
+      ['ipBlock', 'ipBlock'],
+    ]);
+  }, 60_000);
+
+  it.skipIf(!enforced)(
+    'an app pod reaches the cluster DNS but not the API server; with egress none, neither',
+    async () => {
+      const probe = async (a: typeof app, jobId: string) => {
+        const result = await target.runJob({
+          app: { ...a, currentRelease: 1 },
+          release: release(1, images.logic),
+          jobId,
+          command: PROBE,
+          env: {},
+          signal: signal(),
+        });
+        expect(result.exitCode, result.output).toBe(0);
+        return result.output.trim().split('\n');
+      };
+      expect(await probe(app, 'j_policyopen1')).toEqual(['dns=reached', 'api=blocked']);
+      // The policy of an app that may reach nothing: applied by the job itself, before its pod starts.
+      expect(await probe({ ...app, network: { egress: 'none' } }, 'j_policyshut1')).toEqual([
+        'dns=blocked',
+        'api=blocked',
+      ]);
+      // Back to the app's own setting for the tests that follow.
+      await target.runJob({
+        app: { ...app, currentRelease: 1 },
+        release: release(1, images.logic),
+        jobId: 'j_policyback1',
+        command: ['true'],
+        env: {},
+        signal: signal(),
+      });
+    },
+    240_000,
+  );
 
   it("collects the pods' logs into Redis: the logic sidecar's and the runtime's first lines, with their release", async () => {
     const redis = connectRedis(inject('redisUrl'));

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { isDomainError, secretNameFor, sidecarSecretNameFor, type DomainError } from '@sidecar/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkManifest } from '@sidecar/k8s-schema';
 import { KubernetesTarget } from './kubernetes-target.js';
 import {
   FakeApiServer,
@@ -22,6 +23,10 @@ import {
 const NS = '/api/v1/namespaces/apps';
 const APPS = '/apis/apps/v1/namespaces/apps';
 const DEPLOYMENT = `${APPS}/deployments/shop`;
+const POLICIES = '/apis/networking.k8s.io/v1/namespaces/apps/networkpolicies';
+/** The namespace's default-deny policy (the platform's) and the app's own: applied before anything else. */
+const DENY = `${POLICIES}/sidecar.contract.default-deny`;
+const POLICY = `${POLICIES}/shop`;
 const SELECTOR = 'sidecar.paas/managed=true,sidecar.paas/platform=contract,sidecar.paas/app=shop';
 const OURS = { 'sidecar.paas/managed': 'true', 'sidecar.paas/platform': 'contract', 'sidecar.paas/app': 'shop' };
 
@@ -89,13 +94,15 @@ describe('apply: server-side apply of the rendered objects', () => {
     await done;
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
+      DENY,
+      POLICY,
       SECRET,
       `${NS}/services/shop`,
       '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
       DEPLOYMENT,
     ]);
     const rendered = target.manifests({ app, release });
-    const order = ['Secret', 'Service', 'Ingress', 'Deployment'];
+    const order = ['NetworkPolicy', 'Secret', 'Service', 'Ingress', 'Deployment'];
     rendered.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     patches.forEach((p, i) => {
       expect(p.contentType).toBe('application/apply-patch+yaml');
@@ -103,8 +110,8 @@ describe('apply: server-side apply of the rendered objects', () => {
       expect(p.body).toEqual(JSON.parse(JSON.stringify(rendered[i])));
     });
     // The Secret goes with its value to the cluster; the Deployment only refers to it.
-    expect(patches[0]!.body).toMatchObject({ kind: 'Secret', stringData: { DB_PASSWORD: 's3cret' } });
-    expect(JSON.stringify(patches[3]!.body)).not.toContain('s3cret');
+    expect(patches[2]!.body).toMatchObject({ kind: 'Secret', stringData: { DB_PASSWORD: 's3cret' } });
+    expect(JSON.stringify(patches[5]!.body)).not.toContain('s3cret');
     // Each apply is preceded by a read that checks the object is not someone else's.
     expect(api.sent('GET', SECRET)).toHaveLength(1);
   });
@@ -148,6 +155,115 @@ describe('apply: server-side apply of the rendered objects', () => {
     expect(del).toHaveLength(1);
     expect(del[0]!.body).toMatchObject({ preconditions: { uid: old.metadata.uid } });
     expect(del[0]!.query.propagationPolicy).toBe('Background');
+  });
+});
+
+describe('apply: NetworkPolicies isolate the app before anything of it runs', () => {
+  const applied = async (over: Partial<typeof app> = {}) => {
+    api.on('GET', DEPLOYMENT, rolledOut);
+    await target.apply({ app: { ...app, ...over }, release, signal: new AbortController().signal, log: () => {} });
+    return api.requests.filter((r) => r.method === 'PATCH');
+  };
+
+  it("applies the namespace's default-deny, then the app's policy, first: server-side apply of the rendered bodies, each passing the 1.33 schema", async () => {
+    const patches = await applied();
+    expect(patches.slice(0, 2).map((p) => p.path)).toEqual([DENY, POLICY]);
+    const rendered = target.manifests({ app, release }).filter((m) => m.kind === 'NetworkPolicy');
+    for (const [i, p] of patches.slice(0, 2).entries()) {
+      expect(p.contentType).toBe('application/apply-patch+yaml');
+      expect(p.query).toEqual({ fieldManager: 'sidecar-paas', force: 'true' });
+      expect(p.body).toEqual(JSON.parse(JSON.stringify(rendered[i])));
+      expect(() => checkManifest(p.body)).not.toThrow();
+    }
+    expect(patches[0]!.body).toMatchObject({
+      metadata: { name: 'sidecar.contract.default-deny', namespace: 'apps' },
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    });
+    expect(patches[1]!.body).toMatchObject({
+      metadata: { name: 'shop', labels: OURS },
+      spec: {
+        podSelector: { matchLabels: OURS },
+        ingress: [
+          { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },
+        ],
+      },
+    });
+    // Each is read first: an object of that name the platform did not create is never taken over.
+    expect(api.sent('GET', DENY)).toHaveLength(1);
+    expect(api.sent('GET', POLICY)).toHaveLength(1);
+  });
+
+  it('an app with `network: {egress: "none"}` gets a policy that lets out nothing, not even DNS', async () => {
+    const [, policy] = await applied({ network: { egress: 'none' } });
+    expect(policy!.body).toMatchObject({ spec: { policyTypes: ['Ingress', 'Egress'], egress: [] } });
+  });
+
+  it('renders with the settings: the ingress namespace and pods, the DNS pods, the private ranges', async () => {
+    target = new KubernetesTarget({
+      kubeConfig: api.kubeConfig(),
+      rolloutTimeoutMs: 10_000,
+      settings: {
+        ...testSettings,
+        networkPolicy: {
+          ingressFrom: { namespaceSelector: { edge: 'true' }, podSelector: { 'app.kubernetes.io/name': 'traefik' } },
+          dns: { namespaceSelector: { dns: 'here' }, podSelector: { app: 'coredns' } },
+          privateCidrs: ['10.0.0.0/8', 'fd00::/8'],
+        },
+      },
+    });
+    const [, policy] = await applied();
+    expect(policy!.body).toMatchObject({
+      spec: {
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { edge: 'true' } },
+                podSelector: { matchLabels: { 'app.kubernetes.io/name': 'traefik' } },
+              },
+            ],
+          },
+        ],
+        egress: [
+          {
+            to: [
+              { namespaceSelector: { matchLabels: { dns: 'here' } }, podSelector: { matchLabels: { app: 'coredns' } } },
+            ],
+          },
+          {
+            to: [
+              { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } },
+              { ipBlock: { cidr: '::/0', except: ['fd00::/8'] } },
+            ],
+          },
+        ],
+      },
+    });
+  });
+
+  it('a NetworkPolicy of that name the platform did not create stops the deploy before anything is applied', async () => {
+    api.put(DENY, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'sidecar.contract.default-deny', labels: { team: 'net' } },
+    });
+    const e = await caught(rollout().done);
+    expect(e.code).toBe('deploy_failed');
+    expect(e.message).toMatch(
+      /networkpolicies\.networking\.k8s\.io apps\/sidecar\.contract\.default-deny exists but is not managed/,
+    );
+    expect(api.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
+  });
+
+  it('403 on networkpolicies (a Role without them) fails at once, naming rbac.yaml, before any pod exists', async () => {
+    api.on('PATCH', POLICY, (_req, res) =>
+      sendJson(res, 403, statusBody(403, 'Forbidden', 'networkpolicies.networking.k8s.io "shop" is forbidden')),
+    );
+    const e = await caught(rollout().done);
+    expect(e).toMatchObject({ code: 'forbidden', retryable: false });
+    expect(e.message).toMatch(/deploy\/kubernetes\/rbac\.yaml/);
+    expect(api.sent('PATCH', DEPLOYMENT)).toHaveLength(0);
+    expect(api.sent('PATCH', SECRET)).toHaveLength(0);
   });
 });
 
@@ -433,13 +549,15 @@ describe('apply: the rollout watch (as kubectl rollout status decides)', () => {
       const error = await caught(rollout({ signal: controller.signal }).done);
       const patches = api.requests.filter((r) => r.method === 'PATCH');
       expect(patches.map((p) => p.path)).toEqual([
+        DENY,
+        POLICY,
         SECRET,
         `${NS}/services/shop`,
         '/apis/networking.k8s.io/v1/namespaces/apps/ingresses/shop',
         DEPLOYMENT,
         DEPLOYMENT,
       ]);
-      expect(patches[4]).toEqual(v1);
+      expect(patches[6]).toEqual(v1);
       expect(error).toMatchObject({ code: 'cancelled' });
       expect(error.message).toMatch(/^rollout of v2 cancelled; deployment shop rolled back to v1; v1 keeps serving$/);
     });
@@ -656,6 +774,8 @@ describe('apply: platform sidecars', () => {
     expect(issued).toEqual(['shop']);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((p) => p.path)).toEqual([
+      DENY,
+      POLICY,
       SECRET,
       `${NS}/secrets/${SIDECARS}`,
       `${NS}/services/shop`,
@@ -667,11 +787,24 @@ describe('apply: platform sidecars', () => {
         contentType: 'application/apply-patch+yaml',
         query: { fieldManager: 'sidecar-paas', force: 'true' },
       });
-    expect(patches[1]!.body).toMatchObject({
+    expect(patches[3]!.body).toMatchObject({
       kind: 'Secret',
       stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key },
     });
-    const deployment = patches[4]!.body as {
+    // The app's policy lets the ingress controller reach the tls sidecar's port as well as the runtime's.
+    expect(patches[1]!.body).toMatchObject({
+      spec: {
+        ingress: [
+          {
+            ports: [
+              { protocol: 'TCP', port: 8080 },
+              { protocol: 'TCP', port: 8443 },
+            ],
+          },
+        ],
+      },
+    });
+    const deployment = patches[6]!.body as {
       spec: {
         template: {
           spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] };
@@ -690,7 +823,7 @@ describe('apply: platform sidecars', () => {
       name: 'SIDECAR_TLS_KEY',
       valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } },
     });
-    expect(patches[2]!.body).toMatchObject({
+    expect(patches[4]!.body).toMatchObject({
       spec: {
         ports: [
           { name: 'http', port: 80 },
@@ -877,7 +1010,14 @@ describe("remove: only objects carrying the platform's labels", () => {
         metadata: { name: 'shop', labels },
       }),
       api.put(`${NS}/secrets/shop-secrets`, { kind: 'Secret', metadata: { name: 'shop-secrets', labels } }),
+      api.put(POLICY, { kind: 'NetworkPolicy', metadata: { name: 'shop', labels } }),
     ];
+    // The namespace's default-deny policy is the platform's (no app label): removing an app leaves it.
+    const { 'sidecar.paas/app': _app, ...platformLabels } = labels;
+    api.put(DENY, {
+      kind: 'NetworkPolicy',
+      metadata: { name: 'sidecar.contract.default-deny', labels: platformLabels },
+    });
     api.put(`${APPS}/deployments/shop-db`, {
       kind: 'Deployment',
       metadata: { name: 'shop-db', labels: { 'sidecar.paas/app': 'shop' } },
@@ -889,8 +1029,11 @@ describe("remove: only objects carrying the platform's labels", () => {
     await target.remove('shop');
     const lists = api.requests.filter(
       (r) =>
-        r.method === 'GET' && !r.query.watch && /\/(ingresses|services|deployments|jobs|secrets|pods)$/.test(r.path),
+        r.method === 'GET' &&
+        !r.query.watch &&
+        /\/(ingresses|services|deployments|jobs|secrets|pods|networkpolicies)$/.test(r.path),
     );
+    // The app's policy only once its pods are gone: a terminating pod is never unisolated.
     expect(lists.map((r) => r.path.split('/').pop())).toEqual([
       'ingresses',
       'services',
@@ -898,6 +1041,7 @@ describe("remove: only objects carrying the platform's labels", () => {
       'jobs',
       'secrets',
       'pods',
+      'networkpolicies',
     ]);
     for (const l of lists) expect(l.query.labelSelector).toBe(SELECTOR);
     const deletes = api.requests.filter((r) => r.method === 'DELETE');
@@ -910,6 +1054,7 @@ describe("remove: only objects carrying the platform's labels", () => {
     }
     expect(api.objects.has(`${APPS}/deployments/shop-db`)).toBe(true);
     expect(api.objects.has(`${APPS}/deployments/shop2`)).toBe(true);
+    expect(api.objects.has(DENY)).toBe(true);
   });
 
   it("waits until the app's pods are gone (watching for their deletion)", async () => {
@@ -938,6 +1083,7 @@ const pathOf = (kind: string, name: string) =>
       Service: `${NS}/services/${name}`,
       Secret: `${NS}/secrets/${name}`,
       Ingress: `/apis/networking.k8s.io/v1/namespaces/apps/ingresses/${name}`,
+      NetworkPolicy: `${POLICIES}/${name}`,
     }) as Record<string, string>
   )[kind]!;
 
@@ -978,11 +1124,17 @@ describe('runJob: a batch/v1 Job on the same template', () => {
     });
     expect(result).toEqual({ exitCode: 3, output: 'migrating...\nfailed: no table\n', reason: 'Error' });
     expect(started).toBe(1);
-    // The Secret of the app's current values first (the job's pod refers to it), then the Job.
-    expect(api.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([
+    // The policies that isolate the job's pod and the Secret of the app's current values (its pod refers to it)
+    // first, then the Job; the policies exactly as a rollout applies them.
+    const patches = api.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((r) => r.path)).toEqual([
+      DENY,
+      POLICY,
       SECRET,
       `/apis/batch/v1/namespaces/apps/jobs/${jobName}`,
     ]);
+    const rollout = target.manifests({ app, release }).filter((m) => m.kind === 'NetworkPolicy');
+    expect(patches.slice(0, 2).map((p) => p.body)).toEqual(JSON.parse(JSON.stringify(rollout)));
     const [apply] = api.sent('PATCH', `/apis/batch/v1/namespaces/apps/jobs/${jobName}`);
     expect(apply).toMatchObject({
       contentType: 'application/apply-patch+yaml',

@@ -11,6 +11,7 @@ import {
   renderAppManifests,
   renderAppSecret,
   renderJobManifest,
+  renderNetworkPolicies,
   selectorLabels,
   type AppManifest,
   type Deployment,
@@ -262,10 +263,15 @@ export class KubernetesTarget implements Target {
     }
   }
 
-  /** Deletes every object of the app that carries this platform's labels, and waits until its pods are gone. */
+  /**
+   * Deletes every object of the app that carries this platform's labels, and waits until its pods are
+   * gone; its NetworkPolicy last, so a terminating pod is never unisolated. The namespace's default-deny
+   * policy is the platform's, not the app's (no app label): it stays.
+   */
   async remove(app: string): Promise<void> {
-    for (const kind of ManagedKinds) await this.removeKind(kind, app);
+    for (const kind of ManagedKinds.filter((k) => k !== 'NetworkPolicy')) await this.removeKind(kind, app);
     await this.waitForPodsGone(app);
+    await this.removeKind('NetworkPolicy', app);
   }
 
   async ping(): Promise<void> {
@@ -287,10 +293,12 @@ export class KubernetesTarget implements Target {
       command: input.command,
       env: input.env,
     });
-    // The job's pod refers to the Secret of the app's current values (content-named), which no rollout may have applied yet.
+    // The job's pod is isolated by the app's policies and refers to the Secret of the app's current values
+    // (content-named), which no rollout may have applied yet: all of them go first (the same objects a rollout applies).
     const secret = renderAppSecret({ app, settings: this.settings, secretValues: 'include' });
-    for (const m of secret ? [secret, job] : [job]) checkManifest(m);
-    if (secret) await this.applyObject(secret);
+    const before = [...renderNetworkPolicies({ app, release, settings: this.settings }), ...(secret ? [secret] : [])];
+    for (const m of [...before, job]) checkManifest(m);
+    for (const m of before) await this.applyObject(m);
     await this.applyObject(job);
     const control = this.track(signal);
     let outcome: JobPodOutcome | undefined;

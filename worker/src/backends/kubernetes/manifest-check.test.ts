@@ -48,8 +48,33 @@ describe('what the Kubernetes target renders passes the check', () => {
     const app = testApp('shop', { sidecars: { logs: true, procinfo: true, tls: { enabled: true } } });
     const real = target.manifests({ app, release, tls });
     const masked = renderAppManifests({ app, release, settings: testSettings });
-    expect(real.map((m) => m.kind)).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
+    expect(real.map((m) => m.kind)).toEqual([
+      'NetworkPolicy',
+      'NetworkPolicy',
+      'Secret',
+      'Deployment',
+      'Service',
+      'Ingress',
+    ]);
     for (const m of [...real, ...masked]) expect(() => checkManifest(m), `${m.kind} ${m.metadata.name}`).not.toThrow();
+  });
+
+  it('the NetworkPolicies of an app with no egress, and with an ingress pod selector and custom private ranges', () => {
+    const closed = target.manifests({ app: testApp('shop', { network: { egress: 'none' } }), release });
+    const custom = new KubernetesTarget({
+      kubeConfig,
+      settings: {
+        ...testSettings,
+        networkPolicy: {
+          ingressFrom: { namespaceSelector: { edge: 'true' }, podSelector: { app: 'traefik' } },
+          dns: { namespaceSelector: { 'kubernetes.io/metadata.name': 'kube-system' }, podSelector: { k: 'dns' } },
+          privateCidrs: ['10.0.0.0/8', '203.0.113.0/24', 'fd00::/8'],
+        },
+      },
+    }).manifests({ app: rich, release });
+    const policies = [...closed, ...custom].filter((m) => m.kind === 'NetworkPolicy');
+    expect(policies).toHaveLength(4);
+    for (const m of policies) expect(() => checkManifest(m), m.metadata.name).not.toThrow();
   });
 
   it('a Job', () => {
@@ -85,6 +110,12 @@ describe("deploy/kubernetes: the platform's own manifests pass the check", () =>
         'Deployment/worker',
         'StatefulSet/redis',
         'Deployment/registry',
+        'Deployment/builder',
+        'Service/builder',
+        'NetworkPolicy/default-deny-ingress',
+        'NetworkPolicy/redis',
+        'NetworkPolicy/registry',
+        'NetworkPolicy/builder',
         'PersistentVolumeClaim/registry-data',
         'Role/sidecar-worker',
         'RoleBinding/sidecar-worker',
@@ -137,6 +168,7 @@ describe("deploy/kubernetes: the platform's own manifests pass the check", () =>
       services: ['create', 'delete', 'get', 'list', 'patch'],
       secrets: ['create', 'delete', 'get', 'list', 'patch'],
       ingresses: ['create', 'delete', 'get', 'list', 'patch'],
+      networkpolicies: ['create', 'delete', 'get', 'list', 'patch'],
       jobs: ['create', 'delete', 'get', 'list', 'patch'],
       pods: ['get', 'list', 'watch'],
       'pods/log': ['get'],
