@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -12,7 +13,10 @@ import { containerEnv, containerOf, createSecrets, deployDoc, freePort, Program 
  * The build engine as deploy/kubernetes/builder.yaml runs it: the real dockerd of this host with the
  * container's own flags (TCP, --tlsverify, the certificates of the Secret create-secrets.sh made), only
  * its address, certificate folder and state moved to this test's (its own data and exec roots, no
- * bridge or iptables: it must not touch the host's engine). The worker connects as worker.yaml
+ * bridge or iptables). It runs in a network namespace of its own: a second dockerd in the host's
+ * namespace removed the host engine's docker0 bridge when it stopped (seen here), breaking every other
+ * container. The test reaches it through a plain TCP forwarder on localhost (TLS passes through, so
+ * the certificate is checked against "localhost" as before). The worker connects as worker.yaml
  * configures it, through the worker's own client (connectDocker); nobody else gets an answer.
  */
 const dockerd = (() => {
@@ -22,9 +26,38 @@ const dockerd = (() => {
     return '';
   }
 })();
-const canRun = dockerd !== '' && process.getuid?.() === 0;
+const hasIp = (() => {
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const canRun = dockerd !== '' && hasIp && process.getuid?.() === 0;
 if (!canRun)
-  console.info('skipped: the build engine test needs dockerd and root (it starts a second, isolated dockerd)');
+  console.info(
+    'skipped: the build engine test needs dockerd, iproute2 and root (it starts a second dockerd in a network namespace of its own)',
+  );
+
+/** A network namespace with a veth pair to the host: the second engine's own network. */
+const suffix = Math.random().toString(16).slice(2, 6);
+const netns = `sidecar-bt-${suffix}`;
+const subnet = `10.231.${Math.floor(Math.random() * 250) + 1}`;
+const engineIp = `${subnet}.2`;
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+function makeNetns(): void {
+  ip('netns', 'add', netns);
+  ip('link', 'add', `sbt${suffix}h`, 'type', 'veth', 'peer', 'name', `sbt${suffix}n`);
+  ip('link', 'set', `sbt${suffix}n`, 'netns', netns);
+  ip('addr', 'add', `${subnet}.1/30`, 'dev', `sbt${suffix}h`);
+  ip('link', 'set', `sbt${suffix}h`, 'up');
+  ip('netns', 'exec', netns, 'ip', 'addr', 'add', `${engineIp}/30`, 'dev', `sbt${suffix}n`);
+  ip('netns', 'exec', netns, 'ip', 'link', 'set', `sbt${suffix}n`, 'up');
+  ip('netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up');
+}
+let forwarder: Server | undefined;
+const piped = new Set<Socket>(); // closed at the end: clients keep pooled connections open
 
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-deploy-builder-'));
 const mine = createSecrets({ SIDECAR_BUILDER_EXTRA_SANS: 'DNS:localhost' });
@@ -74,11 +107,34 @@ beforeAll(async () => {
   const [first, ...flags] = builder.args!;
   expect(first).toBe('dockerd');
   const args = flags.map((a) =>
-    a === '--host=tcp://0.0.0.0:2376' ? `--host=tcp://127.0.0.1:${port}` : a.replace('/etc/docker/tls/', `${server}/`),
+    a === '--host=tcp://0.0.0.0:2376'
+      ? `--host=tcp://${engineIp}:${port}`
+      : a.replace('/etc/docker/tls/', `${server}/`),
   );
-  expect(args).toContain(`--host=tcp://127.0.0.1:${port}`);
+  expect(args).toContain(`--host=tcp://${engineIp}:${port}`);
   expect(args.filter((a) => a.includes(server))).toHaveLength(3);
-  engine = new Program(dockerd, [
+  makeNetns();
+  // localhost:<port> → the engine in its namespace, byte for byte.
+  forwarder = createServer((client) => {
+    const upstream = connect(port, engineIp);
+    client.pipe(upstream).pipe(client);
+    piped.add(client).add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      piped.delete(client);
+      piped.delete(upstream);
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((resolve) => forwarder!.listen(port, '127.0.0.1', resolve));
+  // nsenter, not `ip netns exec`: the latter mounts a fresh /sys, hiding the cgroup mounts dockerd needs.
+  engine = new Program('nsenter', [
+    `--net=/var/run/netns/${netns}`,
+    dockerd,
     ...args,
     `--data-root=${join(dir, 'data')}`,
     `--exec-root=${join(dir, 'exec')}`,
@@ -95,6 +151,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await engine?.stop();
+  for (const socket of piped) socket.destroy();
+  await new Promise((resolve) => (forwarder ? forwarder.close(resolve) : resolve(undefined)));
+  if (canRun) {
+    try {
+      ip('netns', 'del', netns); // the veth pair goes with it
+    } catch {
+      // never made (beforeAll failed early)
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
