@@ -86,6 +86,21 @@ export default tseslint.config(
       ),
     },
   },
+  // Libraries log through the process's logger (core's Log, pino in each process), never the console.
+  // Exempt: programs whose output is their interface (platform sidecar programs, git's hook, the
+  // Redis watchdog) and test code.
+  {
+    files: ['**/src/**/*.ts'],
+    ignores: [
+      '**/*.test.ts',
+      'web/**',
+      'runtime-image/src/programs/**',
+      'api/src/git/hook-script.ts',
+      'deploy/single-host/src/redis-watchdog.ts',
+      'worker/src/backends/contract/**',
+    ],
+    rules: { 'no-console': 'error' },
+  },
   // Plain JavaScript: the CLI's launcher script and the example apps (CommonJS handlers).
   {
     files: ['**/*.js'],

@@ -1,6 +1,6 @@
 import express from 'express';
 import helmet from 'helmet';
-import { DomainError, ErrorCode } from '@sidecar/core';
+import { DomainError, ErrorCode, silentLog, type Log } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
@@ -39,6 +39,8 @@ export interface AppDeps {
   tokenRecheckMs?: number;
   /** The launcher's `supervisor.json`, shown by /readyz and /metrics (absent: not under the launcher). */
   supervisorFile?: string;
+  /** The API's logger (default: nowhere; tests). */
+  log?: Log;
 }
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
@@ -71,7 +73,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
   const metrics = createMetrics();
   const repos = deps.git ? new GitRepos(deps.git) : undefined;
-  const apps = new AppService(deps.stores, deps.queues, deps.urlFor, repos ? (name) => repos.remove(name) : undefined);
+  const log = deps.log ?? silentLog;
+  // The app is gone already when its repository is removed; one left behind is replaced if the name is used again.
+  const removeRepo = repos
+    ? (name: string) =>
+        repos.remove(name).catch((e: unknown) => log.warn({ app: name, err: e }, 'removing the git repository failed'))
+    : undefined;
+  const apps = new AppService(deps.stores, deps.queues, deps.urlFor, removeRepo);
   const deploys = new DeployService(deps);
 
   app.use(metrics.middleware);
@@ -98,12 +106,12 @@ export function createApp(deps: AppDeps): express.Express {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
   });
   // git's raw body stream: before any body parser, outside /api/v1.
-  if (deps.git) app.use('/git', gitRoutes({ ...deps, git: deps.git }));
+  if (deps.git) app.use('/git', gitRoutes({ ...deps, git: deps.git, log }));
   app.use('/api/v1', api);
   app.use('/api', (req) => {
     throw new DomainError(ErrorCode.notFound, `no such endpoint: ${req.method} ${req.originalUrl}`);
   });
   if (deps.webDist) app.use(webRoutes(deps.webDist));
-  app.use(problemHandler);
+  app.use(problemHandler(log));
   return app;
 }

@@ -1,3 +1,4 @@
+import { errorText } from '@sidecar/core';
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -120,14 +121,14 @@ async function serve(socket: Socket, handlers: ControlHandlers): Promise<void> {
   try {
     request = parseRequest(await readLine(socket));
   } catch (e) {
-    return reply({ error: e instanceof Error ? e.message : String(e) });
+    return reply({ error: errorText(e) });
   }
   if (request.op === 'get') return reply({ status: handlers.status() });
   let status: PodView;
   try {
     status = await handlers.delete({ gracePeriodSeconds: request.gracePeriodSeconds });
   } catch (e) {
-    return reply({ error: `deleting the pod failed: ${e instanceof Error ? e.message : String(e)}` });
+    return reply({ error: `deleting the pod failed: ${errorText(e)}` });
   }
   return reply({ deleted: true, status });
 }

@@ -1,3 +1,4 @@
+import { errorText } from '@sidecar/core';
 import type { Pod } from '@sidecar/core';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
@@ -16,11 +17,9 @@ export async function connectDocker(config: Pick<CliConfig, 'dockerSocket'>): Pr
   try {
     await docker.ping();
   } catch (e) {
-    throw new CliError(
-      `cannot reach the Docker engine at ${config.dockerSocket}: ${e instanceof Error ? e.message : String(e)}`,
-      ExitCode.failed,
-      { cause: e },
-    );
+    throw new CliError(`cannot reach the Docker engine at ${config.dockerSocket}: ${errorText(e)}`, ExitCode.failed, {
+      cause: e,
+    });
   }
   return docker;
 }

@@ -1,3 +1,4 @@
+import { errorText } from '@sidecar/core';
 import type { Pod, PodView } from '@sidecar/core';
 import { removePodObjects } from '@sidecar/kubelet';
 import type Docker from 'dockerode';
@@ -43,7 +44,7 @@ export async function podRun(input: PodRunInput, deps: PodRunDeps): Promise<Exit
     void forceRemove(docker, current).then(
       () => proc.exit(ExitCode.failed),
       (e: unknown) => {
-        output.note(`removing pod ${current ?? ''} failed: ${e instanceof Error ? e.message : String(e)}`);
+        output.note(`removing pod ${current ?? ''} failed: ${errorText(e)}`);
         proc.exit(ExitCode.failed);
       },
     );

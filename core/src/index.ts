@@ -9,6 +9,7 @@ export * from './k8s-meta.js';
 export * from './k8s-network-policies.js';
 export * from './k8s-types.js';
 export * from './labels.js';
+export * from './log.js';
 export * from './names.js';
 export * from './pod-status.js';
 export * from './pod-template.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { App } from './app.js';
-import { DomainError, ErrorCode } from './errors.js';
+import { DomainError, ErrorCode, errorText } from './errors.js';
 import { KubeLabels, MANAGED_BY, objectMeta, selectorLabels, type KubeObject } from './k8s-meta.js';
 import {
   renderAppNetworkPolicy,
@@ -610,7 +610,7 @@ export function checkPodRules(manifest: unknown): void {
     validatePod(pod);
   } catch (e) {
     const where = `${String(manifest.kind)} ${String(meta.name)}${manifest.kind === 'Pod' ? '' : ' (pod template)'}`;
-    throw new DomainError(ErrorCode.invalidManifest, `${where}: ${e instanceof Error ? e.message : String(e)}`, {
+    throw new DomainError(ErrorCode.invalidManifest, `${where}: ${errorText(e)}`, {
       cause: e,
     });
   }

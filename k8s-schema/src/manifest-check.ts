@@ -1,5 +1,5 @@
 import * as client from '@kubernetes/client-node';
-import { checkPodRules, DomainError, ErrorCode } from '@sidecar/core';
+import { checkPodRules, DomainError, ErrorCode, errorText } from '@sidecar/core';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
@@ -69,7 +69,7 @@ export function checkManifest(manifest: unknown): void {
   try {
     new entry.model(manifest as never).validate();
   } catch (e) {
-    throw invalid(what, `schema: ${e instanceof Error ? e.message : String(e)}`);
+    throw invalid(what, `schema: ${errorText(e)}`);
   }
   const unknown = unknownFields(manifest, entry.clientType, '');
   if (unknown.length > 0) throw invalid(what, `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Labels } from '@sidecar/core';
+import { Labels, silentLog, type Log } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { NETNS_HOLDER_LABEL, NETNS_ROLE, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
 import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
@@ -42,6 +42,8 @@ export interface NetnsPoolOptions {
   staleMs?: number;
   /** The clock (tests). */
   now?: () => number;
+  /** Where a failed refill is reported (default: nowhere). */
+  log?: Log;
 }
 
 const DEFAULT_SIZE = 2;
@@ -122,7 +124,10 @@ export class NetnsPool {
   private scheduleRefill(): void {
     clearTimeout(this.refillTimer);
     this.refillTimer = setTimeout(
-      () => void this.refill().catch((e: unknown) => console.error(`netns pool: refill failed: ${String(e)}`)),
+      () =>
+        void this.refill().catch((e: unknown) =>
+          (this.opts.log ?? silentLog).error({ err: e }, 'netns pool: refill failed'),
+        ),
       this.refillDelayMs,
     );
     this.refillTimer.unref();
@@ -156,7 +161,7 @@ export class NetnsPool {
   }
 
   private async createHolder(ports: number[]): Promise<string> {
-    const network = await ensurePodNetwork(this.opts.docker);
+    const network = await ensurePodNetwork(this.opts.docker, this.opts.log);
     const opts = netnsHolderCreateOptions({
       name: `sidecar-holder-${randomBytes(6).toString('hex')}`,
       image: this.opts.pauseImage,

@@ -8,6 +8,9 @@ import {
   type PodEvent,
   type PodRestartPolicy,
   type PodView,
+  silentLog,
+  type Log,
+  errorText,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { CrashLoopBackoff } from './backoff.js';
@@ -57,6 +60,8 @@ export interface PodRunnerOptions {
   netnsPool?: NetnsPool;
   /** Interval of the uncounted early attempts of startup and readiness probes until their first success (default 100 ms; see probes.ts). */
   probeWarmupMs?: number;
+  /** Where the pod's operational warnings go (default: nowhere). */
+  log?: Log;
 }
 
 /** See ProbeLoopOptions.warmupMs. */
@@ -85,7 +90,7 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const errorMessage = (e: unknown) => errorText(e);
 
 /**
  * Runs one Pod on Docker the way a Kubernetes 1.33 kubelet does (docs NATIVE-SIDECARS.md).
@@ -129,6 +134,7 @@ export class PodRunner {
   private passive = false;
 
   private readonly probeWarmupMs: number;
+  private readonly log: Log;
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -137,6 +143,7 @@ export class PodRunner {
     this.pauseImage = opts.pauseImage;
     this.pidsLimit = opts.pidsLimit;
     this.netnsPool = opts.netnsPool;
+    this.log = opts.log ?? silentLog;
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
@@ -303,7 +310,11 @@ export class PodRunner {
   // ---- sandbox ----------------------------------------------------------------------------------
 
   private async createAll(): Promise<void> {
-    const pause = await createPause(this.docker, this.pod, this.pauseImage, this.netnsPool);
+    const pause = await createPause(this.docker, this.pod, {
+      pauseImage: this.pauseImage,
+      pool: this.netnsPool,
+      log: this.log,
+    });
     // The container whose namespaces the others join: a warm holder (already running) or the pause container.
     const sandboxId = pause.holder?.id ?? pause.pauseId;
     // Every container is created now, not lazily as the kubelet does, so that a restarted

@@ -1,4 +1,4 @@
-import { Labels, type Pod } from '@sidecar/core';
+import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
 import type { NetnsPool } from './netns-pool.js';
 import {
@@ -51,12 +51,12 @@ export function forgetPodNetwork(docker: Docker): void {
  * racing processes are settled: everyone uses the oldest, and unused labelled
  * duplicates are removed. Callers refer to the network by id, never by the name.
  */
-export function ensurePodNetwork(docker: Docker): Promise<string> {
+export function ensurePodNetwork(docker: Docker, log: Log = silentLog): Promise<string> {
   const id = known.get(docker);
   if (id) return Promise.resolve(id);
   let pending = creating.get(docker);
   if (!pending) {
-    pending = findOrCreateNetwork(docker)
+    pending = findOrCreateNetwork(docker, log)
       .then((found) => {
         known.set(docker, found);
         return found;
@@ -67,8 +67,8 @@ export function ensurePodNetwork(docker: Docker): Promise<string> {
   return pending;
 }
 
-async function findOrCreateNetwork(docker: Docker): Promise<string> {
-  await replaceUnisolatedNetwork(docker);
+async function findOrCreateNetwork(docker: Docker, log: Log): Promise<string> {
+  await replaceUnisolatedNetwork(docker, log);
   const existing = await podNetworks(docker);
   if (existing.length === 0) {
     try {
@@ -84,14 +84,15 @@ async function findOrCreateNetwork(docker: Docker): Promise<string> {
  * A pod network made before pods were isolated from each other lets them talk: replace it
  * when nothing uses it; otherwise keep it (running pods stay reachable) and say so.
  */
-async function replaceUnisolatedNetwork(docker: Docker): Promise<void> {
+async function replaceUnisolatedNetwork(docker: Docker, log: Log): Promise<void> {
   for (const n of await podNetworks(docker)) {
     if (n.Labels?.[Labels.managed] !== 'true' || n.Options?.['com.docker.network.bridge.enable_icc'] === 'false')
       continue;
     const info = await docker.getNetwork(n.Id).inspect();
     if (Object.keys(info.Containers ?? {}).length > 0) {
-      console.error(
-        `docker target: network ${POD_NETWORK} lets pods reach each other; it is replaced once no pod uses it`,
+      log.warn(
+        { network: POD_NETWORK },
+        'the pod network lets pods reach each other; it is replaced once no pod uses it',
       );
       continue;
     }
@@ -143,11 +144,11 @@ export type SandboxNetwork = Omit<Sandbox, 'pauseId'>;
 export async function createPause(
   docker: Docker,
   pod: Pod,
-  pauseImage: string,
-  pool?: NetnsPool,
+  opts: { pauseImage: string; pool?: NetnsPool | undefined; log: Log },
 ): Promise<CreatedPause> {
+  const { pauseImage, pool, log } = opts;
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
-  const networkId = holder === undefined ? await ensurePodNetwork(docker) : POD_NETWORK;
+  const networkId = holder === undefined ? await ensurePodNetwork(docker, log) : POD_NETWORK;
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
   try {
     const [pause] = await Promise.all([

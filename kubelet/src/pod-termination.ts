@@ -1,3 +1,4 @@
+import { errorText } from '@sidecar/core';
 import type { ContainerRecord } from './container-record.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import { planTermination, type TerminationAction } from './pod-planner.js';
@@ -19,7 +20,7 @@ interface Progress {
   killSentAtMs: number | null;
 }
 
-const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const errorMessage = (e: unknown) => errorText(e);
 
 /**
  * One pod termination (rules 12–18) being executed: on every `step()` it asks planTermination what

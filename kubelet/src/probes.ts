@@ -1,3 +1,4 @@
+import { errorText } from '@sidecar/core';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Probe } from '@sidecar/core';
 import { runAction, type ActionResult, type ActionTarget } from './handlers.js';
@@ -104,7 +105,7 @@ async function attempt(o: ProbeLoopOptions, timeoutMs: number): Promise<ActionRe
     return await runAction(o.target, o.probe, { timeoutMs, signal: o.signal });
   } catch (e) {
     // A Docker error (e.g. exec into a container that just exited) is a failed attempt, as in the kubelet.
-    return { ok: false, message: e instanceof Error ? e.message : String(e) };
+    return { ok: false, message: errorText(e) };
   }
 }
 

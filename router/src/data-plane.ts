@@ -1,4 +1,4 @@
-import type { HttpSettings, Upstream } from '@sidecar/core';
+import type { HttpSettings, Log, Upstream } from '@sidecar/core';
 import type { HaproxyProcess } from './haproxy/haproxy-process.js';
 import {
   backendOf,
@@ -34,6 +34,7 @@ export class DataPlane {
 
   constructor(
     private readonly haproxy: HaproxyProcess,
+    private readonly log: Log,
     private readonly settings: DataPlaneSettings,
   ) {}
 
@@ -71,7 +72,7 @@ export class DataPlane {
       } catch (e) {
         // Sessions still closing: the next tick deletes it.
         if (sessions.has(server)) {
-          console.error(`router: ${(e as Error).message}`);
+          this.log.warn({ server, err: e }, 'removing a drained server failed; trying again');
           continue;
         }
       }
@@ -92,7 +93,7 @@ export class DataPlane {
     if (this.started) await this.haproxy.reload();
     else {
       const how = await this.haproxy.start();
-      console.log(`router: HAProxy ${how} (${this.settings.threads} thread(s))`);
+      this.log.info({ threads: this.settings.threads }, `HAProxy ${how}`);
       this.started = true;
     }
     // The old worker keeps the connections it has (bounded by hard-stop-after); the new one starts clean.

@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const config = loadConfig('router', process.env);
   const log = createLogger('router', { format: config.SIDECAR_LOG_FORMAT, level: config.SIDECAR_LOG_LEVEL });
   exitOnUnhandled(log);
-  const router = await startRouter(config, { warn: (message) => log.warn(message) });
+  const router = await startRouter(config, { log });
   log.info(
     `TLS passthrough on ${config.SIDECAR_ROUTER_HOST}:${router.tlsPort} for *.${config.SIDECAR_APPS_DOMAIN} (apps with the tls sidecar)`,
   );

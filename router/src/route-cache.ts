@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type HttpSettings, httpSettings, type Upstream } from '@sidecar/core';
-import type { Keys, RedisRouteTable } from '@sidecar/store';
+import { type HttpSettings, silentLog, type Log, type Upstream } from '@sidecar/core';
+import type { RedisRouteTable } from '@sidecar/store';
 
 /** What the control loop hands the data plane after each load: routes and each routed app's settings. */
 export type RoutingState = Map<string, { http: HttpSettings; upstreams: Upstream[] }>;
 
 export interface RouteCacheOptions {
   table: RedisRouteTable;
-  /** Reads apps' `http` settings (only that field: the router holds no secret keys). */
-  redis: Redis;
+  /** A connection for change messages (subscriber mode). */
   subscriber: Redis;
-  keys: Keys;
+  log?: Log;
   /** Puts a loaded state in force; the version is acknowledged only once it resolves. */
   apply?: (state: RoutingState) => Promise<void>;
   /** Pods the data plane still drains (reported with each acknowledgement). */
@@ -37,10 +36,7 @@ export class RouteCache {
   constructor(private readonly opts: RouteCacheOptions) {}
 
   async start(): Promise<void> {
-    this.opts.subscriber.on('message', (channel: string) => {
-      if (channel === this.opts.keys.routesChannel) void this.reload();
-    });
-    await this.opts.subscriber.subscribe(this.opts.keys.routesChannel);
+    await this.opts.table.subscribe(this.opts.subscriber, () => void this.reload());
     await this.reload();
     this.heartbeat = setInterval(() => void this.reload(), this.opts.heartbeatMs ?? 2000);
   }
@@ -78,7 +74,7 @@ export class RouteCache {
         this.again = false;
         try {
           const { version, routes } = await this.opts.table.all();
-          const settings = await this.loadSettings([...routes.keys()]);
+          const settings = await this.opts.table.httpSettingsOf([...routes.keys()]);
           await this.opts.apply?.(
             new Map([...routes].map(([app, upstreams]) => [app, { http: settings.get(app)!, upstreams }])),
           );
@@ -89,7 +85,7 @@ export class RouteCache {
         } catch (e) {
           this.failing = true;
           // Keep serving the last applied state while Redis (or the data plane) is unavailable.
-          console.error(`router: route reload failed: ${(e as Error).message}`);
+          (this.opts.log ?? silentLog).error({ err: e }, 'route reload failed; serving the last routes');
         }
       } while (this.again);
     })();
@@ -98,22 +94,6 @@ export class RouteCache {
     } finally {
       this.reloading = undefined;
     }
-  }
-
-  /** Only the `http` field of each app document: apps stored without it get the defaults. */
-  private async loadSettings(apps: string[]): Promise<Map<string, HttpSettings>> {
-    const raw = apps.length > 0 ? await this.opts.redis.mget(apps.map((a) => this.opts.keys.app(a))) : [];
-    return new Map(
-      apps.map((app, i) => {
-        let stored: { http?: Partial<HttpSettings> } = {};
-        try {
-          stored = JSON.parse(raw[i] ?? '{}') as typeof stored;
-        } catch {
-          // A document the router cannot read routes with the defaults.
-        }
-        return [app, httpSettings(stored.http)];
-      }),
-    );
   }
 
   /** Whether the last load failed (Redis unreachable): the last applied state is still served. */

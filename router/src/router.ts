@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { RouterConfig } from '@sidecar/core';
+import { silentLog, type Log, type RouterConfig } from '@sidecar/core';
 import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
 import { type AccessRecord, createAccessLogListener } from './access-log.js';
 import { DataPlane } from './data-plane.js';
@@ -37,11 +37,9 @@ const listen = (server: import('node:net').Server, port: number, host: string) =
  * the HTTPS passthrough by SNI, and the access log HAProxy sends back. Its own process, so
  * that restarting the API never drops app traffic.
  */
-export async function startRouter(
-  config: RouterConfig,
-  opts: { warn?: (message: string) => void } = {},
-): Promise<RunningRouter> {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`router: ${m}\n`));
+export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}): Promise<RunningRouter> {
+  const log = opts.log ?? silentLog;
+  const warn = (m: string) => log.warn({}, m);
   // Commands fail at once while Redis is away (no offline queue, no retry of a command caught by the
   // disconnect): the control loop notices, logs, and the data plane keeps serving the last state; the
   // heartbeat loads again once Redis is back.
@@ -55,7 +53,7 @@ export async function startRouter(
     });
   });
   const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL, warn);
-  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX);
+  const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, undefined, { log });
   const dir = join(config.SIDECAR_DATA_DIR, 'router');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const haproxy = new HaproxyProcess(haproxyFiles(dir), config.SIDECAR_HAPROXY_BIN);
@@ -71,7 +69,7 @@ export async function startRouter(
   });
   const logPort = await listen(accessLog, 0, '127.0.0.1');
 
-  const plane = new DataPlane(haproxy, {
+  const plane = new DataPlane(haproxy, log, {
     host: config.SIDECAR_ROUTER_HOST,
     port: config.SIDECAR_ROUTER_PORT,
     domain: config.SIDECAR_APPS_DOMAIN,
@@ -89,9 +87,8 @@ export async function startRouter(
   });
   const cache = new RouteCache({
     table: stores.routes,
-    redis,
     subscriber,
-    keys: stores.keys,
+    log,
     apply: async (state) => {
       await plane.apply(state);
       await plane.tick();

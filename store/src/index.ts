@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Log } from '@sidecar/core';
 import { AppLogStore } from './app-log.js';
 import { AppTrafficStore } from './app-traffic.js';
 import { AppStore } from './app-store.js';
@@ -65,7 +66,7 @@ export function createStores(
   redis: Redis,
   prefix = 'sidecar:',
   secrets?: SecretBox,
-  opts: { appLogMaxAgeMs?: number } = {},
+  opts: { appLogMaxAgeMs?: number; log?: Log } = {},
 ): Stores {
   const k = keys(prefix);
   const cas = new CasUpdater(redis.duplicate());
@@ -81,7 +82,7 @@ export function createStores(
     deployLog: new DeployLog(redis, k, hub),
     releases: new ReleaseStore(redis, k),
     tokens: new TokenStore(redis, k),
-    routes: new RedisRouteTable(redis, k),
+    routes: new RedisRouteTable(redis, k, undefined, opts.log),
     pods: new PodViewStore(redis, k),
     processes: new ProcessStore(redis, k),
     platform: new PlatformStore(redis, k),

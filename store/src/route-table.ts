@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RouteTable, Upstream } from '@sidecar/core';
+import { httpSettings, silentLog, type HttpSettings, type Log, type RouteTable, type Upstream } from '@sidecar/core';
 import type { Keys } from './keys.js';
 
 /** How long a router's acknowledgement lives without renewal; a dead router stops being waited for. */
@@ -17,7 +17,35 @@ export class RedisRouteTable implements RouteTable {
     private readonly redis: Redis,
     private readonly k: Keys,
     private readonly ackTimeoutMs = 6000,
+    private readonly log: Log = silentLog,
   ) {}
+
+  /** Calls `onChange` on every change message, on `subscriber` (a connection in subscriber mode). */
+  async subscribe(subscriber: Redis, onChange: () => void): Promise<void> {
+    subscriber.on('message', (channel: string) => {
+      if (channel === this.k.routesChannel) onChange();
+    });
+    await subscriber.subscribe(this.k.routesChannel);
+  }
+
+  /**
+   * The `http` settings of these apps, and only that field of each app document (a router holds no
+   * secret keys); an app stored without it, or with a document that cannot be read, gets the defaults.
+   */
+  async httpSettingsOf(apps: readonly string[]): Promise<Map<string, HttpSettings>> {
+    const raw = apps.length > 0 ? await this.redis.mget(apps.map((a) => this.k.app(a))) : [];
+    return new Map(
+      apps.map((app, i) => {
+        let stored: { http?: Partial<HttpSettings> } = {};
+        try {
+          stored = JSON.parse(raw[i] ?? '{}') as typeof stored;
+        } catch {
+          // Routed with the defaults.
+        }
+        return [app, httpSettings(stored.http)];
+      }),
+    );
+  }
 
   async set(app: string, upstreams: Upstream[]): Promise<void> {
     await this.change((m) => m.hset(this.k.routes, app, JSON.stringify(upstreams)));
@@ -96,8 +124,6 @@ export class RedisRouteTable implements RouteTable {
       if (live.every((r) => r.version >= version)) return;
       await new Promise((r) => setTimeout(r, 10));
     }
-    console.error(
-      `routes: a router did not acknowledge route version ${version} within ${this.ackTimeoutMs} ms; continuing`,
-    );
+    this.log.warn({ version, waitedMs: this.ackTimeoutMs }, 'a router did not acknowledge a route version; continuing');
   }
 }

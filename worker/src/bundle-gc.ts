@@ -1,6 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isFinal } from '@sidecar/core';
+import { isFinal, silentLog, type Log } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { Periodic } from './periodic.js';
 
@@ -45,15 +45,17 @@ export async function sweepBundles(opts: {
 export class BundleSweeper {
   private readonly ticks: Periodic;
 
-  constructor(opts: { root: string; stores: Stores; graceMs: number; intervalMs?: number }) {
+  constructor(opts: { root: string; stores: Stores; graceMs: number; intervalMs?: number; log?: Log }) {
+    const log = opts.log ?? silentLog;
     this.ticks = new Periodic(
       'bundle sweep',
       async () => {
         const { removed } = await sweepBundles(opts);
         if (removed.length > 0)
-          console.log(`worker: removed ${removed.length} bundle file(s) no unfinished deploy needs`);
+          log.info({ removed: removed.length }, 'removed bundle files no unfinished deploy needs');
       },
       opts.intervalMs ?? 10 * 60_000,
+      log,
     );
   }
 

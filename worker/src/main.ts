@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets, {
     appLogMaxAgeMs: config.SIDECAR_LOG_MAX_AGE_MS,
   });
-  const backend = await createBackend({ config, docker, images, stores, issueTls }, info);
+  const backend = await createBackend({ config, docker, images, stores, issueTls, log });
   // The API renders `/manifests` and records new releases with exactly what this backend applies.
   await stores.platform.publishBackend(backend.settings);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const { target } = backend;
 
   const bundlesDir = join(config.SIDECAR_DATA_DIR, 'bundles');
-  const bundles = new BundleSweeper({ root: bundlesDir, stores, graceMs: config.SIDECAR_BUNDLE_GRACE_MS });
+  const bundles = new BundleSweeper({ root: bundlesDir, stores, graceMs: config.SIDECAR_BUNDLE_GRACE_MS, log });
   bundles.start();
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
   );
-  const status = new StatusPublisher(stores, target);
+  const status = new StatusPublisher(stores, target, undefined, log);
   const deployWorker = new Worker(
     QueueNames.deploy,
     deployProcessor({
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       target,
       cancels,
       publishStatus: (app) => status.publishApp(app),
+      log,
       pruneImages: (app, say) =>
         pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log: say }).then(() => undefined),
     }),

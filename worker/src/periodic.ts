@@ -1,3 +1,5 @@
+import { silentLog, type Log } from '@sidecar/core';
+
 /**
  * Runs `work` now and then every `intervalMs`, never two runs at once (a slow run
  * makes the next tick skip), logging a failed run in one line. `close()` stops the
@@ -11,12 +13,13 @@ export class Periodic {
     private readonly name: string,
     private readonly work: () => Promise<void>,
     private readonly intervalMs: number,
+    private readonly log: Log = silentLog,
   ) {}
 
   start(): void {
     const tick = () => {
       this.running ??= this.work()
-        .catch((e: unknown) => console.error(`worker: ${this.name}: ${e instanceof Error ? e.message : String(e)}`))
+        .catch((e: unknown) => this.log.error({ task: this.name, err: e }, `${this.name} failed`))
         .finally(() => (this.running = undefined));
     };
     tick();

@@ -1,4 +1,4 @@
-import type { Target } from '@sidecar/core';
+import { silentLog, type Log, type Target } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 
 /**
@@ -16,13 +16,12 @@ export class StatusPublisher {
     private readonly stores: Stores,
     private readonly target: Target,
     private readonly intervalMs = 500,
+    private readonly log: Log = silentLog,
   ) {}
 
   start(): void {
     this.timer = setInterval(() => {
-      void this.publishAll().catch((e: unknown) =>
-        console.error(`worker: status publish failed: ${(e as Error).message}`),
-      );
+      void this.publishAll().catch((e: unknown) => this.log.error({ err: e }, 'status publish failed'));
     }, this.intervalMs);
   }
 

@@ -1,5 +1,5 @@
 import { type ErrorRequestHandler, type Request, Router } from 'express';
-import { DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+import { DomainError, ErrorCode, isDomainError, type Log } from '@sidecar/core';
 import type { DeployQueues, FsBlobStore, Stores } from '@sidecar/store';
 import { statusOf } from '../http/problem.js';
 import { AppService } from '../services/app-service.js';
@@ -20,6 +20,7 @@ export interface GitRoutesDeps {
   maxBundleBytes: number;
   urlFor: (app: string) => string;
   git: GitSettings;
+  log: Log;
 }
 
 const HOOK_PATH = '/_hooks/pre-receive';
@@ -34,7 +35,7 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
   const r = Router();
   const { stores, git } = deps;
   const repos = new GitRepos(git);
-  const sessions = new PushSessions();
+  const sessions = new PushSessions(deps.log);
   const apps = new AppService(stores, deps.queues, deps.urlFor);
   const deployer = new PushDeployer({
     stores,
@@ -43,6 +44,7 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
     maxBundleBytes: deps.maxBundleBytes,
     urlFor: deps.urlFor,
     deploys: new DeployService(deps),
+    log: deps.log,
   });
   let hooks: Promise<void> | undefined;
   const hooksInstalled = () =>
@@ -93,6 +95,7 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
       pathInfo: `/${app.name}.git${rest}`,
       query: rest === '/info/refs' ? `service=${service}` : '',
       remoteUser: token.name.replace(/[^\w.@-]/g, '_') || 'sidecar',
+      log: deps.log,
     };
     if (service !== GitService.receivePack || rest === '/info/refs') {
       await runHttpBackend(git, call);
@@ -109,7 +112,7 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
     }
   });
 
-  r.use(gitErrors);
+  r.use(gitErrors(deps.log));
   return r;
 }
 
@@ -146,22 +149,24 @@ async function readSmall(req: Request, limit: number): Promise<string> {
  * git shows a failed request's body to the user (as `remote:` lines) only when it is text/plain,
  * so git paths answer errors in plain text; the status still comes from the one mapping.
  */
-const gitErrors: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  let status = 500;
-  let message = 'internal error; see the platform log';
-  if (isDomainError(err)) {
-    status = statusOf(err.code);
-    message = err.message;
-    if (err.code === ErrorCode.unauthorized) res.set('WWW-Authenticate', 'Basic realm="sidecar"');
-  } else if (err instanceof SyntaxError) {
-    status = 400;
-    message = 'the hook sent a body that is not JSON';
-  } else {
-    console.error('api: git: unexpected error', err);
-  }
-  res.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
-};
+const gitErrors =
+  (log: Log): ErrorRequestHandler =>
+  (err: unknown, _req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    let status = 500;
+    let message = 'internal error; see the platform log';
+    if (isDomainError(err)) {
+      status = statusOf(err.code);
+      message = err.message;
+      if (err.code === ErrorCode.unauthorized) res.set('WWW-Authenticate', 'Basic realm="sidecar"');
+    } else if (err instanceof SyntaxError) {
+      status = 400;
+      message = 'the hook sent a body that is not JSON';
+    } else {
+      log.error({ err }, 'git: unexpected error');
+    }
+    res.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+  };

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Request, Response } from 'express';
+import type { Log } from '@sidecar/core';
 import { gitEnv } from './git-env.js';
 import type { GitSettings } from './git-settings.js';
 
@@ -14,6 +15,8 @@ export interface BackendCall {
   remoteUser: string;
   /** More environment for the process tree (the push session's hook secret). */
   env?: Record<string, string>;
+  /** Where git's own complaints (its stderr) go. */
+  log: Log;
 }
 
 /**
@@ -84,7 +87,7 @@ export function runHttpBackend(s: GitSettings, call: BackendCall): Promise<void>
       stderr += e.message;
     });
     child.once('close', (code) => {
-      if (stderr.trim()) console.error(`api: git http-backend ${call.pathInfo}: ${stderr.trim()}`);
+      if (stderr.trim()) call.log.warn({ path: call.pathInfo, stderr: stderr.trim() }, 'git http-backend');
       if (!inBody && !res.headersSent) {
         res
           .status(502)

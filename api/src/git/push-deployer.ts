@@ -1,4 +1,4 @@
-import { type Deploy, type DeployCommit, DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+import { type Deploy, type DeployCommit, DomainError, ErrorCode, isDomainError, type Log } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import type { DeployService } from '../services/deploy-service.js';
 import type { GitSettings } from './git-settings.js';
@@ -14,6 +14,7 @@ export interface PushDeployerDeps {
   git: GitSettings;
   maxBundleBytes: number;
   urlFor: (app: string) => string;
+  log: Log;
 }
 
 /** Lines a push prints; git shows each as a `remote:` line. */
@@ -41,7 +42,7 @@ export class PushDeployer {
     try {
       return await this.decide(opts);
     } catch (e) {
-      if (!isDomainError(e)) console.error(`api: git: push to ${session.app} failed`, e);
+      if (!isDomainError(e)) this.d.log.error({ app: session.app, err: e }, 'git: push failed');
       warn(out, isDomainError(e) ? e.message : 'internal error; see the platform log');
       warn(out, 'push rejected: nothing was updated');
       return 1;
@@ -203,7 +204,7 @@ export class PushDeployer {
     if (final.status === 'succeeded') {
       await this.d.repos
         .headFollows(deploy.app, opts.branch)
-        .catch((e: unknown) => console.error('api: git: setting HEAD failed', e));
+        .catch((e: unknown) => this.d.log.warn({ app: deploy.app, err: e }, 'git: setting HEAD failed'));
       say(out, `${deploy.app} v${final.release} is live at ${this.d.urlFor(deploy.app)} (deploy ${final.id})`);
       return 0;
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Log } from '@sidecar/core';
 import type { HeldLock } from '@sidecar/store';
 
 /**
@@ -17,6 +18,7 @@ export class PushSession {
     readonly app: string,
     readonly repo: string,
     private readonly onClose: (s: PushSession) => void,
+    private readonly log: Log,
   ) {}
 
   get signal(): AbortSignal {
@@ -41,15 +43,17 @@ export class PushSession {
     this.onClose(this);
     await this.lock
       ?.release()
-      .catch((e: unknown) => console.error(`api: git: releasing the push lock of ${this.app} failed`, e));
+      .catch((e: unknown) => this.log.error({ app: this.app, err: e }, 'git: releasing the push lock failed'));
   }
 }
 
 export class PushSessions {
   private readonly open = new Map<string, PushSession>();
 
+  constructor(private readonly log: Log) {}
+
   start(app: string, repo: string): PushSession {
-    const s = new PushSession(app, repo, (done) => this.open.delete(done.secret));
+    const s = new PushSession(app, repo, (done) => this.open.delete(done.secret), this.log);
     this.open.set(s.secret, s);
     return s;
   }

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+import { DomainError, ErrorCode, isDomainError, type Log } from '@sidecar/core';
 import { isStoreUnavailable } from '@sidecar/store';
 
 /** The one place domain error codes become HTTP statuses (RFC 9457 problem+json). */
@@ -74,40 +74,43 @@ interface HttpishError {
   message: string;
 }
 
-export const problemHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (isDomainError(err)) return sendProblem(res, STATUS[err.code], err.code, err.message);
-  if (isStoreUnavailable(err)) {
-    res.set('Retry-After', '2');
-    return sendProblem(
-      res,
-      503,
-      ErrorCode.storeUnavailable,
-      "the platform's state store (Redis) does not answer; try again shortly",
-    );
-  }
-  const h = err as HttpishError;
-  const status = h.status ?? h.statusCode;
-  if (status && status >= 400 && status < 500) {
-    const code =
-      h.type === 'entity.too.large'
-        ? ErrorCode.bundleTooLarge
-        : h.type === 'entity.parse.failed'
-          ? 'invalid_json'
-          : 'bad_request';
-    return sendProblem(
-      res,
-      status,
-      code,
-      status === 400 && code === 'invalid_json' ? 'request body is not valid JSON' : h.message,
-    );
-  }
-  // Never a stack trace to the client; the log gets it.
-  console.error('api: unexpected error', err);
-  sendProblem(res, 500, ErrorCode.internal, 'internal error; see the platform log');
-};
+/** The last error handler: every error as problem+json; unexpected ones logged with their stack to `log`. */
+export const problemHandler =
+  (log: Log): ErrorRequestHandler =>
+  (err: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (isDomainError(err)) return sendProblem(res, STATUS[err.code], err.code, err.message);
+    if (isStoreUnavailable(err)) {
+      res.set('Retry-After', '2');
+      return sendProblem(
+        res,
+        503,
+        ErrorCode.storeUnavailable,
+        "the platform's state store (Redis) does not answer; try again shortly",
+      );
+    }
+    const h = err as HttpishError;
+    const status = h.status ?? h.statusCode;
+    if (status && status >= 400 && status < 500) {
+      const code =
+        h.type === 'entity.too.large'
+          ? ErrorCode.bundleTooLarge
+          : h.type === 'entity.parse.failed'
+            ? 'invalid_json'
+            : 'bad_request';
+      return sendProblem(
+        res,
+        status,
+        code,
+        status === 400 && code === 'invalid_json' ? 'request body is not valid JSON' : h.message,
+      );
+    }
+    // Never a stack trace to the client; the log gets it.
+    log.error({ err, method: req.method, path: req.path }, 'unexpected error');
+    sendProblem(res, 500, ErrorCode.internal, 'internal error; see the platform log');
+  };
 
 export const notFound = (detail: string) => new DomainError(ErrorCode.notFound, detail);

@@ -141,9 +141,7 @@ export class AppService {
     await this.stores.jobs.removeApp(name);
     await this.stores.appLogs.remove(name);
     await this.stores.appTraffic.remove(name);
-    // The app is gone already; a repository left behind is replaced if the name is used again.
-    await this.afterDelete(name).catch((e: unknown) =>
-      console.error(`api: deleting ${name}: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    // The app is gone already; the hook reports its own failures (app.ts).
+    await this.afterDelete(name);
   }
 }

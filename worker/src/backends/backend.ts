@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { BackendSettings, ImageBuilder, Target, TlsMaterial, WorkerConfig } from '@sidecar/core';
+import type { BackendSettings, ImageBuilder, Log, Target, TlsMaterial, WorkerConfig } from '@sidecar/core';
 import type { PlatformImages } from '@sidecar/runtime-image';
 import type { Stores } from '@sidecar/store';
 
@@ -35,4 +35,6 @@ export interface BackendDeps {
   stores: Stores;
   /** The `tls` sidecar's certificate for an app that brings none (signed by the platform CA). */
   issueTls: (app: string) => Promise<TlsMaterial>;
+  /** The worker's logger: the backend's parts log their failures there. */
+  log: Log;
 }

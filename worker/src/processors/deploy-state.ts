@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { type Deploy, DomainError, ErrorCode, isDomainError } from '@sidecar/core';
+import { type Deploy, DomainError, ErrorCode, isDomainError, errorText } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 
 /** What a processor needs to record a deploy's progress. */
@@ -74,7 +74,7 @@ export async function handleFailure(opts: {
     await markCancelled(stores, deploy, why);
     throw new UnrecoverableError(why);
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorText(error);
   if (isDomainError(error) && !error.retryable) {
     await markFailed(stores, deploy, error.code, message);
     throw new UnrecoverableError(message);

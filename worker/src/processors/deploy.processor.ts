@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
-import { DeployJobPayload, DomainError, ErrorCode, type Target } from '@sidecar/core';
+import { DeployJobPayload, DomainError, ErrorCode, type Log, type Target } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import type { CancelRegistry } from '../cancel-registry.js';
 import { handleFailure, markCancelled, recorder } from './deploy-state.js';
@@ -13,6 +13,8 @@ export interface DeployDeps {
   publishStatus: (app: string) => Promise<void>;
   /** Removes images beyond the retention window after a successful rollout. */
   pruneImages: (app: string, log: (line: string) => void) => Promise<void>;
+  /** The worker's operational log (default: nowhere). */
+  log?: Log;
 }
 
 /**
@@ -65,8 +67,8 @@ export function deployProcessor(deps: DeployDeps) {
       await stores.deploys.update(deploy.id, () => ({ status: 'succeeded', finishedAt: new Date().toISOString() }));
       // Housekeeping after success; a failure here is logged, never fails the deploy that just succeeded.
       await deps
-        .pruneImages(app.name, (l) => console.log(`worker: ${app.name}: ${l}`))
-        .catch((e: unknown) => console.error(`worker: retention for ${app.name}: ${String(e)}`));
+        .pruneImages(app.name, (l) => deps.log?.info({ app: app.name }, l))
+        .catch((e: unknown) => deps.log?.error({ app: app.name, err: e }, 'image retention failed'));
     } catch (error) {
       // A lost lock is not a cancellation: the attempt fails (retryably) and the job tries again.
       const aborted = control.signal.aborted && !lock.lost.aborted;

@@ -1,5 +1,5 @@
 import type { Job as QueueJob } from 'bullmq';
-import { JobRunPayload, type Target } from '@sidecar/core';
+import { JobRunPayload, type Target, errorText } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 
 export interface JobDeps {
@@ -50,7 +50,7 @@ export function jobProcessor(deps: JobDeps) {
     } catch (e) {
       await stores.jobs.update(jobId, {
         status: 'failed',
-        error: e instanceof Error ? e.message : String(e),
+        error: errorText(e),
         finishedAt: now(),
       });
     }

@@ -1,4 +1,4 @@
-import { DEFAULT_TEMPLATE_SETTINGS } from '@sidecar/core';
+import { DEFAULT_TEMPLATE_SETTINGS, errorText } from '@sidecar/core';
 import type { Backend, BackendDeps } from '../backend.js';
 import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
 import { DockerTarget } from './docker-target.js';
@@ -20,10 +20,12 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
+    log: deps.log,
   });
   const runtimeImageDigest = (await docker.getImage(images.runtimeNode).inspect()).Id;
-  const logs = new LogCollector({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
-  const processes = new ProcessInsight({ docker, stores, platformId: config.SIDECAR_PLATFORM_ID });
+  const scope = { docker, stores, platformId: config.SIDECAR_PLATFORM_ID, log: deps.log };
+  const logs = new LogCollector(scope);
+  const processes = new ProcessInsight(scope);
   return {
     settings: { target: 'docker', runtimeImage: images.runtimeNode, runtimeImageDigest, sidecarImages, template },
     target,
@@ -42,7 +44,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
       const { adopted } = await target.adopt({ log });
       if (adopted.length > 0) log(`adopted ${adopted.length} running pod(s)`);
       // In the background: a deploy before the pool is warm just creates its own sandbox.
-      target.warmUp().catch((e: unknown) => log(`warming sandboxes: ${e instanceof Error ? e.message : String(e)}`));
+      target.warmUp().catch((e: unknown) => log(`warming sandboxes: ${errorText(e)}`));
       logs.start();
       processes.start();
     },

@@ -29,6 +29,9 @@ import {
   type TlsMaterial,
   type Upstream,
   tailBytes,
+  errorText,
+  silentLog,
+  type Log,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
@@ -48,6 +51,8 @@ export interface DockerTargetOptions {
   platformSidecars?: PlatformSidecarsOptions;
   /** Warm network namespaces kept per port set (netns-pool.ts); 0 or absent: every pod creates its own. */
   warmSandboxes?: number;
+  /** The worker's operational log (default: nowhere); deploy progress goes to each deploy's own log. */
+  log?: Log;
 }
 
 export interface PlatformSidecarsOptions {
@@ -94,6 +99,7 @@ export class DockerTarget implements Target {
         size: opts.warmSandboxes,
         warm: [[RUNTIME_PORT]],
         ...(opts.platformId !== undefined ? { platformId: opts.platformId } : {}),
+        ...(opts.log ? { log: opts.log } : {}),
       });
     }
   }
@@ -216,9 +222,7 @@ export class DockerTarget implements Target {
       await this.opts.routes.set(app, upstreams);
       this.routed.set(app, key);
     });
-    const settled = next.catch((e: unknown) =>
-      console.error(`docker target: routes of ${app}: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    const settled = next.catch((e: unknown) => this.log.error({ app, err: e }, 'setting the routes failed'));
     this.routeSync.set(app, settled);
     return next;
   }
@@ -359,7 +363,7 @@ export class DockerTarget implements Target {
   async adopt(
     opts: { log?: (line: string) => void } = {},
   ): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
-    const log = opts.log ?? ((line: string) => console.error(`docker target: ${line}`));
+    const log = opts.log ?? ((line: string) => this.log.info({}, line));
     const adopted: string[] = [];
     const failed: { pod: string; error: Error }[] = [];
     const names = await PodRunner.list(
@@ -420,7 +424,7 @@ export class DockerTarget implements Target {
     const eviction = evictPod(this.opts.docker, pod)
       .then(
         () => log(`pod ${pod}, which could not be adopted, is deleted`),
-        (e: unknown) => log(`deleting pod ${pod} failed: ${e instanceof Error ? e.message : String(e)}`),
+        (e: unknown) => log(`deleting pod ${pod} failed: ${errorText(e)}`),
       )
       .finally(() => this.evictions.delete(eviction));
     this.evictions.add(eviction);
@@ -447,7 +451,14 @@ export class DockerTarget implements Target {
   }
 
   private runnerExtras() {
-    return this.opts.backoffScale !== undefined ? { backoffScale: this.opts.backoffScale } : {};
+    return {
+      ...(this.opts.backoffScale !== undefined ? { backoffScale: this.opts.backoffScale } : {}),
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    };
+  }
+
+  private get log(): Log {
+    return this.opts.log ?? silentLog;
   }
 
   private runner(pod: Pod, onEvent: (e: PodEvent) => void): PodRunner {
@@ -546,16 +557,12 @@ async function notReadyReason(runners: PodRunner[], error: unknown, timeoutMs: n
         return `${s.name} ${state}${lastProbe ? `; ${lastProbe.message}` : ''}${s.restartCount ? `; ${s.restartCount} restarts` : ''}`;
       });
     // Best effort: the report is still useful without logs (e.g. the container was never created).
-    const logs = (
-      await r
-        .logs('runtime', 10)
-        .catch((e: unknown) => `(logs unavailable: ${e instanceof Error ? e.message : String(e)})`)
-    ).trim();
+    const logs = (await r.logs('runtime', 10).catch((e: unknown) => `(logs unavailable: ${errorText(e)})`)).trim();
     const started = view.events.length > 0;
     parts.push(
-      `pod ${r.name}: ${started ? problems.join(', ') || `not ready within ${timeoutMs} ms` : error instanceof Error ? error.message : String(error)}` +
+      `pod ${r.name}: ${started ? problems.join(', ') || `not ready within ${timeoutMs} ms` : errorText(error)}` +
         (logs ? `; runtime logs:\n${logs}` : ''),
     );
   }
-  return parts.join('\n') || (error instanceof Error ? error.message : String(error));
+  return parts.join('\n') || errorText(error);
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { Labels, LOG_SHIPPER, PlatformSidecar } from '@sidecar/core';
+import { Labels, LOG_SHIPPER, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import { APP_LOG_MAX_LINE_BYTES, type AppLogLine, type Stores } from '@sidecar/store';
 import { LogBatch } from '../../log-batch.js';
@@ -86,8 +86,13 @@ export class LogCollector {
   private readonly followed = new Map<string, AbortController>();
   private readonly ticks: Periodic;
 
-  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {
-    this.ticks = new Periodic('log collector', () => this.scan(), opts.intervalMs ?? 500);
+  private readonly log: Log;
+
+  constructor(
+    private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number; log?: Log },
+  ) {
+    this.log = opts.log ?? silentLog;
+    this.ticks = new Periodic('log collector', () => this.scan(), opts.intervalMs ?? 500, this.log);
   }
 
   start(): void {
@@ -108,7 +113,7 @@ export class LogCollector {
       void this.follow(c, control.signal)
         .catch((e: unknown) => {
           if (!control.signal.aborted)
-            console.error(`worker: log collector: ${c.Names[0]}: ${e instanceof Error ? e.message : String(e)}`);
+            this.log.error({ container: c.Names[0], err: e }, 'log collector: following a container failed');
         })
         .finally(() => this.followed.delete(c.Id));
     }
@@ -148,7 +153,7 @@ export class LogCollector {
     const batch = new LogBatch({
       stores,
       app,
-      onError: (e) => console.error(`worker: log collector: ${app}: ${e instanceof Error ? e.message : String(e)}`),
+      onError: (e) => this.log.error({ app, err: e }, 'log collector: storing lines failed'),
     });
     batch.start();
     const onLine = (name: 'stdout' | 'stderr', text: string) => {

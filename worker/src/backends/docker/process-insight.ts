@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import type Docker from 'dockerode';
-import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
+import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND, silentLog, type Log } from '@sidecar/core';
 import type { ProcessInfo, Stores } from '@sidecar/store';
 import { containerName, PLATFORM_LABEL } from '@sidecar/kubelet';
 import { Periodic } from '../../periodic.js';
@@ -90,8 +90,10 @@ export function snapshotSink(onOverflow: (e: Error) => void): { sink: Writable; 
 export class ProcessInsight {
   private readonly ticks: Periodic;
 
-  constructor(private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number }) {
-    this.ticks = new Periodic('process insight', () => this.scan(), opts.intervalMs ?? 2000);
+  constructor(
+    private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number; log?: Log },
+  ) {
+    this.ticks = new Periodic('process insight', () => this.scan(), opts.intervalMs ?? 2000, opts.log);
   }
 
   start(): void {
@@ -114,9 +116,7 @@ export class ProcessInsight {
         this.collect(c).catch((e: unknown) => {
           // A pod stopping between the listing and the exec is normal; anything else is worth a line.
           if ((e as { statusCode?: number }).statusCode !== 404 && (e as { statusCode?: number }).statusCode !== 409) {
-            console.error(
-              `worker: process insight: ${c.Names[0] ?? c.Id}: ${e instanceof Error ? e.message : String(e)}`,
-            );
+            (this.opts.log ?? silentLog).error({ container: c.Names[0] ?? c.Id, err: e }, 'process insight failed');
           }
         }),
       ),

@@ -19,7 +19,7 @@ import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '
  * image is pushed once, whatever the number of worker starts. Logs and process insight go through
  * the API server (pods/log, pods/exec).
  */
-export async function createKubernetesBackend(deps: BackendDeps, log: (line: string) => void): Promise<Backend> {
+export async function createKubernetesBackend(deps: BackendDeps): Promise<Backend> {
   const { config, docker, images, stores } = deps;
   // The config schema requires these three with SIDECAR_TARGET=kubernetes; checked again for the types.
   const { SIDECAR_REGISTRY: registry, SIDECAR_INGRESS_CLASS: ingressClassName } = config;
@@ -30,7 +30,7 @@ export async function createKubernetesBackend(deps: BackendDeps, log: (line: str
     );
   }
   const publisher = new RegistryImagePublisher({ docker, registry, auth: registryAuthOf(config) });
-  const imageLog = (l: string) => log(`images: ${l}`);
+  const imageLog = (l: string) => deps.log.info({ step: 'images' }, l);
   const runtime = await publisher.publish(images.runtimeNode, { log: imageLog });
   const local: PlatformSidecarImages = {
     logs: images.logShipper,
@@ -79,8 +79,15 @@ export async function createKubernetesBackend(deps: BackendDeps, log: (line: str
     kubeConfig,
     settings: kubernetesSettingsOf(settings),
     issueTls: deps.issueTls,
+    log: deps.log,
   });
-  const scope = { kubeConfig, namespace: config.SIDECAR_K8S_NAMESPACE, stores, platformId: config.SIDECAR_PLATFORM_ID };
+  const scope = {
+    kubeConfig,
+    namespace: config.SIDECAR_K8S_NAMESPACE,
+    stores,
+    platformId: config.SIDECAR_PLATFORM_ID,
+    log: deps.log,
+  };
   const logs = new KubeLogCollector(scope);
   const processes = new KubeProcessInsight(scope);
   return {

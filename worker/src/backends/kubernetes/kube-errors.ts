@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { DomainError, ErrorCode } from '@sidecar/core';
+import { DomainError, ErrorCode, errorText } from '@sidecar/core';
 
 /** The `Status` object an API server answers errors with (reason, message), when it sent one. */
 export interface ApiStatus {
@@ -48,11 +48,10 @@ export function kubeError(e: unknown, action: string): Error {
   const s = apiStatusOf(e);
   if (!s) {
     // No HTTP answer at all (refused, reset, DNS): the cluster may come back.
-    return new DomainError(
-      ErrorCode.deployFailed,
-      `${action}: the Kubernetes API did not answer: ${e instanceof Error ? e.message : String(e)}`,
-      { retryable: true, cause: e },
-    );
+    return new DomainError(ErrorCode.deployFailed, `${action}: the Kubernetes API did not answer: ${errorText(e)}`, {
+      retryable: true,
+      cause: e,
+    });
   }
   const detail = `${action}: ${s.message}`;
   switch (s.code) {

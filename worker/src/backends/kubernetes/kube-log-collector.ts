@@ -1,6 +1,6 @@
 import { finished } from 'node:stream/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { KubeLabels, Labels, PlatformSidecar } from '@sidecar/core';
+import { KubeLabels, Labels, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { LogBatch } from '../../log-batch.js';
 import { normalizeTime, readLines, shippedEntry } from '../docker/log-collector.js';
@@ -50,10 +50,11 @@ export class KubeLogCollector {
       intervalMs?: number;
       flushMs?: number;
       retryMs?: number;
+      log?: Log;
     },
   ) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.ticks = new Periodic('kubernetes log collector', () => this.scan(), opts.intervalMs ?? 2_000);
+    this.ticks = new Periodic('kubernetes log collector', () => this.scan(), opts.intervalMs ?? 2_000, opts.log);
   }
 
   start(): void {
@@ -76,7 +77,10 @@ export class KubeLogCollector {
         .catch((e: unknown) => {
           if (control.signal.aborted) return;
           this.retryAt.set(s.key, Date.now() + (this.opts.retryMs ?? RETRY_AFTER_MS));
-          console.error(`worker: kubernetes log collector: ${s.pod}/${s.container}: ${kubeMessageOf(e)}`);
+          (this.opts.log ?? silentLog).error(
+            { pod: s.pod, container: s.container, error: kubeMessageOf(e) },
+            'log collector: following a container failed',
+          );
         })
         .finally(() => this.followed.delete(s.key));
       this.followed.set(s.key, { uid: s.uid, control, done });
@@ -100,7 +104,11 @@ export class KubeLogCollector {
       stores,
       app: s.app,
       ...(this.opts.flushMs ? { flushMs: this.opts.flushMs } : {}),
-      onError: (e) => console.error(`worker: kubernetes log collector: ${s.app}: ${kubeMessageOf(e)}`),
+      onError: (e) =>
+        (this.opts.log ?? silentLog).error(
+          { app: s.app, error: kubeMessageOf(e) },
+          'log collector: storing lines failed',
+        ),
     });
     batch.start();
     const meta = { pod: s.pod, container: s.container, release: s.release };

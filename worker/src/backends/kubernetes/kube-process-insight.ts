@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { CoreV1Api, Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
-import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND } from '@sidecar/core';
+import { Labels, PlatformSidecar, PROCINFO_SNAPSHOT_COMMAND, silentLog, type Log } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { listPlatformPods } from './kube-log-collector.js';
 import { Periodic } from '../../periodic.js';
@@ -53,11 +53,12 @@ export class KubeProcessInsight {
       platformId: string;
       intervalMs?: number;
       snapshotTimeoutMs?: number;
+      log?: Log;
     },
   ) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.exec = new Exec(opts.kubeConfig);
-    this.ticks = new Periodic('kubernetes process insight', () => this.scan(), opts.intervalMs ?? 2_000);
+    this.ticks = new Periodic('kubernetes process insight', () => this.scan(), opts.intervalMs ?? 2_000, opts.log);
   }
 
   start(): void {
@@ -78,7 +79,7 @@ export class KubeProcessInsight {
         } catch (e) {
           if (this.control.signal.aborted || this.failing.has(t.uid)) return;
           this.failing.add(t.uid);
-          console.error(`worker: kubernetes process insight: ${t.pod}: ${kubeMessageOf(e)}`);
+          (this.opts.log ?? silentLog).error({ pod: t.pod, error: kubeMessageOf(e) }, 'process insight failed');
         }
       }),
     );

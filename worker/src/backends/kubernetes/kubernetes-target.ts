@@ -18,12 +18,14 @@ import {
   type JobRunInput,
   type JobRunResult,
   type KubernetesSettings,
+  type Log as PlatformLog,
   type LogSink,
   type Manifest,
   type PodView,
   type RolloutInput,
   type Target,
   type TlsMaterial,
+  silentLog,
   tailBytes,
 } from '@sidecar/core';
 import { isNotFound, kubeError } from './kube-errors.js';
@@ -45,6 +47,8 @@ export interface KubernetesTargetOptions {
   cancelRollbackWaitMs?: number;
   /** Issues the `tls` sidecar's certificate for an app that brings none (the platform CA); the images are `settings.sidecarImages`. */
   issueTls?: (app: string) => Promise<TlsMaterial>;
+  /** The worker's operational log (default: nowhere). */
+  log?: PlatformLog;
 }
 
 export interface LogsInput {
@@ -72,6 +76,7 @@ export class KubernetesTarget implements Target {
   private readonly core: CoreV1Api;
   private readonly watch: Watch;
   private readonly log: Log;
+  private readonly platformLog: PlatformLog;
   private readonly rolloutTimeoutMs: number;
   private readonly cancelRollbackWaitMs: number;
   private readonly issueTls: ((app: string) => Promise<TlsMaterial>) | undefined;
@@ -86,6 +91,7 @@ export class KubernetesTarget implements Target {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.watch = new Watch(opts.kubeConfig);
     this.log = new Log(opts.kubeConfig);
+    this.platformLog = opts.log ?? silentLog;
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? ((opts.settings.progressDeadlineSeconds ?? 600) + 60) * 1000;
     this.cancelRollbackWaitMs = opts.cancelRollbackWaitMs ?? 30_000;
     this.issueTls = opts.issueTls;
@@ -343,7 +349,7 @@ export class KubernetesTarget implements Target {
       this.untrack(control);
       await this.removeKind('Job', app.name, (name) => name === job.metadata.name).catch((e: unknown) => {
         // The Job's TTL removes it later; the result stands.
-        console.error(`kubernetes: removing job ${job.metadata.name}: ${(e as Error).message}`);
+        this.platformLog.warn({ job: job.metadata.name, err: e }, 'removing a finished job failed');
       });
     }
   }
