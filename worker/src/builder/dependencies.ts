@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lchown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -98,6 +99,8 @@ export class NpmDependencyInstaller implements DependencyInstaller {
 
     await removeEarlierAttempts(docker, labels?.[Labels.deploy]);
     const container = await docker.createContainer({
+      // Readable in `docker ps`; the random part keeps a retry's name free while the earlier one is removed.
+      name: `sidecar-npm-${app}-${randomBytes(3).toString('hex')}`,
       Image: builderImage,
       Cmd: npmInstallCommand(this.opts),
       User: `${BUILD_UID}:${BUILD_UID}`,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { DomainError, ErrorCode, Labels, type BuildInput, type BuiltImage, type ImageBuilder } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
@@ -96,6 +97,7 @@ export class DockerImageBuilder implements ImageBuilder {
     const colon = tag.lastIndexOf(':');
     // The scratch container carries no app label, so pod lookups never mistake it for part of a pod.
     const container = await this.docker.createContainer({
+      name: `sidecar-image-${input.deployId}-${randomBytes(3).toString('hex')}`,
       Image: this.base,
       Labels: { [Labels.managed]: 'true', [Labels.kind]: 'image-build', [Labels.deploy]: input.deployId },
       abortSignal: input.signal,
