@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BucketCounts, buildJobId, countRequest } from '@sidecar/core';
@@ -16,6 +17,7 @@ import {
   SecretBox,
   type Stores,
 } from '@sidecar/store';
+import { createLogger } from '@sidecar/platform-process';
 import { createApp } from './app.js';
 
 // The API against a real Redis (started by the global setup), isolated by a key prefix per run.
@@ -25,12 +27,25 @@ const stores: Stores = createStores(redis, prefix, new SecretBox([{ id: 't', key
 const queues = new DeployQueues(redis, prefix);
 const blobDir = mkdtempSync(join(tmpdir(), 'sidecar-api-test-'));
 const admin = newTokenSecret();
+// The API's log lines, as JSON objects (the format it uses when not on a terminal).
+const logLines: Record<string, unknown>[] = [];
+const logger = createLogger('api', {
+  format: 'json',
+  destination: new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  }),
+});
 const app = createApp({
   stores,
   queues,
   blobs: new FsBlobStore(blobDir),
   maxBundleBytes: 64 * 1024,
   urlFor: (n) => `http://${n}.localhost:8080/`,
+  logger,
 });
 const auth = { authorization: `Bearer ${admin}` };
 const tgzBytes = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -52,6 +67,29 @@ const expectProblem = (res: request.Response, status: number, code: string) => {
   expect(typeof res.body.detail).toBe('string');
   expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/); // never a stack trace
 };
+
+describe('request ids', () => {
+  it("keeps a client's well-formed X-Request-Id, replaces a malformed one, and logs each request with its id", async () => {
+    const kept = await request(app).get('/api/v1/apps').set(auth).set('X-Request-Id', 'cli-42.a');
+    expect(kept.status).toBe(200);
+    expect(kept.headers['x-request-id']).toBe('cli-42.a');
+    const replaced = await request(app).get('/api/v1/apps').set(auth).set('X-Request-Id', 'bad id\twith spaces');
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const fresh = await request(app).get('/api/v1/apps').set(auth);
+    expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fresh.headers['x-request-id']).not.toBe(replaced.headers['x-request-id']);
+    for (const id of ['cli-42.a', replaced.headers['x-request-id'], fresh.headers['x-request-id']]) {
+      const line = logLines.find((l) => l.reqId === id);
+      expect(line, `a log line for request ${id}`).toMatchObject({
+        name: 'api',
+        req: { method: 'GET' },
+        msg: expect.stringMatching(/GET \/api\/v1\/apps 200/),
+      });
+    }
+    // Tokens never reach the log.
+    expect(JSON.stringify(logLines)).not.toContain(admin);
+  });
+});
 
 describe('health', () => {
   it('answers /healthz without a token', async () => {

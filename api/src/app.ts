@@ -1,11 +1,14 @@
 import express from 'express';
 import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '@sidecar/platform-process';
 import { DomainError, ErrorCode, silentLog, type Log } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
 import { problemHandler } from './http/problem.js';
+import { requestId } from './http/request-id.js';
 import { appsRoutes } from './routes/apps.routes.js';
 import { deploysRoutes } from './routes/deploys.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -39,9 +42,12 @@ export interface AppDeps {
   tokenRecheckMs?: number;
   /** The launcher's `supervisor.json`, shown by /readyz and /metrics (absent: not under the launcher). */
   supervisorFile?: string;
-  /** The API's logger (default: nowhere; tests). */
-  log?: Log;
+  /** The API's logger: request lines (with their request id) and errors. Absent (tests): nothing is logged. */
+  logger?: Logger;
 }
+
+/** The path as the client sent it (express rewrites `url` inside mounted routers). */
+const urlOf = (req: { url?: string; originalUrl?: string }) => req.originalUrl ?? req.url;
 
 /** Builds the express app from its dependencies; main.ts wires real ones, supertest imports this. */
 export function createApp(deps: AppDeps): express.Express {
@@ -73,7 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
   const metrics = createMetrics();
   const repos = deps.git ? new GitRepos(deps.git) : undefined;
-  const log = deps.log ?? silentLog;
+  const log: Log = deps.logger ?? silentLog;
   // The app is gone already when its repository is removed; one left behind is replaced if the name is used again.
   const removeRepo = repos
     ? (name: string) =>
@@ -82,6 +88,27 @@ export function createApp(deps: AppDeps): express.Express {
   const apps = new AppService(deps.stores, deps.queues, deps.urlFor, removeRepo);
   const deploys = new DeployService(deps);
 
+  app.use((req, res, next) => {
+    (req as { id?: string }).id = requestId(req, res);
+    next();
+  });
+  if (deps.logger) {
+    app.use(
+      pinoHttp({
+        logger: deps.logger,
+        genReqId: (req) => (req as { id?: string }).id ?? '',
+        customProps: (req) => ({ reqId: req.id }),
+        // Probes and scrapes would drown the lines that matter.
+        autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics)\b/.test(req.url ?? '') },
+        customSuccessMessage: (req, res, ms) => `${req.method} ${urlOf(req)} ${res.statusCode} ${Math.round(ms)} ms`,
+        customErrorMessage: (req, res) => `${req.method} ${urlOf(req)} ${res.statusCode}`,
+        serializers: {
+          req: (r: { method: string; url: string }) => ({ method: r.method, url: r.url }),
+          res: () => undefined,
+        },
+      }),
+    );
+  }
   app.use(metrics.middleware);
   app.use(healthRoutes({ stores: deps.stores, metrics, supervisorFile: deps.supervisorFile }));
   app.use(openApiRoutes());

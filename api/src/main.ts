@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     maxBundleBytes: config.SIDECAR_MAX_BUNDLE_BYTES,
     urlFor: (name) => `http://${name}.${config.SIDECAR_APPS_DOMAIN}${port}/`,
     webDist: config.SIDECAR_WEB_DIST ?? resolve(import.meta.dirname, '../../web/dist'),
-    log,
+    logger: log,
     caCertPem: ca.certPem,
     supervisorFile: join(config.SIDECAR_DATA_DIR, 'supervisor.json'),
     git: gitSettingsFrom(config),

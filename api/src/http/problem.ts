@@ -109,7 +109,7 @@ export const problemHandler =
       );
     }
     // Never a stack trace to the client; the log gets it.
-    log.error({ err, method: req.method, path: req.path }, 'unexpected error');
+    log.error({ err, reqId: (req as { id?: string }).id, method: req.method, path: req.path }, 'unexpected error');
     sendProblem(res, 500, ErrorCode.internal, 'internal error; see the platform log');
   };
 
