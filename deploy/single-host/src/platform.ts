@@ -98,16 +98,15 @@ async function main(): Promise<void> {
   const announce = () => {
     if (announced || !ready.api || !ready.router || !ready.worker) return;
     announced = true;
-    const auth = tokenFile
-      ? `"Authorization: Bearer $(cat ${tokenFile})"`
-      : '"Authorization: Bearer $SIDECAR_ADMIN_TOKEN"';
+    const token = tokenFile ? `< ${tokenFile}` : '<<< "$SIDECAR_ADMIN_TOKEN"';
     const api = `http://127.0.0.1:${apiPort}`;
     // The user-facing banner of `npm start` (plain lines; test harnesses wait for the first).
     process.stdout.write(
       [
         `sidecar: ready — API ${api}, apps at http://<app>.${domain}:${routerPort}/`,
         `sidecar: admin token ${tokenFile ? `in ${tokenFile}` : 'from SIDECAR_ADMIN_TOKEN'}`,
-        `sidecar: try it: curl -sH ${auth} -H 'content-type: application/json' -d '{"name":"hello"}' ${api}/api/v1/apps && tar -C ${join(root, 'examples/hello')} -cz . | curl -sH ${auth} -H 'content-type: application/gzip' --data-binary @- ${api}/api/v1/apps/hello/deploys && sleep 3 && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`,
+        // The README's first deploy: the deploy command returns once the new release serves.
+        `sidecar: try it: npx sidecar login --api ${api} --token-stdin ${token} && npx sidecar deploy ${join(root, 'examples/hello')} -a hello && curl -sH 'Host: hello.${domain}' http://127.0.0.1:${routerPort}/`,
         '',
       ].join('\n'),
     );
