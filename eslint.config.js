@@ -87,8 +87,7 @@ export default tseslint.config(
     },
   },
   // Libraries log through the process's logger (core's Log, pino in each process), never the console.
-  // Exempt: programs whose output is their interface (platform sidecar programs, git's hook, the
-  // Redis watchdog) and test code.
+  // Exempt: programs whose output is their interface (platform sidecar programs, git's hook) and tests.
   {
     files: ['**/src/**/*.ts'],
     ignores: [
@@ -96,7 +95,6 @@ export default tseslint.config(
       'web/**',
       'runtime-image/src/programs/**',
       'api/src/git/hook-script.ts',
-      'deploy/single-host/src/redis-watchdog.ts',
       'worker/src/backends/contract/**',
     ],
     rules: { 'no-console': 'error' },

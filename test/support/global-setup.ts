@@ -21,14 +21,26 @@ let dir: string | undefined;
 export async function setup(project: TestProject): Promise<void> {
   const port = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'sidecar-test-redis-'));
-  // Through the launcher's watchdog: if this test run is killed, the pipe closes and Redis stops with it.
-  const watchdog = join(import.meta.dirname, '../../deploy/single-host/dist/redis-watchdog.js');
+  // As the launcher does: if this test run is killed, the kernel stops Redis with it (parent-death signal).
   redis = spawn(
-    process.execPath,
-    [watchdog, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
+    'setpriv',
+    [
+      '--pdeathsig',
+      'TERM',
+      '--',
+      'redis-server',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -6,7 +6,7 @@ export interface ChildSpec {
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
-  /** The child exits when the launcher's end of its stdin pipe closes (our node processes and the Redis watchdog do). */
+  /** The child exits when the launcher's end of its stdin pipe closes (our node processes do; Redis has a parent-death signal). */
   supervisedByPipe?: boolean;
   /** Every line the child writes (stdout and stderr), as written. */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;

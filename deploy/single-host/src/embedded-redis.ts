@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connectRedis } from '@sidecar/store';
 import { Child, type ChildSpec } from './child.js';
 
@@ -20,11 +19,15 @@ export async function startEmbeddedRedis(opts: {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const child = new Child({
     name: 'redis',
-    // Through a watchdog that stops Redis if the launcher dies (redis-watchdog.ts).
-    command: process.execPath,
-    supervisedByPipe: true,
+    // Redis cannot watch its parent: the kernel does (parent-death signal, kept across exec), so a
+    // launcher that dies, even by SIGKILL, takes Redis with it (SIGTERM: it flushes its AOF and exits)
+    // instead of leaving an orphan. No watchdog process (a Node one cost ~40 MiB).
+    command: 'setpriv',
     args: [
-      fileURLToPath(new URL('./redis-watchdog.js', import.meta.url)),
+      '--pdeathsig',
+      'TERM',
+      '--',
+      'redis-server',
       '--bind',
       '127.0.0.1',
       '--port',
