@@ -39,6 +39,8 @@ export const TLS_ENV = {
 export const LOG_SHIPPER = {
   volume: 'app-logs',
   mountPath: '/var/log/app',
+  /** The app-log volume's size unless the platform sets another (SIDECAR_APP_LOG_VOLUME_SIZE). */
+  defaultVolumeSize: '32Mi',
   stateVolume: 'log-shipper-state',
   statePath: '/var/lib/log-shipper',
   writer: 'runtime',

@@ -152,11 +152,11 @@ async function main(): Promise<void> {
       concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
     },
   );
-  const jobWorker = new Worker(QueueNames.jobs, jobProcessor({ stores, target }), {
-    ...connection,
-    ...lockOpts,
-    concurrency: 4,
-  });
+  const jobWorker = new Worker(
+    QueueNames.jobs,
+    jobProcessor({ stores, target, timeLimitMs: config.SIDECAR_JOB_TIME_LIMIT_MS }),
+    { ...connection, ...lockOpts, concurrency: config.SIDECAR_JOB_CONCURRENCY },
+  );
   for (const w of [buildWorker, deployWorker, jobWorker]) {
     w.on('error', (e) => log.error({ err: e }, 'queue error'));
     // A job that failed for good outside the processors' own error policy (stalled too often,
