@@ -24,7 +24,7 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
-import { pruneReleaseImages } from './retention.js';
+import { pruneReleaseImages, removeAppImages } from './retention.js';
 import { connectDocker } from './docker-engine.js';
 import { StatusPublisher } from './status-publisher.js';
 
@@ -129,7 +129,13 @@ async function main(): Promise<void> {
       workRoot,
       blobs: new FsBlobStore(bundlesDir),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),
-      images: backend.publishing(new DockerImageBuilder({ docker, logicBaseImage: images.logicBase })),
+      images: backend.publishing(
+        new DockerImageBuilder({
+          docker,
+          logicBaseImage: images.logicBase,
+          platformId: config.SIDECAR_PLATFORM_ID,
+        }),
+      ),
       enqueueDeploy: (p) => producer.enqueueDeploy(p),
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
@@ -145,6 +151,16 @@ async function main(): Promise<void> {
       log,
       pruneImages: (app, say) =>
         pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log: say }).then(() => undefined),
+      removeImages: async (app, madeBefore) => {
+        const removed = await removeAppImages({
+          docker,
+          app,
+          platformId: config.SIDECAR_PLATFORM_ID,
+          ...(madeBefore ? { madeBefore } : {}),
+          log: (l) => log.warn(l),
+        });
+        if (removed > 0) log.info(`app ${app} deleted: removed ${removed} image(s)`);
+      },
     }),
     {
       ...connection,
