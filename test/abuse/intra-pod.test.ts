@@ -52,7 +52,9 @@ interface Probe {
 }
 
 beforeAll(async () => {
-  p = await startPlatform();
+  // Five containers start one after another in this pod: on a loaded 2-core machine that can take
+  // longer than the suite's 15 s rollout budget, which this file is not about.
+  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '60000' });
   bystander = await startBystander(p);
   await createApp(p, APP, { sidecars: { procinfo: true, tls: { enabled: true, ...own } } });
   const first = await deploy(
