@@ -2,7 +2,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '@sidecar/platform-process';
-import { DomainError, ErrorCode, silentLog, type Log } from '@sidecar/core';
+import { DomainError, ErrorCode, silentLog, type Log, type TenantLimits } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { GitRepos, gitApiRoutes, gitRoutes, type GitSettings } from './git/index.js';
 import { requireToken } from './http/auth.js';
@@ -44,6 +44,8 @@ export interface AppDeps {
   supervisorFile?: string;
   /** The API's logger: request lines (with their request id) and errors. Absent (tests): nothing is logged. */
   logger?: Logger;
+  /** What one tenant may ask for (default DEFAULT_TENANT_LIMITS). */
+  limits?: TenantLimits;
 }
 
 /** The path as the client sent it (express rewrites `url` inside mounted routers). */
@@ -85,7 +87,13 @@ export function createApp(deps: AppDeps): express.Express {
     ? (name: string) =>
         repos.remove(name).catch((e: unknown) => log.warn({ app: name, err: e }, 'removing the git repository failed'))
     : undefined;
-  const apps = new AppService(deps.stores, deps.queues, deps.urlFor, removeRepo);
+  const apps = new AppService({
+    stores: deps.stores,
+    queues: deps.queues,
+    urlFor: deps.urlFor,
+    ...(removeRepo ? { afterDelete: removeRepo } : {}),
+    ...(deps.limits ? { limits: deps.limits } : {}),
+  });
   const deploys = new DeployService(deps);
 
   app.use((req, res, next) => {
@@ -120,7 +128,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   api.use(appsRoutes({ stores: deps.stores, apps, deploys }));
   api.use(deploysRoutes({ stores: deps.stores, deploys }));
-  api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues) }));
+  api.use(jobsRoutes({ stores: deps.stores, jobs: new JobService(deps.stores, deps.queues, deps.limits) }));
   api.use(logsRoutes({ stores: deps.stores }));
   api.use(metricsRoutes({ stores: deps.stores }));
   api.use(tokensRoutes({ stores: deps.stores }));

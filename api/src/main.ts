@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { errorText, exitWithParent, loadConfig } from '@sidecar/core';
+import { errorText, exitWithParent, loadConfig, tenantLimitsOf } from '@sidecar/core';
 import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
 import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
 import { createApp } from './app.js';
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     caCertPem: ca.certPem,
     supervisorFile: join(config.SIDECAR_DATA_DIR, 'supervisor.json'),
     git: gitSettingsFrom(config),
+    limits: tenantLimitsOf(config),
   });
   const server = app.listen(config.SIDECAR_API_PORT, config.SIDECAR_API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

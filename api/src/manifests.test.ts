@@ -199,7 +199,7 @@ describe('GET /api/v1/apps/:app/manifests?target=kubernetes: platform sidecars',
     for (const m of res.body.items) expect(() => checkManifest(m)).not.toThrow();
     const [, , secret, deployment, service] = res.body.items;
     expect(secret).toMatchObject({
-      stringData: { 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' },
+      stringData: { 'tls.crt': '******', 'tls.key': '******' },
       metadata: { annotations: { 'sidecar.paas/values-masked': 'true' } },
     });
     expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
@@ -235,7 +235,7 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
     ).toEqual(['logs', images.logs]);
   });
 
-  it('includes the platform sidecars the app enables, in the fixed order, the TLS certificate and key masked', async () => {
+  it('includes the platform sidecars the app enables, in the fixed order, the TLS material only as a secret volume', async () => {
     await publish();
     await deployed('guarded', { sidecars: { tls: { enabled: true }, procinfo: true } });
     const res = await manifests('guarded', '?target=docker').expect(200);
@@ -244,12 +244,11 @@ describe('GET /api/v1/apps/:app/manifests?target=docker', () => {
     expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['logs', 'app', 'tls', 'procinfo']);
     expect(pod.spec.shareProcessNamespace).toBe(true);
     const tls = pod.spec.initContainers.find((c: { name: string }) => c.name === 'tls');
-    expect(tls.env).toEqual(
-      expect.arrayContaining([
-        { name: 'SIDECAR_TLS_CERT', value: '******' },
-        { name: 'SIDECAR_TLS_KEY', value: '******' },
-      ]),
-    );
+    expect(tls.env).toContainEqual({ name: 'SIDECAR_TLS_KEY_FILE', value: '/run/secrets/sidecar-tls/tls.key' });
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'tls-material',
+      secret: { secretName: 'guarded-sidecar-tls', defaultMode: 0o444 },
+    });
     expect(res.text).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)/);
   });
 });

@@ -44,6 +44,7 @@ const app = createApp({
     lockWaitMs: 1000,
     pushTimeoutMs: 5000,
     maxPushBytes: 1024 * 1024,
+    repoQuotaBytes: 1024 * 1024 * 1024,
     nodePath: process.execPath,
   },
 });

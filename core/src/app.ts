@@ -95,8 +95,6 @@ export const APP_DEFAULTS = {
   network: { egress: Egress.internet },
 } as const satisfies Pick<Required<App>, 'runtime' | 'replicas' | 'resources' | 'sidecars' | 'network'>;
 
-export const MAX_REPLICAS = 10;
-
 export function maskSecrets(secrets: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(secrets).map((k) => [k, '******']));
 }

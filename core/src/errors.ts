@@ -29,6 +29,10 @@ export const ErrorCode = {
   notReady: 'not_ready',
   /** Too many of something at once (log followers, jobs): try again later. */
   rateLimited: 'rate_limited',
+  /** A request asks for more than a platform maximum allows (memory, CPU, replicas, env size): the message names it. */
+  limitExceeded: 'limit_exceeded',
+  /** A tenant already holds as many of something as a platform quota allows (apps, running jobs): the message names it. */
+  quotaExceeded: 'quota_exceeded',
   /** The platform's state store (Redis) does not answer: try again shortly. */
   storeUnavailable: 'store_unavailable',
   invalidManifest: 'invalid_manifest',

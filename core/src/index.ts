@@ -1,6 +1,7 @@
 export * from './app.js';
 export * from './backend-settings.js';
 export * from './bundle-rules.js';
+export * from './bytes.js';
 export * from './deploy.js';
 export * from './errors.js';
 export * from './job.js';
@@ -9,6 +10,7 @@ export * from './k8s-meta.js';
 export * from './k8s-network-policies.js';
 export * from './k8s-types.js';
 export * from './labels.js';
+export * from './limits.js';
 export * from './log.js';
 export * from './names.js';
 export * from './pod-status.js';

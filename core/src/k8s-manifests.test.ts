@@ -284,7 +284,7 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
     tls,
   });
   const masked = renderAppManifests({ app: sidecarApp, release: richRelease, settings: withImages });
-  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
+  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.crt': tls.cert, 'tls.key': tls.key });
 
   it("adds the enabled sidecars in the template's order, by the settings' digests, with the pod sharing its PID namespace for procinfo", () => {
     const pod = byKind(real, 'Deployment').spec.template.spec;
@@ -307,7 +307,7 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
     for (const m of masked) check(m);
   });
 
-  it('delivers the TLS certificate and key through the sidecar Secret (secretKeyRef), never in the Deployment', () => {
+  it('delivers the TLS certificate and key as files of the sidecar Secret, mounted by the tls sidecar only, never in the Deployment', () => {
     expect(real.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
       'NetworkPolicy/sidecar.prod.default-deny',
       'NetworkPolicy/shop',
@@ -318,13 +318,20 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
       'Ingress/shop',
     ]);
     const secret = real.find((m): m is Secret => m.kind === 'Secret' && m.metadata.name === SIDECARS)!;
-    expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
-    const tlsContainer = byKind(real, 'Deployment').spec.template.spec.initContainers!.find((c) => c.name === 'tls')!;
+    expect(secret.stringData).toEqual({ 'tls.crt': tls.cert, 'tls.key': tls.key });
+    const spec = byKind(real, 'Deployment').spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'tls-material', secret: { secretName: SIDECARS, defaultMode: 0o444 } });
+    const tlsContainer = spec.initContainers!.find((c) => c.name === 'tls')!;
     expect(tlsContainer.env).toEqual([
-      { name: 'SIDECAR_TLS_CERT', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_CERT' } } },
-      { name: 'SIDECAR_TLS_KEY', valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } } },
+      { name: 'SIDECAR_TLS_CERT_FILE', value: '/run/secrets/sidecar-tls/tls.crt' },
+      { name: 'SIDECAR_TLS_KEY_FILE', value: '/run/secrets/sidecar-tls/tls.key' },
       { name: 'SIDECAR_TLS_PORT', value: '8443' },
     ]);
+    expect(tlsContainer.securityContext).toMatchObject({ runAsUser: 2002, runAsGroup: 2002 });
+    const mounting = [...spec.initContainers!, ...spec.containers].filter((c) =>
+      c.volumeMounts?.some((m) => m.name === 'tls-material'),
+    );
+    expect(mounting.map((c) => c.name)).toEqual(['tls']);
     expect(JSON.stringify(byKind(real, 'Deployment'))).not.toContain('MIIkey');
   });
 
@@ -332,7 +339,7 @@ describe('renderAppManifests: platform sidecars, from the same pod template as D
     const secret = masked.find(
       (m): m is Secret => m.kind === 'Secret' && m.metadata.name.startsWith('shop-sidecars-'),
     )!;
-    expect(secret.stringData).toEqual({ 'tls.SIDECAR_TLS_CERT': '******', 'tls.SIDECAR_TLS_KEY': '******' });
+    expect(secret.stringData).toEqual({ 'tls.crt': '******', 'tls.key': '******' });
     expect(secret.metadata.annotations).toEqual({ 'sidecar.paas/values-masked': 'true' });
     // A certificate the app brings is known when masking: the name is the cluster's.
     const own = renderAppManifests({

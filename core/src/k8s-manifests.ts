@@ -8,18 +8,27 @@ import {
   type NetworkPolicy,
   type NetworkPolicySettings,
 } from './k8s-network-policies.js';
-import type { Container, EnvVar, Pod, PodSpec } from './k8s-types.js';
+import type { Container, EnvVar, Pod, PodSpec, Volume } from './k8s-types.js';
 import { LABEL_PREFIX, Labels } from './labels.js';
 import {
   enabledSidecars,
   isPlatformSidecar,
   PlatformSidecar,
-  TLS_ENV,
+  TLS_SECRET,
+  tlsSecretNameFor,
   type PlatformSidecarImages,
   type PlatformSidecarInput,
+  type PodSecrets,
   type TlsMaterial,
 } from './platform-sidecars.js';
-import { DEFAULT_TEMPLATE_SETTINGS, renderJobPod, renderPod, type TemplateSettings } from './pod-template.js';
+import {
+  DEFAULT_TEMPLATE_SETTINGS,
+  renderJobPod,
+  renderPod,
+  renderPodSecrets,
+  type RenderInput,
+  type TemplateSettings,
+} from './pod-template.js';
 import { validatePod } from './pod-validation.js';
 import type { Release } from './release.js';
 
@@ -68,7 +77,8 @@ export interface KubeContainer extends Omit<Container, 'env'> {
 }
 export interface KubeVolume {
   name: string;
-  emptyDir: { medium?: string; sizeLimit?: string };
+  emptyDir?: { medium?: string; sizeLimit?: string };
+  secret?: { secretName: string; defaultMode?: number };
 }
 export interface KubePodSpec extends Omit<PodSpec, 'initContainers' | 'containers' | 'volumes'> {
   initContainers?: KubeContainer[];
@@ -174,17 +184,9 @@ export const contentHash = (values: Record<string, string>): string =>
     .slice(0, 10);
 /** The Secret holding the app's secrets (as the app has them now). */
 export const secretNameFor = (app: string, values: Record<string, string>) => `${app}-secrets-${contentHash(values)}`;
-/** The Secret holding the platform sidecars' sensitive env values (the TLS key and certificate). */
+/** The Secret holding the platform sidecars' secret files (the TLS certificate and key), mounted by the `tls` sidecar only. */
 export const sidecarSecretNameFor = (app: string, values: Record<string, string>) =>
   `${app}-sidecars-${contentHash(values)}`;
-/**
- * Platform sidecar env vars whose values never go into a Deployment: on a cluster they are
- * keys of the app's sidecar Secret, read with `secretKeyRef`. A sidecar with none (procinfo,
- * a log shipper) needs nothing here: only its image is supplied.
- */
-const SIDECAR_SECRET_ENV: ReadonlySet<string> = new Set([TLS_ENV.cert, TLS_ENV.key]);
-/** `tls.SIDECAR_TLS_KEY`: a key per container and variable (Secret keys allow dots). */
-const sidecarSecretKey = (container: string, env: string) => `${container}.${env}`;
 /** `<app>-job-<id>`: job ids (`j_...`) made DNS-safe; unique per job. */
 export const jobNameFor = (app: string, jobId: string) =>
   `${app}-job-${jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
@@ -217,7 +219,7 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
   const meta = (name: string) => objectMeta(settings, app.name, name);
   const selector = selectorLabels(settings, app.name);
   const masked = (input.secretValues ?? SecretValues.mask) === SecretValues.mask;
-  const pod = renderPod({
+  const podInput: RenderInput = {
     app: {
       name: app.name,
       resources: app.resources,
@@ -228,10 +230,11 @@ export function renderAppManifests(input: RenderManifestsInput): AppManifest[] {
     podName: app.name,
     settings: templateSettings(settings),
     platformSidecars: sidecarInput(input, masked),
-  });
+  };
+  const pod = renderPod(podInput);
   const secret = renderAppSecret(input);
   const sidecarSecret = renderSidecarSecret({
-    pod,
+    podSecrets: renderPodSecrets(podInput),
     settings,
     app: app.name,
     masked,
@@ -402,28 +405,21 @@ export function renderAppSecret(
 }
 
 /**
- * The platform sidecars' sensitive env values, taken from the rendered pod (already masked when
- * masking). The name hashes the real values where they are known (the certificate sent to the
+ * The Secret of the platform sidecars' secret volumes (the TLS certificate and key; already masked
+ * when masking). The name hashes the real values where they are known (the certificate sent to the
  * cluster, or the app's own when masking), so `/manifests` names the Secret the cluster has; a
  * platform-issued certificate is issued per rollout and unknown there (the name then hashes the masks).
  */
 function renderSidecarSecret(o: {
-  pod: Pod;
+  podSecrets: PodSecrets;
   settings: KubernetesSettings;
   app: string;
   masked: boolean;
   tls: TlsMaterial | undefined;
 }): Secret | undefined {
-  const values: Record<string, string> = {};
-  const real: Record<string, string> = {};
-  const known: Record<string, string | undefined> = { [TLS_ENV.cert]: o.tls?.cert, [TLS_ENV.key]: o.tls?.key };
-  for (const c of (o.pod.spec.initContainers ?? []).filter((c) => isPlatformSidecar(c.name))) {
-    for (const e of c.env ?? []) {
-      if (!SIDECAR_SECRET_ENV.has(e.name)) continue;
-      values[sidecarSecretKey(c.name, e.name)] = e.value ?? '';
-      real[sidecarSecretKey(c.name, e.name)] = known[e.name] ?? e.value ?? '';
-    }
-  }
+  const values = o.podSecrets[tlsSecretNameFor(o.app)];
+  if (!values) return undefined;
+  const real = o.tls ? { [TLS_SECRET.certFile]: o.tls.cert, [TLS_SECRET.keyFile]: o.tls.key } : values;
   return secretOf({
     settings: o.settings,
     app: o.app,
@@ -479,14 +475,9 @@ function podTemplate(opts: {
   const { pod, settings } = opts;
   const secrets = new Set(opts.secretKeys);
   const tmpVolume = (c: Container) => `tmp-${c.name}`.slice(0, 63);
-  // The app's secrets reach its own containers; a platform sidecar's sensitive values are its own Secret's.
+  // The app's secrets reach its own containers (a platform sidecar's are files of its own Secret).
   const fromSecret = (c: Container, e: EnvVar): KubeEnvVar => {
-    if (isPlatformSidecar(c.name)) {
-      const name = opts.secretNames.sidecars;
-      return name && SIDECAR_SECRET_ENV.has(e.name)
-        ? { name: e.name, valueFrom: { secretKeyRef: { name, key: sidecarSecretKey(c.name, e.name) } } }
-        : e;
-    }
+    if (isPlatformSidecar(c.name)) return e;
     const name = opts.secretNames.app;
     return name && secrets.has(e.name) ? { name: e.name, valueFrom: { secretKeyRef: { name, key: e.name } } } : e;
   };
@@ -518,7 +509,7 @@ function podTemplate(opts: {
       ...(settings.imagePullSecret ? { imagePullSecrets: [{ name: settings.imagePullSecret }] } : {}),
       securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
       volumes: [
-        ...(pod.spec.volumes ?? []).map((v) => ({ name: v.name, emptyDir: v.emptyDir ?? {} })),
+        ...(pod.spec.volumes ?? []).map((v) => volumeOf(v, opts.secretNames.sidecars)),
         ...all
           .filter((c) => c.securityContext?.readOnlyRootFilesystem)
           .map((c) => ({ name: tmpVolume(c), emptyDir: { medium: 'Memory', sizeLimit: TMP.sizeLimit } })),
@@ -527,6 +518,13 @@ function podTemplate(opts: {
       containers: pod.spec.containers.map((c) => convert(c, false)),
     },
   };
+}
+
+/** A template volume on a cluster: a secret volume refers to the content-named sidecar Secret. */
+function volumeOf(v: Volume, sidecarSecret: string | undefined): KubeVolume {
+  if (!v.secret) return { name: v.name, emptyDir: v.emptyDir ?? {} };
+  if (!sidecarSecret) throw new Error(`volume ${v.name} refers to a Secret that was not rendered`);
+  return { name: v.name, secret: { ...v.secret, secretName: sidecarSecret } };
 }
 
 /** The logic sidecar's name in the template: the one container whose image is the release's. */

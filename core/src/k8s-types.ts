@@ -81,9 +81,23 @@ export interface Container {
   lifecycle?: Lifecycle;
   securityContext?: SecurityContext;
 }
+/** A key of a Secret as a file of a secret volume. */
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+/** Files from a Secret (on Docker, the kubelet is handed the Secret's data: PodRunnerOptions.secrets). */
+export interface SecretVolumeSource {
+  secretName: string;
+  /** The files' mode (Kubernetes default 0644); the files belong to root. */
+  defaultMode?: number;
+  items?: KeyToPath[];
+}
 export interface Volume {
   name: string;
   emptyDir?: { medium?: string; sizeLimit?: string };
+  secret?: SecretVolumeSource;
 }
 
 export const PodRestartPolicy = { Always: 'Always', OnFailure: 'OnFailure', Never: 'Never' } as const;

@@ -23,11 +23,39 @@ export const PLATFORM_SIDECARS_BEFORE_LOGIC: readonly PlatformSidecar[] = [Platf
 /** The TLS terminator: HTTPS on TLS_PORT inside the pod, forwarded to the runtime on 127.0.0.1:8080. */
 export const TLS_PORT = 8443;
 export const TLS_ENV = {
-  cert: 'SIDECAR_TLS_CERT',
-  key: 'SIDECAR_TLS_KEY',
+  certFile: 'SIDECAR_TLS_CERT_FILE',
+  keyFile: 'SIDECAR_TLS_KEY_FILE',
   listenPort: 'SIDECAR_TLS_PORT',
   upstreamPort: 'SIDECAR_TLS_UPSTREAM_PORT',
 } as const;
+/**
+ * The certificate and key reach the TLS sidecar as files of a secret volume mounted in that
+ * container only, never as env: an env value of any process in a pod that shares its PID namespace
+ * (procinfo) is one `/proc/<pid>/environ` away. The sidecar runs as a uid of its own, so the app's
+ * processes can read neither its environment nor, through `/proc/<pid>/root`, its files.
+ */
+export const TLS_SECRET = {
+  volume: 'tls-material',
+  mountPath: '/run/secrets/sidecar-tls',
+  certFile: 'tls.crt',
+  keyFile: 'tls.key',
+  /** Root-owned files in a volume only the TLS container mounts; see docs/security.md ("intra-pod"). */
+  mode: 0o444,
+} as const;
+/** The Secret (on Docker: the data the kubelet is handed) holding an app's TLS material. */
+export const tlsSecretNameFor = (app: string) => `${app}-sidecar-tls`;
+
+/**
+ * Each platform sidecar runs as a user of its own, never the app's (APP_UID 1000): a process can
+ * read another's `/proc/<pid>/environ`, memory or root only with the same uid (or CAP_SYS_PTRACE,
+ * which every container drops). The log shipper stays in the app's group so it can read log files
+ * the app makes group-readable only.
+ */
+export const PLATFORM_SIDECAR_USERS = {
+  logs: { uid: 2001, gid: 1000 },
+  tls: { uid: 2002, gid: 2002 },
+  procinfo: { uid: 2003, gid: 2003 },
+} as const satisfies Record<string, { uid: number; gid: number }>;
 
 /**
  * The log shipper: the app writes files under `mountPath` (read-write in the runtime
@@ -39,6 +67,8 @@ export const TLS_ENV = {
 export const LOG_SHIPPER = {
   volume: 'app-logs',
   mountPath: '/var/log/app',
+  /** The app-log volume's size unless the platform sets another (SIDECAR_APP_LOG_VOLUME_SIZE). */
+  defaultVolumeSize: '32Mi',
   stateVolume: 'log-shipper-state',
   statePath: '/var/lib/log-shipper',
   writer: 'runtime',
@@ -72,6 +102,9 @@ export interface PlatformSidecarInput {
   tls?: TlsMaterial;
 }
 
+/** The data of the Secrets a pod's secret volumes refer to, by Secret name then key. */
+export type PodSecrets = Record<string, Record<string, string>>;
+
 export const isPlatformSidecar = (name: string): name is PlatformSidecar =>
   (PLATFORM_SIDECAR_ORDER as readonly string[]).includes(name);
 
@@ -104,19 +137,25 @@ export interface PlatformSidecarParts {
   runtimeMounts: VolumeMount[];
   /** procinfo reads the runtime's processes from /proc, so the pod shares one PID namespace. */
   shareProcessNamespace: boolean;
+  /** The Secrets the sidecars' secret volumes refer to (the TLS material). */
+  secrets: PodSecrets;
 }
 
 /**
- * The platform sidecar containers for an app, in the fixed order, each a native
- * sidecar with limits and the same restricted securityContext as the app's own
- * containers. The TLS key reaches the sidecar as an env value: the Docker target
- * strips env values from the pod spec it stores in labels, and the sidecar never prints it.
+ * The platform sidecar containers for an app, in the fixed order, each a native sidecar with
+ * limits and the restricted securityContext of the app's containers, but as its own user
+ * (PLATFORM_SIDECAR_USERS). The TLS material is a secret volume (TLS_SECRET), whose data comes back
+ * in `secrets` for the target to supply: the Kubernetes target as a Secret, the Docker target to
+ * its kubelet.
  */
 export function renderPlatformSidecars(o: {
+  app: string;
   settings: Sidecars | undefined;
   input: PlatformSidecarInput | undefined;
   securityContext: SecurityContext;
   probePeriodSeconds: number;
+  /** The app-log volume's `emptyDir.sizeLimit` (default LOG_SHIPPER.defaultVolumeSize). */
+  logVolumeSize?: string | undefined;
 }): PlatformSidecarParts {
   const wanted = enabledSidecars(o.settings);
   const parts: PlatformSidecarParts = {
@@ -125,28 +164,39 @@ export function renderPlatformSidecars(o: {
     volumes: [],
     runtimeMounts: [],
     shareProcessNamespace: false,
+    secrets: {},
   };
   if (wanted.length === 0) return parts;
-  const { input, securityContext } = o;
+  const { input } = o;
   if (!input)
     throw new Error(`platform sidecars ${wanted.join(', ')} are enabled but the target supplies no sidecar images`);
   for (const name of wanted) {
+    const user = PLATFORM_SIDECAR_USERS[name];
     const base = {
       name,
       restartPolicy: 'Always',
       resources: { limits: { ...PLATFORM_SIDECAR_LIMITS[name] } },
-      securityContext,
+      securityContext: { ...o.securityContext, runAsUser: user.uid, runAsGroup: user.gid },
     } as const;
     const into = PLATFORM_SIDECARS_BEFORE_LOGIC.includes(name) ? parts.beforeLogic : parts.afterLogic;
     if (name === PlatformSidecar.logs) {
       into.push(logShipper(base, input.images.logs));
-      parts.volumes.push({ name: LOG_SHIPPER.volume, emptyDir: {} }, { name: LOG_SHIPPER.stateVolume, emptyDir: {} });
+      // Bounded: the app writes here as much as it likes (docs/sidecars.md says what each target does at the limit).
+      const sizeLimit = o.logVolumeSize ?? LOG_SHIPPER.defaultVolumeSize;
+      parts.volumes.push(
+        { name: LOG_SHIPPER.volume, emptyDir: { sizeLimit } },
+        { name: LOG_SHIPPER.stateVolume, emptyDir: {} },
+      );
       parts.runtimeMounts.push({ name: LOG_SHIPPER.volume, mountPath: LOG_SHIPPER.mountPath });
     } else if (name === PlatformSidecar.procinfo) {
       into.push({ ...base, image: input.images.procinfo });
       parts.shareProcessNamespace = true;
     } else {
-      into.push(tlsTerminator(base, input, o.probePeriodSeconds));
+      if (!input.tls) throw new Error('the tls sidecar is enabled but no certificate was supplied');
+      const secretName = tlsSecretNameFor(o.app);
+      into.push(tlsTerminator(base, input.images.tls, o.probePeriodSeconds));
+      parts.volumes.push({ name: TLS_SECRET.volume, secret: { secretName, defaultMode: TLS_SECRET.mode } });
+      parts.secrets[secretName] = { [TLS_SECRET.certFile]: input.tls.cert, [TLS_SECRET.keyFile]: input.tls.key };
     }
   }
   return parts;
@@ -170,16 +220,16 @@ function logShipper(base: SidecarBase, image: string): Container {
   };
 }
 
-function tlsTerminator(base: SidecarBase, input: PlatformSidecarInput, probePeriodSeconds: number): Container {
-  if (!input.tls) throw new Error('the tls sidecar is enabled but no certificate was supplied');
+function tlsTerminator(base: SidecarBase, image: string, probePeriodSeconds: number): Container {
   return {
     ...base,
-    image: input.images.tls,
+    image,
     env: [
-      { name: TLS_ENV.cert, value: input.tls.cert },
-      { name: TLS_ENV.key, value: input.tls.key },
+      { name: TLS_ENV.certFile, value: `${TLS_SECRET.mountPath}/${TLS_SECRET.certFile}` },
+      { name: TLS_ENV.keyFile, value: `${TLS_SECRET.mountPath}/${TLS_SECRET.keyFile}` },
       { name: TLS_ENV.listenPort, value: String(TLS_PORT) },
     ],
+    volumeMounts: [{ name: TLS_SECRET.volume, mountPath: TLS_SECRET.mountPath, readOnly: true }],
     // Declared so the Docker target publishes it on the pause container, like 8080.
     ports: [{ containerPort: TLS_PORT, name: 'https', protocol: 'TCP' }],
     // Started = listening, so a new pod takes HTTPS traffic only once it can serve it.

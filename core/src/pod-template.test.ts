@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Sidecars } from './app.js';
 import { Labels } from './labels.js';
 import { enabledSidecars, LOG_SHIPPER } from './platform-sidecars.js';
-import { podNameFor, renderJobPod, renderPod, RESTRICTED } from './pod-template.js';
+import {
+  DEFAULT_TEMPLATE_SETTINGS,
+  podNameFor,
+  renderJobPod,
+  renderPod,
+  renderPodSecrets,
+  RESTRICTED,
+} from './pod-template.js';
 import { validatePod } from './pod-validation.js';
 
 const app = { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { DB_PASSWORD: 'pw' } };
@@ -134,12 +141,18 @@ describe('renderPod: platform sidecars', () => {
     expect(pod.spec.containers.map((c) => c.name)).toEqual(['runtime']);
   });
 
-  it('limits each and runs each with the restricted securityContext', () => {
+  it('limits each and runs each restricted, as a user of its own (never the app user)', () => {
     const [l, , t, p] = pod.spec.initContainers!;
     expect(l!.resources).toEqual({ limits: { memory: '64Mi', cpu: '100m' } });
     expect(t!.resources).toEqual({ limits: { memory: '64Mi', cpu: '200m' } });
     expect(p!.resources).toEqual({ limits: { memory: '16Mi', cpu: '50m' } });
-    for (const c of [l!, t!, p!]) expect(c.securityContext).toEqual(RESTRICTED);
+    // The log shipper stays in the app's group: it reads log files the app makes group-readable only.
+    expect(l!.securityContext).toEqual({ ...RESTRICTED, runAsUser: 2001, runAsGroup: 1000 });
+    expect(t!.securityContext).toEqual({ ...RESTRICTED, runAsUser: 2002, runAsGroup: 2002 });
+    expect(p!.securityContext).toEqual({ ...RESTRICTED, runAsUser: 2003, runAsGroup: 2003 });
+    const uids = pod.spec.initContainers!.map((c) => c.securityContext?.runAsUser);
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(pod.spec.containers[0]!.securityContext).toEqual(RESTRICTED);
   });
 
   it('shares the app-logs volume: read-write in the runtime (its writer), read-only in the shipper, which keeps offsets in a volume of its own', () => {
@@ -147,9 +160,19 @@ describe('renderPod: platform sidecars', () => {
     const runtime = pod.spec.containers[0]!;
     expect(pod.spec.volumes).toEqual([
       { name: 'workspace', emptyDir: {} },
-      { name: 'app-logs', emptyDir: {} },
+      // Bounded: an app writing logs without end fills this volume, never the node's disk.
+      { name: 'app-logs', emptyDir: { sizeLimit: LOG_SHIPPER.defaultVolumeSize } },
       { name: 'log-shipper-state', emptyDir: {} },
+      { name: 'tls-material', secret: { secretName: 'hello-sidecar-tls', defaultMode: 0o444 } },
     ]);
+    const sized = renderPod({
+      app: { ...app, sidecars: both },
+      release,
+      podName: 'p',
+      platformSidecars: { images, tls },
+      settings: { ...DEFAULT_TEMPLATE_SETTINGS, appLogVolumeSize: '8Mi' },
+    });
+    expect(sized.spec.volumes).toContainEqual({ name: 'app-logs', emptyDir: { sizeLimit: '8Mi' } });
     expect(logs.volumeMounts).toEqual([
       { name: 'app-logs', mountPath: '/var/log/app', readOnly: true },
       { name: 'log-shipper-state', mountPath: '/var/lib/log-shipper' },
@@ -165,17 +188,27 @@ describe('renderPod: platform sidecars', () => {
     expect(JSON.stringify(logs)).not.toContain('pw');
   });
 
-  it('gives the TLS sidecar its port (published like 8080), a startup probe on it, and the certificate as env', () => {
+  it('gives the TLS sidecar its port (published like 8080), a startup probe on it, and the certificate as files of a volume only it mounts', () => {
     const t = pod.spec.initContainers![2]!;
     expect(t.ports).toEqual([{ containerPort: 8443, name: 'https', protocol: 'TCP' }]);
     expect(t.startupProbe).toMatchObject({ tcpSocket: { port: 8443 } });
     expect(t.env).toEqual([
-      { name: 'SIDECAR_TLS_CERT', value: tls.cert },
-      { name: 'SIDECAR_TLS_KEY', value: tls.key },
+      { name: 'SIDECAR_TLS_CERT_FILE', value: '/run/secrets/sidecar-tls/tls.crt' },
+      { name: 'SIDECAR_TLS_KEY_FILE', value: '/run/secrets/sidecar-tls/tls.key' },
       { name: 'SIDECAR_TLS_PORT', value: '8443' },
     ]);
-    // The key never reaches the app's own containers, and the app's secrets never reach the sidecars.
-    expect(JSON.stringify([pod.spec.initContainers![1], pod.spec.containers])).not.toContain('PRIVATE KEY');
+    expect(t.volumeMounts).toEqual([{ name: 'tls-material', mountPath: '/run/secrets/sidecar-tls', readOnly: true }]);
+    const mountsIt = [...pod.spec.initContainers!, ...pod.spec.containers].filter((c) =>
+      c.volumeMounts?.some((m) => m.name === 'tls-material'),
+    );
+    expect(mountsIt.map((c) => c.name)).toEqual(['tls']);
+    // The material is not in the pod at all (no env value anywhere): only in the Secret data beside it.
+    expect(JSON.stringify(pod)).not.toContain('PRIVATE KEY');
+    expect(
+      renderPodSecrets({ app: { ...app, sidecars: both }, release, podName: 'p', platformSidecars: { images, tls } }),
+    ).toEqual({
+      'hello-sidecar-tls': { 'tls.crt': tls.cert, 'tls.key': tls.key },
+    });
     expect(JSON.stringify(pod.spec.initContainers!.filter((c) => c.name !== 'app'))).not.toContain('pw');
   });
 

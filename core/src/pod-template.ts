@@ -1,7 +1,7 @@
 import type { App } from './app.js';
 import type { Container, Pod, Probe, SecurityContext } from './k8s-types.js';
 import { Labels } from './labels.js';
-import { renderPlatformSidecars, type PlatformSidecarInput } from './platform-sidecars.js';
+import { type PlatformSidecarInput, type PodSecrets, renderPlatformSidecars } from './platform-sidecars.js';
 import type { Release } from './release.js';
 
 /** Where the logic sidecar publishes the bundle and where the runtime reads it. */
@@ -15,6 +15,8 @@ export interface TemplateSettings {
   /** Seconds between probes; 1 is the Kubernetes minimum and the default. */
   probePeriodSeconds: number;
   terminationGracePeriodSeconds: number;
+  /** The app-log volume's size (SIDECAR_APP_LOG_VOLUME_SIZE); default LOG_SHIPPER.defaultVolumeSize. */
+  appLogVolumeSize?: string;
 }
 export const DEFAULT_TEMPLATE_SETTINGS: TemplateSettings = { probePeriodSeconds: 1, terminationGracePeriodSeconds: 30 };
 
@@ -27,7 +29,7 @@ export interface RenderInput {
   platformSidecars?: PlatformSidecarInput;
 }
 
-/** Every container runs as the unprivileged app user, with nothing to escalate to. */
+/** The app's containers run as the unprivileged app user, with nothing to escalate to (platform sidecars: their own users). */
 export const RESTRICTED: SecurityContext = {
   runAsUser: APP_UID,
   runAsGroup: APP_UID,
@@ -73,12 +75,7 @@ export function renderPod(input: RenderInput): Pod {
     resources: { limits: { memory: '32Mi', cpu: '500m' } },
     securityContext: RESTRICTED,
   };
-  const platform = renderPlatformSidecars({
-    settings: app.sidecars,
-    input: input.platformSidecars,
-    securityContext: RESTRICTED,
-    probePeriodSeconds: period,
-  });
+  const platform = platformParts(input);
   const runtime: Container = {
     name: 'runtime',
     image: release.runtimeImage,
@@ -125,6 +122,26 @@ export function renderPod(input: RenderInput): Pod {
       ...(platform.shareProcessNamespace ? { shareProcessNamespace: true } : {}),
     },
   };
+}
+
+function platformParts(input: RenderInput) {
+  const settings = input.settings ?? DEFAULT_TEMPLATE_SETTINGS;
+  return renderPlatformSidecars({
+    app: input.app.name,
+    settings: input.app.sidecars,
+    input: input.platformSidecars,
+    securityContext: RESTRICTED,
+    probePeriodSeconds: settings.probePeriodSeconds,
+    logVolumeSize: settings.appLogVolumeSize,
+  });
+}
+
+/**
+ * The data of the Secrets `renderPod`'s secret volumes refer to, from the same input: the Kubernetes
+ * target applies them as Secrets, the Docker target hands them to its kubelet, which writes the files.
+ */
+export function renderPodSecrets(input: RenderInput): PodSecrets {
+  return platformParts(input).secrets;
 }
 
 /** A pod name unique per rollout: `<app>-v<release>-<suffix>`. */

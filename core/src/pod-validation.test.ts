@@ -48,6 +48,21 @@ describe('validatePod', () => {
     expect(validatePod(pod)).toBe(pod);
   });
 
+  it('accepts a secret volume with items and modes', () => {
+    const pod = base();
+    pod.spec.volumes = [
+      {
+        name: 'shared',
+        secret: {
+          secretName: 'app-sidecar-tls',
+          defaultMode: 0o444,
+          items: [{ key: 'tls.key', path: 'k/tls.key', mode: 0o400 }],
+        },
+      },
+    ];
+    expect(validatePod(pod)).toBe(pod);
+  });
+
   it("accepts the platform's own template", () => {
     const pod = renderPod({
       app: { name: 'hello', resources: { memory: '128Mi', cpu: '500m' }, secrets: { TOKEN: 's3cret' } },
@@ -191,6 +206,27 @@ describe('validatePod', () => {
       'periodSeconds 0',
       (p: any) => (p.spec.initContainers[1].startupProbe.periodSeconds = 0),
       'spec.initContainers[1].startupProbe.periodSeconds: Invalid value: 0',
+    ],
+    [
+      'a volume with two sources',
+      (p: any) => (p.spec.volumes[0].secret = { secretName: 'tls' }),
+      'spec.volumes[0]: Required value: exactly one of emptyDir or secret',
+    ],
+    [
+      'a secret item path leaving the volume',
+      (p: any) =>
+        (p.spec.volumes[0] = { name: 'shared', secret: { secretName: 'tls', items: [{ key: 'k', path: '../k' }] } }),
+      'spec.volumes[0].secret.items[0].path: Invalid value: "../k"',
+    ],
+    [
+      'a secret file mode past 0777',
+      (p: any) => (p.spec.volumes[0] = { name: 'shared', secret: { secretName: 'tls', defaultMode: 0o1777 } }),
+      'spec.volumes[0].secret.defaultMode: Invalid value',
+    ],
+    [
+      'a secret name that is not a DNS subdomain',
+      (p: any) => (p.spec.volumes[0] = { name: 'shared', secret: { secretName: 'TLS_key' } }),
+      'spec.volumes[0].secret.secretName: Invalid value: "TLS_key"',
     ],
     ['not an object', (p: any) => (p.spec = 'x'), 'spec: Invalid value: must be an object'],
     ['wrong kind', (p: any) => (p.kind = 'Deployment'), 'kind: Unsupported value: "Deployment"'],

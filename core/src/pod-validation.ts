@@ -55,6 +55,24 @@ function integer(v: unknown, path: string, min: number, max = Number.MAX_SAFE_IN
   }
   return v as number;
 }
+/** A secret volume: a Secret's name (a DNS subdomain), file modes 0–0777, keys as relative paths. */
+function secretSource(v: unknown, path: string): void {
+  const s = object(v, path, ['secretName', 'defaultMode', 'items']);
+  const name = nonEmpty(s.secretName, at(path, 'secretName'));
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name))
+    fail(at(path, 'secretName'), `Invalid value: ${show(name)}: must be a DNS-1123 subdomain`);
+  if (s.defaultMode !== undefined) integer(s.defaultMode, at(path, 'defaultMode'), 0, 0o777);
+  if (s.items === undefined) return;
+  array(s.items, at(path, 'items')).forEach((item, i) => {
+    const where = `${at(path, 'items')}[${i}]`;
+    const k = object(item, where, ['key', 'path', 'mode']);
+    nonEmpty(k.key, at(where, 'key'));
+    const file = nonEmpty(k.path, at(where, 'path'));
+    if (file.startsWith('/') || file.split('/').includes('..'))
+      fail(at(where, 'path'), `Invalid value: ${show(file)}: must be a relative path without '..'`);
+    if (k.mode !== undefined) integer(k.mode, at(where, 'mode'), 0, 0o777);
+  });
+}
 function boolean(v: unknown, path: string): boolean {
   if (typeof v !== 'boolean') fail(path, `Invalid value: ${show(v)}: must be a boolean`);
   return v as boolean;
@@ -147,13 +165,15 @@ class Validator {
   }
 
   private volume(v: unknown, path: string): void {
-    const vol = object(v, path, ['name', 'emptyDir']);
+    const vol = object(v, path, ['name', 'emptyDir', 'secret']);
     const name = nonEmpty(vol.name, at(path, 'name'));
     if (!DNS_LABEL.test(name)) fail(at(path, 'name'), `Invalid value: ${show(name)}: must be a DNS-1123 label`);
     if (this.volumes.has(name)) fail(at(path, 'name'), `Duplicate value: ${show(name)}`);
     this.volumes.add(name);
-    // emptyDir is the only volume source the Docker target can provide (a named volume).
-    if (vol.emptyDir === undefined) fail(path, 'Required value: emptyDir (the only supported volume source)');
+    // The sources the Docker target can provide: a named volume (emptyDir), or one it fills from a Secret it is handed.
+    if ((vol.emptyDir === undefined) === (vol.secret === undefined))
+      fail(path, 'Required value: exactly one of emptyDir or secret (the supported volume sources)');
+    if (vol.secret !== undefined) return secretSource(vol.secret, at(path, 'secret'));
     const e = object(vol.emptyDir, at(path, 'emptyDir'), ['medium', 'sizeLimit']);
     if (e.medium !== undefined) oneOf(e.medium, at(path, 'emptyDir.medium'), ['', 'Memory']);
     if (e.sizeLimit !== undefined) quantity(e.sizeLimit, at(path, 'emptyDir.sizeLimit'), parseMemory);

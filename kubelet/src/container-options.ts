@@ -91,15 +91,22 @@ export function networkCreateOptions(): Docker.NetworkCreateOptions {
   };
 }
 
-/** One named volume per emptyDir; `medium: Memory` becomes a tmpfs-backed volume. */
+/**
+ * One named volume per pod volume. An emptyDir with `medium: Memory` or a `sizeLimit` is a tmpfs (of
+ * that size): Docker's local driver cannot bound a volume on disk, and a tmpfs refuses writes past its
+ * size (ENOSPC) where Kubernetes evicts the pod. Its pages are charged to the memory limit of the
+ * container that writes them, as for a memory emptyDir on Kubernetes. A secret volume is a plain
+ * volume its files are written into (secret-volumes.ts).
+ */
 export function volumeCreateOptions(pod: Pod, volume: Volume): Docker.VolumeCreateOptions {
   const opts: Docker.VolumeCreateOptions = {
     Name: volumeName(podName(pod), volume.name),
     Driver: 'local',
     Labels: { ...podLabels(pod), [Labels.role]: 'volume' },
   };
-  if (volume.emptyDir?.medium === 'Memory') {
-    const size = volume.emptyDir.sizeLimit ? `,size=${parseMemory(volume.emptyDir.sizeLimit)}` : '';
+  const e = volume.emptyDir;
+  if (e && (e.medium === 'Memory' || e.sizeLimit !== undefined)) {
+    const size = e.sizeLimit ? `,size=${parseMemory(e.sizeLimit)}` : '';
     opts.DriverOpts = { type: 'tmpfs', device: 'tmpfs', o: `mode=1777${size}` };
   }
   return opts;

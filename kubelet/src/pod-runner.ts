@@ -7,6 +7,7 @@ import {
   type Pod,
   type PodEvent,
   type PodRestartPolicy,
+  type PodSecrets,
   type PodView,
   silentLog,
   type Log,
@@ -41,6 +42,7 @@ import { MIN_GRACE_MS, planPod, terminationMembers, type PodAction } from './pod
 import { PodTermination } from './pod-termination.js';
 import { podView } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
+import { writeSecretVolumes } from './secret-volumes.js';
 
 export interface PodRunnerOptions {
   docker: Docker;
@@ -62,6 +64,11 @@ export interface PodRunnerOptions {
   probeWarmupMs?: number;
   /** Where the pod's operational warnings go (default: nowhere). */
   log?: Log;
+  /**
+   * The data of the Secrets the pod's secret volumes refer to (what a kubelet reads from the API
+   * server); written into the volumes before any container starts. Never stored in a label.
+   */
+  secrets?: PodSecrets;
 }
 
 /** See ProbeLoopOptions.warmupMs. */
@@ -135,6 +142,7 @@ export class PodRunner {
 
   private readonly probeWarmupMs: number;
   private readonly log: Log;
+  private readonly secrets: PodSecrets;
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -145,6 +153,7 @@ export class PodRunner {
     this.netnsPool = opts.netnsPool;
     this.log = opts.log ?? silentLog;
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
+    this.secrets = opts.secrets ?? {};
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
     this.inits = (opts.pod.spec.initContainers ?? []).map((c, i) => newRecord(c, isSidecar(c) ? 'sidecar' : 'init', i));
@@ -345,7 +354,14 @@ export class PodRunner {
     const sandbox = pause.holder
       ? Promise.resolve({ pauseId: pause.pauseId, ...pause.holder.network })
       : startSandbox(this.docker, pause.pauseId);
-    [this.sandbox] = await settleAll([sandbox, creating] as const);
+    // The secret volumes' files are in place before any container can start (the sandbox is ready).
+    const secrets = writeSecretVolumes({
+      docker: this.docker,
+      pod: this.pod,
+      secrets: this.secrets,
+      image: this.pauseImage,
+    });
+    [this.sandbox] = await settleAll([sandbox, creating, secrets] as const);
     this.sandboxReady = true;
     this.changed();
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type App, APP_DEFAULTS, DomainError, ErrorCode } from '@sidecar/core';
+import { type App, APP_DEFAULTS, DomainError, ErrorCode, quotaReached } from '@sidecar/core';
 import type { CasUpdater } from './cas.js';
 import type { Keys } from './keys.js';
 import type { SecretBox } from './secret-box.js';
@@ -7,6 +7,29 @@ import type { SecretBox } from './secret-box.js';
 /** Where a sealed value belongs (its associated data): a ciphertext moved elsewhere does not open. */
 const secretPlace = (app: string, key: string) => `app/${app}/secret/${key}`;
 const tlsKeyPlace = (app: string) => `app/${app}/tls.key`;
+
+/**
+ * Creates an app unless it exists or its creator is at its quota, in one step (two requests of
+ * one token racing for the last slot cannot both win). KEYS: app, apps index, the creator's apps,
+ * owners. ARGV: document, name, creator's token id ('' for none), quota (-1: none).
+ */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+local quota = tonumber(ARGV[4])
+if quota >= 0 and redis.call('SCARD', KEYS[3]) >= quota then return 'quota' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('SADD', KEYS[3], ARGV[2])
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+end
+return 'ok'`;
+
+/** Who creates an app: the token (by id) it counts against, and how many it may have (none: not counted). */
+export interface AppCreator {
+  tokenId: string;
+  maxApps?: number;
+}
 
 /** Apps as JSON documents; the `apps` set is the index. */
 export class AppStore {
@@ -72,11 +95,35 @@ export class AppStore {
     return moved;
   }
 
-  async create(app: App): Promise<App> {
-    const ok = await this.redis.set(this.k.app(app.name), JSON.stringify(this.seal(app)), 'NX');
-    if (ok !== 'OK') throw new DomainError(ErrorCode.appExists, `app "${app.name}" already exists`);
-    await this.redis.sadd(this.k.apps, app.name);
+  /**
+   * Stores a new app. With a creator, the app counts toward that token's apps; with its `maxApps`,
+   * a token that has that many already gets 429 `quota_exceeded` (SIDECAR_MAX_APPS_PER_TOKEN).
+   */
+  async create(app: App, creator?: AppCreator): Promise<App> {
+    const result = await this.redis.eval(
+      CREATE,
+      4,
+      this.k.app(app.name),
+      this.k.apps,
+      this.k.tokenApps(creator?.tokenId ?? ''),
+      this.k.appOwners,
+      JSON.stringify(this.seal(app)),
+      app.name,
+      creator?.tokenId ?? '',
+      creator?.maxApps ?? -1,
+    );
+    if (result === 'exists') throw new DomainError(ErrorCode.appExists, `app "${app.name}" already exists`);
+    if (result === 'quota')
+      throw quotaReached(
+        'maxAppsPerToken',
+        `this token has created ${creator?.maxApps} apps, as many as one token may have: delete one first`,
+      );
     return app;
+  }
+
+  /** How many apps a token created and has not deleted. */
+  async countCreatedBy(tokenId: string): Promise<number> {
+    return this.redis.scard(this.k.tokenApps(tokenId));
   }
 
   async find(name: string): Promise<App | null> {
@@ -107,10 +154,13 @@ export class AppStore {
   }
 
   async delete(name: string): Promise<void> {
-    await this.redis
+    const owner = await this.redis.hget(this.k.appOwners, name);
+    const m = this.redis
       .multi()
       .del(this.k.app(name), this.k.appReleases(name), this.k.releaseSeq(name), this.k.appPods(name))
       .srem(this.k.apps, name)
-      .exec();
+      .hdel(this.k.appOwners, name);
+    if (owner !== null) m.srem(this.k.tokenApps(owner), name);
+    await m.exec();
   }
 }

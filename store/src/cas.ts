@@ -34,7 +34,14 @@ export class CasUpdater {
       await this.conn.watch(key);
       const raw = await this.conn.get(key);
       const current = raw === null ? null : (JSON.parse(raw) as T);
-      const decided = change(current);
+      let decided: ReturnType<typeof change>;
+      try {
+        decided = change(current);
+      } catch (e) {
+        // A change may refuse (a limit): this connection's next WATCH must not inherit this one.
+        await this.conn.unwatch();
+        throw e;
+      }
       if (!decided) {
         await this.conn.unwatch();
         return { value: current, applied: false };

@@ -1,8 +1,24 @@
 import type { Redis } from 'ioredis';
-import { DomainError, ErrorCode, type Job } from '@sidecar/core';
+import { DomainError, ErrorCode, type Job, quotaReached } from '@sidecar/core';
 import type { Keys } from './keys.js';
 
 const KEEP_PER_APP = 100;
+
+/**
+ * Stores a new job unless its app has `max` jobs that have not ended, in one step (requests
+ * racing for the last slot cannot both win). KEYS: the job, the app's jobs, its active jobs.
+ * ARGV: document, id, score, max (-1: none). Returns how many were active when refused, else -1.
+ */
+const CREATE = `
+local max = tonumber(ARGV[4])
+local active = redis.call('SCARD', KEYS[3])
+if max >= 0 and active >= max then return active end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+return -1`;
+
+const isFinal = (status: Job['status']) => status === 'succeeded' || status === 'failed';
 
 /** One-off jobs as JSON documents, indexed per app by creation time. */
 export class JobStore {
@@ -11,17 +27,36 @@ export class JobStore {
     private readonly k: Keys,
   ) {}
 
-  async create(job: Job): Promise<Job> {
-    await this.redis
-      .multi()
-      .set(this.k.job(job.id), JSON.stringify(job))
-      .zadd(this.k.appJobs(job.app), Date.parse(job.createdAt), job.id)
-      .exec();
+  /**
+   * Stores a pending job. With `maxActive`, an app that has that many jobs pending or running
+   * gets 429 `quota_exceeded` (SIDECAR_MAX_JOBS_PER_APP) instead.
+   */
+  async create(job: Job, opts: { maxActive?: number } = {}): Promise<Job> {
+    const refused = Number(
+      await this.redis.eval(
+        CREATE,
+        3,
+        this.k.job(job.id),
+        this.k.appJobs(job.app),
+        this.k.appActiveJobs(job.app),
+        JSON.stringify(job),
+        job.id,
+        Date.parse(job.createdAt),
+        opts.maxActive ?? -1,
+      ),
+    );
+    if (refused >= 0)
+      throw quotaReached(
+        'maxJobsPerApp',
+        `app "${job.app}" has ${refused} jobs pending or running, as many as an app may have at once: wait for one to end`,
+      );
+    // Never trims a job that has not ended: the active ones are far fewer than KEEP_PER_APP.
     const old = await this.redis.zrange(this.k.appJobs(job.app), 0, -(KEEP_PER_APP + 1));
     if (old.length)
       await this.redis
         .multi()
         .zrem(this.k.appJobs(job.app), ...old)
+        .srem(this.k.appActiveJobs(job.app), ...old)
         .del(...old.map((id) => this.k.job(id)))
         .exec();
     return job;
@@ -45,17 +80,19 @@ export class JobStore {
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Job);
   }
 
-  /** A job that ended is never changed again. */
+  /** A job that ended is never changed again; ending frees its place among the app's active jobs. */
   async update(id: string, change: Partial<Job>): Promise<Job | null> {
     const job = await this.find(id);
-    if (!job || job.status === 'succeeded' || job.status === 'failed') return job;
+    if (!job || isFinal(job.status)) return job;
     const next = { ...job, ...change };
-    await this.redis.set(this.k.job(id), JSON.stringify(next));
+    const m = this.redis.multi().set(this.k.job(id), JSON.stringify(next));
+    if (isFinal(next.status)) m.srem(this.k.appActiveJobs(job.app), id);
+    await m.exec();
     return next;
   }
 
   async removeApp(app: string): Promise<void> {
     const ids = await this.redis.zrange(this.k.appJobs(app), 0, -1);
-    await this.redis.del(this.k.appJobs(app), ...ids.map((id) => this.k.job(id)));
+    await this.redis.del(this.k.appJobs(app), this.k.appActiveJobs(app), ...ids.map((id) => this.k.job(id)));
   }
 }

@@ -18,10 +18,16 @@ export function keys(prefix: string) {
     deploy: (id: string) => k(`deploy:${id}`),
     job: (id: string) => k(`job:${id}`),
     appJobs: (name: string) => k(`app:${name}:jobs`),
+    /** The app's jobs that have not ended (pending or running): its quota, SIDECAR_MAX_JOBS_PER_APP. */
+    appActiveJobs: (name: string) => k(`app:${name}:jobs:active`),
     deployLog: (id: string) => k(`deploy:${id}:log`),
     deployCancel: (id: string) => k(`deploy:${id}:cancel`),
     appLock: (name: string) => k(`lock:app:${name}`),
     tokens: k('tokens'),
+    /** The apps a token created (its quota, SIDECAR_MAX_APPS_PER_TOKEN), by token id. */
+    tokenApps: (tokenId: string) => k(`token:${tokenId}:apps`),
+    /** app → the id of the token that created it. */
+    appOwners: k('app-owners'),
     routes: k('routes'),
     routesVersion: k('routes:version'),
     routesChannel: k('routes:changed'),

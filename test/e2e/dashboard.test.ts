@@ -84,10 +84,15 @@ describe('dashboard', () => {
     await create.click();
     await page.getByRole('heading', { name: APP, level: 1 }).waitFor();
     await page.getByText('not deployed yet').waitFor();
-    // The git lines name this app's remote on the API's own host.
+    // The git lines go through the CLI's credential helper (a deployer token, never in a URL), on the API's own host.
     await expect
       .poll(() => page.getByLabel('git commands for this app').textContent())
-      .toMatch(new RegExp(`^git remote add sidecar ${p.api}/git/${APP}\\.git\ngit push sidecar HEAD:(main|master)$`));
+      .toMatch(
+        new RegExp(
+          `^npx sidecar login --api ${p.api}\nnpx sidecar git-remote -a ${APP}\ngit push sidecar HEAD:(main|master)$`,
+        ),
+      );
+    expect(await page.getByLabel('git commands for this app').textContent()).not.toMatch(/:\/\/[^/]*@/);
   });
 
   it('uploads a .tar.gz with a progress bar and streams its log to success; the app then answers', async () => {

@@ -24,7 +24,7 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
-import { pruneReleaseImages } from './retention.js';
+import { pruneReleaseImages, removeAppImages } from './retention.js';
 import { connectDocker } from './docker-engine.js';
 import { StatusPublisher } from './status-publisher.js';
 
@@ -129,7 +129,13 @@ async function main(): Promise<void> {
       workRoot,
       blobs: new FsBlobStore(bundlesDir),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),
-      images: backend.publishing(new DockerImageBuilder({ docker, logicBaseImage: images.logicBase })),
+      images: backend.publishing(
+        new DockerImageBuilder({
+          docker,
+          logicBaseImage: images.logicBase,
+          platformId: config.SIDECAR_PLATFORM_ID,
+        }),
+      ),
       enqueueDeploy: (p) => producer.enqueueDeploy(p),
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
@@ -145,6 +151,16 @@ async function main(): Promise<void> {
       log,
       pruneImages: (app, say) =>
         pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log: say }).then(() => undefined),
+      removeImages: async (app, madeBefore) => {
+        const removed = await removeAppImages({
+          docker,
+          app,
+          platformId: config.SIDECAR_PLATFORM_ID,
+          ...(madeBefore ? { madeBefore } : {}),
+          log: (l) => log.warn(l),
+        });
+        if (removed > 0) log.info(`app ${app} deleted: removed ${removed} image(s)`);
+      },
     }),
     {
       ...connection,
@@ -152,11 +168,11 @@ async function main(): Promise<void> {
       concurrency: config.SIDECAR_DEPLOY_CONCURRENCY,
     },
   );
-  const jobWorker = new Worker(QueueNames.jobs, jobProcessor({ stores, target }), {
-    ...connection,
-    ...lockOpts,
-    concurrency: 4,
-  });
+  const jobWorker = new Worker(
+    QueueNames.jobs,
+    jobProcessor({ stores, target, timeLimitMs: config.SIDECAR_JOB_TIME_LIMIT_MS }),
+    { ...connection, ...lockOpts, concurrency: config.SIDECAR_JOB_CONCURRENCY },
+  );
   for (const w of [buildWorker, deployWorker, jobWorker]) {
     w.on('error', (e) => log.error({ err: e }, 'queue error'));
     // A job that failed for good outside the processors' own error policy (stalled too often,

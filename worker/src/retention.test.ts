@@ -4,7 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { APP_DEFAULTS } from '@sidecar/core';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
-import { pruneReleaseImages } from './retention.js';
+import { pruneReleaseImages, removeAppImages } from './retention.js';
 
 // Retention against the real Docker engine and Redis: only images no kept release uses are removed.
 const docker = new Docker();
@@ -72,5 +72,60 @@ describe('pruneReleaseImages', () => {
     expect(lines).toEqual([`retention: removed the image of v2 (${repo}:b)`]);
     // Idempotent: nothing more to do.
     expect(await pruneReleaseImages({ docker, stores, app: 'ret', keep: 2 })).toBe(0);
+  });
+});
+
+describe('removeAppImages', () => {
+  const platform = `ret-${randomBytes(3).toString('hex')}`;
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const ref of made)
+      await docker
+        .getImage(ref)
+        .remove({ force: true })
+        .catch(() => undefined);
+  });
+
+  /** A logic image as the builder labels it (an image of its own: labels are part of the image). */
+  async function logicImage(tag: string, labels: { app: string; platform: string }): Promise<string> {
+    const { logicBase } = await ensurePlatformImages({ docker });
+    const c = await docker.createContainer({ Image: logicBase });
+    try {
+      await c.commit({
+        repo,
+        tag,
+        changes: [
+          `LABEL sidecar.paas/managed="true" sidecar.paas/kind="logic-image" sidecar.paas/app="${labels.app}" sidecar.paas/platform="${labels.platform}"`,
+        ],
+      });
+    } finally {
+      await c.remove({ force: true });
+    }
+    made.push(`${repo}:${tag}`);
+    return `${repo}:${tag}`;
+  }
+
+  it("removes the deleted app's images of this platform only, and only those made before an app of that name made since", async () => {
+    const old = await logicImage('gone-1', { app: 'gone', platform });
+    const otherApp = await logicImage('kept-1', { app: 'kept', platform });
+    const otherPlatform = await logicImage('gone-elsewhere', { app: 'gone', platform: `${platform}-other` });
+    const created = (ref: string) =>
+      docker
+        .getImage(ref)
+        .inspect()
+        .then((i) => Date.parse(i.Created));
+    // An app of the same name made after `old` (image times are whole seconds in the listing: the next one).
+    const cutoff = new Date(Math.floor((await created(old)) / 1000) * 1000 + 1000);
+    while (Date.now() < cutoff.getTime()) await new Promise((r) => setTimeout(r, 50));
+    // Its image, made after the cutoff, stays.
+    const newer = await logicImage('gone-2', { app: 'gone', platform });
+
+    expect(await removeAppImages({ docker, app: 'gone', platformId: platform, madeBefore: cutoff })).toBe(1);
+    expect(await exists(old)).toBe(false);
+    for (const ref of [otherApp, otherPlatform, newer]) expect(await exists(ref)).toBe(true);
+    // With no app of that name any more, every one of its images on this platform goes.
+    expect(await removeAppImages({ docker, app: 'gone', platformId: platform })).toBe(1);
+    expect(await exists(newer)).toBe(false);
+    for (const ref of [otherApp, otherPlatform]) expect(await exists(ref)).toBe(true);
   });
 });

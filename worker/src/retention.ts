@@ -1,4 +1,6 @@
 import type Docker from 'dockerode';
+import { Labels } from '@sidecar/core';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import type { Stores } from '@sidecar/store';
 
 /**
@@ -46,3 +48,42 @@ export async function pruneReleaseImages(opts: {
 
 /** Release records kept per app (their images are long gone: only the newest SIDECAR_KEEP_RELEASES keep theirs). */
 export const RELEASE_RECORDS_KEPT = 100;
+
+/**
+ * The logic images of a deleted app (its release records went with it): every image this platform
+ * built for the app (labelled with the app and SIDECAR_PLATFORM_ID; another platform on the same
+ * engine may have an app of that name), made before `madeBefore` — an app of the same name created
+ * since keeps its own. Run once the app's pods are gone; an image still in use is left (logged).
+ */
+export async function removeAppImages(opts: {
+  docker: Docker;
+  app: string;
+  platformId: string;
+  madeBefore?: Date;
+  log?: (line: string) => void;
+}): Promise<number> {
+  const images = await opts.docker.listImages({
+    filters: {
+      label: [
+        `${Labels.managed}=true`,
+        `${Labels.app}=${opts.app}`,
+        `${Labels.kind}=logic-image`,
+        `${PLATFORM_LABEL}=${opts.platformId}`,
+      ],
+    },
+  });
+  const cutoff = opts.madeBefore ? opts.madeBefore.getTime() / 1000 : Number.POSITIVE_INFINITY;
+  let removed = 0;
+  for (const image of images.filter((i) => i.Created < cutoff)) {
+    try {
+      await opts.docker.getImage(image.Id).remove({ force: true });
+      removed++;
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) continue;
+      opts.log?.(
+        `app ${opts.app} deleted: its image ${image.Id.slice(7, 19)} was not removed: ${(e as Error).message}`,
+      );
+    }
+  }
+  return removed;
+}

@@ -1,5 +1,5 @@
 import { type App, assertAppName, DomainError, ErrorCode, isDomainError } from '@sidecar/core';
-import type { Stores, TokenInfo } from '@sidecar/store';
+import { type ListedToken, type Stores, tokenIdOf } from '@sidecar/store';
 import { canAccessApp } from '../http/auth.js';
 import type { AppService } from '../services/app-service.js';
 
@@ -22,7 +22,8 @@ export function tokenFromHeader(header: string | undefined): string | null {
   return bearer ? bearer[1]! : null;
 }
 
-export async function authenticate(tokens: Stores['tokens'], header: string | undefined): Promise<TokenInfo> {
+/** The token a git request carries, with its public id (a push that creates an app counts against it). */
+export async function authenticate(tokens: Stores['tokens'], header: string | undefined): Promise<ListedToken> {
   const secret = tokenFromHeader(header);
   if (!secret)
     throw new DomainError(
@@ -31,7 +32,7 @@ export async function authenticate(tokens: Stores['tokens'], header: string | un
     );
   const info = await tokens.lookup(secret);
   if (!info) throw new DomainError(ErrorCode.unauthorized, 'invalid token');
-  return info;
+  return { ...info, id: tokenIdOf(secret) };
 }
 
 /**
@@ -42,7 +43,7 @@ export async function authenticate(tokens: Stores['tokens'], header: string | un
 export async function appForGit(opts: {
   stores: Stores;
   apps: AppService;
-  token: TokenInfo;
+  token: ListedToken;
   name: string;
   service: GitService;
 }): Promise<App> {
@@ -55,7 +56,7 @@ export async function appForGit(opts: {
     throw new DomainError(ErrorCode.appNotFound, `app "${name}" does not exist; a push creates it`);
   }
   try {
-    return await opts.apps.create({ name });
+    return await opts.apps.create({ name }, { tokenId: opts.token.id, role: opts.token.role });
   } catch (e) {
     if (isDomainError(e) && e.code === ErrorCode.appExists) return opts.stores.apps.get(name); // a concurrent first push
     throw e;

@@ -13,6 +13,8 @@ export interface GitSettings {
   pushTimeoutMs: number;
   /** The largest pack one push may send (git's receive.maxInputSize). */
   maxPushBytes: number;
+  /** The most an app's repository may take on disk; a push that would take it past this is refused. */
+  repoQuotaBytes: number;
   /** The node binary the hook runs with (the API's own). */
   nodePath: string;
 }
@@ -24,6 +26,7 @@ export function gitSettingsFrom(config: ApiConfig): GitSettings {
     lockWaitMs: config.SIDECAR_GIT_LOCK_WAIT_MS,
     pushTimeoutMs: config.SIDECAR_GIT_PUSH_TIMEOUT_MS,
     maxPushBytes: config.SIDECAR_GIT_MAX_PUSH_BYTES,
+    repoQuotaBytes: config.SIDECAR_GIT_REPO_QUOTA_BYTES,
     nodePath: process.execPath,
   };
 }

@@ -11,6 +11,7 @@ const settings: GitSettings = {
   lockWaitMs: 0,
   pushTimeoutMs: 1,
   maxPushBytes: 1,
+  repoQuotaBytes: 1,
   nodePath: 'node',
 };
 

@@ -1,5 +1,5 @@
 import { type ErrorRequestHandler, type Request, Router } from 'express';
-import { DomainError, ErrorCode, isDomainError, type Log } from '@sidecar/core';
+import { DomainError, ErrorCode, isDomainError, type Log, type TenantLimits } from '@sidecar/core';
 import type { DeployQueues, FsBlobStore, Stores } from '@sidecar/store';
 import { statusOf } from '../http/problem.js';
 import { AppService } from '../services/app-service.js';
@@ -21,6 +21,8 @@ export interface GitRoutesDeps {
   urlFor: (app: string) => string;
   git: GitSettings;
   log: Log;
+  /** A first push creates its app: the same limits as POST /apps. */
+  limits?: TenantLimits;
 }
 
 const HOOK_PATH = '/_hooks/pre-receive';
@@ -36,7 +38,12 @@ export function gitRoutes(deps: GitRoutesDeps): Router {
   const { stores, git } = deps;
   const repos = new GitRepos(git);
   const sessions = new PushSessions(deps.log);
-  const apps = new AppService(stores, deps.queues, deps.urlFor);
+  const apps = new AppService({
+    stores,
+    queues: deps.queues,
+    urlFor: deps.urlFor,
+    ...(deps.limits ? { limits: deps.limits } : {}),
+  });
   const deployer = new PushDeployer({
     stores,
     repos,

@@ -57,6 +57,8 @@ export class PushDeployer {
   }): Promise<number> {
     const { session, updates, out } = opts;
     const app = session.app;
+    const objects = new PushedObjects(this.d.git, session.repo, opts.quarantine);
+    if (!(await this.withinQuota(app, objects, out))) return 1;
     const deployBranches = await this.d.repos.deployBranches(app);
     const deploying: RefUpdate[] = [];
     for (const u of updates) {
@@ -122,7 +124,6 @@ export class PushDeployer {
 
     // A push that went away must not deploy (its ref update will never happen).
     session.signal.throwIfAborted();
-    const objects = new PushedObjects(this.d.git, session.repo, opts.quarantine);
     const commit = await objects.commit(target.newSha);
     session.signal.throwIfAborted();
     say(out, `deploying ${app} from ${branch} at ${short(commit.sha)}: ${commit.message.split('\n')[0] ?? ''}`);
@@ -132,6 +133,24 @@ export class PushDeployer {
       session.signal.throwIfAborted();
     }
     return this.follow({ session, deploy, branch, previous: current.currentRelease, out });
+  }
+
+  /**
+   * The repository quota: a push that brings objects and would take the app's repository past
+   * SIDECAR_GIT_REPO_QUOTA_BYTES is refused whole (git then drops its quarantine: nothing stays).
+   * A push that brings nothing (deleting refs) is always let through, so a repository over a
+   * lowered quota can still be trimmed.
+   */
+  private async withinQuota(app: string, objects: PushedObjects, out: Out): Promise<boolean> {
+    const { kept, pushed } = await objects.bytes();
+    const quota = this.d.git.repoQuotaBytes;
+    if (pushed === 0 || kept + pushed <= quota) return true;
+    warn(
+      out,
+      `this push would take the repository of ${app} to ${mib(kept + pushed)}, more than its quota of ${mib(quota)} (SIDECAR_GIT_REPO_QUOTA_BYTES)`,
+    );
+    warn(out, 'push rejected: nothing was updated (push less history, or delete branches and tags you do not need)');
+    return false;
   }
 
   private async upload(opts: { app: string; objects: PushedObjects; commit: DeployCommit }): Promise<Deploy> {
@@ -216,3 +235,5 @@ export class PushDeployer {
     return 1;
   }
 }
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -18,7 +18,7 @@ export class PushedObjects {
 
   constructor(
     private readonly s: GitSettings,
-    repo: string,
+    private readonly repo: string,
     quarantine: string | null,
   ) {
     const objects = join(repo, 'objects');
@@ -32,6 +32,16 @@ export class PushedObjects {
       this.env.GIT_OBJECT_DIRECTORY = q;
       this.env.GIT_ALTERNATE_OBJECT_DIRECTORIES = objects;
     }
+  }
+
+  /**
+   * The disk the repository's objects take (`kept`) and what this push brings (`pushed`, its quarantine),
+   * as `git count-objects -v` counts them: loose objects, packs and garbage.
+   */
+  async bytes(): Promise<{ kept: number; pushed: number }> {
+    const kept = await objectBytes(this.s, { GIT_DIR: this.repo });
+    const pushed = this.env.GIT_OBJECT_DIRECTORY ? await objectBytes(this.s, this.env) : 0;
+    return { kept, pushed };
   }
 
   /** The commit's full SHA and message; a ref that points at anything but a commit is refused. */
@@ -80,4 +90,11 @@ export class PushedObjects {
     });
     return out;
   }
+}
+
+/** `git count-objects -v` in bytes: its sizes are KiB of loose objects, packs and garbage in the object directory. */
+async function objectBytes(s: GitSettings, env: Record<string, string>): Promise<number> {
+  const out = await runGit(s, ['count-objects', '-v'], env);
+  const kib = (key: string) => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+  return (kib('size') + kib('size-pack') + kib('size-garbage')) * 1024;
 }

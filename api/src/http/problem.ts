@@ -30,6 +30,8 @@ const STATUS: Record<ErrorCode, number> = {
   deploy_failed: 422,
   not_ready: 503,
   rate_limited: 429,
+  limit_exceeded: 422,
+  quota_exceeded: 429,
   store_unavailable: 503,
   internal: 500,
 };

@@ -39,10 +39,11 @@ export const appPaths: ZodOpenApiPathsObject = {
     post: apiOp({
       tags: ['apps'],
       summary: 'Create an app',
-      description: 'A deployer token may create only apps it names.',
+      description:
+        'A deployer token may create only apps it names, and at most SIDECAR_MAX_APPS_PER_TOKEN of them (default 20; 429 `quota_exceeded`). Settings past a platform maximum are 422 `limit_exceeded`.',
       requestBody: body(CreateAppBody),
       responses: { '201': json('The app', AppView) },
-      errors: ['forbidden', 'app_exists', 'invalid_name'],
+      errors: ['forbidden', 'app_exists', 'invalid_name', 'limit_exceeded', 'quota_exceeded'],
     }),
     get: apiOp({
       tags: ['apps'],
@@ -64,6 +65,7 @@ export const appPaths: ZodOpenApiPathsObject = {
       requestParams: { path: appPath },
       requestBody: body(PatchAppBody),
       responses: { '200': json('The app, after a rollout was started if one was needed', AppView) },
+      errors: ['limit_exceeded'],
       appScoped: true,
     }),
     delete: apiOp({
@@ -221,10 +223,12 @@ export const appPaths: ZodOpenApiPathsObject = {
     post: apiOp({
       tags: ['jobs'],
       summary: 'Run a one-off command against the current release',
+      description:
+        "At most SIDECAR_MAX_JOBS_PER_APP jobs of an app pending or running at once (default 2; one more is 429 `quota_exceeded`); a job running longer than SIDECAR_JOB_TIME_LIMIT_MS (default 1 h) is stopped and fails. Its env is held to the same limits as the app's (422 `limit_exceeded`).",
       requestParams: { path: appPath },
       requestBody: body(RunJobBody),
       responses: { '202': json('The pending job', JobView, { headers: location }) },
-      errors: ['no_release'],
+      errors: ['no_release', 'limit_exceeded', 'quota_exceeded'],
       appScoped: true,
     }),
     get: apiOp({

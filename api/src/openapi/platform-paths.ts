@@ -136,6 +136,9 @@ export const platformPaths: ZodOpenApiPathsObject = {
         '400': gitErrors,
         '401': gitErrors,
         '404': gitErrors,
+        // The start of a first push creates the app: the limits of POST /apps.
+        '422': gitErrors,
+        '429': gitErrors,
       },
     },
   },
@@ -149,7 +152,12 @@ export const platformPaths: ZodOpenApiPathsObject = {
         'git smart HTTP: push; a push to a deploy branch deploys it, its build streamed back as `remote:` lines',
       ),
       description:
-        'A failed deploy rejects the push. Authenticate with HTTP Basic: any user name, a token as the password (docs/git-push.md).',
+        "A failed deploy rejects the push, and so does a push that would take the app's repository past its quota (SIDECAR_GIT_REPO_QUOTA_BYTES), both with the reason as `remote:` lines. Authenticate with HTTP Basic: any user name, a token as the password (docs/git-push.md).",
+      responses: {
+        ...gitService('receive-pack', '').responses,
+        '422': gitErrors,
+        '429': gitErrors,
+      },
     },
   },
   '/git/_hooks/pre-receive': {

@@ -15,7 +15,10 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: De
     if (typeof body.name === 'string' && !canAccessApp(req.token, body.name)) {
       throw new DomainError(ErrorCode.forbidden, `this token may not create app "${body.name}"`);
     }
-    const app = await apps.create(req.body);
+    const app = await apps.create(
+      req.body,
+      req.token && req.tokenId ? { tokenId: req.tokenId, role: req.token.role } : undefined,
+    );
     res.status(201).json(apps.view(app));
   });
 

@@ -2,12 +2,15 @@ import { z } from 'zod';
 import {
   type App,
   APP_DEFAULTS,
+  assertAppName,
+  checkAppSettings,
+  DEFAULT_TENANT_LIMITS,
   type HttpSettings,
   httpSettings,
-  type TlsSettings,
-  assertAppName,
   maskSecrets,
   mergeVars,
+  type TenantLimits,
+  type TlsSettings,
 } from '@sidecar/core';
 import {
   type AppView,
@@ -40,14 +43,40 @@ function definedOnly(patch: HttpInput | undefined): Partial<HttpSettings> {
   return Object.fromEntries(Object.entries(patch ?? {}).filter(([, v]) => v !== undefined));
 }
 
+/** A PATCH of variables adds or changes one (rather than only removing some). */
+const grows = (patch: Record<string, string | null> | undefined) =>
+  patch !== undefined && Object.values(patch).some((v) => v !== null);
+
+/** Who asks: the token a new app counts against (deployer tokens only: admin tokens are the operator's). */
+export interface Requester {
+  tokenId: string;
+  role: 'admin' | 'deployer';
+}
+
+export interface AppServiceDeps {
+  stores: Stores;
+  queues: DeployQueues;
+  urlFor: (app: string) => string;
+  /** What else an app leaves behind outside Redis (its git repository), removed after the app. */
+  afterDelete?: (app: string) => Promise<void>;
+  /** Default: DEFAULT_TENANT_LIMITS. */
+  limits?: TenantLimits;
+}
+
 export class AppService {
-  constructor(
-    private readonly stores: Stores,
-    private readonly queues: DeployQueues,
-    private readonly urlFor: (app: string) => string,
-    /** What else an app leaves behind outside Redis (its git repository), removed after the app. */
-    private readonly afterDelete: (app: string) => Promise<void> = () => Promise.resolve(),
-  ) {}
+  private readonly stores: Stores;
+  private readonly queues: DeployQueues;
+  private readonly urlFor: (app: string) => string;
+  private readonly afterDelete: (app: string) => Promise<void>;
+  private readonly limits: TenantLimits;
+
+  constructor(deps: AppServiceDeps) {
+    this.stores = deps.stores;
+    this.queues = deps.queues;
+    this.urlFor = deps.urlFor;
+    this.afterDelete = deps.afterDelete ?? (() => Promise.resolve());
+    this.limits = deps.limits ?? DEFAULT_TENANT_LIMITS;
+  }
 
   view(app: App): AppView {
     // Like secrets, a TLS private key is never returned.
@@ -64,7 +93,7 @@ export class AppService {
     };
   }
 
-  async create(body: unknown): Promise<App> {
+  async create(body: unknown, by?: Requester): Promise<App> {
     const b = parseInput(CreateBody, body);
     const name = assertAppName(b.name);
     const app: App = {
@@ -85,7 +114,16 @@ export class AppService {
       status: 'new',
       createdAt: new Date().toISOString(),
     };
-    return this.stores.apps.create(app);
+    checkAppSettings(
+      app,
+      { resources: b.resources, replicas: b.replicas, varsGrew: b.env !== undefined || b.secrets !== undefined },
+      this.limits,
+    );
+    const creator = by && {
+      tokenId: by.tokenId,
+      ...(by.role === 'deployer' ? { maxApps: this.limits.maxAppsPerToken } : {}),
+    };
+    return this.stores.apps.create(app, creator);
   }
 
   /**
@@ -96,21 +134,26 @@ export class AppService {
   async patch(name: string, body: unknown, rollout: (app: App) => Promise<unknown>): Promise<App> {
     const b = parseInput(PatchAppBody, body);
     const before = await this.stores.apps.get(name);
-    const after = await this.stores.apps.update(name, (app) => ({
-      ...app,
-      env: b.env ? mergeVars(app.env, b.env) : app.env,
-      secrets: b.secrets ? mergeVars(app.secrets, b.secrets) : app.secrets,
-      replicas: b.replicas ?? app.replicas,
-      resources: { ...app.resources, ...b.resources },
-      sidecars: {
-        logs: b.sidecars?.logs ?? app.sidecars.logs,
-        procinfo: b.sidecars?.procinfo ?? app.sidecars.procinfo,
-        tls: tlsSettings(app.sidecars.tls, b.sidecars?.tls),
-      },
-      // The router applies these on its own (no new release): they are not pod inputs.
-      http: { ...app.http, ...definedOnly(b.http) },
-      network: { egress: b.network?.egress ?? app.network?.egress ?? APP_DEFAULTS.network.egress },
-    }));
+    const after = await this.stores.apps.update(name, (app) => {
+      const next: App = {
+        ...app,
+        env: b.env ? mergeVars(app.env, b.env) : app.env,
+        secrets: b.secrets ? mergeVars(app.secrets, b.secrets) : app.secrets,
+        replicas: b.replicas ?? app.replicas,
+        resources: { ...app.resources, ...b.resources },
+        sidecars: {
+          logs: b.sidecars?.logs ?? app.sidecars.logs,
+          procinfo: b.sidecars?.procinfo ?? app.sidecars.procinfo,
+          tls: tlsSettings(app.sidecars.tls, b.sidecars?.tls),
+        },
+        // The router applies these on its own (no new release): they are not pod inputs.
+        http: { ...app.http, ...definedOnly(b.http) },
+        network: { egress: b.network?.egress ?? app.network?.egress ?? APP_DEFAULTS.network.egress },
+      };
+      const varsGrew = grows(b.env) || grows(b.secrets);
+      checkAppSettings(next, { before: app, resources: b.resources, replicas: b.replicas, varsGrew }, this.limits);
+      return next;
+    });
     // The network is a pod input on Kubernetes (its NetworkPolicy): a change rolls out like the others.
     const podInputs = (a: App) =>
       JSON.stringify([

@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, type Job } from '@sidecar/core';
+import { checkVars, DEFAULT_TENANT_LIMITS, DomainError, ErrorCode, type Job, type TenantLimits } from '@sidecar/core';
 import { parseInput, RunJobBody } from '@sidecar/core/wire';
 import type { DeployQueues, Stores } from '@sidecar/store';
 import { newId } from './ids.js';
@@ -8,10 +8,12 @@ export class JobService {
   constructor(
     private readonly stores: Stores,
     private readonly queues: DeployQueues,
+    private readonly limits: TenantLimits = DEFAULT_TENANT_LIMITS,
   ) {}
 
   async run(appName: string, body: unknown): Promise<Job> {
     const b = parseInput(RunJobBody, body);
+    if (b.env) checkVars([b.env], this.limits, 'env of the job');
     const app = await this.stores.apps.get(appName);
     if (app.currentRelease === null) {
       throw new DomainError(ErrorCode.noRelease, `app "${appName}" has no release yet: deploy it before running a job`);
@@ -30,7 +32,7 @@ export class JobService {
       startedAt: null,
       finishedAt: null,
     };
-    await this.stores.jobs.create(job);
+    await this.stores.jobs.create(job, { maxActive: this.limits.maxJobsPerApp });
     await this.queues.enqueueJob({ jobId: job.id, app: appName });
     return job;
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TenantLimits } from '../limits.js';
 import { PlatformEnv, type VariableName } from './variables.js';
 
 type Shape = typeof PlatformEnv.shape;
@@ -24,6 +25,18 @@ const images = [
   'SIDECAR_LOG_SHIPPER_IMAGE',
   'SIDECAR_TLS_TERMINATOR_IMAGE',
   'SIDECAR_PROCINFO_IMAGE',
+] as const;
+
+/** The limits the API holds tenants' requests to (TenantLimits). */
+const tenantLimits = [
+  'SIDECAR_MAX_MEMORY',
+  'SIDECAR_MAX_CPU',
+  'SIDECAR_MAX_REPLICAS',
+  'SIDECAR_MAX_APPS_PER_TOKEN',
+  'SIDECAR_MAX_JOBS_PER_APP',
+  'SIDECAR_MAX_APP_VARS',
+  'SIDECAR_MAX_APP_VARS_BYTES',
+  'SIDECAR_MAX_APP_SETTINGS_BYTES',
 ] as const;
 
 /** The variables each platform process reads. A process parses its own schema once, at start. */
@@ -57,6 +70,8 @@ export const ProcessEnv = {
     'SIDECAR_GIT_LOCK_WAIT_MS',
     'SIDECAR_GIT_PUSH_TIMEOUT_MS',
     'SIDECAR_GIT_MAX_PUSH_BYTES',
+    'SIDECAR_GIT_REPO_QUOTA_BYTES',
+    ...tenantLimits,
   ),
   worker: pick(
     ...shared,
@@ -98,6 +113,9 @@ export const ProcessEnv = {
     'SIDECAR_NPM_PROXY',
     'SIDECAR_NPM_NO_PROXY',
     'SIDECAR_NPM_CACHE_MAX_BYTES',
+    'SIDECAR_JOB_TIME_LIMIT_MS',
+    'SIDECAR_JOB_CONCURRENCY',
+    'SIDECAR_APP_LOG_VOLUME_SIZE',
   ).superRefine((env, ctx) => {
     // An engine over TCP is the privileged build daemon: only with mutual TLS (docs/kubernetes.md).
     if (env.SIDECAR_DOCKER_HOST && !env.SIDECAR_DOCKER_TLS_DIR)
@@ -149,6 +167,20 @@ export type WorkerConfig = ConfigOf<'worker'>;
 export type RouterConfig = ConfigOf<'router'>;
 export type LauncherConfig = ConfigOf<'launcher'>;
 export type CliConfigEnv = ConfigOf<'cli'>;
+
+/** The tenant limits of an API configuration. */
+export function tenantLimitsOf(config: ApiConfig): TenantLimits {
+  return {
+    maxMemory: config.SIDECAR_MAX_MEMORY,
+    maxCpu: config.SIDECAR_MAX_CPU,
+    maxReplicas: config.SIDECAR_MAX_REPLICAS,
+    maxAppsPerToken: config.SIDECAR_MAX_APPS_PER_TOKEN,
+    maxJobsPerApp: config.SIDECAR_MAX_JOBS_PER_APP,
+    maxVars: config.SIDECAR_MAX_APP_VARS,
+    maxVarsBytes: config.SIDECAR_MAX_APP_VARS_BYTES,
+    maxSettingsBytes: config.SIDECAR_MAX_APP_SETTINGS_BYTES,
+  };
+}
 
 /** A configuration a process cannot start with; the message names every bad variable. */
 export class ConfigError extends Error {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { parseCpu, parseMemory } from '../app.js';
 import { DEFAULT_BUNDLE_LIMITS, DEFAULT_NPM_REGISTRY } from '../bundle-rules.js';
 import { DEFAULT_PRIVATE_CIDRS } from '../k8s-network-policies.js';
+import { DEFAULT_TENANT_LIMITS } from '../limits.js';
+import { LOG_SHIPPER } from '../platform-sidecars.js';
 
 /**
  * Every `SIDECAR_*` variable a platform process reads, with its default and meaning: the one schema.
@@ -30,6 +33,19 @@ const labelSelector = () =>
     .transform((v) => Object.fromEntries(v.split(',').map((term) => term.trim().split('=') as [string, string])));
 const CIDR =
   /^((\d{1,3}\.){3}\d{1,3}\/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$/;
+/** A Kubernetes quantity `parse` accepts. */
+const quantity = (parse: (q: string) => number, fallback: string, example: string) =>
+  z
+    .string()
+    .refine((q) => {
+      try {
+        return parse(q) > 0;
+      } catch {
+        return false;
+      }
+    }, `a Kubernetes quantity such as ${example}`)
+    .default(fallback);
+const L = DEFAULT_TENANT_LIMITS;
 
 export const PlatformEnv = z.object({
   // ---- where things are -------------------------------------------------------------------------
@@ -257,6 +273,48 @@ export const PlatformEnv = z.object({
     ),
   SIDECAR_LOG_MAX_AGE_MS: positiveInt(7 * 24 * 3600_000).describe(
     'App log lines older than this are dropped when new ones are stored (besides the line cap per app).',
+  ),
+
+  // ---- what one tenant may use (docs/security.md) ------------------------------------------------------
+  SIDECAR_MAX_MEMORY: quantity(parseMemory, L.maxMemory, '2Gi').describe(
+    'The largest memory limit an app may ask for its runtime container (`resources.memory`); more is 422 `limit_exceeded`.',
+  ),
+  SIDECAR_MAX_CPU: quantity(parseCpu, L.maxCpu, '2 or 1500m').describe(
+    'The largest CPU limit an app may ask for its runtime container (`resources.cpu`); more is 422 `limit_exceeded`.',
+  ),
+  SIDECAR_MAX_REPLICAS: positiveInt(L.maxReplicas).describe(
+    'The most replicas an app may ask for; more is 422 `limit_exceeded`.',
+  ),
+  SIDECAR_MAX_APPS_PER_TOKEN: positiveInt(L.maxAppsPerToken).describe(
+    "The most apps one deployer token may have created (and not deleted); one more is 429 `quota_exceeded`. Admin tokens are the operator's and are not counted.",
+  ),
+  SIDECAR_MAX_JOBS_PER_APP: positiveInt(L.maxJobsPerApp).describe(
+    'Jobs of one app pending or running at once; one more is 429 `quota_exceeded`.',
+  ),
+  SIDECAR_JOB_TIME_LIMIT_MS: positiveInt(3_600_000).describe(
+    'A job still running after this long is stopped and fails, saying so.',
+  ),
+  SIDECAR_JOB_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(4)
+    .describe('Jobs the worker runs at once, all apps together (each app at most SIDECAR_MAX_JOBS_PER_APP).'),
+  SIDECAR_MAX_APP_VARS: positiveInt(L.maxVars).describe(
+    "Variables of an app's env and secrets together (and of a job's env); more is 422 `limit_exceeded`.",
+  ),
+  SIDECAR_MAX_APP_VARS_BYTES: positiveInt(L.maxVarsBytes).describe(
+    "Bytes of an app's env and secrets together, names and values (and of a job's env); more is 422 `limit_exceeded`. Each value is at most 32 KiB.",
+  ),
+  SIDECAR_MAX_APP_SETTINGS_BYTES: positiveInt(L.maxSettingsBytes).describe(
+    "Bytes of an app's stored settings as JSON (env, secrets, sidecars with a TLS certificate and key); more is 422 `limit_exceeded`.",
+  ),
+  SIDECAR_APP_LOG_VOLUME_SIZE: quantity(parseMemory, LOG_SHIPPER.defaultVolumeSize, '64Mi').describe(
+    "The size of each pod's app-log volume (`/var/log/app`, the `logs` sidecar): `emptyDir.sizeLimit` on Kubernetes, a tmpfs of that size on Docker, whose pages count toward the runtime container's memory limit (docs/sidecars.md).",
+  ),
+  SIDECAR_GIT_REPO_QUOTA_BYTES: positiveInt(1024 ** 3).describe(
+    "The most disk an app's git repository may take; a push that would take it past this is refused, saying so (docs/git-push.md).",
   ),
 
   // ---- images -----------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppStatus, Egress, HTTP_LIMITS, type HttpSettings, MAX_REPLICAS, parseCpu, parseMemory } from '../app.js';
+import { AppStatus, Egress, HTTP_LIMITS, type HttpSettings, parseCpu, parseMemory } from '../app.js';
 import { AppName, Timestamp } from './common.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -27,11 +27,19 @@ const quantityAtLeast = (parse: (q: string) => number, min: number) => (q: strin
 const memory = z
   .string()
   .refine(quantityAtLeast(parseMemory, 128 * 1024 ** 2), 'memory must be a quantity of at least 128Mi (e.g. "256Mi")')
-  .meta({ description: 'A Kubernetes memory quantity of at least 128Mi', examples: ['256Mi'] });
+  .meta({
+    description:
+      'A Kubernetes memory quantity of at least 128Mi; more than the platform maximum (SIDECAR_MAX_MEMORY, default 2Gi) is 422 `limit_exceeded`',
+    examples: ['256Mi'],
+  });
 const cpu = z
   .string()
   .refine(quantityAtLeast(parseCpu, 10e6), 'cpu must be a quantity like "500m" or "1"')
-  .meta({ description: 'A Kubernetes CPU quantity of at least 10m', examples: ['500m'] });
+  .meta({
+    description:
+      'A Kubernetes CPU quantity of at least 10m; more than the platform maximum (SIDECAR_MAX_CPU, default 2) is 422 `limit_exceeded`',
+    examples: ['500m'],
+  });
 const ResourcesInput = z.object({ memory: memory.optional(), cpu: cpu.optional() }).strict();
 
 const pem = (label: string) =>
@@ -64,7 +72,12 @@ export const SidecarsInput = z
   .meta({ description: 'Platform sidecars (docs/sidecars.md); a change rolls out a new release' });
 export type SidecarsInput = z.infer<typeof SidecarsInput>;
 
-const replicas = z.number().int().min(0).max(MAX_REPLICAS);
+const replicas = z.number().int().min(0).meta({
+  description: 'More than the platform maximum (SIDECAR_MAX_REPLICAS, default 10) is 422 `limit_exceeded`',
+});
+
+const VARS_LIMITS =
+  'Each value at most 32 KiB. env and secrets together: at most SIDECAR_MAX_APP_VARS variables (default 200) and SIDECAR_MAX_APP_VARS_BYTES of names and values (default 64 KiB), and all settings at most SIDECAR_MAX_APP_SETTINGS_BYTES as stored (default 256 KiB); more is 422 `limit_exceeded`';
 
 const httpLimit = (key: keyof HttpSettings, description: string) =>
   z.number().int().min(HTTP_LIMITS[key].min).max(HTTP_LIMITS[key].max).optional().meta({ description });
@@ -105,9 +118,12 @@ export const CreateAppBody = z
   .object({
     name: AppName,
     runtime: z.literal('node').optional(),
-    env: EnvVars.optional(),
-    secrets: EnvVars.optional().meta({ description: 'Stored sealed; their values are never answered' }),
-    replicas: replicas.optional().meta({ description: 'Default 1' }),
+    env: EnvVars.optional().meta({ description: VARS_LIMITS }),
+    secrets: EnvVars.optional().meta({ description: `Stored sealed; their values are never answered. ${VARS_LIMITS}` }),
+    replicas: replicas.optional().meta({
+      description:
+        'Default 1; more than the platform maximum (SIDECAR_MAX_REPLICAS, default 10) is 422 `limit_exceeded`',
+    }),
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),
     http: HttpInput.optional(),
@@ -119,8 +135,8 @@ export type CreateAppBody = z.infer<typeof CreateAppBody>;
 
 export const PatchAppBody = z
   .object({
-    env: envVarsPatch.optional(),
-    secrets: envVarsPatch.optional(),
+    env: envVarsPatch.optional().meta({ description: VARS_LIMITS }),
+    secrets: envVarsPatch.optional().meta({ description: VARS_LIMITS }),
     replicas: replicas.optional(),
     resources: ResourcesInput.optional(),
     sidecars: SidecarsInput.optional(),

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../../test/support/global-setup.js';
@@ -12,11 +14,15 @@ export async function startTlsSidecar(opts: {
   upstreamPort: number;
 }): Promise<{ address: string; stop(): Promise<void> }> {
   const port = await freePort();
+  // As in a pod: the certificate and key are files (a secret volume there), never env values.
+  const dir = await mkdtemp(join(tmpdir(), 'tls-sidecar-'));
+  await writeFile(join(dir, 'tls.crt'), opts.cert);
+  await writeFile(join(dir, 'tls.key'), opts.key, { mode: 0o600 });
   const child: ChildProcess = spawn(process.execPath, [program], {
     env: {
       ...process.env,
-      SIDECAR_TLS_CERT: opts.cert,
-      SIDECAR_TLS_KEY: opts.key,
+      SIDECAR_TLS_CERT_FILE: join(dir, 'tls.crt'),
+      SIDECAR_TLS_KEY_FILE: join(dir, 'tls.key'),
       SIDECAR_TLS_PORT: String(port),
       SIDECAR_TLS_UPSTREAM_PORT: String(opts.upstreamPort),
     },
@@ -29,10 +35,12 @@ export async function startTlsSidecar(opts: {
   return {
     address: `127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

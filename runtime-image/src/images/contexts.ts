@@ -4,7 +4,7 @@
  * image built here, because nothing can be pulled on the machines we run on.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { Labels, LOG_SHIPPER } from '@sidecar/core';
+import { Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
 import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
 
@@ -18,6 +18,10 @@ export interface HostPaths {
   /** runtime-image/ itself (pause/, logic-base/ scripts). */
   packageDir: string;
 }
+
+/** `USER uid:gid` of a platform sidecar: its own user, never the app's (docs/security.md, "intra-pod"). */
+const userOf = (sidecar: keyof typeof PLATFORM_SIDECAR_USERS) =>
+  `${PLATFORM_SIDECAR_USERS[sidecar].uid}:${PLATFORM_SIDECAR_USERS[sidecar].gid}`;
 
 const managedLabel = (image: string) =>
   `LABEL ${Labels.managed}="true" ${Labels.kind}="platform-image" ${Labels.role}="${image}"`;
@@ -153,7 +157,7 @@ export async function tlsTerminatorContext(paths: HostPaths, base: string): Prom
       'FROM ${BASE}',
       'COPY sidecar/ /sidecar/',
       'ENV NODE_ENV=production',
-      'USER 1000:1000',
+      `USER ${userOf('tls')}`,
       'EXPOSE 8443',
       'ENTRYPOINT ["node", "/sidecar/tls-terminator.js"]',
       managedLabel('tls-terminator'),
@@ -169,10 +173,11 @@ export async function tlsTerminatorContext(paths: HostPaths, base: string): Prom
 
 /**
  * The log shipper platform sidecar: the node base with its compiled entry
- * (src/log-shipper.ts) and follower, and the two mount points owned by the app
- * user. Docker copies a directory's owner into an empty named volume mounted on
- * it, and the shipper is the first container of the pod to mount both volumes:
- * so the runtime (uid 1000) can write into /var/log/app and the shipper into its state.
+ * (src/log-shipper.ts) and follower, and its two mount points. Docker copies a directory's
+ * owner into an empty named volume mounted on it, and the shipper is the first container of
+ * the pod to mount its state volume, so it (its own uid) can write there. The app-log volume is
+ * a tmpfs open to all (1777) on Docker and an emptyDir (0777) on Kubernetes: the runtime
+ * (uid 1000) writes there, the shipper (in the app's group) reads.
  */
 export async function logShipperContext(paths: HostPaths, base: string): Promise<BuildContext> {
   const compiled = (name: string) =>
@@ -188,9 +193,9 @@ export async function logShipperContext(paths: HostPaths, base: string): Promise
       'FROM ${BASE}',
       'COPY sidecar/ /sidecar/',
       `COPY --chown=1000:1000 app-logs/ ${LOG_SHIPPER.mountPath}/`,
-      `COPY --chown=1000:1000 state/ ${LOG_SHIPPER.statePath}/`,
+      `COPY --chown=${userOf('logs')} state/ ${LOG_SHIPPER.statePath}/`,
       'ENV NODE_ENV=production',
-      'USER 1000:1000',
+      `USER ${userOf('logs')}`,
       'ENTRYPOINT ["node", "/sidecar/log-shipper.js"]',
       managedLabel('log-shipper'),
       '',
@@ -213,7 +218,7 @@ export async function procinfoContext(paths: HostPaths): Promise<BuildContext> {
       'FROM scratch',
       'COPY rootfs/ /',
       'ENV PATH=/bin',
-      'USER 1000:1000',
+      `USER ${userOf('procinfo')}`,
       'ENTRYPOINT ["/bin/sh", "/sidecar/procinfo.sh"]',
       managedLabel('procinfo'),
       '',

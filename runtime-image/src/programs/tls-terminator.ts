@@ -9,20 +9,34 @@
  * holds nothing else. It never prints the certificate or key it is given (docs/sidecars.md).
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
 const env = process.env;
-const cert = env.SIDECAR_TLS_CERT;
-const key = env.SIDECAR_TLS_KEY;
+// Files of a secret volume only this container mounts, never env values (docs/security.md, "intra-pod").
+const certFile = env.SIDECAR_TLS_CERT_FILE;
+const keyFile = env.SIDECAR_TLS_KEY_FILE;
+const readPem = (file: string | undefined) => {
+  try {
+    return file ? readFileSync(file, 'utf8') : undefined;
+  } catch (e) {
+    console.error(`tls-terminator: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return undefined;
+  }
+};
+const cert = readPem(certFile);
+const key = readPem(keyFile);
 const port = Number(env.SIDECAR_TLS_PORT ?? 8443);
 const upstreamPort = Number(env.SIDECAR_TLS_UPSTREAM_PORT ?? 8080);
 const drainMs = Number(env.SIDECAR_DRAIN_TIMEOUT_MS ?? 25_000);
 
 if (!cert || !key) {
-  console.error('tls-terminator: SIDECAR_TLS_CERT and SIDECAR_TLS_KEY must hold a PEM certificate and key');
+  console.error(
+    'tls-terminator: SIDECAR_TLS_CERT_FILE and SIDECAR_TLS_KEY_FILE must name PEM files (certificate, key)',
+  );
   process.exit(1);
 }
 

@@ -4,9 +4,10 @@ import { h, replace } from '../ui/dom.js';
 import { loading } from '../ui/states.js';
 
 /**
- * The exact lines to deploy this app with `git push`. The remote and the deploy
- * branch come from `GET /apps/:app/git`; a platform without it gets the documented
- * defaults (`<api origin>/git/<app>.git`, branch main).
+ * The exact lines to deploy this app with `git push`, through the CLI's `git-remote`: it makes a
+ * deployer token for this app only and hands it to git through a credential helper, so no token is
+ * ever in the remote's URL or in `.git/config` (docs/git-push.md). The deploy branch comes from
+ * `GET /apps/:app/git`; a platform without it gets the documented default (main).
  */
 export function gitCard(app: string, signal: AbortSignal): HTMLElement {
   const body = h('div', null, loading('the git remote'));
@@ -19,19 +20,29 @@ export function gitCard(app: string, signal: AbortSignal): HTMLElement {
       () => replace(status, 'Copy failed: select the text instead.'),
     );
   });
-  const show = (url: string, branch: string) => {
-    lines = `git remote add sidecar ${url}\ngit push sidecar HEAD:${branch}`;
+  const show = (branch: string) => {
+    lines = [
+      `npx sidecar login --api ${location.origin}`,
+      `npx sidecar git-remote -a ${app}`,
+      `git push sidecar HEAD:${branch}`,
+    ].join('\n');
     copy.disabled = false;
     replace(
       body,
       h('p', { class: 'hint' }, "From your app's repository:"),
       h('pre', { class: 'code', 'aria-label': 'git commands for this app', tabindex: '0' }, lines),
+      h(
+        'p',
+        { class: 'hint' },
+        'git-remote makes a deployer token for this app only and gives it to git through a credential helper: ' +
+          'it is never in the remote URL or in .git/config. Do not put your own token in a git URL.',
+      ),
     );
   };
   api.get<GitInfo>(appPath(app, '/git'), signal).then(
-    (g) => show(g.url || defaultUrl(app), g.deployBranches[0] ?? 'main'),
+    (g) => show(g.deployBranches[0] ?? 'main'),
     () => {
-      if (!signal.aborted) show(defaultUrl(app), 'main');
+      if (!signal.aborted) show('main');
     },
   );
   return h(
@@ -41,5 +52,3 @@ export function gitCard(app: string, signal: AbortSignal): HTMLElement {
     body,
   );
 }
-
-const defaultUrl = (app: string): string => `${location.origin}/git/${app}.git`;

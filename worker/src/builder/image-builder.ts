@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { DomainError, ErrorCode, Labels, type BuildInput, type BuiltImage, type ImageBuilder } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
 import { readBuildOutput } from '@sidecar/runtime-image';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
 
 /**
  * How the image is made. Both give one layer holding /bundle on top of logic-base.
@@ -21,6 +22,8 @@ export interface DockerImageBuilderOptions {
   /** Image repository prefix: images are `<repository>/<app>:<deployId>`. */
   repository?: string;
   strategy?: ImageBuildStrategy;
+  /** Labels each image with the platform that built it (SIDECAR_PLATFORM_ID), so a deleted app's go with it (retention.ts). */
+  platformId?: string;
 }
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -31,12 +34,14 @@ export class DockerImageBuilder implements ImageBuilder {
   private readonly base: string;
   private readonly repository: string;
   private readonly strategy: ImageBuildStrategy;
+  private readonly platformId: string | undefined;
 
   constructor(opts: DockerImageBuilderOptions) {
     this.docker = opts.docker;
     this.base = opts.logicBaseImage;
     this.repository = opts.repository ?? 'sidecar-app';
     this.strategy = opts.strategy ?? 'commit';
+    this.platformId = opts.platformId;
   }
 
   async build(input: BuildInput): Promise<BuiltImage> {
@@ -49,6 +54,7 @@ export class DockerImageBuilder implements ImageBuilder {
       [Labels.deploy]: deployId,
       [Labels.kind]: 'logic-image',
       [Labels.role]: 'logic',
+      ...(this.platformId !== undefined ? { [PLATFORM_LABEL]: this.platformId } : {}),
     };
     const started = Date.now();
     try {

@@ -4,12 +4,7 @@ import { DomainError, ErrorCode } from '@sidecar/core';
 export const invalid = (message: string) => new DomainError(ErrorCode.bundleInvalid, message);
 export const tooLarge = (message: string) => new DomainError(ErrorCode.bundleTooLarge, message);
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1).replace(/\.0$/, '')} KiB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1).replace(/\.0$/, '')} MiB`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(1).replace(/\.0$/, '')} GiB`;
-}
+export { formatBytes } from '@sidecar/core';
 
 const SHOWN_NAME_CHARS = 120;
 

@@ -15,6 +15,8 @@ export interface DeployDeps {
   pruneImages: (app: string, log: (line: string) => void) => Promise<void>;
   /** The worker's operational log (default: nowhere). */
   log?: Log;
+  /** Removes a deleted app's images (made before `madeBefore` when an app of that name exists again). */
+  removeImages: (app: string, madeBefore: Date | undefined) => Promise<void>;
 }
 
 /**
@@ -92,7 +94,10 @@ async function removeApp(deps: DeployDeps, app: string, job: Job, token: string 
     await deps.publishStatus(app);
     // The pods' last output (e.g. SIGTERM handlers) arrived after the API dropped the log; drop it
     // again now they are gone, unless an app of that name was created meanwhile.
-    if (!(await deps.stores.apps.find(app))) await deps.stores.appLogs.remove(app);
+    const again = await deps.stores.apps.find(app);
+    if (!again) await deps.stores.appLogs.remove(app);
+    // Its images go too (the disk is the tenant's no longer), never those of an app of that name made since.
+    await deps.removeImages(app, again ? new Date(again.createdAt) : undefined);
   } finally {
     await lock.release();
   }

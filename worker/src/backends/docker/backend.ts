@@ -9,7 +9,7 @@ import { ProcessInsight } from './process-insight.js';
 export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
   const { config, docker, images, stores } = deps;
   const sidecarImages = { logs: images.logShipper, tls: images.tlsTerminator, procinfo: images.procinfo };
-  const template = DEFAULT_TEMPLATE_SETTINGS;
+  const template = { ...DEFAULT_TEMPLATE_SETTINGS, appLogVolumeSize: config.SIDECAR_APP_LOG_VOLUME_SIZE };
   const target = new DockerTarget({
     docker,
     routes: stores.routes,

@@ -13,6 +13,8 @@ import {
   renderJobPod,
   httpSettings,
   renderPod,
+  renderPodSecrets,
+  type PodSecrets,
   validatePod,
   type JobRunInput,
   type JobRunResult,
@@ -263,17 +265,19 @@ export class DockerTarget implements Target {
     sink: { log: LogSink | undefined },
     sidecars: PlatformSidecarInput | undefined,
   ): PodRunner {
-    const pod = renderPod({
+    const input = {
       app,
       release,
       podName: podNameFor(app.name, release.version, randomSuffix()),
       ...(this.opts.settings ? { settings: this.opts.settings } : {}),
       ...(sidecars ? { platformSidecars: sidecars } : {}),
-    });
+    };
+    const pod = renderPod(input);
     if (this.opts.platformId !== undefined)
       pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
     validatePod(pod);
-    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink));
+    // The TLS material reaches the kubelet as a Secret's data, which it writes as files (never env).
+    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink), renderPodSecrets(input));
     this.followReadiness(app.name, runner);
     return runner;
   }
@@ -461,12 +465,13 @@ export class DockerTarget implements Target {
     return this.opts.log ?? silentLog;
   }
 
-  private runner(pod: Pod, onEvent: (e: PodEvent) => void): PodRunner {
+  private runner(pod: Pod, onEvent: (e: PodEvent) => void, secrets: PodSecrets = {}): PodRunner {
     return new PodRunner({
       docker: this.opts.docker,
       pod,
       pauseImage: this.opts.pauseImage,
       onEvent,
+      secrets,
       ...this.runnerExtras(),
       ...(this.pool ? { netnsPool: this.pool } : {}),
     });

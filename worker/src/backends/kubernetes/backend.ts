@@ -43,7 +43,7 @@ export async function createKubernetesBackend(deps: BackendDeps): Promise<Backen
     ),
   );
   const sidecarImages = Object.fromEntries(published) as unknown as PlatformSidecarImages;
-  const template = DEFAULT_TEMPLATE_SETTINGS;
+  const template = { ...DEFAULT_TEMPLATE_SETTINGS, appLogVolumeSize: config.SIDECAR_APP_LOG_VOLUME_SIZE };
   const kubernetes = {
     namespace: config.SIDECAR_K8S_NAMESPACE,
     platformId: config.SIDECAR_PLATFORM_ID,

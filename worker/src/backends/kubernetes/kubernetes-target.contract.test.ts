@@ -759,7 +759,7 @@ describe('apply: platform sidecars', () => {
     key: '-----BEGIN PRIVATE KEY-----\nissued-key\n-----END PRIVATE KEY-----\n',
   };
   const withSidecars = { ...app, sidecars: { logs: true, procinfo: true, tls: { enabled: true } } };
-  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key });
+  const SIDECARS = sidecarSecretNameFor('shop', { 'tls.crt': tls.cert, 'tls.key': tls.key });
 
   it('sends the sidecar Secret (the issued certificate and key) before the Deployment, which refers to it; the Service gets https 8443', async () => {
     const issued: string[] = [];
@@ -789,7 +789,7 @@ describe('apply: platform sidecars', () => {
       });
     expect(patches[3]!.body).toMatchObject({
       kind: 'Secret',
-      stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert, 'tls.SIDECAR_TLS_KEY': tls.key },
+      stringData: { 'tls.crt': tls.cert, 'tls.key': tls.key },
     });
     // The app's policy lets the ingress controller reach the tls sidecar's port as well as the runtime's.
     expect(patches[1]!.body).toMatchObject({
@@ -807,7 +807,11 @@ describe('apply: platform sidecars', () => {
     const deployment = patches[6]!.body as {
       spec: {
         template: {
-          spec: { shareProcessNamespace: boolean; initContainers: { name: string; image: string; env?: unknown[] }[] };
+          spec: {
+            shareProcessNamespace: boolean;
+            volumes: unknown[];
+            initContainers: { name: string; image: string; env?: unknown[] }[];
+          };
         };
       };
     };
@@ -819,9 +823,10 @@ describe('apply: platform sidecars', () => {
       ['tls', testSettings.sidecarImages!.tls],
       ['procinfo', testSettings.sidecarImages!.procinfo],
     ]);
-    expect(deployment.spec.template.spec.initContainers.find((c) => c.name === 'tls')!.env).toContainEqual({
-      name: 'SIDECAR_TLS_KEY',
-      valueFrom: { secretKeyRef: { name: SIDECARS, key: 'tls.SIDECAR_TLS_KEY' } },
+    // The key reaches the tls sidecar as a file of that Secret, never as env.
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'tls-material',
+      secret: { secretName: SIDECARS, defaultMode: 0o444 },
     });
     expect(patches[4]!.body).toMatchObject({
       spec: {
@@ -843,7 +848,7 @@ describe('apply: platform sidecars', () => {
       log: () => {},
     });
     expect(api.objects.get(`${NS}/secrets/${SIDECARS}`)).toMatchObject({
-      stringData: { 'tls.SIDECAR_TLS_CERT': tls.cert },
+      stringData: { 'tls.crt': tls.cert },
     });
     api.requests.length = 0;
     await target.apply({ app, release, signal: new AbortController().signal, log: () => {} });
