@@ -94,16 +94,18 @@ async function main(): Promise<void> {
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
   const npmCacheRoot = join(config.SIDECAR_DATA_DIR, 'npm-cache');
-  // Before any build is taken: what a crashed worker's builds left on the disk.
+  // Before any build is taken: what a crashed worker's builds left behind. Its build containers first:
+  // an npm install it started runs on without it, writing into its build folder (a bind mount), and a
+  // folder being written to cannot be removed (ENOTEMPTY: the worker would crash at every start).
+  await sweepBuildContainers({
+    docker,
+    isOurDeploy: async (id) => (await stores.deploys.find(id)) !== null,
+    log: info,
+  });
   await sweepBuildLeftovers({
     workRoot,
     npmCacheRoot,
     appExists: async (a) => (await stores.apps.find(a)) !== null,
-    log: info,
-  });
-  await sweepBuildContainers({
-    docker,
-    isOurDeploy: async (id) => (await stores.deploys.find(id)) !== null,
     log: info,
   });
   const limits = {
