@@ -1,6 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Labels } from '@sidecar/core';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paxRecord, TAR_END, tarEntry } from '../support/raw-tar.js';
 import { rawTar, tgzOf } from '../support/bundles.js';
@@ -174,9 +176,20 @@ describe('disk a dead worker left behind', () => {
     const { id } = (await res.json()) as { id: string };
     const builds = join(p.dataDir, 'builds');
     const left = await until(() => readdirSync(builds).find((n) => n.startsWith(`build-${id}-`)));
+    // Killed once its npm install started: that container outlives the worker and may go on writing
+    // into the folder, the case where the folder cannot be removed until the container is gone.
+    const docker = new Docker();
+    await untilAsync(async () => {
+      const npm = await docker.listContainers({
+        all: true,
+        filters: { label: [`${Labels.kind}=npm-install`, `${Labels.deploy}=${id}`] },
+      });
+      return npm.length > 0 || undefined;
+    });
     process.kill(p.pids().worker!, 'SIGKILL');
     // The launcher restarts the worker; it sweeps before taking any build, so the folder goes.
-    await until(() => p.output.find((l) => /worker: removed \d+ build folder\(s\)/.test(l)));
+    // Readable (`worker: removed …`) or JSON (`"name":"worker",…,"msg":"removed …"`: not on a terminal).
+    await until(() => p.output.find((l) => /\bworker\b.*\bremoved \d+ build folder\(s\)/.test(l)));
     expect(existsSync(join(builds, left))).toBe(false);
   });
 });
@@ -189,9 +202,13 @@ describe('while all of that ran', () => {
 
 /** Polls (bounded, 60 s) until `probe` gives a value. */
 async function until<T>(probe: () => T | undefined): Promise<T> {
+  return untilAsync(async () => probe());
+}
+
+async function untilAsync<T>(probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error('condition not met in 60 s');
     await new Promise((r) => setTimeout(r, 50));

@@ -17,7 +17,13 @@ import {
 } from '@sidecar/store';
 
 import { createBackend } from './backends/index.js';
-import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle, sweepBuildLeftovers } from './builder/index.js';
+import {
+  DockerImageBuilder,
+  NpmDependencyInstaller,
+  prepareBundle,
+  sweepBuildContainers,
+  sweepBuildLeftovers,
+} from './builder/index.js';
 import { BundleSweeper } from './bundle-gc.js';
 import { CancelRegistry } from './cancel-registry.js';
 import { buildProcessor } from './processors/build.processor.js';
@@ -88,7 +94,14 @@ async function main(): Promise<void> {
   const workRoot = join(config.SIDECAR_DATA_DIR, 'builds');
   await mkdir(workRoot, { recursive: true });
   const npmCacheRoot = join(config.SIDECAR_DATA_DIR, 'npm-cache');
-  // Before any build is taken: what a crashed worker's builds left on the disk.
+  // Before any build is taken: what a crashed worker's builds left behind. Its build containers first:
+  // an npm install it started runs on without it, writing into its build folder (a bind mount), and a
+  // folder being written to cannot be removed (ENOTEMPTY: the worker would crash at every start).
+  await sweepBuildContainers({
+    docker,
+    isOurDeploy: async (id) => (await stores.deploys.find(id)) !== null,
+    log: info,
+  });
   await sweepBuildLeftovers({
     workRoot,
     npmCacheRoot,

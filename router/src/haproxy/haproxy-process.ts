@@ -14,6 +14,8 @@ export interface HaproxyFiles {
   hostsMap: string;
   lua: string;
   adminSocket: string;
+  /** The master's CLI (`-S`): reloads are asked for there. */
+  masterSocket: string;
   pidFile: string;
   log: string;
 }
@@ -26,10 +28,11 @@ export function haproxyFiles(dir: string): HaproxyFiles {
     hostsMap: join(dir, 'hosts.map'),
     lua: join(dir, 'hop-by-hop.lua'),
     adminSocket: join(dir, 'admin.sock'),
+    masterSocket: join(dir, 'master.sock'),
     pidFile: join(dir, 'haproxy.pid'),
     log: join(dir, 'haproxy.log'),
   };
-  if (Buffer.byteLength(files.adminSocket) > 100)
+  if (Buffer.byteLength(files.masterSocket) > 100)
     throw new Error(`router: state directory path too long for a Unix socket: ${dir}`);
   return files;
 }
@@ -39,18 +42,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * HAProxy in master-worker mode, owned by the router. It is not tied to the router's life: a router
  * that crashed finds the running master by its pid file and adopts it (traffic keeps flowing while
- * the launcher restarts the router). A reload (SIGUSR2 to the master) starts a new worker with the
- * new configuration; the old one finishes its open connections (bounded by `hard-stop-after`).
+ * the launcher restarts the router). A reload (asked for on the master's CLI) starts a new worker with
+ * the new configuration; the old one finishes its open connections (bounded by `hard-stop-after`).
+ *
+ * Why not SIGUSR2: HAProxy ignores SIGUSR2 from early in its start-up until the master enters its
+ * event loop, after it forked the worker. A new worker can answer before its master got there, so a
+ * reload signalled right after a start or a reload was sometimes dropped, and the old configuration
+ * went on serving. A command on the master's CLI waits in the socket's queue until that loop serves it.
  */
 export class HaproxyProcess {
   readonly api: RuntimeApi;
+  private readonly master: RuntimeApi;
   private masterPid: number | undefined;
+  /** Whether the master has a CLI (one started by an older router, adopted, may have none). */
+  private masterCli = true;
 
   constructor(
     readonly files: HaproxyFiles,
     private readonly bin = 'haproxy',
   ) {
     this.api = new RuntimeApi(files.adminSocket);
+    this.master = new RuntimeApi(files.masterSocket);
   }
 
   /** The master's process id while this router knows one. */
@@ -78,18 +90,21 @@ export class HaproxyProcess {
   async start(): Promise<'adopted' | 'started'> {
     const running = this.runningMaster();
     if (running !== undefined) {
-      this.masterPid = running;
+      this.masterPid = running.pid;
+      this.masterCli = running.cli;
       await this.reload();
       return 'adopted';
     }
     const out = openSync(this.files.log, 'a');
     try {
-      const child = spawn(this.bin, ['-W', '-db', '-f', this.files.config, '-p', this.files.pidFile], {
+      const master = `${this.files.masterSocket},mode,600`;
+      const child = spawn(this.bin, ['-W', '-db', '-S', master, '-f', this.files.config, '-p', this.files.pidFile], {
         stdio: ['ignore', out, out],
         detached: true,
       });
       child.unref();
       this.masterPid = child.pid;
+      this.masterCli = true;
       const exited = new Promise<never>((_, reject) =>
         child.once('exit', (code) =>
           reject(new Error(`router: HAProxy exited with ${code} at start; see ${this.files.log}`)),
@@ -106,13 +121,30 @@ export class HaproxyProcess {
   /** Puts the configuration file in force and resolves once the new worker answers. */
   async reload(): Promise<void> {
     const before = await this.api.workerPid().catch(() => undefined);
-    process.kill(this.requireMaster(), 'SIGUSR2');
+    const master = this.requireMaster();
+    if (this.masterCli) await this.askMasterToReload();
+    else process.kill(master, 'SIGUSR2');
     await this.waitForWorker(before);
+  }
+
+  /** `reload` on the master's CLI; retried only while nothing accepts there yet (the master re-executing). */
+  private async askMasterToReload(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await this.master.command('reload');
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() > deadline) throw e;
+        await sleep(20);
+      }
+    }
   }
 
   /** Stops HAProxy at once (its connections end): the platform is stopping. */
   async stop(): Promise<void> {
-    const pid = this.masterPid ?? this.runningMaster();
+    const pid = this.masterPid ?? this.runningMaster()?.pid;
     if (pid === undefined) return;
     try {
       process.kill(pid, 'SIGTERM');
@@ -129,11 +161,11 @@ export class HaproxyProcess {
   }
 
   /** The master recorded in the pid file, if it is still an HAProxy running our configuration. */
-  private runningMaster(): number | undefined {
+  private runningMaster(): { pid: number; cli: boolean } | undefined {
     try {
       const pid = Number(readFileSync(this.files.pidFile, 'utf8').trim().split('\n')[0]);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes(this.files.config) ? pid : undefined;
+      return cmdline.includes(this.files.config) ? { pid, cli: cmdline.includes(this.files.masterSocket) } : undefined;
     } catch {
       return undefined;
     }
