@@ -13,6 +13,7 @@ export * from './labels.js';
 export * from './limits.js';
 export * from './log.js';
 export * from './names.js';
+export * from './pod-identity.js';
 export * from './pod-status.js';
 export * from './pod-template.js';
 export * from './pod-validation.js';

@@ -27,9 +27,28 @@ export interface PodEvent {
   reason: string;
   message: string;
 }
+/**
+ * Why a pod's containers are frozen (cgroup freezer): `warm`, the previous release kept for an
+ * instant rollback; `idle`, an app scaled to zero that wakes on its next request.
+ */
+export const SuspendReason = { warm: 'warm', idle: 'idle' } as const;
+export type SuspendReason = (typeof SuspendReason)[keyof typeof SuspendReason];
+
+/** A frozen pod: since when, why, what it keeps (resident memory), and until when a warm one is kept. */
+export interface PodSuspension {
+  reason: SuspendReason;
+  since: string;
+  /** Resident memory of its containers, measured once frozen (null until measured). */
+  memoryBytes: number | null;
+  /** A warm pod is stopped then, unless a rollback brings it back first. */
+  until?: string;
+}
+
 export interface PodView {
   name: string;
   release: number | null;
+  /** Set while the pod is frozen (Docker target: warm previous release, idle app). */
+  suspended?: PodSuspension;
   phase: PodPhase;
   ready: boolean;
   conditions: PodCondition[];

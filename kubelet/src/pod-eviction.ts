@@ -20,7 +20,30 @@ export async function evictPod(docker: Docker, pod: string, opts: { gracePeriodS
   const spec = storedSpec(pause?.Labels[POD_SPEC_LABEL]);
   const grace = opts.gracePeriodSeconds ?? spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
   const deadline = Date.now() + grace * 1000;
-  const running = containers.filter((c) => c.State === 'running' && c.Labels[Labels.role] !== ContainerRole.pause);
+  // A frozen container (`docker pause`: a warm or idle pod) cannot run its signal handler: thawed first.
+  const paused = containers.filter((c) => c.State === 'paused');
+  await Promise.all(
+    paused.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .unpause()
+        .catch(async (e: unknown) => {
+          // Gone, or no longer paused (the engine answers 500 for that): nothing to thaw.
+          if (isNotFound(e)) return;
+          const state = await docker
+            .getContainer(c.Id)
+            .inspect()
+            .then(
+              (i) => i.State,
+              () => undefined,
+            );
+          if (state?.Paused) throw e;
+        }),
+    ),
+  );
+  const running = containers.filter(
+    (c) => (c.State === 'running' || c.State === 'paused') && c.Labels[Labels.role] !== ContainerRole.pause,
+  );
   const stop = async (c: Docker.ContainerInfo) => {
     const seconds = Math.ceil(Math.max(deadline - Date.now(), MIN_GRACE_MS) / 1000);
     try {

@@ -25,6 +25,7 @@ import {
   podName,
 } from './container-options.js';
 import { containerLogText } from './docker-logs.js';
+import { waitForNoExec } from './exec-quiescence.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
@@ -86,6 +87,8 @@ export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage
 
 const MAX_EVENTS = 1000;
 const DEFAULT_GRACE_SECONDS = 30;
+/** How long a freeze waits for execs in a container to end (waitForNoExec) before it gives up. */
+const EXEC_QUIESCENCE_TIMEOUT_MS = 10_000;
 /** postStart hooks have no timeout in the kubelet; a timer needs some bound. */
 const HOOK_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -139,6 +142,17 @@ export class PodRunner {
   private notifyQueued = false;
   /** Adopted with `supervise: false`: sync() never starts or restarts anything, no probes run. */
   private passive = false;
+  /**
+   * Set while the pod's containers are frozen (cgroup freezer, `docker pause`): no probe runs and
+   * nothing is started or restarted (an exit is still recorded). Probes run under `probesOn`, which
+   * a freeze aborts and a thaw renews.
+   */
+  private frozenAtMs: number | null = null;
+  private probesOn = new AbortController();
+  /** Probe loops running now: a freeze waits for them to end (see ProbeLoopOptions.holdSignal). */
+  private readonly probeLoops = new Set<Promise<void>>();
+  /** Freezes and thaws run one after the other, in call order. */
+  private freezer: Promise<void> = Promise.resolve();
 
   private readonly probeWarmupMs: number;
   private readonly log: Log;
@@ -266,6 +280,8 @@ export class PodRunner {
     if (!this.closed) this.terminating = true;
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
+    // A frozen process cannot run its signal handler: the pod is thawed, then terminated as usual.
+    if (!this.closed) await this.thaw();
     const grace = opts.gracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
     try {
       if (!this.closed) await this.terminate(grace);
@@ -273,6 +289,72 @@ export class PodRunner {
       this.outcome ??= this.mains.every((m) => m.everRan && m.exitCode === 0) ? 'Succeeded' : 'Failed';
       this.changed();
     }
+  }
+
+  /** When the pod was frozen (ms since the epoch), or null while it runs. */
+  get frozenSince(): number | null {
+    return this.frozenAtMs;
+  }
+
+  /**
+   * Freezes every running container of the pod with the cgroup freezer (`docker pause`): its processes
+   * get no CPU and keep their memory; connections to its ports still complete in the kernel and wait
+   * in the listen queue until the thaw. Probes stop (a frozen process would fail them) and the
+   * readiness each container had is kept; nothing is restarted while frozen. Not a kubelet state:
+   * the Docker target uses it for warm pods and idle apps. No effect on a pod that is frozen already,
+   * terminating or no longer supervised.
+   */
+  freeze(): Promise<void> {
+    return this.serializeFreezer(async () => {
+      if (this.frozenAtMs !== null || this.terminating || this.closed) return;
+      if (this.starting) await this.starting;
+      this.frozenAtMs = Date.now();
+      // Probes stop, and an attempt under way ends first (an exec is never caught half-started).
+      this.probesOn.abort();
+      await Promise.allSettled([...this.probeLoops]);
+      const paused: ContainerRecord[] = [];
+      try {
+        await settleAll(
+          this.all
+            .filter((c) => c.id && c.phase === 'running')
+            .map(async (c) => {
+              if (await this.setPaused(c, true)) paused.push(c);
+            }),
+        );
+      } catch (e) {
+        // Half frozen helps nobody: what was paused runs again, and the pod stays as it was.
+        await Promise.allSettled(paused.map((c) => this.setPaused(c, false)));
+        this.unfrozen();
+        throw e;
+      }
+      this.emit('', 'Frozen', `Pod frozen (${paused.length} container(s) paused)`);
+    });
+  }
+
+  /** Thaws a frozen pod (`docker unpause`), then resumes its probes; no effect on a running pod. */
+  thaw(): Promise<void> {
+    return this.serializeFreezer(async () => {
+      if (this.frozenAtMs === null) return;
+      // Containers that exited while frozen (the engine restarted) are not paused: nothing to do for them.
+      await settleAll(this.all.filter((c) => c.id).map((c) => this.setPaused(c, false)));
+      this.unfrozen();
+      this.emit('', 'Thawed', 'Pod thawed');
+    });
+  }
+
+  /**
+   * Resident memory of the pod's containers, in bytes (the engine's figure, as `docker stats` shows it:
+   * usage less inactive page cache); containers that do not run count 0.
+   */
+  async memoryBytes(): Promise<number> {
+    const each = await Promise.all(
+      this.all
+        .filter((c) => c.id && c.phase === 'running')
+        .map(async (c) =>
+          residentBytes(await this.docker.getContainer(c.id).stats({ stream: false, 'one-shot': true })),
+        ),
+    );
+    return each.reduce((a, b) => a + b, 0);
   }
 
   /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
@@ -382,6 +464,8 @@ export class PodRunner {
       c.stopSignal = stopSignalOf(inspected);
       const ran = !state.StartedAt.startsWith('0001-');
       if (!ran) continue;
+      // Frozen by the process that ran the pod before (a warm or idle pod): it stays frozen.
+      if (state.Paused) this.frozenAtMs ??= Date.now();
       c.everRan = true;
       c.startedAt = state.StartedAt;
       if (state.Running) {
@@ -403,6 +487,12 @@ export class PodRunner {
       if (c.kind === 'init' ? c.succeeded : isStarted(c) || ranAfter(c.index)) this.cursor++;
       else break;
     }
+    // A frozen pod's containers passed their probes before the freeze; readiness is taken as it was
+    // (the probes resume at the thaw and report any change).
+    if (this.frozenAtMs !== null) {
+      this.probesOn.abort();
+      for (const c of this.all) if (c.phase === 'running') c.readinessPassed = true;
+    }
     // Passive and nothing runs: nothing will ever run again, so the phase is terminal, from the mains (as after a deletion).
     if (this.passive && this.all.every((c) => c.phase !== 'running')) {
       this.outcome = this.mains.every((m) => m.everRan && m.exitCode === 0) ? 'Succeeded' : 'Failed';
@@ -411,7 +501,8 @@ export class PodRunner {
       if (c.phase !== 'running') continue;
       c.run = new AbortController();
       this.background(this.watchExit(c, c.generation), c.spec.name);
-      if (!this.passive) this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
+      if (!this.passive && this.frozenAtMs === null)
+        this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
     }
     this.changed();
   }
@@ -432,7 +523,7 @@ export class PodRunner {
   }
 
   private sync(): void {
-    if (this.closed || this.passive) return;
+    if (this.closed || this.passive || this.frozenAtMs !== null) return;
     const plan = planPod({
       restartPolicy: this.restartPolicy,
       inits: this.inits.map((c) => observe(c, this.backoff.get(c.spec.name))),
@@ -630,6 +721,8 @@ export class PodRunner {
       target: this.target(c),
       startedAtMs,
       signal: AbortSignal.any([run.signal, this.lifetime.signal]),
+      holdSignal: this.probesOn.signal,
+      ...(kind === 'readiness' ? { initiallyReady: c.readinessPassed } : {}),
       ...(kind !== 'liveness' ? { warmupMs: this.probeWarmupMs } : {}),
       onFailedAttempt: (message) => {
         if (c.generation === gen) this.emit(c.spec.name, 'Unhealthy', `${label} probe failed: ${message}`);
@@ -638,6 +731,8 @@ export class PodRunner {
         if (c.generation === gen && !this.terminating) onResult(ok);
       },
     });
+    this.probeLoops.add(loop);
+    void loop.finally(() => this.probeLoops.delete(loop)).catch(() => undefined);
     this.background(loop, c.spec.name);
   }
 
@@ -694,6 +789,48 @@ export class PodRunner {
     const over = () => c.generation !== gen || c.phase !== 'running';
     await this.signal(c, c.stopSignal);
     if (!(await this.until(over, Math.max(graceMs, MIN_GRACE_MS))) && !this.closed) await this.signal(c, 'SIGKILL');
+  }
+
+  private serializeFreezer(work: () => Promise<void>): Promise<void> {
+    const next = this.freezer.then(work);
+    this.freezer = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Pauses or unpauses one container. True when it changed; false when there was nothing to do: it
+   * does not run (exited, gone) or is in that state already (the engine answers those with 409 or 500,
+   * so its state is looked at before an error counts).
+   */
+  private async setPaused(c: ContainerRecord, paused: boolean): Promise<boolean> {
+    const container = this.docker.getContainer(c.id);
+    try {
+      if (paused) await waitForNoExec(this.docker, c.id, EXEC_QUIESCENCE_TIMEOUT_MS);
+      await (paused ? container.pause() : container.unpause());
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      const state = await container.inspect().then(
+        (i) => i.State,
+        (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)),
+      );
+      if (!state?.Running || state.Paused === paused) return false;
+      throw e;
+    }
+  }
+
+  /** Back to running after a thaw (or a failed freeze): probes resume from the readiness each container had. */
+  private unfrozen(): void {
+    this.frozenAtMs = null;
+    this.probesOn = new AbortController();
+    if (!this.passive && !this.terminating && !this.closed) {
+      for (const c of this.all) {
+        if (c.phase !== 'running') continue;
+        this.runtimeProbesOf.delete(c);
+        this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
+      }
+    }
+    this.changed();
   }
 
   private async signal(c: ContainerRecord, signal: string): Promise<void> {
@@ -806,6 +943,13 @@ export class PodRunner {
       this.emit(container, 'FailedSync', errorMessage(e));
     });
   }
+}
+
+/** `docker stats`' memory figure: usage less inactive page cache (cgroup v1 and v2 field names). */
+function residentBytes(stats: Docker.ContainerStats): number {
+  const m = stats.memory_stats as { usage?: number; stats?: Record<string, number | undefined> } | undefined;
+  const inactive = m?.stats?.total_inactive_file ?? m?.stats?.inactive_file ?? 0;
+  return Math.max(0, (m?.usage ?? 0) - inactive);
 }
 
 /** The image's STOPSIGNAL (rule 15); @types/dockerode lacks the field. */

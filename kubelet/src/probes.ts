@@ -32,6 +32,18 @@ export interface ProbeLoopOptions {
    * takes traffic as soon as it can, instead of up to one period later).
    */
   warmupMs?: number;
+  /**
+   * Readiness only: the result already in force (a container thawed after a freeze keeps the
+   * readiness it had). Default false, the kubelet's initial state; a later failure is reported
+   * only when it differs from this.
+   */
+  initiallyReady?: boolean;
+  /**
+   * Ends the loop between attempts, letting an attempt under way run to its end (bounded by its
+   * timeout). The runner aborts it before freezing a pod: an exec caught half-started by the cgroup
+   * freezer blocks the engine's unpause of that container for good.
+   */
+  holdSignal?: AbortSignal;
 }
 
 /**
@@ -50,22 +62,25 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
   const p = { ...PROBE_DEFAULTS, ...o.probe };
   const periodMs = p.periodSeconds * 1000;
   const timeoutMs = p.timeoutSeconds * 1000;
-  let reported: boolean | undefined = o.kind === 'readiness' ? false : o.kind === 'liveness' ? true : undefined;
+  let reported: boolean | undefined =
+    o.kind === 'readiness' ? (o.initiallyReady ?? false) : o.kind === 'liveness' ? true : undefined;
   let last: boolean | undefined;
   let run = 0;
   let due = Math.max(Date.now(), o.startedAtMs + p.initialDelaySeconds * 1000);
   let succeededOnce = false;
   const warmupMs = o.kind !== 'liveness' && o.warmupMs !== undefined && o.warmupMs < periodMs ? o.warmupMs : undefined;
-  while (!o.signal.aborted) {
+  // Between attempts the loop ends on either signal; an attempt itself only on `signal`.
+  const between = o.holdSignal ? AbortSignal.any([o.signal, o.holdSignal]) : o.signal;
+  while (!between.aborted) {
     const wait = due - Date.now();
-    if (wait > 0 && !(await sleep(wait, o.signal))) return;
+    if (wait > 0 && !(await sleep(wait, between))) return;
     let result = await attempt(o, timeoutMs);
-    if (o.signal.aborted) return;
+    if (between.aborted) return;
     if (!result.ok) o.onFailedAttempt(result.message);
     let nextDue = Math.max(due + periodMs, Date.now());
     if (!result.ok && !succeededOnce && warmupMs !== undefined) {
-      const early = await earlySuccess(o, { until: nextDue, everyMs: warmupMs, timeoutMs });
-      if (o.signal.aborted) return;
+      const early = await earlySuccess(o, { until: nextDue, everyMs: warmupMs, timeoutMs, between });
+      if (between.aborted) return;
       if (early) {
         result = early;
         // The period grid restarts at the early success.
@@ -89,12 +104,12 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<void> {
 /** Uncounted attempts every `everyMs` until shortly before `until`; the first success, if any. */
 async function earlySuccess(
   o: ProbeLoopOptions,
-  w: { until: number; everyMs: number; timeoutMs: number },
+  w: { until: number; everyMs: number; timeoutMs: number; between: AbortSignal },
 ): Promise<ActionResult | undefined> {
   while (Date.now() + w.everyMs < w.until) {
-    if (!(await sleep(w.everyMs, o.signal))) return undefined;
+    if (!(await sleep(w.everyMs, w.between))) return undefined;
     const r = await attempt(o, Math.min(w.timeoutMs, Math.max(1, w.until - Date.now())));
-    if (o.signal.aborted) return undefined;
+    if (w.between.aborted) return undefined;
     if (r.ok) return r;
   }
   return undefined;

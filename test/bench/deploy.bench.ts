@@ -30,7 +30,9 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
 const fmt = (xs: number[]) =>
-  `median ${quantile(xs, 0.5).toFixed(0)} ms, p90 ${quantile(xs, 0.9).toFixed(0)} ms (n=${xs.length})`;
+  xs.length === 0
+    ? 'no samples'
+    : `median ${quantile(xs, 0.5).toFixed(0)} ms, p90 ${quantile(xs, 0.9).toFixed(0)} ms (n=${xs.length})`;
 
 async function uploadToServing(p: RunningPlatform, app: string, marker: string): Promise<number> {
   const bundle = await tgzOf({ 'index.js': `module.exports = (q, s) => s.end(${JSON.stringify(marker)});\n` });
@@ -97,7 +99,11 @@ async function main(): Promise<void> {
     // Rollback: request → first 200 from the old version (no build: the old logic image is reused),
     // each from a settled app (the previous rollout finished, its old pod gone), as a user rolls back.
     // (Until 2026-11-27 the bench rolled back right after the previous rollback served: not comparable.)
+    // A rollback to the release the last rollout replaced thaws its frozen pods (warm, SIDECAR_ROLLBACK_WINDOW_MS);
+    // any other starts new pods (cold). Alternating v1/v2, the first two are cold and the rest warm; each
+    // sample is classed by what happened (a pod thawed since the request), not by its index.
     const rollback: number[] = [];
+    const warmRollback: number[] = [];
     const steps: Record<string, number[]> = {};
     for (let i = 0; i < RUNS_ROLLBACK; i++) {
       // Alternate between v1 (serves "first-0") and v2 ("redeploy-0"): each rollback changes what is served.
@@ -118,10 +124,15 @@ async function main(): Promise<void> {
         if (performance.now() - t0 > 60_000) throw new Error('rollback not serving after 60 s');
         await new Promise((r2) => setTimeout(r2, 5));
       }
-      rollback.push(performance.now() - t0);
+      const ms = performance.now() - t0;
       await settled(p, 'bench-0', id);
-      for (const [step, ms] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, rollback.at(-1)!)))
-        (steps[step] ??= []).push(ms);
+      if (await thawedSince(p, 'bench-0', wall0)) {
+        warmRollback.push(ms);
+        continue;
+      }
+      rollback.push(ms);
+      for (const [step, stepMs] of Object.entries(await rolloutSteps(p, 'bench-0', wall0, ms)))
+        (steps[step] ??= []).push(stepMs);
     }
     const rows = [
       ['log shipper sidecar (BENCH_LOGS)', LOGS],
@@ -130,7 +141,13 @@ async function main(): Promise<void> {
       ['floor: bare docker run of a hello-world container', fmt(floor)],
       ['ratio first deploy / floor (medians)', (quantile(first, 0.5) / quantile(floor, 0.5)).toFixed(1)],
       ['ratio redeploy / floor (medians)', (quantile(redeploy, 0.5) / quantile(floor, 0.5)).toFixed(1)],
-      ...(RUNS_ROLLBACK > 0 ? [['rollback (request → first 200 from the old version)', fmt(rollback)]] : []),
+      ...(RUNS_ROLLBACK > 0
+        ? [
+            ['rollback, cold (request → first 200 from the old version, new pods)', fmt(rollback)],
+            ['rollback, warm (to the release just replaced: its frozen pods thawed)', fmt(warmRollback)],
+            ['raw samples, rollback cold / warm (ms)', `${raw(rollback)} / ${raw(warmRollback)}`],
+          ]
+        : []),
       ...(COMPARE
         ? [
             ['first deploy of a twin app without the log shipper', fmt(firstNoLogs)],
@@ -177,6 +194,14 @@ async function settled(p: RunningPlatform, app: string, id: string): Promise<voi
     if (d.status !== 'deploying' && d.status !== 'queued' && d.status !== 'building') return;
   }
   throw new Error(`deploy ${id} not final after 60 s`);
+}
+
+const raw = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ') || '-';
+
+/** Whether one of the app's pods was thawed (a warm pod taken back) since `wall0`. */
+async function thawedSince(p: RunningPlatform, app: string, wall0: number): Promise<boolean> {
+  const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodEvents[] };
+  return items.some((pod) => pod.events.some((e) => e.reason === 'Thawed' && Date.parse(e.time) >= wall0));
 }
 
 interface PodEvents {

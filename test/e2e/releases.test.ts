@@ -82,8 +82,12 @@ describe('zero-downtime changes', () => {
     const scale = async (replicas: number) => {
       expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ replicas }) })).status).toBe(200);
       expect((await waitForDeploy(p, APP, await newestDeployId())).deploy.status).toBe('succeeded');
-      const pods = (await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()).items as Array<{ ready: boolean }>;
-      expect(pods.map((x) => x.ready)).toEqual(Array(replicas).fill(true));
+      const pods = (await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()).items as Array<{
+        ready: boolean;
+        suspended?: unknown;
+      }>;
+      // Pods of the replaced release kept frozen for a rollback (docs/architecture.md) do not serve.
+      expect(pods.filter((x) => !x.suspended).map((x) => x.ready)).toEqual(Array(replicas).fill(true));
     };
     await underTraffic(/^code=1 env=a secret=true$/, async () => {
       await scale(3);

@@ -26,7 +26,7 @@ export function registerPods(program: Command, env: CommandEnv): void {
 
 function printPod(ui: Ui, pod: PodView): void {
   const ready = pod.ready ? ui.c.green('ready') : ui.c.yellow('not ready');
-  ui.out(`${ui.c.bold(pod.name)}  v${pod.release ?? '?'}  ${pod.phase}  ${ready}`);
+  ui.out(`${ui.c.bold(pod.name)}  v${pod.release ?? '?'}  ${pod.phase}  ${ready}${suspension(pod)}`);
   const row = (c: ContainerStatus, kind: string) => [
     `  ${c.name}`,
     kind,
@@ -44,6 +44,16 @@ function printPod(ui: Ui, pod: PodView): void {
     const at = `+${((Date.parse(e.time) - start) / 1000).toFixed(1)}s`.padStart(8);
     ui.out(`  ${ui.c.dim(at)}  ${(e.container || '(pod)').padEnd(10)} ${e.reason.padEnd(10)} ${e.message}`);
   }
+}
+
+/** `  frozen (warm, keeps 12.3 MiB, until 10:42:07)` for a frozen pod; empty otherwise. */
+function suspension(pod: PodView): string {
+  const s = pod.suspended;
+  if (!s) return '';
+  const memory =
+    s.memoryBytes === null ? 'memory not measured yet' : `keeps ${(s.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
+  const until = s.until ? `, until ${new Date(s.until).toLocaleTimeString()}` : '';
+  return `  frozen (${s.reason}, ${memory}${until})`;
 }
 
 function stateOf(c: ContainerStatus): string {

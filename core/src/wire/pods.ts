@@ -41,6 +41,21 @@ export const PodView = z
   .object({
     name: z.string(),
     release: z.number().int().nullable(),
+    suspended: z
+      .object({
+        reason: z.enum(['warm', 'idle']).meta({
+          description: 'warm: the previous release kept frozen for an instant rollback; idle: an app scaled to zero',
+        }),
+        since: Timestamp,
+        memoryBytes: z
+          .number()
+          .int()
+          .nullable()
+          .meta({ description: 'Resident memory its containers keep while frozen; null until measured' }),
+        until: Timestamp.optional().meta({ description: 'A warm pod is stopped then unless a rollback takes it back' }),
+      })
+      .optional()
+      .meta({ description: 'Set while the pod is frozen (cgroup freezer; Docker target)' }),
     phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']),
     ready: z.boolean(),
     conditions: z.array(

@@ -18,6 +18,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     backoffScale: config.SIDECAR_BACKOFF_SCALE,
     readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
     warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
+    rollbackWindowMs: config.SIDECAR_ROLLBACK_WINDOW_MS,
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
     log: deps.log,

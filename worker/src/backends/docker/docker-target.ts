@@ -9,6 +9,7 @@ import {
   enabledSidecars,
   isPlatformSidecar,
   JOB_OUTPUT_LIMIT_BYTES,
+  podFingerprint,
   podNameFor,
   renderJobPod,
   httpSettings,
@@ -26,6 +27,7 @@ import {
   type PodView,
   type RolloutInput,
   type RouteTable,
+  SuspendReason,
   type Target,
   type TemplateSettings,
   type TlsMaterial,
@@ -55,6 +57,20 @@ export interface DockerTargetOptions {
   warmSandboxes?: number;
   /** The worker's operational log (default: nowhere); deploy progress goes to each deploy's own log. */
   log?: Log;
+  /**
+   * How long the previous release's pods are kept frozen after a rollout, for an instant rollback
+   * (SIDECAR_ROLLBACK_WINDOW_MS); 0 or absent: they are stopped at once.
+   */
+  rollbackWindowMs?: number;
+}
+
+/** The previous release's pods of an app, frozen, until `until` (ms since the epoch). */
+interface WarmSet {
+  release: number | null;
+  fingerprint: string;
+  runners: PodRunner[];
+  until: number;
+  timer?: NodeJS.Timeout;
 }
 
 export interface PlatformSidecarsOptions {
@@ -91,6 +107,16 @@ export class DockerTarget implements Target {
   private readonly evictions = new Set<Promise<void>>();
 
   private readonly pool: NetnsPool | undefined;
+  /** Per app, the previous release's pods kept frozen for a rollback (at most one set per app). */
+  private readonly warm = new Map<string, WarmSet>();
+  /** Per app, the last rollout's installation of its warm set: installations happen in rollout order. */
+  private readonly warmInstalls = new Map<string, Promise<void>>();
+  /** Pods this process rendered: only their full spec (env values included) is known, so only they can be kept warm. */
+  private readonly rendered = new WeakMap<PodRunner, string>();
+  /** Pods leaving rotation on their way into a warm set (draining, then freezing). */
+  private readonly retiring = new Set<PodRunner>();
+  /** Resident memory of frozen pods, measured once after the freeze. */
+  private readonly frozenMemory = new WeakMap<PodRunner, number>();
 
   constructor(opts: DockerTargetOptions) {
     this.opts = opts;
@@ -122,81 +148,226 @@ export class DockerTarget implements Target {
    */
   async apply({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
     const pods = this.podsOf(app.name);
+    // The previous release's warm pods, taken out of the map for this rollout: a rollback to that
+    // release thaws them instead of starting pods; any other rollout stops them once it serves.
+    const warm = this.takeWarm(app.name);
+    const warmRunners = new Set(warm?.runners ?? []);
+    // The pods in rotation now serve the current release (a thawed pod keeps its older release's name).
+    const servingBefore = new Set(this.serving.get(app.name) ?? []);
     // Pods an earlier rollout is still stopping are not counted (as in Kubernetes): they left the routes.
-    const olds = [...pods.values()].filter((r) => !this.stopping.has(r));
+    const olds = [...pods.values()].filter(
+      (r) => !this.stopping.has(r) && !this.retiring.has(r) && !warmRunners.has(r),
+    );
     // Deploy-log lines only while this rollout runs; the runners outlive it.
     const sink: { log: LogSink | undefined } = { log };
     const news: PodRunner[] = [];
     const readyTimeoutMs = this.opts.readyTimeoutMs ?? 60_000;
     const sidecars = await this.platformSidecarInput(app);
+    const fingerprint = this.fingerprintOf(app, release, sidecars);
+    const reusable = warm?.fingerprint === fingerprint ? [...warm.runners] : [];
     // Old pods stop (drain, then go) while the next new pod starts; the rollout ends when all have gone.
     const stops: Promise<unknown>[] = [];
     // The router first drains the pods' open connections (WebSockets), up to the app's drain limit.
     const drainMs = (httpSettings(app.http).drainSeconds + 5) * 1000;
-    const stop = (runners: PodRunner[]) =>
+    const settle = (work: Promise<unknown>) =>
       stops.push(
-        this.opts.routes
-          .waitForDrain(
-            runners.map((r) => r.name),
-            drainMs,
-          )
-          .then(() => this.deletePods(app.name, runners))
-          .then(
-            () => undefined,
-            (e: unknown) => e ?? new Error('stopping a pod failed'),
-          ),
+        work.then(
+          () => undefined,
+          (e: unknown) => e ?? new Error('stopping a pod failed'),
+        ),
       );
+    const drained = (runners: PodRunner[]) =>
+      this.opts.routes.waitForDrain(
+        runners.map((r) => r.name),
+        drainMs,
+      );
+    const stop = (runners: PodRunner[]) => settle(drained(runners).then(() => this.deletePods(app.name, runners)));
+    // The serving release's pods become the next warm set (frozen once drained), unless nothing is to
+    // run any more (scaled to zero replicas: the user stopped the app) or the window is off.
+    const windowMs = this.opts.rollbackWindowMs ?? 0;
+    const next: WarmSet | undefined =
+      windowMs > 0 && app.replicas > 0 && app.currentRelease !== null
+        ? { release: app.currentRelease, fingerprint: '', runners: [], until: 0 }
+        : undefined;
+    const retire = (runner: PodRunner) => {
+      const print = this.rendered.get(runner);
+      const serving = servingBefore.has(runner.name);
+      if (!next || print === undefined || !serving || (next.fingerprint !== '' && next.fingerprint !== print))
+        return stop([runner]);
+      next.fingerprint = print;
+      this.retiring.add(runner);
+      log(`keeping previous pod ${runner.name} frozen for a rollback (${Math.round(windowMs / 1000)} s)`);
+      settle(
+        drained([runner])
+          .then(() => this.freezeWarm(runner))
+          .then(
+            () => void next.runners.push(runner),
+            (e: unknown) => {
+              log(`previous pod ${runner.name} could not be frozen (${errorText(e)}); stopping it`);
+              return this.deletePods(app.name, [runner]);
+            },
+          )
+          .finally(() => this.retiring.delete(runner)),
+      );
+    };
     let failed = false;
     try {
       for (let i = 0; i < app.replicas; i++) {
-        const runner = this.newAppPod(app, release, sink, sidecars);
-        pods.set(runner.name, runner);
-        try {
-          signal.throwIfAborted();
-          await runner.start();
-          await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
-        } catch (error) {
-          sink.log = undefined;
-          const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
-          const serving =
-            news.length === 0
-              ? `v${app.currentRelease ?? '-'} keeps serving`
-              : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
-          log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
-          await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
-          if (signal.aborted)
-            throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
-          throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, {
-            cause: error,
-          });
+        const thawed = await this.thawWarm(app.name, reusable, log);
+        const runner = thawed ?? this.newAppPod(app, release, sink, sidecars, fingerprint);
+        if (!thawed) {
+          pods.set(runner.name, runner);
+          try {
+            signal.throwIfAborted();
+            await runner.start();
+            await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
+          } catch (error) {
+            sink.log = undefined;
+            const reason = signal.aborted ? 'cancelled' : await notReadyReason([runner], error, readyTimeoutMs);
+            const serving =
+              news.length === 0
+                ? `v${app.currentRelease ?? '-'} keeps serving`
+                : `${news.length} pod(s) of v${release.version} already serve beside v${app.currentRelease ?? '-'}`;
+            log(`rollout of v${release.version} failed: ${reason}; removing its new pod, ${serving}`);
+            await this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS);
+            if (signal.aborted)
+              throw new DomainError(ErrorCode.cancelled, `rollout of v${release.version} cancelled`, { cause: error });
+            throw new DomainError(ErrorCode.notReady, `v${release.version} did not become ready: ${reason}`, {
+              cause: error,
+            });
+          }
         }
         news.push(runner);
         const leaving = olds.shift();
         await this.serve(app.name, [...news, ...olds]);
         log(`routes: ${app.name} → ${[...news, ...olds].map((r) => r.name).join(', ')}`);
-        if (leaving) {
-          log(`stopping previous pod ${leaving.name}`);
-          stop([leaving]);
-        }
+        if (leaving) retire(leaving);
       }
       // Scaling down (or to zero): the pods beyond the new count leave the routes, then stop.
       if (olds.length > 0 || app.replicas === 0) {
         await this.serve(app.name, news);
-        if (olds.length > 0) {
-          log(`stopping previous pods: ${olds.map((r) => r.name).join(', ')}`);
-          stop(olds);
-        }
+        if (olds.length > 0) log(`previous pods leave rotation: ${olds.map((r) => r.name).join(', ')}`);
+        for (const r of olds.splice(0)) retire(r);
       }
+      // The warm pods of an older release not taken back: that release is two rollouts back now.
+      const unused = [...warmRunners].filter((r) => !news.includes(r));
+      if (unused.length > 0) {
+        log(`stopping warm pods of v${warm?.release ?? '-'}: ${unused.map((r) => r.name).join(', ')}`);
+        stop(unused);
+      }
+      warmRunners.clear();
       sink.log = undefined;
       await onServing?.();
     } catch (e) {
       failed = true;
       throw e;
     } finally {
+      // A failed rollout leaves the warm pods it did not take back as they were.
+      const left = [...warmRunners].filter((r) => !news.includes(r));
+      if (warm && left.length > 0) this.putWarm(app.name, { ...warm, runners: left });
       // Every stop runs to its end, whatever happened; a failed stop fails a rollout that did not fail otherwise.
       const failure = (await Promise.all(stops)).find((e) => e !== undefined);
+      if (next && next.runners.length > 0) await this.installWarm(app.name, next, windowMs);
       if (failure !== undefined && !failed) throw failure; // eslint-disable-line no-unsafe-finally
     }
+  }
+
+  // ---- the previous release, kept warm ------------------------------------------------------------
+
+  /** What a pod of this release would be, without its release name (podFingerprint). */
+  private fingerprintOf(
+    app: RolloutInput['app'],
+    release: RolloutInput['release'],
+    sidecars: PlatformSidecarInput | undefined,
+  ): string {
+    const { pod, secrets } = this.render(app, release, 'fingerprint', sidecars);
+    return podFingerprint(pod, { secrets, ignoreIssuedTls: app.sidecars.tls.cert === undefined });
+  }
+
+  /** Removes the app's warm set from the map (its timer with it) and hands it over. */
+  private takeWarm(app: string): WarmSet | undefined {
+    const set = this.warm.get(app);
+    if (!set) return undefined;
+    clearTimeout(set.timer);
+    this.warm.delete(app);
+    return set;
+  }
+
+  /** Puts a warm set back (a rollout that failed, or a new one), stopping it when its window ends. */
+  private putWarm(app: string, set: WarmSet): void {
+    clearTimeout(set.timer);
+    const expire = () => {
+      if (this.warm.get(app) !== set) return;
+      this.warm.delete(app);
+      this.background(
+        this.deletePods(app, set.runners),
+        `stopping the warm pods of ${app} (v${set.release ?? '-'}), whose window ended`,
+      );
+    };
+    set.timer = setTimeout(expire, Math.max(0, set.until - Date.now()));
+    set.timer.unref();
+    this.warm.set(app, set);
+  }
+
+  /** Installs a rollout's warm set after the previous rollout's (in rollout order); an older set is stopped. */
+  private installWarm(app: string, set: WarmSet, windowMs: number): Promise<void> {
+    const previous = this.warmInstalls.get(app) ?? Promise.resolve();
+    const mine = previous.then(async () => {
+      const older = this.takeWarm(app);
+      if (!this.apps.has(app) || this.serving.get(app) === undefined) {
+        // The app was removed meanwhile: nothing to keep.
+        await this.deletePods(app, [...set.runners, ...(older?.runners ?? [])]);
+        return;
+      }
+      this.putWarm(app, { ...set, until: Date.now() + windowMs });
+      if (older) await this.deletePods(app, older.runners);
+    });
+    const settled = mine.catch((e: unknown) => this.log.error({ app, err: e }, 'handling the warm pods failed'));
+    this.warmInstalls.set(app, settled);
+    return settled;
+  }
+
+  /** Freezes a drained pod of the previous release and measures what it keeps (in the background). */
+  private async freezeWarm(runner: PodRunner): Promise<void> {
+    await runner.freeze();
+    void runner.memoryBytes().then(
+      (bytes) => this.frozenMemory.set(runner, bytes),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Takes the next warm pod back into service: thawed, and routable at once (it was Ready when frozen).
+   * One that cannot be (a container died meanwhile, the thaw failed) is stopped and the next one tried;
+   * undefined when none is left, and the rollout starts a new pod instead.
+   */
+  private async thawWarm(app: string, reusable: PodRunner[], log: LogSink): Promise<PodRunner | undefined> {
+    for (let runner = reusable.shift(); runner; runner = reusable.shift()) {
+      try {
+        await runner.thaw();
+        this.frozenMemory.delete(runner);
+        if (upstreamOf(runner)) {
+          log(`pod ${runner.name}: thawed (kept warm since the last rollout)`);
+          return runner;
+        }
+        log(`warm pod ${runner.name} is not ready after its thaw; stopping it and starting a new pod`);
+      } catch (e) {
+        log(`warm pod ${runner.name} could not be thawed (${errorText(e)}); starting a new pod`);
+      }
+      this.background(this.deletePods(app, [runner], FAILED_ROLLOUT_GRACE_SECONDS), `stopping warm pod ${runner.name}`);
+    }
+    return undefined;
+  }
+
+  /** Work nobody awaits: close() waits for it, and a failure is logged. */
+  private background(work: Promise<unknown>, what: string): void {
+    const done: Promise<void> = work
+      .then(
+        () => undefined,
+        (e: unknown) => this.log.error({ err: e }, `${what} failed`),
+      )
+      .finally(() => this.evictions.delete(done));
+    this.evictions.add(done);
   }
 
   /** Puts exactly these pods in the app's rotation; the router gets those of them that are Ready. */
@@ -259,36 +430,67 @@ export class DockerTarget implements Target {
     };
   }
 
-  private newAppPod(
+  /** The pod of a release, with its render input (the kubelet writes the TLS material from it as files). */
+  private render(
     app: RolloutInput['app'],
     release: RolloutInput['release'],
-    sink: { log: LogSink | undefined },
+    suffix: string,
     sidecars: PlatformSidecarInput | undefined,
-  ): PodRunner {
+  ): { pod: Pod; secrets: PodSecrets } {
     const input = {
       app,
       release,
-      podName: podNameFor(app.name, release.version, randomSuffix()),
+      podName: podNameFor(app.name, release.version, suffix),
       ...(this.opts.settings ? { settings: this.opts.settings } : {}),
       ...(sidecars ? { platformSidecars: sidecars } : {}),
     };
     const pod = renderPod(input);
     if (this.opts.platformId !== undefined)
       pod.metadata.labels = { ...pod.metadata.labels, [PLATFORM_LABEL]: this.opts.platformId };
+    return { pod, secrets: renderPodSecrets(input) };
+  }
+
+  private newAppPod(
+    app: RolloutInput['app'],
+    release: RolloutInput['release'],
+    sink: { log: LogSink | undefined },
+    sidecars: PlatformSidecarInput | undefined,
+    fingerprint: string,
+  ): PodRunner {
+    const { pod, secrets } = this.render(app, release, randomSuffix(), sidecars);
     validatePod(pod);
     // The TLS material reaches the kubelet as a Secret's data, which it writes as files (never env).
-    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink), renderPodSecrets(input));
+    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink), secrets);
+    this.rendered.set(runner, fingerprint);
     this.followReadiness(app.name, runner);
     return runner;
   }
 
+  /** The app's pods; frozen ones say so (`suspended`: why, since when, the memory they keep, until when). */
   async status(app: string): Promise<PodView[]> {
-    return [...(this.apps.get(app)?.values() ?? [])].map((r) => r.status());
+    const warm = this.warm.get(app);
+    return [...(this.apps.get(app)?.values() ?? [])].map((r) => {
+      const view = r.status();
+      const since = r.frozenSince;
+      if (since === null) return view;
+      const isWarm = warm?.runners.includes(r) === true;
+      return {
+        ...view,
+        suspended: {
+          reason: isWarm || this.retiring.has(r) ? SuspendReason.warm : SuspendReason.idle,
+          since: new Date(since).toISOString(),
+          memoryBytes: this.frozenMemory.get(r) ?? null,
+          ...(isWarm ? { until: new Date(warm.until).toISOString() } : {}),
+        },
+      };
+    });
   }
 
   async remove(app: string): Promise<void> {
     // Out of rotation first, so no readiness flip re-adds a route while the pods stop.
     this.serving.delete(app);
+    // Warm pods are among the app's pods (deleted below, thawed first by the runner).
+    this.takeWarm(app);
     await this.routeSync.get(app);
     await this.opts.routes.remove(app);
     const known = this.podsOf(app);
@@ -418,7 +620,16 @@ export class DockerTarget implements Target {
     const releases = new Set(
       pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]),
     );
-    const serving = pods.filter((r) => routedPods.has(r.name) || releases.has(r.pod.metadata.labels?.[Labels.release]));
+    // A frozen pod out of rotation was kept warm by the worker before this one. Its full spec (env values)
+    // is not stored anywhere, so no rollout can tell whether it may take it back: it is stopped.
+    const warm = pods.filter((r) => r.frozenSince !== null && !routedPods.has(r.name));
+    if (warm.length > 0) {
+      this.log.info({ app, pods: warm.map((r) => r.name) }, 'stopping warm pods kept by an earlier worker');
+      this.background(this.deletePods(app, warm), `stopping warm pods of ${app}`);
+    }
+    const serving = pods.filter(
+      (r) => !warm.includes(r) && (routedPods.has(r.name) || releases.has(r.pod.metadata.labels?.[Labels.release])),
+    );
     this.serving.set(app, new Set(serving.map((r) => r.name)));
     this.routed.set(app, JSON.stringify(routed));
   }
@@ -441,6 +652,8 @@ export class DockerTarget implements Target {
 
   /** Stops supervising every pod; pods keep running and are adopted by the next worker. Safe twice. */
   close(): Promise<void> {
+    // Warm pods stay frozen; the next worker stops them at adoption (it cannot tell what they were made from).
+    for (const set of this.warm.values()) clearTimeout(set.timer);
     const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
     this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close(), ...this.evictions]).then(
       () => undefined,
