@@ -36,7 +36,7 @@ import {
   type Log,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
+import { type DrainLogs, evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
 
 export interface DockerTargetOptions {
   docker: Docker;
@@ -55,6 +55,8 @@ export interface DockerTargetOptions {
   warmSandboxes?: number;
   /** The worker's operational log (default: nowhere); deploy progress goes to each deploy's own log. */
   log?: Log;
+  /** Reads a deleted pod's output to the end before its containers are removed (the log collector's drainPod). */
+  drainLogs?: DrainLogs;
 }
 
 export interface PlatformSidecarsOptions {
@@ -425,7 +427,7 @@ export class DockerTarget implements Target {
 
   private evict(pod: string, why: Error, log: (line: string) => void): void {
     log(`pod ${pod} cannot be adopted (${why.message}); deleting it`);
-    const eviction = evictPod(this.opts.docker, pod)
+    const eviction = evictPod(this.opts.docker, pod, this.opts.drainLogs ? { drainLogs: this.opts.drainLogs } : {})
       .then(
         () => log(`pod ${pod}, which could not be adopted, is deleted`),
         (e: unknown) => log(`deleting pod ${pod} failed: ${errorText(e)}`),
@@ -458,6 +460,7 @@ export class DockerTarget implements Target {
     return {
       ...(this.opts.backoffScale !== undefined ? { backoffScale: this.opts.backoffScale } : {}),
       ...(this.opts.log ? { log: this.opts.log } : {}),
+      ...(this.opts.drainLogs ? { drainLogs: this.opts.drainLogs } : {}),
     };
   }
 
