@@ -17,7 +17,13 @@ import {
 } from '@sidecar/store';
 
 import { createBackend } from './backends/index.js';
-import { DockerImageBuilder, NpmDependencyInstaller, prepareBundle, sweepBuildLeftovers } from './builder/index.js';
+import {
+  DockerImageBuilder,
+  NpmDependencyInstaller,
+  prepareBundle,
+  sweepBuildContainers,
+  sweepBuildLeftovers,
+} from './builder/index.js';
 import { BundleSweeper } from './bundle-gc.js';
 import { CancelRegistry } from './cancel-registry.js';
 import { buildProcessor } from './processors/build.processor.js';
@@ -93,6 +99,11 @@ async function main(): Promise<void> {
     workRoot,
     npmCacheRoot,
     appExists: async (a) => (await stores.apps.find(a)) !== null,
+    log: info,
+  });
+  await sweepBuildContainers({
+    docker,
+    isOurDeploy: async (id) => (await stores.deploys.find(id)) !== null,
     log: info,
   });
   const limits = {

@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sweepBuildLeftovers } from './build-leftovers.js';
+import { Labels } from '@sidecar/core';
+import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '@sidecar/kubelet/test-support';
+import { sweepBuildContainers, sweepBuildLeftovers } from './build-leftovers.js';
 import { treeSize } from './tree-size.js';
 
 let root: string;
@@ -40,6 +42,41 @@ describe('sweepBuildLeftovers', () => {
     const opts = { workRoot: join(root, 'b'), npmCacheRoot: join(root, 'c'), appExists: async () => true };
     expect(await sweepBuildLeftovers({ ...opts, log: (l) => lines.push(l) })).toEqual({ removed: [] });
     expect(lines).toEqual([]);
+  });
+});
+
+describe('sweepBuildContainers', () => {
+  it("removes the build containers of this platform's deploys (a killed worker's), never another platform's", async () => {
+    const d = docker();
+    await ensureTestImages(d);
+    const ours = uniqueName('d-ours');
+    const theirs = uniqueName('d-theirs');
+    const create = (kind: string, deploy: string) =>
+      d.createContainer({
+        Image: TEST_IMAGES.base,
+        Cmd: ['true'],
+        Labels: { [Labels.managed]: 'true', [Labels.kind]: kind, [Labels.deploy]: deploy },
+      });
+    const made = [
+      await create('npm-install', ours),
+      await create('image-build', ours),
+      await create('image-build', theirs),
+    ];
+    try {
+      const lines: string[] = [];
+      const { removed } = await sweepBuildContainers({
+        docker: d,
+        isOurDeploy: async (id) => id === ours,
+        log: (l) => lines.push(l),
+      });
+      expect(removed).toHaveLength(2);
+      const left = await d.listContainers({ all: true, filters: { label: [Labels.deploy] } });
+      const leftIds = new Set(left.map((c) => c.Id));
+      expect(made.map((c) => leftIds.has(c.id))).toEqual([false, false, true]);
+      expect(lines).toEqual(['removed 2 build container(s) left by a stopped worker']);
+    } finally {
+      await Promise.all(made.map((c) => c.remove({ force: true }).catch(() => undefined)));
+    }
   });
 });
 
