@@ -153,6 +153,7 @@ describe('Redis', () => {
     const deploysBefore = (await (await p.api$(`/api/v1/apps/${by.app}/deploys`)).json()) as { items: unknown[] };
     const before = supervised(p).find((c) => c.name === 'redis')!;
     const readyWatch = new ApiWatch(p, '/readyz', { auth: false });
+    const apiWatch = new ApiWatch(p, '/api/v1/apps');
     // The last write is acknowledged right before the kill: the AOF must have it.
     await createApp(p, 'last-write');
     const redis = redisServerPid(p);
@@ -189,7 +190,8 @@ describe('Redis', () => {
         timeoutMs: 60_000,
       },
     );
-    await readyWatch.stop();
+    await Promise.all([readyWatch.stop(), apiWatch.stop()]);
+    const apiDuring = answers(apiWatch.between(killedAt, readyAt));
     const report = by.report();
     const killed = report.phases.find((x) => x.name === 'redis killed')!;
     expect(killed.app.failures, report.appFailures.join('\n')).toBe(0);
@@ -199,13 +201,22 @@ describe('Redis', () => {
 
     recordFault({
       fault: 'Redis killed (SIGKILL)',
-      usersSee: 'apps: nothing; API: 503 store_unavailable until Redis is back (the launcher restarts it)',
+      usersSee: `apps: nothing; API: ${apiDuring.storeUnavailable} answers 503 store_unavailable (worst ${apiDuring.maxMs} ms) until the launcher had restarted Redis`,
       appRequests: loopFigures(report.phases, 'app', { from: 'redis killed', recovered: 'redis back' }),
-      apiRequests: loopFigures(report.phases, 'api', { from: 'redis killed', recovered: 'redis back' }),
+      // The store-backed loop (GET /apps) until /readyz was 200 again; after that, no request failed.
+      apiRequests: {
+        sent: apiDuring.count,
+        failed: apiDuring.count - apiWatch.between(killedAt, readyAt).filter((s) => s.status === 200).length,
+        failedAfterRecovery: apiWatch.between(readyAt).filter((s) => s.status !== 200).length,
+      },
       dataLost: 'none: apps, releases, tokens, deploy history and the last acknowledged write were all there',
       recoverMs: readyAt - killedAt,
       recoveredFrom: 'fault start',
-      details: { redisRestarts: restarted.restarts },
+      details: {
+        redisRestarts: restarted.restarts,
+        api: apiDuring,
+        healthz: loopFigures(report.phases, 'api', { from: 'redis killed' }),
+      },
     });
   });
 });
