@@ -14,8 +14,8 @@ out="docs/benchmarks/chaos-$(date -u +%Y-%m-%d-%H-%M).txt"
   echo "machine: $(nproc) cores, uptime at start:$(uptime)"
 } | tee "$out"
 status=0
-timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-900}" npx vitest run -c vitest.chaos.config.ts --reporter=verbose "$@" 2>&1 |
-  sed -e 's/\x1b\[[0-9;]*m//g' | tee -a "$out" || status=$?
+timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-1800}" npx vitest run -c vitest.chaos.config.ts --reporter=verbose "$@" 2>&1 |
+  sed -u -e 's/\x1b\[[0-9;]*m//g' | tee -a "$out" || status=$?
 echo "uptime at end:$(uptime)" | tee -a "$out"
 echo "raw output: $out" >&2
 exit "$status"
