@@ -1,15 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { RunningPlatform } from '../../support/platform.js';
-
-/** The direct children of a process (every thread's `children` list in /proc). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
-  }
-  return out;
-}
 
 /** Whether a process exists (a zombie counts as gone). */
 export function isAlive(pid: number): boolean {
@@ -22,15 +12,15 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * The embedded redis-server: the launcher supervises a small watchdog (pid in supervisor.json),
- * whose only child is redis-server.
+ * The embedded redis-server: the launcher runs it through `setpriv --pdeathsig`, which execs it, so
+ * the pid in supervisor.json is redis-server's own.
  */
 export function redisServerPid(p: RunningPlatform): number {
-  const watchdog = p.pids().redis;
-  if (watchdog === undefined) throw new Error('no redis in supervisor.json');
-  const [server] = childPids(watchdog);
-  if (server === undefined) throw new Error(`the redis watchdog ${watchdog} has no child`);
-  return server;
+  const pid = p.pids().redis;
+  if (pid === undefined) throw new Error('no redis in supervisor.json');
+  const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  if (comm !== 'redis-server') throw new Error(`the supervised redis ${pid} is ${comm}, not redis-server`);
+  return pid;
 }
 
 /** One platform process as the launcher sees it (supervisor.json). */
