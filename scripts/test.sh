@@ -14,3 +14,9 @@ npm run build -w @sidecar/web
 node runtime-image/dist/images/build-images.js >/dev/null
 # A hang fails the run instead of blocking CI: per test (vitest.config.ts) and for the whole run here.
 timeout --kill-after=60 "${SIDECAR_TEST_TIMEOUT_SECONDS:-3600}" npx vitest run "$@"
+# Then the chaos suite (test/chaos; faults through real processes, one file at a time, on its own so
+# its faults land on no other file's test): only for the whole suite, not for `npm test -- some/file`.
+# SIDECAR_CHAOS=0 skips it. Each fault's figures go to stdout and, as JSON lines, to SIDECAR_CHAOS_REPORT.
+if [ "$#" -eq 0 ] && [ "${SIDECAR_CHAOS:-1}" != 0 ]; then
+  timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-900}" npx vitest run -c vitest.chaos.config.ts
+fi

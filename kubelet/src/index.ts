@@ -20,5 +20,5 @@ export {
 } from './container-options.js';
 export { NetnsPool, type NetnsPoolOptions } from './netns-pool.js';
 export { evictPod } from './pod-eviction.js';
-export { PodRunner, type AdoptOptions, type PodRunnerOptions } from './pod-runner.js';
+export { PodRunner, type AdoptOptions, type DrainLogs, type PodRunnerOptions } from './pod-runner.js';
 export { isNotFound, listPodContainers, removePodObjects } from './pod-sandbox.js';

@@ -2,6 +2,7 @@ import { Labels } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { ContainerRole, POD_SPEC_LABEL } from './container-options.js';
 import { MIN_GRACE_MS } from './pod-planner.js';
+import type { DrainLogs } from './pod-runner.js';
 import { isNotFound, isNotModified, listPodContainers, removePodObjects } from './pod-sandbox.js';
 
 const DEFAULT_GRACE_SECONDS = 30;
@@ -12,9 +13,14 @@ const DEFAULT_GRACE_SECONDS = 30;
  * running container other than sidecars gets its stop signal at once, then the sidecars one at a time
  * in reverse spec order (rule 16; all together if the stored spec cannot be read), each with what is
  * left of one grace budget (rule 13; the stored spec's, else `gracePeriodSeconds`, else 30 s) and
- * SIGKILL after it (`docker stop`, never sooner than 2 s). Then everything the pod owns is removed.
+ * SIGKILL after it (`docker stop`, never sooner than 2 s). Then (after `drainLogs`, if given) everything
+ * the pod owns is removed.
  */
-export async function evictPod(docker: Docker, pod: string, opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
+export async function evictPod(
+  docker: Docker,
+  pod: string,
+  opts: { gracePeriodSeconds?: number; drainLogs?: DrainLogs } = {},
+): Promise<void> {
   const containers = await listPodContainers(docker, pod);
   const pause = containers.find((c) => c.Labels[Labels.role] === ContainerRole.pause);
   const spec = storedSpec(pause?.Labels[POD_SPEC_LABEL]);
@@ -59,6 +65,8 @@ export async function evictPod(docker: Docker, pod: string, opts: { gracePeriodS
   const sidecars = running.filter(isSidecar).sort((a, b) => position(b) - position(a));
   if (sidecars.every((c) => position(c) >= 0)) for (const c of sidecars) await stop(c);
   else await Promise.all(sidecars.map(stop));
+  // As PodRunner.delete does: what the stopped containers wrote is read to the end before they go.
+  await opts.drainLogs?.(pod).catch(() => undefined);
   await removePodObjects(docker, pod);
 }
 

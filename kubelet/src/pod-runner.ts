@@ -70,7 +70,16 @@ export interface PodRunnerOptions {
    * server); written into the volumes before any container starts. Never stored in a label.
    */
   secrets?: PodSecrets;
+  /** Called by delete() once the pod's containers have stopped, before they are removed; see DrainLogs. */
+  drainLogs?: DrainLogs;
 }
+
+/**
+ * Reads what the pod's containers wrote to the end (e.g. a log collector storing it) before the
+ * containers, and with them their output, are removed. It must end within its own bound; if it
+ * fails, the pod is removed anyway and a `FailedDrainLogs` event says why.
+ */
+export type DrainLogs = (pod: string) => Promise<void>;
 
 /** See ProbeLoopOptions.warmupMs. */
 export const DEFAULT_PROBE_WARMUP_MS = 100;
@@ -157,6 +166,7 @@ export class PodRunner {
   private readonly probeWarmupMs: number;
   private readonly log: Log;
   private readonly secrets: PodSecrets;
+  private readonly drainLogs: DrainLogs | undefined;
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -168,6 +178,7 @@ export class PodRunner {
     this.log = opts.log ?? silentLog;
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.secrets = opts.secrets ?? {};
+    this.drainLogs = opts.drainLogs;
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
     this.inits = (opts.pod.spec.initContainers ?? []).map((c, i) => newRecord(c, isSidecar(c) ? 'sidecar' : 'init', i));
@@ -881,6 +892,9 @@ export class PodRunner {
     } finally {
       // Removal is forced, so it runs even if a graceful step failed (that error still propagates).
       await this.close();
+      // The containers' output goes with them: it is read to the end first (what the app printed while stopping).
+      if (this.drainLogs)
+        await this.drainLogs(this.name).catch((e: unknown) => this.emit('', 'FailedDrainLogs', errorMessage(e)));
       await removePodObjects(this.docker, this.name);
       this.sandboxReady = false;
       this.changed();

@@ -27,15 +27,48 @@ export interface BystanderReport {
   appFailures: string[];
   apiRequests: number;
   apiFailures: string[];
+  /** The same requests split by the phases marked with `phase()` (the first is `start`). */
+  phases: PhaseReport[];
+}
+
+/** What one loop saw during one phase; times are epoch milliseconds. */
+export interface LoopPhase {
+  requests: number;
+  failures: number;
+  firstFailureAt: number | null;
+  lastFailureAt: number | null;
+  /** The first success after the phase's last failure (after its start if none failed): when it was fine again. */
+  fineAgainAt: number | null;
+}
+
+export interface PhaseReport {
+  name: string;
+  startedAt: number;
+  endedAt: number;
+  app: LoopPhase;
+  api: LoopPhase;
 }
 
 export interface Bystander {
   readonly app: string;
+  /** Starts a phase (e.g. `fault`, `after`): requests that begin from now on are counted under `name`. */
+  phase(name: string): void;
+  /** What the loops saw so far, without stopping them. */
+  report(): BystanderReport;
   /** Stops both loops (waiting for requests in flight) and returns what they saw. */
   stop(): Promise<BystanderReport>;
 }
 
-const BODY = 'bystander still here';
+/** One request of a loop: when it began, whether it succeeded, and why not. */
+interface Sample {
+  at: number;
+  ok: boolean;
+  why?: string;
+}
+
+/** What the bystander app answers; a redeploy of it (a chaos test's) must answer the same. */
+export const BYSTANDER_BODY = 'bystander still here';
+const BODY = BYSTANDER_BODY;
 const MAX_REQUESTS = 50_000;
 
 /** Deploys the bystander app and starts watching it and the API. */
@@ -54,47 +87,88 @@ export async function startBystander(p: RunningPlatform, opts: BystanderOptions 
   const pause = new PausableWait();
   const running = () => !stopped && Date.now() < deadline;
 
-  const appFailures: string[] = [];
-  let appRequests = 0;
+  const appSamples: Sample[] = [];
   const appLoop = (async () => {
-    while (running() && appRequests < MAX_REQUESTS) {
-      appRequests++;
+    while (running() && appSamples.length < MAX_REQUESTS) {
+      const at = Date.now();
       try {
         const r = await p.get(app);
-        if (r.status !== 200 || r.body !== BODY)
-          appFailures.push(`${new Date().toISOString()} ${r.status} ${r.body.slice(0, 200)}`);
+        const ok = r.status === 200 && r.body === BODY;
+        appSamples.push(ok ? { at, ok } : { at, ok, why: `${r.status} ${r.body.slice(0, 200)}` });
       } catch (e) {
-        appFailures.push(`${new Date().toISOString()} ${(e as Error).message}`);
+        appSamples.push({ at, ok: false, why: (e as Error).message });
       }
       await pause.for(opts.appIntervalMs ?? 50);
     }
   })();
 
-  const apiFailures: string[] = [];
-  let apiRequests = 0;
+  const apiSamples: Sample[] = [];
   const apiTimeout = opts.apiTimeoutMs ?? 10_000;
   const apiLoop = (async () => {
-    while (running() && apiRequests < MAX_REQUESTS) {
-      apiRequests++;
+    while (running() && apiSamples.length < MAX_REQUESTS) {
+      const at = Date.now();
       try {
         const r = await fetch(`${p.api}/healthz`, { signal: AbortSignal.timeout(apiTimeout) });
-        if (r.status !== 200) apiFailures.push(`${new Date().toISOString()} /healthz ${r.status}`);
+        apiSamples.push(r.status === 200 ? { at, ok: true } : { at, ok: false, why: `/healthz ${r.status}` });
         await r.body?.cancel();
       } catch (e) {
-        apiFailures.push(`${new Date().toISOString()} /healthz ${(e as Error).message}`);
+        apiSamples.push({ at, ok: false, why: `/healthz ${(e as Error).message}` });
       }
       await pause.for(opts.apiIntervalMs ?? 200);
     }
   })();
 
+  const marks: Array<{ name: string; at: number }> = [{ name: 'start', at: Date.now() }];
+  const report = (): BystanderReport => {
+    const failures = (samples: Sample[]) =>
+      samples.filter((x) => !x.ok).map((x) => `${new Date(x.at).toISOString()} ${x.why ?? ''}`);
+    const now = Date.now();
+    const phases = marks.map((m, i) => {
+      const endedAt = marks[i + 1]?.at ?? now;
+      const within = (samples: Sample[]) => samples.filter((x) => x.at >= m.at && x.at < endedAt);
+      return {
+        name: m.name,
+        startedAt: m.at,
+        endedAt,
+        app: loopPhase(within(appSamples)),
+        api: loopPhase(within(apiSamples)),
+      };
+    });
+    return {
+      app,
+      appRequests: appSamples.length,
+      appFailures: failures(appSamples),
+      apiRequests: apiSamples.length,
+      apiFailures: failures(apiSamples),
+      phases,
+    };
+  };
+
   return {
     app,
+    phase(name) {
+      marks.push({ name, at: Date.now() });
+    },
+    report,
     async stop() {
       stopped = true;
       pause.cancel();
       await Promise.all([appLoop, apiLoop]);
-      return { app, appRequests, appFailures, apiRequests, apiFailures };
+      return report();
     },
+  };
+}
+
+function loopPhase(samples: Sample[]): LoopPhase {
+  const failed = samples.filter((x) => !x.ok);
+  const lastFailureAt = failed.at(-1)?.at ?? null;
+  const fineAgain = samples.find((x) => x.ok && (lastFailureAt === null || x.at > lastFailureAt));
+  return {
+    requests: samples.length,
+    failures: failed.length,
+    firstFailureAt: failed[0]?.at ?? null,
+    lastFailureAt,
+    fineAgainAt: fineAgain?.at ?? null,
   };
 }
 

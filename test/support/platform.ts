@@ -53,8 +53,11 @@ export interface RunningPlatform {
   ): Promise<{ status: number; body: string }>;
   api$(path: string, init?: RequestInit): Promise<Response>;
   pids(): Record<string, number>;
-  /** Stops the platform as Ctrl-C does; `keepData` keeps the data dir for a restart. */
-  stop(opts?: { keepData?: boolean }): Promise<void>;
+  /**
+   * Stops the platform (SIGTERM, or `signal`: SIGINT is Ctrl-C); `keepData` keeps the data dir for a
+   * restart. Resolves with the launcher's exit code.
+   */
+  stop(opts?: { keepData?: boolean; signal?: NodeJS.Signals }): Promise<number | null>;
 }
 
 /**
@@ -138,12 +141,13 @@ export async function startPlatform(
       return Object.fromEntries(file.children.filter((c) => c.pid !== null).map((c) => [c.name, c.pid!]));
     },
     async stop(stopOpts = {}) {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        child.kill(stopOpts.signal ?? 'SIGTERM');
         await exited;
       }
       if (!keepDataDir && !stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      return child.exitCode;
     },
   };
 }

@@ -57,6 +57,20 @@ export class LogBatch {
     return this.flushing;
   }
 
+  /**
+   * Stops the timer and writes what is left, trying again (every `retryMs`) until it is stored or
+   * `deadline` (epoch ms) has passed. True when everything was stored.
+   */
+  async drain(deadline: number, retryMs = 200): Promise<boolean> {
+    clearInterval(this.timer);
+    for (;;) {
+      await this.flush();
+      if (this.lines.length === 0) return true;
+      if (Date.now() + retryMs > deadline) return false;
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  }
+
   /** Stops the timer and writes what is left (once; lines that still fail are logged and lost). */
   async close(): Promise<void> {
     clearInterval(this.timer);

@@ -113,7 +113,8 @@ export class Child {
     clearTimeout(this.restartTimer);
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) {
-      this.update({ status: ChildStatus.stopped, pid: null });
+      // A child given up on stays `failed`: that is what /readyz and supervisor.json must keep saying.
+      if (this.state.status !== ChildStatus.failed) this.update({ status: ChildStatus.stopped, pid: null });
       return;
     }
     p.kill('SIGTERM');

@@ -10,6 +10,8 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
   const { config, docker, images, stores } = deps;
   const sidecarImages = { logs: images.logShipper, tls: images.tlsTerminator, procinfo: images.procinfo };
   const template = { ...DEFAULT_TEMPLATE_SETTINGS, appLogVolumeSize: config.SIDECAR_APP_LOG_VOLUME_SIZE };
+  const scope = { docker, stores, platformId: config.SIDECAR_PLATFORM_ID, log: deps.log };
+  const logs = new LogCollector(scope);
   const target = new DockerTarget({
     docker,
     routes: stores.routes,
@@ -22,10 +24,10 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
     log: deps.log,
+    // A pod's output is stored to its last line before its containers are removed.
+    drainLogs: (pod) => logs.drainPod(pod),
   });
   const runtimeImageDigest = (await docker.getImage(images.runtimeNode).inspect()).Id;
-  const scope = { docker, stores, platformId: config.SIDECAR_PLATFORM_ID, log: deps.log };
-  const logs = new LogCollector(scope);
   const processes = new ProcessInsight(scope);
   return {
     settings: { target: 'docker', runtimeImage: images.runtimeNode, runtimeImageDigest, sidecarImages, template },

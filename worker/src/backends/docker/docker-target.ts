@@ -38,7 +38,7 @@ import {
   type Log,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
+import { type DrainLogs, evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
 
 export interface DockerTargetOptions {
   docker: Docker;
@@ -62,6 +62,8 @@ export interface DockerTargetOptions {
    * (SIDECAR_ROLLBACK_WINDOW_MS); 0 or absent: they are stopped at once.
    */
   rollbackWindowMs?: number;
+  /** Reads a deleted pod's output to the end before its containers are removed (the log collector's drainPod). */
+  drainLogs?: DrainLogs;
 }
 
 /** The previous release's pods of an app, frozen, until `until` (ms since the epoch). */
@@ -636,7 +638,7 @@ export class DockerTarget implements Target {
 
   private evict(pod: string, why: Error, log: (line: string) => void): void {
     log(`pod ${pod} cannot be adopted (${why.message}); deleting it`);
-    const eviction = evictPod(this.opts.docker, pod)
+    const eviction = evictPod(this.opts.docker, pod, this.opts.drainLogs ? { drainLogs: this.opts.drainLogs } : {})
       .then(
         () => log(`pod ${pod}, which could not be adopted, is deleted`),
         (e: unknown) => log(`deleting pod ${pod} failed: ${errorText(e)}`),
@@ -671,6 +673,7 @@ export class DockerTarget implements Target {
     return {
       ...(this.opts.backoffScale !== undefined ? { backoffScale: this.opts.backoffScale } : {}),
       ...(this.opts.log ? { log: this.opts.log } : {}),
+      ...(this.opts.drainLogs ? { drainLogs: this.opts.drainLogs } : {}),
     };
   }
 

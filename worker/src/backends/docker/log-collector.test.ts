@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_LINE_BYTES, normalizeTime, readLines, shippedEntry } from './log-collector.js';
+import { MAX_LINE_BYTES, normalizeTime, readLines, shippedEntry } from './log-lines.js';
 
 const collect = async (chunks: string[]) => {
   const s = new PassThrough();

@@ -1,77 +1,31 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { Labels, LOG_SHIPPER, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
+import { Labels, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
-import { APP_LOG_MAX_LINE_BYTES, type AppLogLine, type Stores } from '@sidecar/store';
+import type { Stores } from '@sidecar/store';
 import { LogBatch } from '../../log-batch.js';
 import { Periodic } from '../../periodic.js';
+import { normalizeTime, readLines, shippedEntry } from './log-lines.js';
 
-/** A line longer than this is cut (an app writing without newlines must not grow the worker's memory). */
-/** Lines are cut here (a little under the store's per-line cap, so the cut mark fits). */
-export const MAX_LINE_BYTES = APP_LOG_MAX_LINE_BYTES - 8;
+/** How long a pod's removal waits for its output to be stored (drainPod) before it goes anyway. */
+export const DRAIN_TIMEOUT_MS = 20_000;
 
-/**
- * Splits a stream into lines of at most MAX_LINE_BYTES: a longer line is cut there, marked with
- * `…`, and its rest skipped up to the next newline.
- */
-export function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let skipping = false;
-    stream.setEncoding?.('utf8');
-    stream.on('data', (chunk: string | Buffer) => {
-      let text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-      while (text.length > 0) {
-        const nl = text.indexOf('\n');
-        const part = nl < 0 ? text : text.slice(0, nl);
-        text = nl < 0 ? '' : text.slice(nl + 1);
-        if (!skipping) buf += part;
-        if (!skipping && buf.length > MAX_LINE_BYTES) {
-          onLine(`${buf.slice(0, MAX_LINE_BYTES)}…`);
-          buf = '';
-          skipping = true;
-        }
-        if (nl >= 0) {
-          if (!skipping) onLine(buf.replace(/\r$/, ''));
-          buf = '';
-          skipping = false;
-        }
-      }
-    });
-    stream.on('end', () => {
-      if (buf && !skipping) onLine(buf);
-      resolve();
-    });
-    stream.on('error', reject);
-  });
+export interface LogCollectorOptions {
+  docker: Docker;
+  stores: Stores;
+  platformId: string;
+  /** How often running containers are looked for (default 500 ms). */
+  intervalMs?: number;
+  /** The bound of drainPod (default DRAIN_TIMEOUT_MS). */
+  drainTimeoutMs?: number;
+  /** The worker's operational log (default: nowhere). */
+  log?: Log;
 }
 
-/** Docker's RFC 3339 times drop trailing zeros of the fraction; fixed nine digits make them compare as strings. */
-export function normalizeTime(t: string): string {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(t);
-  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : t;
-}
-
-type Entry = Omit<AppLogLine, 'id'>;
-type EntryMeta = Pick<Entry, 'pod' | 'container' | 'release'>;
-
-/**
- * A line on the `logs` sidecar's stdout is a line the app wrote to a file under
- * /var/log/app, as `{"file","line","ts"}`: stored as the writer's (`runtime`) with
- * stream `file`, the file's name, and the time the shipper read it. Anything else
- * (it never prints other lines on stdout) is kept as the shipper's own output.
- */
-export function shippedEntry(meta: EntryMeta, time: string, text: string): Entry {
-  try {
-    const v = JSON.parse(text) as { file?: unknown; line?: unknown; ts?: unknown };
-    if (typeof v.file === 'string' && typeof v.line === 'string') {
-      const ts = typeof v.ts === 'string' && !Number.isNaN(Date.parse(v.ts)) ? normalizeTime(v.ts) : time;
-      return { ...meta, container: LOG_SHIPPER.writer, time: ts, stream: 'file', file: v.file, line: v.line };
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  return { ...meta, time, stream: 'stdout', line: text };
+/** One read of a container's output: how to stop it, and its end (true: read to the end and all stored). */
+interface Reader {
+  control: AbortController;
+  done: Promise<boolean>;
 }
 
 /**
@@ -81,16 +35,20 @@ export function shippedEntry(meta: EntryMeta, time: string, text: string): Entry
  * container (the last timestamp stored) means a restarted container or worker
  * continues where it left off, without repeating lines. The `logs` sidecar's
  * stdout carries the lines of the app's files (see shippedEntry).
+ *
+ * Nothing is lost to a removal: the Docker target calls `drainPod` after a pod's containers have
+ * stopped and before it removes them, and that reads each one to its end (docs/reliability.md).
  */
 export class LogCollector {
-  private readonly followed = new Map<string, AbortController>();
+  private readonly readers = new Map<string, Reader>();
+  /** Containers a drain owns: the periodic scan never starts a second reader on them. */
+  private readonly draining = new Set<string>();
   private readonly ticks: Periodic;
+  private closed = false;
 
   private readonly log: Log;
 
-  constructor(
-    private readonly opts: { docker: Docker; stores: Stores; platformId: string; intervalMs?: number; log?: Log },
-  ) {
+  constructor(private readonly opts: LogCollectorOptions) {
     this.log = opts.log ?? silentLog;
     this.ticks = new Periodic('log collector', () => this.scan(), opts.intervalMs ?? 500, this.log);
   }
@@ -99,34 +57,94 @@ export class LogCollector {
     this.ticks.start();
   }
 
-  private async scan(): Promise<void> {
-    const running = await this.opts.docker.listContainers({
-      filters: {
-        label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${this.opts.platformId}`, Labels.app, Labels.container],
-        status: ['running'],
-      },
-    });
-    for (const c of running) {
-      if (this.followed.has(c.Id)) continue;
-      const control = new AbortController();
-      this.followed.set(c.Id, control);
-      void this.follow(c, control.signal)
-        .catch((e: unknown) => {
-          if (!control.signal.aborted)
-            this.log.error({ container: c.Names[0], err: e }, 'log collector: following a container failed');
-        })
-        .finally(() => this.followed.delete(c.Id));
+  /**
+   * Reads the output of a pod's (stopped) containers to the end and stores it: a read in progress
+   * ends when the container's output does; then one more read from the stored cursor takes what no
+   * read has stored (a container that ran and stopped between two scans, a read cut off, a store
+   * write that failed). Bounded by `drainTimeoutMs` for the whole pod; past it, a line in the app's
+   * log says which container's output may be incomplete. Never throws.
+   */
+  async drainPod(pod: string): Promise<void> {
+    if (this.closed) return;
+    const deadline = Date.now() + (this.opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS);
+    const containers = await this.opts.docker
+      .listContainers({ all: true, filters: { label: [...this.ownLabels(), `${Labels.pod}=${pod}`] } })
+      .catch((e: unknown) => {
+        this.log.error({ pod, err: e }, 'log collector: listing the containers of a pod to drain failed');
+        return [];
+      });
+    await Promise.all(containers.map((c) => this.drainContainer(c, deadline)));
+  }
+
+  private async drainContainer(c: Docker.ContainerInfo, deadline: number): Promise<void> {
+    this.draining.add(c.Id);
+    const left = () => Math.max(0, deadline - Date.now());
+    try {
+      // A reader in progress ends with the output; whatever it did not store, the catch-up read takes.
+      const current = this.readers.get(c.Id);
+      if (current && (await within(current.done, left())) === undefined) return await this.gaveUp(c);
+      const catchUp = this.read(c, { stopBy: deadline });
+      if ((await within(catchUp.done, left() + 50)) !== true) {
+        catchUp.control.abort();
+        return await this.gaveUp(c);
+      }
+    } finally {
+      this.draining.delete(c.Id);
     }
   }
 
-  private async follow(c: Docker.ContainerInfo, signal: AbortSignal): Promise<void> {
+  /** The line that replaces what a drain could not read in time, in the app's log where it would have been. */
+  private async gaveUp(c: Docker.ContainerInfo): Promise<void> {
+    const waited = Math.round((this.opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS) / 100) / 10;
+    const meta = entryMeta(c);
+    const line = `sidecar: container ${meta.container} of pod ${meta.pod} was removed before its output was read to the end (waited ${waited} s); its last lines may be missing`;
+    this.log.warn({ app: c.Labels[Labels.app], pod: meta.pod, container: meta.container }, `log collector: ${line}`);
+    await this.opts.stores.appLogs
+      .append(c.Labels[Labels.app]!, [
+        { ...meta, time: normalizeTime(new Date().toISOString()), stream: 'stderr', line },
+      ])
+      .catch((e: unknown) =>
+        this.log.error({ app: c.Labels[Labels.app], err: e }, 'log collector: storing the drain notice failed'),
+      );
+  }
+
+  private async scan(): Promise<void> {
+    const running = await this.opts.docker.listContainers({
+      filters: { label: this.ownLabels(), status: ['running'] },
+    });
+    // No await in this loop: a drain that begins meanwhile sees every reader registered here.
+    for (const c of running) {
+      if (this.readers.has(c.Id) || this.draining.has(c.Id)) continue;
+      this.read(c, {});
+    }
+  }
+
+  /** Starts a reader of one container's output from its stored cursor; it ends with the output (or on abort). */
+  private read(c: Docker.ContainerInfo, opts: { stopBy?: number }): Reader {
+    const control = new AbortController();
+    const done = this.follow(c, control.signal, opts.stopBy)
+      .then(() => !control.signal.aborted)
+      .catch((e: unknown) => {
+        if (!control.signal.aborted)
+          this.log.error({ container: c.Names[0], err: e }, 'log collector: following a container failed');
+        return false;
+      })
+      .finally(() => {
+        if (this.readers.get(c.Id)?.control === control) this.readers.delete(c.Id);
+      });
+    this.readers.set(c.Id, { control, done });
+    return { control, done };
+  }
+
+  /**
+   * Streams the container's output into the app's log. With `stopBy` (a drain), the lines read are
+   * stored with retries until then; otherwise one last write is tried when the output ends, and lines
+   * it could not store are read again from the cursor by the next reader.
+   */
+  private async follow(c: Docker.ContainerInfo, signal: AbortSignal, stopBy?: number): Promise<void> {
     const { stores } = this.opts;
     const app = c.Labels[Labels.app]!;
-    const meta = {
-      pod: c.Labels[Labels.pod] ?? '',
-      container: c.Labels[Labels.container] ?? '',
-      release: c.Labels[Labels.release] ?? '',
-    };
+    const meta = entryMeta(c);
     // One cursor per output stream: stdout and stderr are read concurrently and interleave arbitrarily.
     const fields = { stdout: `${c.Id}:stdout`, stderr: `${c.Id}:stderr` } as const;
     const [lastOut, lastErr] = await stores.appLogs.cursor(app, [fields.stdout, fields.stderr]);
@@ -134,6 +152,7 @@ export class LogCollector {
     const caughtUp = { stdout: !resumeFrom.stdout, stderr: !resumeFrom.stderr };
     const earliest = [resumeFrom.stdout, resumeFrom.stderr].sort()[0] ?? '';
     const since = resumeFrom.stdout && resumeFrom.stderr ? Math.floor(Date.parse(earliest) / 1000) : 0;
+    // Following a stopped container returns its whole output and ends: the same call serves drains.
     const raw = (await this.opts.docker.getContainer(c.Id).logs({
       follow: true,
       stdout: true,
@@ -171,15 +190,43 @@ export class LogCollector {
         [fields[name]]: time,
       });
     };
+    let stored = true;
     try {
       await Promise.all([readLines(out, (t) => onLine('stdout', t)), readLines(err, (t) => onLine('stderr', t))]);
     } finally {
-      await batch.close();
+      if (stopBy === undefined || signal.aborted) await batch.close();
+      else stored = await batch.drain(stopBy);
     }
+    if (!stored) throw new Error(`could not store the last lines of ${c.Names[0]}`);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.ticks.close();
-    for (const c of this.followed.values()) c.abort();
+    for (const r of this.readers.values()) r.control.abort();
+  }
+
+  /** The containers this collector reads: app containers of this platform's pods. */
+  private ownLabels(): string[] {
+    return [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${this.opts.platformId}`, Labels.app, Labels.container];
+  }
+}
+
+function entryMeta(c: Docker.ContainerInfo) {
+  return {
+    pod: c.Labels[Labels.pod] ?? '',
+    container: c.Labels[Labels.container] ?? '',
+    release: c.Labels[Labels.release] ?? '',
+  };
+}
+
+/** What `work` resolved to, or undefined when it did not within `ms`. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

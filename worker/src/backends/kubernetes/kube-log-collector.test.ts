@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { connectRedis, createStores, SecretBox } from '@sidecar/store';
 import { KubeLogCollector, utcTime } from './kube-log-collector.js';
-import { MAX_LINE_BYTES } from '../docker/log-collector.js';
+import { MAX_LINE_BYTES } from '../docker/log-lines.js';
 import { FakePodLogs, podObject } from './fake-pod-logs.js';
 import { FakeApiServer } from './test-support.js';
 

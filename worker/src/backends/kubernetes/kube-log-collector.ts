@@ -3,7 +3,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import { KubeLabels, Labels, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
 import type { Stores } from '@sidecar/store';
 import { LogBatch } from '../../log-batch.js';
-import { normalizeTime, readLines, shippedEntry } from '../docker/log-collector.js';
+import { normalizeTime, readLines, shippedEntry } from '../docker/log-lines.js';
 import { Periodic } from '../../periodic.js';
 import { kubeMessageOf } from './kube-errors.js';
 import { followPodLog } from './pod-log-stream.js';
