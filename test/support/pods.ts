@@ -6,9 +6,15 @@ export interface PodStatus {
   containerStatuses: Array<{ name: string; restartCount: number }>;
 }
 
-/** The app's one pod, as `GET /pods` reports it; fails when there is not exactly one. */
+/**
+ * The app's one serving pod, as `GET /pods` reports it (pods kept frozen for a rollback, `suspended`, left
+ * out); fails when there is not exactly one.
+ */
 export async function podOf(p: RunningPlatform, app: string): Promise<PodStatus> {
-  const { items } = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodStatus[] };
+  const all = (await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as {
+    items: (PodStatus & { suspended?: unknown })[];
+  };
+  const items = all.items.filter((pod) => !pod.suspended);
   if (items.length !== 1) throw new Error(`expected one pod of ${app}, got ${items.length}`);
   return items[0]!;
 }

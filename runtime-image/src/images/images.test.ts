@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Dockerode from 'dockerode';
-import { Labels } from '@sidecar/core';
+import { Labels, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packContext } from './build-context.js';
 import { readBuildOutput } from './build-output.js';
@@ -21,13 +21,21 @@ beforeAll(async () => {
   images = await ensurePlatformImages({ docker, log: (l) => log.push(l) });
 }, 300_000);
 
+/** Each platform sidecar runs as a user of its own (docs/security.md, intra-pod); the rest as the app's. */
+const idOf = (u: { uid: number; gid: number }) => `${u.uid}:${u.gid}`;
+const userOf: Record<string, string> = {
+  logShipper: idOf(PLATFORM_SIDECAR_USERS.logs),
+  tlsTerminator: idOf(PLATFORM_SIDECAR_USERS.tls),
+  procinfo: idOf(PLATFORM_SIDECAR_USERS.procinfo),
+};
+
 describe('platform images', () => {
   it('builds every one, content-tagged and labelled as managed', async () => {
     for (const [key, ref] of Object.entries(images)) {
       expect(ref, key).toMatch(/^sidecar\/[a-z-]+:[0-9a-f]{12}$/);
       const info = await docker.getImage(ref).inspect();
       expect(info.Config.Labels?.[Labels.managed], ref).toBe('true');
-      expect(info.Config.User, ref).toBe('1000:1000');
+      expect(info.Config.User, ref).toBe(userOf[key] ?? '1000:1000');
     }
     expect((await docker.getImage(images.runtimeNode).inspect()).Config.Entrypoint).toEqual([
       'node',
@@ -223,11 +231,11 @@ describe('the log-shipper image, hardened as in a pod', () => {
   it('lets the runtime write a fresh volume, ships a last partial line on SIGTERM and exits 0, resumes from its offsets when restarted', async () => {
     await docker.createVolume({ Name: names.logs });
     await docker.createVolume({ Name: names.state });
-    // The shipper mounts both fresh volumes first, as the first container of a pod does: they take its directories' owner (1000).
+    // The shipper mounts both fresh volumes first, as the first container of a pod does: they take its directories' owners (app logs: 1000; its state: its own uid).
     const shipper = await docker.createContainer({
       name: names.shipper,
       Image: images.logShipper,
-      User: '1000:1000',
+      User: userOf.logShipper, // as the pod template runs it: its own uid, the app's group
       HostConfig: {
         ...hardening,
         Mounts: [

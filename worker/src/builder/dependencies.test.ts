@@ -33,13 +33,19 @@ afterEach(async () => {
 
 async function install(
   dependencies: Record<string, string>,
-  opts: { signal?: AbortSignal; app?: string; using?: NpmDependencyInstaller } = {},
+  opts: { signal?: AbortSignal; app?: string; using?: NpmDependencyInstaller; labels?: Record<string, string> } = {},
 ) {
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'app', dependencies }));
   const lines: string[] = [];
   const started = performance.now();
   const signal = opts.signal ?? new AbortController().signal;
-  await (opts.using ?? installer).install({ dir, app: opts.app ?? 'demo', signal, log: (l) => lines.push(l) });
+  await (opts.using ?? installer).install({
+    dir,
+    app: opts.app ?? 'demo',
+    signal,
+    log: (l) => lines.push(l),
+    ...(opts.labels ? { labels: opts.labels } : {}),
+  });
   return { lines, ms: Math.round(performance.now() - started) };
 }
 
@@ -77,9 +83,15 @@ describe('NpmDependencyInstaller', () => {
 
   it('is cancelled by the abort signal, and removes its container', async () => {
     const ac = new AbortController();
-    // Abort the moment the npm container starts (Docker's event stream: no guessing with sleeps).
+    // Abort the moment this test's npm container starts (Docker's event stream: no guessing with sleeps;
+    // its own deploy label, so another file's build running at the same time is never the one aborted).
+    const deploy = `d_cancel${randomBytes(4).toString('hex')}`;
     const events = await docker.getEvents({
-      filters: { type: ['container'], event: ['start'], label: [`${Labels.kind}=npm-install`] },
+      filters: {
+        type: ['container'],
+        event: ['start'],
+        label: [`${Labels.kind}=npm-install`, `${Labels.deploy}=${deploy}`],
+      },
     });
     let started: string | undefined;
     events.on('data', (chunk: Buffer) => {
@@ -87,9 +99,10 @@ describe('NpmDependencyInstaller', () => {
       ac.abort();
     });
     try {
-      const err = (await install({ express: '^4.21.0' }, { signal: ac.signal }).catch(
-        (e: unknown) => e,
-      )) as DomainError;
+      const err = (await install(
+        { express: '^4.21.0' },
+        { signal: ac.signal, labels: { [Labels.deploy]: deploy } },
+      ).catch((e: unknown) => e)) as DomainError;
       expect(err).toBeInstanceOf(DomainError);
       expect(err.code).toBe('cancelled');
     } finally {

@@ -41,13 +41,24 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
+/** What the insight logged at error level: the fields it gave, with its message. */
+let logged: Record<string, unknown>[] = [];
+const log = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: (fields: object, msg: string) => void logged.push({ ...fields, msg }),
+};
+const errorsOf = (pod: string) => logged.filter((l) => l.pod === pod).map((l) => String(l.error));
+
 function insight(over: { snapshotTimeoutMs?: number } = {}): KubeProcessInsight {
+  logged = [];
   const i = new KubeProcessInsight({
     kubeConfig: api.kubeConfig(),
     namespace: NS,
     stores,
     platformId: PLATFORM,
     intervalMs: 50,
+    log,
     ...over,
   });
   insights.push(i);
@@ -163,7 +174,6 @@ describe('KubeProcessInsight (against a fake API server)', () => {
   });
 
   it('logs a failed exec once while it keeps failing, goes on with the other pods, and succeeds on a later scan', async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const app = `a${randomUUID().slice(0, 8)}`;
     const [bad, good] = [`${app}-bad`, `${app}-good`];
     scriptSnapshot(bad, putPod(app, bad));
@@ -172,19 +182,17 @@ describe('KubeProcessInsight (against a fake API server)', () => {
     insight();
     await expect.poll(() => items(app, good), WAIT).toEqual(NODE_SERVER);
     await expect.poll(() => items(app, bad), WAIT).toEqual(NODE_SERVER);
-    const lines = errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(bad));
-    expect(lines).toEqual([`worker: kubernetes process insight: ${bad}: Unexpected server response: 500`]);
+    expect(errorsOf(bad)).toEqual(['Unexpected server response: 500']);
   });
 
   it("logs a snapshot command that exits non-zero with the API server's status message", async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const app = `a${randomUUID().slice(0, 8)}`;
     const pod = `${app}-1`;
     putPod(app, pod);
     exec.script(NS, pod, 'procinfo', () => ({ stderr: 'cat: /proc/1/stat: Permission denied\n', exitCode: 1 }));
     insight();
     await expect.poll(() => exec.callsTo(NS, pod).length, WAIT).toBeGreaterThanOrEqual(2);
-    const lines = errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(pod));
+    const lines = errorsOf(pod);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('command terminated with non-zero exit code');
     expect(lines[0]).toContain('Permission denied');
@@ -192,17 +200,14 @@ describe('KubeProcessInsight (against a fake API server)', () => {
   });
 
   it('drops a snapshot larger than the cap, as on Docker, and says so', async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const app = `a${randomUUID().slice(0, 8)}`;
     const pod = `${app}-1`;
     putPod(app, pod);
     exec.script(NS, pod, 'procinfo', () => ({ stdout: 'x'.repeat(MAX_SNAPSHOT_BYTES + 1) }));
     insight();
     await expect
-      .poll(() => errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(pod)), WAIT)
-      .toEqual([
-        `worker: kubernetes process insight: ${pod}: procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`,
-      ]);
+      .poll(() => errorsOf(pod), WAIT)
+      .toEqual([`procinfo snapshot larger than ${MAX_SNAPSHOT_BYTES} bytes; skipped`]);
     expect(await stores.processes.get(app, pod)).toBeUndefined();
   });
 
