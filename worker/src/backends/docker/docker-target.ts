@@ -194,8 +194,10 @@ export class DockerTarget implements Target {
     const retire = (runner: PodRunner) => {
       const print = this.rendered.get(runner);
       const serving = servingBefore.has(runner.name);
-      if (!next || print === undefined || !serving || (next.fingerprint !== '' && next.fingerprint !== print))
+      if (!next || print === undefined || !serving || (next.fingerprint !== '' && next.fingerprint !== print)) {
+        log(`stopping previous pod ${runner.name}`);
         return stop([runner]);
+      }
       next.fingerprint = print;
       this.retiring.add(runner);
       log(`keeping previous pod ${runner.name} frozen for a rollback (${Math.round(windowMs / 1000)} s)`);
