@@ -172,7 +172,10 @@ describe('DockerTarget: the previous release kept warm', () => {
         interval: 200,
       })
       .toBe(false);
-    expect(byRelease(await short.status(shortName))).toEqual([[2, 'serving']]);
+    // The target forgets the pod once its deletion has settled, just after its containers are gone.
+    await expect
+      .poll(async () => byRelease(await short.status(shortName)), { timeout: 30_000, interval: 200 })
+      .toEqual([[2, 'serving']]);
     await short.remove(shortName);
   }, 120_000);
 });
