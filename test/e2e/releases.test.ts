@@ -43,7 +43,9 @@ async function underTraffic(serving: RegExp, change: () => Promise<void>): Promi
 
 beforeAll(async () => {
   redisPort = await freePort();
-  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '8000', SIDECAR_EMBEDDED_REDIS_PORT: String(redisPort) });
+  // Room for pods to become ready while the whole suite loads the machine (8 s was not always enough for
+  // three at once); the never-ready release below waits all of it.
+  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '30000', SIDECAR_EMBEDDED_REDIS_PORT: String(redisPort) });
   await createApp(p, APP, { env: { GREETING: 'a' }, secrets: { API_KEY: SECRET } });
   const v1 = await deploy(p, APP, await code('1'));
   if (v1.deploy.status !== 'succeeded') throw new Error(v1.log);
@@ -81,7 +83,8 @@ describe('zero-downtime changes', () => {
   it('scale 1 → 3 → 1', async () => {
     const scale = async (replicas: number) => {
       expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ replicas }) })).status).toBe(200);
-      expect((await waitForDeploy(p, APP, await newestDeployId())).deploy.status).toBe('succeeded');
+      const scaled = await waitForDeploy(p, APP, await newestDeployId());
+      expect(scaled.deploy.status, scaled.log).toBe('succeeded');
       const pods = (await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()).items as Array<{
         ready: boolean;
         suspended?: unknown;
