@@ -99,3 +99,50 @@ describe('quotas', () => {
     expectProblem(third, 429, 'quota_exceeded', /2 jobs pending or running.*\(SIDECAR_MAX_JOBS_PER_APP\)/);
   });
 });
+
+describe('scale to zero settings', () => {
+  it('are stored partially and answered with defaults; out of bounds is 400 naming the field', async () => {
+    const n = name();
+    const created = await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: n, scaleToZero: { enabled: true } })
+      .expect(201);
+    expect(created.body.scaleToZero).toEqual({ enabled: true, idleSeconds: 300 });
+    const patched = await request(app)
+      .patch(`/api/v1/apps/${n}`)
+      .set(auth)
+      .send({ scaleToZero: { idleSeconds: 60 } })
+      .expect(200);
+    expect(patched.body.scaleToZero).toEqual({ enabled: true, idleSeconds: 60 });
+    const bad = await request(app)
+      .patch(`/api/v1/apps/${n}`)
+      .set(auth)
+      .send({ scaleToZero: { idleSeconds: 0 } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/idleSeconds/);
+  });
+
+  it('on the Kubernetes target turning it on is 422 unsupported, and nothing is stored', async () => {
+    const n = name();
+    await request(app).post('/api/v1/apps').set(auth).send({ name: n }).expect(201);
+    await stores.platform.publishBackend({
+      target: 'kubernetes',
+      runtimeImage: 'runtime',
+      runtimeImageDigest: `sha256:${'f1'.repeat(32)}`,
+      sidecarImages: { logs: 'logs', tls: 'tls', procinfo: 'procinfo' },
+      template: { probePeriodSeconds: 3, terminationGracePeriodSeconds: 30 },
+    });
+    const res = await request(app)
+      .patch(`/api/v1/apps/${n}`)
+      .set(auth)
+      .send({ scaleToZero: { enabled: true } });
+    expectProblem(res, 422, 'unsupported', /needs the Docker target/);
+    const create = await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: name(), scaleToZero: { enabled: true } });
+    expectProblem(create, 422, 'unsupported', /needs the Docker target/);
+    expect((await request(app).get(`/api/v1/apps/${n}`).set(auth)).body.scaleToZero.enabled).toBe(false);
+  });
+});

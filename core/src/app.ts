@@ -5,6 +5,8 @@ export const AppStatus = {
   running: 'running',
   failed: 'failed',
   stopped: 'stopped',
+  /** Scaled to zero after a quiet spell: its pods are suspended and the next request wakes them. */
+  idle: 'idle',
 } as const;
 export type AppStatus = (typeof AppStatus)[keyof typeof AppStatus];
 
@@ -69,6 +71,23 @@ export function httpSettings(stored: Partial<HttpSettings> | undefined): HttpSet
   return { ...HTTP_DEFAULTS, ...stored };
 }
 
+/**
+ * Scale to zero (docs/scale-to-zero.md): after `idleSeconds` without a request or an open connection the
+ * app's pods are suspended (frozen: no CPU, their memory kept) and the next request wakes them.
+ */
+export interface ScaleToZeroSettings {
+  enabled: boolean;
+  idleSeconds: number;
+}
+
+export const SCALE_TO_ZERO_DEFAULTS = { enabled: false, idleSeconds: 300 } as const satisfies ScaleToZeroSettings;
+export const IDLE_SECONDS_LIMITS = { min: 1, max: 7 * 24 * 3600 } as const;
+
+/** The settings in force: what the app set, defaults for the rest. */
+export function scaleToZeroSettings(stored: Partial<ScaleToZeroSettings> | undefined): ScaleToZeroSettings {
+  return { ...SCALE_TO_ZERO_DEFAULTS, ...stored };
+}
+
 export interface App {
   name: string;
   runtime: 'node';
@@ -82,6 +101,8 @@ export interface App {
   http?: Partial<HttpSettings>;
   /** Absent on apps stored before the setting existed: `APP_DEFAULTS.network`. */
   network?: NetworkSettings;
+  /** Only what the user set; read through scaleToZeroSettings(). */
+  scaleToZero?: Partial<ScaleToZeroSettings>;
   currentRelease: number | null;
   status: AppStatus;
   createdAt: string;

@@ -36,6 +36,8 @@ export const ErrorCode = {
   /** The platform's state store (Redis) does not answer: try again shortly. */
   storeUnavailable: 'store_unavailable',
   invalidManifest: 'invalid_manifest',
+  /** A setting this platform's target cannot honour (scale to zero on Kubernetes). */
+  unsupported: 'unsupported',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

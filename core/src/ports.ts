@@ -36,6 +36,13 @@ export interface Target {
   runJob(input: JobRunInput): Promise<JobRunResult>;
   /** Stops supervising (watches, timers) without touching what runs. Safe twice. */
   close(): Promise<void>;
+  /**
+   * Scale to zero (docs/scale-to-zero.md), on targets that can: takes the app's serving pods out of
+   * rotation and suspends them. False when there is nothing to suspend or a rollout of the app runs.
+   */
+  suspend?(app: string): Promise<boolean>;
+  /** Brings an app's suspended pods back into rotation; false when the app was not suspended. */
+  wake?(app: string): Promise<boolean>;
 }
 
 export interface JobRunInput {

@@ -10,7 +10,11 @@ import {
 } from './haproxy/render-config.js';
 
 /** What the control loop wants served: per app, its settings and the pods in HTTP rotation. */
-export type DesiredState = Map<string, { http: HttpSettings; upstreams: Upstream[] }>;
+export type DesiredState = Map<string, { http: HttpSettings; wakeOnRequest?: boolean; upstreams: Upstream[] }>;
+
+/** What of an app's settings is in HAProxy's configuration: a change rewrites it. */
+const settingsKey = (http: HttpSettings, wakeOnRequest: boolean | undefined) =>
+  JSON.stringify([http, wakeOnRequest ?? false]);
 
 interface Draining {
   app: string;
@@ -41,7 +45,7 @@ export class DataPlane {
   /** Applies a desired state; resolves once HAProxy serves it. Calls must not overlap (the route cache serializes them). */
   async apply(desired: DesiredState): Promise<void> {
     const structure = (m: Map<string, string>) => JSON.stringify([...m.entries()].sort());
-    const wanted = new Map([...desired].map(([app, d]) => [app, JSON.stringify(d.http)]));
+    const wanted = new Map([...desired].map(([app, d]) => [app, settingsKey(d.http, d.wakeOnRequest)]));
     const current = new Map([...this.applied].map(([app, a]) => [app, a.settings]));
     if (!this.started || structure(wanted) !== structure(current)) return this.rewrite(desired);
     for (const [app, d] of desired) await this.applyServers(app, d.upstreams);
@@ -87,6 +91,7 @@ export class DataPlane {
       .map(([name, d]) => ({
         name,
         http: d.http,
+        wakeOnRequest: d.wakeOnRequest ?? false,
         servers: d.upstreams.map((u) => ({ pod: u.pod, address: u.address })),
       }));
     await this.haproxy.write(renderConfig(this.settings, apps), hostsMapText(apps, this.settings.domain));
@@ -102,7 +107,7 @@ export class DataPlane {
       apps.map((a) => [
         a.name,
         {
-          settings: JSON.stringify(a.http),
+          settings: settingsKey(a.http, a.wakeOnRequest),
           drainMs: a.http.drainSeconds * 1000,
           servers: new Map(a.servers.map((s) => [s.pod, s.address])),
         },

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type HttpSettings, silentLog, type Log, type Upstream } from '@sidecar/core';
-import type { RedisRouteTable } from '@sidecar/store';
+import { silentLog, type Log, type Upstream } from '@sidecar/core';
+import type { RedisRouteTable, RoutingSettings } from '@sidecar/store';
 
 /** What the control loop hands the data plane after each load: routes and each routed app's settings. */
-export type RoutingState = Map<string, { http: HttpSettings; upstreams: Upstream[] }>;
+export type RoutingState = Map<string, RoutingSettings & { upstreams: Upstream[] }>;
 
 export interface RouteCacheOptions {
   table: RedisRouteTable;
@@ -32,6 +32,7 @@ export class RouteCache {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly cursor = new Map<string, number>();
   private failing = false;
+  private readonly appliedListeners = new Set<() => void>();
 
   constructor(private readonly opts: RouteCacheOptions) {}
 
@@ -44,6 +45,12 @@ export class RouteCache {
   /** Upstreams for an app, or undefined when the app is unknown. */
   lookup(app: string): Upstream[] | undefined {
     return this.routes.get(app);
+  }
+
+  /** Calls `listener` after each state the data plane put in force; returns how to stop. */
+  onApplied(listener: () => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 
   /** Round-robin over an app's ready upstreams, skipping those in `exclude`. */
@@ -74,12 +81,13 @@ export class RouteCache {
         this.again = false;
         try {
           const { version, routes } = await this.opts.table.all();
-          const settings = await this.opts.table.httpSettingsOf([...routes.keys()]);
+          const settings = await this.opts.table.routingSettingsOf([...routes.keys()]);
           await this.opts.apply?.(
-            new Map([...routes].map(([app, upstreams]) => [app, { http: settings.get(app)!, upstreams }])),
+            new Map([...routes].map(([app, upstreams]) => [app, { ...settings.get(app)!, upstreams }])),
           );
           this.routes = routes;
           this.version = version;
+          for (const l of this.appliedListeners) l();
           await this.acknowledge();
           this.failing = false;
         } catch (e) {

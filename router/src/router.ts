@@ -10,8 +10,12 @@ import { AppAccessLog } from './app-access-log.js';
 import { serveMetrics, TrafficMetrics } from './metrics.js';
 import { RouteCache } from './route-cache.js';
 import { createTlsPassthrough } from './tls-passthrough.js';
+import { ActivitySampler } from './activity.js';
+import { createWaker } from './waker.js';
 
 const FLUSH_MS = 2000;
+/** How long a request to a suspended app is held for it to wake before a 503 (docs/scale-to-zero.md). */
+const WAKE_HOLD_MS = 30_000;
 
 export interface RunningRouter {
   cache: RouteCache;
@@ -69,6 +73,21 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   });
   const logPort = await listen(accessLog, 0, '127.0.0.1');
 
+  // Requests for an app scaled to zero come here while it wakes (HAProxy's backup server); the route
+  // cache is made below, the waker only uses it once requests arrive.
+  const made: { routes?: RouteCache } = {};
+  const waker = createWaker({
+    routes: {
+      lookup: (app) => made.routes?.lookup(app),
+      onApplied: (l) => made.routes?.onApplied(l) ?? (() => undefined),
+    },
+    domain: config.SIDECAR_APPS_DOMAIN,
+    requestWake: (app) => stores.activity.requestWake(app),
+    holdMs: WAKE_HOLD_MS,
+    log,
+  });
+  const wakePort = await listen(waker, 0, '127.0.0.1');
+
   const plane = new DataPlane(haproxy, log, {
     host: config.SIDECAR_ROUTER_HOST,
     port: config.SIDECAR_ROUTER_PORT,
@@ -83,6 +102,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     hostsMap: haproxy.files.hostsMap,
     luaFile: haproxy.files.lua,
     logPort,
+    wakePort,
     requestLog: config.SIDECAR_ROUTER_REQUEST_LOG === 'on',
   });
   const cache = new RouteCache({
@@ -95,6 +115,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     },
     draining: () => plane.drainingPods(),
   });
+  made.routes = cache;
   await cache.start();
   if (!plane.isRunning) throw new Error('router: the first route table could not be applied (see above)');
 
@@ -111,9 +132,15 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
       .finally(() => (ticking = false));
   }, 250);
 
+  // When apps last had traffic, for scale to zero's idle clock: sampled from HAProxy's counters.
+  const sampler = new ActivitySampler(haproxy.api);
+  const flushActivity = async () => {
+    const now = Date.now();
+    await stores.activity.touch(new Map((await sampler.sample()).map((app) => [app, now])));
+  };
   // Counts and access lines reach Redis in batches, not per request.
   const flushAll = () =>
-    Promise.allSettled([traffic.flush(), appLog.flush()]).then((results) => {
+    Promise.allSettled([traffic.flush(), appLog.flush(), flushActivity()]).then((results) => {
       for (const r of results) if (r.status === 'rejected') warn(`flush: ${(r.reason as Error).message}`);
     });
   const flusher = setInterval(() => void flushAll(), FLUSH_MS);
@@ -140,6 +167,8 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
         clearInterval(flusher);
         metrics.close();
         tlsServer.close();
+        waker.close();
+        waker.closeAllConnections();
         await flushAll();
         await cache.close();
         if (!opts.keepDataPlane) await haproxy.stop();

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Log } from '@sidecar/core';
+import { AppActivity } from './app-activity.js';
 import { AppLogStore } from './app-log.js';
 import { AppTrafficStore } from './app-traffic.js';
 import { AppStore } from './app-store.js';
@@ -18,6 +19,7 @@ import { RedisRouteTable } from './route-table.js';
 import { StreamHub } from './stream-hub.js';
 import { TokenStore } from './token-store.js';
 
+export * from './app-activity.js';
 export * from './app-log.js';
 export * from './app-store.js';
 export * from './app-traffic.js';
@@ -43,6 +45,7 @@ export interface Stores {
   apps: AppStore;
   appLogs: AppLogStore;
   appTraffic: AppTrafficStore;
+  activity: AppActivity;
   deploys: DeployStore;
   jobs: JobStore;
   deployLog: DeployLog;
@@ -77,6 +80,7 @@ export function createStores(
     apps: new AppStore(redis, k, cas, secrets),
     appLogs: new AppLogStore(redis, k, hub, opts.appLogMaxAgeMs),
     appTraffic: new AppTrafficStore(redis, k),
+    activity: new AppActivity(redis, k),
     deploys: new DeployStore(redis, k, cas),
     jobs: new JobStore(redis, k),
     deployLog: new DeployLog(redis, k, hub),

@@ -32,6 +32,10 @@ export function keys(prefix: string) {
     routesVersion: k('routes:version'),
     routesChannel: k('routes:changed'),
     routers: k('routers'),
+    /** app → when it last had traffic (ms), written by the routers for scale to zero. */
+    activity: k('activity'),
+    /** A router asks the worker to wake a suspended app (the message is the app's name). */
+    wakeChannel: k('apps:wake'),
     cancelChannel: k('deploys:cancel'),
     workerHeartbeat: k('worker:heartbeat'),
     /** The worker's BackendSettings (JSON), written at its start. */

@@ -1,6 +1,22 @@
 import type { Redis } from 'ioredis';
-import { httpSettings, silentLog, type HttpSettings, type Log, type RouteTable, type Upstream } from '@sidecar/core';
+import {
+  type App,
+  httpSettings,
+  scaleToZeroSettings,
+  silentLog,
+  type HttpSettings,
+  type Log,
+  type RouteTable,
+  type Upstream,
+} from '@sidecar/core';
 import type { Keys } from './keys.js';
+
+/** An app's settings the router applies. */
+export interface RoutingSettings {
+  http: HttpSettings;
+  /** Scale to zero is on: a request that finds no pod is held while the app wakes. */
+  wakeOnRequest: boolean;
+}
 
 /** How long a router's acknowledgement lives without renewal; a dead router stops being waited for. */
 export const ROUTER_ACK_TTL_SECONDS = 15;
@@ -29,20 +45,24 @@ export class RedisRouteTable implements RouteTable {
   }
 
   /**
-   * The `http` settings of these apps, and only that field of each app document (a router holds no
-   * secret keys); an app stored without it, or with a document that cannot be read, gets the defaults.
+   * What a router needs of these apps' settings, and only that of each app document (a router holds no
+   * secret keys): `http`, and whether a request may wake the app (scale to zero). An app stored without
+   * them, or with a document that cannot be read, gets the defaults.
    */
-  async httpSettingsOf(apps: readonly string[]): Promise<Map<string, HttpSettings>> {
+  async routingSettingsOf(apps: readonly string[]): Promise<Map<string, RoutingSettings>> {
     const raw = apps.length > 0 ? await this.redis.mget(apps.map((a) => this.k.app(a))) : [];
     return new Map(
       apps.map((app, i) => {
-        let stored: { http?: Partial<HttpSettings> } = {};
+        let stored: Pick<App, 'http' | 'scaleToZero'> = {};
         try {
           stored = JSON.parse(raw[i] ?? '{}') as typeof stored;
         } catch {
           // Routed with the defaults.
         }
-        return [app, httpSettings(stored.http)];
+        return [
+          app,
+          { http: httpSettings(stored.http), wakeOnRequest: scaleToZeroSettings(stored.scaleToZero).enabled },
+        ];
       }),
     );
   }

@@ -18,6 +18,8 @@ import { paced, startNginx, startPod, startProcess, wrk, type WrkResult, wsEcho 
 const root = join(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** The router refuses admin tokens shorter than 16 characters. */
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics). */
 const PATHS = ['direct', 'router', 'router-nolog', 'nginx'] as const;
 type Path = (typeof PATHS)[number];
@@ -72,9 +74,9 @@ async function main(): Promise<void> {
         SIDECAR_DATA_DIR: dir,
         SIDECAR_ROUTER_PORT: String(routerPort),
         SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
-        SIDECAR_ADMIN_TOKEN: 'bench',
+        SIDECAR_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       },
-      /router: listening/,
+      /listening on http/,
       join(dir, 'router.log'),
     );
     const routerExited = new Promise((r) => router.once('exit', r));
@@ -93,10 +95,10 @@ async function main(): Promise<void> {
         SIDECAR_DATA_DIR: join(dir, 'quiet'),
         SIDECAR_ROUTER_PORT: String(quietPort),
         SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
-        SIDECAR_ADMIN_TOKEN: 'bench',
+        SIDECAR_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
         SIDECAR_ROUTER_REQUEST_LOG: 'off',
       },
-      /router: listening/,
+      /listening on http/,
       join(dir, 'router-quiet.log'),
     );
     const quietExited = new Promise((r) => quiet.once('exit', r));

@@ -32,6 +32,7 @@ import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { pruneReleaseImages, removeAppImages } from './retention.js';
 import { connectDocker } from './docker-engine.js';
+import { ScaleToZero } from './scale-to-zero.js';
 import { StatusPublisher } from './status-publisher.js';
 
 /** The platform images: all pinned by the launcher (SIDECAR_*_IMAGE), or built here when any is missing. */
@@ -199,6 +200,9 @@ async function main(): Promise<void> {
   }
 
   status.start();
+  // Suspends apps idle past their scaleToZero.idleSeconds; wakes them when a router asks.
+  const idle = new ScaleToZero({ stores, target, subscriber, publishStatus: (app) => status.publishApp(app), log });
+  await idle.start();
   const heartbeat = async () => {
     try {
       await target.ping();
@@ -223,6 +227,7 @@ async function main(): Promise<void> {
         jobWorker.close(),
         status.close(),
         bundles.close(),
+        idle.close(),
       ]);
       await Promise.allSettled([backend.close(), producer.close()]);
       await stores.close();

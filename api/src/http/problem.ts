@@ -31,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_ready: 503,
   rate_limited: 429,
   limit_exceeded: 422,
+  unsupported: 422,
   quota_exceeded: 429,
   store_unavailable: 503,
   internal: 500,

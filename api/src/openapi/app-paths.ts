@@ -43,7 +43,7 @@ export const appPaths: ZodOpenApiPathsObject = {
         'A deployer token may create only apps it names, and at most SIDECAR_MAX_APPS_PER_TOKEN of them (default 20; 429 `quota_exceeded`). Settings past a platform maximum are 422 `limit_exceeded`.',
       requestBody: body(CreateAppBody),
       responses: { '201': json('The app', AppView) },
-      errors: ['forbidden', 'app_exists', 'invalid_name', 'limit_exceeded', 'quota_exceeded'],
+      errors: ['forbidden', 'app_exists', 'invalid_name', 'limit_exceeded', 'quota_exceeded', 'unsupported'],
     }),
     get: apiOp({
       tags: ['apps'],
@@ -61,11 +61,11 @@ export const appPaths: ZodOpenApiPathsObject = {
     }),
     patch: apiOp({
       tags: ['apps'],
-      summary: 'Change settings (env, secrets, replicas, resources, sidecars)',
+      summary: 'Change settings (env, secrets, replicas, resources, sidecars, http, network, scaleToZero)',
       requestParams: { path: appPath },
       requestBody: body(PatchAppBody),
       responses: { '200': json('The app, after a rollout was started if one was needed', AppView) },
-      errors: ['limit_exceeded'],
+      errors: ['limit_exceeded', 'unsupported'],
       appScoped: true,
     }),
     delete: apiOp({

@@ -5,8 +5,12 @@ import {
   assertAppName,
   checkAppSettings,
   DEFAULT_TENANT_LIMITS,
+  DomainError,
+  ErrorCode,
   type HttpSettings,
   httpSettings,
+  type ScaleToZeroSettings,
+  scaleToZeroSettings,
   maskSecrets,
   mergeVars,
   type TenantLimits,
@@ -16,6 +20,7 @@ import {
   type AppView,
   CreateAppBody,
   type HttpInput,
+  type ScaleToZeroInput,
   PatchAppBody,
   parseInput,
   type SidecarsInput,
@@ -39,7 +44,9 @@ function tlsSettings(current: TlsSettings, patch: SidecarsInput['tls']): TlsSett
 }
 
 /** Drops keys given as undefined, so a PATCH of one router setting keeps the others. */
-function definedOnly(patch: HttpInput | undefined): Partial<HttpSettings> {
+function definedOnly(patch: HttpInput | undefined): Partial<HttpSettings>;
+function definedOnly(patch: ScaleToZeroInput | undefined): Partial<ScaleToZeroSettings>;
+function definedOnly(patch: object | undefined): object {
   return Object.fromEntries(Object.entries(patch ?? {}).filter(([, v]) => v !== undefined));
 }
 
@@ -88,6 +95,7 @@ export class AppService {
       sidecars,
       http: httpSettings(http),
       network: app.network ?? APP_DEFAULTS.network,
+      scaleToZero: scaleToZeroSettings(app.scaleToZero),
       secrets: maskSecrets(app.secrets),
       url: this.urlFor(app.name),
     };
@@ -110,6 +118,7 @@ export class AppService {
       },
       http: definedOnly(b.http),
       network: { egress: b.network?.egress ?? APP_DEFAULTS.network.egress },
+      scaleToZero: definedOnly(b.scaleToZero),
       currentRelease: null,
       status: 'new',
       createdAt: new Date().toISOString(),
@@ -119,6 +128,7 @@ export class AppService {
       { resources: b.resources, replicas: b.replicas, varsGrew: b.env !== undefined || b.secrets !== undefined },
       this.limits,
     );
+    await this.checkScaleToZero(app);
     const creator = by && {
       tokenId: by.tokenId,
       ...(by.role === 'deployer' ? { maxApps: this.limits.maxAppsPerToken } : {}),
@@ -133,6 +143,7 @@ export class AppService {
    */
   async patch(name: string, body: unknown, rollout: (app: App) => Promise<unknown>): Promise<App> {
     const b = parseInput(PatchAppBody, body);
+    if (b.scaleToZero?.enabled) await this.checkScaleToZero({ scaleToZero: b.scaleToZero });
     const before = await this.stores.apps.get(name);
     const after = await this.stores.apps.update(name, (app) => {
       const next: App = {
@@ -149,6 +160,8 @@ export class AppService {
         // The router applies these on its own (no new release): they are not pod inputs.
         http: { ...app.http, ...definedOnly(b.http) },
         network: { egress: b.network?.egress ?? app.network?.egress ?? APP_DEFAULTS.network.egress },
+        // Like http: the worker and the router follow it on their own, no new release.
+        scaleToZero: { ...app.scaleToZero, ...definedOnly(b.scaleToZero) },
       };
       const varsGrew = grows(b.env) || grows(b.secrets);
       checkAppSettings(next, { before: app, resources: b.resources, replicas: b.replicas, varsGrew }, this.limits);
@@ -171,6 +184,19 @@ export class AppService {
     return after;
   }
 
+  /**
+   * Scale to zero needs the platform's own router, which holds a request while the app wakes: on the
+   * Kubernetes target requests go through the cluster's ingress controller, which cannot.
+   */
+  private async checkScaleToZero(app: Pick<App, 'scaleToZero'>): Promise<void> {
+    if (!scaleToZeroSettings(app.scaleToZero).enabled) return;
+    if ((await this.stores.platform.backend())?.target === 'kubernetes')
+      throw new DomainError(
+        ErrorCode.unsupported,
+        'scale to zero needs the Docker target: on Kubernetes the ingress controller cannot hold requests while an app wakes (use KEDA or Knative there)',
+      );
+  }
+
   /** Stops outstanding deploys, takes the app off the router at once, and has the worker remove its pods. */
   async delete(name: string): Promise<void> {
     await this.stores.apps.get(name);
@@ -184,6 +210,7 @@ export class AppService {
     await this.stores.jobs.removeApp(name);
     await this.stores.appLogs.remove(name);
     await this.stores.appTraffic.remove(name);
+    await this.stores.activity.remove(name);
     // The app is gone already; the hook reports its own failures (app.ts).
     await this.afterDelete(name);
   }

@@ -12,6 +12,7 @@ type Vars = 'env' | 'secrets';
 export function registerConfig(program: Command, env: CommandEnv): void {
   varsCommand(program, env, 'env', 'config variables');
   varsCommand(program, env, 'secrets', 'secrets (values are never shown or echoed)');
+  scaleToZeroCommand(program, env);
 
   program
     .command('scale')
@@ -22,6 +23,47 @@ export function registerConfig(program: Command, env: CommandEnv): void {
       const app = await patchAndWait(env, { cmd, flag: opts.app, patch: { replicas }, what: `scaling to ${replicas}` });
       env.ui.out(`${app.name}: ${app.replicas} replica${app.replicas === 1 ? '' : 's'}`);
     });
+}
+
+/**
+ * `sidecar scale-to-zero [on|off] [--idle-seconds N]`: shows or sets scale to zero (docs/scale-to-zero.md).
+ * Saved at once; no release rolls out.
+ */
+function scaleToZeroCommand(program: Command, env: CommandEnv): void {
+  program
+    .command('scale-to-zero')
+    .description('show or set scale to zero: suspend the app when idle, wake it on the next request')
+    .argument('[state]', '`on` or `off` (nothing: show the setting)')
+    .option(
+      '--idle-seconds <n>',
+      'seconds without a request before the app is suspended',
+      wholeNumber('idle-seconds', 1),
+    )
+    .addOption(appOption())
+    .addOption(jsonOption())
+    .action(
+      async (state: string | undefined, opts: { app?: string; json?: boolean; idleSeconds?: number }, cmd: Command) => {
+        if (state !== undefined && state !== 'on' && state !== 'off')
+          throw new UsageError(`scale-to-zero takes \`on\` or \`off\`, not "${state}"`);
+        const client = await env.client(contextOf(cmd));
+        const name = await env.app(client, opts.app);
+        const patch = {
+          ...(state !== undefined ? { enabled: state === 'on' } : {}),
+          ...(opts.idleSeconds !== undefined ? { idleSeconds: opts.idleSeconds } : {}),
+        };
+        const app =
+          Object.keys(patch).length > 0
+            ? await client.json('PATCH', `/apps/${name}`, AppView, { json: { scaleToZero: patch } })
+            : await client.json('GET', `/apps/${name}`, AppView);
+        const s = app.scaleToZero;
+        if (opts.json) return env.ui.json({ scaleToZero: s, status: app.status });
+        env.ui.out(
+          s.enabled
+            ? `${app.name}: scale to zero on, suspended after ${s.idleSeconds} s idle (now ${app.status})`
+            : `${app.name}: scale to zero off`,
+        );
+      },
+    );
 }
 
 function varsCommand(program: Command, env: CommandEnv, kind: Vars, what: string): void {

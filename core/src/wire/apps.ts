@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { AppStatus, Egress, HTTP_LIMITS, type HttpSettings, parseCpu, parseMemory } from '../app.js';
+import {
+  AppStatus,
+  Egress,
+  HTTP_LIMITS,
+  type HttpSettings,
+  IDLE_SECONDS_LIMITS,
+  parseCpu,
+  parseMemory,
+} from '../app.js';
 import { AppName, Timestamp } from './common.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -102,6 +110,21 @@ export const HttpInput = z
   .meta({ description: "The router's per-app limits; applied within 2 s, no new release" });
 export type HttpInput = z.infer<typeof HttpInput>;
 
+/** Scale to zero (docs/scale-to-zero.md); unset keys keep their value or default. */
+export const ScaleToZeroInput = z
+  .object({
+    enabled: z.boolean().optional().meta({ description: 'Suspend the pods when the app is idle (default off)' }),
+    idleSeconds: z.number().int().min(IDLE_SECONDS_LIMITS.min).max(IDLE_SECONDS_LIMITS.max).optional().meta({
+      description: 'Seconds without a request or an open connection before the pods are suspended (default 300)',
+    }),
+  })
+  .strict()
+  .meta({
+    description:
+      'Scale to zero: the idle app is suspended, the next request wakes it (held, never failed). Docker target; no new release',
+  });
+export type ScaleToZeroInput = z.infer<typeof ScaleToZeroInput>;
+
 /** Where the app's pods may connect to (enforced by the Kubernetes target's NetworkPolicies, docs/kubernetes.md). */
 export const NetworkInput = z
   .object({
@@ -128,6 +151,7 @@ export const CreateAppBody = z
     sidecars: SidecarsInput.optional(),
     http: HttpInput.optional(),
     network: NetworkInput.optional(),
+    scaleToZero: ScaleToZeroInput.optional(),
   })
   .strict()
   .meta({ id: 'CreateApp' });
@@ -142,6 +166,7 @@ export const PatchAppBody = z
     sidecars: SidecarsInput.optional(),
     http: HttpInput.optional(),
     network: NetworkInput.optional(),
+    scaleToZero: ScaleToZeroInput.optional(),
   })
   .strict()
   .meta({
@@ -176,6 +201,9 @@ export const AppView = z
       })
       .meta({ description: "The router's per-app limits in force, defaults included" }),
     network: z.object({ egress: z.enum([Egress.internet, Egress.none]) }),
+    scaleToZero: z
+      .object({ enabled: z.boolean(), idleSeconds: z.number().int() })
+      .meta({ description: 'Scale to zero in force, defaults included' }),
     url: z.string().meta({ description: 'Where the app is served', examples: ['http://hello.localhost:8080/'] }),
     currentRelease: z.number().int().nullable(),
     status: z.enum(AppStatus),

@@ -25,6 +25,7 @@ const settings = (over: Partial<DataPlaneSettings> = {}): DataPlaneSettings => (
   hostsMap: join(dir, 'hosts.map'),
   luaFile: join(dir, 'hop.lua'),
   logPort: 1,
+  wakePort: 2,
   requestLog: true,
   ...over,
 });
@@ -48,6 +49,14 @@ describe('renderConfig', () => {
     expect(text).toContain(`if { req.hdr_val(content-length) gt ${1024 * 1024} }`);
     expect(text).toContain('if { sc1_conn_cur gt 3 }');
     expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 check');
+    check(text);
+  });
+
+  it('gives an app that scales to zero the waker as its backup server, and only that app', () => {
+    const text = renderConfig(settings({ wakePort: 4567 }), [{ ...apps[0]!, wakeOnRequest: true }, apps[1]!]);
+    expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 check');
+    expect(text).toContain('  server wake 127.0.0.1:4567 backup\n');
+    expect(text.match(/server wake /g)).toHaveLength(1);
     check(text);
   });
 

@@ -8,6 +8,8 @@ export interface PlannedApp {
   http: HttpSettings;
   /** The pods in HTTP rotation: server name = pod name. */
   servers: { pod: string; address: string }[];
+  /** Scale to zero is on: with no pod in rotation, requests go to the router's waker, which holds them while the app wakes. */
+  wakeOnRequest?: boolean;
 }
 
 export interface DataPlaneSettings {
@@ -28,6 +30,8 @@ export interface DataPlaneSettings {
   hostsMap: string;
   /** The Lua file with the hop-by-hop action (hop-by-hop.lua.ts), written beside the configuration. */
   luaFile: string;
+  /** The router's waker (waker.ts): the backup server of apps that scale to zero, on loopback. */
+  wakePort: number;
   /** Where HAProxy sends one JSON line per request (the router's access-log listener, TCP on loopback). */
   logPort: number;
   /**
@@ -81,7 +85,10 @@ function problem(p: RouterProblem, detail: string): string {
 
 const seconds = (ms: number) => `${Math.max(1, Math.round(ms))}ms`;
 
-function renderBackend(app: PlannedApp): string {
+/** The waker's server name in a backend (pod names always hold a `-v<N>-`, so never this). */
+export const WAKE_SERVER = 'wake';
+
+function renderBackend(app: PlannedApp, wakePort: number): string {
   const h = app.http;
   const bytes = h.maxBodyMiB * 1024 * 1024;
   return [
@@ -96,6 +103,8 @@ function renderBackend(app: PlannedApp): string {
     `  http-error status 503 ${problem(RouterProblem.noReadyPod, 'no pod of the app is ready')}`,
     `  http-error status 502 ${problem(RouterProblem.upstreamFailed, 'the pod closed or refused the connection')}`,
     ...app.servers.map((s) => `  server ${s.pod} ${serverOptions(s.address)}`),
+    // Used only while no pod is in rotation (suspended): the waker holds the request and wakes the app.
+    ...(app.wakeOnRequest ? [`  server ${WAKE_SERVER} 127.0.0.1:${wakePort} backup`] : []),
     '',
   ].join('\n');
 }
@@ -195,6 +204,6 @@ export function renderConfig(s: DataPlaneSettings, apps: readonly PlannedApp[]):
     `backend ${TABLE_UPGRADED}`,
     '  stick-table type string len 64 size 100k store conn_cur',
     '',
-    ...apps.map(renderBackend),
+    ...apps.map((a) => renderBackend(a, s.wakePort)),
   ].join('\n');
 }

@@ -11,6 +11,7 @@ import type { AppContext } from './app-context.js';
 import { deployLog } from './deploy-log.js';
 import { gitCard } from './git-card.js';
 import { scaleCard } from './scale-card.js';
+import { scaleToZeroCard } from './scale-to-zero-card.js';
 
 /** Deploy from the browser (drop or pick; a folder is packed here), follow its log; recent deploys; scale; git. */
 export function deployTab(ctx: AppContext): HTMLElement {
@@ -77,6 +78,7 @@ export function deployTab(ctx: AppContext): HTMLElement {
       'div',
       { class: 'col-side' },
       scaleCard(ctx, (d) => follow(d.id, 'Scale rollout')),
+      scaleToZeroCard(ctx),
       gitCard(ctx.name, ctx.signal),
     ),
   );

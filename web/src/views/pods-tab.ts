@@ -2,7 +2,7 @@ import { api, appPath, messageOf } from '../api/client.js';
 import type { ContainerStatus, List, Pod } from '../api/types.js';
 import { statusBadge } from '../ui/badge.js';
 import { h, replace } from '../ui/dom.js';
-import { clock } from '../ui/format.js';
+import { bytes, clock, dateTime } from '../ui/format.js';
 import { poll } from '../ui/poll.js';
 import { empty, errorState, loading } from '../ui/states.js';
 import type { AppContext } from './app-context.js';
@@ -93,8 +93,24 @@ function podCard(pod: Pod, open: Set<string>): HTMLElement {
       h('span', { class: pod.ready ? 'ok-text' : 'muted' }, pod.ready ? 'Ready' : 'Not ready'),
       pod.release !== null ? h('span', { class: 'muted' }, `release v${pod.release}`) : null,
     ),
+    pod.suspended ? suspension(pod.suspended) : null,
     h('div', { class: 'pod-grid' }, containersTable(pod), timeline(pod)),
     events,
+  );
+}
+
+/** A frozen pod: why (kept warm for a rollback, or its app is idle), since when, and what it keeps. */
+function suspension(s: NonNullable<Pod['suspended']>): HTMLElement {
+  const why =
+    s.reason === 'warm'
+      ? `Kept warm for an instant rollback${s.until ? ` until ${dateTime(s.until)}` : ''}`
+      : 'The app is idle (scale to zero): the next request wakes it';
+  return h(
+    'p',
+    { class: 'pod-suspended' },
+    h('span', { class: 'badge badge-suspended' }, 'suspended'),
+    ` ${why}. Frozen since ${clock(s.since)}, no CPU; `,
+    s.memoryBytes === null ? 'its memory is being measured.' : `keeps ${bytes(s.memoryBytes)} of memory.`,
   );
 }
 

@@ -58,6 +58,8 @@ export function deployProcessor(deps: DeployDeps) {
         if (serving) return;
         serving = true;
         await stores.apps.update(app.name, (a) => ({ ...a, currentRelease: release.version, status: 'running' }));
+        // Scale to zero's idle clock starts again with the new release.
+        await stores.activity.touch(new Map([[app.name, Date.now()]]));
         rec.log(`deploy: v${release.version} is serving (rollout ${Date.now() - started} ms)`);
         await lock.release();
       };

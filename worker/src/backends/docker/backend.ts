@@ -44,7 +44,14 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     processes,
     async start(log) {
       // Pods that cannot be adopted are deleted by the target, which logs why through `log`.
-      const { adopted } = await target.adopt({ log });
+      const { adopted } = await target.adopt({
+        log,
+        // An app scaled to zero keeps its pods suspended across a restart of the worker.
+        idleRelease: async (name) => {
+          const app = await stores.apps.find(name);
+          return app?.status === 'idle' ? (app.currentRelease ?? undefined) : undefined;
+        },
+      });
       if (adopted.length > 0) log(`adopted ${adopted.length} running pod(s)`);
       // In the background: a deploy before the pool is warm just creates its own sandbox.
       target.warmUp().catch((e: unknown) => log(`warming sandboxes: ${errorText(e)}`));

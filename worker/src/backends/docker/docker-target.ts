@@ -119,6 +119,12 @@ export class DockerTarget implements Target {
   private readonly retiring = new Set<PodRunner>();
   /** Resident memory of frozen pods, measured once after the freeze. */
   private readonly frozenMemory = new WeakMap<PodRunner, number>();
+  /** Per app scaled to zero, its suspended pods (out of rotation, frozen). */
+  private readonly idle = new Map<string, PodRunner[]>();
+  /** Apps with a rollout running now: never suspended meanwhile. */
+  private readonly rolling = new Set<string>();
+  /** Per app, suspends and wakes one after the other, in call order. */
+  private readonly idleOps = new Map<string, Promise<unknown>>();
 
   constructor(opts: DockerTargetOptions) {
     this.opts = opts;
@@ -148,7 +154,19 @@ export class DockerTarget implements Target {
    * and only then is that old pod stopped (gracefully: the runtime drains in-flight requests).
    * If the first new pod never becomes Ready, nothing of the old release was touched.
    */
-  async apply({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
+  async apply(input: RolloutInput): Promise<void> {
+    const app = input.app.name;
+    this.rolling.add(app);
+    try {
+      // A rollout of an app scaled to zero starts from its pods awake (they serve until replaced).
+      if (await this.wake(app)) input.log(`woke the app's suspended pods for the rollout`);
+      await this.rollOut(input);
+    } finally {
+      this.rolling.delete(app);
+    }
+  }
+
+  private async rollOut({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
     const pods = this.podsOf(app.name);
     // The previous release's warm pods, taken out of the map for this rollout: a rollback to that
     // release thaws them instead of starting pods; any other rollout stops them once it serves.
@@ -274,6 +292,66 @@ export class DockerTarget implements Target {
       if (next && next.runners.length > 0) await this.installWarm(app.name, next, windowMs);
       if (failure !== undefined && !failed) throw failure; // eslint-disable-line no-unsafe-finally
     }
+  }
+
+  // ---- scale to zero --------------------------------------------------------------------------------
+
+  /** Runs `op` after the app's earlier suspends and wakes. */
+  private inIdleOrder<T>(app: string, op: () => Promise<T>): Promise<T> {
+    const mine = (this.idleOps.get(app) ?? Promise.resolve()).then(op);
+    const settled = mine.catch(() => undefined);
+    this.idleOps.set(app, settled);
+    void settled.then(() => {
+      if (this.idleOps.get(app) === settled) this.idleOps.delete(app);
+    });
+    return mine;
+  }
+
+  /**
+   * Out of rotation first (router-acknowledged; requests that come now go to the router's waker, which
+   * asks for a wake that runs after this), then, once their connections have drained, frozen: no CPU,
+   * their memory kept (reported by status()).
+   */
+  suspend(app: string): Promise<boolean> {
+    return this.inIdleOrder(app, async () => {
+      if (this.rolling.has(app) || this.idle.has(app) || this.closing) return false;
+      const names = this.serving.get(app);
+      const runners = [...(names ?? [])]
+        .map((n) => this.apps.get(app)?.get(n))
+        .filter((r): r is PodRunner => r !== undefined && !this.stopping.has(r));
+      if (runners.length === 0) return false;
+      this.idle.set(app, runners);
+      await this.serve(app, []);
+      await this.opts.routes.waitForDrain(
+        runners.map((r) => r.name),
+        5_000,
+      );
+      const frozen = await Promise.allSettled(runners.map((r) => this.freezeWarm(r)));
+      const failed = runners.filter((_, i) => frozen[i]!.status === 'rejected');
+      if (failed.length > 0)
+        this.log.warn({ app, pods: failed.map((r) => r.name) }, 'suspending: a pod could not be frozen');
+      this.log.info({ app, pods: runners.map((r) => r.name) }, 'app idle: pods suspended');
+      return true;
+    });
+  }
+
+  /** Thawed and back in rotation (router-acknowledged): the router's held requests go to them. */
+  wake(app: string): Promise<boolean> {
+    return this.inIdleOrder(app, async () => {
+      const runners = this.idle.get(app);
+      if (!runners) return false;
+      this.idle.delete(app);
+      const thawed = await Promise.allSettled(runners.map((r) => r.thaw()));
+      const back: PodRunner[] = [];
+      runners.forEach((r, i) => {
+        this.frozenMemory.delete(r);
+        if (thawed[i]!.status === 'fulfilled' && this.apps.get(app)?.has(r.name)) back.push(r);
+        else this.log.warn({ app, pod: r.name }, 'waking: a pod could not be thawed');
+      });
+      await this.serve(app, back);
+      this.log.info({ app, pods: back.map((r) => r.name) }, 'app woken');
+      return true;
+    });
   }
 
   // ---- the previous release, kept warm ------------------------------------------------------------
@@ -493,8 +571,9 @@ export class DockerTarget implements Target {
   async remove(app: string): Promise<void> {
     // Out of rotation first, so no readiness flip re-adds a route while the pods stop.
     this.serving.delete(app);
-    // Warm pods are among the app's pods (deleted below, thawed first by the runner).
+    // Warm and suspended pods are among the app's pods (deleted below, thawed first by the runner).
     this.takeWarm(app);
+    this.idle.delete(app);
     await this.routeSync.get(app);
     await this.opts.routes.remove(app);
     const known = this.podsOf(app);
@@ -571,7 +650,11 @@ export class DockerTarget implements Target {
    * nothing is deleted.
    */
   async adopt(
-    opts: { log?: (line: string) => void } = {},
+    opts: {
+      log?: (line: string) => void;
+      /** The release an app scaled to zero was suspended with (its pods are kept suspended); undefined when it is not idle. */
+      idleRelease?: (app: string) => Promise<number | undefined>;
+    } = {},
   ): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
     const log = opts.log ?? ((line: string) => this.log.info({}, line));
     const adopted: string[] = [];
@@ -607,7 +690,7 @@ export class DockerTarget implements Target {
       }
     }
     for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined)))
-      await this.resumeServing(app);
+      await this.resumeServing(app, await opts.idleRelease?.(app));
     return { adopted, failed };
   }
 
@@ -617,10 +700,22 @@ export class DockerTarget implements Target {
    * un-Ready); they follow readiness flips from here on. Pods of other releases (a rollout
    * cut short) stay out of rotation until the next rollout replaces them.
    */
-  private async resumeServing(app: string): Promise<void> {
+  private async resumeServing(app: string, idleRelease: number | undefined): Promise<void> {
     const routed = await this.opts.routes.get(app);
     const routedPods = new Set(routed.map((u) => u.pod));
-    const pods = [...(this.apps.get(app)?.values() ?? [])];
+    let pods = [...(this.apps.get(app)?.values() ?? [])];
+    // An app scaled to zero: its suspended pods stay so, and the next request wakes them.
+    const suspended = pods.filter(
+      (r) =>
+        idleRelease !== undefined &&
+        routed.length === 0 &&
+        r.frozenSince !== null &&
+        r.pod.metadata.labels?.[Labels.release] === String(idleRelease),
+    );
+    if (suspended.length > 0) {
+      this.idle.set(app, suspended);
+      pods = pods.filter((r) => !suspended.includes(r));
+    }
     const releases = new Set(
       pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]),
     );

@@ -1,9 +1,10 @@
-import { APP_DEFAULTS, Labels, type App, type PodView, type Release } from '@sidecar/core';
+import { Labels, type PodView } from '@sidecar/core';
 import { removePodObjects } from '@sidecar/kubelet';
 import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from '@sidecar/kubelet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerTarget } from './docker-target.js';
 import { InMemoryRouteTable } from './in-memory-route-table.js';
+import { testApp, testRelease } from './test-support.js';
 
 /**
  * The previous release kept warm (frozen) for an instant rollback, against the real engine: a rollback
@@ -30,29 +31,9 @@ const newTarget = (platformId: string, routes: InMemoryRouteTable, rollbackWindo
   return t;
 };
 
-const appOf = (name: string): App => ({
-  ...APP_DEFAULTS,
-  name,
-  env: {},
-  secrets: {},
-  resources: { memory: '64Mi', cpu: '500m' },
-  sidecars: { ...APP_DEFAULTS.sidecars, logs: false, tls: { enabled: false } },
-  currentRelease: null,
-  status: 'deploying',
-  createdAt: new Date().toISOString(),
-});
+const appOf = (name: string) => testApp(name);
 /** Releases differ by their env (`CODE`); a rollback is a new version with an older one's env. */
-const release = (name: string, version: number, code: string): Release => ({
-  version,
-  app: name,
-  image: TEST_IMAGES.logic,
-  imageDigest: 'sha256:test',
-  runtimeImage: TEST_IMAGES.runtime,
-  env: { CODE: code },
-  manifest: { runtime: 'node', mode: 'handler', entry: 'index.js' },
-  createdAt: new Date().toISOString(),
-  deployId: `d${version}`,
-});
+const release = (name: string, version: number, code: string) => testRelease(name, version, { env: { CODE: code } });
 async function rollout(t: DockerTarget, name: string, version: number, code: string, current: number | null) {
   const lines: string[] = [];
   await t.apply({
