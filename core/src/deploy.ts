@@ -10,7 +10,14 @@ export type DeployStatus = (typeof DeployStatus)[keyof typeof DeployStatus];
 export const FINAL_DEPLOY_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isFinal = (s: DeployStatus): boolean => FINAL_DEPLOY_STATUSES.includes(s);
 
-export const DeploySource = { api: 'api', git: 'git', dashboard: 'dashboard', rollback: 'rollback' } as const;
+/** Where a deploy came from; `wake`: a request to an app scaled to zero whose suspended pods were gone. */
+export const DeploySource = {
+  api: 'api',
+  git: 'git',
+  dashboard: 'dashboard',
+  rollback: 'rollback',
+  wake: 'wake',
+} as const;
 export type DeploySource = (typeof DeploySource)[keyof typeof DeploySource];
 
 /** The git commit a deploy was made from (`git push`); null or absent for other sources. */
@@ -50,4 +57,22 @@ export function computeTimings(d: Pick<Deploy, 'createdAt' | 'startedAt' | 'buil
   const [c, s, b, f] = [t(d.createdAt), t(d.startedAt), t(d.builtAt), t(d.finishedAt)];
   const diff = (a: number | null, z: number | null) => (a !== null && z !== null ? z - a : null);
   return { queuedMs: diff(c, s), buildMs: diff(s, b), deployMs: diff(b, f), totalMs: diff(c, f) };
+}
+
+/** A deploy record as it starts (queued, nothing done yet); `id` from the store's newId('d'). */
+export function newDeploy(opts: { id: string; app: string; source: DeploySource; bundleDigest: string | null }): Deploy {
+  return {
+    id: opts.id,
+    app: opts.app,
+    status: 'queued',
+    release: null,
+    error: null,
+    source: opts.source,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    builtAt: null,
+    finishedAt: null,
+    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null },
+    bundleDigest: opts.bundleDigest,
+  };
 }

@@ -27,6 +27,7 @@ export * from './blob-store.js';
 export * from './deploy-log.js';
 export * from './deploy-store.js';
 export * from './job-store.js';
+export * from './ids.js';
 export * from './keys.js';
 export * from './lock.js';
 export * from './platform-ca.js';

@@ -1,4 +1,8 @@
+import { rmSync } from 'node:fs';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Labels } from '@sidecar/core';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, waitForDeploy } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
@@ -9,6 +13,7 @@ import { eventually } from '../support/pods.js';
 // suspended and shown `idle`; the next requests are held by the router while it wakes, and none fails.
 let p: RunningPlatform;
 const APP = 'nap';
+const docker = new Docker();
 beforeAll(async () => {
   p = await startPlatform();
   await createApp(p, APP, { scaleToZero: { enabled: true, idleSeconds: 2 } });
@@ -17,6 +22,8 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await stopPlatform(p);
+  // After a restart the platform runs on a data dir it was given, which its stop keeps.
+  rmSync(p.dataDir, { recursive: true, force: true, maxRetries: 3 });
 }, 120_000);
 
 const code = (v: string) =>
@@ -44,6 +51,24 @@ async function untilIdle(): Promise<PodItem[]> {
   });
 }
 
+/** Stops the platform (its data kept), runs `meanwhile`, and starts it again on the same ports. */
+async function restart(meanwhile?: () => Promise<void>): Promise<void> {
+  const { dataDir, platformId, routerPort } = p;
+  const apiPort = Number(new URL(p.api).port);
+  await p.stop({ keepData: true });
+  await meanwhile?.();
+  p = await startPlatform({}, { dataDir, platformId, apiPort, routerPort });
+}
+
+/** Waits until the app is running with every pod awake and ready; returns the pods' names, sorted. */
+async function untilAwake(): Promise<string[]> {
+  return eventually('the app to be awake', async () => {
+    const pods = await podsOf();
+    const awake = (await appOf()).status === 'running' && pods.every((x) => x.ready && !x.suspended);
+    return awake ? pods.map((x) => x.name).sort() : undefined;
+  });
+}
+
 const newestDeployId = async () =>
   ((await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items[0] as { id: string }).id;
 
@@ -61,9 +86,7 @@ describe('scale to zero', () => {
 
     // The held request is answered by the woken pod.
     expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
-    expect((await appOf()).status).toBe('running');
-    const awake = await podsOf();
-    expect(awake.map((x) => [x.name, x.ready, x.suspended])).toEqual([[suspended[0]!.name, true, undefined]]);
+    expect(await untilAwake()).toEqual([suspended[0]!.name]);
   }, 120_000);
 
   it('20 concurrent requests during a wake all succeed', async () => {
@@ -99,13 +122,40 @@ describe('scale to zero', () => {
     expect(scaled.deploy.status, scaled.log).toBe('succeeded');
     expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
     // Both go idle, and both come back.
-    expect(await untilIdle()).toHaveLength(2);
+    const both = await untilIdle();
+    expect(both).toHaveLength(2);
     expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
-    expect((await podsOf()).map((x) => [x.ready, x.suspended])).toEqual([
-      [true, undefined],
-      [true, undefined],
-    ]);
+    expect(await untilAwake()).toEqual(both.map((x) => x.name).sort());
   }, 300_000);
+
+  it('a platform restart keeps the idle app suspended; a request wakes the same pod', async () => {
+    const suspended = await untilIdle();
+    await restart();
+    expect((await appOf()).status).toBe('idle');
+    expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
+    expect(await untilAwake()).toEqual(suspended.map((x) => x.name).sort());
+  }, 180_000);
+
+  it('idle with its pods gone (removed while the platform was down): a request starts its release again', async () => {
+    await untilIdle();
+    await restart(async () => {
+      const left = await docker.listContainers({
+        all: true,
+        filters: { label: [`${PLATFORM_LABEL}=${p.platformId}`, `${Labels.app}=${APP}`] },
+      });
+      for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
+    });
+    // Held while the release starts again (one deploy, source `wake`), then answered.
+    expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
+    const [newest] = (await (await p.api$(`/api/v1/apps/${APP}/deploys`)).json()).items as Array<{
+      id: string;
+      source: string;
+    }>;
+    expect(newest!.source).toBe('wake');
+    const woken = await waitForDeploy(p, APP, newest!.id);
+    expect(woken.deploy.status, woken.log).toBe('succeeded');
+    expect((await appOf()).status).toBe('running');
+  }, 180_000);
 
   it('turned off while idle: the app wakes and stays awake', async () => {
     await untilIdle();

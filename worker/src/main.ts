@@ -201,7 +201,14 @@ async function main(): Promise<void> {
 
   status.start();
   // Suspends apps idle past their scaleToZero.idleSeconds; wakes them when a router asks.
-  const idle = new ScaleToZero({ stores, target, subscriber, publishStatus: (app) => status.publishApp(app), log });
+  const idle = new ScaleToZero({
+    stores,
+    target,
+    subscriber,
+    publishStatus: (app) => status.publishApp(app),
+    enqueueDeploy: (payload) => producer.enqueueDeploy(payload),
+    log,
+  });
   await idle.start();
   const heartbeat = async () => {
     try {

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type App, scaleToZeroSettings, silentLog, type Log, type Target } from '@sidecar/core';
-import type { Stores } from '@sidecar/store';
+import {
+  type App,
+  type DeployJobPayload,
+  DeploySource,
+  newDeploy,
+  scaleToZeroSettings,
+  silentLog,
+  type Log,
+  type Target,
+} from '@sidecar/core';
+import { newId, type Stores } from '@sidecar/store';
 import { Periodic } from './periodic.js';
 
 export interface ScaleToZeroDeps {
@@ -12,6 +21,8 @@ export interface ScaleToZeroDeps {
   subscriber: Redis;
   /** Brings the API's pod views up to date for an app. */
   publishStatus: (app: string) => Promise<void>;
+  /** Queues a rollout (the deploy queue), for an idle app whose suspended pods are gone. */
+  enqueueDeploy: (payload: DeployJobPayload) => Promise<unknown>;
   log?: Log;
   /** How often idle apps are looked for (default 1 s; the routers report traffic every 2 s). */
   sweepMs?: number;
@@ -52,7 +63,7 @@ export class ScaleToZero {
         const { stores } = this.deps;
         // The idle clock starts again now, before the pods serve: the sweep must not take them at once.
         await stores.activity.touch(new Map([[app, Date.now()]]));
-        if (!(await this.deps.target.wake?.(app))) return;
+        if (!(await this.deps.target.wake?.(app))) return await this.restart(app);
         await stores.apps.update(app, (a) => (a.status === 'idle' ? { ...a, status: 'running' } : a));
         await this.deps.publishStatus(app);
       })()
@@ -61,6 +72,34 @@ export class ScaleToZero {
       this.waking.set(app, wake);
     }
     return wake;
+  }
+
+  /**
+   * An app still `idle` with no suspended pod to thaw (they were removed, or the host restarted): its
+   * current release is started again, as a deploy of its own (source `wake`) the held requests wait for.
+   * Once: the app is `deploying` then, and the routers' repeated wake requests find it so.
+   */
+  private async restart(name: string): Promise<void> {
+    const { stores } = this.deps;
+    const app = await stores.apps.find(name);
+    if (app?.status !== 'idle' || app.currentRelease === null) return;
+    const now = new Date().toISOString();
+    const deploy = {
+      ...newDeploy({ id: newId('d'), app: name, source: DeploySource.wake, bundleDigest: null }),
+      status: 'deploying' as const,
+      release: app.currentRelease,
+      startedAt: now,
+      builtAt: now,
+    };
+    const claimed = await stores.apps.update(name, (a) => (a.status === 'idle' ? { ...a, status: 'deploying' } : a));
+    if (claimed.status !== 'deploying') return;
+    await stores.deploys.create(deploy);
+    await stores.deployLog.append(
+      deploy.id,
+      `deploy ${deploy.id}: a request woke the idle app and none of its suspended pods was left: starting v${app.currentRelease} again`,
+    );
+    await this.deps.enqueueDeploy({ deployId: deploy.id, app: name, release: app.currentRelease });
+    this.log.info({ app: name, deploy: deploy.id }, 'woken with no suspended pod left: starting its release again');
   }
 
   /** Suspends every app with scale to zero on whose traffic stopped `idleSeconds` ago. */

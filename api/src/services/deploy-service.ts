@@ -6,11 +6,12 @@ import {
   DomainError,
   ErrorCode,
   isFinal,
+  newDeploy as makeDeploy,
   type Release,
 } from '@sidecar/core';
 import { BUNDLE_MEDIA_TYPES, parseInput, RollbackBody } from '@sidecar/core/wire';
 import type { FsBlobStore, Stores } from '@sidecar/store';
-import { newId } from './ids.js';
+import { newId } from '@sidecar/store';
 import type { DeployQueues } from '@sidecar/store';
 
 const BUNDLE_CONTENT_TYPES: ReadonlySet<string> = new Set(BUNDLE_MEDIA_TYPES);
@@ -22,22 +23,8 @@ export interface DeployServiceDeps {
   maxBundleBytes: number;
 }
 
-function newDeploy(app: string, source: DeploySource, bundleDigest: string | null): Deploy {
-  return {
-    id: newId('d'),
-    app,
-    status: 'queued',
-    release: null,
-    error: null,
-    source,
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    builtAt: null,
-    finishedAt: null,
-    timings: { queuedMs: null, buildMs: null, deployMs: null, totalMs: null },
-    bundleDigest,
-  };
-}
+const newDeploy = (app: string, source: DeploySource, bundleDigest: string | null): Deploy =>
+  makeDeploy({ id: newId('d'), app, source, bundleDigest });
 
 export class DeployService {
   constructor(private readonly d: DeployServiceDeps) {}

@@ -1,7 +1,7 @@
 import { checkVars, DEFAULT_TENANT_LIMITS, DomainError, ErrorCode, type Job, type TenantLimits } from '@sidecar/core';
 import { parseInput, RunJobBody } from '@sidecar/core/wire';
 import type { DeployQueues, Stores } from '@sidecar/store';
-import { newId } from './ids.js';
+import { newId } from '@sidecar/store';
 
 /** One-off runs of an app's current release (API.md: POST /apps/:app/jobs). */
 export class JobService {
