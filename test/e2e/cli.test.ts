@@ -122,6 +122,19 @@ describe.sequential('sidecar, the CLI', () => {
     expect(JSON.parse((await ok(['env', '--json', '-a', 'cli-web'])).stdout)).toEqual({ env: {} });
   });
 
+  it('shows and sets scale to zero; a wrong state is a usage error', async () => {
+    expect((await ok(['scale-to-zero', '-a', 'cli-web'])).stdout.trim()).toBe('cli-web: scale to zero off');
+    expect((await ok(['scale-to-zero', 'on', '--idle-seconds', '600', '-a', 'cli-web'])).stdout.trim()).toBe(
+      'cli-web: scale to zero on, suspended after 600 s idle (now running)',
+    );
+    const shown = JSON.parse((await ok(['scale-to-zero', '--json', '-a', 'cli-web'])).stdout);
+    expect(shown).toEqual({ scaleToZero: { enabled: true, idleSeconds: 600 }, status: 'running' });
+    expect((await ok(['scale-to-zero', 'off', '-a', 'cli-web'])).stdout.trim()).toBe('cli-web: scale to zero off');
+    const wrong = await run(['scale-to-zero', 'maybe', '-a', 'cli-web']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/`on` or `off`/);
+  });
+
   it('shows an API error as one line with its code (exit 1) and a usage error with exit 2', async () => {
     const missing = await run(['releases', '-a', 'no-such-app']);
     expect(missing.code).toBe(1);
