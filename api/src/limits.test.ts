@@ -133,16 +133,21 @@ describe('scale to zero settings', () => {
       sidecarImages: { logs: 'logs', tls: 'tls', procinfo: 'procinfo' },
       template: { probePeriodSeconds: 3, terminationGracePeriodSeconds: 30 },
     });
-    const res = await request(app)
-      .patch(`/api/v1/apps/${n}`)
-      .set(auth)
-      .send({ scaleToZero: { enabled: true } });
-    expectProblem(res, 422, 'unsupported', /needs the Docker target/);
-    const create = await request(app)
-      .post('/api/v1/apps')
-      .set(auth)
-      .send({ name: name(), scaleToZero: { enabled: true } });
-    expectProblem(create, 422, 'unsupported', /needs the Docker target/);
-    expect((await request(app).get(`/api/v1/apps/${n}`).set(auth)).body.scaleToZero.enabled).toBe(false);
+    try {
+      const res = await request(app)
+        .patch(`/api/v1/apps/${n}`)
+        .set(auth)
+        .send({ scaleToZero: { enabled: true } });
+      expectProblem(res, 422, 'unsupported', /needs the Docker target/);
+      const create = await request(app)
+        .post('/api/v1/apps')
+        .set(auth)
+        .send({ name: name(), scaleToZero: { enabled: true } });
+      expectProblem(create, 422, 'unsupported', /needs the Docker target/);
+      expect((await request(app).get(`/api/v1/apps/${n}`).set(auth)).body.scaleToZero.enabled).toBe(false);
+    } finally {
+      // Back to no worker report (what the other tests of this file run with).
+      await stores.redis.del(stores.keys.backendSettings);
+    }
   });
 });

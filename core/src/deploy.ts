@@ -60,7 +60,12 @@ export function computeTimings(d: Pick<Deploy, 'createdAt' | 'startedAt' | 'buil
 }
 
 /** A deploy record as it starts (queued, nothing done yet); `id` from the store's newId('d'). */
-export function newDeploy(opts: { id: string; app: string; source: DeploySource; bundleDigest: string | null }): Deploy {
+export function newDeploy(opts: {
+  id: string;
+  app: string;
+  source: DeploySource;
+  bundleDigest: string | null;
+}): Deploy {
   return {
     id: opts.id,
     app: opts.app,

@@ -38,11 +38,14 @@ export interface Target {
   close(): Promise<void>;
   /**
    * Scale to zero (docs/scale-to-zero.md), on targets that can: takes the app's serving pods out of
-   * rotation and suspends them. False when there is nothing to suspend or a rollout of the app runs.
+   * rotation (their connections drained up to `drainSeconds`) and suspends them. Returns the pods
+   * suspended; none when there is nothing to suspend or a rollout of the app runs.
    */
-  suspend?(app: string): Promise<boolean>;
+  suspend?(app: string, opts: { drainSeconds: number }): Promise<string[]>;
   /** Brings an app's suspended pods back into rotation; false when the app was not suspended. */
   wake?(app: string): Promise<boolean>;
+  /** Whether the app's pods are suspended now (the truth the app's `idle` status follows). */
+  isSuspended?(app: string): boolean;
 }
 
 export interface JobRunInput {

@@ -28,6 +28,8 @@ export interface RouteCacheOptions {
 export class RouteCache {
   readonly id = randomUUID();
   private routes = new Map<string, Upstream[]>();
+  /** Apps with scale to zero on: a connection that finds no pod waits for them to wake. */
+  private wakeable = new Set<string>();
   private version = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly cursor = new Map<string, number>();
@@ -45,6 +47,11 @@ export class RouteCache {
   /** Upstreams for an app, or undefined when the app is unknown. */
   lookup(app: string): Upstream[] | undefined {
     return this.routes.get(app);
+  }
+
+  /** Whether the app scales to zero (a request that finds no pod is held while it wakes). */
+  wakesOnRequest(app: string): boolean {
+    return this.wakeable.has(app);
   }
 
   /** Calls `listener` after each state the data plane put in force; returns how to stop. */
@@ -86,6 +93,7 @@ export class RouteCache {
             new Map([...routes].map(([app, upstreams]) => [app, { ...settings.get(app)!, upstreams }])),
           );
           this.routes = routes;
+          this.wakeable = new Set([...settings].filter(([, s]) => s.wakeOnRequest).map(([app]) => app));
           this.version = version;
           for (const l of this.appliedListeners) l();
           await this.acknowledge();

@@ -86,7 +86,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     holdMs: WAKE_HOLD_MS,
     log,
   });
-  const wakePort = await listen(waker, 0, '127.0.0.1');
+  const wakePort = await listen(waker.server, 0, '127.0.0.1');
 
   const plane = new DataPlane(haproxy, log, {
     host: config.SIDECAR_ROUTER_HOST,
@@ -132,11 +132,21 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
       .finally(() => (ticking = false));
   }, 250);
 
-  // When apps last had traffic, for scale to zero's idle clock: sampled from HAProxy's counters.
+  const tlsServer = createTlsPassthrough({
+    routes: cache,
+    domain: config.SIDECAR_APPS_DOMAIN,
+    // An HTTPS connection to a suspended app is held like a request while the app wakes.
+    wake: (app) => (cache.wakesOnRequest(app) ? waker.awake(app) : Promise.resolve(undefined)),
+  });
+  const tlsPort = await listen(tlsServer, config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST);
+
+  // When apps last had traffic, for scale to zero's idle clock: sampled from HAProxy's counters, and
+  // from the HTTPS connections, which pass through the router's own TLS port, not HAProxy.
   const sampler = new ActivitySampler(haproxy.api);
   const flushActivity = async () => {
     const now = Date.now();
-    await stores.activity.touch(new Map((await sampler.sample()).map((app) => [app, now])));
+    const active = [...(await sampler.sample()), ...tlsServer.activity()];
+    await stores.activity.touch(new Map(active.map((app) => [app, now])));
   };
   // Counts and access lines reach Redis in batches, not per request.
   const flushAll = () =>
@@ -149,9 +159,6 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     port: config.SIDECAR_ROUTER_METRICS_PORT,
     token: config.SIDECAR_ADMIN_TOKEN,
   });
-
-  const tlsServer = createTlsPassthrough({ routes: cache, domain: config.SIDECAR_APPS_DOMAIN });
-  const tlsPort = await listen(tlsServer, config.SIDECAR_ROUTER_TLS_PORT, config.SIDECAR_ROUTER_HOST);
 
   let closing: Promise<void> | undefined;
   return {
@@ -168,7 +175,6 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
         metrics.close();
         tlsServer.close();
         waker.close();
-        waker.closeAllConnections();
         await flushAll();
         await cache.close();
         if (!opts.keepDataPlane) await haproxy.stop();

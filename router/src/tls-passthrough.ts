@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { Upstream } from '@sidecar/core';
 import { appFromHost, type UpstreamPicker } from './hosts.js';
 import { proxyV2Header } from './proxy-protocol.js';
 import { MAX_RECORD, parseClientHello } from './sni.js';
@@ -8,6 +9,16 @@ export interface TlsPassthroughOptions {
   domain: string;
   /** How long a client may take to send its ClientHello. */
   helloTimeoutMs?: number;
+  /**
+   * For an app with no pod to take the connection: waits for it to wake (scale to zero, waker.ts) and
+   * resolves once it has pods, or undefined when it will not (then the connection is closed).
+   */
+  wake?: (app: string) => Promise<Upstream[] | undefined>;
+}
+
+export interface TlsPassthrough extends net.Server {
+  /** Apps with an HTTPS connection open now or opened since the last call (scale to zero's idle clock). */
+  activity(): string[];
 }
 
 /**
@@ -19,8 +30,19 @@ export interface TlsPassthroughOptions {
  * Without a name, an unknown app, or no pod with TLS, the connection is closed:
  * there is no certificate here to send a readable error with.
  */
-export function createTlsPassthrough(opts: TlsPassthroughOptions): net.Server {
-  return net.createServer((client) => {
+export function createTlsPassthrough(opts: TlsPassthroughOptions): TlsPassthrough {
+  const open = new Map<string, number>();
+  const seen = new Set<string>();
+  const track = (app: string, client: net.Socket) => {
+    seen.add(app);
+    open.set(app, (open.get(app) ?? 0) + 1);
+    client.once('close', () => {
+      const left = (open.get(app) ?? 1) - 1;
+      if (left > 0) open.set(app, left);
+      else open.delete(app);
+    });
+  };
+  const server = net.createServer((client) => {
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => client.destroy(), opts.helloTimeoutMs ?? 10_000);
     client.on('error', () => client.destroy());
@@ -33,9 +55,24 @@ export function createTlsPassthrough(opts: TlsPassthroughOptions): net.Server {
       clearTimeout(timer);
       const app = hello.kind === 'hello' ? appFromHost(hello.serverName, opts.domain) : undefined;
       if (!app) return client.destroy();
-      connect(client, buffered, app, opts.routes, new Set());
+      track(app, client);
+      if (pickTls(opts.routes, app, new Set()) !== undefined || !opts.wake)
+        return connect(client, buffered, app, opts.routes, new Set());
+      // No pod takes it now: held (the ClientHello kept) while the app wakes, if it scales to zero.
+      void opts.wake(app).then((ups) => {
+        if (client.destroyed) return;
+        if (!ups) return void client.destroy();
+        connect(client, buffered, app, opts.routes, new Set());
+      });
     };
     client.on('data', onData);
+  });
+  return Object.assign(server, {
+    activity: () => {
+      const active = [...new Set([...seen, ...open.keys()])];
+      seen.clear();
+      return active;
+    },
   });
 }
 

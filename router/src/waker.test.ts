@@ -45,6 +45,7 @@ const send = (port: number, host: string, body?: string) =>
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+        res.on('error', reject);
       },
     );
     req.on('error', reject);
@@ -71,7 +72,7 @@ describe('the waker', () => {
       holdMs: 10_000,
       repeatMs: 60_000,
     });
-    const port = await listen(waker);
+    const port = await listen(waker.server);
     const held = [send(port, 'nap.localhost'), send(port, 'nap.localhost:8080', 'posted')];
     // Both are held: the wake was asked for once, nothing answered yet.
     await expect.poll(() => wakes).toEqual(['nap']);
@@ -93,11 +94,71 @@ describe('the waker', () => {
       requestWake: () => Promise.resolve(),
       holdMs: 300,
     });
-    const port = await listen(waker);
+    const port = await listen(waker.server);
     const late = await send(port, 'nap.localhost');
     expect(late.status).toBe(503);
     expect(late.headers['retry-after']).toBe('1');
     expect(JSON.parse(late.body)).toMatchObject({ code: 'no_ready_pod' });
     expect((await send(port, 'example.com')).status).toBe(404);
+  });
+});
+
+describe('the waker, when things go wrong', () => {
+  it('sends nothing to the pod for a client that left while held, and ends a response the pod cut off', async () => {
+    const seen: string[] = [];
+    const pod = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      // Headers and part of a body, then the connection drops.
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setImmediate(() => res.socket?.destroy());
+    });
+    const podPort = await listen(pod);
+    const routes = routesTable();
+    let asked = 0;
+    const waker = createWaker({
+      routes,
+      domain: 'localhost',
+      requestWake: () => Promise.resolve(void asked++),
+      holdMs: 10_000,
+    });
+    const port = await listen(waker.server);
+    const connections = () =>
+      new Promise<number>((resolve, reject) => waker.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+
+    // A client that gives up while its request is held (the waker has it: it asked for a wake).
+    const gone = http.request({
+      host: '127.0.0.1',
+      port,
+      path: '/gone',
+      headers: { host: 'nap.localhost' },
+      agent: false,
+    });
+    gone.on('error', () => undefined);
+    gone.end();
+    await expect.poll(() => asked).toBe(1);
+    gone.destroy();
+    await expect.poll(connections).toBe(0);
+    const cut = send(port, 'nap.localhost');
+    await expect.poll(connections).toBe(1);
+    routes.set('nap', [{ pod: 'nap-v1-abcde', address: `127.0.0.1:${podPort}` }]);
+    // The cut-off answer fails for the client instead of hanging; the pod only ever saw the client that stayed.
+    await expect(cut).rejects.toThrow();
+    expect(seen).toEqual(['/hello?x=1']);
+  });
+
+  it('close() answers every held request at once', async () => {
+    let asked = 0;
+    const waker = createWaker({
+      routes: routesTable(),
+      domain: 'localhost',
+      requestWake: () => Promise.resolve(void asked++),
+      holdMs: 60_000,
+    });
+    const port = await listen(waker.server);
+    const held = send(port, 'nap.localhost');
+    await expect.poll(() => asked).toBe(1); // the request is held
+    waker.close();
+    await expect(held).resolves.toMatchObject({ status: 503 });
   });
 });

@@ -43,7 +43,21 @@ export class AppActivity {
     await subscriber.subscribe(this.k.wakeChannel);
   }
 
+  /** Which pods were suspended (a restarted worker keeps exactly these suspended). */
+  async recordSuspended(app: string, pods: readonly string[]): Promise<void> {
+    await this.redis.hset(this.k.suspendedPods, app, JSON.stringify(pods));
+  }
+
+  async suspendedPods(app: string): Promise<string[]> {
+    const raw = await this.redis.hget(this.k.suspendedPods, app);
+    return raw ? (JSON.parse(raw) as string[]) : [];
+  }
+
+  async clearSuspended(app: string): Promise<void> {
+    await this.redis.hdel(this.k.suspendedPods, app);
+  }
+
   async remove(app: string): Promise<void> {
-    await this.redis.hdel(this.k.activity, app);
+    await this.redis.multi().hdel(this.k.activity, app).hdel(this.k.suspendedPods, app).exec();
   }
 }

@@ -144,6 +144,22 @@ export class AppStore {
     return raws.filter((r): r is string => r !== null).map((r) => this.open(JSON.parse(r) as App));
   }
 
+  /**
+   * Every app's settings and state without opening its secrets (`secrets` and a TLS key are left out):
+   * for loops that run often and need neither (the idle sweep).
+   */
+  async listSettings(): Promise<Omit<App, 'secrets'>[]> {
+    const names = (await this.redis.smembers(this.k.apps)).sort();
+    if (names.length === 0) return [];
+    const raws = await this.redis.mget(names.map((n) => this.k.app(n)));
+    return raws
+      .filter((r): r is string => r !== null)
+      .map((r) => {
+        const { secrets: _secrets, ...app } = JSON.parse(r) as App;
+        return this.mapKey({ ...app, secrets: {} }, () => '******');
+      });
+  }
+
   /** Read-modify-write that never loses a concurrent update's fields (see CasUpdater). */
   async update(name: string, change: (app: App) => App): Promise<App> {
     const { value } = await this.cas.update<App>(this.k.app(name), (stored) =>

@@ -34,6 +34,8 @@ export function keys(prefix: string) {
     routers: k('routers'),
     /** app → when it last had traffic (ms), written by the routers for scale to zero. */
     activity: k('activity'),
+    /** app → the names of its suspended pods (JSON), while it is scaled to zero. */
+    suspendedPods: k('apps:suspended-pods'),
     /** A router asks the worker to wake a suspended app (the message is the app's name). */
     wakeChannel: k('apps:wake'),
     cancelChannel: k('deploys:cancel'),

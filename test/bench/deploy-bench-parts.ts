@@ -86,11 +86,21 @@ export async function settled(p: RunningPlatform, app: string, id: string): Prom
   throw new Error(`deploy ${id} not final after 120 s`);
 }
 
-/** Polls the router until the app answers `marker`; the ms since `t0`. */
-export async function untilServing(p: RunningPlatform, app: string, marker: string, t0: number): Promise<number> {
+/**
+ * Polls the router until the app answers `marker`; the ms since `t0`. Answers that are not a 200 (or no
+ * answer at all) are counted in `failures` when given: a failed request is not a slow one.
+ */
+export async function untilServing(
+  p: RunningPlatform,
+  app: string,
+  marker: string,
+  t0: number,
+  failures?: { count: number },
+): Promise<number> {
   for (;;) {
     const r = await p.get(app).catch(() => ({ status: 0, body: '' }));
     if (r.status === 200 && r.body === marker) return performance.now() - t0;
+    if (r.status !== 200 && failures) failures.count++;
     if (performance.now() - t0 > 60_000) throw new Error(`${app} not serving ${marker} after 60 s`);
     await new Promise((r2) => setTimeout(r2, 5));
   }

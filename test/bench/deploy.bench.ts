@@ -151,12 +151,13 @@ async function main(): Promise<void> {
 
     // Scale to zero: request to a suspended app → its answer (the router holds it while the app wakes).
     const wake: number[] = [];
+    const wakeFailures = { count: 0 };
     if (RUNS_WAKE > 0) {
       await createApp(p, 'bench-nap', { sidecars, scaleToZero: { enabled: true, idleSeconds: 1 } });
       await uploadToServing(p, 'bench-nap', 'awake');
       for (let i = 0; i < RUNS_WAKE; i++) {
         await untilIdle(p, 'bench-nap');
-        wake.push(await untilServing(p, 'bench-nap', 'awake', performance.now()));
+        wake.push(await untilServing(p, 'bench-nap', 'awake', performance.now(), wakeFailures));
       }
       await removeApp(p, 'bench-nap');
     }
@@ -174,6 +175,7 @@ async function main(): Promise<void> {
       ['rollback, cold (request → first 200 from the old version, new pods)', summary(cold)],
       ['rollback, warm (to the release just replaced: its frozen pods thawed)', summary(warm)],
       ['wake (request to an app scaled to zero → its answer)', summary(wake)],
+      ['requests to the waking app that failed', String(wakeFailures.count)],
     ];
     if (RUNS_UNDER_LOAD > 0) {
       // Success rate under load (8 concurrent GET/POST loops) during rolling updates of 3 replicas; the

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import https from 'node:https';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Labels } from '@sidecar/core';
@@ -48,6 +49,31 @@ async function untilIdle(): Promise<PodItem[]> {
   return eventually('its pods to be suspended', async () => {
     const pods = await podsOf();
     return pods.length > 0 && pods.every((x) => x.suspended?.reason === 'idle') ? pods : undefined;
+  });
+}
+
+/** GET over HTTPS through the router's TLS port (the app's TLS sidecar answers), trusting the platform CA. */
+function httpsGet(app: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: p.routerTlsPort,
+        servername: `${app}.localhost`,
+        path: '/',
+        ca,
+        headers: { host: `${app}.localhost` },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
   });
 }
 
@@ -164,6 +190,23 @@ describe('scale to zero', () => {
     await eventually('the app to wake', async () => ((await appOf()).status === 'running' ? true : undefined));
     expect(await p.get(APP)).toEqual({ status: 200, body: 'v1 -' });
   }, 120_000);
+
+  it('over HTTPS too: a TLS connection to the idle app is held while it wakes, then answered', async () => {
+    const tlsApp = 'nap-tls';
+    await createApp(p, tlsApp, {
+      sidecars: { tls: { enabled: true } },
+      scaleToZero: { enabled: true, idleSeconds: 2 },
+    });
+    const v1 = await deploy(p, tlsApp, await code('tls'));
+    expect(v1.deploy.status, v1.log).toBe('succeeded');
+    const ca = await (await p.api$('/api/v1/ca.pem')).text();
+    const statusOf = async () => ((await (await p.api$(`/api/v1/apps/${tlsApp}`)).json()) as { status: string }).status;
+    expect(await eventually('an HTTPS answer', () => httpsGet(tlsApp, ca))).toEqual({ status: 200, body: 'vtls -' });
+    await eventually('the app to become idle', async () => ((await statusOf()) === 'idle' ? true : undefined), 60_000);
+    // A new HTTPS connection is held while the app wakes, then answered.
+    expect(await httpsGet(tlsApp, ca)).toEqual({ status: 200, body: 'vtls -' });
+    expect(await statusOf()).not.toBe('idle');
+  }, 180_000);
 
   it('settings out of bounds are refused with the limit named', async () => {
     const res = await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ scaleToZero: { idleSeconds: 0 } }) });

@@ -4,6 +4,7 @@ import {
   type App,
   type DeployJobPayload,
   DeploySource,
+  httpSettings,
   newDeploy,
   scaleToZeroSettings,
   silentLog,
@@ -16,7 +17,7 @@ import { Periodic } from './periodic.js';
 export interface ScaleToZeroDeps {
   stores: Stores;
   /** A target that can suspend and wake apps (the Docker target); others never suspend. */
-  target: Pick<Target, 'suspend' | 'wake'>;
+  target: Pick<Target, 'suspend' | 'wake' | 'isSuspended' | 'status'>;
   /** A connection in subscriber mode, for the routers' wake requests. */
   subscriber: Redis;
   /** Brings the API's pod views up to date for an app. */
@@ -28,10 +29,14 @@ export interface ScaleToZeroDeps {
   sweepMs?: number;
 }
 
+type AppSettings = Omit<App, 'secrets'>;
+
 /**
  * Scale to zero, the worker's half (docs/scale-to-zero.md): an app with it on that had no traffic
- * for `idleSeconds` is suspended (under its app lock, so never during a rollout) and shown `idle`; a
- * router's wake request brings it back at once, without the lock (a wake never waits for a build).
+ * for `idleSeconds` is suspended (under its app lock, so never during a rollout); a router's wake
+ * request brings it back at once, without the lock (a wake never waits for a build). The target's
+ * record of suspended pods is the truth: the app's status follows it (`idle` while suspended,
+ * `running` otherwise), set after every suspend and wake and checked by every sweep.
  */
 export class ScaleToZero {
   private readonly log: Log;
@@ -59,19 +64,91 @@ export class ScaleToZero {
   wake(app: string): Promise<void> {
     let wake = this.waking.get(app);
     if (!wake) {
-      wake = (async () => {
-        const { stores } = this.deps;
-        // The idle clock starts again now, before the pods serve: the sweep must not take them at once.
-        await stores.activity.touch(new Map([[app, Date.now()]]));
-        if (!(await this.deps.target.wake?.(app))) return await this.restart(app);
-        await stores.apps.update(app, (a) => (a.status === 'idle' ? { ...a, status: 'running' } : a));
-        await this.deps.publishStatus(app);
-      })()
+      wake = this.wakeNow(app)
         .catch((e: unknown) => this.log.error({ app, err: e }, 'waking the app failed'))
         .finally(() => this.waking.delete(app));
       this.waking.set(app, wake);
     }
     return wake;
+  }
+
+  private async wakeNow(app: string): Promise<void> {
+    const { stores, target } = this.deps;
+    const before = await stores.apps.find(app);
+    if (!before) return; // deleted meanwhile: nothing to wake, nothing to record
+    // The idle clock starts again now, before the pods serve: the sweep must not take them at once.
+    await stores.activity.touch(new Map([[app, Date.now()]]));
+    if (await target.wake?.(app)) {
+      await stores.activity.clearSuspended(app);
+      await this.followTarget(app);
+      await this.deps.publishStatus(app);
+    }
+    // Nothing serves although the app was idle (its suspended pods are gone): start its release again.
+    if (before.status === 'idle' && !(await this.hasServingPods(app))) await this.restart(app);
+  }
+
+  /** Suspends every app with scale to zero on whose traffic stopped `idleSeconds` ago. */
+  async sweep(now = Date.now()): Promise<void> {
+    const { stores, target } = this.deps;
+    const apps = await stores.apps.listSettings();
+    for (const a of apps) {
+      // Turned off while suspended: nothing would wake it any more (the router holds requests only while it is on).
+      if (target.isSuspended?.(a.name) && !scaleToZeroSettings(a.scaleToZero).enabled) await this.wake(a.name);
+      // A status that drifted from the truth (e.g. a failed deploy of an idle app said `running`).
+      else if ((a.status === 'idle') !== (target.isSuspended?.(a.name) ?? false)) await this.followTarget(a.name);
+    }
+    const candidates = apps.filter((a) => isCandidate(a) && !target.isSuspended?.(a.name));
+    if (candidates.length === 0) return;
+    const last = await stores.activity.lastActive(candidates.map((a) => a.name));
+    // An app never seen by a router starts its clock now.
+    const unseen = candidates.filter((a) => !last.has(a.name));
+    await stores.activity.touch(new Map(unseen.map((a) => [a.name, now])));
+    for (const app of candidates) {
+      const at = last.get(app.name);
+      if (at === undefined || !idleSince(app, at, now) || this.waking.has(app.name)) continue;
+      await this.suspend(app.name);
+    }
+  }
+
+  private async suspend(name: string): Promise<void> {
+    const { stores, target } = this.deps;
+    // The app lock: no rollout of the app runs meanwhile (one that is queued waits for it).
+    const lock = await stores.locks.app(name).tryAcquire(`idle@${randomUUID()}`);
+    if (!lock) return;
+    try {
+      // Looked at again under the lock: the app and its traffic may have changed since the sweep read them.
+      const app = await stores.apps.find(name);
+      const at = (await stores.activity.lastActive([name])).get(name);
+      if (!app || !isCandidate(app) || at === undefined || !idleSince(app, at, Date.now())) return;
+      const pods = (await target.suspend?.(name, { drainSeconds: httpSettings(app.http).drainSeconds })) ?? [];
+      if (pods.length === 0) return;
+      await stores.activity.recordSuspended(name, pods);
+      await this.followTarget(name);
+      await this.deps.publishStatus(name);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * The app's status after the target's truth: `idle` while its pods are suspended, `running` once pods
+   * serve (only between those two: a deploy's own statuses are left alone). An app neither suspended nor
+   * served stays as it is: `idle` then means its next request starts it again. Suspension is read inside
+   * the update, so the last of a suspend and a wake racing each other writes what is true after both.
+   */
+  private async followTarget(name: string): Promise<void> {
+    const serving = await this.hasServingPods(name);
+    await this.deps.stores.apps
+      .update(name, (a) => {
+        if (a.status !== 'idle' && a.status !== 'running') return a;
+        const status = this.deps.target.isSuspended?.(name) ? 'idle' : serving ? 'running' : a.status;
+        return a.status === status ? a : { ...a, status };
+      })
+      .catch((e: unknown) => this.log.warn({ app: name, err: e }, 'updating the app status failed'));
+  }
+
+  private async hasServingPods(app: string): Promise<boolean> {
+    return (await this.deps.target.status(app)).some((p) => p.ready && !p.suspended);
   }
 
   /**
@@ -82,68 +159,33 @@ export class ScaleToZero {
   private async restart(name: string): Promise<void> {
     const { stores } = this.deps;
     const app = await stores.apps.find(name);
-    if (app?.status !== 'idle' || app.currentRelease === null) return;
+    if (!app || app.currentRelease === null) return;
+    const release = app.currentRelease;
+    const claimed = await stores.apps.update(name, (a) =>
+      a.status === 'idle' || a.status === 'running' ? { ...a, status: 'deploying' } : a,
+    );
+    if (claimed.status !== 'deploying' || app.status === 'deploying') return;
     const now = new Date().toISOString();
     const deploy = {
       ...newDeploy({ id: newId('d'), app: name, source: DeploySource.wake, bundleDigest: null }),
       status: 'deploying' as const,
-      release: app.currentRelease,
+      release,
       startedAt: now,
       builtAt: now,
     };
-    const claimed = await stores.apps.update(name, (a) => (a.status === 'idle' ? { ...a, status: 'deploying' } : a));
-    if (claimed.status !== 'deploying') return;
     await stores.deploys.create(deploy);
     await stores.deployLog.append(
       deploy.id,
-      `deploy ${deploy.id}: a request woke the idle app and none of its suspended pods was left: starting v${app.currentRelease} again`,
+      `deploy ${deploy.id}: a request woke the idle app and none of its suspended pods was left: starting v${release} again`,
     );
-    await this.deps.enqueueDeploy({ deployId: deploy.id, app: name, release: app.currentRelease });
+    await stores.activity.clearSuspended(name);
+    await this.deps.enqueueDeploy({ deployId: deploy.id, app: name, release });
     this.log.info({ app: name, deploy: deploy.id }, 'woken with no suspended pod left: starting its release again');
-  }
-
-  /** Suspends every app with scale to zero on whose traffic stopped `idleSeconds` ago. */
-  async sweep(now = Date.now()): Promise<void> {
-    const { stores } = this.deps;
-    const apps = await stores.apps.list();
-    // Turned off while idle: nothing would wake it any more (the router holds requests only while it is on).
-    for (const a of apps)
-      if (a.status === 'idle' && !scaleToZeroSettings(a.scaleToZero).enabled) await this.wake(a.name);
-    const candidates = apps.filter(isCandidate);
-    if (candidates.length === 0) return;
-    const last = await stores.activity.lastActive(candidates.map((a) => a.name));
-    // An app never seen by a router starts its clock now.
-    const unseen = candidates.filter((a) => !last.has(a.name));
-    await stores.activity.touch(new Map(unseen.map((a) => [a.name, now])));
-    for (const app of candidates) {
-      const at = last.get(app.name);
-      if (at === undefined || now - at < scaleToZeroSettings(app.scaleToZero).idleSeconds * 1000) continue;
-      if (this.waking.has(app.name)) continue;
-      await this.suspend(app.name);
-    }
-  }
-
-  private async suspend(name: string): Promise<void> {
-    const { stores } = this.deps;
-    // The app lock: no rollout of the app runs meanwhile (one that is queued waits for it).
-    const lock = await stores.locks.app(name).tryAcquire(`idle@${randomUUID()}`);
-    if (!lock) return;
-    try {
-      const app = await stores.apps.find(name);
-      if (!app || !isCandidate(app)) return;
-      // `idle` before the pods go: a wake asked for meanwhile runs after the suspend (the target orders
-      // them) and sets `running` last.
-      await stores.apps.update(name, (a) => (a.status === 'running' ? { ...a, status: 'idle' } : a));
-      if (!(await this.deps.target.suspend?.(name))) {
-        await stores.apps.update(name, (a) => (a.status === 'idle' ? { ...a, status: 'running' } : a));
-        return;
-      }
-      await this.deps.publishStatus(name);
-    } finally {
-      await lock.release();
-    }
   }
 }
 
-const isCandidate = (a: App) =>
+const isCandidate = (a: AppSettings) =>
   scaleToZeroSettings(a.scaleToZero).enabled && a.status === 'running' && a.currentRelease !== null && a.replicas > 0;
+
+const idleSince = (a: AppSettings, lastActive: number, now: number) =>
+  now - lastActive >= scaleToZeroSettings(a.scaleToZero).idleSeconds * 1000;

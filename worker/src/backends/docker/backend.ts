@@ -47,10 +47,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
       const { adopted } = await target.adopt({
         log,
         // An app scaled to zero keeps its pods suspended across a restart of the worker.
-        idleRelease: async (name) => {
-          const app = await stores.apps.find(name);
-          return app?.status === 'idle' ? (app.currentRelease ?? undefined) : undefined;
-        },
+        suspendedPods: (app) => stores.activity.suspendedPods(app),
       });
       if (adopted.length > 0) log(`adopted ${adopted.length} running pod(s)`);
       // In the background: a deploy before the pool is warm just creates its own sandbox.

@@ -66,18 +66,20 @@ describe('DockerTarget: scale to zero', () => {
     target = newTarget();
     await rollout(target, 1, 'one', null);
     pod = (await routes.get(name))[0]!.pod;
-    expect(await target.suspend(name)).toBe(true);
+    expect(await target.suspend(name, { drainSeconds: 1 })).toEqual([pod]);
+    expect(target.isSuspended(name)).toBe(true);
     expect(await routes.get(name)).toEqual([]);
     expect(await paused()).toEqual(new Set([pod]));
     const [view] = await target.status(name);
     expect(view).toMatchObject({ name: pod, suspended: { reason: 'idle' } });
-    expect(await target.suspend(name)).toBe(false);
+    expect(await target.suspend(name, { drainSeconds: 1 })).toEqual([]);
   }, 120_000);
 
   it('a restarted worker keeps the idle app suspended, and its wake serves the same pod', async () => {
     await target.close();
     target = newTarget();
-    await target.adopt({ idleRelease: () => Promise.resolve(1) });
+    await target.adopt({ suspendedPods: () => Promise.resolve([pod]) });
+    expect(target.isSuspended(name)).toBe(true);
     expect(await paused()).toEqual(new Set([pod]));
     expect(await target.wake(name)).toBe(true);
     expect((await routes.get(name)).map((u) => u.pod)).toEqual([pod]);
@@ -87,14 +89,26 @@ describe('DockerTarget: scale to zero', () => {
     expect(view).toMatchObject({ name: pod, ready: true });
     expect(view!.suspended).toBeUndefined();
     expect(await target.wake(name)).toBe(false);
+    expect(target.isSuspended(name)).toBe(false);
   }, 120_000);
 
   it('a rollout of a suspended app wakes it first, then replaces its pod', async () => {
-    expect(await target.suspend(name)).toBe(true);
+    expect(await target.suspend(name, { drainSeconds: 1 })).toEqual([pod]);
     const lines = await rollout(target, 2, 'two', 1);
     expect(lines[0]).toMatch(/woke the app's suspended pods/);
     expect(await answer()).toBe('hello from 2');
     expect((await routes.get(name)).map((u) => u.pod)).not.toContain(pod);
     expect(await paused()).toEqual(new Set());
+  }, 120_000);
+
+  it("a wake racing the app's removal never brings its routes back", async () => {
+    const [pod2] = await target.suspend(name, { drainSeconds: 1 });
+    expect(pod2).toBeDefined();
+    // A request held for the app asks for a wake just as the user deletes it.
+    await Promise.all([target.wake(name), routes.remove(name).then(() => target.remove(name))]);
+    expect(await routes.get(name)).toEqual([]);
+    expect(routes.history.at(-1)).toMatchObject({ app: name, upstreams: null });
+    expect(await containers()).toEqual([]);
+    expect(await target.wake(name)).toBe(false);
   }, 120_000);
 });

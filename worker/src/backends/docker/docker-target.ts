@@ -312,27 +312,32 @@ export class DockerTarget implements Target {
    * asks for a wake that runs after this), then, once their connections have drained, frozen: no CPU,
    * their memory kept (reported by status()).
    */
-  suspend(app: string): Promise<boolean> {
+  suspend(app: string, opts: { drainSeconds: number }): Promise<string[]> {
     return this.inIdleOrder(app, async () => {
-      if (this.rolling.has(app) || this.idle.has(app) || this.closing) return false;
+      if (this.rolling.has(app) || this.idle.has(app) || this.closing) return [];
       const names = this.serving.get(app);
       const runners = [...(names ?? [])]
         .map((n) => this.apps.get(app)?.get(n))
         .filter((r): r is PodRunner => r !== undefined && !this.stopping.has(r));
-      if (runners.length === 0) return false;
+      if (runners.length === 0) return [];
       this.idle.set(app, runners);
       await this.serve(app, []);
+      // As in a rollout: connections still open (a long request, a WebSocket) get the app's drain limit.
       await this.opts.routes.waitForDrain(
         runners.map((r) => r.name),
-        5_000,
+        (opts.drainSeconds + 5) * 1000,
       );
       const frozen = await Promise.allSettled(runners.map((r) => this.freezeWarm(r)));
       const failed = runners.filter((_, i) => frozen[i]!.status === 'rejected');
       if (failed.length > 0)
         this.log.warn({ app, pods: failed.map((r) => r.name) }, 'suspending: a pod could not be frozen');
       this.log.info({ app, pods: runners.map((r) => r.name) }, 'app idle: pods suspended');
-      return true;
+      return runners.map((r) => r.name);
     });
+  }
+
+  isSuspended(app: string): boolean {
+    return this.idle.has(app);
   }
 
   /** Thawed and back in rotation (router-acknowledged): the router's held requests go to them. */
@@ -348,7 +353,8 @@ export class DockerTarget implements Target {
         if (thawed[i]!.status === 'fulfilled' && this.apps.get(app)?.has(r.name)) back.push(r);
         else this.log.warn({ app, pod: r.name }, 'waking: a pod could not be thawed');
       });
-      await this.serve(app, back);
+      // Not after a removal of the app that ran meanwhile (it is ordered with suspends and wakes).
+      if (this.apps.has(app)) await this.serve(app, back);
       this.log.info({ app, pods: back.map((r) => r.name) }, 'app woken');
       return true;
     });
@@ -409,9 +415,13 @@ export class DockerTarget implements Target {
     return settled;
   }
 
-  /** Freezes a drained pod of the previous release and measures what it keeps (in the background). */
+  /** Freezes a drained pod and measures what it keeps (in the background). */
   private async freezeWarm(runner: PodRunner): Promise<void> {
     await runner.freeze();
+    this.measureFrozen(runner);
+  }
+
+  private measureFrozen(runner: PodRunner): void {
     void runner.memoryBytes().then(
       (bytes) => this.frozenMemory.set(runner, bytes),
       () => undefined,
@@ -568,7 +578,12 @@ export class DockerTarget implements Target {
     });
   }
 
-  async remove(app: string): Promise<void> {
+  /** Ordered with the app's suspends and wakes: a wake that comes after it finds nothing to thaw. */
+  remove(app: string): Promise<void> {
+    return this.inIdleOrder(app, () => this.removeNow(app));
+  }
+
+  private async removeNow(app: string): Promise<void> {
     // Out of rotation first, so no readiness flip re-adds a route while the pods stop.
     this.serving.delete(app);
     // Warm and suspended pods are among the app's pods (deleted below, thawed first by the runner).
@@ -652,8 +667,8 @@ export class DockerTarget implements Target {
   async adopt(
     opts: {
       log?: (line: string) => void;
-      /** The release an app scaled to zero was suspended with (its pods are kept suspended); undefined when it is not idle. */
-      idleRelease?: (app: string) => Promise<number | undefined>;
+      /** The pods of an app scaled to zero that were suspended (they are kept so); none when it is not idle. */
+      suspendedPods?: (app: string) => Promise<string[]>;
     } = {},
   ): Promise<{ adopted: string[]; failed: { pod: string; error: Error }[] }> {
     const log = opts.log ?? ((line: string) => this.log.info({}, line));
@@ -690,7 +705,7 @@ export class DockerTarget implements Target {
       }
     }
     for (const app of new Set(adopted.map((n) => this.appOf(n)).filter((a): a is string => a !== undefined)))
-      await this.resumeServing(app, await opts.idleRelease?.(app));
+      await this.resumeServing(app, new Set((await opts.suspendedPods?.(app)) ?? []));
     return { adopted, failed };
   }
 
@@ -700,21 +715,16 @@ export class DockerTarget implements Target {
    * un-Ready); they follow readiness flips from here on. Pods of other releases (a rollout
    * cut short) stay out of rotation until the next rollout replaces them.
    */
-  private async resumeServing(app: string, idleRelease: number | undefined): Promise<void> {
+  private async resumeServing(app: string, suspendedPods: ReadonlySet<string>): Promise<void> {
     const routed = await this.opts.routes.get(app);
     const routedPods = new Set(routed.map((u) => u.pod));
     let pods = [...(this.apps.get(app)?.values() ?? [])];
     // An app scaled to zero: its suspended pods stay so, and the next request wakes them.
-    const suspended = pods.filter(
-      (r) =>
-        idleRelease !== undefined &&
-        routed.length === 0 &&
-        r.frozenSince !== null &&
-        r.pod.metadata.labels?.[Labels.release] === String(idleRelease),
-    );
+    const suspended = pods.filter((r) => routed.length === 0 && r.frozenSince !== null && suspendedPods.has(r.name));
     if (suspended.length > 0) {
       this.idle.set(app, suspended);
       pods = pods.filter((r) => !suspended.includes(r));
+      for (const r of suspended) this.measureFrozen(r);
     }
     const releases = new Set(
       pods.filter((r) => routedPods.has(r.name)).map((r) => r.pod.metadata.labels?.[Labels.release]),
