@@ -1,4 +1,3 @@
-import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import { tgzOf } from '../support/bundles.js';
 import { selfSigned } from '../support/certs.js';
 import { createApp, deploy, trafficLoop } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
-import { type RunningPlatform, startPlatform } from '../support/platform.js';
+import { routerHttpsGet, type RunningPlatform, startPlatform } from '../support/platform.js';
 import { eventually, podOf as podOfApp } from '../support/pods.js';
 
 // Platform sidecars attached by app settings (docs/sidecars.md): a plain HTTP app gains
@@ -29,35 +28,7 @@ const plainHttpApp = tgzOf({
 });
 
 /** GET over HTTPS through the router's TLS port, trusting only the platform CA. */
-function httpsGet(ca: string): Promise<{ status: number; body: string; peer: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: p.routerTlsPort,
-        servername: `${APP}.localhost`,
-        path: '/',
-        ca,
-        headers: { host: `${APP}.localhost` },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            peer: JSON.stringify((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const httpsGet = (ca: string) => routerHttpsGet(p.routerTlsPort, APP, ca);
 
 const podOf = (app: string) => podOfApp(p, app);
 

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { freePort } from './global-setup.js';
 
 /** A request through the router with `Host: <app>.localhost` (fetch may not set Host). A fresh connection each time. */
@@ -32,6 +34,44 @@ export function routerRequest(
 }
 
 export const routerGet = (port: number, app: string, path = '/') => routerRequest(port, app, { path });
+
+/**
+ * GET over HTTPS through the router's TLS port (the app's TLS sidecar answers), trusting only `ca` (the
+ * platform CA); `peer` is the certificate's subject alternative names.
+ */
+export function routerHttpsGet(
+  tlsPort: number,
+  app: string,
+  ca: string,
+): Promise<{ status: number; body: string; peer: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: tlsPort,
+        servername: `${app}.localhost`,
+        path: '/',
+        ca,
+        headers: { host: `${app}.localhost` },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          resolvePromise({
+            status: res.statusCode ?? 0,
+            body,
+            peer: JSON.stringify((res.socket as TLSSocket).getPeerCertificate().subjectaltname),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const root = resolve(import.meta.dirname, '../..');
 
