@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_BUNDLE_LIMITS, DomainError, Labels, type BundleLimits } from '@sidecar/core';
+import { DEFAULT_BUNDLE_LIMITS, DomainError, ErrorCode, Labels, type BundleLimits } from '@sidecar/core';
 import { prepareBundle, type DependencyInstaller } from './prepare.js';
 import { tgzOf } from './test-support/tar.js';
 
@@ -159,7 +159,6 @@ describe('prepareBundle', () => {
     // What the installer writes counts: here a 2 MiB "dependency" against a 1 MiB cap.
     const bloating: DependencyInstaller = {
       async install({ dir: bundle }) {
-        const { mkdir } = await import('node:fs/promises');
         await mkdir(join(bundle, 'node_modules', 'big'), { recursive: true });
         await writeFile(join(bundle, 'node_modules', 'big', 'blob.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
       },
@@ -168,6 +167,53 @@ describe('prepareBundle', () => {
       maxBuildBytes: 1024 * 1024,
     }).catch((e: unknown) => e)) as DomainError;
     expect(err.code).toBe('bundle_too_large');
-    expect(err.message).toMatch(/^the bundle with its installed dependencies is more than 1 MiB \(the limit\)/);
+    expect(err.message).toMatch(
+      /^the bundle with its installed dependencies is more than 1 MiB \(the limit, SIDECAR_MAX_BUILD_BYTES\)/,
+    );
+  });
+
+  it('stops an install whose folder grows past maxBuildBytes while it runs', async () => {
+    // Writes past the cap, then keeps going until it is told to stop (as npm would, for gigabytes).
+    let stoppedBy: unknown;
+    const endless: DependencyInstaller = {
+      async install({ dir: bundle, signal }) {
+        await mkdir(join(bundle, 'node_modules', 'big'), { recursive: true });
+        await writeFile(join(bundle, 'node_modules', 'big', 'blob.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        stoppedBy = signal.reason;
+        throw new DomainError(ErrorCode.cancelled, 'dependency install cancelled');
+      },
+    };
+    const err = (await prepare({ 'package.json': '{"dependencies": {"big": "^1"}}', 'index.js': '' }, endless, {
+      maxBuildBytes: 1024 * 1024,
+    }).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('bundle_too_large');
+    expect(err.message).toMatch(
+      /^npm install was stopped: the bundle with its installed dependencies grew past 1 MiB \(the limit, SIDECAR_MAX_BUILD_BYTES\)/,
+    );
+    expect(stoppedBy).toBeGreaterThan(1024 * 1024); // the watch's reason: the size it measured
+  });
+
+  it('reports a cancellation as a cancellation, not as a size', async () => {
+    const ac = new AbortController();
+    const cancelling: DependencyInstaller = {
+      async install({ signal }) {
+        ac.abort();
+        expect(signal.aborted).toBe(true);
+        throw new DomainError(ErrorCode.cancelled, 'dependency install cancelled');
+      },
+    };
+    const source = join(dir, 'upload.tgz');
+    await writeFile(source, await tgzOf({ 'package.json': '{"dependencies": {"ms": "^2"}}', 'index.js': '' }));
+    const err = (await prepareBundle({
+      source,
+      workDir: join(dir, 'work'),
+      limits: DEFAULT_BUNDLE_LIMITS,
+      labels: { [Labels.app]: 'demo' },
+      signal: ac.signal,
+      log: () => undefined,
+      installer: cancelling,
+    }).catch((e: unknown) => e)) as DomainError;
+    expect(err.code).toBe('cancelled');
   });
 });

@@ -16,6 +16,7 @@ import {
 import { extractBundle } from './extract.js';
 import { formatBytes, tooLarge } from './messages.js';
 import { dropBundleNpmConfig, refuseGitDependencies } from './npm-policy.js';
+import { watchTreeSize } from './size-watch.js';
 import { treeSize } from './tree-size.js';
 
 /** Installs a bundle's declared dependencies into its folder. Declared here, by its one user. */
@@ -87,7 +88,8 @@ export async function prepareBundle(opts: PrepareBundleOptions): Promise<Prepare
     await refuseGitDependencies(pkg as Record<string, unknown>);
     await dropBundleNpmConfig(dir, files, log);
     log(`installing ${count} ${count === 1 ? 'dependency' : 'dependencies'} with npm`);
-    await opts.installer.install({ dir, app, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) });
+    const install = { dir, app, signal, log, ...(opts.labels ? { labels: opts.labels } : {}) };
+    await installWithinLimit(opts.installer, install, opts.limits.maxBuildBytes);
     await checkBuildSize(dir, opts.limits.maxBuildBytes, log);
   } else if ([...files].some((f) => f.startsWith('node_modules/'))) {
     log('using the node_modules folder shipped in the bundle');
@@ -118,13 +120,41 @@ async function readJson(dir: string, files: ReadonlySet<string>, name: string): 
   }
 }
 
+const BUILD_LIMIT = (max: number) => `${formatBytes(max)} (the limit, SIDECAR_MAX_BUILD_BYTES)`;
+
+/**
+ * Runs the install while its folder is measured (size-watch.ts): a few lines of package.json can ask
+ * for gigabytes, so an install whose folder grows past the limit is stopped while it writes, not only
+ * refused once it is done (checkBuildSize, after it, measures exactly).
+ */
+async function installWithinLimit(
+  installer: DependencyInstaller,
+  install: Parameters<DependencyInstaller['install']>[0],
+  max: number,
+): Promise<void> {
+  const watch = watchTreeSize({ dir: install.dir, maxBytes: max });
+  try {
+    await installer.install({ ...install, signal: AbortSignal.any([install.signal, watch.exceeded]) });
+  } catch (err) {
+    // The install's own failure (or the size) is what to report, not a measure that failed with it.
+    await watch.stop().catch(() => undefined);
+    if (watch.exceeded.aborted && !install.signal.aborted) {
+      throw tooLarge(
+        `npm install was stopped: the bundle with its installed dependencies grew past ${BUILD_LIMIT(max)}; ` +
+          `ship fewer or smaller dependencies`,
+      );
+    }
+    throw err;
+  }
+  await watch.stop();
+}
+
 /** The bundle with what npm installed is what goes into the image: capped, and said in the log. */
 async function checkBuildSize(dir: string, max: number, log: LogSink): Promise<void> {
   const size = await treeSize(dir, { stopAbove: max });
   if (size > max) {
     throw tooLarge(
-      `the bundle with its installed dependencies is more than ${formatBytes(max)} (the limit): ` +
-        `ship fewer or smaller dependencies`,
+      `the bundle with its installed dependencies is more than ${BUILD_LIMIT(max)}: ship fewer or smaller dependencies`,
     );
   }
   log(`bundle with dependencies: ${formatBytes(size)}`);
