@@ -15,18 +15,15 @@ import { type Bystander, expectUnharmed, startBystander } from '../support/bysta
  * Hostile bundles, each sent as a tenant would (POST /api/v1/apps/:app/deploys), each refused with the
  * error docs/security.md documents, shown in the deploy log — while another tenant's app keeps
  * serving and the API keeps answering (the bystander). Unit-level timings of the same inputs
- * (event-loop delay) are in worker/src/builder/hostile-bundles.test.ts.
+ * (event-loop delay) are in worker/src/builder/hostile-bundles.test.ts; what a bundle can make npm do
+ * is in npm.test.ts.
  */
 let p: RunningPlatform;
 let bystander: Bystander;
 const MAX_ENTRIES = 2000;
-const MAX_BUILD_BYTES = 1024 * 1024;
 
 beforeAll(async () => {
-  p = await startPlatform({
-    SIDECAR_MAX_ENTRIES: String(MAX_ENTRIES),
-    SIDECAR_MAX_BUILD_BYTES: String(MAX_BUILD_BYTES),
-  });
+  p = await startPlatform({ SIDECAR_MAX_ENTRIES: String(MAX_ENTRIES) });
   bystander = await startBystander(p);
   await createApp(p, 'attacker');
 }, 240_000);
@@ -115,47 +112,6 @@ describe('bundles made to stall or exhaust the shared worker are refused', () =>
       await tgzOf({ 'index.js': 'module.exports = (q, s) => s.end("x")', 'package.json': big }),
       'bundle_too_large',
       /package\.json is 2 MiB, more than the 1 MiB limit/,
-    );
-  });
-});
-
-describe("a bundle cannot configure the platform's npm", () => {
-  it('its .npmrc is ignored (said in the log): the registry it names is never used', async () => {
-    // A registry nobody answers on: honoured, the install would fail.
-    const { deploy: d, log } = await deploy(
-      p,
-      'attacker',
-      await tgzOf({
-        'package.json': JSON.stringify({ name: 'x', main: 'index.js', dependencies: { ms: '2.1.3' } }),
-        'index.js': "const ms = require('ms'); module.exports = (q, s) => s.end(String(ms('1m')));",
-        '.npmrc': 'registry=http://127.0.0.1:9/\nstrict-ssl=false\n',
-      }),
-    );
-    expect(d.status, log).toBe('succeeded');
-    expect(log).toContain("ignored the bundle's .npmrc");
-    expect(await p.get('attacker')).toEqual({ status: 200, body: '60000' });
-  });
-
-  it('a git dependency (which would run its prepare script) is refused', async () => {
-    await expectRefused(
-      await tgzOf({
-        'package.json': JSON.stringify({ name: 'x', main: 'index.js', dependencies: { x: 'github:someone/x' } }),
-        'index.js': '',
-      }),
-      'bundle_invalid',
-      /"x" is a git dependency/,
-    );
-  });
-
-  it('installed dependencies past the build size limit fail the build', async () => {
-    await expectRefused(
-      await tgzOf({
-        'package.json': JSON.stringify({ name: 'x', main: 'index.js', dependencies: { express: '^4.21.0' } }),
-        'index.js': '',
-      }),
-      'bundle_too_large',
-      // Stopped while npm writes (the size watch) or refused once it is done, whichever comes first.
-      /the bundle with its installed dependencies (is more than|grew past) 1 MiB \(the limit, SIDECAR_MAX_BUILD_BYTES\)/,
     );
   });
 });

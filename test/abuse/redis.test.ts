@@ -7,7 +7,6 @@ import {
 } from '@sidecar/store';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_TAIL_BYTES } from '../../api/src/routes/logs.routes.js';
 import { tgzOf } from '../support/bundles.js';
 import { type Bystander, expectUnharmed, startBystander } from '../support/bystander.js';
 import { createApp, deploy } from '../support/deploys.js';
@@ -27,6 +26,8 @@ import { expectProblem, sendJson } from '../support/problems.js';
  * embedded Redis's port. A bystander app of another tenant keeps serving meanwhile.
  */
 const SETTINGS_BYTES = 48 * 1024;
+/** What `?tail=` returns at most, in bytes of lines (docs/api.md). */
+const MAX_TAIL_BYTES = 4 * 1024 * 1024;
 const k = keys('sidecar:');
 let p: RunningPlatform;
 let bystander: Bystander;

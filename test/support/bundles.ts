@@ -34,7 +34,7 @@ export async function zipOf(files: Files): Promise<Buffer> {
 }
 
 /** A raw tar entry list, for crafting hostile archives (links, devices, traversal). */
-export async function rawTar(entries: Array<{ header: TarHeader; content?: string }>): Promise<Buffer> {
+export async function rawTar(entries: Array<{ header: TarHeader; content?: string | Buffer }>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c) => void chunks.push(c as Buffer));
