@@ -111,6 +111,8 @@ export interface StartOptions {
   platformId?: string;
   apiPort?: number;
   routerPort?: number;
+  /** The address the API binds (SIDECAR_API_HOST) and `api` points at; default 127.0.0.1. */
+  apiHost?: string;
 }
 
 export async function startPlatform(
@@ -136,6 +138,7 @@ export async function startPlatform(
       SIDECAR_BACKOFF_SCALE: '0.05',
       SIDECAR_READY_TIMEOUT_MS: '15000',
       SIDECAR_BUILD_EXTRA_CA_FILE: '/etc/ssl/certs/ca-certificates.crt',
+      ...(opts.apiHost ? { SIDECAR_API_HOST: opts.apiHost } : {}),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +160,7 @@ export async function startPlatform(
     }
   });
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  const api = `http://127.0.0.1:${apiPort}`;
+  const api = `http://${opts.apiHost ?? '127.0.0.1'}:${apiPort}`;
   return {
     api,
     routerPort,
