@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -124,7 +125,7 @@ export async function serveMetrics(opts: {
   token: string | undefined;
 }): Promise<{ port: number; close(): void }> {
   const server = http.createServer((req, res) => {
-    if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`) {
+    if (opts.token !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${opts.token}`)) {
       res.writeHead(401, { 'content-type': 'text/plain' }).end('admin token required\n');
       return;
     }
@@ -139,4 +140,11 @@ export async function serveMetrics(opts: {
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** Compares a presented secret in constant time (no timing hint of how much of it was right). */
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }
