@@ -253,14 +253,20 @@ describe('dashboard', () => {
       .waitFor({ timeout: 60_000 });
     await shot('pod-suspended');
 
+    // A request is held while the app wakes, and answered.
     expect((await p.get(APP)).status).toBe(200);
-    await pod.getByText('suspended', { exact: true }).waitFor({ state: 'detached', timeout: 30_000 });
 
-    // Off again: the rest of the tour sees an app that stays awake.
+    // Off again (an app idle a second later would be suspended again): it stays awake, and the Pods tab
+    // shows its pod running. The rest of the tour sees an app that stays awake.
     await page.getByRole('link', { name: 'Deploy', exact: true }).click();
     await card.getByLabel('Suspend the app when idle').uncheck();
     await card.getByRole('button', { name: 'Save' }).click();
     await card.getByRole('status').filter({ hasText: 'Saved: off.' }).waitFor();
+    await page.getByRole('link', { name: 'Pods' }).click();
+    await page.getByRole('region', { name: /^Pod / }).first().waitFor();
+    await expect
+      .poll(() => page.getByText('suspended', { exact: true }).count(), { timeout: 30_000, interval: 250 })
+      .toBe(0);
   });
 
   it("shows the app's runtime and sidecar logs", async () => {
