@@ -74,12 +74,20 @@ export class AppLogStore {
   /** The last `n` lines (oldest first) that pass `keep`, reading back no further than `sinceMs`. */
   async tail(
     app: string,
-    opts: { n: number; keep?: (l: AppLogLine) => boolean; sinceMs?: number },
+    opts: {
+      n: number;
+      keep?: (l: AppLogLine) => boolean;
+      sinceMs?: number;
+      /** Stop once the lines kept weigh this much (each line's bytes plus ~128 of metadata): reads stay bounded too. */
+      maxBytes?: number;
+    },
   ): Promise<AppLogLine[]> {
     const out: AppLogLine[] = [];
     let end = '+';
+    let bytes = 0;
+    const full = () => out.length >= opts.n || (opts.maxBytes !== undefined && bytes >= opts.maxBytes);
     // Filtering by container may need more than n entries; read backwards in pages.
-    while (out.length < opts.n) {
+    while (!full()) {
       const page = await this.redis.xrevrange(this.k.appLogs(app), end, '-', 'COUNT', 500);
       if (page.length === 0) break;
       let older = false;
@@ -90,8 +98,11 @@ export class AppLogStore {
           break;
         }
         const l = toLine(id, fields);
-        if (!opts.keep || opts.keep(l)) out.push(l);
-        if (out.length >= opts.n) break;
+        if (!opts.keep || opts.keep(l)) {
+          out.push(l);
+          bytes += Buffer.byteLength(l.line) + 128;
+        }
+        if (full()) break;
       }
       if (older) break;
       const lastId = page.at(-1)![0];

@@ -54,6 +54,34 @@ describe('Redis memory caps', () => {
     expect(Buffer.byteLength(stored!.line)).toBeLessThanOrEqual(APP_LOG_MAX_LINE_BYTES);
   });
 
+  it('a tail reads no more than its byte budget: the newest lines that fit, oldest first', async () => {
+    const app = `t-${randomUUID().slice(0, 8)}`;
+    const base = {
+      time: new Date().toISOString(),
+      pod: 'p',
+      container: 'runtime',
+      release: '1',
+      stream: 'stdout' as const,
+    };
+    await stores.appLogs.append(
+      app,
+      Array.from({ length: 100 }, (_, i) => ({ ...base, line: `${String(i).padStart(3, '0')}${'x'.repeat(997)}` })),
+    );
+    // 1,000 bytes a line plus ~128 of metadata: 9 lines reach 10,000.
+    const lines = await stores.appLogs.tail(app, { n: 100, maxBytes: 10_000 });
+    expect(lines.map((l) => l.line.slice(0, 3))).toEqual([
+      '091',
+      '092',
+      '093',
+      '094',
+      '095',
+      '096',
+      '097',
+      '098',
+      '099',
+    ]);
+  });
+
   it('release records beyond the newest N are forgotten, never the current one', async () => {
     const app = `r-${randomUUID().slice(0, 8)}`;
     const base = {

@@ -38,7 +38,13 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const follow = sse || isFollow(q.follow);
     if (follow) admitFollower(req, res);
     const past = capBytes(
-      await deps.stores.appLogs.tail(app, { n: tail, keep, ...(sinceMs !== undefined ? { sinceMs } : {}) }),
+      // Read no more than the answer may hold: a full log is ~50 MB, never read whole for one request.
+      await deps.stores.appLogs.tail(app, {
+        n: tail,
+        keep,
+        maxBytes: MAX_TAIL_BYTES,
+        ...(sinceMs !== undefined ? { sinceMs } : {}),
+      }),
     );
     if (!follow && accept.includes('application/json')) {
       res.json({ items: past });
