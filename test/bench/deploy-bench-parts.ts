@@ -108,7 +108,7 @@ export async function untilServing(
 
 interface PodEvents {
   release: number | null;
-  suspended?: { reason: string };
+  suspended?: { reason: string; since: string };
   events: { time: string; container: string; reason: string }[];
 }
 
@@ -122,13 +122,17 @@ export async function thawedSince(p: RunningPlatform, app: string, wall0: number
   );
 }
 
-/** Waits until the app scaled to zero: status idle and every pod suspended. */
-export async function untilIdle(p: RunningPlatform, app: string): Promise<void> {
+/**
+ * Waits until the app scaled to zero again: status idle and every pod suspended since `afterWall` (ms since
+ * the epoch; the views of the previous suspension linger a moment after a wake and must not count).
+ */
+export async function untilIdle(p: RunningPlatform, app: string, afterWall = 0): Promise<void> {
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
     const { status } = (await (await p.api$(`/api/v1/apps/${app}`)).json()) as { status: string };
     if (status !== 'idle') continue;
     const pods = await podsOf(p, app);
-    if (pods.length > 0 && pods.every((x) => x.suspended?.reason === 'idle')) return;
+    const fresh = (x: PodEvents) => x.suspended?.reason === 'idle' && Date.parse(x.suspended.since) >= afterWall;
+    if (pods.length > 0 && pods.every(fresh)) return;
   }
   throw new Error(`${app} not idle after 60 s`);
 }

@@ -155,9 +155,11 @@ async function main(): Promise<void> {
     if (RUNS_WAKE > 0) {
       await createApp(p, 'bench-nap', { sidecars, scaleToZero: { enabled: true, idleSeconds: 1 } });
       await uploadToServing(p, 'bench-nap', 'awake');
+      let woken = 0;
       for (let i = 0; i < RUNS_WAKE; i++) {
-        await untilIdle(p, 'bench-nap');
+        await untilIdle(p, 'bench-nap', woken);
         wake.push(await untilServing(p, 'bench-nap', 'awake', performance.now(), wakeFailures));
+        woken = Date.now();
       }
       await removeApp(p, 'bench-nap');
     }
