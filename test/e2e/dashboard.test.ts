@@ -55,7 +55,8 @@ async function uploadedDeployId(label: RegExp): Promise<string> {
   return m[1]!;
 }
 
-describe('dashboard', () => {
+// Each step may wait for a deploy (DEPLOY_TIMEOUT): the test's own limit must be longer than that wait.
+describe('dashboard', { timeout: DEPLOY_TIMEOUT + 30_000 }, () => {
   it('refuses a wrong token, then signs in with the admin token', async () => {
     await page.goto(`${p.api}/`);
     await page.getByRole('heading', { name: 'Sign in to Sidecar' }).waitFor();
