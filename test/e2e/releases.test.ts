@@ -132,7 +132,8 @@ describe('zero-downtime changes', () => {
       expect(res.status).toBe(202);
       const { items } = (await res.json()) as { items: Array<{ id: string; app: string }> };
       expect(items.map((d) => d.app)).toEqual([APP]);
-      expect((await waitForDeploy(p, APP, items[0]!.id)).deploy.status).toBe('succeeded');
+      const upgraded = await waitForDeploy(p, APP, items[0]!.id);
+      expect(upgraded.deploy.status, upgraded.log).toBe('succeeded');
     });
     const after = await current();
     expect(after.runtimeImage).toBe(next);

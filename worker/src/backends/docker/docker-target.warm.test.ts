@@ -128,7 +128,10 @@ describe('DockerTarget: the previous release kept warm', () => {
         interval: 200,
       })
       .toBe(false);
-    expect(byRelease(await target.status(appName))).toEqual([[4, 'serving']]);
+    // The pod leaves the target's list once its deletion has finished (just after its containers are gone).
+    await expect
+      .poll(async () => byRelease(await target.status(appName)), { timeout: 30_000, interval: 200 })
+      .toEqual([[4, 'serving']]);
   }, 120_000);
 
   it('remove: warm pods go with the app', async () => {
