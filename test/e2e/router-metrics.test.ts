@@ -67,6 +67,8 @@ describe("an app's traffic", () => {
     await page.goto(`${p.api}/`);
     await page.getByLabel('API token').fill(p.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // The token is kept only once the API has accepted it: navigating before that lands on sign-in again.
+    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
     await page.goto(`${p.api}/apps/traffic/metrics`);
     await page.getByRole('term').filter({ hasText: 'Requests' }).waitFor();
     expect(await page.getByRole('definition').first().textContent()).toBe('9');
