@@ -70,6 +70,7 @@ function snapshot(o: {
   cursor?: number;
   terminating?: boolean;
   sandboxReady?: boolean;
+  sandboxRecreated?: boolean;
 }): PodSnapshot {
   return {
     restartPolicy: o.policy ?? 'Always',
@@ -77,6 +78,7 @@ function snapshot(o: {
     mains: o.mains,
     initCursor: o.cursor ?? 0,
     sandboxReady: o.sandboxReady ?? true,
+    ...(o.sandboxRecreated !== undefined ? { sandboxRecreated: o.sandboxRecreated } : {}),
     terminating: o.terminating ?? false,
     backoffLimits: LIMITS,
     nowMs: NOW,
@@ -182,6 +184,37 @@ const rows: Row[] = [
     }),
     actions: [firstRestart('m1')],
     cursor: 0,
+  },
+  {
+    // Everything died with the old sandbox (an engine restart); the inits were purged (cursor back to 0).
+    rule: 'rules 1, 4: in a re-created sandbox the first init entry restarts alone; the mains that ran wait for every entry',
+    given: snapshot({
+      sandboxRecreated: true,
+      inits: [sidecar('s1', 0, exited(0)), init('i2', 1, exited(0)), sidecar('s3', 2, exited(137))],
+      mains: [main('m1', 0, exited(137))],
+    }),
+    actions: [firstRestart('s1')],
+    cursor: 0,
+  },
+  {
+    rule: 'rules 1, 4: in a re-created sandbox an init that succeeded before runs again once the sidecar before it started',
+    given: snapshot({
+      sandboxRecreated: true,
+      inits: [sidecar('s1', 0, running(true)), init('i2', 1, exited(0)), sidecar('s3', 2, exited(137))],
+      mains: [main('m1', 0, exited(137))],
+    }),
+    actions: [firstRestart('i2')],
+    cursor: 1,
+  },
+  {
+    rule: 'rule 4: in a re-created sandbox the mains restart once every init entry is done again',
+    given: snapshot({
+      sandboxRecreated: true,
+      inits: [sidecar('s1', 0, running(true)), init('i2', 1, done), sidecar('s3', 2, running(true))],
+      mains: [main('m1', 0, exited(137))],
+    }),
+    actions: [firstRestart('m1')],
+    cursor: 3,
   },
   {
     rule: 'rule 6: an exited sidecar (exit 0) is restarted under restartPolicy Never',

@@ -41,6 +41,11 @@ export interface PodSnapshot {
   readonly initCursor: number;
   /** The sandbox exists and every container is created: nothing can start before. */
   readonly sandboxReady: boolean;
+  /**
+   * The sandbox was re-created (it had died): the kubelet purges the init containers with the old one,
+   * so every init entry runs again from the first and the mains wait for them, although they ran before.
+   */
+  readonly sandboxRecreated?: boolean;
   /** Pod termination has begun (deleted, or finished). */
   readonly terminating: boolean;
   readonly backoffLimits: BackoffLimits;
@@ -112,8 +117,8 @@ export function planPod(s: PodSnapshot): PodPlan {
   for (const c of s.inits.slice(0, cursor)) {
     if (c.kind === 'sidecar' && c.phase === 'exited' && !busy(c)) actions.push(restart(c, s));
   }
-  // Rule 4: mains only once initialization is done (or, after adoption, once any main ran).
-  if (cursor < s.inits.length && !s.mains.some((m) => m.everRan)) return plan(actions);
+  // Rule 4: mains only once initialization is done (or, after adoption, once any main ran; not in a re-created sandbox).
+  if (cursor < s.inits.length && (s.sandboxRecreated === true || !s.mains.some((m) => m.everRan))) return plan(actions);
   let earlierStarting = false;
   for (const m of s.mains) {
     if (m.starting) earlierStarting = true;

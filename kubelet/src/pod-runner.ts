@@ -25,6 +25,7 @@ import {
   podName,
 } from './container-options.js';
 import { containerLogText } from './docker-logs.js';
+import { waitNotRunning } from './docker-wait.js';
 import { waitForNoExec } from './exec-quiescence.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
@@ -37,6 +38,7 @@ import {
   removePodObjects,
   resumeSandbox,
   startSandbox,
+  statusOf,
   type Sandbox,
 } from './pod-sandbox.js';
 import { MIN_GRACE_MS, planPod, terminationMembers, type PodAction } from './pod-planner.js';
@@ -138,6 +140,10 @@ export class PodRunner {
   private readonly runtimeProbesOf = new WeakMap<ContainerRecord, number>();
   private sandbox: Sandbox | undefined;
   private sandboxReady = false;
+  /** The sandbox died and is being re-created (recreateSandbox). */
+  private sandboxRecovery: Promise<void> | undefined;
+  /** The sandbox was re-created: the init entries run again from the first, and the mains wait for them. */
+  private sandboxRecreated = false;
   /** Index of the next init entry to complete (rule 1). */
   private cursor = 0;
   private outcome: 'Succeeded' | 'Failed' | null = null;
@@ -445,7 +451,7 @@ export class PodRunner {
     // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
     const sandbox = pause.holder
-      ? Promise.resolve({ pauseId: pause.pauseId, ...pause.holder.network })
+      ? Promise.resolve({ pauseId: pause.pauseId, sandboxId: pause.holder.id, ...pause.holder.network })
       : startSandbox(this.docker, pause.pauseId);
     // The secret volumes' files are in place before any container can start (the sandbox is ready).
     const secrets = writeSecretVolumes({
@@ -456,13 +462,15 @@ export class PodRunner {
     });
     [this.sandbox] = await settleAll([sandbox, creating, secrets] as const);
     this.sandboxReady = true;
+    this.watchSandbox();
     this.changed();
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
     this.starting = Promise.resolve();
-    // After a host reboot the sandbox is down: it is brought back so the others can join it.
-    this.sandbox = await resumeSandbox(this.docker, pauseId);
+    // After a host reboot or an engine restart the sandbox is down: it is brought back so the others can join it.
+    const { restarted, ...sandbox } = await resumeSandbox(this.docker, pauseId);
+    this.sandbox = sandbox;
     this.sandboxReady = true;
     for (const c of this.all) {
       const info = containers.find(
@@ -487,17 +495,9 @@ export class PodRunner {
         c.startupPassed = !c.spec.startupProbe;
       } else this.markExited(c, state);
     }
-    // Rebuild the init cursor: an entry is done if it exited 0 (init) or if anything after it ran (sidecar started).
-    const ranAfter = (i: number) => [...this.inits.slice(i + 1), ...this.mains].some((r) => r.everRan);
-    for (const c of this.inits) {
-      if (c.kind === 'sidecar' && c.phase === 'running' && (ranAfter(c.index) || !c.spec.startupProbe))
-        c.startupPassed = true;
-    }
-    while (this.cursor < this.inits.length) {
-      const c = this.inits[this.cursor]!;
-      if (c.kind === 'init' ? c.succeeded : isStarted(c) || ranAfter(c.index)) this.cursor++;
-      else break;
-    }
+    // A sandbox that was down is a new one (new namespaces): everything starts again in the pod's order.
+    if (restarted) this.purgeInits();
+    else this.rebuildInitCursor();
     // A frozen pod's containers passed their probes before the freeze; readiness is taken as it was
     // (the probes resume at the thaw and report any change).
     if (this.frozenAtMs !== null) {
@@ -515,7 +515,108 @@ export class PodRunner {
       if (!this.passive && this.frozenAtMs === null)
         this.beginProbes(c, c.generation, Date.parse(c.startedAt ?? '') || Date.now());
     }
+    this.watchSandbox();
     this.changed();
+  }
+
+  /** Rebuilds the init cursor: an entry is done if it exited 0 (init) or if anything after it ran (sidecar started). */
+  private rebuildInitCursor(): void {
+    const ranAfter = (i: number) => [...this.inits.slice(i + 1), ...this.mains].some((r) => r.everRan);
+    for (const c of this.inits) {
+      if (c.kind === 'sidecar' && c.phase === 'running' && (ranAfter(c.index) || !c.spec.startupProbe))
+        c.startupPassed = true;
+    }
+    while (this.cursor < this.inits.length) {
+      const c = this.inits[this.cursor]!;
+      if (c.kind === 'init' ? c.succeeded : isStarted(c) || ranAfter(c.index)) this.cursor++;
+      else break;
+    }
+  }
+
+  // ---- the sandbox dies: re-created, as the kubelet does ------------------------------------------
+
+  /** Follows the sandbox's container: if it stops while the pod is supervised, the sandbox is re-created. */
+  private watchSandbox(): void {
+    const sandbox = this.sandbox;
+    if (!sandbox || this.passive) return;
+    this.background(
+      this.untilNotRunning(sandbox.sandboxId, '').then(async (ended) => {
+        if (ended && this.sandbox === sandbox && (await this.sandboxDown())) this.sandboxLost();
+      }),
+      '',
+    );
+  }
+
+  /** Whether the current sandbox's container has stopped (asked until the engine answers; false on close). */
+  private async sandboxDown(): Promise<boolean> {
+    const sandbox = this.sandbox;
+    if (!sandbox || !this.sandboxReady) return false;
+    const state = await this.stateOf(sandbox.sandboxId);
+    return state !== null && state?.Running !== true && this.sandbox === sandbox;
+  }
+
+  /**
+   * The kubelet's answer to a sandbox that died (`SandboxChanged`; here: an engine restart without
+   * live-restore stopped every container, or the pause container was killed): the pod's containers are
+   * killed, the sandbox is re-created, and every init entry runs again from the first before the mains,
+   * each restart under its crash-loop back-off. Nothing starts meanwhile (the sandbox is not ready).
+   */
+  private sandboxLost(): void {
+    if (this.closed || this.passive || this.terminating || this.sandboxRecovery) return;
+    this.sandboxReady = false;
+    this.emit('', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+    const recovery = this.recreateSandbox().finally(() => (this.sandboxRecovery = undefined));
+    this.sandboxRecovery = recovery;
+    this.background(recovery, '');
+  }
+
+  private async recreateSandbox(): Promise<void> {
+    await this.killForNewSandbox();
+    // The same sandbox container starts again (new namespaces, address and host ports): retried every
+    // second while the engine is away, backing off while it refuses.
+    let refusals = 0;
+    let said = '';
+    for (;;) {
+      if (this.closed || this.terminating) return;
+      try {
+        const { restarted: _, ...sandbox } = await resumeSandbox(this.docker, this.sandbox!.pauseId);
+        this.sandbox = sandbox;
+        break;
+      } catch (e) {
+        const message = `Failed to create pod sandbox: ${errorMessage(e)}`;
+        if (message !== said) this.emit('', 'FailedCreatePodSandBox', message);
+        said = message;
+        const waitMs = statusOf(e) === undefined ? 1000 : Math.min(1000 * 2 ** refusals++, 30_000);
+        await delay(waitMs, undefined, { signal: this.lifetime.signal }).catch(() => undefined);
+      }
+    }
+    this.purgeInits();
+    this.sandboxReady = true;
+    this.watchSandbox();
+    this.changed();
+  }
+
+  /**
+   * Stops what still runs in the dead sandbox (stop signal, SIGKILL after the grace period), then waits
+   * until every exit is recorded — by the exit watchers, once the engine answers again if it is away.
+   */
+  private async killForNewSandbox(): Promise<void> {
+    const running = () => this.all.filter((c) => c.phase === 'running' || c.startInFlight);
+    const over = () => running().length === 0 || this.terminating;
+    const graceMs = (this.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+    // An engine that does not answer has stopped them already, or will be asked again below.
+    const signalAll = (signal: (c: ContainerRecord) => string) =>
+      Promise.all(running().map((c) => this.signal(c, signal(c)).catch(() => undefined)));
+    await signalAll((c) => c.stopSignal);
+    if (!(await this.until(over, Math.max(graceMs, MIN_GRACE_MS)))) await signalAll(() => 'SIGKILL');
+    await this.until(over, HOOK_TIMEOUT_MS);
+  }
+
+  /** The kubelet purges init containers with the old sandbox: every init entry runs again, in order, before the mains. */
+  private purgeInits(): void {
+    this.cursor = 0;
+    for (const c of this.inits) c.succeeded = false;
+    this.sandboxRecreated = true;
   }
 
   // ---- sync: the kubelet's SyncPod, decided by the planner ------------------------------------------
@@ -541,6 +642,7 @@ export class PodRunner {
       mains: this.mains.map((c) => observe(c, this.backoff.get(c.spec.name))),
       initCursor: this.cursor,
       sandboxReady: this.sandboxReady,
+      sandboxRecreated: this.sandboxRecreated,
       terminating: this.terminating,
       backoffLimits: this.backoff.limits,
       nowMs: Date.now(),
@@ -621,9 +723,15 @@ export class PodRunner {
       await container.start();
     } catch (e) {
       if (!isNotModified(e)) {
-        // The kubelet's StartError: the runtime could not run the process (exit code 128).
         c.starting = false;
         c.startInFlight = false;
+        // Refused because the sandbox is gone: that is the sandbox's failure, handled as such.
+        if (await this.sandboxDown()) {
+          this.sandboxLost();
+          this.changed();
+          return false;
+        }
+        // The kubelet's StartError: the runtime could not run the process (exit code 128).
         this.markExited(c, { ExitCode: 128, FinishedAt: new Date().toISOString(), OOMKilled: false });
         c.terminatedReason = 'StartError';
         this.emit(c.spec.name, 'Failed', `Error: ${errorMessage(e)}`);
@@ -631,12 +739,14 @@ export class PodRunner {
         return false;
       }
     }
-    const state = (await container.inspect()).State;
+    // Asked until the engine answers: a start whose outcome is unknown would leave the container "starting" for ever.
+    const state = await this.stateOf(c.id);
+    if (state === null) return false; // closed meanwhile
     c.startInFlight = false;
     c.restartCount = c.everRan ? c.restartCount + 1 : 0;
     c.everRan = true;
     c.phase = 'running';
-    c.startedAt = state.StartedAt;
+    c.startedAt = state?.StartedAt ?? new Date().toISOString();
     c.exitCode = null;
     c.finishedAt = null;
     c.terminatedReason = null;
@@ -645,7 +755,7 @@ export class PodRunner {
     c.readinessPassed = false;
     this.emit(c.spec.name, 'Started', `Started container ${c.spec.name}`);
     this.background(this.watchExit(c, gen), c.spec.name);
-    this.beginProbes(c, gen, Date.parse(state.StartedAt) || Date.now());
+    this.beginProbes(c, gen, Date.parse(c.startedAt) || Date.now());
     this.changed();
     return true;
   }
@@ -747,29 +857,15 @@ export class PodRunner {
     this.background(loop, c.spec.name);
   }
 
-  /** Follows one run to its exit (`docker wait`, retried if the connection drops). */
+  /** Follows one run to its exit (`docker wait`, asked again whenever the engine did not answer). */
   private async watchExit(c: ContainerRecord, gen: number): Promise<void> {
-    const container = this.docker.getContainer(c.id);
-    let gone = false;
-    for (;;) {
-      try {
-        await container.wait({ condition: 'not-running', abortSignal: this.lifetime.signal });
-        break;
-      } catch (e) {
-        if (this.lifetime.signal.aborted) return;
-        if (isNotFound(e)) {
-          gone = true;
-          break;
-        }
-        this.emit(c.spec.name, 'FailedSync', `waiting for exit: ${errorMessage(e)}; retrying`);
-        await delay(1000, undefined, { signal: this.lifetime.signal }).catch(() => undefined);
-        if (this.lifetime.signal.aborted) return;
-      }
-    }
+    if (!(await this.untilNotRunning(c.id, c.spec.name))) return;
     if (c.generation !== gen || this.closed) return;
-    const state = gone
-      ? undefined
-      : (await container.inspect().catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.State;
+    const state = await this.stateOf(c.id);
+    if (state === null || c.generation !== gen || this.closed) return;
+    // A container stops with its sandbox (an engine restart stops everything): the sandbox is re-created
+    // before anything restarts, so no start goes into a network that is gone.
+    if (await this.sandboxDown()) this.sandboxLost();
     if (c.generation !== gen || this.closed) return;
     this.markExited(c, state ?? { ExitCode: 137, FinishedAt: new Date().toISOString(), OOMKilled: false });
     // Dated when the process exited (Docker's FinishedAt), not when the runner noticed: the back-off
@@ -781,6 +877,42 @@ export class PodRunner {
       c.exitedAtMs ?? undefined,
     );
     this.changed();
+  }
+
+  /**
+   * Resolves true once container `id` does not run (or is gone), false on close. A wait the engine did
+   * not answer (it is away, or restarted and cut the connection) is asked again every second.
+   */
+  private async untilNotRunning(id: string, container: string): Promise<boolean> {
+    let failing = false;
+    for (;;) {
+      try {
+        await waitNotRunning(this.docker, id, this.lifetime.signal);
+        return true;
+      } catch (e) {
+        if (this.lifetime.signal.aborted) return false;
+        if (isNotFound(e)) return true;
+        // Once per outage, not every second.
+        if (!failing) this.emit(container, 'FailedSync', `waiting for exit: ${errorMessage(e)}; retrying`);
+        failing = true;
+        await delay(1000, undefined, { signal: this.lifetime.signal }).catch(() => undefined);
+        if (this.lifetime.signal.aborted) return false;
+      }
+    }
+  }
+
+  /** A container's state, asked every second until the engine answers; undefined if it is gone, null on close. */
+  private async stateOf(id: string): Promise<Docker.ContainerInspectInfo['State'] | undefined | null> {
+    for (;;) {
+      try {
+        return (await this.docker.getContainer(id).inspect()).State;
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        if (this.lifetime.signal.aborted) return null;
+        await delay(1000, undefined, { signal: this.lifetime.signal }).catch(() => undefined);
+        if (this.lifetime.signal.aborted) return null;
+      }
+    }
   }
 
   private markExited(c: ContainerRecord, state: { ExitCode: number; FinishedAt: string; OOMKilled: boolean }): void {

@@ -18,13 +18,16 @@ import {
  */
 export interface Sandbox {
   pauseId: string;
+  /** The container whose namespaces the pod's containers join: its warm network holder, or else the pause container. */
+  sandboxId: string;
   /** The pod's IP on POD_NETWORK (probes and hooks use it). */
   ip: string;
   /** containerPort → host port published on 127.0.0.1. */
   hostPorts: Map<number, number>;
 }
 
-const statusOf = (e: unknown): number | undefined =>
+/** The HTTP status of a Docker error; undefined when the engine did not answer (unreachable, connection lost). */
+export const statusOf = (e: unknown): number | undefined =>
   typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number'
     ? e.statusCode
     : undefined;
@@ -134,7 +137,7 @@ export interface CreatedPause {
 }
 
 /** Where a pod is reached: its address on POD_NETWORK and the ports published for it. */
-export type SandboxNetwork = Omit<Sandbox, 'pauseId'>;
+export type SandboxNetwork = Omit<Sandbox, 'pauseId' | 'sandboxId'>;
 
 /**
  * Creates the pod's volumes and its pause container (not started), in parallel. With a pool, the
@@ -190,7 +193,7 @@ async function claimRunning(
 /** Starts a created pause container that owns its namespaces, then reads the sandbox's address and ports. */
 export async function startSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
   await docker.getContainer(pauseId).start();
-  return { pauseId, ...networkIn(await docker.getContainer(pauseId).inspect()) };
+  return { pauseId, sandboxId: pauseId, ...networkIn(await docker.getContainer(pauseId).inspect()) };
 }
 
 function networkIn(info: Docker.ContainerInspectInfo): SandboxNetwork {
@@ -205,21 +208,24 @@ function networkIn(info: Docker.ContainerInspectInfo): SandboxNetwork {
 }
 
 /**
- * The sandbox of an existing pod, started again if it is down (after a host reboot nothing of the
- * pod runs), so that the others can join it: its network holder, or else its pause container.
+ * The sandbox of an existing pod, started again if it is down (after a host reboot or an engine
+ * restart nothing of the pod runs), so that the others can join it: its network holder, or else its
+ * pause container. `restarted`: it was down. Started again, it has a new address and new host ports.
  */
-export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
+export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sandbox & { restarted: boolean }> {
   const pause = await docker.getContainer(pauseId).inspect();
   // With a holder, the holder is the sandbox; the pause container is only the pod's record.
-  const sandbox = docker.getContainer(pause.Config.Labels?.[NETNS_HOLDER_LABEL] ?? pauseId);
+  const sandboxId = pause.Config.Labels?.[NETNS_HOLDER_LABEL] ?? pauseId;
+  const sandbox = docker.getContainer(sandboxId);
   let info = await sandbox.inspect();
-  if (!info.State.Running) {
+  const restarted = !info.State.Running;
+  if (restarted) {
     await sandbox.start().catch((e: unknown) => {
       if (!isNotModified(e)) throw e;
     });
     info = await sandbox.inspect();
   }
-  return { pauseId, ...networkIn(info) };
+  return { pauseId, sandboxId, restarted, ...networkIn(info) };
 }
 
 /** Every Docker container of the pod (any state), found by its ownership labels. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Labels, PlatformSidecar, silentLog, type Log } from '@sidecar/core';
@@ -168,6 +169,15 @@ export class LogCollector {
       out.end();
       err.end();
     });
+    // The connection ended before the output did (the engine restarted, or this read was aborted): the
+    // reader ends here, and the next scan reads on from the stored cursor.
+    let cut = false;
+    raw.on('close', () => {
+      if ((raw as Partial<IncomingMessage>).complete !== false) return;
+      cut = true;
+      out.end();
+      err.end();
+    });
     const shipper = meta.container === PlatformSidecar.logs;
     const batch = new LogBatch({
       stores,
@@ -198,6 +208,7 @@ export class LogCollector {
       else stored = await batch.drain(stopBy);
     }
     if (!stored) throw new Error(`could not store the last lines of ${c.Names[0]}`);
+    if (cut && !signal.aborted) throw new Error(`the Docker engine ended the output of ${c.Names[0]} early`);
   }
 
   async close(): Promise<void> {
