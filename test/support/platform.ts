@@ -113,6 +113,8 @@ export interface StartOptions {
   routerPort?: number;
   /** The address the API binds (SIDECAR_API_HOST) and `api` points at; default 127.0.0.1. */
   apiHost?: string;
+  /** A command the launcher runs under, e.g. `nsenter --net=<netns>` (a platform in a network namespace of its own). */
+  wrap?: string[];
 }
 
 export async function startPlatform(
@@ -127,7 +129,12 @@ export async function startPlatform(
   const routerTlsPort = Number(extraEnv.SIDECAR_ROUTER_TLS_PORT ?? (await freePort()));
   const output: string[] = [];
   const platformId = opts.platformId ?? `e2e-${randomUUID().slice(0, 8)}`;
-  const child: ChildProcess = spawn(process.execPath, [join(root, 'deploy/single-host/dist/platform.js')], {
+  const [command, ...args] = [
+    ...(opts.wrap ?? []),
+    process.execPath,
+    join(root, 'deploy/single-host/dist/platform.js'),
+  ];
+  const child: ChildProcess = spawn(command!, args, {
     env: {
       ...process.env,
       SIDECAR_DATA_DIR: dataDir,

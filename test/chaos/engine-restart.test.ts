@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BYSTANDER_BODY, type Bystander, type PhaseReport, startBystander } from '../support/bystander.js';
+import { tgzOf } from '../support/bundles.js';
+import { deploy } from '../support/deploys.js';
+import { freePort } from '../support/global-setup.js';
+import { type RunningPlatform, startPlatform } from '../support/platform.js';
+import { forwardPort } from './support/forwarder.js';
+import { loopFigures, recordFault } from './support/report.js';
+import { SecondEngine, hostPlatformImages } from './support/second-engine.js';
+import { waitUntil } from './support/wait.js';
+
+/*
+ * The platform's Docker engine restarted (dockerd stopped, then started again) under traffic. Not the
+ * host's engine — every other test and session uses it — but one of this file's own, in a network
+ * namespace of its own, with the whole platform (launcher, API, router, worker, Redis) in that namespace
+ * and its images copied in (second-engine.ts). The bystander app is requested through the router from
+ * the host, as before. Without live-restore the engine stops every container: the worker notices, and
+ * each pod's sandbox is re-created and its containers started again in the pod's order (kubelet
+ * SandboxChanged); with live-restore they keep running and the worker's watchers reconnect. Either way
+ * the app serves again, a deploy afterwards works, and apps, releases, deploys and logs are all there.
+ */
+const canRun = SecondEngine.available();
+if (!canRun) console.info('skipped: the engine restart needs root, dockerd, nsenter and iproute2 (a second engine)');
+
+let engine: SecondEngine | undefined;
+let p: RunningPlatform;
+let by: Bystander;
+const forwards: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  if (!canRun) return;
+  engine = await SecondEngine.start({ liveRestore: false });
+  await engine.loadImages(await hostPlatformImages());
+  // The test's clients talk to 127.0.0.1; the platform listens in the engine's namespace.
+  const [apiPort, routerPort] = [await freePort(), await freePort()];
+  for (const port of [apiPort, routerPort]) forwards.push(await forwardPort(port, engine.address));
+  p = await startPlatform(
+    {
+      SIDECAR_DOCKER_SOCKET: engine.socket,
+      SIDECAR_API_HOST: '0.0.0.0',
+      SIDECAR_ROUTER_HOST: '0.0.0.0',
+      // The kubelet's own crash-loop back-off: recovery is measured as users would see it.
+      SIDECAR_BACKOFF_SCALE: '1',
+    },
+    { wrap: engine.nsenter, apiPort, routerPort },
+  );
+  by = await startBystander(p, { maxMs: 6 * 60_000 });
+}, 240_000);
+
+afterAll(async () => {
+  await by?.stop();
+  await p?.stop();
+  for (const f of forwards) await f.close();
+  await engine?.close();
+}, 180_000);
+
+interface PodSeen {
+  name: string;
+  initContainerStatuses: Array<{ name: string; restartCount: number }>;
+  containerStatuses: Array<{ name: string; restartCount: number }>;
+  events: Array<{ time: string; container: string; reason: string }>;
+}
+async function podsOf(app: string): Promise<PodSeen[]> {
+  return ((await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodSeen[] }).items;
+}
+/** What the platform holds for an app: its release, releases, deploys (ids) — compared before and after. */
+async function holdings(app: string) {
+  const json = async (path: string) => (await p.api$(path)).json() as Promise<Record<string, unknown>>;
+  const ids = (v: Record<string, unknown>) =>
+    (v.items as Array<{ id?: string; version?: number }>).map((x) => x.id ?? x.version);
+  return {
+    currentRelease: (await json(`/api/v1/apps/${app}`)).currentRelease,
+    releases: ids(await json(`/api/v1/apps/${app}/releases`)),
+    deploys: ids(await json(`/api/v1/apps/${app}/deploys`)),
+  };
+}
+/** The runtime container's log lines of one pod, as stored by the platform. */
+async function runtimeLines(app: string, pod: string): Promise<string[]> {
+  const res = await p.api$(`/api/v1/apps/${app}/logs?tail=10000&container=runtime`, {
+    headers: { accept: 'application/json' },
+  });
+  return ((await res.json()) as { items: Array<{ pod: string; line: string }> }).items
+    .filter((i) => i.pod === pod)
+    .map((i) => i.line);
+}
+const serves = async () => {
+  const r = await p.get(by.app).catch(() => undefined);
+  return r?.status === 200 && r.body === BYSTANDER_BODY ? true : undefined;
+};
+
+/**
+ * Restarts the engine under the bystander's traffic: phases `engine stopping` (SIGTERM until dockerd
+ * exited), `engine down`, `engine back` (answering, until the app serves again through the router) and
+ * `after` (a stretch of traffic that must all succeed). Returns the figures.
+ */
+async function restartEngine(label: string) {
+  const e = engine!;
+  by.phase(`${label}: engine stopping`);
+  const stoppedAt = Date.now();
+  const stopMs = await e.stopDaemon();
+  by.phase(`${label}: engine down`);
+  const startMs = await e.startDaemon();
+  by.phase(`${label}: engine back`);
+  const backAt = Date.now();
+  await waitUntil(`${by.app} serves again through the router`, serves, { timeoutMs: 150_000, everyMs: 50 });
+  const servingAgainMs = Date.now() - backAt;
+  by.phase(`${label}: after`);
+  const base = by.report().phases.at(-1)!;
+  await waitUntil(
+    'traffic after the recovery',
+    () => ((by.report().phases.at(-1)?.app.requests ?? 0) >= base.app.requests + 100 ? true : undefined),
+    { timeoutMs: 60_000 },
+  );
+  const phases = by.report().phases;
+  const fault = phases.filter((x) => x.name.startsWith(`${label}: engine`));
+  const failed = fault.filter((x) => x.app.lastFailureAt !== null).at(-1);
+  const lastFailure = failed?.app.lastFailureAt ?? null;
+  return {
+    stoppedAt,
+    stopMs,
+    startMs,
+    servingAgainMs,
+    phases,
+    // From SIGTERM to the engine until the first app request that succeeded after the last that failed.
+    recoverMs: lastFailure === null ? 0 : (failed!.app.fineAgainAt ?? Date.now()) - stoppedAt,
+    appFailuresDuringFault: fault.reduce((n, x) => n + x.app.failures, 0),
+    after: phases.at(-1)!,
+  };
+}
+
+/** A rollout after the restart: a new release of the bystander (same answer), and no request may fail meanwhile. */
+async function redeploy(label: string) {
+  by.phase(`${label}: redeploy`);
+  const d = await deploy(
+    p,
+    by.app,
+    await tgzOf({
+      'index.js': `module.exports = (req, res) => res.end(${JSON.stringify(BYSTANDER_BODY)}); // ${label}`,
+    }),
+  );
+  const phase = by.report().phases.at(-1)!;
+  by.phase(`${label}: done`);
+  return { d, phase };
+}
+
+/** One row of docs/reliability.md from a restart's figures and the rollout after it. */
+function recordRestart(
+  label: string,
+  r: Awaited<ReturnType<typeof restartEngine>>,
+  o: { fault: string; usersSee: string; dataLost: string; redeploy: Awaited<ReturnType<typeof redeploy>> },
+): void {
+  const span = { from: `${label}: engine stopping`, recovered: `${label}: after` };
+  recordFault({
+    fault: o.fault,
+    usersSee: o.usersSee,
+    appRequests: loopFigures(r.phases, 'app', span),
+    apiRequests: loopFigures(r.phases, 'api', span),
+    dataLost: o.dataLost,
+    recoverMs: r.recoverMs,
+    recoveredFrom: 'fault start',
+    details: {
+      engineStopMs: r.stopMs,
+      engineStartMs: r.startMs,
+      servingAgainAfterEngineBackMs: r.servingAgainMs,
+      appFailuresDuringFault: r.appFailuresDuringFault,
+      redeployAfter: o.redeploy.d.deploy.status,
+      redeployMs: o.redeploy.d.deploy.timings.totalMs,
+      appFailuresDuringRedeploy: o.redeploy.phase.app.failures,
+    },
+  });
+}
+
+const startedOrder = (pod: PodSeen, after: string) =>
+  pod.events.filter((e) => e.reason === 'Started' && e.time >= after).map((e) => e.container);
+
+describe.skipIf(!canRun)('the Docker engine restarted', () => {
+  it('without live-restore: every container stops; pods are re-created in order, serve again, and nothing is lost', async () => {
+    const before = await holdings(by.app);
+    const [pod] = await podsOf(by.app);
+    expect(pod).toBeDefined();
+    const declared = [...pod!.initContainerStatuses, ...pod!.containerStatuses].map((c) => c.name);
+    const faultAt = new Date().toISOString();
+
+    const r = await restartEngine('no live-restore');
+    const after: PhaseReport = r.after;
+    expect(after.app.failures).toBe(0);
+    // The same pod, its sandbox re-created and every container started again once, in the pod's order.
+    const [again] = await podsOf(by.app);
+    expect(again?.name).toBe(pod!.name);
+    expect(again!.events.map((e) => e.reason)).toContain('SandboxChanged');
+    expect(startedOrder(again!, faultAt)).toEqual(declared);
+    for (const c of [...again!.initContainerStatuses, ...again!.containerStatuses]) expect(c.restartCount).toBe(1);
+    expect((await fetch(`${p.api}/readyz`)).status).toBe(200);
+    // Nothing lost: the app, its release, its deploys; the runtime's lines of both runs, the SIGTERM
+    // line it wrote while the engine stopped it included.
+    expect(await holdings(by.app)).toEqual(before);
+    const lines = await runtimeLines(by.app, pod!.name);
+    expect(lines.filter((l) => l.startsWith('runtime: serving '))).toHaveLength(2);
+    expect(lines).toContain('runtime: SIGTERM: draining');
+
+    const { d, phase } = await redeploy('no live-restore');
+    expect(d.deploy.status, d.log).toBe('succeeded');
+    expect(phase.app.failures).toBe(0);
+
+    recordRestart('no live-restore', r, {
+      fault: 'Docker engine restarted (live-restore off)',
+      usersSee:
+        'apps: requests fail from when the engine stops their containers until the pods are re-created and ready; then normal',
+      dataLost: 'none: app, releases, deploys, and the log lines of both runs (the SIGTERM line included)',
+      redeploy: { d, phase },
+    });
+  });
+
+  it('with live-restore: the containers keep running, the worker reconnects, and a deploy afterwards works', async () => {
+    await engine!.setLiveRestore(true);
+    const before = await holdings(by.app);
+    const [pod] = await podsOf(by.app);
+    const restartsBefore = [...pod!.initContainerStatuses, ...pod!.containerStatuses].map((c) => c.restartCount);
+    const faultAt = new Date().toISOString();
+
+    const r = await restartEngine('live-restore');
+    expect(r.after.app.failures).toBe(0);
+    // Nothing was restarted: the same containers run on.
+    const [same] = await podsOf(by.app);
+    expect(same?.name).toBe(pod!.name);
+    expect([...same!.initContainerStatuses, ...same!.containerStatuses].map((c) => c.restartCount)).toEqual(
+      restartsBefore,
+    );
+    expect(same!.events.filter((e) => e.time >= faultAt).map((e) => e.reason)).not.toContain('SandboxChanged');
+    expect(await holdings(by.app)).toEqual(before);
+
+    // The old pod's exit is seen (its watchers reconnected) and its last lines are read (the log reader too).
+    const { d, phase } = await redeploy('live-restore');
+    expect(d.deploy.status, d.log).toBe('succeeded');
+    expect(phase.app.failures).toBe(0);
+    const lines = await runtimeLines(by.app, pod!.name);
+    expect(lines).toContain('runtime: SIGTERM: draining');
+    expect(lines.join('\n')).not.toMatch(/removed before its output was read/);
+
+    recordRestart('live-restore', r, {
+      fault: 'Docker engine restarted (live-restore on)',
+      usersSee:
+        r.appFailuresDuringFault > 0
+          ? 'apps: requests refused while the engine is down (its port proxies stop with it); the containers keep running'
+          : 'nothing; the containers keep running',
+      dataLost: 'none: app, releases, deploys; the old pod’s last log lines after the restart',
+      redeploy: { d, phase },
+    });
+  });
+});
