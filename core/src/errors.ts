@@ -35,6 +35,11 @@ export const ErrorCode = {
   quotaExceeded: 'quota_exceeded',
   /** The platform's state store (Redis) does not answer: try again shortly. */
   storeUnavailable: 'store_unavailable',
+  /**
+   * The platform's disk is full (its data dir: bundles, builds, the state store's append-only file):
+   * writes are refused until space is freed; reads keep working.
+   */
+  insufficientStorage: 'insufficient_storage',
   invalidManifest: 'invalid_manifest',
   /** A setting this platform's target cannot honour (scale to zero on Kubernetes). */
   unsupported: 'unsupported',

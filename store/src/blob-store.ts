@@ -42,6 +42,12 @@ export class FsBlobStore {
       return { digest, size };
     } catch (e) {
       await rm(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
+        throw new DomainError(
+          ErrorCode.insufficientStorage,
+          "no space left on the platform's disk to store the bundle; upload again once space is freed",
+          { retryable: true, cause: e },
+        );
       throw e;
     }
   }

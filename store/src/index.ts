@@ -166,6 +166,18 @@ export function isStoreUnavailable(e: unknown): boolean {
 }
 
 /**
+ * Whether Redis refuses writes because it cannot persist them (`MISCONF`: its append-only file could not
+ * be written, e.g. the disk is full), also inside a transaction (`EXECABORT`, ioredis's previousErrors).
+ * Redis accepts writes again by itself once a write of its AOF succeeds.
+ */
+export function isStoreOutOfDisk(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  if (e.message.startsWith('MISCONF ')) return true;
+  const previous = (e as { previousErrors?: unknown }).previousErrors;
+  return e.message.startsWith('EXECABORT') && Array.isArray(previous) && previous.some(isStoreOutOfDisk);
+}
+
+/**
  * A connection for SUBSCRIBE only. The ready check (INFO) is off: after a reconnect ioredis
  * would send it on a connection that is back in subscriber mode, where Redis refuses it.
  */

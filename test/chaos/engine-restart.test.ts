@@ -5,6 +5,7 @@ import { deploy } from '../support/deploys.js';
 import { freePort } from '../support/global-setup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 import { forwardPort } from './support/forwarder.js';
+import { appLogLines, holdings } from './support/holdings.js';
 import { loopFigures, recordFault } from './support/report.js';
 import { SecondEngine, hostPlatformImages } from './support/second-engine.js';
 import { waitUntil } from './support/wait.js';
@@ -63,26 +64,9 @@ interface PodSeen {
 async function podsOf(app: string): Promise<PodSeen[]> {
   return ((await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodSeen[] }).items;
 }
-/** What the platform holds for an app: its release, releases, deploys (ids) — compared before and after. */
-async function holdings(app: string) {
-  const json = async (path: string) => (await p.api$(path)).json() as Promise<Record<string, unknown>>;
-  const ids = (v: Record<string, unknown>) =>
-    (v.items as Array<{ id?: string; version?: number }>).map((x) => x.id ?? x.version);
-  return {
-    currentRelease: (await json(`/api/v1/apps/${app}`)).currentRelease,
-    releases: ids(await json(`/api/v1/apps/${app}/releases`)),
-    deploys: ids(await json(`/api/v1/apps/${app}/deploys`)),
-  };
-}
 /** The runtime container's log lines of one pod, as stored by the platform. */
-async function runtimeLines(app: string, pod: string): Promise<string[]> {
-  const res = await p.api$(`/api/v1/apps/${app}/logs?tail=10000&container=runtime`, {
-    headers: { accept: 'application/json' },
-  });
-  return ((await res.json()) as { items: Array<{ pod: string; line: string }> }).items
-    .filter((i) => i.pod === pod)
-    .map((i) => i.line);
-}
+const runtimeLines = async (app: string, pod: string) =>
+  (await appLogLines(p, app, 'runtime')).filter((i) => i.pod === pod).map((i) => i.line);
 const serves = async () => {
   const r = await p.get(by.app).catch(() => undefined);
   return r?.status === 200 && r.body === BYSTANDER_BODY ? true : undefined;
@@ -175,7 +159,7 @@ const startedOrder = (pod: PodSeen, after: string) =>
 
 describe.skipIf(!canRun)('the Docker engine restarted', () => {
   it('without live-restore: every container stops; pods are re-created in order, serve again, and nothing is lost', async () => {
-    const before = await holdings(by.app);
+    const before = await holdings(p, by.app);
     const [pod] = await podsOf(by.app);
     expect(pod).toBeDefined();
     const declared = [...pod!.initContainerStatuses, ...pod!.containerStatuses].map((c) => c.name);
@@ -193,7 +177,7 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
     expect((await fetch(`${p.api}/readyz`)).status).toBe(200);
     // Nothing lost: the app, its release, its deploys; the runtime's lines of both runs, the SIGTERM
     // line it wrote while the engine stopped it included.
-    expect(await holdings(by.app)).toEqual(before);
+    expect(await holdings(p, by.app)).toEqual(before);
     const lines = await runtimeLines(by.app, pod!.name);
     expect(lines.filter((l) => l.startsWith('runtime: serving '))).toHaveLength(2);
     expect(lines).toContain('runtime: SIGTERM: draining');
@@ -213,7 +197,7 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
 
   it('with live-restore: the containers keep running, the worker reconnects, and a deploy afterwards works', async () => {
     await engine!.setLiveRestore(true);
-    const before = await holdings(by.app);
+    const before = await holdings(p, by.app);
     const [pod] = await podsOf(by.app);
     const restartsBefore = [...pod!.initContainerStatuses, ...pod!.containerStatuses].map((c) => c.restartCount);
     const faultAt = new Date().toISOString();
@@ -227,7 +211,7 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
       restartsBefore,
     );
     expect(same!.events.filter((e) => e.time >= faultAt).map((e) => e.reason)).not.toContain('SandboxChanged');
-    expect(await holdings(by.app)).toEqual(before);
+    expect(await holdings(p, by.app)).toEqual(before);
 
     // The old pod's exit is seen (its watchers reconnected) and its last lines are read (the log reader too).
     const { d, phase } = await redeploy('live-restore');

@@ -32,6 +32,7 @@ import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
 import { pruneReleaseImages, removeAppImages } from './retention.js';
 import { connectDocker } from './docker-engine.js';
+import { throttledErrorLog } from './throttled-error-log.js';
 import { ScaleToZero } from './scale-to-zero.js';
 import { StatusPublisher } from './status-publisher.js';
 
@@ -187,8 +188,10 @@ async function main(): Promise<void> {
     jobProcessor({ stores, target, timeLimitMs: config.SIDECAR_JOB_TIME_LIMIT_MS }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_JOB_CONCURRENCY },
   );
+  // A full disk makes Redis refuse writes and BullMQ's loops fail as fast as they can: said once per 10 s.
+  const queueError = throttledErrorLog(log, 'queue error');
   for (const w of [buildWorker, deployWorker, jobWorker]) {
-    w.on('error', (e) => log.error({ err: e }, 'queue error'));
+    w.on('error', queueError);
     // A job that failed for good outside the processors' own error policy (stalled too often,
     // or an error before its deploy was loaded) must still end its deploy or job visibly.
     w.on('failed', (job, err) => {

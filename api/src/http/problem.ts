@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { DomainError, ErrorCode, isDomainError, type Log } from '@sidecar/core';
-import { isStoreUnavailable } from '@sidecar/store';
+import { isStoreOutOfDisk, isStoreUnavailable } from '@sidecar/store';
 
 /** The one place domain error codes become HTTP statuses (RFC 9457 problem+json). */
 const STATUS: Record<ErrorCode, number> = {
@@ -34,6 +34,7 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported: 422,
   quota_exceeded: 429,
   store_unavailable: 503,
+  insufficient_storage: 507,
   internal: 500,
 };
 
@@ -52,6 +53,7 @@ const TITLES: Partial<Record<number, string>> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 export function sendProblem(res: Response, status: number, code: string, detail: string): void {
@@ -95,6 +97,13 @@ export const problemHandler =
         "the platform's state store (Redis) does not answer; try again shortly",
       );
     }
+    if (isStoreOutOfDisk(err))
+      return sendProblem(
+        res,
+        507,
+        ErrorCode.insufficientStorage,
+        "the platform's state store (Redis) cannot write to its disk, which is full; writes are refused until space is freed",
+      );
     const h = err as HttpishError;
     const status = h.status ?? h.statusCode;
     if (status && status >= 400 && status < 500) {

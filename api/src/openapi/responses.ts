@@ -53,11 +53,11 @@ type ApiOperation = Omit<ZodOpenApiOperationObject, 'responses'> & {
 };
 
 /**
- * One operation under /api/v1: bearer auth (401), the state store (503), malformed JSON bodies
+ * One operation under /api/v1: bearer auth (401), the state store (503; 507 when its disk is full), malformed JSON bodies
  * (400 `invalid_json`), and for app-scoped paths the app's name and existence.
  */
 export function apiOp({ errors = [], appScoped = false, responses, ...op }: ApiOperation): ZodOpenApiOperationObject {
-  const always: Code[] = ['unauthorized', 'store_unavailable'];
+  const always: Code[] = ['unauthorized', 'store_unavailable', 'insufficient_storage'];
   if (op.requestBody?.content['application/json']) always.push('invalid_json', 'invalid_request');
   if (appScoped) always.push('invalid_name', 'app_not_found');
   return { ...op, responses: { ...responses, ...problems([...errors, ...always]) } };

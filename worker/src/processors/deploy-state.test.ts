@@ -78,6 +78,21 @@ describe('handleFailure', () => {
     expect(deploy.error?.message).toMatch(/gave up after 3 attempts/);
   });
 
+  it('a full disk is retried, and if it stays full the deploy fails saying so (insufficient_storage)', async () => {
+    const full = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const first = await outcome(await building(), full(), job(0));
+    expect(first.deploy.status).toBe('building');
+    expect(first.log.at(-1)).toMatch(/will retry \(attempt 1 of 3\): the platform's disk is full: ENOSPC/);
+    const last = await outcome(await building(), full(), job(2));
+    expect(last.deploy).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'insufficient_storage',
+        message: "the platform's disk is full: ENOSPC: no space left on device, write (gave up after 3 attempts)",
+      },
+    });
+  });
+
   it('a cancellation ends the deploy as cancelled, not failed', async () => {
     const { thrown, deploy } = await outcome(await building(), new Error('aborted'), job(0), true);
     expect(thrown).toBeInstanceOf(UnrecoverableError);

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { type Deploy, DomainError, ErrorCode, isDomainError, errorText } from '@sidecar/core';
-import type { Stores } from '@sidecar/store';
+import { isStoreOutOfDisk, type Stores } from '@sidecar/store';
 
 /** What a processor needs to record a deploy's progress. */
 export interface DeployRecorder {
@@ -52,6 +52,18 @@ async function settleAppStatus(stores: Stores, app: string): Promise<void> {
 }
 
 /**
+ * A failure for lack of disk space: a write into the data dir (`ENOSPC`: a bundle unpacked, a build
+ * folder), the state store unable to write its append-only file, or the engine's own disk in a build.
+ */
+function outOfDisk(e: unknown): boolean {
+  return (
+    (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ||
+    isStoreOutOfDisk(e) ||
+    /no space left on device/i.test(errorText(e))
+  );
+}
+
+/**
  * The one error policy of both processors (BullMQ's UnrecoverableError idea):
  * a user's mistake fails the deploy at once; a cancellation ends it as cancelled;
  * anything else is transient and retried with backoff until the last attempt.
@@ -74,14 +86,17 @@ export async function handleFailure(opts: {
     await markCancelled(stores, deploy, why);
     throw new UnrecoverableError(why);
   }
-  const message = errorText(error);
+  // Retried like any transient error (space may come back), and said plainly if it does not.
+  const diskFull = outOfDisk(error);
+  const message = diskFull ? `the platform's disk is full: ${errorText(error)}` : errorText(error);
   if (isDomainError(error) && !error.retryable) {
     await markFailed(stores, deploy, error.code, message);
     throw new UnrecoverableError(message);
   }
   const attempts = job.opts.attempts ?? 1;
   if (job.attemptsMade + 1 >= attempts) {
-    await markFailed(stores, deploy, ErrorCode.internal, `${message} (gave up after ${attempts} attempts)`);
+    const code = diskFull ? ErrorCode.insufficientStorage : ErrorCode.internal;
+    await markFailed(stores, deploy, code, `${message} (gave up after ${attempts} attempts)`);
     throw new UnrecoverableError(message);
   }
   await stores.deployLog.append(
