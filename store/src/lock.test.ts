@@ -37,6 +37,21 @@ describe('RedisLock', () => {
     expect(await redis.get(k)).toBe('b');
   });
 
+  it('a holder stalled past its TTL learns it lost the lock as soon as it runs again, before pending I/O is handled', async () => {
+    const k = key();
+    const held = (await new RedisLock(redis, k, 300).tryAcquire('a'))!;
+    const order: string[] = [];
+    held.lost.addEventListener('abort', () => order.push('lost'));
+    // A reply that arrives while the process is stalled (what a rollout would act on when it wakes).
+    const reply = redis.ping().then(() => order.push('reply handled'));
+    const until = Date.now() + 450;
+    while (Date.now() < until); // the process stalls, as under SIGSTOP, for longer than the TTL
+    await reply;
+    expect(order).toEqual(['lost', 'reply handled']);
+    expect(String(held.lost.reason)).toMatch(/stalled past its 300 ms TTL/);
+    await held.release();
+  });
+
   it('keeps a held lock alive past its TTL by renewing it', async () => {
     const k = key();
     const lock = new RedisLock(redis, k, 300);

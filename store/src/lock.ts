@@ -19,7 +19,8 @@ export interface HeldLock {
 /**
  * A mutual exclusion lock in Redis: SET NX PX with an owner value, renewed by compare-and-renew every
  * third of its TTL while held, released by compare-and-delete. A holder that dies frees the lock
- * within the TTL; a holder whose renewal finds another owner (or no lock) learns it through `lost`.
+ * within the TTL; a holder whose renewal finds another owner (or no lock), or that was itself stalled
+ * longer than the TTL since Redis last confirmed its lock, learns it through `lost`.
  */
 export class RedisLock {
   constructor(
@@ -66,13 +67,21 @@ export class RedisLock {
 
   private held(owner: string): HeldLock {
     const lost = new AbortController();
+    const lose = (why: string) => {
+      clearInterval(timer);
+      lost.abort(new Error(`lock ${this.key} was lost (${why})`));
+    };
+    // When Redis last confirmed the lock: it expires at most ttlMs after that.
+    let confirmedAt = Date.now();
     const timer = setInterval(() => {
+      // A process that stalled (SIGSTOP, a paused VM) wakes with its timers overdue: this runs before any
+      // I/O that came in meanwhile is handled, so a holder past its TTL stops before it acts on the lock
+      // again (e.g. switches routes), instead of after a renewal's round trip.
+      if (Date.now() - confirmedAt >= this.ttlMs) return lose(`this process stalled past its ${this.ttlMs} ms TTL`);
       this.redis.eval(RENEW, 1, this.key, owner, this.ttlMs).then(
         (renewed) => {
-          if (renewed !== 1) {
-            clearInterval(timer);
-            lost.abort(new Error(`lock ${this.key} was lost (it expired and another owner may hold it)`));
-          }
+          if (renewed === 1) confirmedAt = Date.now();
+          else if (!lost.signal.aborted) lose('it expired and another owner may hold it');
         },
         // Redis unreachable: try again at the next tick; the TTL still protects the others.
         () => undefined,
