@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BYSTANDER_BODY, type Bystander, type PhaseReport, startBystander } from '../support/bystander.js';
 import { tgzOf } from '../support/bundles.js';
-import { deploy } from '../support/deploys.js';
+import { createApp, deploy } from '../support/deploys.js';
 import { freePort } from '../support/global-setup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
+import { deployEnded, upload } from './support/deploys.js';
 import { forwardPort } from './support/forwarder.js';
 import { appLogLines, holdings } from './support/holdings.js';
 import { loopFigures, recordFault } from './support/report.js';
@@ -75,14 +76,18 @@ const serves = async () => {
 /**
  * Restarts the engine under the bystander's traffic: phases `engine stopping` (SIGTERM until dockerd
  * exited), `engine down`, `engine back` (answering, until the app serves again through the router) and
- * `after` (a stretch of traffic that must all succeed). Returns the figures.
+ * `after` (a stretch of traffic that must all succeed). `whileDown` runs while the engine is stopped
+ * (the engine stays down until it ends). Returns the figures.
  */
-async function restartEngine(label: string) {
+async function restartEngine<T>(label: string, whileDown?: () => Promise<T>) {
   const e = engine!;
   by.phase(`${label}: engine stopping`);
   const stoppedAt = Date.now();
   const stopMs = await e.stopDaemon();
   by.phase(`${label}: engine down`);
+  const downAt = Date.now();
+  const duringOutage = await whileDown?.();
+  const downMs = Date.now() - downAt;
   const startMs = await e.startDaemon();
   by.phase(`${label}: engine back`);
   const backAt = Date.now();
@@ -102,6 +107,8 @@ async function restartEngine(label: string) {
   return {
     stoppedAt,
     stopMs,
+    downMs,
+    duringOutage,
     startMs,
     servingAgainMs,
     phases,
@@ -130,8 +137,14 @@ async function redeploy(label: string) {
 /** One row of docs/reliability.md from a restart's figures and the rollout after it. */
 function recordRestart(
   label: string,
-  r: Awaited<ReturnType<typeof restartEngine>>,
-  o: { fault: string; usersSee: string; dataLost: string; redeploy: Awaited<ReturnType<typeof redeploy>> },
+  r: Awaited<ReturnType<typeof restartEngine<unknown>>>,
+  o: {
+    fault: string;
+    usersSee: string;
+    dataLost: string;
+    redeploy: Awaited<ReturnType<typeof redeploy>>;
+    extra?: Record<string, unknown>;
+  },
 ): void {
   const span = { from: `${label}: engine stopping`, recovered: `${label}: after` };
   recordFault({
@@ -144,12 +157,14 @@ function recordRestart(
     recoveredFrom: 'fault start',
     details: {
       engineStopMs: r.stopMs,
+      engineDownMs: r.downMs,
       engineStartMs: r.startMs,
       servingAgainAfterEngineBackMs: r.servingAgainMs,
       appFailuresDuringFault: r.appFailuresDuringFault,
       redeployAfter: o.redeploy.d.deploy.status,
       redeployMs: o.redeploy.d.deploy.timings.totalMs,
       appFailuresDuringRedeploy: o.redeploy.phase.app.failures,
+      ...o.extra,
     },
   });
 }
@@ -164,8 +179,16 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
     expect(pod).toBeDefined();
     const declared = [...pod!.initContainerStatuses, ...pod!.containerStatuses].map((c) => c.name);
     const faultAt = new Date().toISOString();
+    await createApp(p, 'during');
+    const bundle = await tgzOf({ 'index.js': `module.exports = (q, s) => s.end('deployed');` });
 
-    const r = await restartEngine('no live-restore');
+    // A deploy asked for while the engine is down: it fails, saying so, once its retries are spent.
+    const r = await restartEngine('no live-restore', async () =>
+      deployEnded(p, 'during', await upload(p, 'during', bundle), 90_000),
+    );
+    const during = r.duringOutage!;
+    expect(during.deploy.status, during.log).toBe('failed');
+    expect(during.deploy.error?.message).toMatch(/^the Docker engine does not answer \(stopped or restarting\?\)/);
     const after: PhaseReport = r.after;
     expect(after.app.failures).toBe(0);
     // The same pod, its sandbox re-created and every container started again once, in the pod's order.
@@ -185,6 +208,9 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
     const { d, phase } = await redeploy('no live-restore');
     expect(d.deploy.status, d.log).toBe('succeeded');
     expect(phase.app.failures).toBe(0);
+    const retried = await deploy(p, 'during', bundle);
+    expect(retried.deploy.status, retried.log).toBe('succeeded');
+    expect((await p.get('during')).body).toBe('deployed');
 
     recordRestart('no live-restore', r, {
       fault: 'Docker engine restarted (live-restore off)',
@@ -192,6 +218,10 @@ describe.skipIf(!canRun)('the Docker engine restarted', () => {
         'apps: requests fail from when the engine stops their containers until the pods are re-created and ready; then normal',
       dataLost: 'none: app, releases, deploys, and the log lines of both runs (the SIGTERM line included)',
       redeploy: { d, phase },
+      extra: {
+        deployDuringOutage: `${during.deploy.status}: ${during.deploy.error?.message ?? ''}`,
+        sameDeployAfter: retried.deploy.status,
+      },
     });
   });
 

@@ -64,11 +64,17 @@ describe('handleFailure', () => {
   });
 
   it('a transient error (a Docker hiccup) is retried: the deploy stays open and the log says so', async () => {
-    const hiccup = Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' });
+    const hiccup = Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+      address: '/var/run/docker.sock',
+    });
     const { thrown, deploy, log } = await outcome(await building(), hiccup, job(0));
     expect(thrown).toBe(hiccup); // BullMQ retries it with backoff
     expect(deploy.status).toBe('building');
-    expect(log.at(-1)).toMatch(/transient error, will retry \(attempt 1 of 3\): connect ECONNREFUSED/);
+    expect(log.at(-1)).toMatch(
+      /transient error, will retry \(attempt 1 of 3\): the Docker engine does not answer \(stopped or restarting\?\): connect ECONNREFUSED/,
+    );
   });
 
   it('a transient error on the last attempt fails the deploy, saying it gave up', async () => {

@@ -63,6 +63,19 @@ function outOfDisk(e: unknown): boolean {
   );
 }
 
+/** The local Docker engine's socket refused or is gone: the engine is stopped or restarting. */
+function engineAway(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException & { address?: unknown };
+  return err?.syscall === 'connect' && typeof err.address === 'string' && err.address.endsWith('docker.sock');
+}
+
+/** The failure as one line, saying plainly what it means when it is the platform's disk or engine. */
+function failureText(e: unknown): string {
+  if (outOfDisk(e)) return `the platform's disk is full: ${errorText(e)}`;
+  if (engineAway(e)) return `the Docker engine does not answer (stopped or restarting?): ${errorText(e)}`;
+  return errorText(e);
+}
+
 /**
  * The one error policy of both processors (BullMQ's UnrecoverableError idea):
  * a user's mistake fails the deploy at once; a cancellation ends it as cancelled;
@@ -86,9 +99,9 @@ export async function handleFailure(opts: {
     await markCancelled(stores, deploy, why);
     throw new UnrecoverableError(why);
   }
-  // Retried like any transient error (space may come back), and said plainly if it does not.
+  // Retried like any transient error (space or the engine may come back), and said plainly if not.
   const diskFull = outOfDisk(error);
-  const message = diskFull ? `the platform's disk is full: ${errorText(error)}` : errorText(error);
+  const message = failureText(error);
   if (isDomainError(error) && !error.retryable) {
     await markFailed(stores, deploy, error.code, message);
     throw new UnrecoverableError(message);
