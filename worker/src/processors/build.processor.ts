@@ -100,6 +100,9 @@ export function buildProcessor(deps: BuildDeps) {
       }));
       if (applied) await deps.enqueueDeploy({ deployId: deploy.id, app: deploy.app, release: release.version });
     } catch (error) {
+      // The build folder goes first: a build that filled the disk must free it before its failure is
+      // recorded (Redis refuses every write while its disk is full, and an unrecorded end runs again).
+      await rm(workDir, { recursive: true, force: true });
       await handleFailure({ stores, job, deploy, error, aborted: control.signal.aborted, rec });
     } finally {
       deps.cancels.leave(deploy.id);
