@@ -24,6 +24,8 @@ const APP = 'talker';
 /** The caps docs/api.md gives for followed logs (429 `rate_limited` past them). */
 const MAX_FOLLOWERS_PER_TOKEN = 20;
 const MAX_FOLLOWERS_PER_PROCESS = 500;
+/** And for plain reads (`?tail=N` without follow) in flight at once. */
+const MAX_TAIL_READS_PER_TOKEN = 4;
 const API_HEAP_MB = 384;
 let p: RunningPlatform;
 let bystander: Bystander;
@@ -75,7 +77,8 @@ interface Follower {
   body: Promise<string>;
 }
 
-function follow(token: string, opts: { tail: number; read: boolean }): Promise<Follower> {
+/** A follower, or with `follow: false` a plain read of the last `tail` lines (same socket handling). */
+function follow(token: string, opts: { tail: number; read: boolean; follow?: boolean }): Promise<Follower> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(apiPort, '127.0.0.1');
     let head = '';
@@ -96,7 +99,7 @@ function follow(token: string, opts: { tail: number; read: boolean }): Promise<F
     };
     socket.on('data', onData).once('error', reject);
     socket.write(
-      `GET /api/v1/apps/${APP}/logs?follow=true&tail=${opts.tail}&container=runtime HTTP/1.1\r\n` +
+      `GET /api/v1/apps/${APP}/logs?follow=${opts.follow ?? true}&tail=${opts.tail}&container=runtime HTTP/1.1\r\n` +
         `host: 127.0.0.1\r\nauthorization: Bearer ${token}\r\nconnection: close\r\n\r\n`,
     );
   });
@@ -106,7 +109,7 @@ function follow(token: string, opts: { tail: number; read: boolean }): Promise<F
  * A follower once admitted: followers closed just before may still hold their slots for the moment
  * the API takes to see each close, so a 429 is tried again (bounded) until one is free.
  */
-function admitted(token: string, opts: { tail: number; read: boolean }): Promise<Follower> {
+function admitted(token: string, opts: { tail: number; read: boolean; follow?: boolean }): Promise<Follower> {
   return eventually('a follower admitted', async () => {
     const f = await follow(token, opts);
     if (f.status === 200) return f;
@@ -166,7 +169,7 @@ describe('a tenant opening followers without end', () => {
     // Another tenant's token is not held back by this one's.
     const other = await follow(await deployerToken(p, 'other', [APP]), { tail: 0, read: true });
     expect(other.status).toBe(200);
-    // Reading without follow is never capped.
+    // Reading without follow is not held back by follows (it has its own cap).
     expect((await p.api$(`/api/v1/apps/${APP}/logs?tail=1`)).status).toBe(200);
     open[0]!.socket.destroy();
     const again = await admitted(token, { tail: 0, read: true });
@@ -207,6 +210,36 @@ describe('a tenant opening followers without end', () => {
     closeAll(open);
     console.log(`API resident memory: ${mib(rssBefore)} before, ${mib(rssWith)} with 500 followers`);
     closeAll([await admitted(tokens[0]!, { tail: 0, read: true })]); // their slots come back
+  }, 120_000);
+});
+
+describe('many plain reads at once', () => {
+  it(`get 429 past ${MAX_TAIL_READS_PER_TOKEN} in flight per token (each reads up to 4 MiB); the slots come back`, async () => {
+    const token = await deployerToken(p, 'reader', [APP]);
+    await burst('reads', 1000); // 4 MB in the log: each read takes the API tens of milliseconds
+    // Sent at once on their own connections: while the first reads are in flight, the others arrive.
+    const reads = await Promise.all(
+      Array.from({ length: 40 }, () => follow(token, { tail: 1000, read: true, follow: false })),
+    );
+    const bodies = await Promise.all(reads.map((r) => r.body));
+    const refused = bodies.filter((_, i) => reads[i]!.status === 429);
+    const served = bodies.filter((_, i) => reads[i]!.status === 200);
+    console.log(`40 reads at once: ${served.length} served, ${refused.length} refused`);
+    expect(served.length + refused.length).toBe(40);
+    expect(served.length).toBeGreaterThanOrEqual(MAX_TAIL_READS_PER_TOKEN);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const body of refused)
+      expect(JSON.parse(body.replace(/^[^{]*/, ''))).toEqual(
+        expect.objectContaining({
+          code: 'rate_limited',
+          detail: `this token already reads ${MAX_TAIL_READS_PER_TOKEN} logs at once; read them to the end first`,
+        }),
+      );
+    // A served read is whole: it ends with the burst's last line.
+    for (const body of served) expect(body).toContain('burst reads done');
+    // Once they are answered, the token reads again.
+    const again = await admitted(token, { tail: 1, read: true, follow: false });
+    closeAll([again]);
   }, 120_000);
 });
 

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { AppLogsQuery, isFollow, parseInput, sinceToMs } from '@sidecar/core/wire';
 import type { AppLogLine, Stores } from '@sidecar/store';
-import { admitFollower, beginStream, clientSignal, write } from './log-stream.js';
+import { admitFollower, admitTailRead, beginStream, clientSignal, write } from './log-stream.js';
 import { appParam } from './params.js';
 
 /** `?tail=N` returns at most this many bytes of lines (the newest ones), whatever N is. */
@@ -36,7 +36,9 @@ export function logsRoutes(deps: { stores: Stores }): Router {
     const accept = req.get('accept') ?? '';
     const sse = accept.includes('text/event-stream');
     const follow = sse || isFollow(q.follow);
+    // A follow's past lines count against its follower slot; a plain read has slots of its own.
     if (follow) admitFollower(req, res);
+    else admitTailRead(req, res);
     const past = capBytes(
       // Read no more than the answer may hold: a full log is ~50 MB, never read whole for one request.
       await deps.stores.appLogs.tail(app, {
