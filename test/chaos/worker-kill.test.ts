@@ -24,7 +24,8 @@ const BODY = BYSTANDER_BODY;
 let p: RunningPlatform;
 let by: Bystander;
 beforeAll(async () => {
-  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '60000' });
+  // No warm window: the last phase kills the worker while the replaced pod is being stopped, not frozen.
+  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '60000', SIDECAR_ROLLBACK_WINDOW_MS: '0' });
   by = await startBystander(p, { maxMs: 8 * 60_000 });
 }, 240_000);
 afterAll(async () => {

@@ -201,10 +201,12 @@ describe('dashboard', { timeout: DEPLOY_TIMEOUT + 30_000 }, () => {
 
   it('draws the pod timeline: the logic sidecar starts before the runtime', async () => {
     await page.getByRole('link', { name: 'Pods' }).click();
-    // Once the last rollout's old pod is gone, one pod remains.
+    // The last rollout's old pod is kept frozen for an instant rollback (shown as such); one pod serves.
     const pods = page.getByRole('region', { name: /^Pod / });
-    await expect.poll(() => pods.count(), { timeout: 60_000, interval: 250 }).toBe(1);
-    const pod = pods.first();
+    const warm = /Kept warm for an instant rollback until/;
+    await pods.filter({ hasText: warm }).first().waitFor({ timeout: 60_000 });
+    await expect.poll(() => pods.filter({ hasNotText: warm }).count(), { timeout: 60_000, interval: 250 }).toBe(1);
+    const pod = pods.filter({ hasNotText: warm }).first();
     const lanes = pod.getByRole('list', { name: /^Container lanes of/ });
     await lanes.getByRole('listitem').filter({ hasText: 'sidecar' }).filter({ hasText: 'app' }).waitFor();
     const sidecarStarted = lanes.getByRole('img', { name: /^app Started at/ }).first();
@@ -247,11 +249,9 @@ describe('dashboard', { timeout: DEPLOY_TIMEOUT + 30_000 }, () => {
     await card.getByRole('status').filter({ hasText: 'Saved: suspended after 1 s idle.' }).waitFor();
 
     await page.getByRole('link', { name: 'Pods' }).click();
-    const pod = page.getByRole('region', { name: /^Pod / }).first();
-    // Measured once frozen: "keeps 38.2 MiB of memory."
-    await pod
-      .getByText(/The app is idle \(scale to zero\).*keeps [\d.]+ [KMG]i?B of memory/)
-      .waitFor({ timeout: 60_000 });
+    // Measured once frozen: "keeps 38.2 MiB of memory." (The replaced release's pod, kept warm, stays as it was.)
+    const idle = /The app is idle \(scale to zero\).*keeps [\d.]+ [KMG]i?B of memory/;
+    await page.getByRole('region', { name: /^Pod / }).getByText(idle).waitFor({ timeout: 60_000 });
     await shot('pod-suspended');
 
     // A request is held while the app wakes, and answered.
@@ -266,7 +266,7 @@ describe('dashboard', { timeout: DEPLOY_TIMEOUT + 30_000 }, () => {
     await page.getByRole('link', { name: 'Pods' }).click();
     await page.getByRole('region', { name: /^Pod / }).first().waitFor();
     await expect
-      .poll(() => page.getByText('suspended', { exact: true }).count(), { timeout: 30_000, interval: 250 })
+      .poll(() => page.getByText(/The app is idle \(scale to zero\)/).count(), { timeout: 30_000, interval: 250 })
       .toBe(0);
   });
 

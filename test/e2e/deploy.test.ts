@@ -47,7 +47,7 @@ describe('deploy a bundle end to end', () => {
     const res = await p.get('express');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ hello: 'express' });
-  });
+  }, 150_000); // an npm install from the registry: over a minute when the suite loads the machine
 
   it('serves a Web-standard fetch handler', async () => {
     await createApp(p, 'fetchy');

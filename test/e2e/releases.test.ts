@@ -80,6 +80,40 @@ describe('zero-downtime changes', () => {
     expect((await (await p.api$(`/api/v1/apps/${APP}`)).json()).env).toEqual({ GREETING: 'a' });
   });
 
+  it('rollback to the release just replaced thaws its frozen pods (by default), and back again', async () => {
+    type PodInfo = { release: number; suspended?: { reason: string; memoryBytes: number } };
+    const pods = async () => ((await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()).items as PodInfo[]) ?? [];
+    const releases = async () =>
+      ((await (await p.api$(`/api/v1/apps/${APP}/releases`)).json()).items as {
+        version: number;
+        current: boolean;
+      }[]) ?? [];
+    const rollback = async (version: number, serving: RegExp) => {
+      let log = '';
+      await underTraffic(serving, async () => {
+        const res = await p.api$(`/api/v1/apps/${APP}/rollback`, { method: 'POST', ...json({ version }) });
+        expect(res.status).toBe(202);
+        const done = await waitForDeploy(p, APP, ((await res.json()) as { id: string }).id);
+        expect(done.deploy.status, done.log).toBe('succeeded');
+        log = done.log;
+      });
+      return log;
+    };
+    // The last rollout (the rollback to v1) replaced the pods of the config change: they are kept frozen.
+    const [current, replaced] = await releases();
+    expect(current!.current).toBe(true);
+    const warm = (await pods()).filter((x) => x.suspended);
+    expect(warm.map((x) => x.suspended!.reason)).toEqual(['warm']);
+    expect(warm[0]!.suspended!.memoryBytes).toBeGreaterThan(0);
+    // Back to it: its pod is thawed, not started anew; then back to where we were, the same way.
+    expect(await rollback(replaced!.version, /^code=2 env=b secret=true$/)).toMatch(
+      /thawed \(kept warm since the last rollout\)/,
+    );
+    expect(await rollback(current!.version, /^code=1 env=a secret=true$/)).toMatch(
+      /thawed \(kept warm since the last rollout\)/,
+    );
+  }, 120_000);
+
   it('scale 1 → 3 → 1', async () => {
     const scale = async (replicas: number) => {
       expect((await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ replicas }) })).status).toBe(200);

@@ -32,11 +32,21 @@ const json = (body: unknown) => ({ headers: { 'content-type': 'application/json'
 
 interface PodItem {
   name: string;
+  release: number | null;
   ready: boolean;
   suspended?: { reason: string; memoryBytes: number | null };
 }
 const appOf = async () => (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as { status: string };
 const podsOf = async () => ((await (await p.api$(`/api/v1/apps/${APP}/pods`)).json()) as { items: PodItem[] }).items;
+/**
+ * The pods of the app's current release. After a redeploy the replaced release's pods are listed too: frozen
+ * for a rollback (`suspended.reason` "warm", docs/architecture.md), or, after a platform restart, being
+ * stopped (a new worker cannot take warm pods back) — apart from going idle and waking.
+ */
+async function currentPodsOf(): Promise<PodItem[]> {
+  const { currentRelease } = (await (await p.api$(`/api/v1/apps/${APP}`)).json()) as { currentRelease: number };
+  return (await podsOf()).filter((x) => x.release === currentRelease);
+}
 
 /** Waits (no traffic meanwhile) until the app was suspended; returns its pods then. */
 async function untilIdle(): Promise<PodItem[]> {
@@ -46,7 +56,7 @@ async function untilIdle(): Promise<PodItem[]> {
     60_000,
   );
   return eventually('its pods to be suspended', async () => {
-    const pods = await podsOf();
+    const pods = await currentPodsOf();
     return pods.length > 0 && pods.every((x) => x.suspended?.reason === 'idle') ? pods : undefined;
   });
 }
@@ -68,7 +78,7 @@ async function restart(meanwhile?: () => Promise<void>): Promise<void> {
 /** Waits until the app is running with every pod awake and ready; returns the pods' names, sorted. */
 async function untilAwake(): Promise<string[]> {
   return eventually('the app to be awake', async () => {
-    const pods = await podsOf();
+    const pods = await currentPodsOf();
     const awake = (await appOf()).status === 'running' && pods.every((x) => x.ready && !x.suspended);
     return awake ? pods.map((x) => x.name).sort() : undefined;
   });

@@ -271,8 +271,8 @@ export const PlatformEnv = z.object({
     .describe(
       'Docker target: network namespaces kept started per port set, so a new pod skips creating its own (kubelet/src/netns-pool.ts); 0 turns the pool off.',
     ),
-  SIDECAR_ROLLBACK_WINDOW_MS: ms(0).describe(
-    "Docker target: after a rollout the previous release's pods are kept frozen (cgroup freezer, no CPU, their memory kept) this long, so a rollback to that release serves in milliseconds (docs/architecture.md); 0 (the default for now: the dashboard does not yet show frozen pods) stops them at once. 600000 keeps them 10 minutes.",
+  SIDECAR_ROLLBACK_WINDOW_MS: ms(600_000).describe(
+    "Docker target: after a rollout the previous release's pods are kept frozen (cgroup freezer, no CPU, their memory kept: tens of MiB per pod, shown on the dashboard's Pods tab and by `sidecar pods`) this long, so a rollback to that release serves in milliseconds (docs/architecture.md); 0 stops them at once.",
   ),
   SIDECAR_LOG_MAX_AGE_MS: positiveInt(7 * 24 * 3600_000).describe(
     'App log lines older than this are dropped when new ones are stored (besides the line cap per app).',
