@@ -18,5 +18,5 @@ timeout --kill-after=60 "${SIDECAR_TEST_TIMEOUT_SECONDS:-3600}" npx vitest run "
 # its faults land on no other file's test): only for the whole suite, not for `npm test -- some/file`.
 # SIDECAR_CHAOS=0 skips it. Each fault's figures go to stdout and, as JSON lines, to SIDECAR_CHAOS_REPORT.
 if [ "$#" -eq 0 ] && [ "${SIDECAR_CHAOS:-1}" != 0 ]; then
-  timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-900}" npx vitest run -c vitest.chaos.config.ts
+  timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-1800}" npx vitest run -c vitest.chaos.config.ts
 fi
