@@ -12,6 +12,10 @@ command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 # The router's data plane (docs/router.md).
 command -v haproxy >/dev/null 2>&1 || need_pkgs+=(haproxy)
+# The log shipper image is a static C binary compiled when the images are built (docs/sidecars.md):
+# a C compiler, and libc.a (which `cc -print-file-name` names by its full path only when present).
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+{ command -v cc >/dev/null 2>&1 && [ -f "$(cc -print-file-name=libc.a)" ]; } || need_pkgs+=(libc6-dev)
 # The test suite also drives a real browser and a real registry.
 if [ "${1:-}" = "--for-tests" ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
@@ -26,7 +30,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   else
     echo "prepare: missing system packages: ${need_pkgs[*]}" >&2
-    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git, HAProxy 2.6 or later, and for the tests Chromium and the CNCF distribution registry) and run again" >&2
+    echo "  install them (Debian/Ubuntu: sudo apt-get install ${need_pkgs[*]}; elsewhere: a Docker Engine, redis-server, a static busybox at /bin/busybox, git, HAProxy 2.6 or later, a C compiler with a static libc, and for the tests Chromium and the CNCF distribution registry) and run again" >&2
     exit 1
   fi
 fi

@@ -7,6 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
 import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
+import { staticBinary } from './static-binary.js';
 
 export interface HostPaths {
   busybox: string;
@@ -15,8 +16,10 @@ export interface HostPaths {
   caBundle: string;
   /** Where the compiled runtime lives (runtime-image/dist). */
   runtimeDist: string;
-  /** runtime-image/ itself (pause/, logic-base/ scripts). */
+  /** runtime-image/ itself (pause/, logic-base/ scripts, log-shipper/ C sources). */
   packageDir: string;
+  /** The C compiler for the static log shipper. */
+  cc: string;
 }
 
 /** `USER uid:gid` of a platform sidecar: its own user, never the app's (docs/security.md, "intra-pod"). */
@@ -172,39 +175,32 @@ export async function tlsTerminatorContext(paths: HostPaths, base: string): Prom
 }
 
 /**
- * The log shipper platform sidecar: the node base with its compiled entry
- * (src/log-shipper.ts) and follower, and its two mount points. Docker copies a directory's
- * owner into an empty named volume mounted on it, and the shipper is the first container of
- * the pod to mount its state volume, so it (its own uid) can write there. The app-log volume is
- * a tmpfs open to all (1777) on Docker and an emptyDir (0777) on Kubernetes: the runtime
- * (uid 1000) writes there, the shipper (in the app's group) reads.
+ * The log shipper platform sidecar: one static binary (runtime-image/log-shipper/*.c, compiled
+ * here) FROM scratch, and its two mount points. Docker copies a directory's owner into an empty
+ * named volume mounted on it, and the shipper is the first container of the pod to mount its state
+ * volume, so it (its own uid) can write there. The app-log volume is a tmpfs open to all (1777) on
+ * Docker and an emptyDir (0777) on Kubernetes: the runtime (uid 1000) writes there, the shipper
+ * (in the app's group) reads.
  */
-export async function logShipperContext(paths: HostPaths, base: string): Promise<BuildContext> {
-  const compiled = (name: string) =>
-    readFile(`${paths.runtimeDist}/${name}`).catch((cause: unknown) => {
-      throw new Error(
-        `compiled log shipper not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`,
-        { cause },
-      );
-    });
+export async function logShipperContext(paths: HostPaths): Promise<BuildContext> {
+  const binary = await staticBinary({
+    sourceDir: `${paths.packageDir}/log-shipper`,
+    name: 'log-shipper',
+    cc: paths.cc,
+  });
   return {
     dockerfile: [
-      'ARG BASE',
-      'FROM ${BASE}',
+      'FROM scratch',
       'COPY sidecar/ /sidecar/',
       `COPY --chown=1000:1000 app-logs/ ${LOG_SHIPPER.mountPath}/`,
       `COPY --chown=${userOf('logs')} state/ ${LOG_SHIPPER.statePath}/`,
-      'ENV NODE_ENV=production',
       `USER ${userOf('logs')}`,
-      'ENTRYPOINT ["node", "/sidecar/log-shipper.js"]',
+      'ENTRYPOINT ["/sidecar/log-shipper"]',
       managedLabel('log-shipper'),
       '',
     ].join('\n'),
-    buildArgs: { BASE: base },
     entries: [
-      { type: 'file', name: 'sidecar/log-shipper.js', content: await compiled('log-shipper.js') },
-      { type: 'file', name: 'sidecar/log-shipper/follower.js', content: await compiled('log-shipper/follower.js') },
-      { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+      { type: 'host-file', name: 'sidecar/log-shipper', hostPath: binary, mode: 0o755 },
       emptyDir('app-logs'),
       emptyDir('state'),
     ],

@@ -55,6 +55,7 @@ export const DEFAULT_HOST_PATHS: HostPaths = {
   caBundle: '/etc/ssl/certs/ca-certificates.crt',
   runtimeDist: `${PACKAGE_DIR}dist/programs`,
   packageDir: PACKAGE_DIR.replace(/\/$/, ''),
+  cc: 'cc',
 };
 
 const REPOSITORY = 'sidecar';
@@ -142,14 +143,14 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   const pause = one('pause', pauseContext(paths));
   const logicBase = one('logic-base', logicBaseContext(paths));
   const procinfo = one('procinfo', procinfoContext(paths));
+  const logShipper = one('log-shipper', logShipperContext(paths));
   const nodeChain = (async () => {
     const base = (await tryUpstream(opts, log)) ?? (await one('node-base', nodeBaseContext(paths)));
     const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths, base));
-    const logShipper = one('log-shipper', logShipperContext(paths, base));
     const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base));
     const builderNode = await one('builder-node', builderNodeContext(paths, runtimeNode));
-    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator, logShipper: await logShipper };
+    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator };
   })();
-  const [p, l, pi, chain] = await Promise.all([pause, logicBase, procinfo, nodeChain]);
-  return { pause: p, logicBase: l, procinfo: pi, ...chain };
+  const [p, l, pi, ls, chain] = await Promise.all([pause, logicBase, procinfo, logShipper, nodeChain]);
+  return { pause: p, logicBase: l, procinfo: pi, logShipper: ls, ...chain };
 }
