@@ -143,7 +143,7 @@ describe('renderPod: platform sidecars', () => {
 
   it('limits each and runs each restricted, as a user of its own (never the app user)', () => {
     const [l, , t, p] = pod.spec.initContainers!;
-    expect(l!.resources).toEqual({ limits: { memory: '64Mi', cpu: '100m' } });
+    expect(l!.resources).toEqual({ limits: { memory: '16Mi', cpu: '100m' } });
     expect(t!.resources).toEqual({ limits: { memory: '64Mi', cpu: '200m' } });
     expect(p!.resources).toEqual({ limits: { memory: '16Mi', cpu: '50m' } });
     // The log shipper stays in the app's group: it reads log files the app makes group-readable only.

@@ -198,7 +198,7 @@ describe('the log-shipper image, hardened as in a pod', () => {
     ReadonlyRootfs: true,
     CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
-    Memory: 64 * 1024 * 1024,
+    Memory: 16 * 1024 * 1024, // PLATFORM_SIDECAR_LIMITS.logs
     NanoCpus: 100_000_000,
   };
   const append = async (text: string) => {
@@ -208,7 +208,11 @@ describe('the log-shipper image, hardened as in a pod', () => {
       Image: images.runtimeNode,
       User: '1000:1000',
       Entrypoint: ['node', '-e', `require('node:fs').appendFileSync('/var/log/app/app.log', ${JSON.stringify(text)})`],
-      HostConfig: { ...hardening, Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }] },
+      HostConfig: {
+        ...hardening,
+        Memory: 64 * 1024 * 1024, // node, not the shipper
+        Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }],
+      },
     });
     try {
       await w.start();
