@@ -32,7 +32,9 @@ async function status(pid: number): Promise<{ rssKiB: number; hwmKiB: number }> 
 }
 
 async function dockerStatsMiB(c: Dockerode.Container): Promise<number> {
-  const s = (await c.stats({ stream: false })) as { memory_stats: { usage?: number; stats?: Record<string, number> } };
+  const s = (await c.stats({ stream: false, 'one-shot': true } as { stream: false })) as {
+    memory_stats: { usage?: number; stats?: Record<string, number> };
+  };
   const inactive = s.memory_stats.stats?.inactive_file ?? 0;
   return ((s.memory_stats.usage ?? 0) - inactive) / 2 ** 20; // what `docker stats` shows (cgroup v2)
 }
