@@ -30,7 +30,6 @@ import { buildProcessor } from './processors/build.processor.js';
 import { deployProcessor } from './processors/deploy.processor.js';
 import { settleFailedJob } from './processors/failed-jobs.js';
 import { jobProcessor } from './processors/job.processor.js';
-import { pruneReleaseImages, removeAppImages } from './retention.js';
 import { connectDocker } from './docker-engine.js';
 import { throttledErrorLog } from './throttled-error-log.js';
 import { ScaleToZero } from './scale-to-zero.js';
@@ -164,18 +163,8 @@ async function main(): Promise<void> {
       cancels,
       publishStatus: (app) => status.publishApp(app),
       log,
-      pruneImages: (app, say) =>
-        pruneReleaseImages({ docker, stores, app, keep: config.SIDECAR_KEEP_RELEASES, log: say }).then(() => undefined),
-      removeImages: async (app, madeBefore) => {
-        const removed = await removeAppImages({
-          docker,
-          app,
-          platformId: config.SIDECAR_PLATFORM_ID,
-          ...(madeBefore ? { madeBefore } : {}),
-          log: (l) => log.warn(l),
-        });
-        if (removed > 0) log.info(`app ${app} deleted: removed ${removed} image(s)`);
-      },
+      pruneImages: (app, say) => backend.images.prune(app, say),
+      removeImages: (app, madeBefore) => backend.images.removeApp(app, madeBefore),
     }),
     {
       ...connection,

@@ -1,7 +1,16 @@
 import type Docker from 'dockerode';
-import { Labels } from '@sidecar/core';
+import { Labels, type Log, type Release } from '@sidecar/core';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
 import type { Stores } from '@sidecar/store';
+
+/** Another place a release's image is kept (the registry on Kubernetes), pruned with the local image. */
+export interface ReleaseImageCopies {
+  /**
+   * Removes the other copies of `release`'s image; never one whose digest is in `keptDigests` (a kept
+   * release's). False: not now, so the release is not marked pruned and a later pass tries again.
+   */
+  remove(release: Release, keptDigests: ReadonlySet<string>): Promise<boolean>;
+}
 
 /**
  * Keeps the logic images of an app's newest `keep` releases (and any image one of
@@ -14,14 +23,14 @@ export async function pruneReleaseImages(opts: {
   app: string;
   keep: number;
   log?: (line: string) => void;
+  copies?: ReleaseImageCopies;
 }): Promise<number> {
   const releases = await opts.stores.releases.list(opts.app); // newest first
   const app = await opts.stores.apps.find(opts.app);
   const kept = releases.slice(0, opts.keep);
-  const keptImages = new Set([
-    ...kept.map((r) => r.image),
-    ...releases.filter((r) => r.version === app?.currentRelease).map((r) => r.image),
-  ]);
+  const keptReleases = [...kept, ...releases.filter((r) => r.version === app?.currentRelease)];
+  const keptImages = new Set(keptReleases.map((r) => r.image));
+  const keptDigests = new Set(keptReleases.map((r) => r.imageDigest));
   let removed = 0;
   for (const r of releases.slice(opts.keep)) {
     if (r.imagePruned) continue;
@@ -34,6 +43,7 @@ export async function pruneReleaseImages(opts: {
       if (status === 409) continue; // in use by a container: not now
       if (status !== 404) throw e;
     }
+    if (opts.copies && !(await opts.copies.remove(r, keptDigests))) continue;
     await opts.stores.releases.markPruned(opts.app, r.version);
     opts.log?.(`retention: removed the image of v${r.version} (${r.image})`);
   }
@@ -86,4 +96,46 @@ export async function removeAppImages(opts: {
     }
   }
   return removed;
+}
+
+/** What happens to logic images after a rollout and after an app's deletion: one per backend (Backend.images). */
+export interface ImageHousekeeping {
+  /** Release retention after a successful rollout (SIDECAR_KEEP_RELEASES). */
+  prune(app: string, log: (line: string) => void): Promise<void>;
+  /** A deleted app's images, once its pods are gone (made before `madeBefore` when an app of that name exists again). */
+  removeApp(app: string, madeBefore: Date | undefined): Promise<void>;
+}
+
+/** The images on the worker's engine: what both backends do there. `copies` adds another place (the registry). */
+export function localImageHousekeeping(opts: {
+  docker: Docker;
+  stores: Stores;
+  platformId: string;
+  keep: number;
+  log: Log;
+  copies?: (log: (line: string) => void) => ReleaseImageCopies;
+}): ImageHousekeeping {
+  const { docker, stores, platformId, keep, log } = opts;
+  return {
+    prune: async (app, say) => {
+      await pruneReleaseImages({
+        docker,
+        stores,
+        app,
+        keep,
+        log: say,
+        ...(opts.copies ? { copies: opts.copies(say) } : {}),
+      });
+    },
+    removeApp: async (app, madeBefore) => {
+      const removed = await removeAppImages({
+        docker,
+        app,
+        platformId,
+        ...(madeBefore ? { madeBefore } : {}),
+        log: (l) => log.warn({ app }, l),
+      });
+      if (removed > 0) log.info({ app }, `app ${app} deleted: removed ${removed} image(s)`);
+    },
+  };
 }

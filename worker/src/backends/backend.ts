@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { BackendSettings, ImageBuilder, Log, Target, TlsMaterial, WorkerConfig } from '@sidecar/core';
 import type { PlatformImages } from '@sidecar/runtime-image';
 import type { Stores } from '@sidecar/store';
+import type { ImageHousekeeping } from '../retention.js';
 
 /** Something the backend runs in the background (log collection, process insight). */
 export interface BackgroundPart {
@@ -19,6 +20,8 @@ export interface Backend {
   readonly target: Target;
   /** Wraps the build pipeline's image builder (e.g. to push each logic image to the registry). */
   publishing(builder: ImageBuilder): ImageBuilder;
+  /** Logic images past retention and of deleted apps: on the engine, and in the registry where one is used. */
+  readonly images: ImageHousekeeping;
   /** App logs into the store, and process snapshots from procinfo sidecars. */
   readonly logs: BackgroundPart;
   readonly processes: BackgroundPart;

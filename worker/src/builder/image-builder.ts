@@ -26,6 +26,9 @@ export interface DockerImageBuilderOptions {
   platformId?: string;
 }
 
+/** Where logic images are tagged by default: `sidecar-app/<app>:<deployId>` (and so in the registry: retention looks there). */
+export const LOGIC_IMAGE_REPOSITORY = 'sidecar-app';
+
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Builds the logic sidecar image: logic-base with the prepared bundle at /bundle. */
@@ -39,7 +42,7 @@ export class DockerImageBuilder implements ImageBuilder {
   constructor(opts: DockerImageBuilderOptions) {
     this.docker = opts.docker;
     this.base = opts.logicBaseImage;
-    this.repository = opts.repository ?? 'sidecar-app';
+    this.repository = opts.repository ?? LOGIC_IMAGE_REPOSITORY;
     this.strategy = opts.strategy ?? 'commit';
     this.platformId = opts.platformId;
   }

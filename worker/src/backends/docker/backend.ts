@@ -1,4 +1,5 @@
 import { DEFAULT_TEMPLATE_SETTINGS, errorText } from '@sidecar/core';
+import { localImageHousekeeping } from '../../retention.js';
 import type { Backend, BackendDeps } from '../backend.js';
 import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
 import { DockerTarget } from './docker-target.js';
@@ -40,6 +41,14 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
             new RegistryImagePublisher({ docker, registry: config.SIDECAR_REGISTRY, auth: registryAuthOf(config) }),
           )
         : builder,
+    // Only the engine's images: a registry here is a copy for later, not where the apps run from.
+    images: localImageHousekeeping({
+      docker,
+      stores,
+      platformId: config.SIDECAR_PLATFORM_ID,
+      keep: config.SIDECAR_KEEP_RELEASES,
+      log: deps.log,
+    }),
     logs,
     processes,
     async start(log) {

@@ -10,6 +10,7 @@ import { KubeLogCollector } from './kube-log-collector.js';
 import { KubeProcessInsight } from './kube-process-insight.js';
 import { KubernetesTarget } from './kubernetes-target.js';
 import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
+import { kubernetesImageHousekeeping } from './image-housekeeping.js';
 
 /**
  * `SIDECAR_TARGET=kubernetes`: the cluster target (kubeconfig or in-cluster config), with the runtime
@@ -94,6 +95,7 @@ export async function createKubernetesBackend(deps: BackendDeps): Promise<Backen
     settings,
     target,
     publishing: (builder) => new PublishingImageBuilder(builder, publisher),
+    images: await kubernetesImageHousekeeping({ config, docker, stores, log: deps.log, registry }),
     logs,
     processes,
     start() {
