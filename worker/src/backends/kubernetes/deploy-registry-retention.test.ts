@@ -83,7 +83,12 @@ class TestRegistry {
     return this.send('GET', path, { accept });
   }
 
-  send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<Response> {
+  send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: Uint8Array<ArrayBuffer> | string,
+  ): Promise<Response> {
     const authorization = `Basic ${Buffer.from(`${worker.username}:${worker.password}`).toString('base64')}`;
     return fetch(`http://${this.host}${path}`, { method, headers: { ...headers, authorization }, body });
   }
