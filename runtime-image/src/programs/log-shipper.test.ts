@@ -6,6 +6,7 @@ import { stat as fsStat } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   removeDirs,
@@ -118,12 +119,15 @@ describe('the log shipper', () => {
     await writeFile(log('app.log'), 'shipped before the restart\npartial');
     await writeFile(log('other.log'), 'x1\nx2\n');
     await first.until('the complete lines', (l) => l.length === 3);
-    await first.stop('SIGKILL'); // no last read: the partial line stays unshipped
-    const saved = await first.offsets();
-    expect(saved).toEqual({
+    const expected = {
       'app.log': { ino: await ino(log('app.log')), offset: 27 },
       'other.log': { ino: await ino(log('other.log')), offset: 6 },
-    });
+    };
+    // Offsets are saved just after their lines were written out: killed before that, it would ship them again.
+    await waitForOffsets(first, (o) => isDeepStrictEqual(o, expected));
+    await first.stop('SIGKILL'); // no last read: the partial line stays unshipped
+    const saved = await first.offsets();
+    expect(saved).toEqual(expected);
     expect(await readFile(join(dirs.state, 'offsets.json'), 'utf8')).toBe(JSON.stringify(saved));
 
     await appendFile(log('app.log'), ' line\nwritten just before rotation\n');
