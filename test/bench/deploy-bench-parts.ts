@@ -26,11 +26,11 @@ export const summary = (xs: readonly number[]) =>
 export const rawSamples = (xs: readonly number[]) => xs.map((x) => x.toFixed(0)).join(' ') || '-';
 
 /** The run's header: when, which commit, the machine and its load (docs/benchmarks.md shows it with the figures). */
-export function runHeader(): string[] {
+export function runHeader(title = 'deploy benchmark'): string[] {
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
   return [
-    `deploy benchmark, ${new Date().toISOString()}`,
+    `${title}, ${new Date().toISOString()}`,
     `commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()
       .map((x) => x.toFixed(2))

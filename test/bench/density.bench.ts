@@ -1,0 +1,148 @@
+/**
+ * `npm run bench:density`: what the platform itself and each idle hello app cost in memory, one run on this
+ * machine, written to docs/benchmarks/density-<time>.txt with the commit and the machine's load.
+ * - the idle platform: resident memory (VmRSS from /proc) of every process the launcher runs (API, router
+ *   and its HAProxy, worker, Redis and the launcher's own helpers), sampled after it settled with no app;
+ * - an idle hello app: the resident memory of every process in its pod's containers (runtime, logic
+ *   sidecar, log shipper, the pod's sandbox), BENCH_APPS of them deployed and left without traffic;
+ * - how many such apps fit per GiB beside the platform.
+ * Raw samples first, then medians. No assertion: a figure is not a test.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { Labels } from '@sidecar/core';
+import { PLATFORM_LABEL } from '@sidecar/kubelet';
+import { ensurePlatformImages } from '@sidecar/runtime-image';
+import { tgzOf } from '../support/bundles.js';
+import { createApp, deploy } from '../support/deploys.js';
+import { stopPlatform } from '../support/docker-cleanup.js';
+import { startPlatform } from '../support/platform.js';
+import { quantile, runHeader } from './deploy-bench-parts.js';
+
+const APPS = Number(process.env.BENCH_APPS ?? 10);
+const SAMPLES = 5;
+const SETTLE_MS = 10_000;
+const docker = new Docker();
+const out: string[] = [];
+const say = (line: string) => {
+  out.push(line);
+  console.log(line);
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+
+/** VmRSS in KiB of a process (0 once it has gone). */
+function rssKiB(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** `pid` and every process below it, from /proc's parent links. */
+function processTree(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++)
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+const commandOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 90);
+  } catch {
+    return '?';
+  }
+};
+
+/** The host pids of every process in the containers of one app's pods. */
+async function podPids(platformId: string, app: string): Promise<number[]> {
+  const containers = await docker.listContainers({
+    filters: { label: [`${PLATFORM_LABEL}=${platformId}`, `${Labels.app}=${app}`], status: ['running'] },
+  });
+  const pids: number[] = [];
+  for (const c of containers) {
+    const top = await docker.getContainer(c.Id).top({ ps_args: '-o pid' });
+    for (const row of top.Processes ?? []) pids.push(Number(row[0]));
+  }
+  return pids;
+}
+
+async function main(): Promise<void> {
+  for (const line of runHeader('density benchmark')) say(line);
+  await ensurePlatformImages({ docker });
+  const p = await startPlatform();
+  try {
+    const launcher = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${p.pids().api}/status`, 'utf8'))?.[1] ?? NaN);
+    await sleep(SETTLE_MS);
+    say(`\nidle platform, no app (${SAMPLES} samples, 1 s apart, after ${SETTLE_MS / 1000} s):`);
+    const platformTotals: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      let total = 0;
+      for (const pid of processTree(launcher)) {
+        const kib = rssKiB(pid);
+        total += kib;
+        say(`sample ${s} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
+      }
+      platformTotals.push(total);
+      say(`sample ${s} platform total ${mib(total)} MiB`);
+      await sleep(1000);
+    }
+
+    const bundle = await tgzOf({ 'index.js': "module.exports = (q, s) => s.end('hello');\n" });
+    const apps = Array.from({ length: APPS }, (_, i) => `dense-${i + 1}`);
+    for (const app of apps) {
+      await createApp(p, app);
+      const d = await deploy(p, app, bundle);
+      if (d.deploy.status !== 'succeeded') throw new Error(`${app}: ${d.log}`);
+      if ((await p.get(app)).body !== 'hello') throw new Error(`${app} does not serve`);
+    }
+    await sleep(SETTLE_MS);
+    say(`\n${APPS} idle hello apps (each deployed once, served one request, then left alone ${SETTLE_MS / 1000} s):`);
+    const perApp: number[] = [];
+    for (const app of apps) {
+      let total = 0;
+      for (const pid of await podPids(p.platformId, app)) {
+        const kib = rssKiB(pid);
+        total += kib;
+        say(`${app} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
+      }
+      perApp.push(total);
+      say(`${app} pod total ${mib(total)} MiB`);
+    }
+    let withApps = 0;
+    for (const pid of processTree(launcher)) withApps += rssKiB(pid);
+    say(`platform total with ${APPS} apps ${mib(withApps)} MiB`);
+
+    const idle = quantile(platformTotals, 0.5);
+    const app = quantile(perApp, 0.5);
+    say('\nsummary:');
+    say(`idle platform: median ${mib(idle)} MiB resident (n=${SAMPLES})`);
+    say(
+      `idle hello app (one pod): median ${mib(app)} MiB resident (n=${APPS}), min ${mib(Math.min(...perApp))}, max ${mib(Math.max(...perApp))}`,
+    );
+    say(`idle hello apps per GiB of memory: ${Math.floor((1024 * 1024) / app)}`);
+    say(`with ${APPS} apps the platform's own processes: ${mib(withApps)} MiB`);
+  } finally {
+    await stopPlatform(p);
+  }
+  mkdirSync('docs/benchmarks', { recursive: true });
+  const file = join('docs/benchmarks', `density-${new Date().toISOString().slice(0, 16).replace(/[T:]/g, '-')}.txt`);
+  writeFileSync(file, `${out.join('\n')}\n`);
+  console.log(`\nraw output written to ${file}`);
+}
+
+await main();
