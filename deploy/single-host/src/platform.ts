@@ -1,15 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
 import { errorText, loadConfig } from '@sidecar/core';
 import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
-import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { adminToken } from './admin-token.js';
 import { Child, describeExit, type ChildSpec, type ChildState } from './child.js';
 import { ChildLines } from './child-lines.js';
 import { startEmbeddedRedis } from './embedded-redis.js';
 import { freePort } from './free-port.js';
+import { ensureImagesInChild } from './platform-images.js';
 import { SupervisorFile } from './supervisor-file.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -35,8 +34,9 @@ async function main(): Promise<void> {
   const { token, file: tokenFile } = await adminToken(dataDir, config.SIDECAR_ADMIN_TOKEN);
   const supervisor = new SupervisorFile(dataDir);
 
-  const images = await ensurePlatformImages({
-    docker: new Docker({ socketPath: config.SIDECAR_DOCKER_SOCKET }),
+  const images = await ensureImagesInChild({
+    root,
+    dockerSocket: config.SIDECAR_DOCKER_SOCKET,
     log: (l) => log.info({ step: 'images' }, l),
   });
 

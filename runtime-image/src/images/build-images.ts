@@ -9,7 +9,9 @@ import Dockerode from 'dockerode';
 import { ensurePlatformImages } from './images.js';
 
 async function main(): Promise<void> {
-  const docker = new Dockerode();
+  // The launcher names the engine's socket (SIDECAR_DOCKER_SOCKET); otherwise Docker's own defaults (DOCKER_HOST).
+  const socketPath = process.env.SIDECAR_DOCKER_SOCKET;
+  const docker = socketPath ? new Dockerode({ socketPath }) : new Dockerode();
   const started = Date.now();
   const upstream = process.env.SIDECAR_NODE_BASE_IMAGE;
   const images = await ensurePlatformImages({
