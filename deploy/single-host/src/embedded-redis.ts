@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectRedis } from '@sidecar/store';
+import net from 'node:net';
 import { Child, type ChildSpec } from './child.js';
 
 /**
@@ -57,21 +57,39 @@ export async function startEmbeddedRedis(opts: {
   const url = `redis://127.0.0.1:${opts.port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const probe = connectRedis(
-      url,
-      { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 },
-      () => {},
-    );
     try {
-      await probe.connect();
-      // While an AOF is loading Redis answers LOADING; wait until it serves.
-      await probe.ping();
-      probe.disconnect();
+      await ping(opts.port);
       return { url, child };
     } catch (e) {
-      probe.disconnect();
       if (Date.now() > deadline) throw new Error(`embedded redis did not start: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * One PING over a plain connection (Redis reads inline commands): resolves on `+PONG`, rejects on anything
+ * else — refused while starting, `-LOADING` while it loads its AOF. Not the platform's Redis client: that
+ * (with BullMQ) is ~40 MiB of the launcher's resident memory for one probe at start.
+ */
+function ping(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    const done = (error?: Error) => {
+      socket.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    socket.setTimeout(2000, () => done(new Error('no answer to PING within 2 s')));
+    socket.once('error', done);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      const end = answer.indexOf('\r\n');
+      if (end < 0) return;
+      const line = answer.slice(0, end);
+      done(line === '+PONG' ? undefined : new Error(line || 'an empty answer'));
+    });
+  });
 }
