@@ -8,15 +8,8 @@ import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BucketCounts, buildJobId, countRequest } from '@sidecar/core';
-import {
-  connectRedis,
-  createStores,
-  DeployQueues,
-  FsBlobStore,
-  newTokenSecret,
-  SecretBox,
-  type Stores,
-} from '@sidecar/store';
+import { connectRedis, createStores, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { createLogger } from '@sidecar/platform-process';
 import { createApp } from './app.js';
 

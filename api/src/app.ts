@@ -23,7 +23,7 @@ import { webRoutes } from './routes/web.routes.js';
 import { AppService } from './services/app-service.js';
 import { DeployService } from './services/deploy-service.js';
 import { JobService } from './services/job-service.js';
-import type { DeployQueues } from '@sidecar/store';
+import type { DeployQueues } from '@sidecar/store/queues';
 
 export interface AppDeps {
   stores: Stores;

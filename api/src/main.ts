@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { errorText, exitWithParent, loadConfig, tenantLimitsOf } from '@sidecar/core';
 import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
-import { connectRedis, createStores, DeployQueues, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
+import { connectRedis, createStores, FsBlobStore, loadSecretBox, PlatformCa } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { createApp } from './app.js';
 import { gitSettingsFrom } from './git/index.js';
 

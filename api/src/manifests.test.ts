@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  connectRedis,
-  createStores,
-  DeployQueues,
-  FsBlobStore,
-  newTokenSecret,
-  SecretBox,
-  type Stores,
-} from '@sidecar/store';
+import { connectRedis, createStores, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { secretNameFor, validatePod, type BackendSettings } from '@sidecar/core';
 // The same check the Kubernetes target runs before it applies anything (1.33 schema, unknown fields, pod rules).
 import { checkManifest } from '@sidecar/k8s-schema';

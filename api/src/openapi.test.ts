@@ -7,15 +7,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
 import { Problem } from '@sidecar/core/wire';
-import {
-  connectRedis,
-  createStores,
-  DeployQueues,
-  FsBlobStore,
-  newTokenSecret,
-  SecretBox,
-  type Stores,
-} from '@sidecar/store';
+import { connectRedis, createStores, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { createApp } from './app.js';
 import { appPaths } from './openapi/app-paths.js';
 import { platformPaths } from './openapi/platform-paths.js';

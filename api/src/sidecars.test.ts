@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   connectRedis,
   createStores,
-  DeployQueues,
   FsBlobStore,
   newTokenSecret,
   PlatformCa,
   SecretBox,
   type Stores,
 } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { createApp } from './app.js';
 
 // Sidecar settings, the CA endpoint and procinfo's process lists, against a real Redis.

@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type express from 'express';
 import { inject } from 'vitest';
-import {
-  connectRedis,
-  createStores,
-  DeployQueues,
-  FsBlobStore,
-  newTokenSecret,
-  SecretBox,
-  type Stores,
-} from '@sidecar/store';
+import { connectRedis, createStores, FsBlobStore, newTokenSecret, SecretBox, type Stores } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 import { type AppDeps, createApp } from './app.js';
 
 export interface ApiHarness {

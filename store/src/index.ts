@@ -184,4 +184,3 @@ export function isStoreOutOfDisk(e: unknown): boolean {
 export function connectSubscriber(url: string, onError?: RedisErrorSink): Redis {
   return connectRedis(url, { enableReadyCheck: false, maxRetriesPerRequest: null, commandTimeout: undefined }, onError);
 }
-export * from './queues.js';

@@ -10,11 +10,11 @@ import {
   connectRedis,
   connectSubscriber,
   createStores,
-  DeployQueues,
   FsBlobStore,
   loadSecretBox,
   PlatformCa,
 } from '@sidecar/store';
+import { DeployQueues } from '@sidecar/store/queues';
 
 import { createBackend } from './backends/index.js';
 import {

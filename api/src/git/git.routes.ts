@@ -1,6 +1,7 @@
 import { type ErrorRequestHandler, type Request, Router } from 'express';
 import { DomainError, ErrorCode, isDomainError, type Log, type TenantLimits } from '@sidecar/core';
-import type { DeployQueues, FsBlobStore, Stores } from '@sidecar/store';
+import type { FsBlobStore, Stores } from '@sidecar/store';
+import type { DeployQueues } from '@sidecar/store/queues';
 import { statusOf } from '../http/problem.js';
 import { AppService } from '../services/app-service.js';
 import { DeployService } from '../services/deploy-service.js';

@@ -26,7 +26,7 @@ import {
   type SidecarsInput,
 } from '@sidecar/core/wire';
 import type { Stores } from '@sidecar/store';
-import type { DeployQueues } from '@sidecar/store';
+import type { DeployQueues } from '@sidecar/store/queues';
 
 /** The create body with `name` left to assertAppName, whose own code (`invalid_name`) a bad name answers. */
 const CreateBody = CreateAppBody.extend({ name: z.unknown() });

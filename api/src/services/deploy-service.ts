@@ -12,7 +12,7 @@ import {
 import { BUNDLE_MEDIA_TYPES, parseInput, RollbackBody } from '@sidecar/core/wire';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import { newId } from '@sidecar/store';
-import type { DeployQueues } from '@sidecar/store';
+import type { DeployQueues } from '@sidecar/store/queues';
 
 const BUNDLE_CONTENT_TYPES: ReadonlySet<string> = new Set(BUNDLE_MEDIA_TYPES);
 

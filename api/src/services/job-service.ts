@@ -1,6 +1,7 @@
 import { checkVars, DEFAULT_TENANT_LIMITS, DomainError, ErrorCode, type Job, type TenantLimits } from '@sidecar/core';
 import { parseInput, RunJobBody } from '@sidecar/core/wire';
-import type { DeployQueues, Stores } from '@sidecar/store';
+import type { Stores } from '@sidecar/store';
+import type { DeployQueues } from '@sidecar/store/queues';
 import { newId } from '@sidecar/store';
 
 /** One-off runs of an app's current release (API.md: POST /apps/:app/jobs). */
