@@ -12,6 +12,8 @@ const MAX_UNPACKED = 4 * 1024 * 1024;
 
 beforeAll(async () => {
   p = await startPlatform({
+    // The never-ready release below fails after this long (the test's own limit is 60 s).
+    SIDECAR_READY_TIMEOUT_MS: '15000',
     SIDECAR_MAX_BUNDLE_BYTES: String(MAX_BUNDLE),
     SIDECAR_MAX_UNPACKED_BYTES: String(MAX_UNPACKED),
   });

@@ -155,7 +155,7 @@ describe('zero-downtime changes', () => {
     await p.stop({ keepData: true });
     p = await startPlatform(
       {
-        SIDECAR_READY_TIMEOUT_MS: '8000',
+        SIDECAR_READY_TIMEOUT_MS: '30000', // as before the restart: room for pods to start under the suite's load
         SIDECAR_RUNTIME_IMAGE: next,
         SIDECAR_EMBEDDED_REDIS_PORT: String(redisPort),
       },

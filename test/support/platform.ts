@@ -143,7 +143,9 @@ export async function startPlatform(
       SIDECAR_ROUTER_TLS_PORT: String(routerTlsPort),
       SIDECAR_PLATFORM_ID: platformId,
       SIDECAR_BACKOFF_SCALE: '0.05',
-      SIDECAR_READY_TIMEOUT_MS: '15000',
+      // New pods get the product's default time to become Ready (60 s): under the whole suite's load on
+      // two cores a pod's start (sandbox, sidecars, exec probes, runtime) passed 15 s at times, failing
+      // deploys that would have succeeded. Files that wait for a never-ready release on purpose set less.
       SIDECAR_BUILD_EXTRA_CA_FILE: '/etc/ssl/certs/ca-certificates.crt',
       ...(opts.apiHost ? { SIDECAR_API_HOST: opts.apiHost } : {}),
       ...extraEnv,
