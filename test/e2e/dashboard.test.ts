@@ -40,9 +40,12 @@ async function shot(name: string, target: Page = page): Promise<void> {
   if (path) await target.screenshot({ path, fullPage: true });
 }
 
-/** Waits for a deploy's log card to reach its final status; returns the card. */
+/** Waits for a deploy's log card to reach its final status (failing at once, with the card's text, on another one). */
 async function deployEnds(card: Locator, status = 'succeeded'): Promise<Locator> {
-  await card.getByText(`Deploy ${status}`).waitFor({ timeout: DEPLOY_TIMEOUT });
+  const ended = card.getByText(/^Deploy (succeeded|failed|cancelled)$/);
+  await ended.waitFor({ timeout: DEPLOY_TIMEOUT });
+  const text = await ended.textContent();
+  if (text !== `Deploy ${status}`) throw new Error(`${text} (expected ${status}):\n${await card.textContent()}`);
   return card;
 }
 
