@@ -123,7 +123,7 @@ export async function startPlatform(
 ): Promise<RunningPlatform> {
   const keepDataDir = opts.dataDir !== undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
-  const apiPort = opts.apiPort ?? (await freePort());
+  const apiPort = opts.apiPort ?? (await freePort(opts.apiHost));
   const routerPort = opts.routerPort ?? (await freePort());
   // Always a free one: suites run in parallel and would all want the default 8443.
   const routerTlsPort = Number(extraEnv.SIDECAR_ROUTER_TLS_PORT ?? (await freePort()));
