@@ -20,6 +20,8 @@ let p: RunningPlatform;
 beforeAll(async () => {
   p = await startPlatform({
     SIDECAR_READY_TIMEOUT_MS: '120000',
+    // No warm window: every rollout starts new pods and stops the old ones, whose lines the test counts.
+    SIDECAR_ROLLBACK_WINDOW_MS: '0',
     SIDECAR_BUILD_CONCURRENCY: '2',
     SIDECAR_DEPLOY_CONCURRENCY: '10',
   });

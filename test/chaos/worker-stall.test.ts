@@ -23,7 +23,12 @@ let by: Bystander;
 let redis: Redis;
 beforeAll(async () => {
   const redisPort = await freePort();
-  p = await startPlatform({ SIDECAR_READY_TIMEOUT_MS: '60000', SIDECAR_EMBEDDED_REDIS_PORT: String(redisPort) });
+  // No warm window: the test checks that only the rolled-out release's pod is left.
+  p = await startPlatform({
+    SIDECAR_READY_TIMEOUT_MS: '60000',
+    SIDECAR_EMBEDDED_REDIS_PORT: String(redisPort),
+    SIDECAR_ROLLBACK_WINDOW_MS: '0',
+  });
   redis = new Redis(`redis://127.0.0.1:${redisPort}`);
   by = await startBystander(p, { maxMs: 6 * 60_000 });
 }, 240_000);
