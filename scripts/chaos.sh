@@ -18,4 +18,5 @@ timeout --kill-after=60 "${SIDECAR_CHAOS_TIMEOUT_SECONDS:-1800}" npx vitest run 
   sed -u -e 's/\x1b\[[0-9;]*m//g' | tee -a "$out" || status=$?
 echo "uptime at end:$(uptime)" | tee -a "$out"
 echo "raw output: $out" >&2
+node scripts/chaos-table.mjs "$out" >&2 || true
 exit "$status"
