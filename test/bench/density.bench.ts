@@ -3,12 +3,14 @@
  * machine, written to docs/benchmarks/density-<time>.txt with the commit and the machine's load.
  * - the idle platform: resident memory (VmRSS from /proc) of every process the launcher runs (API, router
  *   and its HAProxy, worker, Redis and the launcher's own helpers), sampled after it settled with no app;
+ *   summed, and as the distinct physical pages those processes map (each page once: the sum of VmRSS counts
+ *   the pages of the `node` binary and shared libraries once per process, though they are in memory once);
  * - an idle hello app: the resident memory of every process in its pod's containers (runtime, logic
  *   sidecar, log shipper, the pod's sandbox), BENCH_APPS of them deployed and left without traffic;
  * - how many such apps fit per GiB beside the platform.
  * Raw samples first, then medians. No assertion: a figure is not a test.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Labels } from '@sidecar/core';
@@ -39,6 +41,58 @@ function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+const PAGE_KIB = 4;
+const PFN_MASK = (1n << 55n) - 1n;
+
+/**
+ * The physical pages (frame numbers) a process has resident, from /proc/<pid>/pagemap (bit 63: present;
+ * bits 0-54: the frame; readable with the frame numbers only as root, which the benches run as). The union of
+ * these sets over processes is the memory they occupy together, shared pages counted once.
+ */
+function residentFrames(pid: number, into: Set<number>): void {
+  let fd: number;
+  let maps: string[];
+  try {
+    maps = readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n');
+    fd = openSync(`/proc/${pid}/pagemap`, 'r');
+  } catch {
+    return; // gone meanwhile
+  }
+  const chunk = 65_536; // pages per read
+  const buf = Buffer.alloc(chunk * 8);
+  try {
+    for (const line of maps) {
+      if (line.endsWith('[vsyscall]')) continue; // outside the user address space pagemap covers
+      const [startHex = '0', endHex = '0'] = (line.split(' ')[0] ?? '').split('-');
+      const start = BigInt(`0x${startHex}`);
+      const end = BigInt(`0x${endHex}`);
+      const first = Number(start / 4096n);
+      const pages = Number((end - start) / 4096n);
+      for (let off = 0; off < pages; off += chunk) {
+        const n = Math.min(chunk, pages - off);
+        const got = readSync(fd, buf, 0, n * 8, (first + off) * 8);
+        for (let i = 0; i < got / 8; i++) {
+          const entry = buf.readBigUInt64LE(i * 8);
+          if (entry >> 63n) into.add(Number(entry & PFN_MASK));
+        }
+      }
+    }
+  } catch {
+    // the process exited while being read: what was read stands
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** KiB of memory the processes occupy together: each resident physical page once. */
+function distinctKiB(pids: number[]): number {
+  const frames = new Set<number>();
+  for (const pid of pids) residentFrames(pid, frames);
+  // Without CAP_SYS_ADMIN the kernel reports every frame as 0.
+  if (frames.size === 1 && frames.has(0)) throw new Error('reading frame numbers from pagemap needs root');
+  return frames.size * PAGE_KIB;
 }
 
 /** `pid` and every process below it, from /proc's parent links. */
@@ -90,15 +144,19 @@ async function main(): Promise<void> {
     await sleep(SETTLE_MS);
     say(`\nidle platform, no app (${SAMPLES} samples, 1 s apart, after ${SETTLE_MS / 1000} s):`);
     const platformTotals: number[] = [];
+    const platformDistinct: number[] = [];
     for (let s = 0; s < SAMPLES; s++) {
       let total = 0;
-      for (const pid of processTree(launcher)) {
+      const pids = processTree(launcher);
+      for (const pid of pids) {
         const kib = rssKiB(pid);
         total += kib;
         say(`sample ${s} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
       }
+      const distinct = distinctKiB(pids);
       platformTotals.push(total);
-      say(`sample ${s} platform total ${mib(total)} MiB`);
+      platformDistinct.push(distinct);
+      say(`sample ${s} platform total ${mib(total)} MiB (sum of VmRSS); ${mib(distinct)} MiB distinct pages`);
       await sleep(1000);
     }
 
@@ -113,9 +171,12 @@ async function main(): Promise<void> {
     await sleep(SETTLE_MS);
     say(`\n${APPS} idle hello apps (each deployed once, served one request, then left alone ${SETTLE_MS / 1000} s):`);
     const perApp: number[] = [];
+    const allAppPids: number[] = [];
     for (const app of apps) {
       let total = 0;
-      for (const pid of await podPids(p.platformId, app)) {
+      const pids = await podPids(p.platformId, app);
+      allAppPids.push(...pids);
+      for (const pid of pids) {
         const kib = rssKiB(pid);
         total += kib;
         say(`${app} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
@@ -123,18 +184,27 @@ async function main(): Promise<void> {
       perApp.push(total);
       say(`${app} pod total ${mib(total)} MiB`);
     }
+    // The apps' runtimes run the same image's `node`: its pages are in memory once for all of them.
+    const appsDistinct = distinctKiB(allAppPids);
+    say(`all ${APPS} apps together: ${mib(appsDistinct)} MiB distinct pages`);
     let withApps = 0;
     for (const pid of processTree(launcher)) withApps += rssKiB(pid);
     say(`platform total with ${APPS} apps ${mib(withApps)} MiB`);
 
     const idle = quantile(platformTotals, 0.5);
+    const idleDistinct = quantile(platformDistinct, 0.5);
     const app = quantile(perApp, 0.5);
+    const appShare = appsDistinct / APPS;
     say('\nsummary:');
-    say(`idle platform: median ${mib(idle)} MiB resident (n=${SAMPLES})`);
+    say(`idle platform: median ${mib(idle)} MiB resident, summed over processes (n=${SAMPLES})`);
+    say(`idle platform: median ${mib(idleDistinct)} MiB of distinct resident pages (n=${SAMPLES})`);
     say(
       `idle hello app (one pod): median ${mib(app)} MiB resident (n=${APPS}), min ${mib(Math.min(...perApp))}, max ${mib(Math.max(...perApp))}`,
     );
-    say(`idle hello apps per GiB of memory: ${Math.floor((1024 * 1024) / app)}`);
+    say(`idle hello apps per GiB of memory, by each pod's summed VmRSS: ${Math.floor((1024 * 1024) / app)}`);
+    say(
+      `idle hello app, distinct pages of all ${APPS} divided by ${APPS}: ${mib(appShare)} MiB; per GiB: ${Math.floor((1024 * 1024) / appShare)}`,
+    );
     say(`with ${APPS} apps the platform's own processes: ${mib(withApps)} MiB`);
   } finally {
     await stopPlatform(p);
