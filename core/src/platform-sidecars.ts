@@ -38,6 +38,7 @@ export const TLS_SECRET = {
   volume: 'tls-material',
   mountPath: '/run/secrets/sidecar-tls',
   certFile: 'tls.crt',
+  /** The certificate's name with `.key` for `.crt`: HAProxy finds the key beside it by that rule. */
   keyFile: 'tls.key',
   /** Root-owned files in a volume only the TLS container mounts; see docs/security.md ("intra-pod"). */
   mode: 0o444,
@@ -82,10 +83,14 @@ export const PROCINFO_SNAPSHOT_COMMAND = ['/bin/sh', '/sidecar/procinfo.sh', 'sn
  * Small, fixed limits: these images do one thing each. `logs` is a static C program of under 1 MiB
  * resident (docs/benchmarks.md, "The log shipper's memory"); 16Mi leaves room for its kernel memory
  * and for the page cache of the files it reads (charged to it, and reclaimed at the limit, not killed).
+ * `tls` is HAProxy (docs/benchmarks.md, "The TLS sidecar's memory"): about 3 MiB of its own when idle
+ * and 15 MiB with its maximum of 256 clients at once, plus 12 MiB of shared libraries that count
+ * against the limit when this container is the first on the node to read them; 48Mi holds both
+ * with room for socket buffers.
  */
 export const PLATFORM_SIDECAR_LIMITS = {
   logs: { memory: '16Mi', cpu: '100m' },
-  tls: { memory: '64Mi', cpu: '200m' },
+  tls: { memory: '48Mi', cpu: '200m' },
   procinfo: { memory: '16Mi', cpu: '50m' },
 } as const satisfies Record<PlatformSidecar, { memory: string; cpu: string }>;
 

@@ -144,7 +144,7 @@ describe('renderPod: platform sidecars', () => {
   it('limits each and runs each restricted, as a user of its own (never the app user)', () => {
     const [l, , t, p] = pod.spec.initContainers!;
     expect(l!.resources).toEqual({ limits: { memory: '16Mi', cpu: '100m' } });
-    expect(t!.resources).toEqual({ limits: { memory: '64Mi', cpu: '200m' } });
+    expect(t!.resources).toEqual({ limits: { memory: '48Mi', cpu: '200m' } });
     expect(p!.resources).toEqual({ limits: { memory: '16Mi', cpu: '50m' } });
     // The log shipper stays in the app's group: it reads log files the app makes group-readable only.
     expect(l!.securityContext).toEqual({ ...RESTRICTED, runAsUser: 2001, runAsGroup: 1000 });

@@ -3,8 +3,7 @@
  * Benchmark: the log shipper's resident memory in a container run as the pod template runs it
  * (its image, uid 2001:1000, read-only root, no capabilities, PLATFORM_SIDECAR_LIMITS.logs, the
  * app-log volume read-only and its state volume), idle and while an app container writes lines as
- * fast as it can. VmRSS and VmHWM come from /proc/<pid>/status on the host; `docker stats` memory
- * from the engine. Prints every sample (raw) and then a summary.
+ * fast as it can (what is sampled: memory-samples.ts). Prints every sample (raw) and then a summary.
  *   node runtime-image/dist/bench/log-shipper-memory.js [lines=200000]
  */
 import { randomBytes } from 'node:crypto';
@@ -13,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import { PLATFORM_SIDECAR_LIMITS, PLATFORM_SIDECAR_USERS, parseMemory } from '@sidecar/core';
 import { ensurePlatformImages } from '../images/images.js';
+import { HARDENING, max, median, sample } from './memory-samples.js';
 
 const docker = new Dockerode();
 const id = randomBytes(4).toString('hex');
@@ -23,30 +23,6 @@ const names = {
   state: `bench-state-${id}`,
 };
 const lines = Number(process.argv[2] ?? 200_000);
-const hardening = { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] };
-
-async function status(pid: number): Promise<{ rssKiB: number; hwmKiB: number }> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
-async function dockerStatsMiB(c: Dockerode.Container): Promise<number> {
-  const s = (await c.stats({ stream: false, 'one-shot': true } as { stream: false })) as {
-    memory_stats: { usage?: number; stats?: Record<string, number> };
-  };
-  const inactive = s.memory_stats.stats?.inactive_file ?? 0;
-  return ((s.memory_stats.usage ?? 0) - inactive) / 2 ** 20; // what `docker stats` shows (cgroup v2)
-}
-
-async function sample(label: string, pid: number, c: Dockerode.Container) {
-  const st = await status(pid);
-  const stats = await dockerStatsMiB(c);
-  process.stdout.write(
-    `sample ${label} t=${new Date().toISOString()} VmRSS=${st.rssKiB}kB VmHWM=${st.hwmKiB}kB docker_stats=${stats.toFixed(2)}MiB\n`,
-  );
-  return { ...st, stats };
-}
 
 async function main(): Promise<void> {
   const images = await ensurePlatformImages({ docker });
@@ -58,7 +34,7 @@ async function main(): Promise<void> {
     Image: images.logShipper,
     User: `${uid}:${gid}`,
     HostConfig: {
-      ...hardening,
+      ...HARDENING,
       Memory: parseMemory(PLATFORM_SIDECAR_LIMITS.logs.memory),
       NanoCpus: 100_000_000, // PLATFORM_SIDECAR_LIMITS.logs.cpu, 100m
       Mounts: [
@@ -85,7 +61,7 @@ async function main(): Promise<void> {
       Image: images.runtimeNode,
       User: '1000:1000',
       Entrypoint: ['node', '-e', script],
-      HostConfig: { ...hardening, Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }] },
+      HostConfig: { ...HARDENING, Mounts: [{ Type: 'volume', Source: names.logs, Target: '/var/log/app' }] },
     });
     const started = Date.now();
     await writer.start();
@@ -100,8 +76,6 @@ async function main(): Promise<void> {
     }
     const seconds = (Date.now() - started) / 1000;
     await writer.remove({ force: true });
-    const max = (xs: number[]) => Math.max(...xs);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     process.stdout.write(
       [
         `summary idle: VmRSS median ${median(idle.map((s) => s.rssKiB))} kB, docker stats median ${median(idle.map((s) => s.stats)).toFixed(2)} MiB (n=${idle.length})`,

@@ -6,17 +6,19 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
-import { GROUP, PASSWD, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
+import { GROUP, PASSWD, binaryEntries, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
 import { staticBinary } from './static-binary.js';
 
 export interface HostPaths {
   busybox: string;
   node: string;
+  /** HAProxy, the TLS sidecar (Debian's package; scripts/prepare-host.sh installs it). */
+  haproxy: string;
   npmDir: string;
   caBundle: string;
   /** Where the compiled runtime lives (runtime-image/dist). */
   runtimeDist: string;
-  /** runtime-image/ itself (pause/, logic-base/ scripts, log-shipper/ C sources). */
+  /** runtime-image/ itself (pause/, logic-base/ scripts, log-shipper/ C sources, tls-terminator/ config). */
   packageDir: string;
   /** The C compiler for the static log shipper. */
   cc: string;
@@ -143,33 +145,45 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
   };
 }
 
+/** Where the TLS sidecar's HAProxy finds its configuration: a path named after the sidecar, as its command line shows. */
+export const TLS_TERMINATOR_CONFIG = '/etc/tls-terminator/haproxy.cfg';
+
 /**
- * The TLS terminator platform sidecar: the same node base as runtime-node, with its
- * own compiled entry (src/tls-terminator.ts) and nothing else: no workspace, no runtime.
+ * The TLS terminator platform sidecar: the host's HAProxy and exactly the libraries `ldd` lists for
+ * it, FROM scratch, with its configuration (runtime-image/tls-terminator/: HAProxy reads the ports,
+ * the certificate's path and the drain limit from env). SIGUSR1 is HAProxy's graceful stop (SIGTERM
+ * its immediate one), so it is the image's STOPSIGNAL: Docker, our kubelet and Kubernetes send it.
  */
-export async function tlsTerminatorContext(paths: HostPaths, base: string): Promise<BuildContext> {
-  const main = await readFile(`${paths.runtimeDist}/tls-terminator.js`).catch((cause: unknown) => {
-    throw new Error(
-      `compiled tls-terminator not found in ${paths.runtimeDist}; run \`npx tsc -b runtime-image\` first`,
-      { cause },
-    );
+export async function tlsTerminatorContext(paths: HostPaths): Promise<BuildContext> {
+  const configDir = `${paths.packageDir}/tls-terminator`;
+  const config = (name: string): ContextEntry => ({
+    type: 'host-file',
+    name: `rootfs/etc/tls-terminator/${name}`,
+    hostPath: `${configDir}/${name}`,
+    mode: 0o644,
   });
   return {
     dockerfile: [
-      'ARG BASE',
-      'FROM ${BASE}',
-      'COPY sidecar/ /sidecar/',
-      'ENV NODE_ENV=production',
+      'FROM scratch',
+      'COPY rootfs/ /',
       `USER ${userOf('tls')}`,
       'EXPOSE 8443',
-      'ENTRYPOINT ["node", "/sidecar/tls-terminator.js"]',
+      'STOPSIGNAL SIGUSR1',
+      `ENTRYPOINT ["/usr/sbin/haproxy", "-db", "-f", "${TLS_TERMINATOR_CONFIG}"]`,
       managedLabel('tls-terminator'),
       '',
     ].join('\n'),
-    buildArgs: { BASE: base },
     entries: [
-      { type: 'file', name: 'sidecar/tls-terminator.js', content: main },
-      { type: 'file', name: 'sidecar/package.json', content: '{"type":"module"}\n' },
+      ...(await binaryEntries({ hostPath: paths.haproxy, imagePath: '/usr/sbin/haproxy' }).catch((cause: unknown) => {
+        throw new Error(
+          `cannot copy HAProxy from ${paths.haproxy}: install Debian's haproxy (scripts/prepare-host.sh)`,
+          {
+            cause,
+          },
+        );
+      })),
+      config('haproxy.cfg'),
+      config('upstream-failed.http'),
     ],
   };
 }

@@ -1,6 +1,6 @@
 /**
- * What the offline images take from the host: the static busybox, the node
- * binary with the shared libraries its dynamic loader needs, npm, the CA bundle.
+ * What the offline images take from the host: the static busybox, the node and HAProxy
+ * binaries with the shared libraries their dynamic loader needs, npm, the CA bundle.
  */
 import { execFile } from 'node:child_process';
 import { readdir, readlink, stat } from 'node:fs/promises';
@@ -37,17 +37,30 @@ export function parseLdd(output: string): string[] {
   return [...new Set(paths)];
 }
 
-/** The node binary at /usr/bin/node and its libraries at the same absolute paths as on the host. */
-export async function nodeEntries(nodePath: string, prefix = 'rootfs'): Promise<ContextEntry[]> {
-  const { stdout } = await run('ldd', [nodePath]);
+/**
+ * A dynamically linked host binary at `imagePath` and its libraries at the same absolute paths as on
+ * the host, so the image needs nothing else to run it (the node base, the TLS sidecar's HAProxy).
+ */
+export async function binaryEntries(o: {
+  hostPath: string;
+  imagePath: string;
+  prefix?: string;
+}): Promise<ContextEntry[]> {
+  const prefix = o.prefix ?? 'rootfs';
+  const { stdout } = await run('ldd', [o.hostPath]);
   const libs = parseLdd(stdout);
-  if (libs.length === 0) throw new Error(`ldd found no libraries for ${nodePath}; is it a dynamically linked binary?`);
+  if (libs.length === 0)
+    throw new Error(`ldd found no libraries for ${o.hostPath}; is it a dynamically linked binary?`);
   return [
-    { type: 'host-file', name: `${prefix}/usr/bin/node`, hostPath: nodePath, mode: 0o755 },
+    { type: 'host-file', name: `${prefix}${o.imagePath}`, hostPath: o.hostPath, mode: 0o755 },
     // createReadStream follows the host's symlinks (libstdc++.so.6 → .so.6.0.30): the image gets real files.
     ...libs.map((lib): ContextEntry => ({ type: 'host-file', name: `${prefix}${lib}`, hostPath: lib, mode: 0o755 })),
   ];
 }
+
+/** The node binary at /usr/bin/node and its libraries. */
+export const nodeEntries = (nodePath: string, prefix = 'rootfs') =>
+  binaryEntries({ hostPath: nodePath, imagePath: '/usr/bin/node', prefix });
 
 /** Every file, directory and symlink under a host directory, placed under `prefix`. */
 export async function treeEntries(hostDir: string, prefix: string): Promise<ContextEntry[]> {

@@ -4,14 +4,20 @@
  * Platform images are kept (they are the cache); everything else is removed.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import Dockerode from 'dockerode';
-import { Labels, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
+import { Labels, PLATFORM_SIDECAR_LIMITS, PLATFORM_SIDECAR_USERS, TLS_SECRET, parseMemory } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packContext } from './build-context.js';
 import { readBuildOutput } from './build-output.js';
 import { ensurePlatformImages, type PlatformImages } from './images.js';
 import { containerLogs, execExitCode, removeAll } from '../test-support/docker-pod.js';
 import { http, waitFor } from '../test-support/runtime-process.js';
+import { selfSigned } from '../../../test/support/certs.js';
 
 const docker = new Dockerode();
 let images: PlatformImages;
@@ -263,3 +269,65 @@ describe('the log-shipper image, hardened as in a pod', () => {
     expect(await shipped(shipper.id)).toEqual(['one', 'two', 'no newline yet', 'three']);
   }, 60_000);
 });
+
+describe('the tls-terminator image, hardened as in a pod', () => {
+  const name = `rtimg-test-tls-${randomBytes(4).toString('hex')}`;
+  let dir = '';
+
+  afterAll(async () => {
+    await removeAll(docker, { containers: [name], volumes: [], images: [] });
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS with the certificate and key of its secret files as its own uid, and stops gracefully on its STOPSIGNAL', async () => {
+    const info = await docker.getImage(images.tlsTerminator).inspect();
+    expect(info.Config.Entrypoint).toEqual(['/usr/sbin/haproxy', '-db', '-f', '/etc/tls-terminator/haproxy.cfg']);
+    expect((info.Config as { StopSignal?: string }).StopSignal).toBe('SIGUSR1');
+    // The secret volume: root-owned files, mode 0444 (TLS_SECRET).
+    const material = selfSigned('web.localhost');
+    dir = await mkdtemp(join(tmpdir(), 'rtimg-tls-'));
+    await writeFile(join(dir, TLS_SECRET.certFile), material.cert, { mode: TLS_SECRET.mode });
+    await writeFile(join(dir, TLS_SECRET.keyFile), material.key, { mode: TLS_SECRET.mode });
+    await chmod(dir, 0o755);
+    const c = await docker.createContainer({
+      name,
+      Image: images.tlsTerminator,
+      User: userOf.tlsTerminator,
+      Env: [
+        `SIDECAR_TLS_CERT_FILE=${TLS_SECRET.mountPath}/${TLS_SECRET.certFile}`,
+        `SIDECAR_TLS_KEY_FILE=${TLS_SECRET.mountPath}/${TLS_SECRET.keyFile}`,
+      ],
+      ExposedPorts: { '8443/tcp': {} },
+      HostConfig: {
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        Memory: parseMemory(PLATFORM_SIDECAR_LIMITS.tls.memory),
+        PortBindings: { '8443/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        Mounts: [{ Type: 'bind', Source: dir, Target: TLS_SECRET.mountPath, ReadOnly: true }],
+      },
+    });
+    await c.start();
+    const port = Number((await c.inspect()).NetworkSettings.Ports['8443/tcp']![0]!.HostPort);
+    // No app listens on 8080 in this container: a verified handshake, then the sidecar's own 502.
+    const answer = await waitFor('an HTTPS answer', () => httpsStatus(port, material.cert).catch(() => undefined));
+    expect(answer).toEqual({ status: 502, authorized: true });
+    await c.stop({ t: 10 });
+    const state = (await c.inspect()).State;
+    expect(state.ExitCode, await containerLogs(docker, c.id)).toBe(0);
+    expect(await containerLogs(docker, c.id)).not.toContain('PRIVATE KEY');
+  }, 60_000);
+});
+
+function httpsStatus(port: number, ca: string): Promise<{ status: number; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      { host: '127.0.0.1', port, ca, checkServerIdentity: () => undefined, headers: { host: 'web.localhost' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, authorized: (res.socket as TLSSocket).authorized }));
+      },
+    );
+    req.on('error', reject);
+  });
+}

@@ -51,6 +51,7 @@ const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_HOST_PATHS: HostPaths = {
   busybox: '/bin/busybox',
   node: '/usr/bin/node',
+  haproxy: '/usr/sbin/haproxy',
   npmDir: '/usr/lib/node_modules/npm',
   caBundle: '/etc/ssl/certs/ca-certificates.crt',
   runtimeDist: `${PACKAGE_DIR}dist/programs`,
@@ -144,13 +145,20 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   const logicBase = one('logic-base', logicBaseContext(paths));
   const procinfo = one('procinfo', procinfoContext(paths));
   const logShipper = one('log-shipper', logShipperContext(paths));
+  const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths));
   const nodeChain = (async () => {
     const base = (await tryUpstream(opts, log)) ?? (await one('node-base', nodeBaseContext(paths)));
-    const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths, base));
     const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base));
     const builderNode = await one('builder-node', builderNodeContext(paths, runtimeNode));
-    return { runtimeNode, builderNode, tlsTerminator: await tlsTerminator };
+    return { runtimeNode, builderNode };
   })();
-  const [p, l, pi, ls, chain] = await Promise.all([pause, logicBase, procinfo, logShipper, nodeChain]);
-  return { pause: p, logicBase: l, procinfo: pi, logShipper: ls, ...chain };
+  const [p, l, pi, ls, tls, chain] = await Promise.all([
+    pause,
+    logicBase,
+    procinfo,
+    logShipper,
+    tlsTerminator,
+    nodeChain,
+  ]);
+  return { pause: p, logicBase: l, procinfo: pi, logShipper: ls, tlsTerminator: tls, ...chain };
 }
