@@ -84,9 +84,9 @@ export const PROCINFO_SNAPSHOT_COMMAND = ['/bin/sh', '/sidecar/procinfo.sh', 'sn
  * resident (docs/benchmarks.md, "The log shipper's memory"); 16Mi leaves room for its kernel memory
  * and for the page cache of the files it reads (charged to it, and reclaimed at the limit, not killed).
  * `tls` is HAProxy (docs/benchmarks.md, "The TLS sidecar's memory"): about 3 MiB of its own when idle
- * and under 20 MiB with socket buffers at its maximum of 128 clients at once, plus 12 MiB of shared
- * libraries that count against the limit when this container is the first on the node to read them;
- * 48Mi holds both with room to spare (the Node program it replaced had 64Mi).
+ * and at most 26 MiB with its kernel's socket buffers while its maximum of 128 clients upload at once,
+ * plus 12 MiB of shared libraries that count against the limit when this container is the first on
+ * the node to read them; 48Mi holds both with 10 MiB to spare (the Node program it replaced had 64Mi).
  */
 export const PLATFORM_SIDECAR_LIMITS = {
   logs: { memory: '16Mi', cpu: '100m' },
