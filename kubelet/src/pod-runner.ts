@@ -418,6 +418,9 @@ export class PodRunner {
   // ---- sandbox ----------------------------------------------------------------------------------
 
   private async createAll(): Promise<void> {
+    // Kubernetes' scheduler records this when it binds the pod to a node; here the node is this engine
+    // and the pod is bound when its runner starts. It marks where the control plane hands over to the sandbox.
+    this.emit('', 'Scheduled', `Successfully assigned ${this.name} to this Docker engine`);
     const pause = await createPause(this.docker, this.pod, {
       pauseImage: this.pauseImage,
       pool: this.netnsPool,

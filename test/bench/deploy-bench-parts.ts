@@ -157,6 +157,7 @@ export async function rolloutSteps(
   const shipper = at('logs', 'Created');
   const sandboxReady = Number.isNaN(shipper) ? at('app', 'Created') : shipper;
   const marks = [
+    at('', 'Scheduled'),
     sandboxReady,
     at('app', 'Created'),
     at('app', 'Started'),
@@ -166,7 +167,8 @@ export async function rolloutSteps(
     servingMs,
   ];
   const names = [
-    'request → pod sandbox ready (API, queue, worker, sandbox)',
+    'request → pod scheduled (API, queue, worker: the pod runner begins)',
+    'pod scheduled → sandbox ready (network holder, pause record, containers created)',
     'log shipper start (0 when off)',
     'logic sidecar start',
     'logic sidecar startup probe passes',
