@@ -1,6 +1,6 @@
-import type { PodView } from '@sidecar/core';
+import { Labels, type PodView } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POD_SPEC_LABEL, containerName } from './container-options.js';
+import { PLATFORM_LABEL, POD_SPEC_LABEL, containerName } from './container-options.js';
 import { PodRunner } from './pod-runner.js';
 import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
 
@@ -8,6 +8,9 @@ import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod,
 const d = docker();
 const name = uniqueName('adopt');
 const passiveName = uniqueName('adopt-passive');
+const completeName = uniqueName('adopt-complete');
+const incompleteName = uniqueName('adopt-incomplete');
+const otherPlatformName = uniqueName('adopt-other');
 const runners: PodRunner[] = [];
 const status = (v: PodView, n: string) =>
   [...v.initContainerStatuses, ...v.containerStatuses].find((c) => c.name === n)!;
@@ -17,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.allSettled(runners.map((r) => r.close()));
-  await cleanupPods(d, [name, passiveName]);
+  await cleanupPods(d, [name, passiveName, completeName, incompleteName, otherPlatformName]);
 });
 
 describe('PodRunner.adopt', () => {
@@ -91,5 +94,35 @@ describe('PodRunner.adopt', () => {
     await later.close();
     await observer.delete();
     expect(await PodRunner.list(d)).not.toContain(passiveName);
+  });
+
+  it("removeIncomplete removes the containers of this platform's pods that have no pause container, and nothing else", async () => {
+    const platformId = uniqueName('platform');
+    const onPlatform = (pod: string, id: string) => {
+      const p = testPod(pod, { containers: [container('m1')] });
+      p.metadata.labels = { ...p.metadata.labels, [PLATFORM_LABEL]: id };
+      return p;
+    };
+    const pods = [
+      onPlatform(completeName, platformId),
+      onPlatform(incompleteName, platformId),
+      onPlatform(otherPlatformName, `${platformId}-other`),
+    ];
+    for (const pod of pods) {
+      const runner = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause });
+      runners.push(runner);
+      await runner.start();
+      await runner.close();
+    }
+    // What a worker killed between creating a pod's containers and its pause record leaves behind.
+    for (const pod of [incompleteName, otherPlatformName]) await d.getContainer(`${pod}_pause`).remove({ force: true });
+
+    expect(await PodRunner.removeIncomplete(d, { platformId })).toEqual([incompleteName]);
+    const left = async (pod: string) =>
+      (await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${pod}`] } })).length;
+    expect(await left(incompleteName)).toBe(0);
+    expect(await left(completeName)).toBeGreaterThan(1); // its pause and m1
+    expect(await left(otherPlatformName)).toBe(1); // another platform's: not this worker's to judge
+    expect(await PodRunner.list(d, { platformId })).toEqual([completeName]);
   });
 });

@@ -398,6 +398,29 @@ export class PodRunner {
   }
 
   /**
+   * Removes the containers of this platform's pods that have no pause container, and returns those pods'
+   * names. A pod is found (list(), adoption) by its pause container, which is created while its other
+   * containers are (createPause): a worker that died in between left containers nothing else would find.
+   * Run before this platform creates pods (the worker's start); never without a platform id, when a pod
+   * another process is creating right now could look the same.
+   */
+  static async removeIncomplete(docker: Docker, opts: { platformId: string }): Promise<string[]> {
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${opts.platformId}`, Labels.pod] },
+    });
+    const pods = new Map<string, boolean>(); // pod → has a pause container
+    for (const c of containers) {
+      const pod = c.Labels[Labels.pod];
+      if (pod === undefined) continue;
+      pods.set(pod, (pods.get(pod) ?? false) || c.Labels[Labels.role] === ContainerRole.pause);
+    }
+    const incomplete = [...pods].filter(([, hasPause]) => !hasPause).map(([pod]) => pod);
+    await Promise.all(incomplete.map((pod) => removePodObjects(docker, pod)));
+    return incomplete.sort();
+  }
+
+  /**
    * Rebuilds a runner for a pod that already exists (after a worker restart) and resumes
    * supervision. Nothing that runs is started again; exited containers are restarted with
    * `docker start`, which keeps their env (the stored spec has env values redacted).
@@ -426,8 +449,9 @@ export class PodRunner {
       pool: this.netnsPool,
       log: this.log,
     });
-    // The container whose namespaces the others join: a warm holder (already running) or the pause container.
-    const sandboxId = pause.holder?.id ?? pause.pauseId;
+    // The container whose namespaces the others join: a warm holder (already running) or the pause container
+    // (created already when there is no holder; with one, its creation overlaps theirs).
+    const sandboxId = pause.holder?.id ?? (await pause.pauseId);
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. `Created` events still follow the kubelet's order.
@@ -453,9 +477,10 @@ export class PodRunner {
     // container stays the pod's record (labels, stored spec), never started: starting it would only
     // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
-    const sandbox = pause.holder
-      ? Promise.resolve({ pauseId: pause.pauseId, sandboxId: pause.holder.id, ...pause.holder.network })
-      : startSandbox(this.docker, pause.pauseId);
+    const { holder } = pause;
+    const sandbox = holder
+      ? pause.pauseId.then((pauseId) => ({ pauseId, sandboxId: holder.id, ...holder.network }))
+      : startSandbox(this.docker, sandboxId);
     // The secret volumes' files are in place before any container can start (the sandbox is ready).
     const secrets = writeSecretVolumes({
       docker: this.docker,

@@ -130,9 +130,13 @@ async function settleNetwork(docker: Docker): Promise<string> {
   return oldest.Id;
 }
 
-/** A pause container created (not yet started), with the running warm network holder it joined, if any. */
+/**
+ * A pod's pause container being created (never started when it joined a warm network holder), with
+ * the running holder it joined, if any.
+ */
 export interface CreatedPause {
-  pauseId: string;
+  /** Settles when the pause container exists; with a holder it may still be in flight when createPause returns. */
+  pauseId: Promise<string>;
   holder?: { id: string; network: SandboxNetwork };
 }
 
@@ -140,9 +144,13 @@ export interface CreatedPause {
 export type SandboxNetwork = Omit<Sandbox, 'pauseId' | 'sandboxId'>;
 
 /**
- * Creates the pod's volumes and its pause container (not started), in parallel. With a pool, the
- * pause joins a warm network holder when one publishes exactly the pod's ports (netns-pool.ts):
- * that saves the ~0.3 s of a new network namespace on every pod start.
+ * Creates the pod's volumes and its pause container (not started). With a pool, the pause joins a warm
+ * network holder when one publishes exactly the pod's ports (netns-pool.ts): that saves the ~0.3 s of a
+ * new network namespace on every pod start. The pause container is then only the pod's record, which the
+ * pod's other containers do not need: it is created while they are (one engine round trip less before
+ * the pod's first start); without a holder it is their sandbox and exists before this returns. The
+ * volumes exist before this returns either way (a container naming a missing volume would make one
+ * without the pod's labels).
  */
 export async function createPause(
   docker: Docker,
@@ -151,20 +159,25 @@ export async function createPause(
 ): Promise<CreatedPause> {
   const { pauseImage, pool, log } = opts;
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
-  const networkId = holder === undefined ? await ensurePodNetwork(docker, log) : POD_NETWORK;
-  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
-  try {
-    const [pause] = await Promise.all([
-      docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id)),
-      volumes,
-    ]);
-    return { pauseId: pause.id, ...(holder !== undefined ? { holder } : {}) };
-  } catch (e) {
+  const failed = async (e: unknown): Promise<never> => {
     // The cached network may have been removed by hand: look it up afresh next time.
     if (isNotFound(e)) forgetPodNetwork(docker);
-    if (holder !== undefined) await removeContainer(docker, holder.id);
+    if (holder !== undefined) await removeContainer(docker, holder.id).catch(() => undefined);
     throw e;
+  };
+  const networkId = holder === undefined ? await ensurePodNetwork(docker, log) : POD_NETWORK;
+  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  const pauseId = docker
+    .createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id))
+    .then((c) => c.id, failed);
+  // Both settle before anything throws: a creation left in flight could escape the pod's cleanup.
+  const [volumesDone, pauseDone] = await Promise.allSettled([volumes, holder === undefined ? pauseId : undefined]);
+  if (volumesDone.status === 'rejected') {
+    await pauseId.catch(() => undefined);
+    return failed(volumesDone.reason);
   }
+  if (pauseDone.status === 'rejected') throw pauseDone.reason;
+  return { pauseId, ...(holder !== undefined ? { holder } : {}) };
 }
 
 /**

@@ -674,6 +674,13 @@ export class DockerTarget implements Target {
     const log = opts.log ?? ((line: string) => this.log.info({}, line));
     const adopted: string[] = [];
     const failed: { pod: string; error: Error }[] = [];
+    if (this.opts.platformId !== undefined) {
+      const incomplete = await PodRunner.removeIncomplete(this.opts.docker, { platformId: this.opts.platformId });
+      if (incomplete.length > 0)
+        log(
+          `removed ${incomplete.length} pod(s) whose creation a previous worker left unfinished: ${incomplete.join(', ')}`,
+        );
+    }
     const names = await PodRunner.list(
       this.opts.docker,
       this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {},
