@@ -124,14 +124,13 @@ describe.concurrent('PodRunner start order and restarts', () => {
     );
     await r.start();
     const v = await r.waitFor((x) => x.phase === 'Running', { timeoutMs: 30_000 });
-    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(
-      5000,
+    const failures = v.events.filter(
+      (e) => e.container === 's1' && e.reason === 'Unhealthy' && e.message.startsWith('Startup probe failed'),
     );
-    expect(
-      v.events.some(
-        (e) => e.container === 's1' && e.reason === 'Unhealthy' && e.message.startsWith('Startup probe failed'),
-      ),
-    ).toBe(true);
+    expect(failures.length).toBeGreaterThan(0);
+    // Order, not durations: i2 started only after the probe had stopped failing. (Started → Started against the
+    // 5 s sleep failed under load: `Started` is recorded when the engine's start call returns, after the sleep began.)
+    expect(between(failures.at(-1)!.time, firstEvent(v, 'i2', 'Started').time)).toBeGreaterThanOrEqual(0);
   });
 
   it('case 4: a postStart hook gates the next entry', async () => {
@@ -192,9 +191,11 @@ describe.concurrent('PodRunner start order and restarts', () => {
     const mainReady = await r.waitFor((x) => main(x, 'm1').ready, { timeoutMs: 20_000 });
     expect(mainReady.ready).toBe(false);
     const v = await r.waitFor((x) => x.ready, { timeoutMs: 20_000 });
-    expect(between(firstEvent(v, 's1', 'Started').time, firstEvent(v, 's1', 'Ready').time)).toBeGreaterThanOrEqual(
-      6000,
-    );
+    // Order, not durations: the main was ready first, and the pod's readiness waited for the sidecar's.
+    // (Measuring Started → Ready against the sidecar's 6 s sleep failed under load: `Started` is recorded
+    // when the engine's start call returns, after the sleep has begun.)
+    expect(between(firstEvent(v, 'm1', 'Ready').time, firstEvent(v, 's1', 'Ready').time)).toBeGreaterThanOrEqual(0);
+    expect(init(v, 's1').ready).toBe(true);
   });
 
   it('case 21: snapshot while the sidecar is started and I2 runs', async () => {
