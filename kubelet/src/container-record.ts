@@ -10,8 +10,13 @@ export interface ContainerRecord {
   readonly kind: ContainerKind;
   /** Index within its list (`initContainers` or `containers`). */
   readonly index: number;
-  /** Docker container id (created up front by `start()`). */
+  /** Docker container id (created by `start()`, all at once; '' until then). */
   id: string;
+  /**
+   * Settles when the container exists (`id` set); a start waits for it. Rejects when its creation failed,
+   * which fails `start()` too. Resolved from the outset for an adopted pod.
+   */
+  created: Promise<void>;
   /** The image's STOPSIGNAL, sent at termination instead of SIGTERM when set (rule 15). */
   stopSignal: string;
   phase: 'waiting' | 'running' | 'exited';
@@ -49,6 +54,7 @@ export function newRecord(spec: Container, kind: ContainerKind, index: number): 
     kind,
     index,
     id: '',
+    created: Promise.resolve(),
     stopSignal: 'SIGTERM',
     phase: 'waiting',
     waitingReason: 'PodInitializing',

@@ -454,12 +454,12 @@ export class PodRunner {
     const sandboxId = pause.holder?.id ?? (await pause.pauseId);
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
-    // which must not be stored in labels. `Created` events still follow the kubelet's order.
-    // Settled, not raced: a failure elsewhere must not leave a creation in flight that cleanup (which
-    // lists the pod's containers) could miss.
-    const creating = settleAll(
-      this.all.map(async (c) => {
-        const created = await this.docker.createContainer(
+    // which must not be stored in labels. All at once, and the lifecycle does not wait for all of them:
+    // each start waits for its own container (dockerStart), so the first one starts as soon as it
+    // exists. `Created` events still follow the kubelet's order.
+    for (const c of this.all) {
+      c.created = this.docker
+        .createContainer(
           containerCreateOptions({
             pod: this.pod,
             container: c.spec,
@@ -467,17 +467,21 @@ export class PodRunner {
             sandboxId,
             ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
           }),
-        );
-        c.id = created.id;
-        c.stopSignal = stopSignalOf(await created.inspect());
-      }),
-    );
+        )
+        .then(async (created) => {
+          c.id = created.id;
+          c.stopSignal = stopSignalOf(await created.inspect());
+        });
+    }
+    // Settled, not raced: a failure elsewhere must not leave a creation in flight that cleanup (which
+    // lists the pod's containers) could miss. `start()` settles once every container exists.
+    const creating = settleAll(this.all.map((c) => c.created));
+    const { holder } = pause;
     // A warm holder runs already and is the pod's sandbox (its pause process holds the namespaces and
-    // is PID 1 of a shared PID namespace): the lifecycle begins once the containers exist, and the pause
+    // is PID 1 of a shared PID namespace): the lifecycle begins once the secrets are written, and the pause
     // container stays the pod's record (labels, stored spec), never started: starting it would only
     // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
-    const { holder } = pause;
     const sandbox = holder
       ? pause.pauseId.then((pauseId) => ({ pauseId, sandboxId: holder.id, ...holder.network }))
       : startSandbox(this.docker, sandboxId);
@@ -488,10 +492,16 @@ export class PodRunner {
       secrets: this.secrets,
       image: this.pauseImage,
     });
-    [this.sandbox] = await settleAll([sandbox, creating, secrets] as const);
+    try {
+      [this.sandbox] = await settleAll([sandbox, secrets] as const);
+    } catch (e) {
+      await creating.catch(() => undefined);
+      throw e;
+    }
     this.sandboxReady = true;
     this.watchSandbox();
     this.changed();
+    await creating;
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
@@ -730,7 +740,6 @@ export class PodRunner {
     // Termination orders a container whose start is in flight as running (pod-planner.ts terminationMembers).
     c.startInFlight = true;
     this.clearBackoff(c);
-    this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
     const gen = ++c.generation;
     const run = new AbortController();
     c.run = run;
@@ -746,6 +755,15 @@ export class PodRunner {
 
   /** `docker start` the same container again (keeps its config); false if Docker refused. */
   private async dockerStart(c: ContainerRecord, gen: number): Promise<boolean> {
+    // A creation that failed fails start() (the pod is then deleted): this start never happens, and the
+    // container stays "starting" so that it is not planned again.
+    const exists = await c.created.then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return false;
+    // Where the kubelet creates the container: just before its start (here it exists by now).
+    this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
     const container = this.docker.getContainer(c.id);
     try {
       await container.start();
