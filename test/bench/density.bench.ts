@@ -7,7 +7,8 @@
  *   the pages of the `node` binary and shared libraries once per process, though they are in memory once);
  * - an idle hello app: the resident memory of every process in its pod's containers (runtime, logic
  *   sidecar, log shipper, the pod's sandbox), BENCH_APPS of them deployed and left without traffic;
- * - how many such apps fit per GiB beside the platform.
+ * - how many such apps fit per GiB beside the platform;
+ * - each platform sidecar's processes, from one more hello app with all of them on (logs, tls, procinfo).
  * Raw samples first, then medians. No assertion: a figure is not a test.
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
@@ -122,18 +123,21 @@ const commandOf = (pid: number) => {
   }
 };
 
-/** The host pids of every process in the containers of one app's pods. */
-async function podPids(platformId: string, app: string): Promise<number[]> {
+/** The host pids of every process in the containers of one app's pods, with their container's name. */
+async function podProcesses(platformId: string, app: string): Promise<{ container: string; pid: number }[]> {
   const containers = await docker.listContainers({
     filters: { label: [`${PLATFORM_LABEL}=${platformId}`, `${Labels.app}=${app}`], status: ['running'] },
   });
-  const pids: number[] = [];
+  const found: { container: string; pid: number }[] = [];
   for (const c of containers) {
     const top = await docker.getContainer(c.Id).top({ ps_args: '-o pid' });
-    for (const row of top.Processes ?? []) pids.push(Number(row[0]));
+    const container = c.Labels[Labels.container] ?? c.Names[0] ?? c.Id;
+    for (const row of top.Processes ?? []) found.push({ container, pid: Number(row[0]) });
   }
-  return pids;
+  return found;
 }
+
+const podPids = async (platformId: string, app: string) => (await podProcesses(platformId, app)).map((x) => x.pid);
 
 async function main(): Promise<void> {
   for (const line of runHeader('density benchmark')) say(line);
@@ -184,6 +188,19 @@ async function main(): Promise<void> {
       perApp.push(total);
       say(`${app} pod total ${mib(total)} MiB`);
     }
+    // One more app with every platform sidecar on: what each sidecar's processes hold while idle.
+    await createApp(p, 'dense-all', { sidecars: { logs: true, tls: { enabled: true }, procinfo: true } });
+    const all = await deploy(p, 'dense-all', bundle);
+    if (all.deploy.status !== 'succeeded') throw new Error(`dense-all: ${all.log}`);
+    await sleep(SETTLE_MS);
+    say(`\nan app with every platform sidecar on (logs, tls, procinfo), left alone ${SETTLE_MS / 1000} s:`);
+    const sidecarKiB = new Map<string, number>();
+    for (const { container, pid } of await podProcesses(p.platformId, 'dense-all')) {
+      const kib = rssKiB(pid);
+      sidecarKiB.set(container, (sidecarKiB.get(container) ?? 0) + kib);
+      say(`dense-all ${container} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
+    }
+
     // The apps' runtimes run the same image's `node`: its pages are in memory once for all of them.
     const appsDistinct = distinctKiB(allAppPids);
     say(`all ${APPS} apps together: ${mib(appsDistinct)} MiB distinct pages`);
@@ -206,6 +223,7 @@ async function main(): Promise<void> {
       `idle hello app, distinct pages of all ${APPS} divided by ${APPS}: ${mib(appShare)} MiB; per GiB: ${Math.floor((1024 * 1024) / appShare)}`,
     );
     say(`with ${APPS} apps the platform's own processes: ${mib(withApps)} MiB`);
+    for (const [container, kib] of sidecarKiB) say(`container ${container} of an idle app: ${mib(kib)} MiB resident`);
   } finally {
     await stopPlatform(p);
   }
