@@ -117,7 +117,7 @@ describe('PodRunner.adopt', () => {
     // What a worker killed between creating a pod's containers and its pause record leaves behind.
     for (const pod of [incompleteName, otherPlatformName]) await d.getContainer(`${pod}_pause`).remove({ force: true });
 
-    expect(await PodRunner.removeIncomplete(d, { platformId })).toEqual([incompleteName]);
+    expect(await PodRunner.removeIncomplete(d, { platformId })).toEqual({ removed: [incompleteName], failed: [] });
     const left = async (pod: string) =>
       (await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${pod}`] } })).length;
     expect(await left(incompleteName)).toBe(0);

@@ -1,4 +1,4 @@
-import type { ContainerStatus, PodView } from '@sidecar/core';
+import { Labels, type ContainerStatus, type PodView } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodRunner } from './pod-runner.js';
 import {
@@ -395,5 +395,19 @@ describe.concurrent('PodRunner start order and restarts', () => {
     ).toBe(true);
     expect(main(v, 'm1').restartCount).toBe(0);
     expect(v.phase).toBe('Running');
+  });
+
+  it('a container that cannot be created fails start(); the sandbox is not used and delete leaves nothing', async () => {
+    // No warm holder here: the pod's own sandbox takes hundreds of ms to start, the failed creation a few.
+    const r = run(
+      testPod(uniqueName('nocreate'), {
+        initContainers: [container('s1', { restartPolicy: 'Always' })],
+        containers: [{ ...container('m1'), image: 'sidecar-test-no-such-image:never' }],
+      }),
+    );
+    await expect(r.start()).rejects.toThrow(/no such image/i);
+    expect(r.status().events.map((e) => e.reason)).not.toContain('Started');
+    await r.delete({ gracePeriodSeconds: 2 });
+    expect(await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${r.name}`] } })).toEqual([]);
   });
 });

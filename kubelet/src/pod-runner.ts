@@ -402,9 +402,13 @@ export class PodRunner {
    * names. A pod is found (list(), adoption) by its pause container, which is created while its other
    * containers are (createPause): a worker that died in between left containers nothing else would find.
    * Run before this platform creates pods (the worker's start); never without a platform id, when a pod
-   * another process is creating right now could look the same.
+   * another process is creating right now could look the same. Creations a dead worker sent that the
+   * engine completes after this looked are found at the next start.
    */
-  static async removeIncomplete(docker: Docker, opts: { platformId: string }): Promise<string[]> {
+  static async removeIncomplete(
+    docker: Docker,
+    opts: { platformId: string },
+  ): Promise<{ removed: string[]; failed: { pod: string; error: Error }[] }> {
     const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${Labels.managed}=true`, `${PLATFORM_LABEL}=${opts.platformId}`, Labels.pod] },
@@ -416,8 +420,16 @@ export class PodRunner {
       pods.set(pod, (pods.get(pod) ?? false) || c.Labels[Labels.role] === ContainerRole.pause);
     }
     const incomplete = [...pods].filter(([, hasPause]) => !hasPause).map(([pod]) => pod);
-    await Promise.all(incomplete.map((pod) => removePodObjects(docker, pod)));
-    return incomplete.sort();
+    // One pod the engine will not remove now must not keep the worker from adopting the others.
+    const results = await Promise.allSettled(incomplete.map((pod) => removePodObjects(docker, pod)));
+    const removed: string[] = [];
+    const failed: { pod: string; error: Error }[] = [];
+    results.forEach((r, i) => {
+      const pod = incomplete[i]!;
+      if (r.status === 'fulfilled') removed.push(pod);
+      else failed.push({ pod, error: r.reason instanceof Error ? r.reason : new Error(String(r.reason)) });
+    });
+    return { removed: removed.sort(), failed };
   }
 
   /**
@@ -475,7 +487,15 @@ export class PodRunner {
     }
     // Settled, not raced: a failure elsewhere must not leave a creation in flight that cleanup (which
     // lists the pod's containers) could miss. `start()` settles once every container exists.
+    // A creation that fails before the sandbox is ready keeps the lifecycle from beginning (and must not
+    // reject unobserved meanwhile); one that fails later fails start() all the same, and the pod is deleted.
+    let creationFailed = false;
+    for (const c of this.all)
+      c.created.catch(() => {
+        creationFailed = true;
+      });
     const creating = settleAll(this.all.map((c) => c.created));
+    creating.catch(() => undefined);
     const { holder } = pause;
     // A warm holder runs already and is the pod's sandbox (its pause process holds the namespaces and
     // is PID 1 of a shared PID namespace): the lifecycle begins once the secrets are written, and the pause
@@ -498,6 +518,7 @@ export class PodRunner {
       await creating.catch(() => undefined);
       throw e;
     }
+    if (creationFailed) await creating;
     this.sandboxReady = true;
     this.watchSandbox();
     this.changed();
@@ -762,6 +783,11 @@ export class PodRunner {
       () => false,
     );
     if (!exists) return false;
+    // Deleted or closed while it was being created: it is not started (and no exit watcher would follow it).
+    if (this.terminating || this.closed) {
+      c.starting = false;
+      return false;
+    }
     // Where the kubelet creates the container: just before its start (here it exists by now).
     this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
     const container = this.docker.getContainer(c.id);

@@ -170,6 +170,8 @@ export async function createPause(
   const pauseId = docker
     .createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id))
     .then((c) => c.id, failed);
+  // With a holder the caller awaits it later: a failure meanwhile must not reject unobserved.
+  pauseId.catch(() => undefined);
   // Both settle before anything throws: a creation left in flight could escape the pod's cleanup.
   const [volumesDone, pauseDone] = await Promise.allSettled([volumes, holder === undefined ? pauseId : undefined]);
   if (volumesDone.status === 'rejected') {

@@ -675,11 +675,13 @@ export class DockerTarget implements Target {
     const adopted: string[] = [];
     const failed: { pod: string; error: Error }[] = [];
     if (this.opts.platformId !== undefined) {
-      const incomplete = await PodRunner.removeIncomplete(this.opts.docker, { platformId: this.opts.platformId });
-      if (incomplete.length > 0)
-        log(
-          `removed ${incomplete.length} pod(s) whose creation a previous worker left unfinished: ${incomplete.join(', ')}`,
-        );
+      const { removed, failed: left } = await PodRunner.removeIncomplete(this.opts.docker, {
+        platformId: this.opts.platformId,
+      });
+      if (removed.length > 0)
+        log(`removed ${removed.length} pod(s) whose creation a previous worker left unfinished: ${removed.join(', ')}`);
+      for (const { pod, error } of left)
+        log(`pod ${pod}, whose creation a previous worker left unfinished, could not be removed: ${errorText(error)}`);
     }
     const names = await PodRunner.list(
       this.opts.docker,
