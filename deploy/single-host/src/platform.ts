@@ -16,15 +16,15 @@ type ProcessName = 'api' | 'router' | 'worker';
 
 /**
  * Node flags per child. V8 grows the young generation to three 16 MiB semi-spaces in a busy moment (start-up
- * loads every module) and keeps them resident: 1 MiB semi-spaces cost the API and the worker more frequent,
- * shorter scavenges and keep about 15-20 MiB less each while idle (docs/benchmarks.md, density). The router
- * keeps V8's default: it parses a line per request of every app (the request log), where scavenges would
- * promote short-lived objects early.
+ * loads every module) and keeps them resident: 1 MiB semi-spaces cost the API more frequent, shorter
+ * scavenges and keep about 25 MiB less while idle (docs/benchmarks.md, density). The router and the worker
+ * keep V8's default: they parse a line per request (the router's request log) and per line every app
+ * prints (the worker's log collector), where small semi-spaces would promote short-lived objects early.
  */
 const NODE_FLAGS: Record<ProcessName, string[]> = {
   api: ['--max-semi-space-size=1'],
   router: [],
-  worker: ['--max-semi-space-size=1'],
+  worker: [],
 };
 
 /**
