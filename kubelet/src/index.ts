@@ -2,6 +2,7 @@ export { CrashLoopBackoff, KUBELET_BACKOFF } from './backoff.js';
 export {
   ContainerRole,
   DEFAULT_PIDS_LIMIT,
+  NETNS_HOLDER_LABEL,
   PLATFORM_LABEL,
   POD_NETWORK,
   POD_SPEC_LABEL,

@@ -5,8 +5,9 @@
  *   and its HAProxy, worker, Redis and the launcher's own helpers), sampled after it settled with no app;
  *   summed, and as the distinct physical pages those processes map (each page once: the sum of VmRSS counts
  *   the pages of the `node` binary and shared libraries once per process, though they are in memory once);
- * - an idle hello app: the resident memory of every process in its pod's containers (runtime, logic
- *   sidecar, log shipper, the pod's sandbox), BENCH_APPS of them deployed and left without traffic;
+ * - an idle hello app: the resident memory of every process its pod runs (runtime, logic sidecar, log
+ *   shipper, the network holder it joined, the engine's shim per container), BENCH_APPS of them deployed
+ *   and left without traffic;
  * - how many such apps fit per GiB beside the platform;
  * - each platform sidecar's processes, from one more hello app with all of them on (logs, tls, procinfo).
  * Raw samples first, then medians. No assertion: a figure is not a test.
@@ -15,7 +16,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, wr
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Labels } from '@sidecar/core';
-import { PLATFORM_LABEL } from '@sidecar/kubelet';
+import { NETNS_HOLDER_LABEL, PLATFORM_LABEL } from '@sidecar/kubelet';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy } from '../support/deploys.js';
@@ -123,16 +124,38 @@ const commandOf = (pid: number) => {
   }
 };
 
-/** The host pids of every process in the containers of one app's pods, with their container's name. */
+/** The parent of a process (0 once it has gone). */
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The host pids of every process one app's pods run, named by container: each running container's processes,
+ * the engine's shim for it (containerd-shim-runc-v2, the parent of its first process: one per container on
+ * Docker 20.10), and the warm network holder a pod joined (its pause process and shim).
+ */
 async function podProcesses(platformId: string, app: string): Promise<{ container: string; pid: number }[]> {
   const containers = await docker.listContainers({
-    filters: { label: [`${PLATFORM_LABEL}=${platformId}`, `${Labels.app}=${app}`], status: ['running'] },
+    all: true,
+    filters: { label: [`${PLATFORM_LABEL}=${platformId}`, `${Labels.app}=${app}`] },
   });
   const found: { container: string; pid: number }[] = [];
+  const add = async (id: string, name: string) => {
+    const info = await docker.getContainer(id).inspect();
+    if (!info.State.Running) return; // a pause record that joined a holder never runs
+    const top = await docker.getContainer(id).top({ ps_args: '-o pid' });
+    for (const row of top.Processes ?? []) found.push({ container: name, pid: Number(row[0]) });
+    const shim = parentOf(info.State.Pid);
+    if (shim > 0 && commandOf(shim).includes('containerd-shim')) found.push({ container: `${name} (shim)`, pid: shim });
+  };
   for (const c of containers) {
-    const top = await docker.getContainer(c.Id).top({ ps_args: '-o pid' });
-    const container = c.Labels[Labels.container] ?? c.Names[0] ?? c.Id;
-    for (const row of top.Processes ?? []) found.push({ container, pid: Number(row[0]) });
+    const holder = c.Labels[NETNS_HOLDER_LABEL];
+    if (holder !== undefined) await add(holder, 'network holder');
+    await add(c.Id, c.Labels[Labels.container] ?? c.Labels[Labels.role] ?? c.Id);
   }
   return found;
 }
@@ -188,6 +211,13 @@ async function main(): Promise<void> {
       perApp.push(total);
       say(`${app} pod total ${mib(total)} MiB`);
     }
+    // The apps' runtimes run the same image's `node`: its pages are in memory once for all of them.
+    const appsDistinct = distinctKiB(allAppPids);
+    say(`all ${APPS} apps together: ${mib(appsDistinct)} MiB distinct pages`);
+    let withApps = 0;
+    for (const pid of processTree(launcher)) withApps += rssKiB(pid);
+    say(`platform total with ${APPS} apps ${mib(withApps)} MiB`);
+
     // One more app with every platform sidecar on: what each sidecar's processes hold while idle.
     await createApp(p, 'dense-all', { sidecars: { logs: true, tls: { enabled: true }, procinfo: true } });
     const all = await deploy(p, 'dense-all', bundle);
@@ -200,13 +230,6 @@ async function main(): Promise<void> {
       sidecarKiB.set(container, (sidecarKiB.get(container) ?? 0) + kib);
       say(`dense-all ${container} pid ${pid} rss ${mib(kib)} MiB  ${commandOf(pid)}`);
     }
-
-    // The apps' runtimes run the same image's `node`: its pages are in memory once for all of them.
-    const appsDistinct = distinctKiB(allAppPids);
-    say(`all ${APPS} apps together: ${mib(appsDistinct)} MiB distinct pages`);
-    let withApps = 0;
-    for (const pid of processTree(launcher)) withApps += rssKiB(pid);
-    say(`platform total with ${APPS} apps ${mib(withApps)} MiB`);
 
     const idle = quantile(platformTotals, 0.5);
     const idleDistinct = quantile(platformDistinct, 0.5);

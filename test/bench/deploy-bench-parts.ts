@@ -168,7 +168,7 @@ export async function rolloutSteps(
   ];
   const names = [
     'request → pod scheduled (API, queue, worker: the pod runner begins)',
-    'pod scheduled → sandbox ready (network holder, pause record, containers created)',
+    'pod scheduled → sandbox ready (network holder, volumes, the first container created)',
     'log shipper start (0 when off)',
     'logic sidecar start',
     'logic sidecar startup probe passes',
