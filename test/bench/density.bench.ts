@@ -36,14 +36,15 @@ const say = (line: string) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (kib: number) => (kib / 1024).toFixed(1);
 
-/** VmRSS in KiB of a process (0 once it has gone). */
-function rssKiB(pid: number): number {
+/** A number of /proc/<pid>/status (`VmRSS` in KiB, `PPid`); 0 once the process has gone. */
+function statusField(pid: number, key: 'VmRSS' | 'PPid'): number {
   try {
-    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
 }
+const rssKiB = (pid: number) => statusField(pid, 'VmRSS');
 
 const PAGE_KIB = 4;
 const PFN_MASK = (1n << 55n) - 1n;
@@ -99,20 +100,19 @@ function distinctKiB(pids: number[]): number {
 
 /** `pid` and every process below it, from /proc's parent links. */
 function processTree(pid: number): number[] {
-  const parentOf = new Map<number, number>();
+  const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       // The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch {
       // gone meanwhile
     }
   }
   const tree = [pid];
-  for (let i = 0; i < tree.length; i++)
-    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
   return tree;
 }
 
@@ -123,15 +123,6 @@ const commandOf = (pid: number) => {
     return '?';
   }
 };
-
-/** The parent of a process (0 once it has gone). */
-function parentOf(pid: number): number {
-  try {
-    return Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
 
 /**
  * The host pids of every process one app's pods run, named by container: each running container's processes,
@@ -149,7 +140,7 @@ async function podProcesses(platformId: string, app: string): Promise<{ containe
     if (!info.State.Running) return; // a pause record that joined a holder never runs
     const top = await docker.getContainer(id).top({ ps_args: '-o pid' });
     for (const row of top.Processes ?? []) found.push({ container: name, pid: Number(row[0]) });
-    const shim = parentOf(info.State.Pid);
+    const shim = statusField(info.State.Pid, 'PPid');
     if (shim > 0 && commandOf(shim).includes('containerd-shim')) found.push({ container: `${name} (shim)`, pid: shim });
   };
   for (const c of containers) {
@@ -167,7 +158,8 @@ async function main(): Promise<void> {
   await ensurePlatformImages({ docker });
   const p = await startPlatform();
   try {
-    const launcher = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${p.pids().api}/status`, 'utf8'))?.[1] ?? NaN);
+    const launcher = statusField(p.pids().api!, 'PPid');
+    if (launcher === 0) throw new Error('the API process (and so the launcher) was not found');
     await sleep(SETTLE_MS);
     say(`\nidle platform, no app (${SAMPLES} samples, 1 s apart, after ${SETTLE_MS / 1000} s):`);
     const platformTotals: number[] = [];
