@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type BucketCounts, countRequest, METRICS_BUCKET_SECONDS, statusClass } from '@sidecar/core';
+import { type BucketCounts, countRequest, METRICS_BUCKET_SECONDS, type StatusClass, statusClass } from '@sidecar/core';
 import type { AppTrafficStore } from '@sidecar/store';
 import type { AccessRecord } from './access-log.js';
 import { appOfBackend, TABLE_UPGRADED } from './haproxy/render-config.js';
@@ -10,6 +10,13 @@ import type { RuntimeApi } from './haproxy/runtime-api.js';
 
 /** Pending bucket counts are dropped beyond this many apps × buckets (Redis away for long). */
 const MAX_PENDING_BUCKETS = 50_000;
+
+interface AppSeries {
+  requests: Record<StatusClass, { inc(n?: number): void }>;
+  duration: { observe(seconds: number): void };
+  bytesIn: { inc(n: number): void };
+  bytesOut: { inc(n: number): void };
+}
 
 /**
  * Per-app traffic: Prometheus metrics on the router (requests by status class, latency, bytes,
@@ -22,6 +29,8 @@ export class TrafficMetrics {
   private readonly requests: Counter<'app' | 'class'>;
   private readonly duration: Histogram<'app'>;
   private readonly bytes: Counter<'app' | 'direction'>;
+  /** Each app's children of the metrics above: prom-client hashes the labels on every call made with them. */
+  private readonly perApp = new Map<string, AppSeries>();
 
   constructor(private readonly opts: { api: RuntimeApi; traffic: AppTrafficStore }) {
     const registers = [this.registry];
@@ -73,10 +82,11 @@ export class TrafficMetrics {
   }
 
   record(r: AccessRecord): void {
-    this.requests.inc({ app: r.app, class: statusClass(r.status) });
-    this.duration.observe({ app: r.app }, r.durationMs / 1000);
-    this.bytes.inc({ app: r.app, direction: 'in' }, r.bytesIn);
-    this.bytes.inc({ app: r.app, direction: 'out' }, r.bytesOut);
+    const series = this.seriesOf(r.app);
+    series.requests[statusClass(r.status)].inc();
+    series.duration.observe(r.durationMs / 1000);
+    series.bytesIn.inc(r.bytesIn);
+    series.bytesOut.inc(r.bytesOut);
     const bucket = Math.floor(r.time / 1000 / METRICS_BUCKET_SECONDS) * METRICS_BUCKET_SECONDS;
     let buckets = this.pending.get(r.app);
     if (!buckets) this.pending.set(r.app, (buckets = new Map()));
@@ -106,6 +116,21 @@ export class TrafficMetrics {
         }
       throw e;
     }
+  }
+
+  private seriesOf(app: string): AppSeries {
+    let series = this.perApp.get(app);
+    if (!series) {
+      const byClass = (c: StatusClass) => this.requests.labels({ app, class: c });
+      series = {
+        requests: { '2xx': byClass('2xx'), '3xx': byClass('3xx'), '4xx': byClass('4xx'), '5xx': byClass('5xx') },
+        duration: this.duration.labels({ app }),
+        bytesIn: this.bytes.labels({ app, direction: 'in' }),
+        bytesOut: this.bytes.labels({ app, direction: 'out' }),
+      };
+      this.perApp.set(app, series);
+    }
+    return series;
   }
 
   private pendingBuckets(): number {

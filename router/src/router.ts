@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { silentLog, type Log, type RouterConfig } from '@sidecar/core';
@@ -30,6 +31,13 @@ export interface RunningRouter {
   /** Stops everything; `keepDataPlane` leaves HAProxy running for the next router to adopt (a crash does the same). */
   close(opts?: { keepDataPlane?: boolean }): Promise<void>;
 }
+
+/**
+ * HAProxy's threads by default: half the cores, at least one. The router shares the machine with the
+ * apps it serves; on 2 cores a second thread costs more in cross-thread handoffs than it gains
+ * (HAProxy's CPU per request 45–60 µs with two threads, 35–50 µs with one: docs/benchmarks.md).
+ */
+const haproxyThreads = () => Math.max(1, Math.floor(availableParallelism() / 2));
 
 const listen = (server: import('node:net').Server, port: number, host: string) =>
   new Promise<number>((resolve, reject) =>
@@ -66,9 +74,9 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   const appLog = new AppAccessLog(stores.appLogs);
   const listeners: ((r: AccessRecord) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
   const printLines = config.SIDECAR_ROUTER_ACCESS_LOG === 'stdout';
-  const accessLog = createAccessLogListener((text, records) => {
-    // HAProxy's lines are the access log already: printed as they come, one write per chunk.
-    if (printLines) process.stdout.write(text);
+  const accessLog = createAccessLogListener((bytes, records) => {
+    // HAProxy's lines are the access log already: printed as they come, one write per read.
+    if (printLines) process.stdout.write(bytes);
     for (const r of records) for (const l of listeners) l(r);
   });
   const logPort = await listen(accessLog, 0, '127.0.0.1');
@@ -92,7 +100,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     host: config.SIDECAR_ROUTER_HOST,
     port: config.SIDECAR_ROUTER_PORT,
     domain: config.SIDECAR_APPS_DOMAIN,
-    threads: config.SIDECAR_ROUTER_THREADS,
+    threads: config.SIDECAR_ROUTER_THREADS || haproxyThreads(),
     maxConnections: config.SIDECAR_ROUTER_MAX_CONNECTIONS,
     headerTimeoutMs: config.SIDECAR_ROUTER_HEADER_TIMEOUT_MS,
     idleTimeoutMs: config.SIDECAR_ROUTER_IDLE_TIMEOUT_MS,

@@ -3,7 +3,7 @@
  * the load generators. Traffic goes to loopback only; every loop is bounded in time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,8 +55,18 @@ export async function startPod(
   throw new Error('bench: the pod did not answer');
 }
 
-/** nginx from the distribution as peers set it up: 1 worker, keep-alive upstream, WebSocket upgrades. */
-export async function startNginx(dir: string, port: number, podPort: number): Promise<{ stop(): Promise<void> }> {
+/**
+ * nginx from the distribution as peers set it up: 1 worker, keep-alive upstream, WebSocket upgrades;
+ * with `accessLog`, one line per request to a file, as Dokku and CapRover keep it (nginx's default
+ * format, buffered writes: what nginx does to log cheaply).
+ */
+export async function startNginx(
+  parent: string,
+  opts: { port: number; podPort: number; accessLog: boolean },
+): Promise<{ stop(): Promise<void> }> {
+  const { port, podPort } = opts;
+  const dir = join(parent, `nginx-${port}`);
+  mkdirSync(dir);
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
@@ -65,7 +75,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${opts.accessLog ? `${dir}/access.log combined buffer=64k flush=1s` : 'off'};
   upstream pod { server 127.0.0.1:${podPort}; keepalive 64; }
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   server {
@@ -190,14 +200,16 @@ export function startProcess(
   return new Promise((resolve, reject) => {
     let seen = '';
     child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}; see ${log}`)));
-    child.stdout!.on('data', (b: Buffer) => {
-      if (seen !== '\0') {
-        seen += b.toString();
-        if (readyLine.test(seen)) {
-          seen = '\0';
-          resolve(child);
-        }
-      }
-    });
+    const onData = (b: Buffer) => {
+      seen += b.toString();
+      if (!readyLine.test(seen)) return;
+      // From now on its output goes to the log as it comes (the router's access log: as the launcher
+      // passes it through, one write per read).
+      const file = createWriteStream(log, { flags: 'a' });
+      file.write(seen);
+      child.stdout!.off('data', onData).pipe(file);
+      resolve(child);
+    };
+    child.stdout!.on('data', onData);
   });
 }

@@ -22,8 +22,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
 /** The router refuses admin tokens shorter than 16 characters. */
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
-/** `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics). */
-const PATHS = ['direct', 'router', 'router-nolog', 'nginx'] as const;
+/**
+ * `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics);
+ * `nginx-log`: nginx with its access log on, as the router has its own by default.
+ */
+const PATHS = ['direct', 'router', 'router-nolog', 'nginx', 'nginx-log'] as const;
 type Path = (typeof PATHS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -116,14 +119,18 @@ async function main(): Promise<void> {
       await conn.quit();
     });
 
-    const nginxPort = await freePort();
-    const nginx = await startNginx(dir, nginxPort, pod.port);
-    cleanups.push(nginx.stop);
+    const [nginxPort, nginxLogPort] = [await freePort(), await freePort()];
+    for (const [port, accessLog] of [
+      [nginxPort, false],
+      [nginxLogPort, true],
+    ] as const)
+      cleanups.push((await startNginx(dir, { port, podPort: pod.port, accessLog })).stop);
     const portOf: Record<Path, number> = {
       direct: pod.port,
       router: routerPort,
       'router-nolog': quietPort,
       nginx: nginxPort,
+      'nginx-log': nginxLogPort,
     };
 
     // Warm every path (keep-alive pools, JIT) before measuring.

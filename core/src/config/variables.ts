@@ -130,7 +130,15 @@ export const PlatformEnv = z.object({
     .min(1)
     .default('haproxy')
     .describe("The router's data plane: HAProxy 2.6 or later, from the distribution (docs/router.md)."),
-  SIDECAR_ROUTER_THREADS: z.coerce.number().int().min(1).max(64).default(2).describe("HAProxy's threads."),
+  SIDECAR_ROUTER_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(0)
+    .describe(
+      "HAProxy's threads; 0: half the machine's cores, at least 1 (the apps need the others; docs/benchmarks.md).",
+    ),
   SIDECAR_ROUTER_MAX_CONNECTIONS: positiveInt(8000).describe(
     'Client connections the router holds at once, all apps together; HAProxy needs about 2.3 file descriptors each.',
   ),

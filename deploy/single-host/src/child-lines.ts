@@ -25,16 +25,37 @@ export class ChildLines {
       : undefined;
   }
 
-  show(child: string, line: string, stream: 'stdout' | 'stderr'): { ready: boolean } {
-    const parsed = parseJsonLine(line);
-    if (!parsed) {
-      if (line.trim() !== '') this.log[stream === 'stderr' ? 'warn' : 'info']({ child }, line);
-      return { ready: false };
+  /**
+   * Shows one read's lines of a child. Passed through, JSON lines are not parsed (the router's access
+   * log is one line per request): only a line that may say `ready: true` is, and they go out in one write.
+   */
+  show(child: string, lines: string[], stream: 'stdout' | 'stderr'): { ready: boolean } {
+    let ready = false;
+    let out = '';
+    const flush = () => {
+      if (out !== '') process.stdout.write(out);
+      out = '';
+    };
+    for (const line of lines) {
+      const parsed = this.pretty || line.includes('"ready":true') ? parseJsonLine(line) : undefined;
+      if (parsed) {
+        out += this.pretty ? this.pretty(parsed) : `${line}\n`;
+        ready ||= parsed.ready === true;
+      } else if (!this.pretty && looksLikeJson(line)) {
+        out += `${line}\n`;
+      } else if (line.trim() !== '') {
+        // Not a log line of ours (redis-server's own, a Node warning): logged as the child's, in order.
+        flush();
+        this.log[stream === 'stderr' ? 'warn' : 'info']({ child }, line);
+      }
     }
-    process.stdout.write(this.pretty ? this.pretty(parsed) : `${line}\n`);
-    return { ready: parsed.ready === true };
+    flush();
+    return { ready };
   }
 }
+
+/** A whole JSON object on one line, as pino writes them (the cheap test; parseJsonLine is the exact one). */
+const looksLikeJson = (line: string) => line.startsWith('{') && line.endsWith('}');
 
 function parseJsonLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface ChildSpec {
   name: string;
@@ -8,8 +9,8 @@ export interface ChildSpec {
   env: NodeJS.ProcessEnv;
   /** The child exits when the launcher's end of its stdin pipe closes (our node processes do; Redis has a parent-death signal). */
   supervisedByPipe?: boolean;
-  /** Every line the child writes (stdout and stderr), as written. */
-  onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** The lines the child writes (stdout and stderr), as written: each read's complete lines at once. */
+  onLines: (lines: string[], stream: 'stdout' | 'stderr') => void;
   /** Called on every change of the child's state (for /readyz, /metrics and the log). */
   onState: (state: ChildState) => void;
   /** Called once when the child crashed too often to keep restarting it. */
@@ -85,9 +86,12 @@ export class Child {
       [p.stderr, 'stderr'],
     ] as const) {
       if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        if (name === 'stderr' && line.trim() !== '') this.lastError = line.slice(0, 500);
-        this.spec.onLine(line, name);
+      readLines(stream, (lines) => {
+        if (name === 'stderr') {
+          const last = [...lines].reverse().find((l) => l.trim() !== '');
+          if (last !== undefined) this.lastError = last.slice(0, 500);
+        }
+        this.spec.onLines(lines, name);
       });
     }
     this.update({ status: ChildStatus.running, pid: p.pid ?? null });
@@ -156,4 +160,33 @@ export class Child {
 export function describeExit(exit: NonNullable<ChildState['lastExit']>): string {
   const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code ?? '?'}`;
   return exit.lastError ? `${how}; last error: ${exit.lastError}` : how;
+}
+
+/**
+ * Splits a stream into lines, handing over each read's complete lines together: the router prints one
+ * access line per request, and a callback (and a write) per line would cost the launcher more than
+ * the lines are worth. A last line without a newline is handed over when the stream ends.
+ */
+function readLines(stream: Readable, onLines: (lines: string[]) => void): void {
+  const utf8 = new StringDecoder('utf8');
+  let rest = '';
+  stream.on('data', (chunk: Buffer) => {
+    const text = rest + utf8.write(chunk);
+    const end = text.lastIndexOf('\n');
+    if (end === -1) {
+      rest = text;
+      return;
+    }
+    rest = text.slice(end + 1);
+    onLines(
+      text
+        .slice(0, end)
+        .split('\n')
+        .map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)),
+    );
+  });
+  stream.on('end', () => {
+    const last = rest + utf8.end();
+    if (last !== '') onLines([last]);
+  });
 }

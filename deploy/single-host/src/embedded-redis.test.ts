@@ -35,7 +35,7 @@ describe('the embedded Redis', () => {
     // A stand-in launcher: starts the embedded Redis as the launcher does, says so, then waits.
     const script = `
       import { startEmbeddedRedis } from ${JSON.stringify(join(import.meta.dirname, '../dist/embedded-redis.js'))};
-      const report = { onLine: () => {}, onState: () => {}, onGiveUp: () => {} };
+      const report = { onLines: () => {}, onState: () => {}, onGiveUp: () => {} };
       const { child } = await startEmbeddedRedis({ dataDir: ${JSON.stringify(dataDir)}, port: ${port}, maxMemory: '64mb', report });
       process.stdout.write('ready\\n');
       setInterval(() => {}, 60_000);

@@ -13,7 +13,7 @@ export async function startEmbeddedRedis(opts: {
   /** `maxmemory` (e.g. 1gb); at the limit writes fail (noeviction): state is never evicted silently. */
   maxMemory: string;
   /** How its lines and state changes are reported (as for every supervised child). */
-  report: Pick<ChildSpec, 'onLine' | 'onState' | 'onGiveUp'>;
+  report: Pick<ChildSpec, 'onLines' | 'onState' | 'onGiveUp'>;
 }): Promise<{ url: string; child: Child }> {
   const dir = join(opts.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -55,9 +55,9 @@ async function main(): Promise<void> {
 
   let shutdown: (why: string, code: number) => Promise<void> = () => Promise.resolve();
   const ready = { api: false, router: false, worker: false };
-  const report = (name: string, onReady?: () => void): Pick<ChildSpec, 'onLine' | 'onState' | 'onGiveUp'> => ({
-    onLine: (line, stream) => {
-      if (lines.show(name, line, stream).ready) onReady?.();
+  const report = (name: string, onReady?: () => void): Pick<ChildSpec, 'onLines' | 'onState' | 'onGiveUp'> => ({
+    onLines: (text, stream) => {
+      if (lines.show(name, text, stream).ready) onReady?.();
     },
     onState: (state: ChildState) => {
       supervisor.set(state);
