@@ -1,8 +1,8 @@
 import type { AppLogStore } from '@sidecar/store';
 import { type AccessRecord, NO_POD } from './access-log.js';
 
-/** At most this many access lines per app per flush (1 s): a flood of requests cannot flood the app's log. */
-const MAX_LINES_PER_FLUSH = 500;
+/** At most this many access lines per app per second: a flood of requests cannot flood the app's log. */
+const MAX_LINES_PER_SECOND = 500;
 
 /**
  * The access log as the app's owner reads it: `GET /apps/:app/logs?container=router`, in the same
@@ -12,12 +12,20 @@ const MAX_LINES_PER_FLUSH = 500;
 export class AppAccessLog {
   private pending = new Map<string, { lines: AccessRecord[]; dropped: number }>();
 
-  constructor(private readonly logs: AppLogStore) {}
+  private readonly maxPerFlush: number;
+
+  /** `flushMs`: how often flush() is called (the cap counts per flush). */
+  constructor(
+    private readonly logs: AppLogStore,
+    private readonly flushMs: number,
+  ) {
+    this.maxPerFlush = Math.max(1, Math.round((MAX_LINES_PER_SECOND * flushMs) / 1000));
+  }
 
   record(r: AccessRecord): void {
     let p = this.pending.get(r.app);
     if (!p) this.pending.set(r.app, (p = { lines: [], dropped: 0 }));
-    if (p.lines.length < MAX_LINES_PER_FLUSH) p.lines.push(r);
+    if (p.lines.length < this.maxPerFlush) p.lines.push(r);
     else p.dropped++;
   }
 
@@ -50,7 +58,10 @@ export class AppAccessLog {
           container: 'router',
           release: '',
           stream: 'stdout',
-          line: JSON.stringify({ notLogged: dropped, reason: `more than ${MAX_LINES_PER_FLUSH} requests in a second` }),
+          line: JSON.stringify({
+            notLogged: dropped,
+            reason: `more than ${this.maxPerFlush} requests in ${this.flushMs / 1000} s`,
+          }),
         });
       await this.logs.append(app, entries);
     }

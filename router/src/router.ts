@@ -71,7 +71,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   const haproxy = new HaproxyProcess(haproxyFiles(dir), config.SIDECAR_HAPROXY_BIN);
 
   const traffic = new TrafficMetrics({ api: haproxy.api, traffic: stores.appTraffic });
-  const appLog = new AppAccessLog(stores.appLogs);
+  const appLog = new AppAccessLog(stores.appLogs, FLUSH_MS);
   const listeners: ((r: AccessRecord) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
   const printLines = config.SIDECAR_ROUTER_ACCESS_LOG === 'stdout';
   const accessLog = createAccessLogListener((bytes, records) => {
