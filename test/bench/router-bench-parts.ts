@@ -3,7 +3,7 @@
  * the load generators. Traffic goes to loopback only; every loop is bounded in time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -94,6 +94,46 @@ http {
   );
   await run('nginx', ['-c', conf, '-p', dir]);
   return { stop: async () => void (await run('nginx', ['-c', conf, '-p', dir, '-s', 'stop']).catch(() => undefined)) };
+}
+
+/**
+ * HAProxy with nothing but proxying (one thread, keep-alive upstream, no rules, no log): the floor of
+ * what any configuration of this data plane costs on this machine, to read the router's figures against.
+ */
+export async function startBareHaproxy(
+  parent: string,
+  opts: { port: number; podPort: number },
+): Promise<{ stop(): Promise<void> }> {
+  const dir = join(parent, `haproxy-bare-${opts.port}`);
+  mkdirSync(dir);
+  const conf = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    conf,
+    `global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 1h
+  http-reuse safe
+frontend bare
+  bind 127.0.0.1:${opts.port}
+  default_backend pod
+backend pod
+  server pod 127.0.0.1:${opts.podPort}
+`,
+  );
+  const pidFile = join(dir, 'haproxy.pid');
+  await run('haproxy', ['-D', '-f', conf, '-p', pidFile]);
+  return {
+    stop: async () => {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+    },
+  };
 }
 
 export interface WrkResult {

@@ -13,7 +13,16 @@ import Docker from 'dockerode';
 import { connectRedis, createStores } from '@sidecar/store';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { freePort } from '../support/global-setup.js';
-import { paced, startNginx, startPod, startProcess, wrk, type WrkResult, wsEcho } from './router-bench-parts.js';
+import {
+  paced,
+  startBareHaproxy,
+  startNginx,
+  startPod,
+  startProcess,
+  wrk,
+  type WrkResult,
+  wsEcho,
+} from './router-bench-parts.js';
 
 const root = join(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -24,9 +33,10 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /**
  * `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics);
- * `nginx-log`: nginx with its access log on, as the router has its own by default.
+ * `nginx-log`: nginx with its access log on, as the router has its own by default; `haproxy-bare`:
+ * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane.
  */
-const PATHS = ['direct', 'router', 'router-nolog', 'nginx', 'nginx-log'] as const;
+const PATHS = ['direct', 'router', 'router-nolog', 'nginx', 'nginx-log', 'haproxy-bare'] as const;
 type Path = (typeof PATHS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -125,12 +135,15 @@ async function main(): Promise<void> {
       [nginxLogPort, true],
     ] as const)
       cleanups.push((await startNginx(dir, { port, podPort: pod.port, accessLog })).stop);
+    const barePort = await freePort();
+    cleanups.push((await startBareHaproxy(dir, { port: barePort, podPort: pod.port })).stop);
     const portOf: Record<Path, number> = {
       direct: pod.port,
       router: routerPort,
       'router-nolog': quietPort,
       nginx: nginxPort,
       'nginx-log': nginxLogPort,
+      'haproxy-bare': barePort,
     };
 
     // Warm every path (keep-alive pools, JIT) before measuring.
