@@ -8,6 +8,7 @@ import { deployEnded, upload } from './support/deploys.js';
 import { forwardPort } from './support/forwarder.js';
 import { appLogLines, holdings } from './support/holdings.js';
 import { loopFigures, recordFault } from './support/report.js';
+import { routerServers } from './support/router-view.js';
 import { SecondEngine, hostPlatformImages } from './support/second-engine.js';
 import { waitUntil } from './support/wait.js';
 
@@ -60,7 +61,7 @@ interface PodSeen {
   name: string;
   initContainerStatuses: Array<{ name: string; restartCount: number }>;
   containerStatuses: Array<{ name: string; restartCount: number }>;
-  events: Array<{ time: string; container: string; reason: string }>;
+  events: Array<{ time: string; container: string; reason: string; message: string }>;
 }
 async function podsOf(app: string): Promise<PodSeen[]> {
   return ((await (await p.api$(`/api/v1/apps/${app}/pods`)).json()) as { items: PodSeen[] }).items;
@@ -68,10 +69,39 @@ async function podsOf(app: string): Promise<PodSeen[]> {
 /** The runtime container's log lines of one pod, as stored by the platform. */
 const runtimeLines = async (app: string, pod: string) =>
   (await appLogLines(p, app, 'runtime')).filter((i) => i.pod === pod).map((i) => i.line);
+/** What the last request through the router got (a failure's message shows it). */
+let lastAnswer = '';
 const serves = async () => {
-  const r = await p.get(by.app).catch(() => undefined);
-  return r?.status === 200 && r.body === BYSTANDER_BODY ? true : undefined;
+  const r = await p.get(by.app).catch((e: unknown) => ({ status: 0, body: String(e) }));
+  lastAnswer = `${r.status} ${r.body.slice(0, 300)}`;
+  return r.status === 200 && r.body === BYSTANDER_BODY ? true : undefined;
 };
+
+/**
+ * Why the app does not serve, for the failure's message: the last answer, the pods and their recent
+ * events as the API reports them, the router's servers, the engine's containers, NAT rules and
+ * sockets, and the platform's recent log.
+ */
+async function evidence(): Promise<string> {
+  const pods = await podsOf(by.app).catch((e: unknown) => `(pods: ${String(e)})` as const);
+  const podLines =
+    typeof pods === 'string'
+      ? [pods]
+      : pods.flatMap((pod) => [
+          `pod ${pod.name}: ${JSON.stringify([...pod.initContainerStatuses, ...pod.containerStatuses])}`,
+          ...pod.events.slice(-40).map((e) => `  ${e.time} ${e.container || '(pod)'} ${e.reason}: ${e.message}`),
+        ]);
+  // Without the router's access lines and the API's request lines (a deploy's status is polled).
+  const log = p.output.filter((l) => !l.includes('"msg":"access"') && !l.includes('"responseTime"')).slice(-120);
+  return [
+    `last answer: ${lastAnswer}`,
+    ...podLines,
+    `router servers:\n${await routerServers(p, by.app)}`,
+    engine!.state(),
+    `platform log (last ${log.length} lines):`,
+    ...log,
+  ].join('\n');
+}
 
 /**
  * Restarts the engine under the bystander's traffic: phases `engine stopping` (SIGTERM until dockerd
@@ -91,7 +121,11 @@ async function restartEngine<T>(label: string, whileDown?: () => Promise<T>) {
   const startMs = await e.startDaemon();
   by.phase(`${label}: engine back`);
   const backAt = Date.now();
-  await waitUntil(`${by.app} serves again through the router`, serves, { timeoutMs: 150_000, everyMs: 50 });
+  await waitUntil(`${by.app} serves again through the router`, serves, {
+    timeoutMs: 150_000,
+    everyMs: 50,
+    describe: evidence,
+  });
   const servingAgainMs = Date.now() - backAt;
   by.phase(`${label}: after`);
   const base = by.report().phases.at(-1)!;

@@ -168,6 +168,27 @@ export class SecondEngine {
     return Date.now() - began;
   }
 
+  /**
+   * What the engine runs and publishes now, for a failure's message: its containers, the NAT rules and
+   * the listening sockets of its namespace (published ports), and dockerd's last output.
+   */
+  state(): string {
+    const commands = [
+      ['docker', '-H', `unix://${this.socket}`, 'ps', '-a', '--format', '{{.Names}} | {{.Status}} | {{.Ports}}'],
+      [...this.nsenter, 'iptables', '-t', 'nat', '-S'],
+      [...this.nsenter, 'ss', '-ltnp'],
+    ];
+    const run = ([command, ...args]: string[]) => {
+      try {
+        return execFileSync(command!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+      } catch (e) {
+        return `(failed: ${(e as Error).message})`;
+      }
+    };
+    const outputs = commands.map((c) => `$ ${c.join(' ')}\n${run(c).trimEnd()}`);
+    return [...outputs, `dockerd's last output:\n${this.output.slice(-1500)}`].join('\n');
+  }
+
   /** Removes everything the engine made, even after a failure. Safe twice. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
