@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Labels, silentLog, type Log } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { NETNS_HOLDER_LABEL, NETNS_ROLE, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
+import { startContainer } from './engine-connection.js';
 import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
 import { ownerGone, poolOwner } from './pool-owner.js';
 
@@ -175,7 +176,7 @@ export class NetnsPool {
       throw e;
     });
     try {
-      await c.start();
+      await startContainer(this.opts.docker, c.id);
     } catch (e) {
       await this.remove(c.id);
       throw e;

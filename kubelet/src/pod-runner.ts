@@ -26,6 +26,7 @@ import {
 } from './container-options.js';
 import { containerLogText } from './docker-logs.js';
 import { waitNotRunning } from './docker-wait.js';
+import { startContainer } from './engine-connection.js';
 import { waitForNoExec } from './exec-quiescence.js';
 import { runAction, type ActionTarget } from './handlers.js';
 import type { NetnsPool } from './netns-pool.js';
@@ -790,9 +791,8 @@ export class PodRunner {
     }
     // Where the kubelet creates the container: just before its start (here it exists by now).
     this.emit(c.spec.name, 'Created', `Created container: ${c.spec.name}`);
-    const container = this.docker.getContainer(c.id);
     try {
-      await container.start();
+      await startContainer(this.docker, c.id);
     } catch (e) {
       if (!isNotModified(e)) {
         c.starting = false;

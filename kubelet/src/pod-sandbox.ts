@@ -1,5 +1,6 @@
 import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
+import { startContainer } from './engine-connection.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
   ContainerRole,
@@ -207,7 +208,7 @@ async function claimRunning(
 
 /** Starts a created pause container that owns its namespaces, then reads the sandbox's address and ports. */
 export async function startSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
-  await docker.getContainer(pauseId).start();
+  await startContainer(docker, pauseId);
   return { pauseId, sandboxId: pauseId, ...networkIn(await docker.getContainer(pauseId).inspect()) };
 }
 
@@ -235,7 +236,7 @@ export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sa
   let info = await sandbox.inspect();
   const restarted = !info.State.Running;
   if (restarted) {
-    await sandbox.start().catch((e: unknown) => {
+    await startContainer(docker, sandboxId).catch((e: unknown) => {
       if (!isNotModified(e)) throw e;
     });
     info = await sandbox.inspect();
