@@ -48,13 +48,13 @@ describe('renderConfig', () => {
     expect(text).toContain('backend app_api-2\n  balance roundrobin\n  timeout server 5s');
     expect(text).toContain(`if { req.hdr_val(content-length) gt ${1024 * 1024} }`);
     expect(text).toContain('if { sc1_conn_cur gt 3 }');
-    expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 check');
+    expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 pool-max-conn -1 pool-purge-delay 5s check');
     check(text);
   });
 
   it('gives an app that scales to zero the waker as its backup server, and only that app', () => {
     const text = renderConfig(settings({ wakePort: 4567 }), [{ ...apps[0]!, wakeOnRequest: true }, apps[1]!]);
-    expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 check');
+    expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 pool-max-conn -1 pool-purge-delay 5s check');
     expect(text).toContain('  server wake 127.0.0.1:4567 backup\n');
     expect(text.match(/server wake /g)).toHaveLength(1);
     check(text);
