@@ -204,13 +204,16 @@ export async function paced(
     const due = start + (i * 1000) / ratePerSecond;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // From the scheduled time (a late send counts its wait: no coordinated omission), or from the send
+    // when it went out early (the timer's last millisecond is not waited for).
+    const from = Math.min(due, performance.now());
     inFlight.push(
       new Promise<void>((resolve) => {
         http
           .get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'bench.localhost' } }, (res) => {
             res.resume();
             res.on('end', () => {
-              latencies.push(performance.now() - due);
+              latencies.push(performance.now() - from);
               resolve();
             });
           })
