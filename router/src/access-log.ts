@@ -43,8 +43,7 @@ const BATCH_MS = 25;
  * gets each read's complete lines as bytes (to print as they are) and the app requests among them.
  *
  * Read in batches: HAProxy sends each line as it is logged, and a read (and a print) per line cost
- * the router more CPU than the line's parsing and metrics (a 12-byte answer at 8,000 requests/s: ~20 µs
- * per request, on the cores the apps need). After a read that drained the socket, the next one waits
+ * the router more CPU than the line's parsing and metrics, on the cores the apps need. After a read that drained the socket, the next one waits
  * BATCH_MS while the lines gather in the kernel; a full read is followed at once by the next, so a
  * burst is never left behind. HAProxy's ring holds the lines if the socket buffer ever fills.
  */

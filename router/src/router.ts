@@ -35,7 +35,7 @@ export interface RunningRouter {
 /**
  * HAProxy's threads by default: half the cores, at least one. The router shares the machine with the
  * apps it serves; on 2 cores a second thread costs more in cross-thread handoffs than it gains
- * (HAProxy's CPU per request 45–60 µs with two threads, 35–50 µs with one: docs/benchmarks.md).
+ * (docs/router.md).
  */
 const haproxyThreads = () => Math.max(1, Math.floor(availableParallelism() / 2));
 
