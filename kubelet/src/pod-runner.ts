@@ -263,11 +263,14 @@ export class PodRunner {
     return `${summary(this.status())}${starting.length > 0 ? `; starting: ${starting.join(', ')}` : ''}`;
   }
 
-  /** `127.0.0.1:<host port>` published for a declared container port. */
+  /**
+   * `<pod IP>:<port>` for a declared container port: where host processes (the router) reach it. Not
+   * the port published on 127.0.0.1, whose userland proxy (docker-proxy) copies every byte a second
+   * time: through it a pod answered half as many requests per second (docs/benchmarks.md).
+   */
   address(port: number): string {
-    const hostPort = this.sandbox?.hostPorts.get(port);
-    if (hostPort === undefined) throw new Error(`pod ${this.name} does not publish port ${port}`);
-    return `127.0.0.1:${hostPort}`;
+    if (!this.sandbox?.hostPorts.has(port)) throw new Error(`pod ${this.name} does not declare port ${port}`);
+    return `${this.sandbox.ip}:${port}`;
   }
 
   /** The pod's IP on the pod network. */

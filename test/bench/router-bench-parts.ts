@@ -24,12 +24,15 @@ new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m) =>
 server.listen(8080, () => console.log('pod listening'));
 `;
 
-/** A container of the platform's runtime image serving POD_SERVER on a published loopback port, as a pod does. */
+/**
+ * A container of the platform's runtime image serving POD_SERVER on a bridge network, reached at its IP as
+ * the router reaches pods, and also on a port published on loopback (through Docker's userland proxy).
+ */
 export async function startPod(
   docker: Docker,
   image: string,
   wsDir: string,
-): Promise<{ port: number; remove(): Promise<void> }> {
+): Promise<{ ip: string; port: number; remove(): Promise<void> }> {
   const c = await docker.createContainer({
     Image: image,
     Entrypoint: ['node', '-e', POD_SERVER],
@@ -43,12 +46,13 @@ export async function startPod(
   await c.start();
   const info = await c.inspect();
   const port = Number(info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort);
+  const ip = Object.values(info.NetworkSettings.Networks)[0]?.IPAddress ?? '';
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((r) =>
       http.get({ host: '127.0.0.1', port, path: '/' }, (res) => r(res.statusCode === 200)).on('error', () => r(false)),
     );
-    if (ok) return { port, remove: () => c.remove({ force: true }) };
+    if (ok) return { ip, port, remove: () => c.remove({ force: true }) };
     await new Promise((r) => setTimeout(r, 100));
   }
   await c.remove({ force: true });
@@ -62,9 +66,9 @@ export async function startPod(
  */
 export async function startNginx(
   parent: string,
-  opts: { port: number; podPort: number; accessLog: boolean },
+  opts: { port: number; pod: string; accessLog: boolean },
 ): Promise<{ stop(): Promise<void> }> {
-  const { port, podPort } = opts;
+  const { port, pod } = opts;
   const dir = join(parent, `nginx-${port}`);
   mkdirSync(dir);
   const conf = join(dir, 'nginx.conf');
@@ -76,7 +80,7 @@ error_log ${dir}/nginx-error.log;
 events { worker_connections 4096; }
 http {
   access_log ${opts.accessLog ? `${dir}/access.log combined buffer=64k flush=1s` : 'off'};
-  upstream pod { server 127.0.0.1:${podPort}; keepalive 64; }
+  upstream pod { server ${pod}; keepalive 64; }
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   server {
     listen 127.0.0.1:${port};
@@ -102,7 +106,7 @@ http {
  */
 export async function startBareHaproxy(
   parent: string,
-  opts: { port: number; podPort: number },
+  opts: { port: number; pod: string },
 ): Promise<{ stop(): Promise<void> }> {
   const dir = join(parent, `haproxy-bare-${opts.port}`);
   mkdirSync(dir);
@@ -123,7 +127,7 @@ frontend bare
   bind 127.0.0.1:${opts.port}
   default_backend pod
 backend pod
-  server pod 127.0.0.1:${opts.podPort}
+  server pod ${opts.pod}
 `,
   );
   const pidFile = join(dir, 'haproxy.pid');
@@ -190,6 +194,7 @@ export async function wsEcho(url: string, connections: number, seconds: number):
 
 /** Requests at a fixed rate over keep-alive connections; latency from the scheduled send (no coordinated omission). */
 export async function paced(
+  host: string,
   port: number,
   ratePerSecond: number,
   seconds: number,
@@ -210,7 +215,7 @@ export async function paced(
     inFlight.push(
       new Promise<void>((resolve) => {
         http
-          .get({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'bench.localhost' } }, (res) => {
+          .get({ host, port, path: '/', agent, headers: { host: 'bench.localhost' } }, (res) => {
             res.resume();
             res.on('end', () => {
               latencies.push(performance.now() - from);

@@ -32,11 +32,13 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
 /** The router refuses admin tokens shorter than 16 characters. */
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /**
+ * `direct`: straight to the pod's IP, as the router reaches pods; `direct-published`: to the port the pod
+ * publishes on loopback, through Docker's userland proxy (docker-proxy), what "direct" meant before 2026-12-06;
  * `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics);
  * `nginx-log`: nginx with its access log on, as the router has its own by default; `haproxy-bare`:
  * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane.
  */
-const PATHS = ['direct', 'router', 'router-nolog', 'nginx', 'nginx-log', 'haproxy-bare'] as const;
+const PATHS = ['direct', 'direct-published', 'router', 'router-nolog', 'nginx', 'nginx-log', 'haproxy-bare'] as const;
 type Path = (typeof PATHS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     });
     const conn = connectRedis(redisUrl);
     const stores = createStores(conn, 'bench:');
-    await stores.routes.set('bench', [{ pod: 'bench-pod', address: `127.0.0.1:${pod.port}` }]);
+    await stores.routes.set('bench', [{ pod: 'bench-pod', address: `${pod.ip}:8080` }]);
     cleanups.push(async () => {
       await stores.close();
       await conn.quit();
@@ -134,20 +136,24 @@ async function main(): Promise<void> {
       [nginxPort, false],
       [nginxLogPort, true],
     ] as const)
-      cleanups.push((await startNginx(dir, { port, podPort: pod.port, accessLog })).stop);
+      cleanups.push((await startNginx(dir, { port, pod: `${pod.ip}:8080`, accessLog })).stop);
     const barePort = await freePort();
-    cleanups.push((await startBareHaproxy(dir, { port: barePort, podPort: pod.port })).stop);
-    const portOf: Record<Path, number> = {
-      direct: pod.port,
-      router: routerPort,
-      'router-nolog': quietPort,
-      nginx: nginxPort,
-      'nginx-log': nginxLogPort,
-      'haproxy-bare': barePort,
+    cleanups.push((await startBareHaproxy(dir, { port: barePort, pod: `${pod.ip}:8080` })).stop);
+    const at = (port: number, host = '127.0.0.1') => ({ host, port });
+    const addressOf: Record<Path, { host: string; port: number }> = {
+      direct: at(8080, pod.ip),
+      'direct-published': at(pod.port),
+      router: at(routerPort),
+      'router-nolog': at(quietPort),
+      nginx: at(nginxPort),
+      'nginx-log': at(nginxLogPort),
+      'haproxy-bare': at(barePort),
     };
+    const url = (path: Path, rest: string, scheme = 'http') =>
+      `${scheme}://${addressOf[path].host}:${addressOf[path].port}${rest}`;
 
     // Warm every path (keep-alive pools, JIT) before measuring.
-    for (const path of PATHS) await wrk(`http://127.0.0.1:${portOf[path]}/`, 32, 1);
+    for (const path of PATHS) await wrk(url(path, '/'), 32, 1);
 
     const table: string[] = [
       '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms |',
@@ -164,7 +170,7 @@ async function main(): Promise<void> {
         for (let round = 0; round < ROUNDS; round++)
           // A different order each round: no path always runs first or last.
           for (const path of PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!)) {
-            const r = await wrk(`http://127.0.0.1:${portOf[path]}${urlPath}`, connections, SECONDS);
+            const r = await wrk(url(path, urlPath), connections, SECONDS);
             results[path].push(r);
             raw.push(`## ${label}, ${connections} connections, ${path}, round ${round + 1}`, r.raw);
           }
@@ -180,7 +186,7 @@ async function main(): Promise<void> {
     table.push('', '| WebSocket echo, 32 connections | messages/s (median) | share of direct |', '|---|---|---|');
     const ws = Object.fromEntries(PATHS.map((x) => [x, [] as number[]])) as Record<Path, number[]>;
     for (let round = 0; round < (PARTS.has('ws') ? ROUNDS : 0); round++)
-      for (const path of PATHS) ws[path].push(await wsEcho(`ws://127.0.0.1:${portOf[path]}/ws`, 32, SECONDS));
+      for (const path of PATHS) ws[path].push(await wsEcho(url(path, '/ws', 'ws'), 32, SECONDS));
     raw.push(`## WebSocket echo messages/s per round: ${JSON.stringify(ws)}`);
     for (const path of PARTS.has('ws') ? PATHS : [])
       table.push(
@@ -192,11 +198,11 @@ async function main(): Promise<void> {
       `| 1,000 requests/s for ${SECONDS} s (medians of ${ROUNDS} rounds) | p50 ms | p99 ms | failed |`,
       '|---|---|---|---|',
     );
-    const pacedPaths = ['direct', 'router', 'router-nolog'] as const;
+    const pacedPaths = ['direct', 'direct-published', 'router', 'router-nolog'] as const;
     const pacedRuns = Object.fromEntries(pacedPaths.map((x) => [x, [] as Awaited<ReturnType<typeof paced>>[]]));
     for (let round = 0; round < (PARTS.has('paced') ? ROUNDS : 0); round++)
       for (const path of pacedPaths.map((_, i) => pacedPaths[(i + round) % pacedPaths.length]!)) {
-        const r = await paced(portOf[path], 1000, SECONDS);
+        const r = await paced(addressOf[path].host, addressOf[path].port, 1000, SECONDS);
         raw.push(`## paced 1000 req/s ${path}, round ${round + 1}: ${JSON.stringify(r)}`);
         pacedRuns[path]!.push(r);
       }

@@ -99,7 +99,8 @@ describe('DockerTarget', () => {
     await done;
     console.log(`v1 rollout (start → Ready → routed): ${Date.now() - t0} ms`);
     const [up] = await routes.get(appName);
-    expect(up?.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    // The pod's IP on the pod network, not a port published on loopback: no userland proxy on the way.
+    expect(up?.address).toMatch(/^(?!127\.)\d+\.\d+\.\d+\.\d+:8080$/);
     expect((await get(up!.address, '/index.html')).trim()).toBe('hello from 1');
     expect(lines.some((l) => /^pod .+: app started$/.test(l))).toBe(true);
     expect(lines.some((l) => /^pod .+: runtime ready$/.test(l))).toBe(true);
