@@ -33,7 +33,7 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /**
  * `direct`: straight to the pod's IP, as the router reaches pods; `direct-published`: to the port the pod
- * publishes on loopback, through Docker's userland proxy (docker-proxy), what "direct" meant before 2026-12-06;
+ * publishes on loopback, through Docker's userland proxy (docker-proxy), what "direct" meant before 2026-12-05 22:12;
  * `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics);
  * `nginx-log`: nginx with its access log on, as the router has its own by default; `haproxy-bare`:
  * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane.
