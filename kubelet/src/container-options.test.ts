@@ -98,18 +98,17 @@ describe('containerCreateOptions', () => {
 });
 
 describe('pauseCreateOptions', () => {
-  it('publishes declared ports on 127.0.0.1 with random host ports and stores the redacted spec', () => {
+  it('exposes declared ports without publishing any on the host, and stores the redacted spec', () => {
     const opts = pauseCreateOptions(pod, 'pause:1', 'net-id');
     expect(opts).toMatchObject({
       name: 'hello-v2-abcde_pause',
       Image: 'pause:1',
       ExposedPorts: { '8080/tcp': {} },
-      HostConfig: {
-        NetworkMode: 'net-id',
-        PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
-        IpcMode: 'shareable',
-      },
+      HostConfig: { NetworkMode: 'net-id', IpcMode: 'shareable' },
     });
+    // Published ports go through Docker's userland proxy; the router reaches the pod's IP instead.
+    expect(opts.HostConfig?.PortBindings).toBeUndefined();
+    expect(opts.HostConfig?.PublishAllPorts).toBeUndefined();
     expect(opts.Labels?.[Labels.role]).toBe('pause');
     const stored = opts.Labels?.[POD_SPEC_LABEL] ?? '';
     expect(stored).not.toContain('s3cret');
@@ -117,7 +116,7 @@ describe('pauseCreateOptions', () => {
     expect(JSON.parse(stored).spec.containers[0].env).toContainEqual({ name: 'TOKEN' });
   });
 
-  it("joins a warm network holder's namespaces instead of publishing ports itself, and names it for removal", () => {
+  it("joins a warm network holder's namespaces instead of exposing ports itself, and names it for removal", () => {
     const opts = pauseCreateOptions(pod, 'pause:1', 'net-id', 'holder-1');
     expect(opts.HostConfig?.NetworkMode).toBe('container:holder-1');
     expect(opts.HostConfig?.PortBindings).toBeUndefined();
@@ -137,7 +136,7 @@ describe('pauseCreateOptions', () => {
 });
 
 describe('netnsHolderCreateOptions', () => {
-  it('a labelled, unprivileged holder on the pod network publishing the port set on 127.0.0.1', () => {
+  it('a labelled, unprivileged holder on the pod network exposing the port set, publishing none', () => {
     const opts = netnsHolderCreateOptions({
       name: 'sidecar-holder-0a1b2c3d4e5f',
       image: 'pause:1',
@@ -161,9 +160,9 @@ describe('netnsHolderCreateOptions', () => {
         IpcMode: 'shareable',
         ReadonlyRootfs: true,
         CapDrop: ['ALL'],
-        PortBindings: { '8443/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
       },
     });
+    expect(opts.HostConfig?.PortBindings).toBeUndefined();
     expect(opts.Labels?.[Labels.pod]).toBeUndefined();
   });
 });

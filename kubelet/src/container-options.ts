@@ -114,8 +114,8 @@ export function volumeCreateOptions(pod: Pod, volume: Volume): Docker.VolumeCrea
 
 /**
  * The network holder (`network`: the pod network's name or, to avoid ambiguity, its id). It owns the pod's network namespace (and IPC, and PID when
- * shareProcessNamespace), sits on POD_NETWORK, and publishes every declared
- * container port on 127.0.0.1 with a random host port.
+ * shareProcessNamespace), sits on POD_NETWORK, and exposes every declared container port (the
+ * router reaches them at the pod's IP; nothing is published on the host, see `exposing`).
  */
 export function pauseCreateOptions(
   pod: Pod,
@@ -144,13 +144,12 @@ export function pauseCreateOptions(
       HostConfig: { ...PAUSE_HOST_CONFIG, ...joined },
     };
   }
-  const { ExposedPorts, HostConfig } = publishing(declaredPorts(pod));
   return {
     name: pauseName(podName(pod)),
     Image: image,
     Labels: labels,
-    ExposedPorts,
-    HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: network },
+    ExposedPorts: exposing(declaredPorts(pod)),
+    HostConfig: { ...PAUSE_HOST_CONFIG, NetworkMode: network },
   };
 }
 
@@ -166,21 +165,18 @@ const PAUSE_HOST_CONFIG = {
   RestartPolicy: { Name: 'no' },
 } as const satisfies Docker.HostConfig;
 
-/** Every port published on 127.0.0.1 with a random host port (the router's upstreams). */
-function publishing(ports: readonly number[]): {
-  ExposedPorts: Record<string, object>;
-  HostConfig: { PortBindings: Docker.PortMap };
-} {
-  return {
-    ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
-    HostConfig: {
-      PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]])),
-    },
-  };
+/**
+ * The declared ports, exposed (recorded on the container) but not published: the router connects to
+ * the pod's IP. A port published on the host is served by Docker's userland proxy, a process per port
+ * per pod that copies every byte once more (half the requests/s, docs/benchmarks.md), stops with the
+ * engine (live-restore or not), and costs each sandbox's start an extra process.
+ */
+function exposing(ports: readonly number[]): Record<string, object> {
+  return Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}]));
 }
 
 /**
- * A warm network holder (netns-pool.ts): a pause-image container on the pod network publishing
+ * A warm network holder (netns-pool.ts): a pause-image container on the pod network exposing
  * `ports`, started before any pod needs it. Not a pod's until a pause container joins it.
  */
 export function netnsHolderCreateOptions(o: {
@@ -192,7 +188,6 @@ export function netnsHolderCreateOptions(o: {
   owner: string;
   platformId?: string;
 }): Docker.ContainerCreateOptions {
-  const { ExposedPorts, HostConfig } = publishing(o.ports);
   return {
     name: o.name,
     Image: o.image,
@@ -202,8 +197,8 @@ export function netnsHolderCreateOptions(o: {
       [POOL_OWNER_LABEL]: o.owner,
       ...(o.platformId !== undefined ? { [PLATFORM_LABEL]: o.platformId } : {}),
     },
-    ExposedPorts,
-    HostConfig: { ...PAUSE_HOST_CONFIG, ...HostConfig, NetworkMode: o.network },
+    ExposedPorts: exposing(o.ports),
+    HostConfig: { ...PAUSE_HOST_CONFIG, NetworkMode: o.network },
   };
 }
 

@@ -10,14 +10,15 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * Warm network namespaces for new pods.
  *
  * Starting a container that gets a network namespace of its own (a pod's pause container) costs
- * ~350–450 ms on Docker 20.10: veth pair, bridge port, IP allocation, port publishing. A container
+ * ~350–450 ms on Docker 20.10: veth pair, bridge port, IP allocation. A container
  * that joins an existing namespace (`NetworkMode: container:<id>`) starts in ~150 ms. So the pool
  * keeps a few *network holders* started ahead of time — pause-image containers on the pod network
- * publishing a given set of ports — and a new pod's pause container joins one instead of creating
+ * exposing a given set of ports — and a new pod's pause container joins one instead of creating
  * its own namespace. The pause container stays the pod's identity (its labels, the stored spec);
  * it records its holder in a label, and the holder is removed with the pod.
  *
- * Pools are keyed by the set of published ports (8080 for most apps, 8080+8443 with TLS). A
+ * Pools are keyed by the set of exposed ports (8080 for most apps, 8080+8443 with TLS): a pod's
+ * sandbox records the ports it declares (pod-sandbox.ts). A
  * port set is warmed once a pod has asked for it, up to `maxPortSets` sets; a miss takes the
  * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
  * after the last claim so they do not compete with the rollout that just claimed.
@@ -91,7 +92,7 @@ export class NetnsPool {
   }
 
   /**
-   * A started holder publishing exactly `ports`, now the caller's (it must remove it when
+   * A started holder exposing exactly `ports`, now the caller's (it must remove it when
    * done), or undefined on a miss. A miss marks the port set for warming.
    */
   claim(ports: readonly number[]): string | undefined {

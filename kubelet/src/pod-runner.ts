@@ -264,12 +264,11 @@ export class PodRunner {
   }
 
   /**
-   * `<pod IP>:<port>` for a declared container port: where host processes (the router) reach it. Not
-   * the port published on 127.0.0.1, whose userland proxy (docker-proxy) copies every byte a second
-   * time: through it a pod answered half as many requests per second (docs/benchmarks.md).
+   * `<pod IP>:<port>` for a declared container port: where host processes (the router) reach it.
+   * Nothing is published on the host (container-options.ts `exposing`).
    */
   address(port: number): string {
-    if (!this.sandbox?.hostPorts.has(port)) throw new Error(`pod ${this.name} does not declare port ${port}`);
+    if (!this.sandbox?.ports.has(port)) throw new Error(`pod ${this.name} does not declare port ${port}`);
     return `${this.sandbox.ip}:${port}`;
   }
 

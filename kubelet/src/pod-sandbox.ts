@@ -23,8 +23,8 @@ export interface Sandbox {
   sandboxId: string;
   /** The pod's IP on POD_NETWORK (probes and hooks use it). */
   ip: string;
-  /** containerPort → host port published on 127.0.0.1. */
-  hostPorts: Map<number, number>;
+  /** The container ports the pod declares (exposed on its sandbox; reached at `ip`). */
+  ports: ReadonlySet<number>;
 }
 
 /** The HTTP status of a Docker error; undefined when the engine did not answer (unreachable, connection lost). */
@@ -141,12 +141,12 @@ export interface CreatedPause {
   holder?: { id: string; network: SandboxNetwork };
 }
 
-/** Where a pod is reached: its address on POD_NETWORK and the ports published for it. */
+/** Where a pod is reached: its address on POD_NETWORK and the ports it declares. */
 export type SandboxNetwork = Omit<Sandbox, 'pauseId' | 'sandboxId'>;
 
 /**
  * Creates the pod's volumes and its pause container (not started). With a pool, the pause joins a warm
- * network holder when one publishes exactly the pod's ports (netns-pool.ts): that saves the ~0.3 s of a
+ * network holder when one exposes exactly the pod's ports (netns-pool.ts): that saves the ~0.3 s of a
  * new network namespace on every pod start. The pause container is then only the pod's record, which the
  * pod's other containers do not need: it is created while they are (one engine round trip less before
  * the pod's first start); without a holder it is their sandbox and exists before this returns. The
@@ -215,18 +215,14 @@ export async function startSandbox(docker: Docker, pauseId: string): Promise<San
 function networkIn(info: Docker.ContainerInspectInfo): SandboxNetwork {
   const ip = info.NetworkSettings.Networks[POD_NETWORK]?.IPAddress;
   if (!ip) throw new Error(`container ${info.Name} has no address on ${POD_NETWORK}`);
-  const hostPorts = new Map<number, number>();
-  for (const [key, bindings] of Object.entries(info.NetworkSettings.Ports ?? {})) {
-    const hostPort = bindings?.[0]?.HostPort;
-    if (hostPort) hostPorts.set(Number.parseInt(key, 10), Number.parseInt(hostPort, 10));
-  }
-  return { ip, hostPorts };
+  const ports = new Set(Object.keys(info.Config.ExposedPorts ?? {}).map((key) => Number.parseInt(key, 10)));
+  return { ip, ports };
 }
 
 /**
  * The sandbox of an existing pod, started again if it is down (after a host reboot or an engine
  * restart nothing of the pod runs), so that the others can join it: its network holder, or else its
- * pause container. `restarted`: it was down. Started again, it has a new address and new host ports.
+ * pause container. `restarted`: it was down. Started again, it may have a new address.
  */
 export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sandbox & { restarted: boolean }> {
   const pause = await docker.getContainer(pauseId).inspect();
