@@ -136,9 +136,7 @@ export const PlatformEnv = z.object({
     .min(0)
     .max(64)
     .default(0)
-    .describe(
-      "HAProxy's threads; 0: half the machine's cores, at least 1 (the apps need the others; docs/benchmarks.md).",
-    ),
+    .describe("HAProxy's threads; 0: half the machine's cores, at least 1 (the apps need the others; docs/router.md)."),
   SIDECAR_ROUTER_MAX_CONNECTIONS: positiveInt(8000).describe(
     'Client connections the router holds at once, all apps together; HAProxy needs about 2.3 file descriptors each.',
   ),

@@ -68,8 +68,8 @@ const HEALTH =
 /**
  * Idle connections to the pod are kept (unbounded, closed after 5 s unused): the defaults of a server
  * in the file, but not of one added at run time (`add server`: no idle pool, purged at once), which made
- * every request to a deploy's new pod open a new connection (20 connections for 20 keep-alive requests;
- * a third of the throughput: docs/benchmarks.md).
+ * every request to a deploy's new pod open a new connection (20 connections for 20 keep-alive requests,
+ * connection-reuse.test.ts; the throughput it cost was measured by hand only, docs/benchmarks.md).
  */
 const KEEP_ALIVE = 'pool-max-conn -1 pool-purge-delay 5s';
 
