@@ -122,6 +122,7 @@ export function pauseCreateOptions(
   image: string,
   network: string = POD_NETWORK,
   holderId?: string,
+  address?: string,
 ): Docker.ContainerCreateOptions {
   const labels = {
     ...podLabels(pod),
@@ -150,7 +151,18 @@ export function pauseCreateOptions(
     Labels: labels,
     ExposedPorts: exposing(declaredPorts(pod)),
     HostConfig: { ...PAUSE_HOST_CONFIG, NetworkMode: network },
+    ...addressOn(network, address),
   };
+}
+
+/** A sandbox's chosen address on the pod network (pod-addresses.ts); none: the engine chooses. */
+function addressOn(
+  network: string,
+  address: string | undefined,
+): Pick<Docker.ContainerCreateOptions, 'NetworkingConfig'> {
+  return address === undefined
+    ? {}
+    : { NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: address } } } } };
 }
 
 /** What pause containers and network holders run with: the pause process needs nothing. */
@@ -187,6 +199,8 @@ export function netnsHolderCreateOptions(o: {
   ports: readonly number[];
   owner: string;
   platformId?: string;
+  /** Its address on the pod network (pod-addresses.ts); none: the engine chooses. */
+  address?: string;
 }): Docker.ContainerCreateOptions {
   return {
     name: o.name,
@@ -199,6 +213,7 @@ export function netnsHolderCreateOptions(o: {
     },
     ExposedPorts: exposing(o.ports),
     HostConfig: { ...PAUSE_HOST_CONFIG, NetworkMode: o.network },
+    ...addressOn(o.network, o.address),
   };
 }
 

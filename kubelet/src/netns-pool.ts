@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Labels, silentLog, type Log } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { NETNS_HOLDER_LABEL, NETNS_ROLE, POOL_OWNER_LABEL, netnsHolderCreateOptions } from './container-options.js';
-import { startContainer } from './engine-connection.js';
+import { createOnPodNetwork, startOnPodNetwork } from './pod-addresses.js';
 import { ensurePodNetwork, forgetPodNetwork, isNotFound, removeContainer } from './pod-sandbox.js';
 import { ownerGone, poolOwner } from './pool-owner.js';
 
@@ -164,20 +164,23 @@ export class NetnsPool {
 
   private async createHolder(ports: number[]): Promise<string> {
     const network = await ensurePodNetwork(this.opts.docker, this.opts.log);
-    const opts = netnsHolderCreateOptions({
-      name: `sidecar-holder-${randomBytes(6).toString('hex')}`,
-      image: this.opts.pauseImage,
-      network,
-      ports,
-      owner: this.owner,
-      ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}),
-    });
-    const c = await this.opts.docker.createContainer(opts).catch((e: unknown) => {
+    const name = `sidecar-holder-${randomBytes(6).toString('hex')}`;
+    const options = (address: string | undefined) =>
+      netnsHolderCreateOptions({
+        name,
+        image: this.opts.pauseImage,
+        network,
+        ports,
+        owner: this.owner,
+        ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}),
+        ...(address !== undefined ? { address } : {}),
+      });
+    const c = await createOnPodNetwork(this.opts.docker, network, options).catch((e: unknown) => {
       if (isNotFound(e)) forgetPodNetwork(this.opts.docker); // the pod network was removed: look it up afresh next time
       throw e;
     });
     try {
-      await startContainer(this.opts.docker, c.id);
+      await startOnPodNetwork(this.opts.docker, c.id);
     } catch (e) {
       await this.remove(c.id);
       throw e;

@@ -1,6 +1,6 @@
 import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { startContainer } from './engine-connection.js';
+import { createOnPodNetwork, startOnPodNetwork } from './pod-addresses.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
   ContainerRole,
@@ -168,9 +168,13 @@ export async function createPause(
   };
   const networkId = holder === undefined ? await ensurePodNetwork(docker, log) : POD_NETWORK;
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
-  const pauseId = docker
-    .createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder?.id))
-    .then((c) => c.id, failed);
+  const created =
+    holder === undefined
+      ? createOnPodNetwork(docker, networkId, (address) =>
+          pauseCreateOptions(pod, pauseImage, networkId, undefined, address),
+        )
+      : docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder.id));
+  const pauseId = created.then((c) => c.id, failed);
   // With a holder the caller awaits it later: a failure meanwhile must not reject unobserved.
   pauseId.catch(() => undefined);
   // Both settle before anything throws: a creation left in flight could escape the pod's cleanup.
@@ -208,7 +212,7 @@ async function claimRunning(
 
 /** Starts a created pause container that owns its namespaces, then reads the sandbox's address and ports. */
 export async function startSandbox(docker: Docker, pauseId: string): Promise<Sandbox> {
-  await startContainer(docker, pauseId);
+  await startOnPodNetwork(docker, pauseId);
   return { pauseId, sandboxId: pauseId, ...networkIn(await docker.getContainer(pauseId).inspect()) };
 }
 
@@ -232,7 +236,7 @@ export async function resumeSandbox(docker: Docker, pauseId: string): Promise<Sa
   let info = await sandbox.inspect();
   const restarted = !info.State.Running;
   if (restarted) {
-    await startContainer(docker, sandboxId).catch((e: unknown) => {
+    await startOnPodNetwork(docker, sandboxId).catch((e: unknown) => {
       if (!isNotModified(e)) throw e;
     });
     info = await sandbox.inspect();

@@ -1,0 +1,125 @@
+import type Docker from 'dockerode';
+import { POD_NETWORK } from './container-options.js';
+import { startContainer } from './engine-connection.js';
+import { statusOf } from './pod-sandbox.js';
+
+/**
+ * Sandbox addresses handed out in turn around the pod network's range, as Kubernetes' host-local IPAM
+ * does, instead of Docker's lowest-free-first, which gives a removed pod's address to the very next
+ * sandbox (measured: four containers in a row all got 172.18.0.2). The router reaches pods at their
+ * IPs, so an address taken again at once would send a stale route's requests — an app's — to another
+ * app's pod until the route is gone; in turn, an address comes back only after the whole range (65,534
+ * on a /16) has been handed out. A restarted sandbox keeps its address (it is in its configuration).
+ *
+ * Each process starts at a random place in the range, so two workers on one engine seldom ask for the
+ * same address; when they do, or when a sandbox restarted after an engine restart finds its address
+ * taken, the engine refuses the start ("Address already in use") and the sandbox gets the next one.
+ * An engine that refuses chosen addresses on this network (some versions allow them only on networks
+ * created with a subnet) gets none: its own allocation, lowest free first.
+ */
+interface Range {
+  /** The first host address, as a number. */
+  first: number;
+  size: number;
+  gateway: number | undefined;
+}
+
+const ranges = new Map<string, Promise<Range | undefined>>();
+const cursors = new Map<string, number>();
+/** Networks whose engine refused a chosen address: their sandboxes take the engine's. */
+const refused = new Set<string>();
+
+const toNumber = (ip: string): number => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+const toIp = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+
+/** Pure: an IPv4 subnet (`a.b.c.d/p`) and its gateway → the host addresses between them. */
+export function rangeOf(subnet: string, gateway?: string): Range | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(subnet);
+  if (!m || Number(m[2]) > 30) return undefined;
+  const total = 2 ** (32 - Number(m[2]));
+  const base = toNumber(m[1]!) - (toNumber(m[1]!) % total);
+  return { first: base + 1, size: total - 2, gateway: gateway ? toNumber(gateway) : undefined };
+}
+
+/** Pure: the address after `cursor` in the range, skipping the gateway; and the new cursor. */
+export function nextIn(range: Range, cursor: number): { address: string; cursor: number } {
+  let next = (cursor + 1) % range.size;
+  if (range.first + next === range.gateway) next = (next + 1) % range.size;
+  return { address: toIp(range.first + next), cursor: next };
+}
+
+function rangeFor(docker: Docker, network: string): Promise<Range | undefined> {
+  let range = ranges.get(network);
+  if (!range) {
+    range = docker
+      .getNetwork(network)
+      .inspect()
+      .then((n: { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }) => {
+        const v4 = (n.IPAM?.Config ?? []).find((c) => c.Subnet && !c.Subnet.includes(':'));
+        return v4?.Subnet ? rangeOf(v4.Subnet, v4.Gateway) : undefined;
+      });
+    range.catch(() => ranges.delete(network));
+    ranges.set(network, range);
+  }
+  return range;
+}
+
+/** The next address for a sandbox on `network` (an id), or undefined: let the engine choose. */
+export async function nextPodAddress(docker: Docker, network: string): Promise<string | undefined> {
+  if (refused.has(network)) return undefined;
+  const range = await rangeFor(docker, network);
+  if (!range) return undefined;
+  const start = cursors.get(network) ?? Math.floor(Math.random() * range.size);
+  const { address, cursor } = nextIn(range, start);
+  cursors.set(network, cursor);
+  return address;
+}
+
+/** Docker's refusal of a chosen address on a network created without a subnet. */
+const isAddressRefused = (e: unknown) => statusOf(e) === 400 && /user specified IP address/i.test(String(e));
+
+/**
+ * Creates a sandbox container on `network` with the next address (`options(address)`); where the engine
+ * refuses chosen addresses, with its own, from then on.
+ */
+export async function createOnPodNetwork(
+  docker: Docker,
+  network: string,
+  options: (address: string | undefined) => Docker.ContainerCreateOptions,
+): Promise<Docker.Container> {
+  const address = await nextPodAddress(docker, network);
+  try {
+    return await docker.createContainer(options(address));
+  } catch (e) {
+    if (address === undefined || !isAddressRefused(e)) throw e;
+    refused.add(network);
+    return docker.createContainer(options(undefined));
+  }
+}
+
+const ADDRESS_ATTEMPTS = 20;
+const isAddressInUse = (e: unknown) => statusOf(e) === 403 && /address already in use/i.test(String(e));
+
+/**
+ * Starts a sandbox container (a pause container owning its namespace, or a network holder); if the
+ * engine says its address is in use, moves it to the next address and starts it again.
+ */
+export async function startOnPodNetwork(docker: Docker, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startContainer(docker, id);
+      return;
+    } catch (e) {
+      if (!isAddressInUse(e) || attempt >= ADDRESS_ATTEMPTS) throw e;
+    }
+    const info = await docker.getContainer(id).inspect();
+    // A sandbox never started has no network id yet; its network mode names the network (by id).
+    const network = info.NetworkSettings.Networks[POD_NETWORK]?.NetworkID || info.HostConfig.NetworkMode;
+    const address = network ? await nextPodAddress(docker, network) : undefined;
+    if (!network || address === undefined) throw new Error(`sandbox ${info.Name}: its address is in use`);
+    await docker.getNetwork(network).disconnect({ Container: id, Force: true });
+    await docker
+      .getNetwork(network)
+      .connect({ Container: id, EndpointConfig: { IPAMConfig: { IPv4Address: address } } });
+  }
+}
