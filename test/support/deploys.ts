@@ -45,7 +45,8 @@ export async function createApp(p: RunningPlatform, name: string, body: Record<s
 
 /**
  * Keeps a bounded stream of requests going to an app through the router until
- * stopped (bounded by count and time): `concurrency` loops at once, half of them
+ * stopped (bounded by time, and by count only when `maxRequests` is given: how many
+ * requests a rollout's minute sees depends on how fast the router is): `concurrency` loops at once, half of them
  * GETs and half POSTs with a body (which the router never retries, so a dropped
  * connection shows up as a failure). Records every non-200 answer or error and
  * every body seen, so a test can assert "no failed request" across a rollout.
@@ -60,7 +61,8 @@ export function trafficLoop(
   let stop = false;
   let sent = 0;
   const deadline = Date.now() + (opts.maxMs ?? 120_000);
-  const max = opts.maxRequests ?? 20_000;
+  const max = opts.maxRequests ?? Number.POSITIVE_INFINITY;
+  let ended = false;
   const loops = Array.from({ length: opts.concurrency ?? 1 }, async (_, i) => {
     const method = i % 2 === 0 ? 'GET' : 'POST';
     while (!stop && sent < max && Date.now() < deadline) {
@@ -74,18 +76,27 @@ export function trafficLoop(
       }
     }
   });
-  const done = Promise.all(loops);
+  const done = Promise.all(loops).finally(() => (ended = true));
   return {
     failures,
     bodies,
     /** Waits (bounded) until `n` more answers than now match `re`: traffic kept flowing after a change. */
     async seen(re: RegExp, n = 20, timeoutMs = 60_000): Promise<void> {
-      const base = bodies.filter((b) => re.test(b)).length;
+      // Only the answers that arrive from now on count; each is looked at once.
+      let scanned = bodies.length;
+      let matched = 0;
       const end = Date.now() + timeoutMs;
-      while (bodies.filter((b) => re.test(b)).length < base + n) {
-        if (Date.now() > end)
+      for (;;) {
+        for (; scanned < bodies.length; scanned++) if (re.test(bodies[scanned]!)) matched++;
+        if (matched >= n) return;
+        const why = ended
+          ? `the loops ended (their ${opts.maxMs ?? 120_000} ms or ${max} requests) after ${sent} requests`
+          : Date.now() > end
+            ? `not within ${timeoutMs} ms`
+            : undefined;
+        if (why)
           throw new Error(
-            `fewer than ${n} answers matching ${re} in ${timeoutMs} ms; last: ${bodies.at(-1)}; failures: ${failures.slice(0, 3).join(' | ')}`,
+            `${matched} of ${n} answers matching ${re}: ${why}; last: ${bodies.at(-1)}; failures: ${failures.slice(0, 3).join(' | ')}`,
           );
         await new Promise((r) => setTimeout(r, 20));
       }
