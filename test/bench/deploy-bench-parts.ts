@@ -78,12 +78,36 @@ export async function dockerRunFloors(
 }
 
 /** Waits until the deploy is final: its rollout has also stopped the previous pod. */
-export async function settled(p: RunningPlatform, app: string, id: string): Promise<void> {
+export interface SettledDeploy {
+  status: string;
+  createdAt: string;
+  startedAt: string | null;
+  builtAt: string | null;
+}
+
+/** Waits until the deploy is final (its old pod gone); the deploy's record. */
+export async function settled(p: RunningPlatform, app: string, id: string): Promise<SettledDeploy> {
   for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    const d = (await (await p.api$(`/api/v1/apps/${app}/deploys/${id}`)).json()) as { status: string };
-    if (d.status !== 'deploying' && d.status !== 'queued' && d.status !== 'building') return;
+    const d = (await (await p.api$(`/api/v1/apps/${app}/deploys/${id}`)).json()) as SettledDeploy;
+    if (d.status !== 'deploying' && d.status !== 'queued' && d.status !== 'building') return d;
   }
   throw new Error(`deploy ${id} not final after 120 s`);
+}
+
+export const DEPLOY_STEPS = [
+  'upload → deploy recorded (API: bundle stored, deploy queued)',
+  'deploy recorded → build begins (queue, worker)',
+  'build (extract, prepare, logic image)',
+  'image built → first 200 (pod start, readiness, routes switched)',
+] as const;
+
+/**
+ * Where an upload's time went, in ms, from the deploy's recorded instants (the platform's clock, the
+ * same machine's): `wall0` the upload's start and `servingMs` its first 200, on the wall clock.
+ */
+export function deploySteps(d: SettledDeploy, wall0: number, servingMs: number): number[] {
+  const [created, started, built] = [d.createdAt, d.startedAt, d.builtAt].map((s) => (s ? Date.parse(s) : Number.NaN));
+  return [created! - wall0, started! - created!, built! - started!, wall0 + servingMs - built!];
 }
 
 /**

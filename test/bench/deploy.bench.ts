@@ -20,6 +20,8 @@ import { createApp, trafficLoop } from '../support/deploys.js';
 import { cleanupPlatformContainers } from '../support/docker-cleanup.js';
 import { startPlatform, type RunningPlatform } from '../support/platform.js';
 import {
+  DEPLOY_STEPS,
+  deploySteps,
   dockerRunFloors,
   quantile,
   rawSamples,
@@ -50,8 +52,13 @@ const say = (line: string) => {
   console.log(line);
 };
 
-async function upload(p: RunningPlatform, app: string, marker: string): Promise<{ id: string; t0: number }> {
+async function upload(
+  p: RunningPlatform,
+  app: string,
+  marker: string,
+): Promise<{ id: string; t0: number; wall0: number }> {
   const bundle = await tgzOf({ 'index.js': `module.exports = (q, s) => s.end(${JSON.stringify(marker)});\n` });
+  const wall0 = Date.now();
   const t0 = performance.now();
   const res = await p.api$(`/api/v1/apps/${app}/deploys`, {
     method: 'POST',
@@ -59,14 +66,21 @@ async function upload(p: RunningPlatform, app: string, marker: string): Promise<
     body: new Uint8Array(bundle),
   });
   if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
-  return { id: ((await res.json()) as { id: string }).id, t0 };
+  return { id: ((await res.json()) as { id: string }).id, t0, wall0 };
 }
 
-/** Upload → first 200 with `marker`; returns the ms, after the deploy has settled (its old pod gone). */
-async function uploadToServing(p: RunningPlatform, app: string, marker: string): Promise<number> {
-  const { id, t0 } = await upload(p, app, marker);
+/** Each counted upload's steps (deploySteps), first deploys and redeploys apart. */
+const uploadSteps = { first: [] as number[][], redeploy: [] as number[][] };
+
+/**
+ * Upload → first 200 with `marker`; returns the ms, after the deploy has settled (its old pod gone).
+ * With `record`, the upload's steps are kept for the breakdown.
+ */
+async function uploadToServing(p: RunningPlatform, app: string, marker: string, record?: number[][]): Promise<number> {
+  const { id, t0, wall0 } = await upload(p, app, marker);
   const ms = await untilServing(p, app, marker, t0);
-  await settled(p, app, id);
+  const d = await settled(p, app, id);
+  record?.push(deploySteps(d, wall0, ms));
   return ms;
 }
 
@@ -119,11 +133,12 @@ async function main(): Promise<void> {
     const first: number[] = [];
     for (let i = 0; i < RUNS_FIRST; i++) {
       await createApp(p, `bench-${i}`, { sidecars });
-      first.push(await uploadToServing(p, `bench-${i}`, `first-${i}`));
+      first.push(await uploadToServing(p, `bench-${i}`, `first-${i}`, uploadSteps.first));
       if (i > 0) await removeApp(p, `bench-${i}`);
     }
     const redeploy: number[] = [];
-    for (let i = 0; i < RUNS_REDEPLOY; i++) redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`));
+    for (let i = 0; i < RUNS_REDEPLOY; i++)
+      redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`, uploadSteps.redeploy));
 
     // Rollbacks, each from a settled app, as a user rolls back. Cold: cycling through v1, v2, v3 never
     // goes back to the release just replaced (the warm one); warm: alternating between two does. Each
@@ -204,6 +219,16 @@ async function main(): Promise<void> {
       const known = v.filter((x) => Number.isFinite(x));
       say(`| ${k} | ${known.length > 0 ? quantile(known, 0.5).toFixed(0) : 'no event'} |`);
     }
+    say(
+      "\nWhere an upload's time goes (medians, from the deploy's recorded instants):\n| step | first deploy | redeploy |\n|---|---|---|",
+    );
+    const stepMedian = (rows: number[][], i: number) => {
+      const known = rows.map((r) => r[i]!).filter((x) => Number.isFinite(x));
+      return known.length > 0 ? quantile(known, 0.5).toFixed(0) : '-';
+    };
+    DEPLOY_STEPS.forEach((name, i) =>
+      say(`| ${name} | ${stepMedian(uploadSteps.first, i)} | ${stepMedian(uploadSteps.redeploy, i)} |`),
+    );
     say('\nRaw samples (ms, in the order taken):');
     const samples: [string, number[]][] = [
       ['floor, own namespace', floors.ownNetns],
