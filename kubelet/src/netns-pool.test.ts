@@ -156,7 +156,7 @@ describe('NetnsPool', () => {
     expect(await exists(holderId)).toBe(false);
   });
 
-  it('a claim for ports no warm holder publishes misses, and that port set is warmed for the next', async () => {
+  it('a claim for ports no warm holder exposes misses, and that port set is warmed for the next', async () => {
     const pool = newPool({ warm: [] });
     await pool.start();
     expect(pool.claim([8080, 8443])).toBeUndefined();

@@ -175,7 +175,7 @@ export class NetnsPool {
         ...(this.opts.platformId !== undefined ? { platformId: this.opts.platformId } : {}),
         ...(address !== undefined ? { address } : {}),
       });
-    const c = await createOnPodNetwork(this.opts.docker, network, options).catch((e: unknown) => {
+    const c = await createOnPodNetwork(this.opts.docker, network, options, this.opts.log).catch((e: unknown) => {
       if (isNotFound(e)) forgetPodNetwork(this.opts.docker); // the pod network was removed: look it up afresh next time
       throw e;
     });

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { silentLog, type Log } from '@sidecar/core';
 import { POD_NETWORK } from './container-options.js';
 import { startContainer } from './engine-connection.js';
 import { statusOf } from './pod-sandbox.js';
@@ -14,8 +15,9 @@ import { statusOf } from './pod-sandbox.js';
  * Each process starts at a random place in the range, so two workers on one engine seldom ask for the
  * same address; when they do, or when a sandbox restarted after an engine restart finds its address
  * taken, the engine refuses the start ("Address already in use") and the sandbox gets the next one.
- * An engine that refuses chosen addresses on this network (some versions allow them only on networks
- * created with a subnet) gets none: its own allocation, lowest free first.
+ * An engine that refuses chosen addresses on this network (newer versions allow them only on networks
+ * created with a subnet; Docker 20.10 takes them) gets none: its own allocation, lowest free first, said
+ * once in the log as a warning.
  */
 interface Range {
   /** The first host address, as a number. */
@@ -64,15 +66,27 @@ function rangeFor(docker: Docker, network: string): Promise<Range | undefined> {
   return range;
 }
 
-/** The next address for a sandbox on `network` (an id), or undefined: let the engine choose. */
-export async function nextPodAddress(docker: Docker, network: string): Promise<string | undefined> {
+/**
+ * The next address for a sandbox on `network` (an id), past any in `inUse`; undefined: let the engine
+ * choose (it refuses chosen addresses, the range is unknown, or every address is in use).
+ */
+export async function nextPodAddress(
+  docker: Docker,
+  network: string,
+  inUse: ReadonlySet<string> = new Set(),
+): Promise<string | undefined> {
   if (refused.has(network)) return undefined;
   const range = await rangeFor(docker, network);
   if (!range) return undefined;
-  const start = cursors.get(network) ?? Math.floor(Math.random() * range.size);
-  const { address, cursor } = nextIn(range, start);
-  cursors.set(network, cursor);
-  return address;
+  let cursor = cursors.get(network) ?? Math.floor(Math.random() * range.size);
+  for (let tried = 0; tried < range.size; tried++) {
+    const next = nextIn(range, cursor);
+    cursor = next.cursor;
+    if (inUse.has(next.address)) continue;
+    cursors.set(network, cursor);
+    return next.address;
+  }
+  return undefined;
 }
 
 /** Docker's refusal of a chosen address on a network created without a subnet. */
@@ -86,18 +100,25 @@ export async function createOnPodNetwork(
   docker: Docker,
   network: string,
   options: (address: string | undefined) => Docker.ContainerCreateOptions,
+  log: Log = silentLog,
 ): Promise<Docker.Container> {
   const address = await nextPodAddress(docker, network);
   try {
     return await docker.createContainer(options(address));
   } catch (e) {
     if (address === undefined || !isAddressRefused(e)) throw e;
+    if (!refused.has(network))
+      log.warn(
+        { network: POD_NETWORK, err: e },
+        "the engine refuses chosen addresses on the pod network: sandboxes take the engine's (lowest free first), so a pod's address may be given to the next pod at once",
+      );
     refused.add(network);
     return docker.createContainer(options(undefined));
   }
 }
 
-const ADDRESS_ATTEMPTS = 20;
+/** A clash after the in-use addresses were skipped is another process's creation in between: rare. */
+const ADDRESS_ATTEMPTS = 5;
 const isAddressInUse = (e: unknown) => statusOf(e) === 403 && /address already in use/i.test(String(e));
 
 /**
@@ -115,11 +136,26 @@ export async function startOnPodNetwork(docker: Docker, id: string): Promise<voi
     const info = await docker.getContainer(id).inspect();
     // A sandbox never started has no network id yet; its network mode names the network (by id).
     const network = info.NetworkSettings.Networks[POD_NETWORK]?.NetworkID || info.HostConfig.NetworkMode;
-    const address = network ? await nextPodAddress(docker, network) : undefined;
-    if (!network || address === undefined) throw new Error(`sandbox ${info.Name}: its address is in use`);
-    await docker.getNetwork(network).disconnect({ Container: id, Force: true });
-    await docker
-      .getNetwork(network)
-      .connect({ Container: id, EndpointConfig: { IPAMConfig: { IPv4Address: address } } });
+    if (!network) throw new Error(`sandbox ${info.Name}: its address is in use`);
+    await moveToNextAddress(docker, id, network);
+  }
+}
+
+/** Reconnects the sandbox to the network at the next free address (or, failing that, at the engine's choice). */
+async function moveToNextAddress(docker: Docker, id: string, network: string): Promise<void> {
+  const net = docker.getNetwork(network);
+  const { Containers } = (await net.inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+  const inUse = new Set(Object.values(Containers ?? {}).map((c) => (c.IPv4Address ?? '').split('/')[0]!));
+  const address = await nextPodAddress(docker, network, inUse);
+  await net.disconnect({ Container: id, Force: true });
+  try {
+    await net.connect({
+      Container: id,
+      ...(address !== undefined ? { EndpointConfig: { IPAMConfig: { IPv4Address: address } } } : {}),
+    });
+  } catch (e) {
+    // Never leave a sandbox off the pod network (it would start with loopback only): the engine's address then.
+    if (address === undefined) throw e;
+    await net.connect({ Container: id });
   }
 }

@@ -634,7 +634,7 @@ export class PodRunner {
 
   private async recreateSandbox(): Promise<void> {
     await this.killForNewSandbox();
-    // The same sandbox container starts again (new namespaces, address and host ports): retried every
+    // The same sandbox container starts again (new namespaces; its address kept unless taken): retried every
     // second while the engine is away, backing off while it refuses.
     let refusals = 0;
     let said = '';

@@ -170,8 +170,11 @@ export async function createPause(
   const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
   const created =
     holder === undefined
-      ? createOnPodNetwork(docker, networkId, (address) =>
-          pauseCreateOptions(pod, pauseImage, networkId, undefined, address),
+      ? createOnPodNetwork(
+          docker,
+          networkId,
+          (address) => pauseCreateOptions(pod, pauseImage, networkId, undefined, address),
+          log,
         )
       : docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder.id));
   const pauseId = created.then((c) => c.id, failed);

@@ -90,7 +90,7 @@ export function trafficLoop(
         for (; scanned < bodies.length; scanned++) if (re.test(bodies[scanned]!)) matched++;
         if (matched >= n) return;
         const why = ended
-          ? `the loops ended (their ${opts.maxMs ?? 120_000} ms or ${max} requests) after ${sent} requests`
+          ? `the loops ended (their ${opts.maxMs ?? 120_000} ms${Number.isFinite(max) ? ` or ${max} requests` : ''}) after ${sent} requests`
           : Date.now() > end
             ? `not within ${timeoutMs} ms`
             : undefined;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 /**
  * A port nothing listens on at `host`, picked below the kernel's ephemeral range: a port from that range
  * (what `listen(0)` hands out) can also be the source port of an outgoing connection from `host` — many on
- * the Docker bridge's address, where the engine's port proxies connect to containers — and a listener can
+ * the Docker bridge's address, from which the router's HAProxy connects to pods — and a listener can
  * then not bind it (EADDRINUSE). Checked by binding it; random, so parallel callers rarely pick the same.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {

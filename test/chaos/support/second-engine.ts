@@ -13,7 +13,7 @@ import { waitUntil } from './wait.js';
  * when it stopped), entered with nsenter (`ip netns exec` remounts /sys and hides the cgroups dockerd
  * needs), with its own data root, exec root, pid file, socket, bridge and cgroup parent; a veth pair
  * gives the host an address in it (`address`). Whatever runs against it — a whole platform — runs in
- * that namespace too (`nsenter`), so published ports and pod IPs are where the platform looks for them.
+ * that namespace too (`nsenter`), so pod IPs are where the platform looks for them.
  *
  * `close()` removes everything (second-engine-cleanup.sh); a watchdog process runs the same script if
  * the test process dies before it could.
@@ -169,8 +169,8 @@ export class SecondEngine {
   }
 
   /**
-   * What the engine runs and publishes now, for a failure's message: its containers, the NAT rules and
-   * the listening sockets of its namespace (published ports), and dockerd's last output.
+   * What the engine runs now, for a failure's message: its containers, the NAT rules and the listening
+   * sockets of its namespace, and dockerd's last output.
    */
   state(): string {
     const commands = [
