@@ -180,7 +180,7 @@ export class NetnsPool {
       throw e;
     });
     try {
-      await startOnPodNetwork(this.opts.docker, c.id);
+      await startOnPodNetwork(this.opts.docker, c.id, this.opts.log);
     } catch (e) {
       await this.remove(c.id);
       throw e;

@@ -15,9 +15,10 @@ import { statusOf } from './pod-sandbox.js';
  * Each process starts at a random place in the range, so two workers on one engine seldom ask for the
  * same address; when they do, or when a sandbox restarted after an engine restart finds its address
  * taken, the engine refuses the start ("Address already in use") and the sandbox gets the next one.
- * An engine that refuses chosen addresses on this network (newer versions allow them only on networks
- * created with a subnet; Docker 20.10 takes them) gets none: its own allocation, lowest free first, said
- * once in the log as a warning.
+ * Docker takes chosen addresses only on a network created with a subnet of its own, so the pod network is
+ * created with the subnet the engine would have chosen (pod-sandbox.ts). On a pod network made without one
+ * (by an older version of the platform) the engine refuses them, at creation or at start: sandboxes then
+ * get none, the engine's allocation (lowest free first), said once in the log as a warning.
  */
 interface Range {
   /** The first host address, as a number. */
@@ -107,14 +108,18 @@ export async function createOnPodNetwork(
     return await docker.createContainer(options(address));
   } catch (e) {
     if (address === undefined || !isAddressRefused(e)) throw e;
-    if (!refused.has(network))
-      log.warn(
-        { network: POD_NETWORK, err: e },
-        "the engine refuses chosen addresses on the pod network: sandboxes take the engine's (lowest free first), so a pod's address may be given to the next pod at once",
-      );
-    refused.add(network);
+    markRefused(network, e, log);
     return docker.createContainer(options(undefined));
   }
+}
+
+function markRefused(network: string, e: unknown, log: Log): void {
+  if (!refused.has(network))
+    log.warn(
+      { network: POD_NETWORK, err: e },
+      "the engine refuses chosen addresses on the pod network: sandboxes take the engine's (lowest free first), so a pod's address may be given to the next pod at once",
+    );
+  refused.add(network);
 }
 
 /** A clash after the in-use addresses were skipped is another process's creation in between: rare. */
@@ -123,20 +128,25 @@ const isAddressInUse = (e: unknown) => statusOf(e) === 403 && /address already i
 
 /**
  * Starts a sandbox container (a pause container owning its namespace, or a network holder); if the
- * engine says its address is in use, moves it to the next address and starts it again.
+ * engine says its address is in use, moves it to the next address and starts it again. An engine that
+ * accepted the chosen address at creation may still refuse it here (Docker 20.10 checks when it connects
+ * the container): the sandbox then takes the engine's address, and so do all after it.
  */
-export async function startOnPodNetwork(docker: Docker, id: string): Promise<void> {
+export async function startOnPodNetwork(docker: Docker, id: string, log: Log = silentLog): Promise<void> {
   for (let attempt = 1; ; attempt++) {
+    let error: unknown;
     try {
       await startContainer(docker, id);
       return;
     } catch (e) {
-      if (!isAddressInUse(e) || attempt >= ADDRESS_ATTEMPTS) throw e;
+      if (!(isAddressInUse(e) || isAddressRefused(e)) || attempt >= ADDRESS_ATTEMPTS) throw e;
+      error = e;
     }
     const info = await docker.getContainer(id).inspect();
     // A sandbox never started has no network id yet; its network mode names the network (by id).
     const network = info.NetworkSettings.Networks[POD_NETWORK]?.NetworkID || info.HostConfig.NetworkMode;
-    if (!network) throw new Error(`sandbox ${info.Name}: its address is in use`);
+    if (!network) throw error;
+    if (isAddressRefused(error)) markRefused(network, error, log);
     await moveToNextAddress(docker, id, network);
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { createOnPodNetwork, startOnPodNetwork } from './pod-addresses.js';
@@ -75,13 +76,45 @@ async function findOrCreateNetwork(docker: Docker, log: Log): Promise<string> {
   await replaceUnisolatedNetwork(docker, log);
   const existing = await podNetworks(docker);
   if (existing.length === 0) {
-    try {
-      await docker.createNetwork(networkCreateOptions());
-    } catch (e) {
-      if (!isConflict(e)) throw e; // another process created it between our list and create
-    }
+    const create = (extra: Pick<Docker.NetworkCreateOptions, 'IPAM'>) =>
+      docker.createNetwork({ ...networkCreateOptions(), ...extra }).then(
+        () => undefined,
+        (e: unknown) => {
+          if (!isConflict(e)) throw e; // another process created it between our list and create
+        },
+      );
+    // The subnet may have been taken meanwhile (another network): then as the engine chooses.
+    await create(await subnetChosenByEngine(docker)).catch(() => create({}));
   }
   return settleNetwork(docker);
+}
+
+/**
+ * A free subnet, as the engine would choose it, to create the pod network with: Docker takes chosen
+ * sandbox addresses (pod-addresses.ts) only on a network created with a subnet of its own. Found by
+ * creating a throwaway network and reading its subnet; none (the network then gets the engine's, and
+ * sandboxes the engine's addresses) if that fails.
+ */
+async function subnetChosenByEngine(docker: Docker): Promise<Pick<Docker.NetworkCreateOptions, 'IPAM'>> {
+  try {
+    const probe = await docker.createNetwork({
+      Name: `${POD_NETWORK}-probe-${randomBytes(4).toString('hex')}`,
+      Driver: 'bridge',
+      Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network-probe' },
+    });
+    try {
+      const info = (await probe.inspect()) as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } };
+      const v4 = (info.IPAM?.Config ?? []).find((c) => c.Subnet && !c.Subnet.includes(':'));
+      if (!v4?.Subnet) return {};
+      return {
+        IPAM: { Driver: 'default', Config: [{ Subnet: v4.Subnet, ...(v4.Gateway ? { Gateway: v4.Gateway } : {}) }] },
+      };
+    } finally {
+      await probe.remove().catch(() => undefined);
+    }
+  } catch {
+    return {};
+  }
 }
 
 /**
