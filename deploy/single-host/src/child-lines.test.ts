@@ -42,13 +42,15 @@ describe("the launcher's view of its children's output", () => {
 
   it('hands over every line a child writes, in order, whole, with a last line that has no newline', async () => {
     const got: { stdout: string[]; stderr: string[] } = { stdout: [], stderr: [] };
-    // 5,000 lines written as fast as the child can, a multi-byte character in each (split across reads
-    // somewhere), then an unterminated line on stderr; it waits to be stopped (then its pipes end).
+    // An unterminated line on stderr, then 5,000 lines written as fast as the child can, a multi-byte
+    // character in each (split across reads somewhere); it waits to be stopped (then its pipes end).
+    // stderr first: once all of stdout has arrived, the stderr write is done (writes to pipes are
+    // synchronous), so the stop below cannot kill the child before it (it did once, under load).
     const script = `
       let s = '';
       for (let i = 0; i < 5000; i++) s += JSON.stringify({ msg: 'é' + i }) + '\\n';
-      process.stdout.write(s);
       process.stderr.write('first\\nlast words');
+      process.stdout.write(s);
       setInterval(() => {}, 60_000);
     `;
     const child = new Child({
