@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tgzOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
@@ -99,11 +99,18 @@ describe('zero-downtime changes', () => {
       });
       return log;
     };
-    // The last rollout (the rollback to v1) replaced the pods of the config change: they are kept frozen.
+    // The last rollout (the rollback to v1) replaced the pods of the config change: they are kept frozen,
+    // once drained — after the rollout has succeeded (the next one may begin while they drain).
     const [current, replaced] = await releases();
     expect(current!.current).toBe(true);
-    const warm = (await pods()).filter((x) => x.suspended);
-    expect(warm.map((x) => x.suspended!.reason)).toEqual(['warm']);
+    let warm: PodInfo[] = [];
+    await vi.waitFor(
+      async () => {
+        warm = (await pods()).filter((x) => x.suspended);
+        expect(warm.map((x) => x.suspended!.reason)).toEqual(['warm']);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
     expect(warm[0]!.suspended!.memoryBytes).toBeGreaterThan(0);
     // Back to it: its pod is thawed, not started anew; then back to where we were, the same way.
     expect(await rollback(replaced!.version, /^code=2 env=b secret=true$/)).toMatch(
