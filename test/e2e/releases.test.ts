@@ -100,7 +100,8 @@ describe('zero-downtime changes', () => {
       return log;
     };
     // The last rollout (the rollback to v1) replaced the pods of the config change: they are kept frozen,
-    // once drained — after the rollout has succeeded (the next one may begin while they drain).
+    // once drained — after the rollout has succeeded (the next one may begin while they drain) — and their
+    // memory measured.
     const [current, replaced] = await releases();
     expect(current!.current).toBe(true);
     let warm: PodInfo[] = [];
@@ -108,10 +109,11 @@ describe('zero-downtime changes', () => {
       async () => {
         warm = (await pods()).filter((x) => x.suspended);
         expect(warm.map((x) => x.suspended!.reason)).toEqual(['warm']);
+        // Its memory is measured once it is frozen (null until then).
+        expect(warm[0]!.suspended!.memoryBytes).toBeGreaterThan(0);
       },
       { timeout: 30_000, interval: 100 },
     );
-    expect(warm[0]!.suspended!.memoryBytes).toBeGreaterThan(0);
     // Back to it: its pod is thawed, not started anew; then back to where we were, the same way.
     expect(await rollback(replaced!.version, /^code=2 env=b secret=true$/)).toMatch(
       /thawed \(kept warm since the last rollout\)/,
