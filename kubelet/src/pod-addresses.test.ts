@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Labels } from '@sidecar/core';
 import { POD_NETWORK } from './container-options.js';
-import { createOnPodNetwork, nextIn, rangeOf, startOnPodNetwork } from './pod-addresses.js';
-import { ensurePodNetwork, removeContainer } from './pod-sandbox.js';
+import { createOnPodNetwork, ipv4SubnetOf, nextIn, rangeOf, startOnPodNetwork } from './pod-addresses.js';
+import { ensurePodNetwork, removeContainer, removeStaleProbes } from './pod-sandbox.js';
 import { TEST_IMAGES, docker, ensureTestImages, uniqueName } from './test-support.js';
 
 describe('rangeOf / nextIn (pure)', () => {
@@ -16,6 +16,17 @@ describe('rangeOf / nextIn (pure)', () => {
       cursor = next.cursor;
     }
     expect(seen).toEqual(['10.9.0.2', '10.9.0.3', '10.9.0.4', '10.9.0.5', '10.9.0.6', '10.9.0.2', '10.9.0.3']);
+  });
+
+  it("reads a network's IPv4 subnet and gateway from its inspect, past an IPv6 one", () => {
+    const v6 = { Subnet: 'fd00::/64', Gateway: 'fd00::1' };
+    expect(ipv4SubnetOf({ IPAM: { Config: [v6, { Subnet: '172.20.0.0/16', Gateway: '172.20.0.1' }] } })).toEqual({
+      Subnet: '172.20.0.0/16',
+      Gateway: '172.20.0.1',
+    });
+    expect(ipv4SubnetOf({ IPAM: { Config: [{ Subnet: '10.1.0.0/24' }] } })).toEqual({ Subnet: '10.1.0.0/24' });
+    expect(ipv4SubnetOf({ IPAM: { Config: [v6] } })).toBeUndefined();
+    expect(ipv4SubnetOf({})).toBeUndefined();
   });
 
   it('takes no subnet it cannot hand out', () => {
@@ -65,5 +76,27 @@ describe('sandbox addresses on the engine', () => {
     const clash = await sandbox(holder.ip);
     expect(clash.ip).not.toBe(holder.ip);
     expect(clash.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  });
+});
+
+describe("the pod network's throwaway probe networks", () => {
+  it('one left behind by a stopped process is removed once it is old; a younger one (in use) is left', async () => {
+    const d = docker();
+    const name = uniqueName('sidecar-pods-probe');
+    // Only this test's network: a probe another test process uses right now is not this test's to remove.
+    const named = (n: string) => n === name;
+    const probe = await d.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network-probe' },
+    });
+    try {
+      await removeStaleProbes(d, { olderThanMs: 60_000, named });
+      expect((await probe.inspect()).Id).toBe(probe.id);
+      await removeStaleProbes(d, { olderThanMs: 0, named });
+      await expect(probe.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      await probe.remove().catch(() => undefined);
+    }
   });
 });

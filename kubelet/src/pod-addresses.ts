@@ -51,15 +51,26 @@ export function nextIn(range: Range, cursor: number): { address: string; cursor:
   return { address: toIp(range.first + next), cursor: next };
 }
 
+/** A network's inspect, as far as its addresses go. */
+export interface NetworkAddressing {
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
+}
+
+/** Pure: a network's IPv4 subnet and gateway, from its inspect (undefined when it has none). */
+export function ipv4SubnetOf(n: NetworkAddressing): { Subnet: string; Gateway?: string } | undefined {
+  const v4 = (n.IPAM?.Config ?? []).find((c) => c.Subnet && !c.Subnet.includes(':'));
+  return v4?.Subnet ? { Subnet: v4.Subnet, ...(v4.Gateway ? { Gateway: v4.Gateway } : {}) } : undefined;
+}
+
 function rangeFor(docker: Docker, network: string): Promise<Range | undefined> {
   let range = ranges.get(network);
   if (!range) {
     range = docker
       .getNetwork(network)
       .inspect()
-      .then((n: { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }) => {
-        const v4 = (n.IPAM?.Config ?? []).find((c) => c.Subnet && !c.Subnet.includes(':'));
-        return v4?.Subnet ? rangeOf(v4.Subnet, v4.Gateway) : undefined;
+      .then((n: NetworkAddressing) => {
+        const v4 = ipv4SubnetOf(n);
+        return v4 ? rangeOf(v4.Subnet, v4.Gateway) : undefined;
       });
     range.catch(() => ranges.delete(network));
     ranges.set(network, range);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { createOnPodNetwork, startOnPodNetwork } from './pod-addresses.js';
+import { createOnPodNetwork, ipv4SubnetOf, type NetworkAddressing, startOnPodNetwork } from './pod-addresses.js';
 import type { NetnsPool } from './netns-pool.js';
 import {
   ContainerRole,
@@ -83,6 +83,7 @@ async function findOrCreateNetwork(docker: Docker, log: Log): Promise<string> {
           if (!isConflict(e)) throw e; // another process created it between our list and create
         },
       );
+    await removeStaleProbes(docker);
     // The subnet may have been taken meanwhile (another network): then as the engine chooses.
     await create(await subnetChosenByEngine(docker)).catch(() => create({}));
   }
@@ -95,20 +96,41 @@ async function findOrCreateNetwork(docker: Docker, log: Log): Promise<string> {
  * creating a throwaway network and reading its subnet; none (the network then gets the engine's, and
  * sandboxes the engine's addresses) if that fails.
  */
+const PROBE_ROLE = 'pod-network-probe';
+/** A probe network older than this was left by a process stopped between its creation and its removal. */
+const STALE_PROBE_MS = 60_000;
+
+/** Throwaway networks of subnetChosenByEngine that their process never removed (it was killed meanwhile). */
+export async function removeStaleProbes(
+  docker: Docker,
+  opts: { olderThanMs?: number; named?: (name: string) => boolean } = {},
+): Promise<void> {
+  const { olderThanMs = STALE_PROBE_MS, named = () => true } = opts;
+  const probes = await docker
+    .listNetworks({ filters: { label: [`${Labels.managed}=true`, `${Labels.role}=${PROBE_ROLE}`] } })
+    .catch(() => []);
+  // Another process's probe in use right now is younger: left alone.
+  const stale = probes.filter((n) => named(n.Name) && Date.now() - Date.parse(n.Created ?? '') >= olderThanMs);
+  await Promise.all(
+    stale.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined),
+    ),
+  );
+}
+
 async function subnetChosenByEngine(docker: Docker): Promise<Pick<Docker.NetworkCreateOptions, 'IPAM'>> {
   try {
     const probe = await docker.createNetwork({
       Name: `${POD_NETWORK}-probe-${randomBytes(4).toString('hex')}`,
       Driver: 'bridge',
-      Labels: { [Labels.managed]: 'true', [Labels.role]: 'pod-network-probe' },
+      Labels: { [Labels.managed]: 'true', [Labels.role]: PROBE_ROLE },
     });
     try {
-      const info = (await probe.inspect()) as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } };
-      const v4 = (info.IPAM?.Config ?? []).find((c) => c.Subnet && !c.Subnet.includes(':'));
-      if (!v4?.Subnet) return {};
-      return {
-        IPAM: { Driver: 'default', Config: [{ Subnet: v4.Subnet, ...(v4.Gateway ? { Gateway: v4.Gateway } : {}) }] },
-      };
+      const v4 = ipv4SubnetOf((await probe.inspect()) as NetworkAddressing);
+      return v4 ? { IPAM: { Driver: 'default', Config: [v4] } } : {};
     } finally {
       await probe.remove().catch(() => undefined);
     }

@@ -15,6 +15,8 @@ export function routerServers(p: RunningPlatform, app: string): Promise<string> 
     socket.on('data', (b: Buffer) => (text += b.toString()));
     socket.on('error', (e) => resolve(`(router's runtime API: ${e.message})`));
     socket.on('end', () => resolve(text.trimEnd()));
+    // The backend's name as router/src/haproxy/render-config.ts `backendOf` makes it (apps, tests among them,
+    // do not import from the router app).
     socket.end(`show servers state app_${app}\n`);
   });
 }
