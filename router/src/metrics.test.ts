@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { summarize } from '@sidecar/core';
 import { request, until } from './testing/clients.js';
@@ -10,13 +12,15 @@ const seen: AccessRecord[] = [];
 const token = 'router-metrics-test-token';
 
 beforeAll(async () => {
-  t = await startTestRouter(inject('redisUrl'), { SIDECAR_ADMIN_TOKEN: token });
+  // The access log kept as a file too, as by default.
+  t = await startTestRouter(inject('redisUrl'), { SIDECAR_ADMIN_TOKEN: token, SIDECAR_ROUTER_ACCESS_LOG: 'file' });
   t.router.onAccess((r) => seen.push(r));
   const up = await t.upstream((req, res) => {
     const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
     res.writeHead(status).end('x'.repeat(100));
   }, 'counted-pod');
   await t.route('counted', [up]);
+  await t.route('filed', [{ ...up, pod: 'filed-pod' }]);
 });
 afterAll(() => t.close());
 
@@ -24,6 +28,24 @@ const scrape = (headers: Record<string, string> = {}) =>
   fetch(`http://127.0.0.1:${t.router.metricsPort}/metrics`, { headers });
 
 describe('per-app metrics and access log', () => {
+  it("keeps the access log in the router's data directory, a JSON line per request", async () => {
+    for (const path of ['/a', '/b?q=1', '/c'])
+      expect((await request(t.port, 'filed.localhost', { path })).status).toBe(200);
+    const file = join(t.dataDir, 'router', 'access.log');
+    const ours = () =>
+      readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => r.app === 'filed');
+    await until(() => ours().length === 3, 'the three requests in the file');
+    expect(ours().map((r) => [r.msg, r.method, r.path, r.status, r.pod])).toEqual([
+      ['access', 'GET', '/a', 200, 'filed-pod'],
+      ['access', 'GET', '/b', 200, 'filed-pod'],
+      ['access', 'GET', '/c', 200, 'filed-pod'],
+    ]);
+  });
+
   it('counts what was sent: by status class, bytes, latency; in Prometheus, in Redis, and in the app log', async () => {
     const statuses = [200, 200, 200, 302, 404, 500, 503];
     for (const status of statuses)

@@ -8,6 +8,7 @@ import { type AccessRecord, createAccessLogListener } from './access-log.js';
 import { DataPlane } from './data-plane.js';
 import { HaproxyProcess, haproxyFiles } from './haproxy/haproxy-process.js';
 import { AppAccessLog } from './app-access-log.js';
+import { AccessLogFile } from './access-log-file.js';
 import { serveMetrics, TrafficMetrics } from './metrics.js';
 import { RouteCache } from './route-cache.js';
 import { createTlsPassthrough } from './tls-passthrough.js';
@@ -73,10 +74,10 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   const traffic = new TrafficMetrics({ api: haproxy.api, traffic: stores.appTraffic });
   const appLog = new AppAccessLog(stores.appLogs, FLUSH_MS);
   const listeners: ((r: AccessRecord) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
-  const printLines = config.SIDECAR_ROUTER_ACCESS_LOG === 'stdout';
+  // HAProxy's lines are the access log already: kept as they come, one write per read.
+  const keepLines = accessLogSink(config, join(dir, 'access.log'), warn);
   const accessLog = createAccessLogListener((bytes, records) => {
-    // HAProxy's lines are the access log already: printed as they come, one write per read.
-    if (printLines) process.stdout.write(bytes);
+    keepLines?.write(bytes);
     for (const r of records) for (const l of listeners) l(r);
   });
   const logPort = await listen(accessLog, 0, '127.0.0.1');
@@ -187,8 +188,25 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
         await cache.close();
         if (!opts.keepDataPlane) await haproxy.stop();
         accessLog.close();
+        keepLines?.close();
         await stores.close();
         await Promise.allSettled([redis.quit(), subscriber.quit()]);
       })()),
   };
+}
+
+/** Where the access log goes besides the apps' logs (SIDECAR_ROUTER_ACCESS_LOG): a file, the router's output, or nowhere. */
+function accessLogSink(
+  config: RouterConfig,
+  path: string,
+  warn: (m: string) => void,
+): { write(bytes: Uint8Array): void; close(): void } | undefined {
+  switch (config.SIDECAR_ROUTER_ACCESS_LOG) {
+    case 'file':
+      return new AccessLogFile({ path, maxBytes: config.SIDECAR_ROUTER_ACCESS_LOG_MAX_MIB * 1024 * 1024, warn });
+    case 'stdout':
+      return { write: (bytes) => void process.stdout.write(bytes), close: () => undefined };
+    case 'off':
+      return undefined;
+  }
 }

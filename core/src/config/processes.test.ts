@@ -50,7 +50,8 @@ describe('loadConfig', () => {
       SIDECAR_ROUTER_TRUSTED_PROXIES: [],
       SIDECAR_ROUTER_METRICS_PORT: 0,
       SIDECAR_ROUTER_REQUEST_LOG: 'on',
-      SIDECAR_ROUTER_ACCESS_LOG: 'stdout',
+      SIDECAR_ROUTER_ACCESS_LOG: 'file',
+      SIDECAR_ROUTER_ACCESS_LOG_MAX_MIB: 100,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });

@@ -170,9 +170,14 @@ export const PlatformEnv = z.object({
       'HAProxy reports every request to the router (access log, per-app request metrics); `off` trades both for throughput.',
     ),
   SIDECAR_ROUTER_ACCESS_LOG: z
-    .enum(['stdout', 'off'])
-    .default('stdout')
-    .describe("The access log in the router's own log too (`stdout`), or only in the apps' logs (`off`)."),
+    .enum(['file', 'stdout', 'off'])
+    .default('file')
+    .describe(
+      "Where the router keeps the access log besides the apps' logs: `<data dir>/router/access.log` (`file`), its own output (`stdout`, through the launcher: costs throughput), or nowhere else (`off`).",
+    ),
+  SIDECAR_ROUTER_ACCESS_LOG_MAX_MIB: positiveInt(100).describe(
+    'Past this size the access log file becomes `access.log.1` (replacing the older one) and a new one is begun.',
+  ),
   SIDECAR_APPS_DOMAIN: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i)
