@@ -3,7 +3,7 @@
  * the load generators. Traffic goes to loopback only; every loop is bounded in time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -67,7 +67,7 @@ export async function startPod(
 export async function startNginx(
   parent: string,
   opts: { port: number; pod: string; accessLog: boolean },
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ pid: number; stop(): Promise<void> }> {
   const { port, pod } = opts;
   const dir = join(parent, `nginx-${port}`);
   mkdirSync(dir);
@@ -97,7 +97,10 @@ http {
 `,
   );
   await run('nginx', ['-c', conf, '-p', dir]);
-  return { stop: async () => void (await run('nginx', ['-c', conf, '-p', dir, '-s', 'stop']).catch(() => undefined)) };
+  return {
+    pid: Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim()),
+    stop: async () => void (await run('nginx', ['-c', conf, '-p', dir, '-s', 'stop']).catch(() => undefined)),
+  };
 }
 
 /**
@@ -107,7 +110,7 @@ http {
 export async function startBareHaproxy(
   parent: string,
   opts: { port: number; pod: string },
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ pid: number; stop(): Promise<void> }> {
   const dir = join(parent, `haproxy-bare-${opts.port}`);
   mkdirSync(dir);
   const conf = join(dir, 'haproxy.cfg');
@@ -132,9 +135,10 @@ backend pod
   );
   const pidFile = join(dir, 'haproxy.pid');
   await run('haproxy', ['-D', '-f', conf, '-p', pidFile]);
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
   return {
+    pid,
     stop: async () => {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
       if (pid > 0) process.kill(pid, 'SIGTERM');
     },
   };
@@ -144,21 +148,45 @@ export interface WrkResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time the measured processes used per request (µs), when `cpuOf` was given. */
+  cpuUsPerRequest: number;
   raw: string;
 }
 
 const toMs = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!;
 
-export async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+/**
+ * `cpuOf`: the processes whose CPU time to count (their descendants too) while wrk runs: the proxy of the path,
+ * so that paths compare by what a request costs them, which the machine's noise moves less than requests/s.
+ */
+export async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  cpuOf?: () => number[],
+): Promise<WrkResult> {
   const args = ['-t', connections > 64 ? '2' : '1', '-c', String(connections), '-d', `${seconds}s`, '--latency'];
+  const cpuBefore = cpuOf ? cpuMs(cpuOf()) : NaN;
   const { stdout } = await run('wrk', [...args, '-H', 'Host: bench.localhost', url], { maxBuffer: 1 << 20 });
+  const cpuUsed = cpuOf ? cpuMs(cpuOf()) - cpuBefore : NaN;
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const p = (q: string) => {
     // wrk pads its latency lines with trailing spaces.
     const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(stdout);
     return m ? toMs(m[1]!, m[2]!) : NaN;
   };
-  return { rps, p50Ms: p('50'), p99Ms: p('99'), raw: `$ wrk ${args.join(' ')} ${url}\n${stdout}` };
+  const cpuUsPerRequest = (cpuUsed * 1000) / requests;
+  const cpuLine = cpuOf
+    ? `CPU time of the path's processes: ${cpuUsed} ms, ${cpuUsPerRequest.toFixed(2)} µs per request\n`
+    : '';
+  return {
+    rps,
+    p50Ms: p('50'),
+    p99Ms: p('99'),
+    cpuUsPerRequest,
+    raw: `$ wrk ${args.join(' ')} ${url}\n${stdout}${cpuLine}`,
+  };
 }
 
 /** WebSocket echo: `connections` clients, each sending its next message when the echo arrived. */
@@ -198,7 +226,7 @@ export async function paced(
   port: number,
   ratePerSecond: number,
   seconds: number,
-): Promise<{ p50Ms: number; p99Ms: number; failed: number }> {
+): Promise<{ p50Ms: number; p99Ms: number; failed: number; latencies: number[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const latencies: number[] = [];
   let failed = 0;
@@ -232,8 +260,12 @@ export async function paced(
   await Promise.all(inFlight);
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const q = (x: number) => latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))] ?? NaN;
-  return { p50Ms: q(0.5), p99Ms: q(0.99), failed };
+  return { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), failed, latencies };
+}
+
+/** The q-quantile (0–1) of sorted samples, by nearest rank. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
 export function startProcess(
@@ -260,4 +292,56 @@ export function startProcess(
     };
     child.stdout!.on('data', onData);
   });
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux (getconf CLK_TCK)
+
+/** The CPU time (user + system, ms) these processes and all their descendants have used so far, from /proc. */
+export function cpuMs(roots: readonly number[]): number {
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, string[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // The fields after the command name, which may hold spaces and parentheses: state, ppid, …
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    stats.set(pid, fields);
+    const ppid = Number(fields[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  let ticks = 0;
+  const seen = new Set<number>();
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const fields = stats.get(pid);
+    // utime and stime: fields 14 and 15 of the line, 11 and 12 after the command name.
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return ticks * TICK_MS;
+}
+
+/** Docker's userland proxy serving a published host port (the engine runs one process per port). */
+export function dockerProxyOf(hostPort: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('docker-proxy') && args[args.indexOf('-host-port') + 1] === String(hostPort))
+        pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

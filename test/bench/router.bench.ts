@@ -15,17 +15,21 @@ import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { freePort } from '../support/global-setup.js';
 import {
   paced,
+  quantile,
   startBareHaproxy,
   startNginx,
   startPod,
   startProcess,
   wrk,
+  dockerProxyOf,
   type WrkResult,
   wsEcho,
 } from './router-bench-parts.js';
 
 const root = join(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Each round of the paced part: 10,000 requests at 1,000 a second. */
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Which parts run (comma-separated): `wrk` (requests/s), `ws` (WebSocket echo), `paced` (1,000 requests/s); all by default. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
@@ -34,11 +38,22 @@ const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /**
  * `direct`: straight to the pod's IP, as the router reaches pods; `direct-published`: to the port the pod
  * publishes on loopback, through Docker's userland proxy (docker-proxy), what "direct" meant before 2026-12-05 22:12;
- * `router-nolog`: the router with SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no request metrics);
+ * `router`: as by default, its access log to a file; `router-stdout`: printing the access log instead (read by
+ * this script, as the launcher reads it); `router-nolog`: SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no
+ * request metrics);
  * `nginx-log`: nginx with its access log on, as the router has its own by default; `haproxy-bare`:
  * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane.
  */
-const PATHS = ['direct', 'direct-published', 'router', 'router-nolog', 'nginx', 'nginx-log', 'haproxy-bare'] as const;
+const PATHS = [
+  'direct',
+  'direct-published',
+  'router',
+  'router-stdout',
+  'router-nolog',
+  'nginx',
+  'nginx-log',
+  'haproxy-bare',
+] as const;
 type Path = (typeof PATHS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -53,7 +68,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-router-'));
   const docker = new Docker();
   const cleanups: (() => Promise<unknown> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
-  const commit = sh('git', ['-C', root, 'rev-parse', 'HEAD']);
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
+  const commit = `${sh('git', ['-C', root, 'rev-parse', 'HEAD'])}${dirty.stdout?.trim() ? ' (with uncommitted changes)' : ''}`;
   const header = [
     `router benchmark, ${new Date().toISOString()}`,
     `commit ${commit}`,
@@ -80,49 +96,38 @@ async function main(): Promise<void> {
     cleanups.push(() => void redis.kill('SIGKILL'));
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
-    const routerPort = await freePort();
-    const router = await startProcess(
-      process.execPath,
-      [join(root, 'router/dist/main.js')],
-      {
-        ...process.env,
-        SIDECAR_REDIS_URL: redisUrl,
-        SIDECAR_REDIS_PREFIX: 'bench:',
-        SIDECAR_DATA_DIR: dir,
-        SIDECAR_ROUTER_PORT: String(routerPort),
-        SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
-        SIDECAR_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      },
-      /listening on http/,
-      join(dir, 'router.log'),
-    );
-    const routerExited = new Promise((r) => router.once('exit', r));
-    cleanups.push(async () => {
-      router.kill('SIGTERM');
-      await routerExited;
-    });
-    const quietPort = await freePort();
-    const quiet = await startProcess(
-      process.execPath,
-      [join(root, 'router/dist/main.js')],
-      {
-        ...process.env,
-        SIDECAR_REDIS_URL: redisUrl,
-        SIDECAR_REDIS_PREFIX: 'bench:',
-        SIDECAR_DATA_DIR: join(dir, 'quiet'),
-        SIDECAR_ROUTER_PORT: String(quietPort),
-        SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
-        SIDECAR_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-        SIDECAR_ROUTER_REQUEST_LOG: 'off',
-      },
-      /listening on http/,
-      join(dir, 'router-quiet.log'),
-    );
-    const quietExited = new Promise((r) => quiet.once('exit', r));
-    cleanups.push(async () => {
-      quiet.kill('SIGTERM');
-      await quietExited;
-    });
+    // The router as configured by default (access log to a file), printing its access log instead (its output
+    // read by this script, as the launcher reads it), and with its request log off.
+    const routers: Record<'router' | 'router-stdout' | 'router-nolog', { port: number; pid: number }> = {
+      router: await startRouterProcess('router', {}),
+      'router-stdout': await startRouterProcess('router-stdout', { SIDECAR_ROUTER_ACCESS_LOG: 'stdout' }),
+      'router-nolog': await startRouterProcess('router-nolog', { SIDECAR_ROUTER_REQUEST_LOG: 'off' }),
+    };
+    async function startRouterProcess(name: string, env: Record<string, string>) {
+      const port = await freePort();
+      const child = await startProcess(
+        process.execPath,
+        [join(root, 'router/dist/main.js')],
+        {
+          ...process.env,
+          SIDECAR_REDIS_URL: redisUrl,
+          SIDECAR_REDIS_PREFIX: 'bench:',
+          SIDECAR_DATA_DIR: join(dir, name),
+          SIDECAR_ROUTER_PORT: String(port),
+          SIDECAR_ROUTER_TLS_PORT: String(await freePort()),
+          SIDECAR_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+          ...env,
+        },
+        /listening on http/,
+        join(dir, `${name}.log`),
+      );
+      const exited = new Promise((r) => child.once('exit', r));
+      cleanups.push(async () => {
+        child.kill('SIGTERM');
+        await exited;
+      });
+      return { port, pid: child.pid! };
+    }
     const conn = connectRedis(redisUrl);
     const stores = createStores(conn, 'bench:');
     await stores.routes.set('bench', [{ pod: 'bench-pod', address: `${pod.ip}:8080` }]);
@@ -131,24 +136,39 @@ async function main(): Promise<void> {
       await conn.quit();
     });
 
-    const [nginxPort, nginxLogPort] = [await freePort(), await freePort()];
-    for (const [port, accessLog] of [
-      [nginxPort, false],
-      [nginxLogPort, true],
-    ] as const)
-      cleanups.push((await startNginx(dir, { port, pod: `${pod.ip}:8080`, accessLog })).stop);
-    const barePort = await freePort();
-    cleanups.push((await startBareHaproxy(dir, { port: barePort, pod: `${pod.ip}:8080` })).stop);
+    const peer = async <T extends { pid: number; stop(): Promise<void> }>(started: Promise<T>) => {
+      const p = await started;
+      cleanups.push(p.stop);
+      return p;
+    };
+    const [nginxPort, nginxLogPort, barePort] = [await freePort(), await freePort(), await freePort()];
+    const nginx = await peer(startNginx(dir, { port: nginxPort, pod: `${pod.ip}:8080`, accessLog: false }));
+    const nginxLog = await peer(startNginx(dir, { port: nginxLogPort, pod: `${pod.ip}:8080`, accessLog: true }));
+    const bare = await peer(startBareHaproxy(dir, { port: barePort, pod: `${pod.ip}:8080` }));
     const at = (port: number, host = '127.0.0.1') => ({ host, port });
     const addressOf: Record<Path, { host: string; port: number }> = {
       direct: at(8080, pod.ip),
       'direct-published': at(pod.port),
-      router: at(routerPort),
-      'router-nolog': at(quietPort),
+      router: at(routers.router.port),
+      'router-stdout': at(routers['router-stdout'].port),
+      'router-nolog': at(routers['router-nolog'].port),
       nginx: at(nginxPort),
       'nginx-log': at(nginxLogPort),
       'haproxy-bare': at(barePort),
     };
+    // Whose CPU time a request of each path costs: the proxy's processes (HAProxy's under the router process),
+    // and this script, which reads the output of `router-stdout` as the launcher would.
+    const proxyOf: Record<Path, () => number[]> = {
+      direct: () => [],
+      'direct-published': () => dockerProxyOf(pod.port),
+      router: () => [routers.router.pid],
+      'router-stdout': () => [routers['router-stdout'].pid],
+      'router-nolog': () => [routers['router-nolog'].pid],
+      nginx: () => [nginx.pid],
+      'nginx-log': () => [nginxLog.pid],
+      'haproxy-bare': () => [bare.pid],
+    };
+    const cpuOf = (path: Path) => () => [...proxyOf[path](), process.pid];
     const url = (path: Path, rest: string, scheme = 'http') =>
       `${scheme}://${addressOf[path].host}:${addressOf[path].port}${rest}`;
 
@@ -156,8 +176,8 @@ async function main(): Promise<void> {
     for (const path of PATHS) await wrk(url(path, '/'), 32, 1);
 
     const table: string[] = [
-      '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms |',
-      '|---|---|---|---|---|---|---|',
+      '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms | proxy CPU µs per request (median) |',
+      '|---|---|---|---|---|---|---|---|',
     ];
     for (const [label, urlPath] of PARTS.has('wrk')
       ? ([
@@ -170,7 +190,7 @@ async function main(): Promise<void> {
         for (let round = 0; round < ROUNDS; round++)
           // A different order each round: no path always runs first or last.
           for (const path of PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!)) {
-            const r = await wrk(url(path, urlPath), connections, SECONDS);
+            const r = await wrk(url(path, urlPath), connections, SECONDS, cpuOf(path));
             results[path].push(r);
             raw.push(`## ${label}, ${connections} connections, ${path}, round ${round + 1}`, r.raw);
           }
@@ -178,7 +198,7 @@ async function main(): Promise<void> {
         for (const path of PATHS) {
           const rps = median(results[path].map((r) => r.rps));
           table.push(
-            `| ${label} | ${connections} | ${path} | ${Math.round(rps).toLocaleString('en')} | ${Math.round((100 * rps) / direct)} % | ${median(results[path].map((r) => r.p50Ms)).toFixed(2)} | ${median(results[path].map((r) => r.p99Ms)).toFixed(2)} |`,
+            `| ${label} | ${connections} | ${path} | ${Math.round(rps).toLocaleString('en')} | ${Math.round((100 * rps) / direct)} % | ${median(results[path].map((r) => r.p50Ms)).toFixed(2)} | ${median(results[path].map((r) => r.p99Ms)).toFixed(2)} | ${median(results[path].map((r) => r.cpuUsPerRequest)).toFixed(1)} |`,
           );
         }
       }
@@ -195,22 +215,26 @@ async function main(): Promise<void> {
 
     table.push(
       '',
-      `| 1,000 requests/s for ${SECONDS} s (medians of ${ROUNDS} rounds) | p50 ms | p99 ms | failed |`,
-      '|---|---|---|---|',
+      `| 1,000 requests/s, ${ROUNDS} rounds of ${PACED_SECONDS} s | p50 ms (all rounds' samples) | p99 ms (all rounds' samples) | p99 ms of each round | failed |`,
+      '|---|---|---|---|---|',
     );
-    const pacedPaths = ['direct', 'direct-published', 'router', 'router-nolog'] as const;
+    const pacedPaths = ['direct', 'direct-published', 'router', 'router-nolog', 'nginx-log'] as const;
     const pacedRuns = Object.fromEntries(pacedPaths.map((x) => [x, [] as Awaited<ReturnType<typeof paced>>[]]));
     for (let round = 0; round < (PARTS.has('paced') ? ROUNDS : 0); round++)
       for (const path of pacedPaths.map((_, i) => pacedPaths[(i + round) % pacedPaths.length]!)) {
-        const r = await paced(addressOf[path].host, addressOf[path].port, 1000, SECONDS);
-        raw.push(`## paced 1000 req/s ${path}, round ${round + 1}: ${JSON.stringify(r)}`);
+        const r = await paced(addressOf[path].host, addressOf[path].port, 1000, PACED_SECONDS);
+        raw.push(
+          `## paced 1000 req/s ${path}, round ${round + 1}: ${JSON.stringify({ p50Ms: r.p50Ms, p99Ms: r.p99Ms, failed: r.failed, samples: r.latencies.length })}`,
+        );
         pacedRuns[path]!.push(r);
       }
     for (const path of pacedPaths) {
       const rs = pacedRuns[path]!;
       if (rs.length === 0) continue;
+      // Pooled: one round's p99 is its 1 % slowest requests, which a hiccup of the shared machine decides.
+      const all = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
       table.push(
-        `| ${path} | ${median(rs.map((r) => r.p50Ms)).toFixed(2)} | ${median(rs.map((r) => r.p99Ms)).toFixed(2)} | ${rs.reduce((a, r) => a + r.failed, 0)} |`,
+        `| ${path} | ${quantile(all, 0.5).toFixed(2)} | ${quantile(all, 0.99).toFixed(2)} | ${rs.map((r) => r.p99Ms.toFixed(2)).join(', ')} | ${rs.reduce((a, r) => a + r.failed, 0)} |`,
       );
     }
     raw.push(
