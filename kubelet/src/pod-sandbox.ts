@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Labels, silentLog, type Log, type Pod } from '@sidecar/core';
+import { errorText, Labels, silentLog, type Log, type Pod } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { createOnPodNetwork, ipv4SubnetOf, type NetworkAddressing, startOnPodNetwork } from './pod-addresses.js';
 import type { NetnsPool } from './netns-pool.js';
@@ -336,6 +336,20 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
   try {
     await docker.getContainer(id).remove({ force: true, v: false });
   } catch (e) {
-    if (!isNotFound(e) && !isConflict(e)) throw e;
+    if (isNotFound(e)) return;
+    if (!isConflict(e)) throw e;
+    // Another caller (another worker's sweep of abandoned holders, say) is removing it: done once it is
+    // gone, as after a removal of our own, so that a caller listing containers next does not still see it.
+    if (/already in progress/i.test(errorText(e))) await untilRemoved(docker, id);
   }
+}
+
+/** How long removeContainer waits for another caller's removal of the same container. */
+const REMOVAL_WAIT_MS = 10_000;
+
+async function untilRemoved(docker: Docker, id: string): Promise<void> {
+  await docker
+    .getContainer(id)
+    .wait({ condition: 'removed', abortSignal: AbortSignal.timeout(REMOVAL_WAIT_MS) })
+    .catch(() => undefined); // gone already (404), or still there after the wait: as before, not this caller's to fix
 }
