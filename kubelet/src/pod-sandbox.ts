@@ -90,12 +90,6 @@ async function findOrCreateNetwork(docker: Docker, log: Log): Promise<string> {
   return settleNetwork(docker);
 }
 
-/**
- * A free subnet, as the engine would choose it, to create the pod network with: Docker takes chosen
- * sandbox addresses (pod-addresses.ts) only on a network created with a subnet of its own. Found by
- * creating a throwaway network and reading its subnet; none (the network then gets the engine's, and
- * sandboxes the engine's addresses) if that fails.
- */
 const PROBE_ROLE = 'pod-network-probe';
 /** A probe network older than this was left by a process stopped between its creation and its removal. */
 const STALE_PROBE_MS = 60_000;
@@ -121,6 +115,12 @@ export async function removeStaleProbes(
   );
 }
 
+/**
+ * A free subnet, as the engine would choose it, to create the pod network with: Docker takes chosen
+ * sandbox addresses (pod-addresses.ts) only on a network created with a subnet of its own. Found by
+ * creating a throwaway network and reading its subnet; none (the network then gets the engine's, and
+ * sandboxes the engine's addresses) if that fails.
+ */
 async function subnetChosenByEngine(docker: Docker): Promise<Pick<Docker.NetworkCreateOptions, 'IPAM'>> {
   try {
     const probe = await docker.createNetwork({

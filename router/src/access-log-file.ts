@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { errorText } from '@sidecar/core';
 
 /** At most one warning this often while writes keep failing (a full disk must not flood the router's log). */
 const WARN_EVERY_MS = 60_000;
@@ -51,7 +52,7 @@ export class AccessLogFile {
       const now = Date.now();
       if (now - this.lastWarnMs >= WARN_EVERY_MS) {
         this.lastWarnMs = now;
-        this.opts.warn(`access log ${this.opts.path}: cannot write (${(e as Error).message}); lines are lost`);
+        this.opts.warn(`access log ${this.opts.path}: cannot write (${errorText(e)}); lines are lost`);
       }
     }
   }

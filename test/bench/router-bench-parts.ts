@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import WebSocket from 'ws';
+import { quantile } from './deploy-bench-parts.js';
 
 const run = promisify(execFile);
 
@@ -259,13 +260,7 @@ export async function paced(
   }
   await Promise.all(inFlight);
   agent.destroy();
-  latencies.sort((a, b) => a - b);
   return { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), failed, latencies };
-}
-
-/** The q-quantile (0–1) of sorted samples, by nearest rank. */
-export function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
 export function startProcess(

@@ -7,7 +7,7 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { connectRedis, createStores } from '@sidecar/store';
@@ -15,7 +15,6 @@ import { ensurePlatformImages } from '@sidecar/runtime-image';
 import { freePort } from '../support/global-setup.js';
 import {
   paced,
-  quantile,
   startBareHaproxy,
   startNginx,
   startPod,
@@ -25,6 +24,7 @@ import {
   type WrkResult,
   wsEcho,
 } from './router-bench-parts.js';
+import { quantile, runHeader } from './deploy-bench-parts.js';
 
 const root = join(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -68,14 +68,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-router-'));
   const docker = new Docker();
   const cleanups: (() => Promise<unknown> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
-  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
-  const commit = `${sh('git', ['-C', root, 'rev-parse', 'HEAD'])}${dirty.stdout?.trim() ? ' (with uncommitted changes)' : ''}`;
   const header = [
-    `router benchmark, ${new Date().toISOString()}`,
-    `commit ${commit}`,
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+    ...runHeader('router benchmark'),
     `${sh('haproxy', ['-v'])}; ${sh('nginx', ['-v'])}; ${sh('wrk', ['-v'])}`,
     `wrk, the pod, the router or nginx, and this script share the machine's cores.`,
   ];
@@ -232,7 +226,7 @@ async function main(): Promise<void> {
       const rs = pacedRuns[path]!;
       if (rs.length === 0) continue;
       // Pooled: one round's p99 is its 1 % slowest requests, which a hiccup of the shared machine decides.
-      const all = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+      const all = rs.flatMap((r) => r.latencies);
       table.push(
         `| ${path} | ${quantile(all, 0.5).toFixed(2)} | ${quantile(all, 0.99).toFixed(2)} | ${rs.map((r) => r.p99Ms.toFixed(2)).join(', ')} | ${rs.reduce((a, r) => a + r.failed, 0)} |`,
       );
