@@ -1,9 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { type BucketCounts, countRequest, latencyPercentile, statusClass, summarize } from './traffic-metrics.js';
+import {
+  type BucketCounts,
+  countRequest,
+  LATENCY_BOUNDS_MS,
+  latencyField,
+  latencyPercentile,
+  statusClass,
+  summarize,
+} from './traffic-metrics.js';
 
 describe('traffic metrics', () => {
   it('classes statuses, an upgrade counting as success', () => {
     expect([101, 200, 304, 404, 502].map(statusClass)).toEqual(['2xx', '2xx', '3xx', '4xx', '5xx']);
+  });
+
+  it('counts a latency under the first bound it does not exceed; past the last, in the last count', () => {
+    expect([0, 1, 1.01, 2, 60_000, 60_001, Infinity].map(latencyField)).toEqual([
+      'l0',
+      'l0',
+      'l1',
+      'l1',
+      `l${LATENCY_BOUNDS_MS.length - 1}`,
+      `l${LATENCY_BOUNDS_MS.length}`,
+      `l${LATENCY_BOUNDS_MS.length}`,
+    ]);
   });
 
   it('takes percentiles from the latency counts as bucket upper bounds', () => {

@@ -1,5 +1,5 @@
 import type { AppLogStore } from '@sidecar/store';
-import { type AccessRecord, NO_POD } from './access-log.js';
+import { type AccessLine, NO_POD, parseAccessLine } from './access-log.js';
 
 /** At most this many access lines per app per second: a flood of requests cannot flood the app's log. */
 const MAX_LINES_PER_SECOND = 500;
@@ -10,7 +10,8 @@ const MAX_LINES_PER_SECOND = 500;
  * Written in one batch per app per flush; past the cap a line says how many requests were not logged.
  */
 export class AppAccessLog {
-  private pending = new Map<string, { lines: AccessRecord[]; dropped: number }>();
+  /** Each app's lines since the last flush, as HAProxy wrote them: parsed at the flush, at most maxPerFlush of them. */
+  private pending = new Map<string, { lines: string[]; dropped: number }>();
 
   private readonly maxPerFlush: number;
 
@@ -22,10 +23,10 @@ export class AppAccessLog {
     this.maxPerFlush = Math.max(1, Math.round((MAX_LINES_PER_SECOND * flushMs) / 1000));
   }
 
-  record(r: AccessRecord): void {
+  record(r: AccessLine): void {
     let p = this.pending.get(r.app);
     if (!p) this.pending.set(r.app, (p = { lines: [], dropped: 0 }));
-    if (p.lines.length < this.maxPerFlush) p.lines.push(r);
+    if (p.lines.length < this.maxPerFlush) p.lines.push(r.line);
     else p.dropped++;
   }
 
@@ -33,24 +34,26 @@ export class AppAccessLog {
     const batch = this.pending;
     this.pending = new Map();
     for (const [app, { lines, dropped }] of batch) {
-      const entries = lines.map((r) => ({
-        time: new Date(r.time).toISOString(),
-        pod: r.pod === NO_POD ? 'router' : r.pod,
-        container: 'router',
-        release: '',
-        stream: 'stdout' as const,
-        line: JSON.stringify({
-          method: r.method,
-          path: r.path,
-          status: r.status,
-          durationMs: r.durationMs,
-          bytesIn: r.bytesIn,
-          bytesOut: r.bytesOut,
-          requestId: r.requestId,
-          client: r.client,
-          term: r.term,
-        }),
-      }));
+      const entries = lines
+        .flatMap((l) => parseAccessLine(l) ?? [])
+        .map((r) => ({
+          time: new Date(r.time).toISOString(),
+          pod: r.pod === NO_POD ? 'router' : r.pod,
+          container: 'router',
+          release: '',
+          stream: 'stdout' as const,
+          line: JSON.stringify({
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            durationMs: r.durationMs,
+            bytesIn: r.bytesIn,
+            bytesOut: r.bytesOut,
+            requestId: r.requestId,
+            client: r.client,
+            term: r.term,
+          }),
+        }));
       if (dropped > 0)
         entries.push({
           time: new Date().toISOString(),

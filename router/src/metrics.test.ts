@@ -58,6 +58,7 @@ describe('per-app metrics and access log', () => {
     expect(text).toContain('sidecar_router_requests_total{app="counted",class="4xx"} 1');
     expect(text).toContain('sidecar_router_requests_total{app="counted",class="5xx"} 2');
     expect(text).toContain('sidecar_router_request_duration_seconds_count{app="counted"} 7');
+    expect(text).toContain('sidecar_router_request_duration_seconds_bucket{app="counted",le="+Inf"} 7');
     const out = /sidecar_router_bytes_total\{app="counted",direction="out"\} (\d+)/.exec(text);
     expect(Number(out?.[1])).toBeGreaterThanOrEqual(7 * 100);
 

@@ -1,22 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { type BucketCounts, countRequest, METRICS_BUCKET_SECONDS, type StatusClass, statusClass } from '@sidecar/core';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { type BucketCounts, countRequest, METRICS_BUCKET_SECONDS, StatusClass } from '@sidecar/core';
 import type { AppTrafficStore } from '@sidecar/store';
-import type { AccessRecord } from './access-log.js';
+import type { AccessSummary } from './access-log.js';
+import { AppTotals, registerTotalsHistogram } from './app-totals.js';
 import { appOfBackend, TABLE_UPGRADED } from './haproxy/render-config.js';
 import type { RuntimeApi } from './haproxy/runtime-api.js';
 
 /** Pending bucket counts are dropped beyond this many apps × buckets (Redis away for long). */
 const MAX_PENDING_BUCKETS = 50_000;
-
-interface AppSeries {
-  requests: Record<StatusClass, { inc(n?: number): void }>;
-  duration: { observe(seconds: number): void };
-  bytesIn: { inc(n: number): void };
-  bytesOut: { inc(n: number): void };
-}
 
 /**
  * Per-app traffic: Prometheus metrics on the router (requests by status class, latency, bytes,
@@ -26,33 +20,41 @@ interface AppSeries {
 export class TrafficMetrics {
   readonly registry = new Registry();
   private pending = new Map<string, Map<number, BucketCounts>>();
-  private readonly requests: Counter<'app' | 'class'>;
-  private readonly duration: Histogram<'app'>;
-  private readonly bytes: Counter<'app' | 'direction'>;
-  /** Each app's children of the metrics above: prom-client hashes the labels on every call made with them. */
-  private readonly perApp = new Map<string, AppSeries>();
+  /** What the Prometheus metrics of requests report, counted as plain numbers (app-totals.ts). */
+  private readonly totals = new Map<string, AppTotals>();
 
   constructor(private readonly opts: { api: RuntimeApi; traffic: AppTrafficStore }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sidecar_router_process_' });
-    this.requests = new Counter({
+    const totals = this.totals;
+    new Counter({
       name: 'sidecar_router_requests_total',
       help: 'Requests to apps through the router, by status class (1xx counts as 2xx)',
       labelNames: ['app', 'class'],
       registers,
+      collect() {
+        this.reset();
+        for (const [app, t] of totals)
+          for (const c of Object.values(StatusClass)) this.inc({ app, class: c }, t.requests[c]);
+      },
     });
-    this.duration = new Histogram({
+    registerTotalsHistogram(this.registry, {
       name: 'sidecar_router_request_duration_seconds',
       help: 'Time from the request accepted to the response sent (HAProxy %Ta)',
-      labelNames: ['app'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
+      totals: () => totals,
     });
-    this.bytes = new Counter({
+    new Counter({
       name: 'sidecar_router_bytes_total',
       help: 'Bytes from clients (in) and to clients (out), headers included',
       labelNames: ['app', 'direction'],
       registers,
+      collect() {
+        this.reset();
+        for (const [app, t] of totals) {
+          this.inc({ app, direction: 'in' }, t.bytesIn);
+          this.inc({ app, direction: 'out' }, t.bytesOut);
+        }
+      },
     });
     const api = opts.api;
     new Gauge({
@@ -81,12 +83,10 @@ export class TrafficMetrics {
     });
   }
 
-  record(r: AccessRecord): void {
-    const series = this.seriesOf(r.app);
-    series.requests[statusClass(r.status)].inc();
-    series.duration.observe(r.durationMs / 1000);
-    series.bytesIn.inc(r.bytesIn);
-    series.bytesOut.inc(r.bytesOut);
+  record(r: AccessSummary): void {
+    let totals = this.totals.get(r.app);
+    if (!totals) this.totals.set(r.app, (totals = new AppTotals()));
+    totals.add(r);
     const bucket = Math.floor(r.time / 1000 / METRICS_BUCKET_SECONDS) * METRICS_BUCKET_SECONDS;
     let buckets = this.pending.get(r.app);
     if (!buckets) this.pending.set(r.app, (buckets = new Map()));
@@ -116,21 +116,6 @@ export class TrafficMetrics {
         }
       throw e;
     }
-  }
-
-  private seriesOf(app: string): AppSeries {
-    let series = this.perApp.get(app);
-    if (!series) {
-      const byClass = (c: StatusClass) => this.requests.labels({ app, class: c });
-      series = {
-        requests: { '2xx': byClass('2xx'), '3xx': byClass('3xx'), '4xx': byClass('4xx'), '5xx': byClass('5xx') },
-        duration: this.duration.labels({ app }),
-        bytesIn: this.bytes.labels({ app, direction: 'in' }),
-        bytesOut: this.bytes.labels({ app, direction: 'out' }),
-      };
-      this.perApp.set(app, series);
-    }
-    return series;
   }
 
   private pendingBuckets(): number {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { silentLog, type Log, type RouterConfig } from '@sidecar/core';
 import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
-import { type AccessRecord, createAccessLogListener } from './access-log.js';
+import { type AccessLine, type AccessRecord, createAccessLogListener, parseAccessLine } from './access-log.js';
 import { DataPlane } from './data-plane.js';
 import { HaproxyProcess, haproxyFiles } from './haproxy/haproxy-process.js';
 import { AppAccessLog } from './app-access-log.js';
@@ -73,7 +73,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
 
   const traffic = new TrafficMetrics({ api: haproxy.api, traffic: stores.appTraffic });
   const appLog = new AppAccessLog(stores.appLogs, FLUSH_MS);
-  const listeners: ((r: AccessRecord) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
+  const listeners: ((r: AccessLine) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
   // HAProxy's lines are the access log already: kept as they come, one write per read.
   const keepLines = accessLogSink(config, join(dir, 'access.log'), warn);
   const accessLog = createAccessLogListener((bytes, records) => {
@@ -176,7 +176,12 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     tlsPort,
     metricsPort: metrics.port,
     flush: flushAll,
-    onAccess: (l) => listeners.push(l),
+    // Parsed whole for whoever asks (tests); the router's own listeners read only what they count.
+    onAccess: (l) =>
+      listeners.push((r) => {
+        const full = parseAccessLine(r.line);
+        if (full) l(full);
+      }),
     close: (opts = {}) =>
       (closing ??= (async () => {
         clearInterval(drains);
