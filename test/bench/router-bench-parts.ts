@@ -151,6 +151,8 @@ export interface WrkResult {
   p99Ms: number;
   /** CPU time the measured processes used per request (µs), when `cpuOf` was given. */
   cpuUsPerRequest: number;
+  /** Of that, the CPU time of the processes `ownOf` named, without their descendants (µs per request; NaN without). */
+  ownCpuUsPerRequest: number;
   raw: string;
 }
 
@@ -159,17 +161,22 @@ const toMs = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 10
 /**
  * `cpuOf`: the processes whose CPU time to count (their descendants too) while wrk runs: the proxy of the path,
  * so that paths compare by what a request costs them, which the machine's noise moves less than requests/s.
+ * `ownOf`: processes whose own share of that to print apart (the router's Node process, without its HAProxy).
  */
 export async function wrk(
   url: string,
   connections: number,
   seconds: number,
   cpuOf?: () => number[],
+  ownOf?: () => number[],
 ): Promise<WrkResult> {
   const args = ['-t', connections > 64 ? '2' : '1', '-c', String(connections), '-d', `${seconds}s`, '--latency'];
+  const own = () => (ownOf ? cpuMs(ownOf(), { descendants: false }) : NaN);
   const cpuBefore = cpuOf ? cpuMs(cpuOf()) : NaN;
+  const ownBefore = own();
   const { stdout } = await run('wrk', [...args, '-H', 'Host: bench.localhost', url], { maxBuffer: 1 << 20 });
   const cpuUsed = cpuOf ? cpuMs(cpuOf()) - cpuBefore : NaN;
+  const ownUsed = own() - ownBefore;
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const p = (q: string) => {
@@ -178,14 +185,20 @@ export async function wrk(
     return m ? toMs(m[1]!, m[2]!) : NaN;
   };
   const cpuUsPerRequest = (cpuUsed * 1000) / requests;
+  const ownCpuUsPerRequest = (ownUsed * 1000) / requests;
   const cpuLine = cpuOf
-    ? `CPU time of the path's processes: ${cpuUsed} ms, ${cpuUsPerRequest.toFixed(2)} µs per request\n`
+    ? `CPU time of the path's processes: ${cpuUsed} ms, ${cpuUsPerRequest.toFixed(2)} µs per request${
+        ownOf
+          ? `; of which the router process itself ${ownUsed} ms, ${ownCpuUsPerRequest.toFixed(2)} µs per request`
+          : ''
+      }\n`
     : '';
   return {
     rps,
     p50Ms: p('50'),
     p99Ms: p('99'),
     cpuUsPerRequest,
+    ownCpuUsPerRequest,
     raw: `$ wrk ${args.join(' ')} ${url}\n${stdout}${cpuLine}`,
   };
 }
@@ -291,8 +304,11 @@ export function startProcess(
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux (getconf CLK_TCK)
 
-/** The CPU time (user + system, ms) these processes and all their descendants have used so far, from /proc. */
-export function cpuMs(roots: readonly number[]): number {
+/**
+ * The CPU time (user + system, ms) these processes and all their descendants (with `descendants: false`, the
+ * processes alone) have used so far, from /proc.
+ */
+export function cpuMs(roots: readonly number[], { descendants = true } = {}): number {
   const children = new Map<number, number[]>();
   const stats = new Map<number, string[]>();
   for (const entry of readdirSync('/proc')) {
@@ -320,7 +336,7 @@ export function cpuMs(roots: readonly number[]): number {
     const fields = stats.get(pid);
     // utime and stime: fields 14 and 15 of the line, 11 and 12 after the command name.
     if (fields) ticks += Number(fields[11]) + Number(fields[12]);
-    queue.push(...(children.get(pid) ?? []));
+    if (descendants) queue.push(...(children.get(pid) ?? []));
   }
   return ticks * TICK_MS;
 }

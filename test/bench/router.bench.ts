@@ -8,7 +8,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Docker from 'dockerode';
 import { connectRedis, createStores } from '@sidecar/store';
 import { ensurePlatformImages } from '@sidecar/runtime-image';
@@ -33,6 +33,15 @@ const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Which parts run (comma-separated): `wrk` (requests/s), `ws` (WebSocket echo), `paced` (1,000 requests/s); all by default. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
+/** Which cases of the `wrk` part run: answers (`12B`, `64KiB`) and connection counts (comma-separated); all by default. */
+const ANSWERS = new Set((process.env.BENCH_ANSWERS ?? '12B,64KiB').split(','));
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number);
+/**
+ * Another build of the router to measure beside this one (`router-baseline`): the path of its `main.js`, e.g. of a
+ * `git worktree` of an earlier commit after `npx tsc -b router` there. A change is then compared side by side in
+ * the same run, not against a figure of another run on this noisy host.
+ */
+const BASELINE = process.env.BENCH_BASELINE_ROUTER;
 /** The router refuses admin tokens shorter than 16 characters. */
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /**
@@ -42,19 +51,22 @@ const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
  * this script, as the launcher reads it); `router-nolog`: SIDECAR_ROUTER_REQUEST_LOG=off (no access log, no
  * request metrics);
  * `nginx-log`: nginx with its access log on, as the router has its own by default; `haproxy-bare`:
- * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane.
+ * HAProxy proxying with no rules and no log, the floor of any configuration of the router's data plane;
+ * `router-baseline`: the router as by default, from the build named by BENCH_BASELINE_ROUTER (only then).
  */
-const PATHS = [
+const ALL_PATHS = [
   'direct',
   'direct-published',
   'router',
+  'router-baseline',
   'router-stdout',
   'router-nolog',
   'nginx',
   'nginx-log',
   'haproxy-bare',
 ] as const;
-type Path = (typeof PATHS)[number];
+type Path = (typeof ALL_PATHS)[number];
+const PATHS = ALL_PATHS.filter((p) => p !== 'router-baseline' || BASELINE);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** A command's first line of output, stdout or stderr (version banners go to either). */
@@ -72,6 +84,9 @@ async function main(): Promise<void> {
     ...runHeader('router benchmark'),
     `${sh('haproxy', ['-v'])}; ${sh('nginx', ['-v'])}; ${sh('wrk', ['-v'])}`,
     `wrk, the pod, the router or nginx, and this script share the machine's cores.`,
+    ...(BASELINE
+      ? [`router-baseline: ${BASELINE}, commit ${sh('git', ['-C', dirname(BASELINE), 'rev-parse', 'HEAD'])}`]
+      : []),
   ];
   raw.push(...header, '');
   try {
@@ -91,17 +106,23 @@ async function main(): Promise<void> {
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
     // The router as configured by default (access log to a file), printing its access log instead (its output
-    // read by this script, as the launcher reads it), and with its request log off.
-    const routers: Record<'router' | 'router-stdout' | 'router-nolog', { port: number; pid: number }> = {
+    // read by this script, as the launcher reads it), and with its request log off; the baseline build when asked.
+    const routers: Record<'router' | 'router-stdout' | 'router-nolog', { port: number; pid: number }> &
+      Partial<Record<'router-baseline', { port: number; pid: number }>> = {
       router: await startRouterProcess('router', {}),
       'router-stdout': await startRouterProcess('router-stdout', { SIDECAR_ROUTER_ACCESS_LOG: 'stdout' }),
       'router-nolog': await startRouterProcess('router-nolog', { SIDECAR_ROUTER_REQUEST_LOG: 'off' }),
+      ...(BASELINE ? { 'router-baseline': await startRouterProcess('router-baseline', {}, BASELINE) } : {}),
     };
-    async function startRouterProcess(name: string, env: Record<string, string>) {
+    async function startRouterProcess(
+      name: string,
+      env: Record<string, string>,
+      main = join(root, 'router/dist/main.js'),
+    ) {
       const port = await freePort();
       const child = await startProcess(
         process.execPath,
-        [join(root, 'router/dist/main.js')],
+        [main],
         {
           ...process.env,
           SIDECAR_REDIS_URL: redisUrl,
@@ -146,6 +167,8 @@ async function main(): Promise<void> {
       router: at(routers.router.port),
       'router-stdout': at(routers['router-stdout'].port),
       'router-nolog': at(routers['router-nolog'].port),
+      // Port 0 when there is no baseline: the path is then not in PATHS, never measured.
+      'router-baseline': at(routers['router-baseline']?.port ?? 0),
       nginx: at(nginxPort),
       'nginx-log': at(nginxLogPort),
       'haproxy-bare': at(barePort),
@@ -158,11 +181,14 @@ async function main(): Promise<void> {
       router: () => [routers.router.pid],
       'router-stdout': () => [routers['router-stdout'].pid],
       'router-nolog': () => [routers['router-nolog'].pid],
+      'router-baseline': () => (routers['router-baseline'] ? [routers['router-baseline'].pid] : []),
       nginx: () => [nginx.pid],
       'nginx-log': () => [nginxLog.pid],
       'haproxy-bare': () => [bare.pid],
     };
     const cpuOf = (path: Path) => () => [...proxyOf[path](), process.pid];
+    // The router paths' Node process apart from its HAProxy: what the control loop and the request log cost it.
+    const ownOf = (path: Path) => (path.startsWith('router') ? () => proxyOf[path]() : undefined);
     const url = (path: Path, rest: string, scheme = 'http') =>
       `${scheme}://${addressOf[path].host}:${addressOf[path].port}${rest}`;
 
@@ -170,21 +196,23 @@ async function main(): Promise<void> {
     for (const path of PATHS) await wrk(url(path, '/'), 32, 1);
 
     const table: string[] = [
-      '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms | proxy CPU µs per request (median) |',
-      '|---|---|---|---|---|---|---|---|',
+      '| answer | connections | path | requests/s (median) | share of direct | p50 ms | p99 ms | proxy CPU µs per request (median) | of which the router process (median) |',
+      '|---|---|---|---|---|---|---|---|---|',
     ];
     for (const [label, urlPath] of PARTS.has('wrk')
-      ? ([
-          ['12 B', '/'],
-          ['64 KiB', '/64k'],
-        ] as const)
+      ? (
+          [
+            ['12 B', '/'],
+            ['64 KiB', '/64k'],
+          ] as const
+        ).filter(([l]) => ANSWERS.has(l.replace(' ', '')))
       : [])
-      for (const connections of [32, 256]) {
+      for (const connections of CONNECTIONS) {
         const results = Object.fromEntries(PATHS.map((x) => [x, [] as WrkResult[]])) as Record<Path, WrkResult[]>;
         for (let round = 0; round < ROUNDS; round++)
           // A different order each round: no path always runs first or last.
           for (const path of PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!)) {
-            const r = await wrk(url(path, urlPath), connections, SECONDS, cpuOf(path));
+            const r = await wrk(url(path, urlPath), connections, SECONDS, cpuOf(path), ownOf(path));
             results[path].push(r);
             raw.push(`## ${label}, ${connections} connections, ${path}, round ${round + 1}`, r.raw);
           }
@@ -192,7 +220,7 @@ async function main(): Promise<void> {
         for (const path of PATHS) {
           const rps = median(results[path].map((r) => r.rps));
           table.push(
-            `| ${label} | ${connections} | ${path} | ${Math.round(rps).toLocaleString('en')} | ${Math.round((100 * rps) / direct)} % | ${median(results[path].map((r) => r.p50Ms)).toFixed(2)} | ${median(results[path].map((r) => r.p99Ms)).toFixed(2)} | ${median(results[path].map((r) => r.cpuUsPerRequest)).toFixed(1)} |`,
+            `| ${label} | ${connections} | ${path} | ${Math.round(rps).toLocaleString('en')} | ${Math.round((100 * rps) / direct)} % | ${median(results[path].map((r) => r.p50Ms)).toFixed(2)} | ${median(results[path].map((r) => r.p99Ms)).toFixed(2)} | ${median(results[path].map((r) => r.cpuUsPerRequest)).toFixed(1)} | ${ownOf(path) ? median(results[path].map((r) => r.ownCpuUsPerRequest)).toFixed(1) : ''} |`,
           );
         }
       }
@@ -212,7 +240,9 @@ async function main(): Promise<void> {
       `| 1,000 requests/s, ${ROUNDS} rounds of ${PACED_SECONDS} s | p50 ms (all rounds' samples) | p99 ms (all rounds' samples) | p99 ms of each round | failed |`,
       '|---|---|---|---|---|',
     );
-    const pacedPaths = ['direct', 'direct-published', 'router', 'router-nolog', 'nginx-log'] as const;
+    const pacedPaths = (
+      ['direct', 'direct-published', 'router', 'router-baseline', 'router-nolog', 'nginx-log'] as const
+    ).filter((p) => PATHS.includes(p));
     const pacedRuns = Object.fromEntries(pacedPaths.map((x) => [x, [] as Awaited<ReturnType<typeof paced>>[]]));
     for (let round = 0; round < (PARTS.has('paced') ? ROUNDS : 0); round++)
       for (const path of pacedPaths.map((_, i) => pacedPaths[(i + round) % pacedPaths.length]!)) {
