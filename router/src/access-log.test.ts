@@ -53,7 +53,8 @@ describe('reading what the metrics count of a line', () => {
       '/\u0000\n',
     ];
     for (const path of hostile)
-      for (const status of [101, 404, 503]) {
+      // -1: HAProxy's status when the client went away before an answer.
+      for (const status of [-1, 101, 404, 503]) {
         const line = haproxyLine(path, `${path}-id`, status);
         const full = parseAccessLine(line)!;
         expect(scanAccessLine(line)).toEqual({
@@ -70,7 +71,12 @@ describe('reading what the metrics count of a line', () => {
   });
 
   it('skips lines that are no app request (an unknown host) or not JSON; other key orders are parsed whole', () => {
+    // HAProxy prints the unset app of an unknown host as `-`.
+    expect(scanAccessLine(haproxyLine('/', 'r').replace('"app":"shop"', '"app":"-"'))).toBeUndefined();
+    expect(parseAccessLine(haproxyLine('/', 'r').replace('"app":"shop"', '"app":"-"'))).toBeUndefined();
     expect(scanAccessLine(haproxyLine('/', 'r').replace('"app":"shop"', '"app":""'))).toBeUndefined();
+    // A line cut short is not counted (HAProxy's lines are whole: render-config.ts LOG_LINE_MAX).
+    expect(scanAccessLine(haproxyLine('/', 'r').slice(0, 150))).toBeUndefined();
     expect(scanAccessLine('not json')).toBeUndefined();
     expect(scanAccessLine('{"status":"200","app":"shop","time":1}')).toBeUndefined();
     const reordered = '{"bytesOut":5,"bytesIn":4,"durationMs":3,"status":201,"app":"shop","time":1}';

@@ -20,6 +20,14 @@ export interface AccessRecord {
 }
 
 export const NO_POD = '<NOSRV>';
+/** `app` of a request whose host names no app (HAProxy prints an unset variable as `-`; no app is named so). */
+export const NO_APP = '-';
+
+/**
+ * A copy of a string cut from a read that keeps nothing else alive: V8 keeps the whole string a slice was cut
+ * from, so an app's name kept as a map key would keep the 64 KiB read it came from for the life of the process.
+ */
+export const detached = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
 /** What the metrics count of a request: read from its line without parsing the rest of it. */
 export interface AccessSummary {
@@ -44,14 +52,14 @@ export function parseAccessLine(line: string): AccessRecord | undefined {
   } catch {
     return undefined;
   }
-  return r.app && typeof r.status === 'number' ? r : undefined;
+  return r.app && r.app !== NO_APP && typeof r.status === 'number' ? r : undefined;
 }
 
 /**
  * Pure: the summary of a line, or undefined for lines that are not an app's request. Reads the few
  * fields the metrics need by their keys instead of parsing the line: the router gets a line for every
- * request of every app, and JSON.parse with the objects it makes was most of its CPU time per request
- * (docs/router.md). A key cannot be matched inside a string value: there every quote is escaped, so
+ * request of every app, and JSON.parse with the objects it makes was one of the largest items of its CPU
+ * time (docs/router.md). A key cannot be matched inside a string value: there every quote is escaped, so
  * `"status":` (a quote right after `status`) never occurs in a client's path or request id. A line
  * not in HAProxy's format (a key missing, keys in another order, a number that is not an integer)
  * is parsed whole instead.
@@ -79,7 +87,7 @@ export function scanAccessLine(line: string): AccessLine | undefined {
       }
     );
   }
-  return app ? { time, app, status, durationMs, bytesIn, bytesOut, line } : undefined;
+  return app && app !== NO_APP ? { time, app, status, durationMs, bytesIn, bytesOut, line } : undefined;
 }
 
 /** The integer right after `key` (found at or after `at.i`, which moves past it); NaN when there is none. */

@@ -1,5 +1,5 @@
 import type { AppLogStore } from '@sidecar/store';
-import { type AccessLine, NO_POD, parseAccessLine } from './access-log.js';
+import { type AccessLine, detached, NO_POD, parseAccessLine } from './access-log.js';
 
 /** At most this many access lines per app per second: a flood of requests cannot flood the app's log. */
 const MAX_LINES_PER_SECOND = 500;
@@ -10,7 +10,10 @@ const MAX_LINES_PER_SECOND = 500;
  * Written in one batch per app per flush; past the cap a line says how many requests were not logged.
  */
 export class AppAccessLog {
-  /** Each app's lines since the last flush, as HAProxy wrote them: parsed at the flush, at most maxPerFlush of them. */
+  /**
+   * Each app's lines since the last flush, as HAProxy wrote them: parsed at the flush, at most maxPerFlush of
+   * them. They are slices of the reads they came in, kept alive with them until then (2 s).
+   */
   private pending = new Map<string, { lines: string[]; dropped: number }>();
 
   private readonly maxPerFlush: number;
@@ -25,7 +28,7 @@ export class AppAccessLog {
 
   record(r: AccessLine): void {
     let p = this.pending.get(r.app);
-    if (!p) this.pending.set(r.app, (p = { lines: [], dropped: 0 }));
+    if (!p) this.pending.set(detached(r.app), (p = { lines: [], dropped: 0 }));
     if (p.lines.length < this.maxPerFlush) p.lines.push(r.line);
     else p.dropped++;
   }

@@ -5,7 +5,7 @@ import type { AccessSummary } from './access-log.js';
 /**
  * An app's traffic since the router started, in plain numbers. Counting a request is a few
  * additions: prom-client's `inc` and `observe` look up their series by hashing the labels on every
- * call, and at the data plane's rates that was a quarter of the router's CPU time per request
+ * call, one of the largest items of the router's CPU time per request at the data plane's rates
  * (docs/router.md). Prometheus reads the totals when it scrapes (TrafficMetrics).
  */
 export class AppTotals {

@@ -27,23 +27,37 @@ afterAll(() => t.close());
 const scrape = (headers: Record<string, string> = {}) =>
   fetch(`http://127.0.0.1:${t.router.metricsPort}/metrics`, { headers });
 
+/** The router's access log file, each line parsed (a line that is not whole JSON fails the test). */
+const accessFile = () =>
+  readFileSync(join(t.dataDir, 'router', 'access.log'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
 describe('per-app metrics and access log', () => {
   it("keeps the access log in the router's data directory, a JSON line per request", async () => {
     for (const path of ['/a', '/b?q=1', '/c'])
       expect((await request(t.port, 'filed.localhost', { path })).status).toBe(200);
-    const file = join(t.dataDir, 'router', 'access.log');
-    const ours = () =>
-      readFileSync(file, 'utf8')
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((r) => r.app === 'filed');
+    const ours = () => accessFile().filter((r) => r.app === 'filed');
     await until(() => ours().length === 3, 'the three requests in the file');
     expect(ours().map((r) => [r.msg, r.method, r.path, r.status, r.pod])).toEqual([
       ['access', 'GET', '/a', 200, 'filed-pod'],
       ['access', 'GET', '/b', 200, 'filed-pod'],
       ['access', 'GET', '/c', 200, 'filed-pod'],
     ]);
+  });
+
+  it('logs a request with a long path as a whole JSON line, the path cut at 1 KiB, and counts it', async () => {
+    const path = `/${'%22x'.repeat(2000)}`;
+    expect((await request(t.port, 'filed.localhost', { path: `${path}?q=1` })).status).toBe(200);
+    const long = () => accessFile().filter((r) => r.app === 'filed' && String(r.path).startsWith('/%22x'));
+    await until(() => long().length === 1, 'the long request in the file');
+    expect(long()[0]!.path).toBe(path.slice(0, 1024));
+    expect(long()[0]!.status).toBe(200);
+    await until(
+      () => seen.some((r) => r.app === 'filed' && r.path === path.slice(0, 1024)),
+      'the long request counted',
+    );
   });
 
   it('counts what was sent: by status class, bytes, latency; in Prometheus, in Redis, and in the app log', async () => {

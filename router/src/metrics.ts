@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { type BucketCounts, countRequest, METRICS_BUCKET_SECONDS, StatusClass } from '@sidecar/core';
 import type { AppTrafficStore } from '@sidecar/store';
-import type { AccessSummary } from './access-log.js';
+import { type AccessSummary, detached } from './access-log.js';
 import { AppTotals, registerTotalsHistogram } from './app-totals.js';
 import { appOfBackend, TABLE_UPGRADED } from './haproxy/render-config.js';
 import type { RuntimeApi } from './haproxy/runtime-api.js';
@@ -85,11 +85,11 @@ export class TrafficMetrics {
 
   record(r: AccessSummary): void {
     let totals = this.totals.get(r.app);
-    if (!totals) this.totals.set(r.app, (totals = new AppTotals()));
+    if (!totals) this.totals.set(detached(r.app), (totals = new AppTotals()));
     totals.add(r);
     const bucket = Math.floor(r.time / 1000 / METRICS_BUCKET_SECONDS) * METRICS_BUCKET_SECONDS;
     let buckets = this.pending.get(r.app);
-    if (!buckets) this.pending.set(r.app, (buckets = new Map()));
+    if (!buckets) this.pending.set(detached(r.app), (buckets = new Map()));
     let counts = buckets.get(bucket);
     if (!counts) {
       if (this.pendingBuckets() >= MAX_PENDING_BUCKETS) return;

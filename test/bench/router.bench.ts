@@ -36,6 +36,8 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'wrk,ws,paced').split(','));
 /** Which cases of the `wrk` part run: answers (`12B`, `64KiB`) and connection counts (comma-separated); all by default. */
 const ANSWERS = new Set((process.env.BENCH_ANSWERS ?? '12B,64KiB').split(','));
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number);
+if (!CONNECTIONS.every((n) => Number.isInteger(n) && n > 0))
+  throw new Error(`BENCH_CONNECTIONS: whole numbers above 0, comma-separated (got ${process.env.BENCH_CONNECTIONS})`);
 /**
  * Another build of the router to measure beside this one (`router-baseline`): the path of its `main.js`, e.g. of a
  * `git worktree` of an earlier commit after `npx tsc -b router` there. A change is then compared side by side in
@@ -75,6 +77,12 @@ const sh = (cmd: string, args: string[]) => {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
 };
 
+/** The commit of the baseline's checkout, and whether its tracked files differ from it (its build may not match). */
+function baselineCommit(dir: string): string {
+  const dirty = sh('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no']);
+  return `commit ${sh('git', ['-C', dir, 'rev-parse', 'HEAD'])}${dirty ? ' (with uncommitted changes)' : ''}`;
+}
+
 async function main(): Promise<void> {
   const raw: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'bench-router-'));
@@ -84,9 +92,7 @@ async function main(): Promise<void> {
     ...runHeader('router benchmark'),
     `${sh('haproxy', ['-v'])}; ${sh('nginx', ['-v'])}; ${sh('wrk', ['-v'])}`,
     `wrk, the pod, the router or nginx, and this script share the machine's cores.`,
-    ...(BASELINE
-      ? [`router-baseline: ${BASELINE}, commit ${sh('git', ['-C', dirname(BASELINE), 'rev-parse', 'HEAD'])}`]
-      : []),
+    ...(BASELINE ? [`router-baseline: ${BASELINE}, ${baselineCommit(dirname(BASELINE))}`] : []),
   ];
   raw.push(...header, '');
   try {

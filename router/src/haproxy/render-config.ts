@@ -55,11 +55,16 @@ export const TABLE_UPGRADED = 'st_upgraded';
  * `level`, `time`, `name`, `msg`), so the launcher shows it like them. Strings that come from the client
  * go through the `json` converter. `time` is the accept time (ms since the epoch), `durationMs` the
  * total time (%Ta), bytes from/to the client, `pod` the answering pod (`<NOSRV>` when the router answered
- * itself), `term` HAProxy's termination state. `app` is empty for a host that names no app.
+ * itself), `term` HAProxy's termination state. `app` is `-` for a host that names no app (HAProxy prints an
+ * unset variable so). The path is cut at 1 KiB: escaped (at most 6 characters a byte) it keeps the line within
+ * LOG_LINE_MAX, so every line is whole JSON (HAProxy cuts longer lines, by default at 1,024 bytes).
  */
+/** The longest access line HAProxy writes (`len` of the log target; the ring's `maxlen` is the same). */
+export const LOG_LINE_MAX = 8192;
+
 export const LOG_FORMAT =
   '{"level":30,"time":%Ts%ms,"name":"router","msg":"access","app":"%[var(txn.app)]","pod":"%s","method":"%HM",' +
-  '"path":"%[var(txn.path),json(utf8s)]","status":%ST,"durationMs":%Ta,"bytesIn":%U,"bytesOut":%B,' +
+  '"path":"%[var(txn.path),bytes(0,1024),json(utf8s)]","status":%ST,"durationMs":%Ta,"bytesIn":%U,"bytesOut":%B,' +
   '"requestId":"%[var(txn.rid),json(utf8s)]","client":"%ci","term":"%ts"}';
 
 const HEALTH =
@@ -147,13 +152,13 @@ export function renderConfig(s: DataPlaneSettings, apps: readonly PlannedApp[]):
     `  stats socket ${s.adminSocket} mode 600 level admin expose-fd listeners`,
     // After a reload the old process keeps its open connections this long at most.
     `  hard-stop-after ${hardStop}s`,
-    ...(s.requestLog ? [`  log ring@access_log format raw local0 info`] : []),
+    ...(s.requestLog ? [`  log ring@access_log len ${LOG_LINE_MAX} format raw local0 info`] : []),
     `  lua-load-per-thread ${s.luaFile}`,
     '',
     // A ring buffers the lines (8 MB) while the router is away, e.g. restarting.
     'ring access_log',
     '  format raw',
-    '  maxlen 8192',
+    `  maxlen ${LOG_LINE_MAX}`,
     '  size 8388608',
     '  timeout connect 1s',
     '  timeout server 10s',
