@@ -20,6 +20,8 @@ export interface PodCondition {
   status: 'True' | 'False';
   reason?: string;
   message?: string;
+  /** When the status last changed (Kubernetes' lastTransitionTime). */
+  lastTransitionTime?: string;
 }
 export interface PodEvent {
   time: string;

@@ -167,6 +167,41 @@ describe('NetnsPool', () => {
     await removeContainer(d, id);
   });
 
+  it('refills wait while a pod is starting, unless the port set is empty, and go on once it is ready', async () => {
+    const pool = newPool({ size: 2 });
+    await pool.start();
+    expect(pool.available([8080])).toBe(2);
+    const end = pool.podStarting();
+    const first = pool.claim([8080])!;
+    await until(() => pool.refillsWaiting() === 1, 'the refill to wait for the pod start');
+    expect(pool.available([8080])).toBe(1);
+    // Nothing left for the next pod: one holder is made at once, start or not; the next one waits again.
+    const second = pool.claim([8080])!;
+    await until(
+      () => pool.available([8080]) === 1 && pool.refillsWaiting() === 1,
+      'one holder made at once, the next waiting',
+    );
+    end();
+    end(); // safe twice: the count of starts is not taken below zero
+    await until(() => pool.available([8080]) === 2 && pool.refillsWaiting() === 0, 'the refill after the start');
+    for (const id of [first, second]) await removeContainer(d, id);
+  });
+
+  it('a pod counts as starting until it is ready: the refill of the holder it took waits for that', async () => {
+    const pool = newPool({ size: 2 });
+    await pool.start();
+    const name = uniqueName('refill');
+    const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    const ready = runner.waitFor((v) => v.ready, { timeoutMs: 30_000 });
+    await runner.start();
+    // The refill is due at once (refillDelayMs 0); the pod needs its containers started and probed first.
+    await until(() => pool.refillsWaiting() === 1, 'the refill to wait for the pod');
+    expect(pool.available([8080])).toBe(1);
+    await ready;
+    await until(() => pool.available([8080]) === 2, 'the refill once the pod is ready');
+    await runner.delete({ gracePeriodSeconds: 0 });
+  });
+
   it('a port set nobody asks for any more stops being warmed; the configured one stays', async () => {
     let clock = 0;
     const pool = newPool({ staleMs: 10, now: () => clock });

@@ -21,7 +21,11 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * sandbox records the ports it declares (pod-sandbox.ts). A
  * port set is warmed once a pod has asked for it, up to `maxPortSets` sets; a miss takes the
  * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
- * after the last claim so they do not compete with the rollout that just claimed.
+ * after the last claim, and then, for a port set that still has a holder, until no pod is starting
+ * (`podStarting`): a holder is a container with its own network namespace, ~0.3–0.6 s of the engine's
+ * work here, and a refill overlapping a pod's start slowed that start (a rollback right after a deploy
+ * took ~0.5 s longer every other time, docs/benchmarks.md). A port set with no holder left is refilled
+ * at once: a miss costs a pod more than the competition does.
  *
  * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
  * that pool, in memory first and then on the engine (the pod's pause container names it); so between
@@ -52,6 +56,8 @@ const DEFAULT_SIZE = 2;
 const DEFAULT_REFILL_DELAY_MS = 1500;
 const DEFAULT_MAX_PORT_SETS = 4;
 const STALE_PORT_SET_MS = 60 * 60_000;
+/** A pod start marked longer than this no longer holds refills back (one that never gets ready). */
+const MAX_START_MS = 30_000;
 
 const keyOf = (ports: readonly number[]): string => [...new Set(ports)].sort((a, b) => a - b).join(',');
 const portsOf = (key: string): number[] => (key === '' ? [] : key.split(',').map(Number));
@@ -72,6 +78,9 @@ export class NetnsPool {
   private closed = false;
   private started: Promise<void> | undefined;
   private readonly now: () => number;
+  /** Pod starts in flight (podStarting) and the refills waiting for them to end. */
+  private starting = 0;
+  private readonly quietWaiters = new Set<() => void>();
 
   constructor(private readonly opts: NetnsPoolOptions) {
     this.size = opts.size ?? DEFAULT_SIZE;
@@ -104,7 +113,49 @@ export class NetnsPool {
     if (!holders) return undefined; // as many port sets as allowed are warm already: nothing to refill
     const holder = holders.shift();
     this.scheduleRefill();
+    // A fill waiting for the pod starts to end goes on now: this set has nothing left (see fill).
+    if (holders.length === 0) this.wakeQuietWaiters();
     return holder;
+  }
+
+  /**
+   * Marks a pod start in flight until the returned function is called (safe twice; it also ends by
+   * itself after MAX_START_MS): meanwhile refills of port sets that still have a holder wait.
+   */
+  podStarting(): () => void {
+    this.starting++;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.starting--;
+      if (this.starting === 0) this.wakeQuietWaiters();
+    };
+    const timer = setTimeout(end, MAX_START_MS);
+    timer.unref();
+    return end;
+  }
+
+  /** Resolves once no pod start is marked (or the pool is closed). */
+  private quiet(): Promise<void> {
+    if (this.starting === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = () => {
+        this.quietWaiters.delete(waiter);
+        resolve();
+      };
+      this.quietWaiters.add(waiter);
+    });
+  }
+
+  private wakeQuietWaiters(): void {
+    for (const waiter of [...this.quietWaiters]) waiter();
+  }
+
+  /** How many fills wait for the pod starts to end (0 or 1; for tests and metrics). */
+  refillsWaiting(): number {
+    return this.quietWaiters.size;
   }
 
   /** How many started holders wait per port set (for tests and metrics). */
@@ -116,6 +167,7 @@ export class NetnsPool {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.refillTimer);
+    this.wakeQuietWaiters();
     await this.started?.catch(() => undefined);
     await this.filled.catch(() => undefined);
     const holders = [...this.ready.values()].flat();
@@ -143,7 +195,8 @@ export class NetnsPool {
 
   /**
    * Tops every warmed port set up to `size`, one holder at a time (a pool never competes with itself),
-   * after dropping the sets nobody asked for lately (the configured ones stay).
+   * after dropping the sets nobody asked for lately (the configured ones stay): an empty set first and
+   * at once; a set that still has a holder once no pod is starting.
    */
   private async fill(): Promise<void> {
     const configured = new Set((this.opts.warm ?? []).map(keyOf));
@@ -153,12 +206,19 @@ export class NetnsPool {
       this.ready.delete(key);
       await Promise.all(holders.map((id) => this.remove(id)));
     }
-    for (const [key, holders] of this.ready) {
-      while (!this.closed && holders.length < this.size) {
-        const id = await this.createHolder(portsOf(key));
-        if (this.closed) await this.remove(id);
-        else holders.push(id);
+    while (!this.closed) {
+      const sets = [...this.ready];
+      const next = sets.find(([, h]) => h.length === 0) ?? sets.find(([, h]) => h.length < this.size);
+      if (!next) return;
+      const [key, holders] = next;
+      // Woken when the starts end, the pool closes or a claim empties a set: then look again.
+      if (holders.length > 0 && this.starting > 0) {
+        await this.quiet();
+        continue;
       }
+      const id = await this.createHolder(portsOf(key));
+      if (this.closed) await this.remove(id);
+      else holders.push(id);
     }
   }
 

@@ -218,6 +218,13 @@ describe.concurrent('PodRunner start order and restarts', () => {
       message: 'containers with incomplete status: [i2]',
     });
     expect(condition(v, 'PodReadyToStartContainers')).toMatchObject({ status: 'True' });
+    // Its transition is when the sandbox became ready: after the pod was scheduled, before any container was
+    // created (a Created event is recorded just before a start, which waits for the sandbox).
+    const sandboxAt = condition(v, 'PodReadyToStartContainers')!.lastTransitionTime!;
+    expect(between(firstEvent(v, '', 'Scheduled').time, sandboxAt)).toBeGreaterThanOrEqual(0);
+    expect(between(sandboxAt, firstEvent(v, 's1', 'Created').time)).toBeGreaterThanOrEqual(0);
+    // A later status keeps it: nothing about the sandbox changed since.
+    expect(condition(r.status(), 'PodReadyToStartContainers')!.lastTransitionTime).toBe(sandboxAt);
   });
 
   it('case 7: a sidecar that exits 0 is restarted each time, under Never too; the main untouched', async () => {

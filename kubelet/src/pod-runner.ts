@@ -5,6 +5,7 @@ import {
   Labels,
   validatePod,
   type Pod,
+  type PodCondition,
   type PodEvent,
   type PodRestartPolicy,
   type PodSecrets,
@@ -44,7 +45,7 @@ import {
 } from './pod-sandbox.js';
 import { MIN_GRACE_MS, planPod, terminationMembers, type PodAction } from './pod-planner.js';
 import { PodTermination } from './pod-termination.js';
-import { podView } from './pod-status.js';
+import { podView, stampTransitions } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
 import { writeSecretVolumes } from './secret-volumes.js';
 
@@ -151,6 +152,10 @@ export class PodRunner {
   private readonly runtimeProbesOf = new WeakMap<ContainerRecord, number>();
   private sandbox: Sandbox | undefined;
   private sandboxReady = false;
+  /** The conditions as last stamped with their transition times (stampTransitions). */
+  private stampedConditions: PodCondition[] = [];
+  /** Ends this pod's start as the netns pool counts it (NetnsPool.podStarting): once Ready, terminal or stopped. */
+  private endStart: (() => void) | undefined;
   /** The sandbox died and is being re-created (recreateSandbox). */
   private sandboxRecovery: Promise<void> | undefined;
   /** The sandbox was re-created: the init entries run again from the first, and the mains wait for them. */
@@ -211,13 +216,18 @@ export class PodRunner {
 
   /** Creates the sandbox (pause container, volumes) and every container, then begins the lifecycle. */
   start(): Promise<void> {
-    this.starting ??= this.createAll();
+    if (!this.starting) {
+      // Until it is Ready (or ends), the netns pool holds back refills that would compete with this start.
+      this.endStart = this.netnsPool?.podStarting();
+      this.starting = this.createAll();
+      this.starting.catch(() => this.endStart?.());
+    }
     return this.starting;
   }
 
   status(): PodView {
     const release = this.pod.metadata.labels?.[Labels.release];
-    return podView({
+    const view = podView({
       name: this.name,
       release: release === undefined ? null : Number(release),
       restartPolicy: this.restartPolicy,
@@ -228,6 +238,7 @@ export class PodRunner {
       outcome: this.outcome,
       events: this.events,
     });
+    return { ...view, conditions: stampTransitions(this.stampedConditions, view.conditions, new Date().toISOString()) };
   }
 
   /** Resolves with the first view matching `predicate`; re-checked on every change, no polling. */
@@ -308,6 +319,7 @@ export class PodRunner {
   async stop(opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
     // Rule 12 from the request on: a pod deleted while its containers are being created starts none of them.
     if (!this.closed) this.terminating = true;
+    this.endStart?.();
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
     // A frozen process cannot run its signal handler: the pod is thawed, then terminated as usual.
@@ -389,6 +401,7 @@ export class PodRunner {
 
   /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
   close(): Promise<void> {
+    this.endStart?.();
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.lifetime.abort();
@@ -474,9 +487,12 @@ export class PodRunner {
       pool: this.netnsPool,
       log: this.log,
     });
-    // The container whose namespaces the others join: a warm holder (already running) or the pause container
-    // (created already when there is no holder; with one, its creation overlaps theirs).
-    const sandboxId = pause.holder?.id ?? (await pause.pauseId);
+    // The kubelet's order: the sandbox exists before any container is created. With a warm holder the sandbox
+    // runs already and the pause container is only its record (never started), made here before the others so
+    // that the sandbox is ready (PodReadyToStartContainers) once it exists, not after four creations competing
+    // with it in the engine. The container whose namespaces the others join: the holder, or the pause container.
+    const pauseId = await pause.pauseId;
+    const sandboxId = pause.holder?.id ?? pauseId;
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. All at once, and the lifecycle does not wait for all of them:
@@ -516,7 +532,7 @@ export class PodRunner {
     // compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
     const sandbox = holder
-      ? pause.pauseId.then((pauseId) => ({ pauseId, sandboxId: holder.id, ...holder.network }))
+      ? Promise.resolve({ pauseId, sandboxId: holder.id, ...holder.network })
       : startSandbox(this.docker, sandboxId);
     // The secret volumes' files are in place before any container can start (the sandbox is ready).
     const secrets = writeSecretVolumes({
@@ -701,6 +717,10 @@ export class PodRunner {
       this.notifyQueued = false;
       this.sync();
       this.ending?.step();
+      // In the turn of the change, so a condition's lastTransitionTime is when it changed, not when it was read.
+      const view = this.status();
+      this.stampedConditions = view.conditions;
+      if (view.ready || view.phase === 'Succeeded' || view.phase === 'Failed') this.endStart?.();
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
     });

@@ -1,7 +1,7 @@
 import type { Container } from '@sidecar/core';
 import { describe, expect, it } from 'vitest';
 import { newRecord, type ContainerRecord } from './container-record.js';
-import { podView, type PodStatusInput } from './pod-status.js';
+import { podView, stampTransitions, type PodStatusInput } from './pod-status.js';
 
 /**
  * The status rules (docs NATIVE-SIDECARS.md 19–21) on plain records, no Docker. (Rules 22–24,
@@ -163,5 +163,47 @@ describe('podView (rules 19–21)', () => {
     const v = view({ outcome: 'Succeeded', initDone: true, inits: [], mains: [rec(spec('m1'), 'main', 0, exited(0))] });
     expect(v.phase).toBe('Succeeded');
     expect(condition(v, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'PodCompleted' });
+  });
+});
+
+describe('stampTransitions (lastTransitionTime)', () => {
+  const T1 = '2025-01-01T00:00:01.000Z';
+  const T2 = '2025-01-01T00:00:02.000Z';
+  it("keeps a condition's time while its status stays, takes now when it changes or first appears", () => {
+    const first = stampTransitions(
+      [],
+      [
+        { type: 'PodReadyToStartContainers', status: 'False' },
+        { type: 'Ready', status: 'False', reason: 'ContainersNotReady' },
+      ],
+      T1,
+    );
+    expect(first.map((c) => c.lastTransitionTime)).toEqual([T1, T1]);
+    const second = stampTransitions(
+      first,
+      [
+        { type: 'PodReadyToStartContainers', status: 'True' },
+        // Same status, another message: not a transition.
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'ContainersNotReady',
+          message: 'containers with unready status: [m1]',
+        },
+        { type: 'Initialized', status: 'False' },
+      ],
+      T2,
+    );
+    expect(second).toEqual([
+      { type: 'PodReadyToStartContainers', status: 'True', lastTransitionTime: T2 },
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'ContainersNotReady',
+        message: 'containers with unready status: [m1]',
+        lastTransitionTime: T1,
+      },
+      { type: 'Initialized', status: 'False', lastTransitionTime: T2 },
+    ]);
   });
 });

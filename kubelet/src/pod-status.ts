@@ -67,6 +67,22 @@ export function podView(input: PodStatusInput): PodView {
   };
 }
 
+/**
+ * Kubernetes' lastTransitionTime: a condition keeps the time it had while its status stays the same,
+ * and takes `now` when its status changes (or first appears).
+ */
+export function stampTransitions(
+  previous: readonly PodCondition[],
+  next: readonly PodCondition[],
+  now: string,
+): PodCondition[] {
+  return next.map((c) => {
+    const before = previous.find((p) => p.type === c.type);
+    const since = before?.status === c.status ? before.lastTransitionTime : undefined;
+    return { ...c, lastTransitionTime: since ?? now };
+  });
+}
+
 /** Rule 20: every init done, or any main has started. */
 export function isInitialized(input: Pick<PodStatusInput, 'initDone' | 'mains'>): boolean {
   return input.initDone || input.mains.some((m) => m.everRan);

@@ -31,7 +31,9 @@ import {
   summary,
   thawedSince,
   untilIdle,
+  untilRoutesSwitched,
   untilServing,
+  type Observer,
 } from './deploy-bench-parts.js';
 
 const n = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -44,6 +46,20 @@ const RUNS_WAKE = n('BENCH_WAKE', 20);
 const RUNS_UNDER_LOAD = n('BENCH_UNDER_LOAD', 3);
 /** The log shipper sidecar is on by default; `BENCH_LOGS=off` creates every app without it. */
 const LOGS = process.env.BENCH_LOGS ?? 'on';
+/**
+ * How first deploys, redeploys and rollbacks see their first 200 (deploy-bench-parts.ts `Observer`):
+ * `poll` (default), `quiet`, or `both`, which take turns sample by sample and are printed apart.
+ */
+const OBSERVERS: Observer[] = ((v) => {
+  if (v === 'both') return ['quiet', 'poll'];
+  if (v === 'quiet' || v === 'poll') return [v];
+  throw new Error(`BENCH_OBSERVER must be quiet, poll or both, not ${v}`);
+})(process.env.BENCH_OBSERVER ?? 'poll');
+const observerOf = (i: number): Observer => OBSERVERS[i % OBSERVERS.length]!;
+/** One latency per observer in use. */
+type Series = Record<Observer, number[]>;
+const series = (): Series => ({ quiet: [], poll: [] });
+const labelled = (name: string, o: Observer) => (OBSERVERS.length > 1 ? `${name}, ${o} observer` : name);
 
 const docker = new Docker();
 const out: string[] = [];
@@ -69,22 +85,32 @@ async function upload(
   return { id: ((await res.json()) as { id: string }).id, t0, wall0 };
 }
 
-/** Each counted upload's steps (deploySteps), first deploys and redeploys apart. */
-const uploadSteps = { first: [] as number[][], redeploy: [] as number[][] };
+/** Each counted upload's steps (deploySteps), first deploys and redeploys apart, per observer. */
+const uploadSteps = {
+  first: { quiet: [] as number[][], poll: [] as number[][] },
+  redeploy: { quiet: [] as number[][], poll: [] as number[][] },
+};
 
 /**
  * Upload → first 200 with `marker`; returns the ms, after the deploy has settled (its old pod gone).
  * With `record`, the upload's steps are kept for the breakdown.
  */
-async function uploadToServing(p: RunningPlatform, app: string, marker: string, record?: number[][]): Promise<number> {
+async function uploadToServing(
+  p: RunningPlatform,
+  app: string,
+  marker: string,
+  record?: number[][],
+  observer: Observer = 'poll',
+): Promise<number> {
   const { id, t0, wall0 } = await upload(p, app, marker);
+  if (observer === 'quiet') await untilRoutesSwitched(p, app, id);
   const ms = await untilServing(p, app, marker, t0);
   const d = await settled(p, app, id);
   record?.push(deploySteps(d, wall0, ms));
   return ms;
 }
 
-async function rollbackToServing(p: RunningPlatform, app: string, version: number, marker: string) {
+async function rollbackToServing(p: RunningPlatform, app: string, version: number, marker: string, observer: Observer) {
   const wall0 = Date.now();
   const t0 = performance.now();
   const res = await p.api$(`/api/v1/apps/${app}/rollback`, {
@@ -94,6 +120,7 @@ async function rollbackToServing(p: RunningPlatform, app: string, version: numbe
   });
   if (res.status !== 202) throw new Error(`rollback: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
+  if (observer === 'quiet') await untilRoutesSwitched(p, app, id);
   const ms = await untilServing(p, app, marker, t0);
   await settled(p, app, id);
   return { ms, wall0, warm: await thawedSince(p, app, wall0) };
@@ -130,15 +157,18 @@ async function main(): Promise<void> {
     await removeApp(p, 'bench-warmup');
 
     // First deploys: a new app each time; each removed after it served (bench-0 stays for what follows).
-    const first: number[] = [];
+    const first = series();
     for (let i = 0; i < RUNS_FIRST; i++) {
+      const o = observerOf(i);
       await createApp(p, `bench-${i}`, { sidecars });
-      first.push(await uploadToServing(p, `bench-${i}`, `first-${i}`, uploadSteps.first));
+      first[o].push(await uploadToServing(p, `bench-${i}`, `first-${i}`, uploadSteps.first[o], o));
       if (i > 0) await removeApp(p, `bench-${i}`);
     }
-    const redeploy: number[] = [];
-    for (let i = 0; i < RUNS_REDEPLOY; i++)
-      redeploy.push(await uploadToServing(p, 'bench-0', `redeploy-${i}`, uploadSteps.redeploy));
+    const redeploy = series();
+    for (let i = 0; i < RUNS_REDEPLOY; i++) {
+      const o = observerOf(i);
+      redeploy[o].push(await uploadToServing(p, 'bench-0', `redeploy-${i}`, uploadSteps.redeploy[o], o));
+    }
 
     // Rollbacks, each from a settled app, as a user rolls back. Cold: cycling through v1, v2, v3 never
     // goes back to the release just replaced (the warm one); warm: alternating between two does. Each
@@ -148,21 +178,21 @@ async function main(): Promise<void> {
       [2, 'redeploy-0'],
       [3, 'redeploy-1'],
     ]);
-    const cold: number[] = [];
-    const warm: number[] = [];
-    const steps: Record<string, number[]> = {};
-    const rollbackOnce = async (version: number) => {
-      const r = await rollbackToServing(p, 'bench-0', version, markers.get(version)!);
-      if (r.warm) return void warm.push(r.ms);
-      cold.push(r.ms);
+    const cold = series();
+    const warm = series();
+    const steps: Record<Observer, Record<string, number[]>> = { quiet: {}, poll: {} };
+    const rollbackOnce = async (version: number, o: Observer) => {
+      const r = await rollbackToServing(p, 'bench-0', version, markers.get(version)!, o);
+      if (r.warm) return void warm[o].push(r.ms);
+      cold[o].push(r.ms);
       for (const [step, stepMs] of Object.entries(await rolloutSteps(p, 'bench-0', r.wall0, r.ms)))
-        (steps[step] ??= []).push(stepMs);
+        (steps[o][step] ??= []).push(stepMs);
     };
     const cycle = Array.from({ length: RUNS_ROLLBACK }, (_, i) => (i % 3) + 1);
-    for (const version of cycle) await rollbackOnce(version);
+    for (const [i, version] of cycle.entries()) await rollbackOnce(version, observerOf(i));
     // Now serving the cycle's last target with the one before it warm: alternate between the two.
     const pair = [cycle.at(-2) ?? 2, cycle.at(-1) ?? 1];
-    for (let i = 0; i < RUNS_ROLLBACK; i++) await rollbackOnce(pair[i % 2]!);
+    for (let i = 0; i < RUNS_ROLLBACK; i++) await rollbackOnce(pair[i % 2]!, observerOf(Math.floor(i / 2)));
 
     // Scale to zero: request to a suspended app → its answer (the router holds it while the app wakes).
     const wake: number[] = [];
@@ -180,17 +210,21 @@ async function main(): Promise<void> {
     }
 
     const floor = quantile(floors.ownNetns, 0.5);
+    const perObserver = (name: string, s: Series, f: (v: number[]) => string): [string, string][] =>
+      OBSERVERS.map((o) => [labelled(name, o), f(s[o])]);
+    const ratio = (v: number[]) => (v.length > 0 ? (quantile(v, 0.5) / floor).toFixed(1) : '-');
     const rows: [string, string][] = [
       ['log shipper sidecar (BENCH_LOGS)', LOGS],
       ['warm-up deploys (not counted)', String(RUNS_WARMUP)],
-      ['first deploy (upload → first 200)', summary(first)],
-      ['redeploy (upload → first 200 from the new version)', summary(redeploy)],
+      ['how the first 200 is seen (BENCH_OBSERVER)', OBSERVERS.join(', ')],
+      ...perObserver('first deploy (upload → first 200)', first, summary),
+      ...perObserver('redeploy (upload → first 200 from the new version)', redeploy, summary),
       ['floor: bare docker run, own network namespace', summary(floors.ownNetns)],
       ["floor: bare docker run joining a running container's network namespace", summary(floors.joinedNetns)],
-      ['ratio first deploy / floor (medians, own namespace)', (quantile(first, 0.5) / floor).toFixed(1)],
-      ['ratio redeploy / floor (medians, own namespace)', (quantile(redeploy, 0.5) / floor).toFixed(1)],
-      ['rollback, cold (request → first 200 from the old version, new pods)', summary(cold)],
-      ['rollback, warm (to the release just replaced: its frozen pods thawed)', summary(warm)],
+      ...perObserver('ratio first deploy / floor (medians, own namespace)', first, ratio),
+      ...perObserver('ratio redeploy / floor (medians, own namespace)', redeploy, ratio),
+      ...perObserver('rollback, cold (request → first 200 from the old version, new pods)', cold, summary),
+      ...perObserver('rollback, warm (to the release just replaced: its frozen pods thawed)', warm, summary),
       ['wake (request to an app scaled to zero → its answer)', summary(wake)],
       ['requests to the waking app that failed', String(wakeFailures.count)],
     ];
@@ -214,29 +248,39 @@ async function main(): Promise<void> {
     }
     say('\n| measure | result |\n|---|---|');
     for (const [k, v] of rows) say(`| ${k} | ${v} |`);
-    say("\nWhere a cold rollback's time goes (medians, from the new pod's events):\n| step | ms |\n|---|---|");
-    for (const [k, v] of Object.entries(steps)) {
-      const known = v.filter((x) => Number.isFinite(x));
-      say(`| ${k} | ${known.length > 0 ? quantile(known, 0.5).toFixed(0) : 'no event'} |`);
-    }
-    say(
-      "\nWhere an upload's time goes (medians, from the deploy's recorded instants):\n| step | first deploy | redeploy |\n|---|---|---|",
-    );
-    const stepMedian = (rows: number[][], i: number) => {
-      const known = rows.map((r) => r[i]!).filter((x) => Number.isFinite(x));
-      return known.length > 0 ? quantile(known, 0.5).toFixed(0) : '-';
+    const median = (v: number[] | undefined, none: string) => {
+      const known = (v ?? []).filter((x) => Number.isFinite(x));
+      return known.length > 0 ? quantile(known, 0.5).toFixed(0) : none;
     };
-    DEPLOY_STEPS.forEach((name, i) =>
-      say(`| ${name} | ${stepMedian(uploadSteps.first, i)} | ${stepMedian(uploadSteps.redeploy, i)} |`),
+    const columns = (names: string[]) => `| step | ${names.join(' | ')} |\n|---|${names.map(() => '---|').join('')}`;
+    say(
+      `\nWhere a cold rollback's time goes (medians, from the new pod's events):\n${columns(OBSERVERS.map((o) => labelled('ms', o)))}`,
     );
+    for (const k of Object.keys(steps[OBSERVERS[0]!]))
+      say(`| ${k} | ${OBSERVERS.map((o) => median(steps[o][k], 'no event')).join(' | ')} |`);
+    const uploadColumns = OBSERVERS.flatMap((o) => [labelled('first deploy', o), labelled('redeploy', o)]);
+    say(`\nWhere an upload's time goes (medians, from the deploy's recorded instants):\n${columns(uploadColumns)}`);
+    DEPLOY_STEPS.forEach((name, i) => {
+      const cells = OBSERVERS.flatMap((o) =>
+        [uploadSteps.first[o], uploadSteps.redeploy[o]].map((rows) =>
+          median(
+            rows.map((r) => r[i]!),
+            '-',
+          ),
+        ),
+      );
+      say(`| ${name} | ${cells.join(' | ')} |`);
+    });
     say('\nRaw samples (ms, in the order taken):');
     const samples: [string, number[]][] = [
       ['floor, own namespace', floors.ownNetns],
       ['floor, joined namespace', floors.joinedNetns],
-      ['first deploy', first],
-      ['redeploy', redeploy],
-      ['rollback, cold', cold],
-      ['rollback, warm', warm],
+      ...OBSERVERS.flatMap((o): [string, number[]][] => [
+        [labelled('first deploy', o), first[o]],
+        [labelled('redeploy', o), redeploy[o]],
+        [labelled('rollback, cold', o), cold[o]],
+        [labelled('rollback, warm', o), warm[o]],
+      ]),
       ['wake', wake],
     ];
     for (const [k, v] of samples) say(`- ${k}: ${rawSamples(v)}`);

@@ -64,6 +64,10 @@ export const PodView = z
         status: z.enum(['True', 'False']),
         reason: z.string().optional(),
         message: z.string().optional(),
+        lastTransitionTime: Timestamp.optional().meta({
+          description:
+            "When the status last changed, as Kubernetes' lastTransitionTime (Docker target: since the worker began running or adopted the pod)",
+        }),
       }),
     ),
     initContainerStatuses: z.array(ContainerStatus),

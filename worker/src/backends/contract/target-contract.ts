@@ -56,7 +56,7 @@ function expectServing(pods: PodView[], release: number, replicas: number): void
   for (const p of pods) {
     expect(p).toMatchObject({
       phase: 'Running',
-      conditions: expect.arrayContaining([{ type: 'Ready', status: 'True' }]),
+      conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]),
       initContainerStatuses: [expect.objectContaining({ name: 'app', sidecar: true, started: true, ready: true })],
       containerStatuses: [
         expect.objectContaining({

@@ -873,7 +873,7 @@ describe("status: pods and events read back into the API's Pod shape", () => {
               phase: 'Running',
               conditions: [
                 { type: 'Initialized', status: 'True' },
-                { type: 'Ready', status: 'True' },
+                { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:02Z' },
               ],
               initContainerStatuses: [
                 {
@@ -934,7 +934,7 @@ describe("status: pods and events read back into the API's Pod shape", () => {
       ready: true,
       conditions: [
         { type: 'Initialized', status: 'True' },
-        { type: 'Ready', status: 'True' },
+        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:02.000Z' },
       ],
       initContainerStatuses: [
         {

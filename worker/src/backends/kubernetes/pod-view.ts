@@ -31,7 +31,13 @@ export interface PodLike {
   spec?: { initContainers?: { name: string; restartPolicy?: string }[] };
   status?: {
     phase?: string;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string | Date;
+    }[];
     initContainerStatuses?: StatusLike[];
     containerStatuses?: StatusLike[];
   };
@@ -97,6 +103,7 @@ export function podViewOf(pod: PodLike, events: readonly EventLike[]): PodView {
     status: c.status === 'True' ? ('True' as const) : ('False' as const),
     ...(c.reason ? { reason: c.reason } : {}),
     ...(c.message ? { message: c.message } : {}),
+    ...(c.lastTransitionTime ? { lastTransitionTime: new Date(c.lastTransitionTime).toISOString() } : {}),
   }));
   const phase = PHASES.find((p) => p === pod.status?.phase) ?? 'Pending'; // "Unknown" (node lost) reads as not running
   const own: PodEvent[] = events
