@@ -167,23 +167,21 @@ describe('NetnsPool', () => {
     await removeContainer(d, id);
   });
 
-  it('refills wait while a pod is starting, unless the port set is empty, and go on once it is ready', async () => {
+  it('refills wait while a pod is starting, even for an emptied port set, and go on once no start is left', async () => {
     const pool = newPool({ size: 2 });
     await pool.start();
     expect(pool.available([8080])).toBe(2);
-    const end = pool.podStarting();
+    const endOne = pool.podStarting();
+    const endTwo = pool.podStarting();
     const first = pool.claim([8080])!;
-    await until(() => pool.refillsWaiting() === 1, 'the refill to wait for the pod start');
-    expect(pool.available([8080])).toBe(1);
-    // Nothing left for the next pod: one holder is made at once, start or not; the next one waits again.
-    const second = pool.claim([8080])!;
-    await until(
-      () => pool.available([8080]) === 1 && pool.refillsWaiting() === 1,
-      'one holder made at once, the next waiting',
-    );
-    end();
-    end(); // safe twice: the count of starts is not taken below zero
-    await until(() => pool.available([8080]) === 2 && pool.refillsWaiting() === 0, 'the refill after the start');
+    await until(() => pool.refillsWaiting() === 1, 'the refill to wait for the pod starts');
+    const second = pool.claim([8080])!; // nothing left: the refill still waits (the starts would pay for it)
+    expect(pool.available([8080])).toBe(0);
+    endOne();
+    endOne(); // safe twice: the other start still counts
+    expect(pool.refillsWaiting()).toBe(1);
+    endTwo();
+    await until(() => pool.available([8080]) === 2 && pool.refillsWaiting() === 0, 'the refill after the starts');
     for (const id of [first, second]) await removeContainer(d, id);
   });
 

@@ -21,11 +21,12 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * sandbox records the ports it declares (pod-sandbox.ts). A
  * port set is warmed once a pod has asked for it, up to `maxPortSets` sets; a miss takes the
  * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
- * after the last claim, and then, for a port set that still has a holder, until no pod is starting
- * (`podStarting`): a holder is a container with its own network namespace, ~0.3–0.6 s of the engine's
- * work here, and a refill overlapping a pod's start slowed that start (a rollback right after a deploy
- * took ~0.5 s longer every other time, docs/benchmarks.md). A port set with no holder left is refilled
- * at once: a miss costs a pod more than the competition does.
+ * after the last claim, and then until no pod is starting (`podStarting`): a holder is a container
+ * with its own network namespace, ~0.3–0.6 s of the engine's work here, and a refill overlapping a
+ * pod's start slowed that start (cold rollbacks one after another took ~0.5 s longer every other time,
+ * docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
+ * refill now, while the next pod pays only if it comes before the refill is done (then it makes its own
+ * namespace, as on a miss).
  *
  * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
  * that pool, in memory first and then on the engine (the pod's pause container names it); so between
@@ -113,14 +114,12 @@ export class NetnsPool {
     if (!holders) return undefined; // as many port sets as allowed are warm already: nothing to refill
     const holder = holders.shift();
     this.scheduleRefill();
-    // A fill waiting for the pod starts to end goes on now: this set has nothing left (see fill).
-    if (holders.length === 0) this.wakeQuietWaiters();
     return holder;
   }
 
   /**
    * Marks a pod start in flight until the returned function is called (safe twice; it also ends by
-   * itself after MAX_START_MS): meanwhile refills of port sets that still have a holder wait.
+   * itself after MAX_START_MS): meanwhile refills wait.
    */
   podStarting(): () => void {
     this.starting++;
@@ -195,8 +194,8 @@ export class NetnsPool {
 
   /**
    * Tops every warmed port set up to `size`, one holder at a time (a pool never competes with itself),
-   * after dropping the sets nobody asked for lately (the configured ones stay): an empty set first and
-   * at once; a set that still has a holder once no pod is starting.
+   * after dropping the sets nobody asked for lately (the configured ones stay); emptiest set first, each
+   * holder once no pod is starting.
    */
   private async fill(): Promise<void> {
     const configured = new Set((this.opts.warm ?? []).map(keyOf));
@@ -211,8 +210,8 @@ export class NetnsPool {
       const next = sets.find(([, h]) => h.length === 0) ?? sets.find(([, h]) => h.length < this.size);
       if (!next) return;
       const [key, holders] = next;
-      // Woken when the starts end, the pool closes or a claim empties a set: then look again.
-      if (holders.length > 0 && this.starting > 0) {
+      // Woken when the starts end or the pool closes: then look again (a claim may have come meanwhile).
+      if (this.starting > 0) {
         await this.quiet();
         continue;
       }

@@ -3,28 +3,31 @@
 # the pod's shared volume, atomically, then stays running for the pod's life.
 #
 # Protocol (read by the runtime and by the startup probe):
-#   $WS/releases/<id>/   a complete copy of the bundle (copied under a temp name, then renamed)
+#   $WS/releases/<id>/   a complete copy of the bundle, before anything points at it
 #   $WS/current          symlink -> releases/<id>, replaced by rename(2), so readers see old or new, never half
 #   $WS/.ready           created last: "the logic is in place" (startup probe: test -f /workspace/.ready)
 # Safe to run again on a populated volume (a container restart).
+#
+# It runs on every deploy's critical path, before the startup probe can pass, under the sidecar's CPU
+# limit: few processes (each fork and exec is dear here), shell builtins wherever one will do.
 set -eu
 trap 'exit 0' TERM INT
 
 WS="${SIDECAR_WORKSPACE:-/workspace}"
 SRC="${SIDECAR_BUNDLE:-/bundle}"
-id="$(date +%Y%m%d%H%M%S)-$(cat /proc/sys/kernel/random/uuid)"
+read -r id < /proc/sys/kernel/random/uuid
 
-# A restart republishes: until the new copy is in place, "ready" must not be claimed.
-rm -f "$WS/.ready"
+# A restart republishes: until the new copy is in place, "ready" must not be claimed. Leftovers of a
+# start killed half-way go too (a link not yet renamed; copies under .tmp- names, as earlier loaders made).
+rm -rf "$WS/.ready" "$WS"/releases/.tmp-* "$WS"/.current-*
 mkdir -p "$WS/releases"
-# Leftovers of a start that was killed half-way.
-rm -rf "$WS"/releases/.tmp-* "$WS"/.current-*
 
 previous=""
 if [ -L "$WS/current" ]; then previous="$(readlink "$WS/current")"; fi
 
-cp -R "$SRC" "$WS/releases/.tmp-$id"
-mv "$WS/releases/.tmp-$id" "$WS/releases/$id"
+# Nothing points at the copy until `current` flips to it; one cut short by a kill is neither the new
+# release nor the previous one, so the next start removes it (below).
+cp -R "$SRC" "$WS/releases/$id"
 
 # Relative target: the same volume may be mounted at another path (tests, tools).
 ln -s "releases/$id" "$WS/.current-$id"
@@ -37,7 +40,7 @@ for dir in "$WS"/releases/*; do
   if [ "$rel" != "releases/$id" ] && [ "$rel" != "$previous" ]; then rm -rf "$dir"; fi
 done
 
-touch "$WS/.ready"
+: > "$WS/.ready"
 echo "loader: published $SRC as $WS/releases/$id"
 
 # Stay up (native sidecar); a trapped signal interrupts `wait` immediately.
