@@ -185,6 +185,16 @@ describe('NetnsPool', () => {
     for (const id of [first, second]) await removeContainer(d, id);
   });
 
+  it('a refill waits for pod starts only so long: starts that never end cannot keep the pool empty', async () => {
+    const pool = newPool({ size: 1, maxRefillWaitMs: 300 });
+    await pool.start();
+    const end = pool.podStarting(); // never ended here: a pod that never gets ready, or starts one after another
+    const id = pool.claim([8080])!;
+    await until(() => pool.available([8080]) === 1, 'the refill after its longest wait');
+    end();
+    await removeContainer(d, id);
+  });
+
   it('a pod counts as starting until it is ready: the refill of the holder it took waits for that', async () => {
     const pool = newPool({ size: 2 });
     await pool.start();

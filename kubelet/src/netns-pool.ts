@@ -26,7 +26,8 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * pod's start slowed that start (cold rollbacks one after another took ~0.5 s longer every other time,
  * docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
  * refill now, while the next pod pays only if it comes before the refill is done (then it makes its own
- * namespace, as on a miss).
+ * namespace, as on a miss). A holder waits at most `maxRefillWaitMs` (10 s), so that pods starting one
+ * after another (or one that never gets ready) cannot keep the pool empty.
  *
  * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
  * that pool, in memory first and then on the engine (the pod's pause container names it); so between
@@ -44,6 +45,8 @@ export interface NetnsPoolOptions {
   /** Port sets warmed from the start (e.g. [[8080]]). */
   warm?: number[][];
   refillDelayMs?: number;
+  /** The longest a refill waits for pod starts to end (default 10 s): steady starts must not keep the pool empty. */
+  maxRefillWaitMs?: number;
   maxPortSets?: number;
   /** A port set not asked for in this long stops being warmed (default 1 h); configured sets always stay. */
   staleMs?: number;
@@ -59,6 +62,7 @@ const DEFAULT_MAX_PORT_SETS = 4;
 const STALE_PORT_SET_MS = 60 * 60_000;
 /** A pod start marked longer than this no longer holds refills back (one that never gets ready). */
 const MAX_START_MS = 30_000;
+const DEFAULT_MAX_REFILL_WAIT_MS = 10_000;
 
 const keyOf = (ports: readonly number[]): string => [...new Set(ports)].sort((a, b) => a - b).join(',');
 const portsOf = (key: string): number[] => (key === '' ? [] : key.split(',').map(Number));
@@ -136,14 +140,17 @@ export class NetnsPool {
     return end;
   }
 
-  /** Resolves once no pod start is marked (or the pool is closed). */
-  private quiet(): Promise<void> {
+  /** Resolves once no pod start is marked, the pool is closed, or `maxMs` have passed. */
+  private quiet(maxMs: number): Promise<void> {
     if (this.starting === 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter = () => {
+        clearTimeout(timer);
         this.quietWaiters.delete(waiter);
         resolve();
       };
+      const timer = setTimeout(waiter, maxMs);
+      timer.unref();
       this.quietWaiters.add(waiter);
     });
   }
@@ -205,16 +212,22 @@ export class NetnsPool {
       this.ready.delete(key);
       await Promise.all(holders.map((id) => this.remove(id)));
     }
+    const maxWaitMs = this.opts.maxRefillWaitMs ?? DEFAULT_MAX_REFILL_WAIT_MS;
+    let waitingSince: number | undefined;
     while (!this.closed) {
       const sets = [...this.ready];
       const next = sets.find(([, h]) => h.length === 0) ?? sets.find(([, h]) => h.length < this.size);
       if (!next) return;
       const [key, holders] = next;
-      // Woken when the starts end or the pool closes: then look again (a claim may have come meanwhile).
-      if (this.starting > 0) {
-        await this.quiet();
+      // Woken when the starts end, the pool closes or the wait is at its limit: then look again (a claim
+      // may have come meanwhile). Each holder waits at most maxWaitMs, so steady starts cannot keep a set empty.
+      waitingSince ??= Date.now();
+      const waited = Date.now() - waitingSince;
+      if (this.starting > 0 && waited < maxWaitMs) {
+        await this.quiet(maxWaitMs - waited);
         continue;
       }
+      waitingSince = undefined;
       const id = await this.createHolder(portsOf(key));
       if (this.closed) await this.remove(id);
       else holders.push(id);

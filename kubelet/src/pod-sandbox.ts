@@ -191,7 +191,7 @@ async function settleNetwork(docker: Docker): Promise<string> {
  * the running holder it joined, if any.
  */
 export interface CreatedPause {
-  /** Settles when the pause container exists; with a holder it may still be in flight when createPause returns. */
+  /** Settles when the pause container exists; with a holder it may still be in flight when createPause returns (the runner awaits it before creating the pod's containers). */
   pauseId: Promise<string>;
   holder?: { id: string; network: SandboxNetwork };
 }
@@ -202,9 +202,9 @@ export type SandboxNetwork = Omit<Sandbox, 'pauseId' | 'sandboxId'>;
 /**
  * Creates the pod's volumes and its pause container (not started). With a pool, the pause joins a warm
  * network holder when one exposes exactly the pod's ports (netns-pool.ts): that saves the ~0.3 s of a
- * new network namespace on every pod start. The pause container is then only the pod's record, which the
- * pod's other containers do not need: it is created while they are (one engine round trip less before
- * the pod's first start); without a holder it is their sandbox and exists before this returns. The
+ * new network namespace on every pod start. The pause container is then only the pod's record, created
+ * while the volumes are (the runner awaits it before the pod's containers, as the kubelet makes the
+ * sandbox first); without a holder it is their sandbox and exists before this returns. The
  * volumes exist before this returns either way (a container naming a missing volume would make one
  * without the pod's labels).
  */
@@ -233,7 +233,7 @@ export async function createPause(
         )
       : docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder.id));
   const pauseId = created.then((c) => c.id, failed);
-  // With a holder the caller awaits it later: a failure meanwhile must not reject unobserved.
+  // With a holder the caller awaits it after this returns: a failure meanwhile must not reject unobserved.
   pauseId.catch(() => undefined);
   // Both settle before anything throws: a creation left in flight could escape the pod's cleanup.
   const [volumesDone, pauseDone] = await Promise.allSettled([volumes, holder === undefined ? pauseId : undefined]);

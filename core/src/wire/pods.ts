@@ -66,7 +66,7 @@ export const PodView = z
         message: z.string().optional(),
         lastTransitionTime: Timestamp.optional().meta({
           description:
-            "When the status last changed, as Kubernetes' lastTransitionTime (Docker target: since the worker began running or adopted the pod)",
+            "When the status last changed, as Kubernetes' lastTransitionTime (Docker target: to the millisecond, counted from when the worker began or adopted the pod; Kubernetes reports whole seconds)",
         }),
       }),
     ),

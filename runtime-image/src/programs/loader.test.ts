@@ -1,6 +1,6 @@
 /**
  * The logic sidecar's loader (logic-base/loader.sh) in the logic-base image, as a pod runs it: uid 1000,
- * a fresh named volume at /workspace. Its protocol is what the runtime and the startup probe read:
+ * a fresh named volume at /workspace (the runtime mounts it read-only). Its protocol is what the runtime and the startup probe read:
  * `current` → `releases/<id>` (a whole copy), `.ready` last; a restart republishes, keeping the release a
  * runtime may still read and removing older ones and a killed start's leftovers. The bundle here is the
  * image's own /sidecar folder (SIDECAR_BUNDLE), so no logic image has to be built.
@@ -91,11 +91,11 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
     const ws = await workspace();
     expect(ws).toMatchObject({ current: `releases/${id}`, releases: [id], ready: true });
     expect(ws.entries).toEqual(['.ready', 'current', 'releases']);
-    // The copy is whole and readable by the runtime's user (uid 1000, read-only mount there).
+    // The copy is whole and readable through the link, as the runtime reads it.
     expect(await shell('head -1 /workspace/current/loader.sh')).toBe('#!/bin/sh\n');
   });
 
-  it('stops at once on SIGTERM with exit code 0 (a native sidecar stopped after the runtime)', async () => {
+  it('ends on SIGTERM with exit code 0, not killed after the grace period (137)', async () => {
     await loader.stop({ t: 10 });
     expect((await loader.inspect()).State.ExitCode).toBe(0);
   });
@@ -106,9 +106,12 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
     ids.push(/releases\/(\S+)$/.exec(lines[1]!)![1]!);
     expect((await workspace()).releases).toEqual([...ids].sort());
 
-    // A start killed half-way left a link not yet renamed and a copy under a .tmp- name (earlier loaders).
+    // Starts killed half-way: a copy nothing points at, a link not yet renamed, a copy under a .tmp- name
+    // (as earlier loaders made them).
     await loader.stop({ t: 10 });
-    await shell('mkdir /workspace/releases/.tmp-killed && ln -s releases/x /workspace/.current-killed');
+    await shell(
+      'mkdir /workspace/releases/killed-copy /workspace/releases/.tmp-killed && ln -s releases/x /workspace/.current-killed',
+    );
     await loader.start();
     const again = await published(loader, 3);
     const newest = /releases\/(\S+)$/.exec(again[2]!)![1]!;
