@@ -3,6 +3,7 @@ import {
   type BucketCounts,
   countRequest,
   LATENCY_BOUNDS_MS,
+  bucketIndex,
   latencyField,
   latencyPercentile,
   statusClass,
@@ -24,6 +25,11 @@ describe('traffic metrics', () => {
       `l${LATENCY_BOUNDS_MS.length}`,
       `l${LATENCY_BOUNDS_MS.length}`,
     ]);
+  });
+
+  it('finds a bucket by the first upper bound not exceeded (inclusive, as le), past the last at the end', () => {
+    expect([0, 0.5, 0.51, 1, 1.5, 2, 3].map((v) => bucketIndex([0.5, 1, 2], v))).toEqual([0, 0, 1, 1, 2, 2, 3]);
+    expect(bucketIndex([], 7)).toBe(0);
   });
 
   it('takes percentiles from the latency counts as bucket upper bounds', () => {

@@ -32,9 +32,17 @@ export function statusClass(status: number): StatusClass {
 const LATENCY_FIELDS = Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => `l${i}`);
 
 export function latencyField(ms: number): string {
+  return LATENCY_FIELDS[bucketIndex(LATENCY_BOUNDS_MS, ms)]!;
+}
+
+/**
+ * A histogram bucket of `value`: the index of the first upper bound it does not exceed (bounds are
+ * inclusive, as Prometheus' `le`), or `bounds.length` for everything above the last.
+ */
+export function bucketIndex(bounds: readonly number[], value: number): number {
   let i = 0;
-  while (i < LATENCY_BOUNDS_MS.length && ms > LATENCY_BOUNDS_MS[i]!) i++;
-  return LATENCY_FIELDS[i]!;
+  while (i < bounds.length && value > bounds[i]!) i++;
+  return i;
 }
 
 /** Adds one request to a bucket's counts. */

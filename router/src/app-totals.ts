@@ -1,5 +1,5 @@
 import type { Metric, Registry } from 'prom-client';
-import { statusClass, type StatusClass } from '@sidecar/core';
+import { bucketIndex, statusClass, type StatusClass } from '@sidecar/core';
 import type { AccessSummary } from './access-log.js';
 
 /**
@@ -21,9 +21,7 @@ export class AppTotals {
     this.bytesIn += r.bytesIn;
     this.bytesOut += r.bytesOut;
     const seconds = r.durationMs / 1000;
-    let i = 0;
-    while (i < DURATION_BOUNDS_S.length && seconds > DURATION_BOUNDS_S[i]!) i++;
-    this.durations[i]!++;
+    this.durations[bucketIndex(DURATION_BOUNDS_S, seconds)]!++;
     this.durationSum += seconds;
   }
 }
