@@ -1,2 +1,3 @@
 export * from './guards.js';
 export * from './logger.js';
+export * from './data-plane.js';

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { silentLog, type Log, type RouterConfig } from '@sidecar/core';
+import { routerDataPlaneFiles } from '@sidecar/platform-process';
 import { connectRedis, connectSubscriber, createStores } from '@sidecar/store';
 import { type AccessLine, type AccessRecord, createAccessLogListener, parseAccessLine } from './access-log.js';
 import { DataPlane } from './data-plane.js';
@@ -67,7 +68,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   });
   const subscriber = connectSubscriber(config.SIDECAR_REDIS_URL, warn);
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, undefined, { log });
-  const dir = join(config.SIDECAR_DATA_DIR, 'router');
+  const { dir } = routerDataPlaneFiles(config.SIDECAR_DATA_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const haproxy = new HaproxyProcess(haproxyFiles(dir), config.SIDECAR_HAPROXY_BIN);
 

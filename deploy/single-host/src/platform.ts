@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorText, loadConfig } from '@sidecar/core';
-import { createLogger, exitOnUnhandled } from '@sidecar/platform-process';
+import { createLogger, exitOnUnhandled, stopLeftDataPlane } from '@sidecar/platform-process';
 import { adminToken } from './admin-token.js';
 import { Child, describeExit, type ChildSpec, type ChildState } from './child.js';
 import { ChildLines } from './child-lines.js';
@@ -145,6 +145,10 @@ async function main(): Promise<void> {
       log.info(`${why}: stopping (apps keep running and are adopted on the next start)`);
       // Traffic first: no new requests reach a worker or a Redis that is going away.
       await Promise.allSettled([children.router.stop(), children.api.stop()]);
+      // A router stops its HAProxy; one that is gone (given up on, killed) left it serving for its successor.
+      await stopLeftDataPlane(dataDir).catch((e: unknown) =>
+        log.error({ err: e }, `the router's HAProxy could not be stopped: ${errorText(e)}`),
+      );
       await children.worker.stop();
       await redis?.stop();
       await supervisor.flush();

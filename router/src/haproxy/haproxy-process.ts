@@ -3,6 +3,7 @@ import { openSync, closeSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DATA_PLANE_FILE, processAlive } from '@sidecar/platform-process';
 import { HOP_BY_HOP_LUA } from './hop-by-hop.lua.js';
 import { RuntimeApi } from './runtime-api.js';
 
@@ -24,12 +25,12 @@ export interface HaproxyFiles {
 export function haproxyFiles(dir: string): HaproxyFiles {
   const files = {
     dir,
-    config: join(dir, 'haproxy.cfg'),
+    config: join(dir, DATA_PLANE_FILE.config),
     hostsMap: join(dir, 'hosts.map'),
     lua: join(dir, 'hop-by-hop.lua'),
     adminSocket: join(dir, 'admin.sock'),
     masterSocket: join(dir, 'master.sock'),
-    pidFile: join(dir, 'haproxy.pid'),
+    pidFile: join(dir, DATA_PLANE_FILE.pidFile),
     log: join(dir, 'haproxy.log'),
   };
   if (Buffer.byteLength(files.masterSocket) > 100)
@@ -151,7 +152,7 @@ export class HaproxyProcess {
     } catch {
       return;
     }
-    for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
+    for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(20);
     this.masterPid = undefined;
   }
 
@@ -179,14 +180,5 @@ export class HaproxyProcess {
       await sleep(20);
     }
     throw new Error(`router: HAProxy did not take its configuration within 10 s; see ${this.files.log}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { RunningPlatform } from '../../support/platform.js';
 
 /** Whether a process exists (a zombie counts as gone). */
@@ -9,6 +9,20 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Live processes whose command line mentions `text` (e.g. a data dir), as `<pid> <command line>`. */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (cmdline.includes(text) && isAlive(Number(pid))) found.push(`${pid} ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 /**
