@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DATA_PLANE_FILE, processAlive } from '@sidecar/platform-process';
+import { DATA_PLANE_FILE, recordedMaster, terminate } from '@sidecar/platform-process';
 import { HOP_BY_HOP_LUA } from './hop-by-hop.lua.js';
 import { RuntimeApi } from './runtime-api.js';
 
@@ -147,12 +147,7 @@ export class HaproxyProcess {
   async stop(): Promise<void> {
     const pid = this.masterPid ?? this.runningMaster()?.pid;
     if (pid === undefined) return;
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(20);
+    if (!(await terminate(pid, 2_000))) return;
     this.masterPid = undefined;
   }
 
@@ -163,13 +158,8 @@ export class HaproxyProcess {
 
   /** The master recorded in the pid file, if it is still an HAProxy running our configuration. */
   private runningMaster(): { pid: number; cli: boolean } | undefined {
-    try {
-      const pid = Number(readFileSync(this.files.pidFile, 'utf8').trim().split('\n')[0]);
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes(this.files.config) ? { pid, cli: cmdline.includes(this.files.masterSocket) } : undefined;
-    } catch {
-      return undefined;
-    }
+    const master = recordedMaster(this.files);
+    return master && { pid: master.pid, cli: master.cmdline.includes(this.files.masterSocket) };
   }
 
   private async waitForWorker(previous: number | undefined): Promise<void> {
