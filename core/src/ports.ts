@@ -46,6 +46,30 @@ export interface Target {
   wake?(app: string): Promise<boolean>;
   /** Whether the app's pods are suspended now (the truth the app's `idle` status follows). */
   isSuspended?(app: string): boolean;
+  /**
+   * On targets that can: starts the first pod of a release whose logic image is still being built (the
+   * containers before the logic sidecar start meanwhile, as a kubelet starts them during a later
+   * container's image pull). apply() of that release takes it over when it is the pod it would start;
+   * otherwise it is deleted. undefined when nothing was started (e.g. the app runs no replicas).
+   */
+  prepare?(input: PrepareInput): Promise<PreparedPod | undefined>;
+  /** Deletes this deploy's prepared pod if apply() did not take it (the deploy was superseded or cancelled). */
+  discardPrepared?(deployId: string): void;
+}
+
+export interface PrepareInput {
+  app: App;
+  /** The release being built: its version reserved, its image the name the build will give it. */
+  release: Release;
+  log: LogSink;
+}
+
+/** A release's first pod, started during its build (Target.prepare). */
+export interface PreparedPod {
+  /** The logic image exists now: the logic sidecar is created and the pod's start goes on. */
+  imageBuilt(): void;
+  /** The build failed or was cancelled: the pod is deleted (in the background). */
+  discard(reason: string): void;
 }
 
 export interface JobRunInput {
@@ -81,6 +105,8 @@ export interface BuiltImage {
 /** Turns a prepared bundle into a logic sidecar image. */
 export interface ImageBuilder {
   build(input: BuildInput): Promise<BuiltImage>;
+  /** The image build() will return for this deploy, where it is known before the build (a pod can be started meanwhile). */
+  plannedImage?(app: string, deployId: string): string;
 }
 
 /** One ready pod the router may send an app's traffic to. */

@@ -79,6 +79,15 @@ export interface PodRunnerOptions {
   secrets?: PodSecrets;
   /** Called by delete() once the pod's containers have stopped, before they are removed; see DrainLogs. */
   drainLogs?: DrainLogs;
+  /**
+   * Containers (by name) whose image does not exist yet: its "pull" is under way elsewhere (the platform
+   * builds a logic image while the pod starts). Such a container is created once its promise resolves;
+   * the containers before it in the pod's order start meanwhile, as a kubelet starts them while a later
+   * container's image is pulled. When the lifecycle reaches it, `Pulling` is reported, then `Pulled` once
+   * the image exists; a rejection is a failed pull (`Failed`) and fails start(). stop(), delete() and
+   * close() stop waiting for it.
+   */
+  pendingImages?: ReadonlyMap<string, Promise<void>>;
 }
 
 /**
@@ -189,6 +198,13 @@ export class PodRunner {
   private readonly log: Log;
   private readonly secrets: PodSecrets;
   private readonly drainLogs: DrainLogs | undefined;
+  /** Per container waiting for its image (PodRunnerOptions.pendingImages): resolves true once it exists. */
+  private readonly pulls = new Map<ContainerRecord, Promise<boolean>>();
+  /** Aborted by stop()/close(): a creation still waiting for its image gives up. */
+  private readonly imageWait = new AbortController();
+  private readonly pendingImages: ReadonlyMap<string, Promise<void>>;
+  /** Why the last pending image failed (its `Failed` event). */
+  private pullError = '';
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -201,6 +217,7 @@ export class PodRunner {
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.secrets = opts.secrets ?? {};
     this.drainLogs = opts.drainLogs;
+    this.pendingImages = opts.pendingImages ?? new Map();
     this.backoff = new CrashLoopBackoff(opts.backoffScale ?? 1);
     this.onEvent = opts.onEvent;
     this.inits = (opts.pod.spec.initContainers ?? []).map((c, i) => newRecord(c, isSidecar(c) ? 'sidecar' : 'init', i));
@@ -322,6 +339,7 @@ export class PodRunner {
     // Rule 12 from the request on: a pod deleted while its containers are being created starts none of them.
     if (!this.closed) this.terminating = true;
     this.endStart?.();
+    this.imageWait.abort(new Error(`pod ${this.name} is being stopped`));
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
     // A frozen process cannot run its signal handler: the pod is thawed, then terminated as usual.
@@ -404,6 +422,7 @@ export class PodRunner {
   /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
   close(): Promise<void> {
     this.endStart?.();
+    this.imageWait.abort(new Error(`pod ${this.name} is no longer supervised`));
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.lifetime.abort();
@@ -501,15 +520,18 @@ export class PodRunner {
     // each start waits for its own container (dockerStart), so the first one starts as soon as it
     // exists. `Created` events still follow the kubelet's order.
     for (const c of this.all) {
-      c.created = this.docker
-        .createContainer(
-          containerCreateOptions({
-            pod: this.pod,
-            container: c.spec,
-            role: c.kind,
-            sandboxId,
-            ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
-          }),
+      const image = this.imageOf(c);
+      c.created = image
+        .then(() =>
+          this.docker.createContainer(
+            containerCreateOptions({
+              pod: this.pod,
+              container: c.spec,
+              role: c.kind,
+              sandboxId,
+              ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
+            }),
+          ),
         )
         .then(async (created) => {
           c.id = created.id;
@@ -554,6 +576,33 @@ export class PodRunner {
     this.watchSandbox();
     this.changed();
     await creating;
+  }
+
+  /**
+   * Resolves once the container's image exists: at once, or for a pending image (PodRunnerOptions.pendingImages)
+   * when its promise does; rejects when that pull fails or the pod is stopped or closed meanwhile.
+   */
+  private imageOf(c: ContainerRecord): Promise<void> {
+    const pending = this.pendingImages.get(c.spec.name);
+    if (!pending) return Promise.resolve();
+    const signal = this.imageWait.signal;
+    const stopped = new Promise<never>((_, reject) => {
+      const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('stopped'));
+      if (signal.aborted) fail();
+      else signal.addEventListener('abort', fail, { once: true });
+    });
+    const image = Promise.race([pending, stopped]);
+    this.pulls.set(
+      c,
+      image.then(
+        () => true,
+        (e: unknown) => {
+          this.pullError = errorMessage(e);
+          return false;
+        },
+      ),
+    );
+    return image;
   }
 
   private async resume(containers: Docker.ContainerInfo[], pauseId: string): Promise<void> {
@@ -811,6 +860,18 @@ export class PodRunner {
 
   /** `docker start` the same container again (keeps its config); false if Docker refused. */
   private async dockerStart(c: ContainerRecord, gen: number): Promise<boolean> {
+    // An image still being made: the kubelet's pull events around the wait (a kubelet pulls right here too).
+    const pull = this.pulls.get(c);
+    if (pull) {
+      this.pulls.delete(c);
+      const image = c.spec.image ?? '';
+      this.emit(c.spec.name, 'Pulling', `Pulling image "${image}"`);
+      const startedMs = Date.now();
+      if (await pull)
+        this.emit(c.spec.name, 'Pulled', `Successfully pulled image "${image}" in ${Date.now() - startedMs}ms`);
+      else if (!this.terminating && !this.closed)
+        this.emit(c.spec.name, 'Failed', `Failed to pull image "${image}": ${this.pullError}`);
+    }
     // A creation that failed fails start() (the pod is then deleted): this start never happens, and the
     // container stays "starting" so that it is not planned again.
     const exists = await c.created.then(

@@ -9,8 +9,17 @@ export class ReleaseStore {
     private readonly k: Keys,
   ) {}
 
-  async create(release: Omit<Release, 'version'>): Promise<Release> {
-    const version = await this.redis.incr(this.k.releaseSeq(release.app));
+  /**
+   * Takes the app's next version number for a release whose record comes later (its pod starts during
+   * the build). A build that then fails or is cancelled leaves a gap in the versions.
+   */
+  reserve(app: string): Promise<number> {
+    return this.redis.incr(this.k.releaseSeq(app));
+  }
+
+  /** Records a release under a new version, or under the one reserve() took for it. */
+  async create(release: Omit<Release, 'version'>, reserved?: number): Promise<Release> {
+    const version = reserved ?? (await this.redis.incr(this.k.releaseSeq(release.app)));
     const full: Release = { ...release, version };
     await this.redis.hset(this.k.appReleases(release.app), String(version), JSON.stringify(full));
     return full;

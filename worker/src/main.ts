@@ -151,6 +151,7 @@ async function main(): Promise<void> {
         }),
       ),
       enqueueDeploy: (p) => producer.enqueueDeploy(p),
+      target,
     }),
     { ...connection, ...lockOpts, concurrency: config.SIDECAR_BUILD_CONCURRENCY },
   );

@@ -47,10 +47,14 @@ export class DockerImageBuilder implements ImageBuilder {
     this.platformId = opts.platformId;
   }
 
+  plannedImage(app: string, deployId: string): string {
+    if (!TAG_RE.test(deployId)) throw new Error(`deploy id "${deployId}" cannot be an image tag`);
+    return `${this.repository}/${app}:${deployId}`;
+  }
+
   async build(input: BuildInput): Promise<BuiltImage> {
     const { app, deployId, signal, log } = input;
-    if (!TAG_RE.test(deployId)) throw new Error(`deploy id "${deployId}" cannot be an image tag`);
-    const tag = `${this.repository}/${app}:${deployId}`;
+    const tag = this.plannedImage(app, deployId);
     const labels = {
       [Labels.managed]: 'true',
       [Labels.app]: app,

@@ -10,6 +10,12 @@ import {
   type ImageBuilder,
   Labels,
   type LogSink,
+  type App,
+  type Deploy,
+  type PreparedPod,
+  type Release,
+  type Target,
+  errorText,
 } from '@sidecar/core';
 import type { FsBlobStore, Stores } from '@sidecar/store';
 import type { CancelRegistry } from '../cancel-registry.js';
@@ -35,6 +41,8 @@ export interface BuildDeps {
   runtimeImageDigest: string;
   workRoot: string;
   enqueueDeploy: (p: DeployJobPayload) => Promise<void>;
+  /** Where the release will run: a target that can start its first pod while the image builds does (Target.prepare). */
+  target?: Pick<Target, 'prepare'>;
 }
 
 /** Bundle → logic sidecar image → Release, then hands over to the deploy queue. */
@@ -52,6 +60,7 @@ export function buildProcessor(deps: BuildDeps) {
     const rec = recorder(stores, deploy.id);
     const control = deps.cancels.enter(deploy.id, jobSignal);
     const workDir = await mkdtemp(join(deps.workRoot, `build-${deploy.id}-`));
+    let early: EarlyPod | undefined;
     try {
       await stores.deploys.update(deploy.id, (d) => ({
         status: 'building',
@@ -66,6 +75,7 @@ export function buildProcessor(deps: BuildDeps) {
         log: rec.log,
       });
       if (control.signal.aborted) throw new DomainError(ErrorCode.cancelled, 'cancelled');
+      early = await startPodEarly(deps, deploy, prepared.manifest, rec.log);
       const built = await deps.images.build({
         app: deploy.app,
         deployId: deploy.id,
@@ -74,23 +84,15 @@ export function buildProcessor(deps: BuildDeps) {
         signal: control.signal,
         log: rec.log,
       });
+      early?.pod?.imageBuilt();
       // A cancel that arrived during the image build must not leave a release behind.
       if (control.signal.aborted || (await stores.deploys.isCancelRequested(deploy.id)))
         throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const app = await stores.apps.get(deploy.app);
-      const release = await stores.releases.create({
-        app: deploy.app,
-        image: built.image,
-        imageDigest: built.digest,
-        runtimeImage: deps.runtimeImage,
-        runtimeImageDigest: deps.runtimeImageDigest,
-        settings: { replicas: app.replicas, resources: app.resources },
-        env: app.env,
-        manifest: prepared.manifest,
-        createdAt: new Date().toISOString(),
-        deployId: deploy.id,
-        commit: deploy.commit ?? null,
-      });
+      const release = await stores.releases.create(
+        releaseOf(deps, deploy, app, prepared.manifest, built),
+        early?.version,
+      );
       rec.log(`build: image ${built.image} (${built.digest.slice(0, 19)}), release v${release.version}`);
       await rec.flush();
       const { applied } = await stores.deploys.update(deploy.id, () => ({
@@ -99,7 +101,9 @@ export function buildProcessor(deps: BuildDeps) {
         release: release.version,
       }));
       if (applied) await deps.enqueueDeploy({ deployId: deploy.id, app: deploy.app, release: release.version });
+      else early?.pod?.discard('its deploy ended during the build');
     } catch (error) {
+      early?.pod?.discard(`its build ended without a release: ${errorText(error)}`);
       // The build folder goes first: a build that filled the disk must free it before its failure is
       // recorded (Redis refuses every write while its disk is full, and an unrecorded end runs again).
       await rm(workDir, { recursive: true, force: true });
@@ -109,4 +113,59 @@ export function buildProcessor(deps: BuildDeps) {
       await rm(workDir, { recursive: true, force: true });
     }
   };
+}
+
+function releaseOf(
+  deps: BuildDeps,
+  deploy: Deploy,
+  app: App,
+  manifest: BundleManifest,
+  built: { image: string; digest: string },
+): Omit<Release, 'version'> {
+  return {
+    app: deploy.app,
+    image: built.image,
+    imageDigest: built.digest,
+    runtimeImage: deps.runtimeImage,
+    runtimeImageDigest: deps.runtimeImageDigest,
+    settings: { replicas: app.replicas, resources: app.resources },
+    env: app.env,
+    manifest,
+    createdAt: new Date().toISOString(),
+    deployId: deploy.id,
+    commit: deploy.commit ?? null,
+  };
+}
+
+/** The release's number, reserved before its build, and its first pod, started meanwhile. */
+interface EarlyPod {
+  version: number;
+  pod: PreparedPod | undefined;
+}
+
+/**
+ * Where the target can (Target.prepare) and the image's name is known before it exists, the release's
+ * number is taken now and its first pod starts while the image builds: the sandbox and the log shipper
+ * are up by the time the logic sidecar's image exists. The rollout takes the pod if the app did not
+ * change meanwhile. Not starting it early only costs time: a failure here is logged, never fails the build.
+ */
+async function startPodEarly(
+  deps: BuildDeps,
+  deploy: Deploy,
+  manifest: BundleManifest,
+  log: LogSink,
+): Promise<EarlyPod | undefined> {
+  const prepare = deps.target?.prepare?.bind(deps.target);
+  const image = deps.images.plannedImage?.(deploy.app, deploy.id);
+  if (!prepare || image === undefined) return undefined;
+  const app = await deps.stores.apps.get(deploy.app);
+  if (app.replicas === 0) return undefined;
+  const version = await deps.stores.releases.reserve(deploy.app);
+  const release: Release = { ...releaseOf(deps, deploy, app, manifest, { image, digest: '' }), version };
+  try {
+    return { version, pod: await prepare({ app, release, log }) };
+  } catch (e) {
+    log(`build: the pod could not start during the build (${errorText(e)}); it starts after it`);
+    return { version, pod: undefined };
+  }
 }

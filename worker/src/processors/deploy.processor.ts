@@ -30,7 +30,8 @@ export function deployProcessor(deps: DeployDeps) {
     if (job.name === 'remove') return removeApp(deps, String((job.data as { app: string }).app), job, token);
     const payload = DeployJobPayload.parse(job.data);
     const deploy = await stores.deploys.find(payload.deployId);
-    if (!deploy || deploy.status !== 'deploying') return;
+    // A pod its build started (Target.prepare) goes with a deploy that will not roll out.
+    if (!deploy || deploy.status !== 'deploying') return deps.target.discardPrepared?.(payload.deployId);
 
     // An owner per attempt, not per deploy: a job BullMQ handed to a second worker after a stall must
     // wait for the first attempt's lock, never share it (two rollouts of one app at once).
@@ -79,6 +80,8 @@ export function deployProcessor(deps: DeployDeps) {
       await handleFailure({ stores, job, deploy, error: lock.lost.aborted ? lock.lost.reason : error, aborted, rec });
     } finally {
       deps.cancels.leave(deploy.id);
+      // Unless the rollout took it: the pod its build started (a superseded, cancelled or failed rollout).
+      deps.target.discardPrepared?.(deploy.id);
       await lock.release();
     }
   };

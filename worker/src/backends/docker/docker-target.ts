@@ -25,6 +25,8 @@ import {
   type Pod,
   type PodEvent,
   type PodView,
+  type PrepareInput,
+  type PreparedPod,
   type RolloutInput,
   type RouteTable,
   SuspendReason,
@@ -39,6 +41,7 @@ import {
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { type DrainLogs, evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
+import { PreparedPods } from './prepared-pods.js';
 
 export interface DockerTargetOptions {
   docker: Docker;
@@ -64,6 +67,8 @@ export interface DockerTargetOptions {
   rollbackWindowMs?: number;
   /** Reads a deleted pod's output to the end before its containers are removed (the log collector's drainPod). */
   drainLogs?: DrainLogs;
+  /** How long a pod started during a build waits, once its image exists, for a rollout to take it (default 5 min). */
+  preparedTtlMs?: number;
 }
 
 /** The previous release's pods of an app, frozen, until `until` (ms since the epoch). */
@@ -83,6 +88,8 @@ export interface PlatformSidecarsOptions {
 
 /** New pods that never served traffic are removed with this grace, not the template's. */
 const FAILED_ROLLOUT_GRACE_SECONDS = 2;
+/** The logic sidecar's container in the pod template (core renderPod): the one whose image a build makes. */
+const LOGIC_CONTAINER = 'app';
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'; // Kubernetes' generateName alphabet
 
 const randomSuffix = () => Array.from({ length: 5 }, () => SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)]).join('');
@@ -125,9 +132,18 @@ export class DockerTarget implements Target {
   private readonly rolling = new Set<string>();
   /** Per app, suspends and wakes one after the other, in call order. */
   private readonly idleOps = new Map<string, Promise<unknown>>();
+  /** Releases' first pods started during their builds (prepare), until a rollout takes them. */
+  private readonly prepared: PreparedPods;
 
   constructor(opts: DockerTargetOptions) {
     this.opts = opts;
+    this.prepared = new PreparedPods({
+      ttlMs: opts.preparedTtlMs ?? 5 * 60_000,
+      remove: ({ app, runner }, reason) => {
+        this.log.info({ app, pod: runner.name, reason }, 'deleting a pod started during a build');
+        this.background(runner.delete({ gracePeriodSeconds: FAILED_ROLLOUT_GRACE_SECONDS }), `deleting ${runner.name}`);
+      },
+    });
     if (opts.warmSandboxes) {
       this.pool = new NetnsPool({
         docker: opts.docker,
@@ -164,6 +180,48 @@ export class DockerTarget implements Target {
     } finally {
       this.rolling.delete(app);
     }
+  }
+
+  /**
+   * Starts the release's first pod while its logic image builds: the sandbox and the containers before the
+   * logic sidecar (the log shipper) start now, the logic sidecar once the build made its image (a kubelet
+   * starts earlier containers the same way while a later one's image is pulled). The rollout takes it.
+   */
+  async prepare({ app, release, log }: PrepareInput): Promise<PreparedPod | undefined> {
+    if (this.closing || app.replicas === 0) return undefined;
+    const sidecars = await this.platformSidecarInput(app);
+    const fingerprint = this.fingerprintOf(app, release, sidecars);
+    let pull!: { resolve: () => void; reject: (e: Error) => void };
+    const image = new Promise<void>((resolve, reject) => (pull = { resolve, reject }));
+    image.catch(() => undefined); // a discarded pod that never reached its logic sidecar
+    const sink = { log: log as LogSink | undefined };
+    const runner = this.newAppPod(app, release, sink, sidecars, fingerprint, new Map([[LOGIC_CONTAINER, image]]));
+    // A start that fails shows when a rollout takes the pod (start() rejects again there), or the pod is discarded.
+    runner.start().catch(() => undefined);
+    log(`pod ${runner.name}: starting while the image builds`);
+    return this.prepared.add(release.deployId, { app: app.name, runner, fingerprint, sink, pull });
+  }
+
+  discardPrepared(deployId: string): void {
+    this.prepared.discard(deployId, 'its deploy did not roll it out');
+  }
+
+  /** This release's pod started during its build, if it is the pod the rollout would start; else it goes. */
+  private takePrepared(
+    release: RolloutInput['release'],
+    fingerprint: string,
+    sink: { log: LogSink | undefined },
+  ): PodRunner | undefined {
+    const entry = this.prepared.take(release.deployId);
+    if (!entry) return undefined;
+    if (entry.fingerprint !== fingerprint) {
+      sink.log?.(`pod ${entry.runner.name}, started during the build, no longer matches the app; starting a new one`);
+      this.prepared.drop(entry, 'the app changed during the build');
+      return undefined;
+    }
+    // From now on its progress lines are the rollout's (and end with it).
+    entry.sink.log = (line) => sink.log?.(line);
+    return entry.runner;
   }
 
   private async rollOut({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
@@ -236,7 +294,10 @@ export class DockerTarget implements Target {
     try {
       for (let i = 0; i < app.replicas; i++) {
         const thawed = await this.thawWarm(app.name, reusable, log);
-        const runner = thawed ?? this.newAppPod(app, release, sink, sidecars, fingerprint);
+        const runner =
+          thawed ??
+          (i === 0 ? this.takePrepared(release, fingerprint, sink) : undefined) ??
+          this.newAppPod(app, release, sink, sidecars, fingerprint);
         if (!thawed) {
           pods.set(runner.name, runner);
           try {
@@ -548,11 +609,12 @@ export class DockerTarget implements Target {
     sink: { log: LogSink | undefined },
     sidecars: PlatformSidecarInput | undefined,
     fingerprint: string,
+    pendingImages?: ReadonlyMap<string, Promise<void>>,
   ): PodRunner {
     const { pod, secrets } = this.render(app, release, randomSuffix(), sidecars);
     validatePod(pod);
     // The TLS material reaches the kubelet as a Secret's data, which it writes as files (never env).
-    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink), secrets);
+    const runner = this.runner(pod, progress(pod.metadata.name ?? '', sink), secrets, pendingImages);
     this.rendered.set(runner, fingerprint);
     this.followReadiness(app.name, runner);
     return runner;
@@ -592,6 +654,8 @@ export class DockerTarget implements Target {
     await this.routeSync.get(app);
     await this.opts.routes.remove(app);
     const known = this.podsOf(app);
+    // Pods started during a build go with the others (their wait for an image ends with the deletion).
+    for (const { runner } of this.prepared.takeApp(app)) known.set(runner.name, runner);
     // Pods of the app this process does not supervise (never adopted) are removed too.
     const labelled = await this.opts.docker.listContainers({
       all: true,
@@ -772,7 +836,11 @@ export class DockerTarget implements Target {
   close(): Promise<void> {
     // Warm pods stay frozen; the next worker stops them at adoption (it cannot tell what they were made from).
     for (const set of this.warm.values()) clearTimeout(set.timer);
-    const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
+    const runners = [
+      ...[...this.apps.values()].flatMap((m) => [...m.values()]),
+      ...this.jobs,
+      ...this.prepared.runners(),
+    ];
     this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close(), ...this.evictions]).then(
       () => undefined,
     );
@@ -797,13 +865,19 @@ export class DockerTarget implements Target {
     return this.opts.log ?? silentLog;
   }
 
-  private runner(pod: Pod, onEvent: (e: PodEvent) => void, secrets: PodSecrets = {}): PodRunner {
+  private runner(
+    pod: Pod,
+    onEvent: (e: PodEvent) => void,
+    secrets: PodSecrets = {},
+    pendingImages?: ReadonlyMap<string, Promise<void>>,
+  ): PodRunner {
     return new PodRunner({
       docker: this.opts.docker,
       pod,
       pauseImage: this.opts.pauseImage,
       onEvent,
       secrets,
+      ...(pendingImages ? { pendingImages } : {}),
       ...this.runnerExtras(),
       ...(this.pool ? { netnsPool: this.pool } : {}),
     });
