@@ -34,7 +34,10 @@ export interface Target {
   ping(): Promise<void>;
   /** Runs a one-off command against a release as a Job pod and waits until it has finished. */
   runJob(input: JobRunInput): Promise<JobRunResult>;
-  /** Stops supervising (watches, timers) without touching what runs. Safe twice. */
+  /**
+   * Stops supervising (watches, timers) without touching what runs, except pods started during builds
+   * (prepare) that no rollout took: those are deleted. Safe twice.
+   */
   close(): Promise<void>;
   /**
    * Scale to zero (docs/scale-to-zero.md), on targets that can: takes the app's serving pods out of

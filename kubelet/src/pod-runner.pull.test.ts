@@ -95,6 +95,20 @@ describe.concurrent('PodRunner: a container whose image is still being made', ()
     expect(log.indexOf('late start')).toBeLessThan(log.indexOf('m1 start'));
   });
 
+  it('an image made before the container is due is only "present": Pulled without Pulling, as the kubelet reports it', async () => {
+    const image = newImage();
+    const pull = deferred();
+    await image.make();
+    pull.resolve();
+    const r = run(uniqueName('present'), pull.promise, image.ref);
+    await r.start();
+    const running = await r.waitFor((v) => v.containerStatuses[0]?.state.running !== undefined, { timeoutMs: 30_000 });
+    expect(reasonsOf(running, 'late').slice(0, 3)).toEqual(['Pulled', 'Created', 'Started']);
+    expect(running.events.find((e) => e.container === 'late' && e.reason === 'Pulled')?.message).toBe(
+      `Container image "${image.ref}" already present on machine`,
+    );
+  });
+
   it('a failed pull fails start() with its reason and a Failed event; nothing after it starts; delete leaves nothing', async () => {
     const pull = deferred();
     const r = run(uniqueName('nopull'), pull.promise, 'sidecar-test-never-built:1');

@@ -199,7 +199,7 @@ export class PodRunner {
   private readonly secrets: PodSecrets;
   private readonly drainLogs: DrainLogs | undefined;
   /** Per container waiting for its image (PodRunnerOptions.pendingImages): resolves true once it exists. */
-  private readonly pulls = new Map<ContainerRecord, Promise<boolean>>();
+  private readonly pulls = new Map<ContainerRecord, { done: Promise<boolean>; settled: boolean }>();
   /** Aborted by stop()/close(): a creation still waiting for its image gives up. */
   private readonly imageWait = new AbortController();
   private readonly pendingImages: ReadonlyMap<string, Promise<void>>;
@@ -592,16 +592,18 @@ export class PodRunner {
       else signal.addEventListener('abort', fail, { once: true });
     });
     const image = Promise.race([pending, stopped]);
-    this.pulls.set(
-      c,
-      image.then(
-        () => true,
+    const pull: { done: Promise<boolean>; settled: boolean } = {
+      settled: false,
+      done: image.then(
+        (): boolean => (pull.settled = true),
         (e: unknown) => {
           this.pullError = errorMessage(e);
+          pull.settled = true;
           return false;
         },
       ),
-    );
+    };
+    this.pulls.set(c, pull);
     return image;
   }
 
@@ -865,12 +867,16 @@ export class PodRunner {
     if (pull) {
       this.pulls.delete(c);
       const image = c.spec.image ?? '';
-      this.emit(c.spec.name, 'Pulling', `Pulling image "${image}"`);
+      // As the kubelet: an image there by the time the container is due is only "present"; otherwise pulled.
+      const waited = !pull.settled;
+      if (waited) this.emit(c.spec.name, 'Pulling', `Pulling image "${image}"`);
       const startedMs = Date.now();
-      if (await pull)
+      if (!(await pull.done)) {
+        if (!this.terminating && !this.closed)
+          this.emit(c.spec.name, 'Failed', `Failed to pull image "${image}": ${this.pullError}`);
+      } else if (waited)
         this.emit(c.spec.name, 'Pulled', `Successfully pulled image "${image}" in ${Date.now() - startedMs}ms`);
-      else if (!this.terminating && !this.closed)
-        this.emit(c.spec.name, 'Failed', `Failed to pull image "${image}": ${this.pullError}`);
+      else this.emit(c.spec.name, 'Pulled', `Container image "${image}" already present on machine`);
     }
     // A creation that failed fails start() (the pod is then deleted): this start never happens, and the
     // container stays "starting" so that it is not planned again.

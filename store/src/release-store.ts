@@ -2,6 +2,10 @@ import type { Redis } from 'ioredis';
 import { DomainError, ErrorCode, type Release } from '@sidecar/core';
 import type { Keys } from './keys.js';
 
+/** The reserved number if it is still the counter's last one, else the next one (atomically). */
+const KEEP_OR_NEXT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return tonumber(ARGV[1]) end
+return redis.call('INCR', KEYS[1])`;
+
 /** Releases are immutable; versions come from a per-app counter. */
 export class ReleaseStore {
   constructor(
@@ -17,9 +21,17 @@ export class ReleaseStore {
     return this.redis.incr(this.k.releaseSeq(app));
   }
 
-  /** Records a release under a new version, or under the one reserve() took for it. */
+  /**
+   * Records a release under a new version, or under the one reserve() took for it when no release took a
+   * number since. Otherwise it gets a new one: a release made meanwhile (a config change or a rollback during
+   * the build) must not outrank the code being recorded now, which carries the app's settings as they are now.
+   */
   async create(release: Omit<Release, 'version'>, reserved?: number): Promise<Release> {
-    const version = reserved ?? (await this.redis.incr(this.k.releaseSeq(release.app)));
+    const key = this.k.releaseSeq(release.app);
+    const version =
+      reserved === undefined
+        ? await this.redis.incr(key)
+        : Number(await this.redis.eval(KEEP_OR_NEXT, 1, key, String(reserved)));
     const full: Release = { ...release, version };
     await this.redis.hset(this.k.appReleases(release.app), String(version), JSON.stringify(full));
     return full;

@@ -65,6 +65,37 @@ describe('concurrent updates', () => {
   });
 });
 
+describe('release versions', () => {
+  const release = (app: string) => ({
+    app,
+    image: 'sidecar-app/x:d1',
+    imageDigest: 'sha256:x',
+    runtimeImage: 'runtime:1',
+    runtimeImageDigest: 'sha256:r',
+    settings: { replicas: 1, resources: { ...APP_DEFAULTS.resources } },
+    env: {},
+    manifest: { runtime: 'node' as const, mode: 'handler' as const, entry: 'index.js' },
+    createdAt: new Date().toISOString(),
+    deployId: 'd1',
+  });
+
+  it('a reserved number is used when no release took one since; a failed build leaves a gap', async () => {
+    expect((await stores.releases.create(release('nums'))).version).toBe(1);
+    const reserved = await stores.releases.reserve('nums');
+    expect((await stores.releases.create(release('nums'), reserved)).version).toBe(2);
+    await stores.releases.reserve('nums'); // its build failed: v3 is never recorded
+    expect((await stores.releases.create(release('nums'))).version).toBe(4);
+  });
+
+  it('a release recorded during a build outranks nothing: the build gets a new number after it', async () => {
+    const reserved = await stores.releases.reserve('during');
+    // A config change while the code builds takes the next number, and the code is then recorded above it.
+    expect((await stores.releases.create(release('during'))).version).toBe(reserved + 1);
+    expect((await stores.releases.create(release('during'), reserved)).version).toBe(reserved + 2);
+    expect((await stores.releases.list('during')).map((r) => r.version)).toEqual([reserved + 2, reserved + 1]);
+  });
+});
+
 describe('secrets at rest', () => {
   it('are sealed with AES-256-GCM in Redis and open again through the store', async () => {
     await stores.apps.create({ ...app('sealed'), secrets: { DB_PASSWORD: 'hunter2-in-clear' } });

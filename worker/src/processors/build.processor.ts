@@ -93,6 +93,9 @@ export function buildProcessor(deps: BuildDeps) {
         releaseOf(deps, deploy, app, prepared.manifest, built),
         early?.version,
       );
+      // Another release took a number during the build: the pod named after the reserved one is not this release's.
+      if (early && release.version !== early.version)
+        early.pod?.discard(`the release is v${release.version}: v${early.version} went to no release`);
       rec.log(`build: image ${built.image} (${built.digest.slice(0, 19)}), release v${release.version}`);
       await rec.flush();
       const { applied } = await stores.deploys.update(deploy.id, () => ({

@@ -89,8 +89,9 @@ describe.concurrent('DockerTarget: the first pod started during the build', () =
     expect(await podNames(app.name)).toEqual([prepared]);
     const [view] = await target.status(app.name);
     expect(view).toMatchObject({ name: prepared, release: 1, ready: true });
-    expect(view!.events.filter((e) => e.container === 'app').map((e) => e.reason)).toEqual(
-      expect.arrayContaining(['Pulling', 'Pulled', 'Created', 'Started']),
+    // Its image came from the build (Pulling first only if the container was due before the image existed).
+    expect(view!.events.filter((e) => e.container === 'app' && e.reason !== 'Pulling').map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['Pulled', 'Created', 'Started']),
     );
     // The rollout's log follows the pod from when it took it.
     expect(lines.some((l) => l.startsWith(`pod ${prepared}: runtime ready`))).toBe(true);
@@ -129,6 +130,27 @@ describe.concurrent('DockerTarget: the first pod started during the build', () =
     expect(lines).toContain(`pod ${prepared}, started during the build, no longer matches the app; starting a new one`);
     const [serving] = (await routes.get(app.name)).map((u) => u.pod);
     expect(serving).not.toBe(prepared);
+    expect(await untilPods(app.name, (names) => !names.includes(prepared!))).toEqual([serving]);
+  });
+
+  it('a release recorded under another number than the one reserved (a config change took it) starts its own pod', async () => {
+    const app = newApp();
+    const image = plannedImage();
+    const deployId = uniqueName('d');
+    const pod = await target.prepare({
+      app,
+      release: testRelease(app.name, 1, { image: image.ref, deployId }),
+      log: () => undefined,
+    });
+    const [prepared] = await untilPrepared(app.name);
+    await image.build();
+    pod!.imageBuilt();
+    const lines = await rollout(app, testRelease(app.name, 2, { image: image.ref, deployId }));
+    expect(lines).toContain(
+      `pod ${prepared}, started during the build, is named after v1, the release is v2; starting a new one`,
+    );
+    const [serving] = (await routes.get(app.name)).map((u) => u.pod);
+    expect(serving).toMatch(new RegExp(`^${app.name}-v2-`));
     expect(await untilPods(app.name, (names) => !names.includes(prepared!))).toEqual([serving]);
   });
 

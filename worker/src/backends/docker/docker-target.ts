@@ -41,7 +41,7 @@ import {
 } from '@sidecar/core';
 import type Docker from 'dockerode';
 import { type DrainLogs, evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
-import { PreparedPods } from './prepared-pods.js';
+import { type PreparedEntry, PreparedPods } from './prepared-pods.js';
 
 export interface DockerTargetOptions {
   docker: Docker;
@@ -196,10 +196,11 @@ export class DockerTarget implements Target {
     image.catch(() => undefined); // a discarded pod that never reached its logic sidecar
     const sink = { log: log as LogSink | undefined };
     const runner = this.newAppPod(app, release, sink, sidecars, fingerprint, new Map([[LOGIC_CONTAINER, image]]));
-    // A start that fails shows when a rollout takes the pod (start() rejects again there), or the pod is discarded.
-    runner.start().catch(() => undefined);
+    const entry: PreparedEntry = { app: app.name, runner, fingerprint, sink, pull, startFailed: false };
+    // A pod whose start failed is not taken: the rollout starts a new one (takePrepared).
+    runner.start().catch(() => (entry.startFailed = true));
     log(`pod ${runner.name}: starting while the image builds`);
-    return this.prepared.add(release.deployId, { app: app.name, runner, fingerprint, sink, pull });
+    return this.prepared.add(release.deployId, entry);
   }
 
   discardPrepared(deployId: string): void {
@@ -214,9 +215,10 @@ export class DockerTarget implements Target {
   ): PodRunner | undefined {
     const entry = this.prepared.take(release.deployId);
     if (!entry) return undefined;
-    if (entry.fingerprint !== fingerprint) {
-      sink.log?.(`pod ${entry.runner.name}, started during the build, no longer matches the app; starting a new one`);
-      this.prepared.drop(entry, 'the app changed during the build');
+    const unfit = unfitPrepared(entry, release.version, fingerprint);
+    if (unfit) {
+      sink.log?.(`pod ${entry.runner.name}, started during the build, ${unfit}; starting a new one`);
+      this.prepared.drop(entry, unfit);
       return undefined;
     }
     // From now on its progress lines are the rollout's (and end with it).
@@ -233,9 +235,13 @@ export class DockerTarget implements Target {
     // The pods in rotation now serve the current release (a thawed pod keeps its older release's name).
     const servingBefore = new Set(this.serving.get(app.name) ?? []);
     // Pods an earlier rollout is still stopping are not counted (as in Kubernetes): they left the routes.
-    const olds = [...pods.values()].filter(
+    const others = [...pods.values()].filter(
       (r) => !this.stopping.has(r) && !this.retiring.has(r) && !warmRunners.has(r),
     );
+    // Pods out of rotation (adopted ones of a rollout cut short by a worker's death) serve nobody: they go now,
+    // never entering the rotation of this rollout's surge. The others are replaced one by one.
+    const strays = others.filter((r) => !servingBefore.has(r.name));
+    const olds = others.filter((r) => servingBefore.has(r.name));
     // Deploy-log lines only while this rollout runs; the runners outlive it.
     const sink: { log: LogSink | undefined } = { log };
     const news: PodRunner[] = [];
@@ -260,6 +266,10 @@ export class DockerTarget implements Target {
         drainMs,
       );
     const stop = (runners: PodRunner[]) => settle(drained(runners).then(() => this.deletePods(app.name, runners)));
+    if (strays.length > 0) {
+      log(`stopping pods out of rotation: ${strays.map((r) => r.name).join(', ')}`);
+      stop(strays);
+    }
     // The serving release's pods become the next warm set (frozen once drained), unless nothing is to
     // run any more (scaled to zero replicas: the user stopped the app) or the window is off.
     const windowMs = this.opts.rollbackWindowMs ?? 0;
@@ -655,7 +665,10 @@ export class DockerTarget implements Target {
     await this.opts.routes.remove(app);
     const known = this.podsOf(app);
     // Pods started during a build go with the others (their wait for an image ends with the deletion).
-    for (const { runner } of this.prepared.takeApp(app)) known.set(runner.name, runner);
+    for (const { runner, sink } of this.prepared.takeAll(app)) {
+      sink.log = undefined;
+      known.set(runner.name, runner);
+    }
     // Pods of the app this process does not supervise (never adopted) are removed too.
     const labelled = await this.opts.docker.listContainers({
       all: true,
@@ -836,11 +849,10 @@ export class DockerTarget implements Target {
   close(): Promise<void> {
     // Warm pods stay frozen; the next worker stops them at adoption (it cannot tell what they were made from).
     for (const set of this.warm.values()) clearTimeout(set.timer);
-    const runners = [
-      ...[...this.apps.values()].flatMap((m) => [...m.values()]),
-      ...this.jobs,
-      ...this.prepared.runners(),
-    ];
+    // Pods started during builds go: no rollout of this process will take them (deleted in the background,
+    // which closing waits for).
+    for (const entry of this.prepared.takeAll()) this.prepared.drop(entry, 'the worker is stopping');
+    const runners = [...[...this.apps.values()].flatMap((m) => [...m.values()]), ...this.jobs];
     this.closing ??= Promise.all([...runners.map((r) => r.close()), this.pool?.close(), ...this.evictions]).then(
       () => undefined,
     );
@@ -917,6 +929,18 @@ export function upstreamOf(runner: PodRunner): Upstream | undefined {
     address: runner.address(RUNTIME_PORT),
     ...(tls?.ready ? { tlsAddress: runner.address(TLS_PORT) } : {}),
   };
+}
+
+/** Why a pod started during the build will not serve its release, or undefined when it will. */
+function unfitPrepared(entry: PreparedEntry, version: number, fingerprint: string): string | undefined {
+  if (entry.fingerprint !== fingerprint) return 'no longer matches the app';
+  const named = entry.runner.pod.metadata.labels?.[Labels.release];
+  if (named !== String(version)) return `is named after v${named ?? '-'}, the release is v${version}`;
+  if (entry.startFailed) return 'could not start';
+  const view = entry.runner.status();
+  const restarted = [...view.initContainerStatuses, ...view.containerStatuses].some((c) => c.restartCount > 0);
+  if (view.phase === 'Failed' || restarted) return 'had a container fail';
+  return undefined;
 }
 
 /** Deploy-log lines from pod events: "pod hello-v2-x7k2q: app started", "runtime ready". */

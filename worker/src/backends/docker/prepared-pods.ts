@@ -11,6 +11,8 @@ export interface PreparedEntry {
   sink: { log: LogSink | undefined };
   /** Settles the logic image's "pull" (PodRunnerOptions.pendingImages). */
   pull: { resolve: () => void; reject: (e: Error) => void };
+  /** Its start failed (a container could not be created): a rollout starts a new pod instead. */
+  startFailed: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -64,18 +66,16 @@ export class PreparedPods {
 
   /** Deletes a pod taken from the registry that will not serve. */
   drop(entry: PreparedEntry, reason: string): void {
-    // A pod still waiting for its image stops waiting (its start fails), then goes.
+    // A pod still waiting for its image stops waiting (its start fails), then goes; its deletion's
+    // lines are not the deploy's (whose log may have ended).
+    entry.sink.log = undefined;
     entry.pull.reject(new Error(reason));
     this.opts.remove(entry, reason);
   }
 
-  /** Takes every pod of an app (its removal deletes them with its other pods). */
-  takeApp(app: string): PreparedEntry[] {
-    const ids = [...this.byDeploy].filter(([, e]) => e.app === app).map(([id]) => id);
+  /** Takes every pod of an app (its removal deletes them with its other pods), or of every app. */
+  takeAll(app?: string): PreparedEntry[] {
+    const ids = [...this.byDeploy].filter(([, e]) => app === undefined || e.app === app).map(([id]) => id);
     return ids.map((id) => this.take(id)!);
-  }
-
-  runners(): PodRunner[] {
-    return [...this.byDeploy.values()].map((e) => e.runner);
   }
 }
