@@ -34,7 +34,7 @@ export function appsRoutes(deps: { stores: Stores; apps: AppService; deploys: De
   r.patch('/apps/:app', async (req, res) => {
     const updated = await apps.patch(appParam(req), req.body, async (app) => {
       const from = await stores.releases.get(app.name, app.currentRelease!);
-      return deps.deploys.promote({ app: app.name, from, env: app.env, source: 'api', why: 'config change' });
+      return deps.deploys.promote({ app, from, env: app.env, source: 'api', why: 'config change' });
     });
     res.json(apps.view(updated));
   });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
+  type App,
   type Deploy,
   type DeployCommit,
   type DeploySource,
@@ -72,21 +73,22 @@ export class DeployService {
    * (the app's current env) or a rollback (that version's env). Serving within a rollout.
    */
   async promote(opts: {
-    app: string;
+    /** The app as it is now (its replicas and resources go into the release). */
+    app: App;
     from: Release;
     env: Record<string, string>;
     source: DeploySource;
     why: string;
   }): Promise<Deploy> {
     const now = new Date().toISOString();
+    const { app } = opts;
     const draft = {
-      ...newDeploy(opts.app, opts.source, null),
+      ...newDeploy(app.name, opts.source, null),
       status: 'deploying' as const,
       startedAt: now,
       builtAt: now,
     };
     const { version: _v, imagePruned: _p, ...image } = opts.from;
-    const app = await this.d.stores.apps.get(opts.app);
     const release = await this.d.stores.releases.create({
       ...image,
       env: opts.env,
@@ -97,20 +99,29 @@ export class DeployService {
     const deploy: Deploy = { ...draft, release: release.version };
     // No superseding here: a code upload still building must not lose to a config change
     // (it reads the app's env when it finishes); the newest release wins at rollout.
-    await this.d.stores.deploys.create(deploy);
-    await this.d.stores.deployLog.append(
-      deploy.id,
-      `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the logic image of v${opts.from.version}, no rebuild`,
-    );
-    await this.d.stores.apps.update(opts.app, (a) => ({ ...a, status: 'deploying' }));
-    await this.d.queues.enqueueDeploy({ deployId: deploy.id, app: opts.app, release: release.version });
+    // Independent writes, sent together: every round trip here is on a rollback's path to its first pod.
+    await Promise.all([
+      this.d.stores.deploys.create(deploy),
+      this.d.stores.deployLog.append(
+        deploy.id,
+        `deploy ${deploy.id}: ${opts.why}: release v${release.version} reuses the logic image of v${opts.from.version}, no rebuild`,
+      ),
+    ]);
+    await this.d.stores.apps.update(app.name, (a) => ({ ...a, status: 'deploying' }));
+    await this.d.queues.enqueueDeploy({ deployId: deploy.id, app: app.name, release: release.version });
     return deploy;
   }
 
   async rollback(app: string, body: unknown): Promise<Deploy> {
     const { version } = parseInput(RollbackBody, body);
-    await this.d.stores.apps.get(app);
-    const from = await this.d.stores.releases.get(app, version);
+    // Both reads at once; an unknown app is reported before an unknown release.
+    const [known, release] = await Promise.allSettled([
+      this.d.stores.apps.get(app),
+      this.d.stores.releases.get(app, version),
+    ]);
+    if (known.status === 'rejected') throw known.reason;
+    if (release.status === 'rejected') throw release.reason;
+    const from = release.value;
     if (from.imagePruned) {
       throw new DomainError(
         ErrorCode.imagePruned,
@@ -118,8 +129,8 @@ export class DeployService {
       );
     }
     // A rollback restores that release's config too: later changes start from it (as on Heroku).
-    await this.d.stores.apps.update(app, (a) => ({ ...a, env: from.env }));
-    return this.promote({ app, from, env: from.env, source: 'rollback', why: `rollback to v${version}` });
+    const restored = await this.d.stores.apps.update(app, (a) => ({ ...a, env: from.env }));
+    return this.promote({ app: restored, from, env: from.env, source: 'rollback', why: `rollback to v${version}` });
   }
 
   /**
@@ -142,7 +153,7 @@ export class DeployService {
       if (from.runtimeImage === runtimeImage) continue;
       started.push(
         await this.promote({
-          app: app.name,
+          app,
           from: { ...from, runtimeImage, runtimeImageDigest },
           env: from.env,
           source: 'api',

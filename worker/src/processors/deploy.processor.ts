@@ -45,13 +45,18 @@ export function deployProcessor(deps: DeployDeps) {
     const control = deps.cancels.enter(deploy.id, jobSignal, lock.lost);
     const started = Date.now();
     try {
-      if (await stores.deploys.isCancelRequested(deploy.id))
-        return await markCancelled(stores, deploy, 'cancelled before the rollout');
-      const app = await stores.apps.get(payload.app);
+      // The three reads at once (each round trip is on a rollback's path to its first pod), judged in this order.
+      const [cancelled, current, wanted] = await Promise.allSettled([
+        stores.deploys.isCancelRequested(deploy.id),
+        stores.apps.get(payload.app),
+        stores.releases.get(payload.app, payload.release),
+      ]);
+      if (valueOf(cancelled)) return await markCancelled(stores, deploy, 'cancelled before the rollout');
+      const app = valueOf(current);
       if (app.currentRelease !== null && app.currentRelease > payload.release) {
         throw new DomainError(ErrorCode.superseded, `superseded: v${app.currentRelease} is already serving`);
       }
-      const release = await stores.releases.get(payload.app, payload.release);
+      const release = valueOf(wanted);
       rec.log(`deploy: rolling out v${release.version} (${app.replicas} replica${app.replicas === 1 ? '' : 's'})`);
       let serving = false;
       // Once the release serves, the app's next rollout may begin while this one's old pods drain and stop.
@@ -106,4 +111,10 @@ async function removeApp(deps: DeployDeps, app: string, job: Job, token: string 
   } finally {
     await lock.release();
   }
+}
+
+/** A settled read's value, or its failure thrown. */
+function valueOf<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }
