@@ -153,7 +153,8 @@ export class DeployService {
       if (from.runtimeImage === runtimeImage) continue;
       started.push(
         await this.promote({
-          app,
+          // Read again: the list is as it was before this loop's earlier rollouts (a change may have come since).
+          app: await this.d.stores.apps.get(app.name),
           from: { ...from, runtimeImage, runtimeImageDigest },
           env: from.env,
           source: 'api',

@@ -154,6 +154,28 @@ describe.concurrent('DockerTarget: the first pod started during the build', () =
     expect(await untilPods(app.name, (names) => !names.includes(prepared!))).toEqual([serving]);
   });
 
+  it("one whose containers cannot be created (here: a name taken) is replaced by a pod of the rollout's own", async () => {
+    const app = newApp();
+    const image = plannedImage();
+    const release = testRelease(app.name, 1, { image: image.ref, deployId: uniqueName('d') });
+    const pod = await target.prepare({ app, release, log: () => undefined });
+    const [prepared] = await untilPrepared(app.name);
+    await image.build();
+    // Something else holds the logic sidecar's container name: its creation (due once the image exists) fails.
+    const squatter = await d.createContainer({ name: `${prepared}-app`, Image: TEST_IMAGES.pause });
+    try {
+      pod!.imageBuilt();
+      // Whether the rollout sees the failure when it takes the pod or while it waits for its start: the same.
+      const lines = await rollout(app, release);
+      expect(lines).toContain(`pod ${prepared}, started during the build, could not start; starting a new one`);
+      const [serving] = (await routes.get(app.name)).map((u) => u.pod);
+      expect(serving).not.toBe(prepared);
+      expect(await untilPods(app.name, (names) => !names.includes(prepared!))).toEqual([serving]);
+    } finally {
+      await squatter.remove({ force: true });
+    }
+  });
+
   it("another release's rollout leaves it alone; the app's removal deletes it", async () => {
     const app = newApp();
     await rollout(app, testRelease(app.name, 1, { deployId: uniqueName('d') }));

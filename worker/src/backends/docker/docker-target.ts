@@ -190,6 +190,7 @@ export class DockerTarget implements Target {
   async prepare({ app, release, log }: PrepareInput): Promise<PreparedPod | undefined> {
     if (this.closing || app.replicas === 0) return undefined;
     const sidecars = await this.platformSidecarInput(app);
+    if (this.closing) return undefined; // close() has taken the registry's pods already
     const fingerprint = this.fingerprintOf(app, release, sidecars);
     let pull!: { resolve: () => void; reject: (e: Error) => void };
     const image = new Promise<void>((resolve, reject) => (pull = { resolve, reject }));
@@ -265,7 +266,12 @@ export class DockerTarget implements Target {
         runners.map((r) => r.name),
         drainMs,
       );
-    const stop = (runners: PodRunner[]) => settle(drained(runners).then(() => this.deletePods(app.name, runners)));
+    const stop = (runners: PodRunner[]) => {
+      // Stopping from now on, not only once drained: a rollout that begins meanwhile (the lock is released
+      // once this one serves) must not count them as its own old or stray pods.
+      for (const r of runners) this.stopping.add(r);
+      return settle(drained(runners).then(() => this.deletePods(app.name, runners)));
+    };
     if (strays.length > 0) {
       log(`stopping pods out of rotation: ${strays.map((r) => r.name).join(', ')}`);
       stop(strays);
@@ -304,14 +310,29 @@ export class DockerTarget implements Target {
     try {
       for (let i = 0; i < app.replicas; i++) {
         const thawed = await this.thawWarm(app.name, reusable, log);
-        const runner =
-          thawed ??
-          (i === 0 ? this.takePrepared(release, fingerprint, sink) : undefined) ??
-          this.newAppPod(app, release, sink, sidecars, fingerprint);
+        const prepared = thawed || i > 0 ? undefined : this.takePrepared(release, fingerprint, sink);
+        let runner = thawed ?? prepared ?? this.newAppPod(app, release, sink, sidecars, fingerprint);
         if (!thawed) {
           pods.set(runner.name, runner);
           try {
             signal.throwIfAborted();
+            // The pod started during the build may still be creating its containers: if that fails, the
+            // rollout starts a pod of its own (what it would have done without one).
+            if (
+              runner === prepared &&
+              !(await runner.start().then(
+                () => true,
+                () => false,
+              ))
+            ) {
+              log(`pod ${runner.name}, started during the build, could not start; starting a new one`);
+              this.background(
+                this.deletePods(app.name, [runner], FAILED_ROLLOUT_GRACE_SECONDS),
+                `deleting ${runner.name}`,
+              );
+              runner = this.newAppPod(app, release, sink, sidecars, fingerprint);
+              pods.set(runner.name, runner);
+            }
             await runner.start();
             await runner.waitFor((v) => v.ready, { timeoutMs: readyTimeoutMs, signal });
           } catch (error) {
