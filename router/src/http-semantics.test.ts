@@ -47,7 +47,8 @@ describe('the router forwards HTTP/1.1 as sent', () => {
     );
     expect(received).toContain('GET /first hello');
     expect(received).toMatch(/GET \/second $/);
-    expect(received).not.toContain('400');
+    // Status lines only: a bare '400' also turns up in the random request ids (x-request-id) of the answers.
+    expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
   });
 
   it('forwards bodies on any method, and a chunked body streamed', async () => {
