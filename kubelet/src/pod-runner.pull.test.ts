@@ -10,6 +10,7 @@ import {
   podLog,
   testPod,
   uniqueName,
+  waitForLog,
 } from './test-support.js';
 
 /**
@@ -90,6 +91,8 @@ describe.concurrent('PodRunner: a container whose image is still being made', ()
     await starting;
     const running = await r.waitFor((v) => v.containerStatuses[0]?.state.running !== undefined, { timeoutMs: 30_000 });
     expect(reasonsOf(running, 'late').slice(0, 4)).toEqual(['Pulling', 'Pulled', 'Created', 'Started']);
+    // Running is reported before the process has written its first line: wait for the lines themselves.
+    await waitForLog(d, r.name, ['s1 start', 'late start', 'm1 start']);
     const log = await podLog(d, r.name);
     expect(log.indexOf('s1 start')).toBeLessThan(log.indexOf('late start'));
     expect(log.indexOf('late start')).toBeLessThan(log.indexOf('m1 start'));
