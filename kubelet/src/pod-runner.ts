@@ -117,6 +117,14 @@ export interface AdoptOptions extends Omit<PodRunnerOptions, 'pod' | 'pauseImage
   supervise?: boolean;
 }
 
+/** A container's image being made elsewhere (PodRunnerOptions.pendingImages): `done` resolves true once it exists. */
+interface PendingPull {
+  done: Promise<boolean>;
+  settled: boolean;
+  /** Why it failed (the `Failed` event's message). */
+  error: string;
+}
+
 const MAX_EVENTS = 1000;
 const DEFAULT_GRACE_SECONDS = 30;
 /** How long a freeze waits for execs in a container to end (waitForNoExec) before it gives up. */
@@ -199,12 +207,10 @@ export class PodRunner {
   private readonly secrets: PodSecrets;
   private readonly drainLogs: DrainLogs | undefined;
   /** Per container waiting for its image (PodRunnerOptions.pendingImages): resolves true once it exists. */
-  private readonly pulls = new Map<ContainerRecord, { done: Promise<boolean>; settled: boolean }>();
+  private readonly pulls = new Map<ContainerRecord, PendingPull>();
   /** Aborted by stop()/close(): a creation still waiting for its image gives up. */
   private readonly imageWait = new AbortController();
   private readonly pendingImages: ReadonlyMap<string, Promise<void>>;
-  /** Why the last pending image failed (its `Failed` event). */
-  private pullError = '';
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -592,12 +598,13 @@ export class PodRunner {
       else signal.addEventListener('abort', fail, { once: true });
     });
     const image = Promise.race([pending, stopped]);
-    const pull: { done: Promise<boolean>; settled: boolean } = {
+    const pull: PendingPull = {
       settled: false,
+      error: '',
       done: image.then(
         (): boolean => (pull.settled = true),
         (e: unknown) => {
-          this.pullError = errorMessage(e);
+          pull.error = errorMessage(e);
           pull.settled = true;
           return false;
         },
@@ -873,7 +880,7 @@ export class PodRunner {
       const startedMs = Date.now();
       if (!(await pull.done)) {
         if (!this.terminating && !this.closed)
-          this.emit(c.spec.name, 'Failed', `Failed to pull image "${image}": ${this.pullError}`);
+          this.emit(c.spec.name, 'Failed', `Failed to pull image "${image}": ${pull.error}`);
       } else if (waited)
         this.emit(c.spec.name, 'Pulled', `Successfully pulled image "${image}" in ${Date.now() - startedMs}ms`);
       else this.emit(c.spec.name, 'Pulled', `Container image "${image}" already present on machine`);
