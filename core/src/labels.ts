@@ -12,4 +12,6 @@ export const Labels = {
   role: `${LABEL_PREFIX}/role`,
   kind: `${LABEL_PREFIX}/kind`,
   deploy: `${LABEL_PREFIX}/deploy`,
+  /** On a logic-base image (and the logic images built from it): the port its loader listens on once the logic is in place. */
+  loaderPort: `${LABEL_PREFIX}/loader-port`,
 } as const;

@@ -4,6 +4,7 @@ import { Labels } from './labels.js';
 import { enabledSidecars, LOG_SHIPPER } from './platform-sidecars.js';
 import {
   DEFAULT_TEMPLATE_SETTINGS,
+  LOADER_PORT,
   podNameFor,
   renderJobPod,
   renderPod,
@@ -24,7 +25,7 @@ const release = {
 describe('renderPod: the one pod template', () => {
   const pod = renderPod({ app, release, podName: podNameFor('hello', 3, 'x1y2z') });
 
-  it('puts the logic in a native sidecar (init container, restartPolicy Always) gated by a startup probe', () => {
+  it('puts the logic in a native sidecar (init container, restartPolicy Always) gated by a startup probe (the marker of an older loader)', () => {
     const [logic] = pod.spec.initContainers!;
     expect(logic).toMatchObject({
       name: 'app',
@@ -33,6 +34,18 @@ describe('renderPod: the one pod template', () => {
       volumeMounts: [{ name: 'workspace', mountPath: '/workspace' }],
       startupProbe: { exec: { command: ['test', '-f', '/workspace/.ready'] }, successThreshold: 1 },
     });
+  });
+
+  it('probes a loader that listens (a release built from a base with a loader port) with a TCP connect, not an exec', () => {
+    const listening = renderPod({ app, release: { ...release, loaderPort: LOADER_PORT }, podName: 'hello-v3-x1y2z' });
+    const [logic] = listening.spec.initContainers!;
+    expect(logic!.startupProbe).toEqual({
+      tcpSocket: { port: 8079 },
+      periodSeconds: 1,
+      failureThreshold: 60,
+      successThreshold: 1,
+    });
+    expect(() => validatePod(listening)).not.toThrow();
   });
 
   it('runs the stable runtime as the main container, reading the workspace read-only, ready only when the logic loaded', () => {

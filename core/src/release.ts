@@ -19,6 +19,11 @@ export interface Release {
   deployId: string;
   /** The commit this release's code was built from (`git push`); carried over by config changes and rollbacks. */
   commit?: DeployCommit | null;
+  /**
+   * Where its logic sidecar's loader listens once the logic is in place: the startup probe is then a TCP
+   * connect. Absent for logic images built from a base whose loader did not listen (probed by the marker file).
+   */
+  loaderPort?: number;
   /** Set when retention removed the logic image (older than the last N releases); such a release cannot be rolled back to. */
   imagePruned?: boolean;
 }

@@ -5,7 +5,9 @@
 # Protocol (read by the runtime and by the startup probe):
 #   $WS/releases/<id>/   a complete copy of the bundle, before anything points at it
 #   $WS/current          symlink -> releases/<id>, replaced by rename(2), so readers see old or new, never half
-#   $WS/.ready           created last: "the logic is in place" (startup probe: test -f /workspace/.ready)
+#   $WS/.ready           created last: "the logic is in place" (the startup probe of releases made
+#                        before the loader listened: test -f /workspace/.ready)
+#   TCP $SIDECAR_LOADER_PORT  listened on after .ready exists (the startup probe: a tcpSocket connect)
 # Safe to run again on a populated volume (a container restart).
 #
 # It runs on every deploy's critical path, before the startup probe can pass, under the sidecar's CPU
@@ -14,6 +16,7 @@ set -eu
 trap 'exit 0' TERM INT
 
 WS="${SIDECAR_WORKSPACE:-/workspace}"
+PORT="${SIDECAR_LOADER_PORT:?the logic-base image sets it}"
 SRC="${SIDECAR_BUNDLE:-/bundle}"
 read -r id < /proc/sys/kernel/random/uuid
 
@@ -43,8 +46,11 @@ done
 : > "$WS/.ready"
 echo "loader: published $SRC as $WS/releases/$id"
 
-# Stay up (native sidecar); a trapped signal interrupts `wait` immediately.
+# Stay up (native sidecar), listening on $PORT: the startup probe (tcpSocket) passes once the logic is in
+# place, without a `docker exec` (~0.1 s of the engine's time on every deploy's path). nc reads /dev/null,
+# so it closes each connection at once (nobody can hold it) and exits; the loop listens again. A failure
+# to listen (the port taken) waits a second, so it never spins. A trapped signal interrupts `wait` immediately.
 while :; do
-  sleep 86400 &
-  wait $!
+  nc -l -p "$PORT" </dev/null >/dev/null 2>&1 &
+  wait $! || { sleep 1 & wait $!; }
 done

@@ -1,3 +1,6 @@
+import { LOADER_PORT, Labels, validatePod } from '@sidecar/core';
+import { ContainerRole, POD_SPEC_LABEL } from '@sidecar/kubelet';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf, zipOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
@@ -6,6 +9,7 @@ import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // The core user story, end to end, driving only HTTP against the platform as `npm start` runs it.
 let p: RunningPlatform;
+const docker = new Docker();
 beforeAll(async () => {
   p = await startPlatform();
 }, 180_000);
@@ -39,6 +43,15 @@ describe('deploy a bundle end to end', () => {
       .filter((e) => e.container === 'app' && e.reason !== 'Pulling')
       .map((e) => e.reason);
     expect(appEvents.slice(0, 3)).toEqual(['Pulled', 'Created', 'Started']);
+    // Its startup probe connects to the loader (the worker read the logic base's loader port), no exec.
+    const [record] = await docker.listContainers({
+      all: true,
+      filters: { label: [`${Labels.pod}=${pods.items[0].name}`, `${Labels.role}=${ContainerRole.pause}`] },
+    });
+    const spec = validatePod(JSON.parse(record!.Labels[POD_SPEC_LABEL]!));
+    expect(spec.spec.initContainers?.find((c) => c.name === 'app')?.startupProbe).toMatchObject({
+      tcpSocket: { port: LOADER_PORT },
+    });
   });
 
   it('installs an Express dependency at build time and serves the Express app', async () => {

@@ -19,6 +19,7 @@ import { DeployQueues } from '@sidecar/store/queues';
 import { createBackend } from './backends/index.js';
 import {
   DockerImageBuilder,
+  loaderPortOf,
   NpmDependencyInstaller,
   prepareBundle,
   sweepBuildContainers,
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
       cancels,
       runtimeImage: backend.settings.runtimeImage,
       runtimeImageDigest: backend.settings.runtimeImageDigest,
+      loaderPort: await loaderPortOf(docker, images.logicBase),
       workRoot,
       blobs: new FsBlobStore(bundlesDir),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),

@@ -4,7 +4,7 @@
  * image built here, because nothing can be pulled on the machines we run on.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
+import { LOADER_PORT, Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
 import { GROUP, PASSWD, binaryEntries, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
 import { staticBinary } from './static-binary.js';
@@ -65,10 +65,12 @@ export async function logicBaseContext(paths: HostPaths): Promise<BuildContext> 
       // Docker copies this directory's owner into an empty named volume mounted here,
       // which is what lets the loader (uid 1000) write into a fresh volume.
       'COPY --chown=1000:1000 workspace/ /workspace/',
-      'ENV PATH=/bin',
+      `ENV PATH=/bin SIDECAR_LOADER_PORT=${LOADER_PORT}`,
       'USER 1000:1000',
       'ENTRYPOINT ["/bin/sh", "/sidecar/loader.sh"]',
       managedLabel('logic-base'),
+      // The worker reads it to know the loader listens (releases built from an older base are probed by the marker).
+      `LABEL ${Labels.loaderPort}="${LOADER_PORT}"`,
       '',
     ].join('\n'),
     entries: [

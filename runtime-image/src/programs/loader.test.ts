@@ -2,10 +2,13 @@
  * The logic sidecar's loader (logic-base/loader.sh) in the logic-base image, as a pod runs it: uid 1000,
  * a fresh named volume at /workspace (the runtime mounts it read-only). Its protocol is what the runtime and the startup probe read:
  * `current` → `releases/<id>` (a whole copy), `.ready` last; a restart republishes, keeping the release a
- * runtime may still read and removing older ones and a killed start's leftovers. The bundle here is the
- * image's own /sidecar folder (SIDECAR_BUNDLE), so no logic image has to be built.
+ * runtime may still read and removing older ones and a killed start's leftovers; then it listens on
+ * LOADER_PORT (the startup probe). The bundle here is the image's own /sidecar folder (SIDECAR_BUNDLE),
+ * so no logic image has to be built.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { LOADER_PORT } from '@sidecar/core';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePlatformImages } from '../images/images.js';
@@ -73,6 +76,25 @@ async function workspace(): Promise<{ current: string; releases: string[]; ready
   };
 }
 
+/**
+ * Connects (again while refused: between two connections the loader starts its next listener) and
+ * waits until the loader closes the connection; what it sent.
+ */
+async function connectOnce(host: string, port: number): Promise<{ received: number; closedByLoader: boolean }> {
+  for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
+    const result = await new Promise<{ received: number; closedByLoader: boolean } | Error>((resolve) => {
+      let received = 0;
+      const socket = connect({ host, port });
+      socket.setTimeout(5_000, () => socket.destroy(new Error('the loader kept the connection open for 5 s')));
+      socket.on('data', (b: Buffer) => (received += b.length));
+      socket.on('end', () => resolve({ received, closedByLoader: true }));
+      socket.on('error', resolve);
+    });
+    if (!(result instanceof Error)) return result;
+    if (!/ECONNREFUSED/.test(result.message) || Date.now() > deadline) throw result;
+  }
+}
+
 describe('the logic sidecar loader (logic-base/loader.sh)', () => {
   let loader: Docker.Container;
   const ids: string[] = [];
@@ -93,6 +115,12 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
     expect(ws.entries).toEqual(['.ready', 'current', 'releases']);
     // The copy is whole and readable through the link, as the runtime reads it.
     expect(await shell('head -1 /workspace/current/loader.sh')).toBe('#!/bin/sh\n');
+  });
+
+  it('then listens on its port (the startup probe: a TCP connect), closing each connection at once, again and again', async () => {
+    const ip = Object.values((await loader.inspect()).NetworkSettings.Networks)[0]?.IPAddress ?? '';
+    for (let i = 0; i < 3; i++)
+      expect(await connectOnce(ip, LOADER_PORT)).toEqual({ received: 0, closedByLoader: true });
   });
 
   it('ends on SIGTERM with exit code 0, not killed after the grace period (137)', async () => {

@@ -26,6 +26,16 @@ export interface DockerImageBuilderOptions {
   platformId?: string;
 }
 
+/**
+ * The port the loader of a logic-base image listens on once the logic is in place (its `loader-port` label),
+ * or undefined for a base whose loader does not listen: releases built from it are probed by the marker file.
+ */
+export async function loaderPortOf(docker: Docker, logicBaseImage: string): Promise<number | undefined> {
+  const label = (await docker.getImage(logicBaseImage).inspect()).Config.Labels?.[Labels.loaderPort];
+  const port = Number(label);
+  return label !== undefined && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
 /** Where logic images are tagged by default: `sidecar-app/<app>:<deployId>` (and so in the registry: retention looks there). */
 export const LOGIC_IMAGE_REPOSITORY = 'sidecar-app';
 

@@ -9,5 +9,10 @@ export {
 } from './prepare.js';
 export { NpmDependencyInstaller, DEFAULT_NPM_REGISTRY, type NpmDependencyInstallerOptions } from './dependencies.js';
 export { sweepBuildContainers, sweepBuildLeftovers, type BuildLeftoversOptions } from './build-leftovers.js';
-export { DockerImageBuilder, type DockerImageBuilderOptions, type ImageBuildStrategy } from './image-builder.js';
+export {
+  DockerImageBuilder,
+  loaderPortOf,
+  type DockerImageBuilderOptions,
+  type ImageBuildStrategy,
+} from './image-builder.js';
 export type { ArchiveFormat } from './archive-readers.js';

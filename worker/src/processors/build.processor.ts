@@ -39,6 +39,8 @@ export interface BuildDeps {
   images: ImageBuilder;
   runtimeImage: string;
   runtimeImageDigest: string;
+  /** Where the loader of the logic base the images are built from listens (loaderPortOf); undefined: it does not. */
+  loaderPort?: number | undefined;
   workRoot: string;
   enqueueDeploy: (p: DeployJobPayload) => Promise<void>;
   /** Where the release will run: a target that can start its first pod while the image builds does (Target.prepare). */
@@ -131,6 +133,7 @@ function releaseOf(
     imageDigest: built.digest,
     runtimeImage: deps.runtimeImage,
     runtimeImageDigest: deps.runtimeImageDigest,
+    ...(deps.loaderPort !== undefined ? { loaderPort: deps.loaderPort } : {}),
     settings: { replicas: app.replicas, resources: app.resources },
     env: app.env,
     manifest,
