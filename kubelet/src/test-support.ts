@@ -153,6 +153,19 @@ function toNs(ts: string): bigint {
   return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0').slice(0, 9));
 }
 
+/**
+ * When the engine started a container of the pod (State.StartedAt, ns): the order the runner started
+ * them in, which the first lines they print need not show (a starved shell prints after a later one).
+ */
+export async function startedAtNs(d: Docker, pod: string, container: string): Promise<bigint> {
+  const [c] = await d.listContainers({
+    all: true,
+    filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${pod}`, `${Labels.container}=${container}`] },
+  });
+  if (!c) throw new Error(`pod ${pod} has no container ${container}`);
+  return toNs((await d.getContainer(c.Id).inspect()).State.StartedAt);
+}
+
 /** Resolves once the pod's merged log holds every one of `lines` (checked every 100 ms, up to `timeoutMs`). */
 export async function waitForLog(d: Docker, pod: string, lines: string[], timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

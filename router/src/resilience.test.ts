@@ -50,7 +50,8 @@ describe('the router keeps serving', () => {
     };
     const old = await wsPod('old-pod');
     await t.route('chat', [old]);
-    await t.settings('chat', { drainSeconds: 1 });
+    // Long enough for the switch, a request and a WebSocket round trip on a loaded machine before it ends.
+    await t.settings('chat', { drainSeconds: 5 });
     const ws = new WebSocket(`ws://127.0.0.1:${t.port}/`, { headers: { host: 'chat.localhost' } });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const next = () => new Promise<string>((resolve) => ws.once('message', (m: Buffer) => resolve(m.toString())));

@@ -75,9 +75,13 @@ async function restart(meanwhile?: () => Promise<void>): Promise<void> {
   p = await startPlatform({}, { dataDir, platformId, apiPort, routerPort });
 }
 
-/** Waits until the app is running with every pod awake and ready; returns the pods' names, sorted. */
+/**
+ * Waits until the app is running with every pod awake and ready; returns the pods' names, sorted. Each look
+ * sends a request: the app's idle clock (2 s) must not suspend it again while a loaded machine looks.
+ */
 async function untilAwake(): Promise<string[]> {
   return eventually('the app to be awake', async () => {
+    await p.get(APP);
     const pods = await currentPodsOf();
     const awake = (await appOf()).status === 'running' && pods.every((x) => x.ready && !x.suspended);
     return awake ? pods.map((x) => x.name).sort() : undefined;
@@ -169,7 +173,11 @@ describe('scale to zero', () => {
     expect(newest!.source).toBe('wake');
     const woken = await waitForDeploy(p, APP, newest!.id);
     expect(woken.deploy.status, woken.log).toBe('succeeded');
-    expect((await appOf()).status).toBe('running');
+    // Within its idle clock (2 s) of the last request: traffic keeps it running while a loaded machine looks.
+    await eventually('the app running', async () => {
+      await p.get(APP);
+      return (await appOf()).status === 'running' || undefined;
+    });
   }, 180_000);
 
   it('turned off while idle: the app wakes and stays awake', async () => {

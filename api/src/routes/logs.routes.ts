@@ -80,13 +80,15 @@ async function stream(o: {
   sse: boolean;
 }): Promise<void> {
   const { res } = o;
+  // Where following begins is read before the headers go out: a client that acts once it has them
+  // (e.g. sends the request whose log line it waits for) must not have that line fall before the cursor.
+  const cursor = o.follow ? (o.past.at(-1)?.id ?? (await o.stores.appLogs.lastId(o.app))) : undefined;
   beginStream(res, o.sse);
   const signal = clientSignal(res);
   const text = (l: AppLogLine) => (o.sse ? `event: line\ndata: ${JSON.stringify(l)}\n\n` : asText(l));
   try {
     for (const l of o.past) if (!(await write(res, text(l), signal))) return;
-    if (!o.follow) return;
-    const cursor = o.past.at(-1)?.id ?? (await o.stores.appLogs.lastId(o.app));
+    if (cursor === undefined) return;
     for await (const page of o.stores.appLogs.follow(o.app, cursor, signal)) {
       if (page.length === 0) {
         // Quiet for a while: end the follow if the app was deleted meanwhile.

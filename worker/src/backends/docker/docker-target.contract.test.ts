@@ -23,7 +23,8 @@ targetContract('Target contract: DockerTarget on the local Docker engine', {
       routes: new InMemoryRouteTable(),
       pauseImage: TEST_IMAGES.pause,
       backoffScale: 0.05,
-      readyTimeoutMs: 10_000,
+      // Room for a pod's start under the whole suite's load (the never-ready case waits this long).
+      readyTimeoutMs: 30_000,
       settings: { probePeriodSeconds: 1, terminationGracePeriodSeconds: 5 },
       platformId,
       // As the worker runs it: pods take warm network holders (netns-pool.ts) when one is ready.

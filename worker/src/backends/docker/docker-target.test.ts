@@ -40,7 +40,8 @@ const newTarget = () =>
     routes,
     pauseImage: TEST_IMAGES.pause,
     backoffScale: 0.05,
-    readyTimeoutMs: 10_000,
+    // Room for a pod's start under the whole suite's load (the never-ready case waits this long).
+    readyTimeoutMs: 30_000,
     settings,
     platformId: appName,
   });
@@ -139,7 +140,7 @@ describe('DockerTarget', () => {
     expect(pods.map((p) => [p.release, p.ready])).toEqual([[2, true]]);
     expect((await get(routed[0]!.address, '/index.html')).trim()).toBe('hello from 2');
     expect((await appContainers()).every((c) => c.Labels[Labels.release] === '2')).toBe(true);
-  });
+  }, 90_000);
 
   it('scaling 1 → 3 rolls one pod at a time: never more than one extra pod, only Ready pods routed', async () => {
     routes.seenAtSet.length = 0;

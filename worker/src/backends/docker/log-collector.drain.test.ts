@@ -110,6 +110,8 @@ describe('LogCollector.drainPod', () => {
     try {
       const c = await appContainer(app, pod, 'echo still running; while :; do sleep 1 & wait $!; done');
       await c.start();
+      // What it printed is stored first (the bound below is for the end of its output, which never comes).
+      await until('the collector following the container', async () => (await stored(app)).includes('still running'));
       await collector.drainPod(pod);
       const lines = await stored(app);
       expect(lines).toContain('still running');
