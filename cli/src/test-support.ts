@@ -72,7 +72,8 @@ export function runSidecar(
     err += chunk;
   });
   let code: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  // 'close', not 'exit': once its output has been read to the end (an exit can be seen before the last chunk).
+  const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   void exited.then((c) => {
     code = c;
     notify();
