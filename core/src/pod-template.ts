@@ -80,7 +80,7 @@ export function renderPod(input: RenderInput): Pod {
     volumeMounts: [{ name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath }],
     startupProbe,
     // Its only work is one copy at start, on every deploy's critical path: a 100m limit
-    // throttled that burst by ~0.2–0.3 s (measured); afterwards it sleeps.
+    // throttled that burst by ~0.2–0.3 s (measured); afterwards it only listens (its startup probe).
     resources: { limits: { memory: '32Mi', cpu: '500m' } },
     securityContext: RESTRICTED,
   };

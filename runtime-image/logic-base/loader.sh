@@ -47,10 +47,18 @@ done
 echo "loader: published $SRC as $WS/releases/$id"
 
 # Stay up (native sidecar), listening on $PORT: the startup probe (tcpSocket) passes once the logic is in
-# place, without a `docker exec` (~0.1 s of the engine's time on every deploy's path). nc reads /dev/null,
-# so it closes each connection at once (nobody can hold it) and exits; the loop listens again. A failure
-# to listen (the port taken) waits a second, so it never spins. A trapped signal interrupts `wait` immediately.
+# place, without a `docker exec` (~0.1 s of the engine's time on every deploy's path). `-ll`: one listener
+# for good (no gap between connections in which something else in the pod could take the port); `-e true`:
+# each connection is handed to `true`, which exits, so it is closed at once and whole (a client that never
+# closes its side holds nothing). nc never ends by itself; if it does (it could not listen: the port
+# taken), say so once and listen again a second later, never spinning. A trapped signal interrupts `wait`
+# immediately.
+said=""
 while :; do
-  nc -l -p "$PORT" </dev/null >/dev/null 2>&1 &
-  wait $! || { sleep 1 & wait $!; }
+  nc -ll -p "$PORT" -e true </dev/null >/dev/null 2>&1 &
+  wait $! || true
+  [ -n "$said" ] || echo "loader: not listening on port $PORT (is something else in the pod using it?); trying again every second" >&2
+  said=1
+  sleep 1 &
+  wait $!
 done

@@ -1,15 +1,13 @@
-import { LOADER_PORT, Labels, validatePod } from '@sidecar/core';
-import { ContainerRole, POD_SPEC_LABEL } from '@sidecar/kubelet';
-import Docker from 'dockerode';
+import { LOADER_PORT } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tgzOf, zipOf } from '../support/bundles.js';
 import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploys.js';
 import { stopPlatform } from '../support/docker-cleanup.js';
+import { startupProbeOf } from '../support/pods.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
 
 // The core user story, end to end, driving only HTTP against the platform as `npm start` runs it.
 let p: RunningPlatform;
-const docker = new Docker();
 beforeAll(async () => {
   p = await startPlatform();
 }, 180_000);
@@ -44,14 +42,7 @@ describe('deploy a bundle end to end', () => {
       .map((e) => e.reason);
     expect(appEvents.slice(0, 3)).toEqual(['Pulled', 'Created', 'Started']);
     // Its startup probe connects to the loader (the worker read the logic base's loader port), no exec.
-    const [record] = await docker.listContainers({
-      all: true,
-      filters: { label: [`${Labels.pod}=${pods.items[0].name}`, `${Labels.role}=${ContainerRole.pause}`] },
-    });
-    const spec = validatePod(JSON.parse(record!.Labels[POD_SPEC_LABEL]!));
-    expect(spec.spec.initContainers?.find((c) => c.name === 'app')?.startupProbe).toMatchObject({
-      tcpSocket: { port: LOADER_PORT },
-    });
+    expect(await startupProbeOf(pods.items[0].name, 'app')).toMatchObject({ tcpSocket: { port: LOADER_PORT } });
   });
 
   it('installs an Express dependency at build time and serves the Express app', async () => {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOADER_PORT } from '@sidecar/core';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,6 +10,7 @@ import { createApp, deploy, trafficLoop, waitForDeploy } from '../support/deploy
 import { stopPlatform } from '../support/docker-cleanup.js';
 import { freePort } from '../support/global-setup.js';
 import { type RunningPlatform, startPlatform } from '../support/platform.js';
+import { podOf, startupProbeOf } from '../support/pods.js';
 
 // Life after the first deploy: every change rolls out with zero failed requests while traffic
 // (GETs and POSTs, four at a time) runs the whole time, and ends serving the expected version.
@@ -78,6 +80,8 @@ describe('zero-downtime changes', () => {
     });
     // The rollback restored v1's config as the app's config.
     expect((await (await p.api$(`/api/v1/apps/${APP}`)).json()).env).toEqual({ GREETING: 'a' });
+    // Its release (a copy of v1's record) keeps v1's listening loader: the pod's startup probe is the connect.
+    expect(await startupProbeOf((await podOf(p, APP)).name, 'app')).toMatchObject({ tcpSocket: { port: LOADER_PORT } });
   });
 
   it('rollback to the release just replaced thaws its frozen pods (by default), and back again', async () => {

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       cancels,
       runtimeImage: backend.settings.runtimeImage,
       runtimeImageDigest: backend.settings.runtimeImageDigest,
-      loaderPort: await loaderPortOf(docker, images.logicBase),
+      loaderPort: () => loaderPortOf(docker, images.logicBase),
       workRoot,
       blobs: new FsBlobStore(bundlesDir),
       prepare: (o) => prepareBundle({ ...o, limits, installer }),

@@ -6,7 +6,15 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { LOADER_PORT, Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
-import { GROUP, PASSWD, binaryEntries, busyboxEntries, nodeEntries, treeEntries } from './host-files.js';
+import {
+  GROUP,
+  PASSWD,
+  binaryEntries,
+  busyboxEntries,
+  nodeEntries,
+  requireListeningNc,
+  treeEntries,
+} from './host-files.js';
 import { staticBinary } from './static-binary.js';
 
 export interface HostPaths {
@@ -58,6 +66,7 @@ export async function pauseContext(paths: HostPaths): Promise<BuildContext> {
 }
 
 export async function logicBaseContext(paths: HostPaths): Promise<BuildContext> {
+  await requireListeningNc(paths.busybox);
   return {
     dockerfile: [
       'FROM scratch',

@@ -25,6 +25,22 @@ export async function busyboxEntries(busyboxPath: string, prefix = 'rootfs'): Pr
 }
 
 /**
+ * Throws unless the busybox has `nc` with a persistent listener (`-ll … -e PROG`): the logic-base loader
+ * listens with it once the logic is in place, and its releases' startup probe connects to it. A busybox
+ * built without it would make a logic base whose every pod fails that probe.
+ */
+export async function requireListeningNc(busyboxPath: string): Promise<void> {
+  const help = await run(busyboxPath, ['nc', '--help']).then(
+    ({ stdout, stderr }) => `${stdout}${stderr}`,
+    (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+  );
+  if (!help.includes('-ll') || !help.includes('-e PROG'))
+    throw new Error(
+      `${busyboxPath} has no nc with a persistent listener (-ll ... -e PROG), which the logic sidecar's loader listens with`,
+    );
+}
+
+/**
  * Absolute paths of the libraries `ldd` lists for a binary, including the
  * dynamic loader itself (the line without "=>"); the vDSO has no file.
  */

@@ -7,7 +7,7 @@
  * so no logic image has to be built.
  */
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { LOADER_PORT } from '@sidecar/core';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const socket of held) socket.destroy();
   for (const c of containers) await c.remove({ force: true }).catch(() => undefined);
   await docker
     .getVolume(volume)
@@ -76,16 +77,20 @@ async function workspace(): Promise<{ current: string; releases: string[]; ready
   };
 }
 
+/** Sockets a test keeps open (a client that never closes its side); destroyed after the tests. */
+const held: Socket[] = [];
+
 /**
- * Connects (again while refused: between two connections the loader starts its next listener) and
- * waits until the loader closes the connection; what it sent.
+ * Connects as a client that never closes its side (allowHalfOpen), and waits until the loader has closed
+ * the connection; what it sent. Refused connections are tried again (the loader may not listen yet).
  */
 async function connectOnce(host: string, port: number): Promise<{ received: number; closedByLoader: boolean }> {
   for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
     const result = await new Promise<{ received: number; closedByLoader: boolean } | Error>((resolve) => {
       let received = 0;
-      const socket = connect({ host, port });
-      socket.setTimeout(5_000, () => socket.destroy(new Error('the loader kept the connection open for 5 s')));
+      const socket = connect({ host, port, allowHalfOpen: true });
+      held.push(socket);
+      socket.setTimeout(5_000, () => resolve(new Error('the loader kept the connection open for 5 s')));
       socket.on('data', (b: Buffer) => (received += b.length));
       socket.on('end', () => resolve({ received, closedByLoader: true }));
       socket.on('error', resolve);
@@ -93,6 +98,13 @@ async function connectOnce(host: string, port: number): Promise<{ received: numb
     if (!(result instanceof Error)) return result;
     if (!/ECONNREFUSED/.test(result.message) || Date.now() > deadline) throw result;
   }
+}
+
+/** The container's address on the default bridge. */
+async function addressOf(c: Docker.Container): Promise<string> {
+  const ip = Object.values((await c.inspect()).NetworkSettings.Networks)[0]?.IPAddress;
+  if (!ip) throw new Error('the container has no address');
+  return ip;
 }
 
 describe('the logic sidecar loader (logic-base/loader.sh)', () => {
@@ -118,7 +130,8 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
   });
 
   it('then listens on its port (the startup probe: a TCP connect), closing each connection at once, again and again', async () => {
-    const ip = Object.values((await loader.inspect()).NetworkSettings.Networks)[0]?.IPAddress ?? '';
+    const ip = await addressOf(loader);
+    // Each client keeps its side open: none of them keeps the next one out.
     for (let i = 0; i < 3; i++)
       expect(await connectOnce(ip, LOADER_PORT)).toEqual({ received: 0, closedByLoader: true });
   });
@@ -148,5 +161,30 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
     expect(ws.releases).toEqual([ids[1]!, newest].sort()); // the first release is two back now: removed
     expect(ws.entries).toEqual(['.ready', 'current', 'releases']);
     expect(ws.ready).toBe(true);
+  });
+
+  it('says so when something else in the pod holds its port, and keeps trying (the probe then never passes)', async () => {
+    const holder = await docker.createContainer({
+      Image: image,
+      Entrypoint: ['nc', '-ll', '-p', String(LOADER_PORT), '-e', 'true'],
+    });
+    containers.push(holder);
+    await holder.start();
+    const taken = await docker.createContainer({
+      Image: image,
+      Env: ['SIDECAR_BUNDLE=/sidecar'],
+      HostConfig: { Mounts: [mount], NetworkMode: `container:${holder.id}` },
+    });
+    containers.push(taken);
+    await taken.start();
+    await published(taken, 1);
+    for (const deadline = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      const out = (await taken.logs({ stdout: true, stderr: true })).toString();
+      if (out.includes(`loader: not listening on port ${LOADER_PORT}`)) break;
+      if (Date.now() > deadline) throw new Error(`no word of the taken port within 20 s:\n${out}`);
+    }
+    expect((await taken.inspect()).State.Running).toBe(true);
+    await taken.stop({ t: 10 });
+    expect((await taken.inspect()).State.ExitCode).toBe(0);
   });
 });

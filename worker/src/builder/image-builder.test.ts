@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DomainError, Labels, type BuildInput } from '@sidecar/core';
+import { DomainError, LOADER_PORT, Labels, type BuildInput } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
-import { readBuildOutput } from '@sidecar/runtime-image';
-import { DockerImageBuilder, type ImageBuildStrategy } from './image-builder.js';
+import { ensurePlatformImages, readBuildOutput } from '@sidecar/runtime-image';
+import { DockerImageBuilder, loaderPortOf, type ImageBuildStrategy } from './image-builder.js';
 
 // Real Docker. A throwaway base FROM scratch with a static busybox stands in for logic-base.
 const docker = new Docker();
@@ -151,6 +151,14 @@ describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder 
     await expect(docker.getImage(`${repository}/demo:d-abort-${strategy}`).inspect()).rejects.toMatchObject({
       statusCode: 404,
     });
+  });
+});
+
+describe("loaderPortOf: whether a logic base's loader listens (the startup probe its releases get)", () => {
+  it('the platform logic base: its loader port; a base without the label: none', async () => {
+    const { logicBase } = await ensurePlatformImages({ docker });
+    expect(await loaderPortOf(docker, logicBase)).toBe(LOADER_PORT);
+    expect(await loaderPortOf(docker, base)).toBeUndefined();
   });
 });
 

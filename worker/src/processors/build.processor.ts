@@ -39,8 +39,11 @@ export interface BuildDeps {
   images: ImageBuilder;
   runtimeImage: string;
   runtimeImageDigest: string;
-  /** Where the loader of the logic base the images are built from listens (loaderPortOf); undefined: it does not. */
-  loaderPort?: number | undefined;
+  /**
+   * Where the loader of the logic base the images are built from listens (loaderPortOf), read at each build (the
+   * base's tag may move); undefined: it does not listen, and the release's startup probe looks for the marker.
+   */
+  loaderPort?: () => Promise<number | undefined>;
   workRoot: string;
   enqueueDeploy: (p: DeployJobPayload) => Promise<void>;
   /** Where the release will run: a target that can start its first pod while the image builds does (Target.prepare). */
@@ -63,6 +66,8 @@ export function buildProcessor(deps: BuildDeps) {
     const control = deps.cancels.enter(deploy.id, jobSignal);
     const workDir = await mkdtemp(join(deps.workRoot, `build-${deploy.id}-`));
     let early: EarlyPod | undefined;
+    // Read beside the bundle's preparation; a base that cannot be read fails the image build with its own message.
+    const loaderPort = deps.loaderPort?.().catch(() => undefined) ?? Promise.resolve(undefined);
     try {
       await stores.deploys.update(deploy.id, (d) => ({
         status: 'building',
@@ -77,7 +82,8 @@ export function buildProcessor(deps: BuildDeps) {
         log: rec.log,
       });
       if (control.signal.aborted) throw new DomainError(ErrorCode.cancelled, 'cancelled');
-      early = await startPodEarly(deps, deploy, prepared.manifest, rec.log);
+      const code: BuiltCode = { manifest: prepared.manifest, loaderPort: await loaderPort };
+      early = await startPodEarly(deps, deploy, code, rec.log);
       const built = await deps.images.build({
         app: deploy.app,
         deployId: deploy.id,
@@ -91,10 +97,7 @@ export function buildProcessor(deps: BuildDeps) {
       if (control.signal.aborted || (await stores.deploys.isCancelRequested(deploy.id)))
         throw new DomainError(ErrorCode.cancelled, 'cancelled');
       const app = await stores.apps.get(deploy.app);
-      const release = await stores.releases.create(
-        releaseOf(deps, deploy, app, prepared.manifest, built),
-        early?.version,
-      );
+      const release = await stores.releases.create(releaseOf(deps, deploy, app, code, built), early?.version);
       // Another release took a number during the build: the pod named after the reserved one is not this release's.
       if (early && release.version !== early.version)
         early.pod?.discard(`the release is v${release.version}: v${early.version} went to no release`);
@@ -124,7 +127,7 @@ function releaseOf(
   deps: BuildDeps,
   deploy: Deploy,
   app: App,
-  manifest: BundleManifest,
+  code: BuiltCode,
   built: { image: string; digest: string },
 ): Omit<Release, 'version'> {
   return {
@@ -133,14 +136,20 @@ function releaseOf(
     imageDigest: built.digest,
     runtimeImage: deps.runtimeImage,
     runtimeImageDigest: deps.runtimeImageDigest,
-    ...(deps.loaderPort !== undefined ? { loaderPort: deps.loaderPort } : {}),
+    ...(code.loaderPort !== undefined ? { loaderPort: code.loaderPort } : {}),
     settings: { replicas: app.replicas, resources: app.resources },
     env: app.env,
-    manifest,
+    manifest: code.manifest,
     createdAt: new Date().toISOString(),
     deployId: deploy.id,
     commit: deploy.commit ?? null,
   };
+}
+
+/** What the release's pods are rendered from besides the image: the bundle's manifest, and whether its loader listens. */
+interface BuiltCode {
+  manifest: BundleManifest;
+  loaderPort: number | undefined;
 }
 
 /** The release's number, reserved before its build, and its first pod, started meanwhile. */
@@ -158,7 +167,7 @@ interface EarlyPod {
 async function startPodEarly(
   deps: BuildDeps,
   deploy: Deploy,
-  manifest: BundleManifest,
+  code: BuiltCode,
   log: LogSink,
 ): Promise<EarlyPod | undefined> {
   const prepare = deps.target?.prepare?.bind(deps.target);
@@ -167,7 +176,7 @@ async function startPodEarly(
   const app = await deps.stores.apps.get(deploy.app);
   if (app.replicas === 0) return undefined;
   const version = await deps.stores.releases.reserve(deploy.app);
-  const release: Release = { ...releaseOf(deps, deploy, app, manifest, { image, digest: '' }), version };
+  const release: Release = { ...releaseOf(deps, deploy, app, code, { image, digest: '' }), version };
   try {
     return { version, pod: await prepare({ app, release, log }) };
   } catch (e) {
