@@ -30,4 +30,11 @@ describe('requireListeningNc: the busybox the logic base is made of must let the
     const noNc = await fakeBusybox('nc: applet not found');
     await expect(requireListeningNc(noNc)).rejects.toThrow(/no nc with a persistent listener/);
   });
+
+  it('accepts a busybox whose nc is the one "compatible with nc 1.10" (help: -lk, and -ll works the same)', async () => {
+    const compatible = await fakeBusybox(
+      'Usage: nc [OPTIONS] HOST PORT\n\t-l\tListen mode\n\t-lk\tWith -e, provides persistent server\n\t-e PROG\tRun PROG after connect (must be last)',
+    );
+    await expect(requireListeningNc(compatible)).resolves.toBeUndefined();
+  });
 });

@@ -34,7 +34,8 @@ export async function requireListeningNc(busyboxPath: string): Promise<void> {
     ({ stdout, stderr }) => `${stdout}${stderr}`,
     (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
   );
-  if (!help.includes('-ll') || !help.includes('-e PROG'))
+  // `-ll` in Debian's help; builds "compatible with nc 1.10" show `-lk`, and take `-ll` all the same.
+  if (!/-l[lk]\b/.test(help) || !help.includes('-e PROG'))
     throw new Error(
       `${busyboxPath} has no nc with a persistent listener (-ll ... -e PROG), which the logic sidecar's loader listens with`,
     );

@@ -170,6 +170,7 @@ describe('the logic sidecar loader (logic-base/loader.sh)', () => {
     });
     containers.push(holder);
     await holder.start();
+    await connectOnce(await addressOf(holder), LOADER_PORT); // it holds the port before the loader starts
     const taken = await docker.createContainer({
       Image: image,
       Env: ['SIDECAR_BUNDLE=/sidecar'],

@@ -66,8 +66,13 @@ export function buildProcessor(deps: BuildDeps) {
     const control = deps.cancels.enter(deploy.id, jobSignal);
     const workDir = await mkdtemp(join(deps.workRoot, `build-${deploy.id}-`));
     let early: EarlyPod | undefined;
-    // Read beside the bundle's preparation; a base that cannot be read fails the image build with its own message.
-    const loaderPort = deps.loaderPort?.().catch(() => undefined) ?? Promise.resolve(undefined);
+    // Read beside the bundle's preparation. Not read (a missing base then fails the image build with its own
+    // message): the release's startup probe looks for the loader's marker, which every loader writes.
+    const loaderPort =
+      deps.loaderPort?.().catch((e: unknown) => {
+        rec.log(`build: could not read the logic base's loader port (${errorText(e)}); probing for its marker`);
+        return undefined;
+      }) ?? Promise.resolve(undefined);
     try {
       await stores.deploys.update(deploy.id, (d) => ({
         status: 'building',
