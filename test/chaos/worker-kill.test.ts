@@ -54,7 +54,7 @@ const PHASES: Phase[] = [
         'index.js': `require('ms');\nmodule.exports = (q, s) => s.end(${JSON.stringify(BODY)});\n`,
       }),
   },
-  { name: 'image commit', begins: /^building image /, ends: /^built image /, bundle: () => handler('image') },
+  { name: 'image build', begins: /^building image /, ends: /^built image /, bundle: () => handler('image') },
   {
     name: 'rollout, before the switch',
     begins: /^pod \S+: runtime started/,

@@ -88,7 +88,7 @@ async function runAs1000(image: string, cmd: string[]): Promise<string> {
   }
 }
 
-describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder (%s)', (strategy) => {
+describe.each<ImageBuildStrategy>(['load', 'dockerfile'])('DockerImageBuilder (%s)', (strategy) => {
   const builder = new DockerImageBuilder({ docker, logicBaseImage: base, repository, strategy });
 
   it('builds <repository>/<app>:<deployId> with labels and /bundle readable by uid 1000', async () => {
@@ -151,6 +151,53 @@ describe.each<ImageBuildStrategy>(['commit', 'dockerfile'])('DockerImageBuilder 
     await expect(docker.getImage(`${repository}/demo:d-abort-${strategy}`).inspect()).rejects.toMatchObject({
       statusCode: 404,
     });
+  });
+});
+
+describe('DockerImageBuilder (load): the image is the base with one layer more', () => {
+  it("keeps the base's layers, config and history, and adds the bundle's layer, labels and history line", async () => {
+    const built = await new DockerImageBuilder({ docker, logicBaseImage: base, repository }).build(input('d-shape'));
+    images.push(built.image);
+    const [image, baseImage] = await Promise.all([
+      docker.getImage(built.image).inspect(),
+      docker.getImage(base).inspect(),
+    ]);
+    expect(image.RootFS.Layers).toHaveLength(baseImage.RootFS.Layers!.length + 1);
+    expect(image.RootFS.Layers!.slice(0, -1)).toEqual(baseImage.RootFS.Layers);
+    expect(image.Config.Labels).toEqual({
+      ...baseImage.Config.Labels,
+      [Labels.managed]: 'true',
+      [Labels.app]: 'demo',
+      [Labels.deploy]: 'd-shape',
+      [Labels.kind]: 'logic-image',
+      [Labels.role]: 'logic',
+    });
+    const history = await docker.getImage(built.image).history();
+    const baseHistory = await docker.getImage(base).history();
+    expect(history).toHaveLength(baseHistory.length + 1);
+    expect(history[0]).toMatchObject({ CreatedBy: 'sidecar-paas: the bundle of deploy d-shape at /bundle' });
+  });
+
+  it('reads a base that was retagged to another image again', async () => {
+    const moving = `sidecar-test-moving-base:${run}`;
+    const builder = new DockerImageBuilder({ docker, logicBaseImage: moving, repository });
+    const baseAs = async (user: string) => {
+      const ctx = packFolder({
+        dir: join(work, 'base'),
+        prefix: 'bin',
+        extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nUSER ${user}\n` }],
+      });
+      await readBuildOutput((await docker.buildImage(ctx, { t: moving })) as AsyncIterable<Uint8Array>);
+    };
+    images.push(moving);
+    const users: string[] = [];
+    for (const [i, user] of ['1000:1000', '1001:1001'].entries()) {
+      await baseAs(user);
+      const built = await builder.build(input(`d-moving-${i}`));
+      images.push(built.image);
+      users.push((await docker.getImage(built.image).inspect()).Config.User);
+    }
+    expect(users).toEqual(['1000:1000', '1001:1001']);
   });
 });
 

@@ -1,19 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { DomainError, ErrorCode, Labels, type BuildInput, type BuiltImage, type ImageBuilder } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
+import { imageArchive, layerDigest, savedImageConfig, type ImageConfig } from './image-archive.js';
 import { readBuildOutput } from '@sidecar/runtime-image';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
 
 /**
  * How the image is made. Both give one layer holding /bundle on top of logic-base.
- * - `commit` (default): create a stopped container from logic-base, put the bundle in
- *   with the archive API, commit it. Measured ~0.19 s for a small bundle.
+ * - `load` (default): `docker load` of an archive holding the base's config with the bundle's
+ *   layer added (image-archive.ts). Measured ~0.12 s for a small bundle; the container-less
+ *   successor of create + put-archive + commit (~0.26 s).
  * - `dockerfile`: classic `docker build` of `FROM base` + `COPY bundle /bundle`.
  *   Measured ~0.52 s: the classic builder adds context bookkeeping and an intermediate
- *   container per step. Kept for daemons where commit is not wanted.
+ *   container per step. Kept for engines whose load needs every layer in the archive
+ *   (an image store that does not skip the layers it holds).
  */
-export type ImageBuildStrategy = 'commit' | 'dockerfile';
+export type ImageBuildStrategy = 'load' | 'dockerfile';
 
 export interface DockerImageBuilderOptions {
   docker: Docker;
@@ -48,12 +50,14 @@ export class DockerImageBuilder implements ImageBuilder {
   private readonly repository: string;
   private readonly strategy: ImageBuildStrategy;
   private readonly platformId: string | undefined;
+  /** The base's config, read once per image id (a retagged base is read again). */
+  private baseConfig: { id: string; config: Promise<ImageConfig> } | undefined;
 
   constructor(opts: DockerImageBuilderOptions) {
     this.docker = opts.docker;
     this.base = opts.logicBaseImage;
     this.repository = opts.repository ?? LOGIC_IMAGE_REPOSITORY;
-    this.strategy = opts.strategy ?? 'commit';
+    this.strategy = opts.strategy ?? 'load';
     this.platformId = opts.platformId;
   }
 
@@ -76,9 +80,9 @@ export class DockerImageBuilder implements ImageBuilder {
     const started = Date.now();
     try {
       signal.throwIfAborted();
-      await this.checkBase();
+      const baseId = await this.checkBase();
       log(`building image ${tag} from ${this.base}`);
-      if (this.strategy === 'commit') await this.commit({ tag, labels, input });
+      if (this.strategy === 'load') await this.load({ tag, labels, input }, baseId);
       else await this.dockerfile({ tag, labels, input });
       signal.throwIfAborted();
       const { Id } = await this.docker.getImage(tag).inspect();
@@ -95,10 +99,11 @@ export class DockerImageBuilder implements ImageBuilder {
   }
 
   /** A missing or command-less base is a platform setup problem no retry fixes (and nothing may be pulled here). */
-  private async checkBase(): Promise<void> {
+  private async checkBase(): Promise<string> {
     let config: { Entrypoint?: unknown; Cmd?: unknown };
+    let id: string;
     try {
-      config = (await this.docker.getImage(this.base).inspect()).Config;
+      ({ Config: config, Id: id } = await this.docker.getImage(this.base).inspect());
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
       throw new DomainError(
@@ -114,35 +119,48 @@ export class DockerImageBuilder implements ImageBuilder {
         `the logic base image "${this.base}" has no ENTRYPOINT or CMD (its loader)`,
       );
     }
+    return id;
   }
 
-  private async commit({ tag, labels, input }: Step): Promise<void> {
-    const colon = tag.lastIndexOf(':');
-    // The scratch container carries no app label, so pod lookups never mistake it for part of a pod.
-    const container = await this.docker.createContainer({
-      name: `sidecar-image-${input.deployId}-${randomBytes(3).toString('hex')}`,
-      Image: this.base,
-      Labels: { [Labels.managed]: 'true', [Labels.kind]: 'image-build', [Labels.deploy]: input.deployId },
-      abortSignal: input.signal,
-    });
+  private async load({ tag, labels, input }: Step, baseId: string): Promise<void> {
+    const bundle = () => packFolder({ dir: input.bundleDir, prefix: 'bundle' });
+    // The engine's request reads the archive through a pipe, which does not end it when the archive
+    // fails: a failing archive aborts the request, and the build fails with the archive's reason.
+    const archiveFailed = new AbortController();
+    const loaded = (async () => {
+      const archive = imageArchive({
+        base: await this.baseConfigOf(baseId),
+        layer: bundle,
+        digest: await layerDigest(bundle()),
+        tag,
+        labels,
+        createdBy: `sidecar-paas: the bundle of deploy ${input.deployId} at /bundle`,
+      });
+      archive.once('error', (err) => archiveFailed.abort(err));
+      const abortSignal = AbortSignal.any([input.signal, archiveFailed.signal]);
+      return this.docker.loadImage(archive, { quiet: true, abortSignal });
+    })();
     try {
-      await container.putArchive(packFolder({ dir: input.bundleDir, prefix: 'bundle' }), {
-        path: '/',
-        abortSignal: input.signal,
+      // Its one line ("Loaded image: …") says what the next line of the deploy log says better.
+      await this.engineOutput(loaded, input, { logLines: false });
+    } catch (err) {
+      const reason: unknown = archiveFailed.signal.reason;
+      if (input.signal.aborted || !(reason instanceof Error)) throw err;
+      throw new DomainError(ErrorCode.buildFailed, `image build failed: ${reason.message}`, {
+        retryable: true,
+        cause: reason,
       });
-      await container.commit({
-        repo: tag.slice(0, colon),
-        tag: tag.slice(colon + 1),
-        pause: false,
-        changes: [
-          `LABEL ${Object.entries(labels)
-            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-            .join(' ')}`,
-        ],
-        abortSignal: input.signal,
-      });
-    } finally {
-      await container.remove({ force: true }).catch(() => {}); // never started; removal failing leaves a labelled leftover
+    }
+  }
+
+  private async baseConfigOf(id: string): Promise<ImageConfig> {
+    if (this.baseConfig?.id !== id) this.baseConfig = { id, config: savedImageConfig(this.docker, id) };
+    const reading = this.baseConfig;
+    try {
+      return await reading.config;
+    } catch (err) {
+      if (this.baseConfig === reading) this.baseConfig = undefined; // the next build reads it again
+      throw err;
     }
   }
 
@@ -153,16 +171,25 @@ export class DockerImageBuilder implements ImageBuilder {
       extraFiles: [{ name: 'Dockerfile', content: `FROM ${this.base}\nCOPY bundle /bundle\n` }],
     });
     // Labels as a build parameter, not LABEL lines: no extra build step.
-    const output = await this.docker.buildImage(context, {
+    const output = this.docker.buildImage(context, {
       t: tag,
       labels,
       rm: true,
       forcerm: true,
       abortSignal: input.signal,
     });
+    await this.engineOutput(output, input, { logLines: true });
+  }
+
+  /** The engine's progress lines go to the deploy log; a failure on the way fails the build (a retry may help). */
+  private async engineOutput(
+    output: Promise<NodeJS.ReadableStream>,
+    input: BuildInput,
+    { logLines }: { logLines: boolean },
+  ): Promise<void> {
     try {
-      await readBuildOutput(output as AsyncIterable<Uint8Array>, (m) => {
-        if (m.stream?.trim()) input.log(m.stream.trimEnd());
+      await readBuildOutput((await output) as AsyncIterable<Uint8Array>, (m) => {
+        if (logLines && m.stream?.trim()) input.log(m.stream.trimEnd());
       });
     } catch (err) {
       if (input.signal.aborted) throw err;
