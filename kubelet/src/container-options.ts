@@ -224,6 +224,8 @@ export interface ContainerOptionsInput {
   /** The container owning the pod's namespaces: its pause container, or the warm network holder that pause joined. */
   sandboxId: string;
   pidsLimit?: number;
+  /** The CPU limit while the pod starts (startup-cpu-boost.ts), in nano-CPUs; absent: the container's own. */
+  startupNanoCpus?: number;
 }
 
 /** An app container that joins the sandbox's namespaces. Restarts are the runner's, never Docker's. */
@@ -250,7 +252,7 @@ export function containerCreateOptions(input: ContainerOptionsInput): Docker.Con
   if (pod.spec.shareProcessNamespace) hostConfig.PidMode = `container:${sandboxId}`;
   // Like the kubelet: a memory limit without swap on top of it.
   if (memory !== undefined) Object.assign(hostConfig, { Memory: memory, MemorySwap: memory });
-  if (limits.cpu) hostConfig.NanoCpus = parseCpu(limits.cpu);
+  if (limits.cpu) hostConfig.NanoCpus = input.startupNanoCpus ?? parseCpu(limits.cpu);
   if (sc.readOnlyRootFilesystem) Object.assign(hostConfig, { ReadonlyRootfs: true, Tmpfs: { ...TMP_TMPFS } });
   if (sc.capabilities?.drop?.length) hostConfig.CapDrop = [...sc.capabilities.drop];
   if (sc.allowPrivilegeEscalation === false) hostConfig.SecurityOpt = ['no-new-privileges'];

@@ -23,3 +23,4 @@ export { NetnsPool, type NetnsPoolOptions } from './netns-pool.js';
 export { evictPod } from './pod-eviction.js';
 export { PodRunner, type AdoptOptions, type DrainLogs, type PodRunnerOptions } from './pod-runner.js';
 export { isNotFound, listPodContainers, removePodObjects } from './pod-sandbox.js';
+export { type StartupCpuBoost } from './startup-cpu-boost.js';

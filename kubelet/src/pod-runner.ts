@@ -48,6 +48,7 @@ import { PodTermination } from './pod-termination.js';
 import { podView, stampTransitions } from './pod-status.js';
 import { runProbeLoop, type ProbeKind } from './probes.js';
 import { writeSecretVolumes } from './secret-volumes.js';
+import { declaredNanoCpus, PodCpuBoost, setNanoCpus, type StartupCpuBoost } from './startup-cpu-boost.js';
 
 export interface PodRunnerOptions {
   docker: Docker;
@@ -88,6 +89,8 @@ export interface PodRunnerOptions {
    * close() stop waiting for it.
    */
   pendingImages?: ReadonlyMap<string, Promise<void>>;
+  /** More CPU for containers while the pod starts (startup-cpu-boost.ts); absent: none. */
+  startupCpuBoost?: StartupCpuBoost;
 }
 
 /**
@@ -211,6 +214,8 @@ export class PodRunner {
   /** Aborted by stop()/close(): a creation still waiting for its image gives up. */
   private readonly imageWait = new AbortController();
   private readonly pendingImages: ReadonlyMap<string, Promise<void>>;
+  /** Ends once the pod is Ready (or its time is up, or the pod stops). */
+  private readonly cpuBoost: PodCpuBoost;
 
   constructor(opts: PodRunnerOptions) {
     this.pod = opts.pod;
@@ -220,6 +225,7 @@ export class PodRunner {
     this.pidsLimit = opts.pidsLimit;
     this.netnsPool = opts.netnsPool;
     this.log = opts.log ?? silentLog;
+    this.cpuBoost = new PodCpuBoost(opts.docker, opts.startupCpuBoost, this.log);
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.secrets = opts.secrets ?? {};
     this.drainLogs = opts.drainLogs;
@@ -242,6 +248,7 @@ export class PodRunner {
     if (!this.starting) {
       // Until it is Ready (or ends), the netns pool holds back refills that would compete with this start.
       this.endStart = this.netnsPool?.podStarting();
+      this.cpuBoost.begin();
       this.starting = this.createAll();
       this.starting.catch(() => this.endStart?.());
     }
@@ -345,6 +352,7 @@ export class PodRunner {
     // Rule 12 from the request on: a pod deleted while its containers are being created starts none of them.
     if (!this.closed) this.terminating = true;
     this.endStart?.();
+    this.cpuBoost.end({ setBack: false });
     this.imageWait.abort(new Error(`pod ${this.name} is being stopped`));
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
@@ -428,6 +436,7 @@ export class PodRunner {
   /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
   close(): Promise<void> {
     this.endStart?.();
+    this.cpuBoost.end({ setBack: false });
     this.imageWait.abort(new Error(`pod ${this.name} is no longer supervised`));
     if (this.closed) return Promise.resolve();
     this.closed = true;
@@ -528,17 +537,25 @@ export class PodRunner {
     for (const c of this.all) {
       const image = this.imageOf(c);
       c.created = image
-        .then(() =>
-          this.docker.createContainer(
+        .then(() => {
+          const startupNanoCpus = this.cpuBoost.nanoCpusFor(c.spec);
+          const creating = this.docker.createContainer(
             containerCreateOptions({
               pod: this.pod,
               container: c.spec,
               role: c.kind,
               sandboxId,
               ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
+              ...(startupNanoCpus !== undefined ? { startupNanoCpus } : {}),
             }),
-          ),
-        )
+          );
+          if (startupNanoCpus !== undefined)
+            this.cpuBoost.created(
+              c.spec,
+              creating.then((x) => x.id),
+            );
+          return creating;
+        })
         .then(async (created) => {
           c.id = created.id;
           c.stopSignal = stopSignalOf(await created.inspect());
@@ -629,6 +646,10 @@ export class PodRunner {
       const state = inspected.State;
       c.id = info.Id;
       c.stopSignal = stopSignalOf(inspected);
+      // Its start was boosted by a process that died before the boost's end: its own limit now.
+      const declared = declaredNanoCpus(c.spec);
+      if (!this.passive && declared !== undefined && inspected.HostConfig.NanoCpus !== declared)
+        this.background(setNanoCpus(this.docker, info.Id, declared, this.log), c.spec.name);
       const ran = !state.StartedAt.startsWith('0001-');
       if (!ran) continue;
       // Frozen by the process that ran the pod before (a warm or idle pod): it stays frozen.
@@ -780,7 +801,10 @@ export class PodRunner {
       // In the turn of the change, so a condition's lastTransitionTime is when it changed, not when it was read.
       const view = this.status();
       this.stampedConditions = view.conditions;
-      if (view.ready || view.phase === 'Succeeded' || view.phase === 'Failed') this.endStart?.();
+      if (view.ready || view.phase === 'Succeeded' || view.phase === 'Failed') {
+        this.endStart?.();
+        this.cpuBoost.end();
+      }
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
     });

@@ -106,6 +106,10 @@ export const ProcessEnv = {
     'SIDECAR_BUNDLE_GRACE_MS',
     'SIDECAR_WARM_SANDBOXES',
     'SIDECAR_ROLLBACK_WINDOW_MS',
+    'SIDECAR_STARTUP_CPU',
+    'SIDECAR_STARTUP_CPU_MS',
+    // The startup boost is never above what a tenant may ask for.
+    'SIDECAR_MAX_CPU',
     'SIDECAR_MAX_UNPACKED_BYTES',
     'SIDECAR_MAX_BUNDLE_BYTES',
     'SIDECAR_MAX_ENTRIES',

@@ -1,4 +1,4 @@
-import { DEFAULT_TEMPLATE_SETTINGS, errorText } from '@sidecar/core';
+import { DEFAULT_TEMPLATE_SETTINGS, errorText, parseCpu, type WorkerConfig } from '@sidecar/core';
 import { localImageHousekeeping } from '../../retention.js';
 import type { Backend, BackendDeps } from '../backend.js';
 import { PublishingImageBuilder, RegistryImagePublisher, registryAuthOf } from '../registry.js';
@@ -22,6 +22,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
     warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
     rollbackWindowMs: config.SIDECAR_ROLLBACK_WINDOW_MS,
+    ...startupCpuBoostOf(config),
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
     log: deps.log,
@@ -69,4 +70,10 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
       await target.close();
     },
   };
+}
+
+/** SIDECAR_STARTUP_CPU, never above what a tenant may ask for (SIDECAR_MAX_CPU); 0: no boost. */
+export function startupCpuBoostOf(config: WorkerConfig): { startupCpuBoost?: { nanoCpus: number; maxMs: number } } {
+  const nanoCpus = Math.min(parseCpu(config.SIDECAR_STARTUP_CPU), parseCpu(config.SIDECAR_MAX_CPU));
+  return nanoCpus > 0 ? { startupCpuBoost: { nanoCpus, maxMs: config.SIDECAR_STARTUP_CPU_MS } } : {};
 }

@@ -40,7 +40,15 @@ import {
   type Log,
 } from '@sidecar/core';
 import type Docker from 'dockerode';
-import { type DrainLogs, evictPod, listPodContainers, NetnsPool, PLATFORM_LABEL, PodRunner } from '@sidecar/kubelet';
+import {
+  type DrainLogs,
+  evictPod,
+  listPodContainers,
+  NetnsPool,
+  PLATFORM_LABEL,
+  PodRunner,
+  type StartupCpuBoost,
+} from '@sidecar/kubelet';
 import { type PreparedEntry, PreparedPods } from './prepared-pods.js';
 
 export interface DockerTargetOptions {
@@ -67,6 +75,8 @@ export interface DockerTargetOptions {
   rollbackWindowMs?: number;
   /** Reads a deleted pod's output to the end before its containers are removed (the log collector's drainPod). */
   drainLogs?: DrainLogs;
+  /** More CPU for a pod's containers while it starts (PodRunnerOptions.startupCpuBoost); absent: none. */
+  startupCpuBoost?: StartupCpuBoost;
   /** How long a pod started during a build waits, once its image exists, for a rollout to take it (default 5 min). */
   preparedTtlMs?: number;
 }
@@ -891,6 +901,7 @@ export class DockerTarget implements Target {
       ...(this.opts.backoffScale !== undefined ? { backoffScale: this.opts.backoffScale } : {}),
       ...(this.opts.log ? { log: this.opts.log } : {}),
       ...(this.opts.drainLogs ? { drainLogs: this.opts.drainLogs } : {}),
+      ...(this.opts.startupCpuBoost ? { startupCpuBoost: this.opts.startupCpuBoost } : {}),
     };
   }
 

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerName } from './container-options.js';
+import { PodRunner } from './pod-runner.js';
+import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
+
+/**
+ * The startup CPU boost (startup-cpu-boost.ts): containers whose CPU limit is below the boost start with
+ * the boost's, and get their own once the pod is Ready, once the boost's time is up, or when a runner
+ * adopts a pod whose boost its previous runner never ended.
+ */
+const d = docker();
+const names = [uniqueName('boost'), uniqueName('boost-late'), uniqueName('boost-adopt')];
+const runners: PodRunner[] = [];
+const ONE_CPU = 1e9;
+const nanoCpus = async (pod: string, c: string) =>
+  (await d.getContainer(containerName(pod, c)).inspect()).HostConfig.NanoCpus;
+async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 50))) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${String(v)} after 30 s`);
+  }
+}
+
+/** A sidecar at 100m, a main at 200m that is Ready once /tmp/ready exists, and a main without a CPU limit. */
+const podOf = (name: string) =>
+  testPod(name, {
+    initContainers: [container('s1', { restartPolicy: 'Always', resources: { limits: { cpu: '100m' } } })],
+    containers: [
+      container('m1', {
+        resources: { limits: { cpu: '200m' } },
+        readinessProbe: { exec: { command: ['test', '-f', '/tmp/ready'] }, periodSeconds: 1 },
+      }),
+      container('m2', { resources: { limits: { cpu: '2' } } }),
+      container('m3'),
+    ],
+  });
+const ready = (name: string) =>
+  d
+    .getContainer(containerName(name, 'm1'))
+    .exec({ Cmd: ['touch', '/tmp/ready'] })
+    .then((e) => e.start({}))
+    .then((s) => new Promise((r) => (s.on('end', r), s.resume())));
+
+/** A runner of podOf(name) with a boost to one CPU for at most `maxMs`, started. */
+async function startBoosted(name: string, maxMs: number): Promise<PodRunner> {
+  const runner = new PodRunner({
+    docker: d,
+    pod: podOf(name),
+    pauseImage: TEST_IMAGES.pause,
+    startupCpuBoost: { nanoCpus: ONE_CPU, maxMs },
+  });
+  runners.push(runner);
+  await runner.start();
+  return runner;
+}
+const untilOwn = async (name: string, c: string, own: number) =>
+  expect(
+    await until(
+      c,
+      () => nanoCpus(name, c),
+      (v) => v === own,
+    ),
+  ).toBe(own);
+
+beforeAll(async () => {
+  await ensureTestImages(d);
+});
+afterAll(async () => {
+  await Promise.allSettled(runners.map((r) => r.close()));
+  await cleanupPods(d, names);
+});
+
+describe('PodRunner: startup CPU boost', () => {
+  it('raises lower limits while the pod starts and sets each back once the pod is Ready', async () => {
+    const name = names[0]!;
+    const runner = await startBoosted(name, 600_000);
+    await runner.waitFor((v) => v.containerStatuses.every((c) => c.state.running !== undefined), { timeoutMs: 30_000 });
+    expect(runner.status().ready).toBe(false);
+    // Below the boost: raised. At or above it, or unlimited: as declared.
+    expect(await nanoCpus(name, 's1')).toBe(ONE_CPU);
+    expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
+    expect(await nanoCpus(name, 'm2')).toBe(2e9);
+    expect(await nanoCpus(name, 'm3')).toBe(0);
+
+    await ready(name);
+    await runner.waitFor((v) => v.ready, { timeoutMs: 30_000 });
+    await untilOwn(name, 's1', 1e8);
+    await untilOwn(name, 'm1', 2e8);
+    expect(await nanoCpus(name, 'm2')).toBe(2e9);
+    expect(await nanoCpus(name, 'm3')).toBe(0);
+  }, 90_000);
+
+  it('ends when its time is up, though the pod is not Ready', async () => {
+    const name = names[1]!;
+    const runner = await startBoosted(name, 1000);
+    await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
+    expect(runner.status().ready).toBe(false);
+  }, 90_000);
+
+  it('a runner that adopts a pod still boosted sets its containers to their own limits', async () => {
+    const name = names[2]!;
+    const first = await startBoosted(name, 600_000);
+    // The process that ran it goes away (a worker killed) before the pod is Ready: nothing is set back.
+    await first.close();
+    expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
+
+    // An observer only looks; the supervising adopter sets the limits back.
+    const observer = await PodRunner.adopt({ docker: d, podName: name, supervise: false });
+    runners.push(observer);
+    expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
+    const adopter = await PodRunner.adopt({ docker: d, podName: name });
+    runners.push(adopter);
+    await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
+    expect(await nanoCpus(name, 'm2')).toBe(2e9);
+  }, 90_000);
+});
