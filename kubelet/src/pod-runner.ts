@@ -225,7 +225,7 @@ export class PodRunner {
     this.pidsLimit = opts.pidsLimit;
     this.netnsPool = opts.netnsPool;
     this.log = opts.log ?? silentLog;
-    this.cpuBoost = new PodCpuBoost(opts.docker, opts.startupCpuBoost, this.log);
+    this.cpuBoost = new PodCpuBoost(opts.docker, opts.startupCpuBoost, this.log, this.lifetime.signal);
     this.probeWarmupMs = opts.probeWarmupMs ?? DEFAULT_PROBE_WARMUP_MS;
     this.secrets = opts.secrets ?? {};
     this.drainLogs = opts.drainLogs;
@@ -352,7 +352,8 @@ export class PodRunner {
     // Rule 12 from the request on: a pod deleted while its containers are being created starts none of them.
     if (!this.closed) this.terminating = true;
     this.endStart?.();
-    this.cpuBoost.end({ setBack: false });
+    // A stopping pod (its grace period can be long) does not keep a boost.
+    this.cpuBoost.end();
     this.imageWait.abort(new Error(`pod ${this.name} is being stopped`));
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
@@ -433,10 +434,15 @@ export class PodRunner {
     return each.reduce((a, b) => a + b, 0);
   }
 
-  /** Stops supervising (watchers, probes, timers) without touching any container. Safe twice. */
+  /**
+   * Stops supervising (watchers, probes, timers) without touching any container, but for setting one
+   * still under a startup CPU boost back to its own limit. Safe twice.
+   */
   close(): Promise<void> {
     this.endStart?.();
-    this.cpuBoost.end({ setBack: false });
+    // Its containers go on running unsupervised: each is asked once (no retries once closed, and not
+    // awaited: an engine that hangs must not hold a shutdown) for its own limit.
+    this.cpuBoost.end();
     this.imageWait.abort(new Error(`pod ${this.name} is no longer supervised`));
     if (this.closed) return Promise.resolve();
     this.closed = true;
@@ -538,7 +544,7 @@ export class PodRunner {
       const image = this.imageOf(c);
       c.created = image
         .then(() => {
-          const startupNanoCpus = this.cpuBoost.nanoCpusFor(c.spec);
+          const startupNanoCpus = c.kind === 'main' ? this.cpuBoost.nanoCpusFor(c.spec) : undefined;
           const creating = this.docker.createContainer(
             containerCreateOptions({
               pod: this.pod,
@@ -649,7 +655,7 @@ export class PodRunner {
       // Its start was boosted by a process that died before the boost's end: its own limit now.
       const declared = declaredNanoCpus(c.spec);
       if (!this.passive && declared !== undefined && inspected.HostConfig.NanoCpus !== declared)
-        this.background(setNanoCpus(this.docker, info.Id, declared, this.log), c.spec.name);
+        this.background(setNanoCpus(this.docker, info.Id, declared, this.log, this.lifetime.signal), c.spec.name);
       const ran = !state.StartedAt.startsWith('0001-');
       if (!ran) continue;
       // Frozen by the process that ran the pod before (a warm or idle pod): it stays frozen.

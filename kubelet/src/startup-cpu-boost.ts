@@ -3,12 +3,13 @@ import { parseCpu, type Container, type Log } from '@sidecar/core';
 
 /**
  * Startup CPU boost. Not a kubelet rule: what Google's kube-startup-cpu-boost controller does on a
- * cluster with in-place pod resize. A container whose CPU limit is below `nanoCpus` is created with
- * `nanoCpus` and set to its own limit once the pod is Ready, or `maxMs` after the pod began to start,
- * whichever comes first; a container created after that gets its own limit from the start. A runtime
- * boots in about half the time at one CPU than at 500m (docs/benchmarks.md), and that boot is on the
- * path of every deploy and cold rollback; a tenant could ask for that much CPU for good anyway
- * (SIDECAR_MAX_CPU), so the boost gives nobody more than they could have.
+ * cluster with in-place pod resize. A main container whose CPU limit is below `nanoCpus` is created with
+ * `nanoCpus` and set to its own limit once the pod is Ready, `maxMs` after the pod began to start, or when
+ * the pod stops or its runner closes, whichever comes first; a main created after that gets its own limit
+ * from the start. Sidecars keep their own limits. The runtime (the main) boots in about half the time at
+ * one CPU than at 500m (docs/benchmarks.md), and that boot is on the path of every deploy and cold
+ * rollback; the platform caps the boost at what a tenant may ask for the runtime to keep
+ * (SIDECAR_MAX_CPU) and at the engine's CPUs, so a pod never gets more than its tenant could have asked for.
  */
 export interface StartupCpuBoost {
   nanoCpus: number;
@@ -27,10 +28,12 @@ export class PodCpuBoost {
   private timer: NodeJS.Timeout | undefined;
   private readonly boosted: { container: Container; id: Promise<string> }[] = [];
 
+  /** `signal`: the runner's lifetime; once aborted, a set-back that failed is not tried again. */
   constructor(
     private readonly docker: Docker,
     private readonly boost: StartupCpuBoost | undefined,
     private readonly log: Log,
+    private readonly signal: AbortSignal,
   ) {
     this.ended = boost === undefined;
   }
@@ -42,7 +45,7 @@ export class PodCpuBoost {
     this.timer.unref();
   }
 
-  /** The CPU limit to create the container with while the boost lasts; undefined: its own. */
+  /** The CPU limit to create a main container with while the boost lasts; undefined: its own. */
   nanoCpusFor(c: Container): number | undefined {
     const declared = declaredNanoCpus(c);
     return !this.ended && declared !== undefined && declared < this.boost!.nanoCpus ? this.boost!.nanoCpus : undefined;
@@ -56,48 +59,51 @@ export class PodCpuBoost {
     if (this.ended) this.setBack(this.boosted.splice(0));
   }
 
-  /**
-   * Ends the boost (the pod is Ready, or its time is up): the boosted containers get their own limits.
-   * `setBack: false` when the pod is stopping or no longer supervised (an adopter sets them back:
-   * PodRunner.resume).
-   */
-  end({ setBack = true }: { setBack?: boolean } = {}): void {
+  /** Ends the boost: the boosted containers are set to their own limits (in the background). */
+  end(): void {
     clearTimeout(this.timer);
     if (this.ended) return;
     this.ended = true;
-    const boosted = this.boosted.splice(0);
-    if (setBack) this.setBack(boosted);
+    this.setBack(this.boosted.splice(0));
   }
 
   private setBack(boosted: { container: Container; id: Promise<string> }[]): void {
-    for (const { container, id } of boosted)
+    for (const { container, id } of boosted) {
+      const own = declaredNanoCpus(container)!;
       void id.then(
-        (cid) => setNanoCpus(this.docker, cid, declaredNanoCpus(container)!, this.log),
+        (cid) => setNanoCpus(this.docker, cid, own, this.log, this.signal),
         () => undefined,
       );
+    }
   }
 }
 
-const ATTEMPTS = 3;
-
 /**
  * Sets a container's CPU limit (its cgroup's quota, running, frozen or exited). A container that is gone
- * needs none; an engine that fails three times is logged, and the container keeps the boost until its pod
- * is adopted again (PodRunner.resume compares every container's limit with its own).
+ * needs none. A failing engine (restarting, say) is asked again, at growing intervals up to 5 s, until it
+ * answers or `signal` ends the runner's supervision; the container then keeps the boost until its pod is
+ * adopted again (PodRunner.resume sets every container whose limit is not its own back to it), and the
+ * failure is logged.
  */
-export async function setNanoCpus(docker: Docker, id: string, nanoCpus: number, log: Log): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+export async function setNanoCpus(
+  docker: Docker,
+  id: string,
+  nanoCpus: number,
+  log: Log,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
     try {
       await docker.getContainer(id).update({ NanoCpus: nanoCpus });
       return;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return;
-      if (attempt === ATTEMPTS)
+      if (signal.aborted)
         return log.error(
           { err, container: id },
           'startup CPU boost: could not set the container back to its own CPU limit',
         );
-      await new Promise((r) => setTimeout(r, 100 * attempt));
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 }

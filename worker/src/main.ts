@@ -19,6 +19,7 @@ import { DeployQueues } from '@sidecar/store/queues';
 import { createBackend } from './backends/index.js';
 import {
   DockerImageBuilder,
+  imageBuildStrategyOf,
   loaderPortOf,
   NpmDependencyInstaller,
   prepareBundle,
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
       images: backend.publishing(
         new DockerImageBuilder({
           docker,
+          strategy: imageBuildStrategyOf(await docker.info()),
           logicBaseImage: images.logicBase,
           platformId: config.SIDECAR_PLATFORM_ID,
         }),

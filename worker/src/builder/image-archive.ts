@@ -27,17 +27,25 @@ const SMALL_ENTRY = 1024 * 1024;
  * The config of an image the engine holds, read from its `docker save` stream (manifest.json says
  * which entry it is; the layers are skipped). The engine has no other way to hand out the raw config.
  */
-export async function savedImageConfig(docker: Docker, image: string): Promise<ImageConfig> {
+export async function savedImageConfig(docker: Docker, image: string, timeoutMs = 60_000): Promise<ImageConfig> {
   const saved = (await docker.getImage(image).get()) as unknown as Readable;
+  // The engine's save has no deadline of its own: one that stalls must not hold every later build.
+  const timer = setTimeout(() => saved.destroy(new Error(`saving ${image} took more than ${timeoutMs} ms`)), timeoutMs);
   const small = new Map<string, Buffer>();
   const reader = extract();
   const reading = pipeline(saved, reader);
-  for await (const entry of reader) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) if ((entry.header.size ?? 0) <= SMALL_ENTRY) chunks.push(chunk as Buffer);
-    if (chunks.length > 0 || entry.header.size === 0) small.set(entry.header.name, Buffer.concat(chunks));
+  const consuming = (async () => {
+    for await (const entry of reader) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) if ((entry.header.size ?? 0) <= SMALL_ENTRY) chunks.push(chunk as Buffer);
+      if (chunks.length > 0 || entry.header.size === 0) small.set(entry.header.name, Buffer.concat(chunks));
+    }
+  })();
+  try {
+    await Promise.all([reading, consuming]);
+  } finally {
+    clearTimeout(timer);
   }
-  await reading;
   const manifest = JSON.parse(small.get('manifest.json')?.toString() ?? 'null') as [{ Config?: string }] | null;
   const configName = manifest?.[0]?.Config;
   const config = configName === undefined ? undefined : small.get(configName);
@@ -70,7 +78,13 @@ export interface ImageArchiveInput {
   created?: Date;
 }
 
-/** The archive `docker load` makes the image of: the base's config with the new layer on top. */
+/** A failure of the archive itself (its layer could not be read, or changed), not of the request carrying it. */
+export class ArchiveError extends Error {}
+
+/**
+ * The archive `docker load` makes the image of: the base's config with the new layer on top. It fails
+ * with an ArchiveError when its own making fails.
+ */
 export function imageArchive(input: ImageArchiveInput): Readable {
   const created = (input.created ?? new Date()).toISOString();
   // What describes how the base itself was built, or links it to a parent, is not this image's.
@@ -94,7 +108,10 @@ export function imageArchive(input: ImageArchiveInput): Readable {
     const manifest = [{ Config: configName, RepoTags: [input.tag], Layers: config.rootfs.diff_ids.map(layerName) }];
     archive.entry({ name: 'manifest.json' }, JSON.stringify(manifest));
     archive.finalize();
-  })().catch((err: unknown) => archive.destroy(err as Error));
+  })().catch((err: unknown) => {
+    // Destroyed already: its reader went away (the engine answered or the request failed), which is not ours to report.
+    if (!archive.destroyed) archive.destroy(new ArchiveError((err as Error).message, { cause: err }));
+  });
   return archive as unknown as Readable;
 }
 

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError, LOADER_PORT, Labels, type BuildInput } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
 import { ensurePlatformImages, readBuildOutput } from '@sidecar/runtime-image';
-import { DockerImageBuilder, loaderPortOf, type ImageBuildStrategy } from './image-builder.js';
+import { DockerImageBuilder, imageBuildStrategyOf, loaderPortOf, type ImageBuildStrategy } from './image-builder.js';
+import { savedImageConfig } from './image-archive.js';
 
 // Real Docker. A throwaway base FROM scratch with a static busybox stands in for logic-base.
 const docker = new Docker();
@@ -198,6 +199,25 @@ describe('DockerImageBuilder (load): the image is the base with one layer more',
       users.push((await docker.getImage(built.image).inspect()).Config.User);
     }
     expect(users).toEqual(['1000:1000', '1001:1001']);
+  });
+});
+
+describe('imageBuildStrategyOf: load where the engine skips the layers it holds', () => {
+  it("classic image store: load; containerd's image store: dockerfile; this engine: load", async () => {
+    expect(imageBuildStrategyOf({ DriverStatus: [['Backing Filesystem', 'extfs']] })).toBe('load');
+    expect(imageBuildStrategyOf({ DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']] })).toBe(
+      'dockerfile',
+    );
+    expect(imageBuildStrategyOf(await docker.info())).toBe('load');
+  });
+});
+
+describe("savedImageConfig: the base's config as the engine keeps it", () => {
+  it('reads it; a save that takes too long fails the read instead of holding it', async () => {
+    const config = await savedImageConfig(docker, base);
+    expect(config.config).toMatchObject({ User: '1000:1000' });
+    expect(config.rootfs.diff_ids).toEqual((await docker.getImage(base).inspect()).RootFS.Layers);
+    await expect(savedImageConfig(docker, base, 1)).rejects.toThrow(/took more than 1 ms/);
   });
 });
 

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { DomainError, ErrorCode, Labels, type BuildInput, type BuiltImage, type ImageBuilder } from '@sidecar/core';
 import { packFolder } from './bundle-tar.js';
-import { imageArchive, layerDigest, savedImageConfig, type ImageConfig } from './image-archive.js';
+import { ArchiveError, imageArchive, layerDigest, savedImageConfig, type ImageConfig } from './image-archive.js';
 import { readBuildOutput } from '@sidecar/runtime-image';
 import { PLATFORM_LABEL } from '@sidecar/kubelet';
 
@@ -16,6 +16,18 @@ import { PLATFORM_LABEL } from '@sidecar/kubelet';
  *   (an image store that does not skip the layers it holds).
  */
 export type ImageBuildStrategy = 'load' | 'dockerfile';
+
+/**
+ * `load` where the engine keeps images in its classic store (which skips the layers it holds); an engine
+ * on the containerd image store (`driver-type` io.containerd.snapshotter.v1 in `docker info`) wants every
+ * layer a loaded archive names, so there `dockerfile`.
+ */
+export function imageBuildStrategyOf(info: { DriverStatus?: [string, string][] | null }): ImageBuildStrategy {
+  const containerdStore = (info.DriverStatus ?? []).some(
+    ([key, value]) => key === 'driver-type' && value.startsWith('io.containerd.snapshotter'),
+  );
+  return containerdStore ? 'dockerfile' : 'load';
+}
 
 export interface DockerImageBuilderOptions {
   docker: Docker;
@@ -125,11 +137,12 @@ export class DockerImageBuilder implements ImageBuilder {
   private async load({ tag, labels, input }: Step, baseId: string): Promise<void> {
     const bundle = () => packFolder({ dir: input.bundleDir, prefix: 'bundle' });
     // The engine's request reads the archive through a pipe, which does not end it when the archive
-    // fails: a failing archive aborts the request, and the build fails with the archive's reason.
+    // fails: a failing archive aborts the request, and the build fails with the archive's reason
+    // (an archive ended by the request's own failure leaves the engine's reason).
     const archiveFailed = new AbortController();
     const loaded = (async () => {
       const archive = imageArchive({
-        base: await this.baseConfigOf(baseId),
+        base: await untilAborted(this.baseConfigOf(baseId), input.signal),
         layer: bundle,
         digest: await layerDigest(bundle()),
         tag,
@@ -145,7 +158,7 @@ export class DockerImageBuilder implements ImageBuilder {
       await this.engineOutput(loaded, input, { logLines: false });
     } catch (err) {
       const reason: unknown = archiveFailed.signal.reason;
-      if (input.signal.aborted || !(reason instanceof Error)) throw err;
+      if (input.signal.aborted || !(reason instanceof ArchiveError)) throw err;
       throw new DomainError(ErrorCode.buildFailed, `image build failed: ${reason.message}`, {
         retryable: true,
         cause: reason,
@@ -199,6 +212,16 @@ export class DockerImageBuilder implements ImageBuilder {
       });
     }
   }
+}
+
+/** A shared read that one build's cancel must not end for the others: that build stops waiting. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 interface Step {

@@ -11,6 +11,7 @@ export { NpmDependencyInstaller, DEFAULT_NPM_REGISTRY, type NpmDependencyInstall
 export { sweepBuildContainers, sweepBuildLeftovers, type BuildLeftoversOptions } from './build-leftovers.js';
 export {
   DockerImageBuilder,
+  imageBuildStrategyOf,
   loaderPortOf,
   type DockerImageBuilderOptions,
   type ImageBuildStrategy,

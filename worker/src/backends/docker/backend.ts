@@ -22,7 +22,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
     warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
     rollbackWindowMs: config.SIDECAR_ROLLBACK_WINDOW_MS,
-    ...startupCpuBoostOf(config),
+    ...startupCpuBoostOf(config, (await docker.info()).NCPU),
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
     log: deps.log,
@@ -72,8 +72,14 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
   };
 }
 
-/** SIDECAR_STARTUP_CPU, never above what a tenant may ask for (SIDECAR_MAX_CPU); 0: no boost. */
-export function startupCpuBoostOf(config: WorkerConfig): { startupCpuBoost?: { nanoCpus: number; maxMs: number } } {
-  const nanoCpus = Math.min(parseCpu(config.SIDECAR_STARTUP_CPU), parseCpu(config.SIDECAR_MAX_CPU));
+/**
+ * SIDECAR_STARTUP_CPU, never above what a tenant may ask for (SIDECAR_MAX_CPU) nor the engine's CPUs
+ * (it refuses a limit above them); 0: no boost.
+ */
+export function startupCpuBoostOf(
+  config: WorkerConfig,
+  engineCpus: number,
+): { startupCpuBoost?: { nanoCpus: number; maxMs: number } } {
+  const nanoCpus = Math.min(parseCpu(config.SIDECAR_STARTUP_CPU), parseCpu(config.SIDECAR_MAX_CPU), engineCpus * 1e9);
   return nanoCpus > 0 ? { startupCpuBoost: { nanoCpus, maxMs: config.SIDECAR_STARTUP_CPU_MS } } : {};
 }
