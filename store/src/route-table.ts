@@ -18,6 +18,12 @@ export interface RoutingSettings {
   wakeOnRequest: boolean;
 }
 
+/** RouteTable.declare: KEYS app document, routes hash, version counter; ARGV the app. The new version, or 0. */
+const DECLARE = `if redis.call('exists', KEYS[1]) == 1 and redis.call('hsetnx', KEYS[2], ARGV[1], '[]') == 1 then
+  return redis.call('incr', KEYS[3])
+end
+return 0`;
+
 /** How long a router's acknowledgement lives without renewal; a dead router stops being waited for. */
 export const ROUTER_ACK_TTL_SECONDS = 15;
 
@@ -69,6 +75,20 @@ export class RedisRouteTable implements RouteTable {
 
   async set(app: string, upstreams: Upstream[]): Promise<void> {
     await this.change((m) => m.hset(this.k.routes, app, JSON.stringify(upstreams)));
+  }
+
+  async declare(app: string): Promise<void> {
+    // Only for an app that exists (its removal may be under way) and has no routes (a rollout may be
+    // setting them meanwhile); a new version only if it was added. One script: nothing in between.
+    const version = (await this.redis.eval(
+      DECLARE,
+      3,
+      this.k.app(app),
+      this.k.routes,
+      this.k.routesVersion,
+      app,
+    )) as number;
+    if (version > 0) await this.redis.publish(this.k.routesChannel, String(version));
   }
 
   async get(app: string): Promise<Upstream[]> {

@@ -199,6 +199,7 @@ export class DockerTarget implements Target {
    */
   async prepare({ app, release, log }: PrepareInput): Promise<PreparedPod | undefined> {
     if (this.closing || app.replicas === 0) return undefined;
+    this.declareRoutes(app.name);
     const sidecars = await this.platformSidecarInput(app);
     if (this.closing) return undefined; // close() has taken the registry's pods already
     const fingerprint = this.fingerprintOf(app, release, sidecars);
@@ -238,6 +239,7 @@ export class DockerTarget implements Target {
   }
 
   private async rollOut({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
+    this.declareRoutes(app.name);
     const pods = this.podsOf(app.name);
     // The previous release's warm pods, taken out of the map for this rollout: a rollback to that
     // release thaws them instead of starting pods; any other rollout stops them once it serves.
@@ -562,6 +564,17 @@ export class DockerTarget implements Target {
       )
       .finally(() => this.evictions.delete(done));
     this.evictions.add(done);
+  }
+
+  /**
+   * An app this target has not routed yet is declared to the routers (RouteTable.declare), so that they
+   * add its backend while its pods start, not once the first is Ready. A hint: a failure only costs time.
+   */
+  private declareRoutes(app: string): void {
+    if (this.routed.has(app)) return;
+    this.opts.routes
+      .declare(app)
+      .catch((e: unknown) => this.log.warn({ app, err: e }, 'declaring the app to the routers failed'));
   }
 
   /** Puts exactly these pods in the app's rotation; the router gets those of them that are Ready. */

@@ -17,6 +17,10 @@ export class InMemoryRouteTable implements RouteTable {
     this.history.push({ app, upstreams: upstreams.map((u) => ({ ...u })), at: Date.now() });
   }
 
+  async declare(app: string): Promise<void> {
+    if (!this.table.has(app)) await this.set(app, []);
+  }
+
   async get(app: string): Promise<Upstream[]> {
     return (this.table.get(app) ?? []).map((u) => ({ ...u }));
   }
