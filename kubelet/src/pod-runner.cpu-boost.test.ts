@@ -4,7 +4,7 @@ import { PodRunner } from './pod-runner.js';
 import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod, uniqueName } from './test-support.js';
 
 /**
- * The startup CPU boost (startup-cpu-boost.ts): main containers whose CPU limit is below the boost start
+ * The startup CPU boost (startup-cpu-boost.ts): containers whose CPU limit is below the boost start
  * with the boost's, and get their own once the pod is Ready, once the boost's time is up, when the pod
  * stops or its runner closes, or when a runner adopts a pod left boosted (its worker killed).
  */
@@ -72,19 +72,20 @@ afterAll(async () => {
 });
 
 describe('PodRunner: startup CPU boost', () => {
-  it('raises lower limits of mains while the pod starts and sets each back once the pod is Ready', async () => {
+  it('raises lower limits while the pod starts and sets each back once the pod is Ready', async () => {
     const name = names[0]!;
     const runner = await startBoosted(name, 600_000);
     await runner.waitFor((v) => v.containerStatuses.every((c) => c.state.running !== undefined), { timeoutMs: 30_000 });
     expect(runner.status().ready).toBe(false);
-    // A main below the boost: raised. At or above it, unlimited, or a sidecar: as declared.
+    // Below the boost (a sidecar or a main): raised. At or above it, or unlimited: as declared.
+    expect(await nanoCpus(name, 's1')).toBe(ONE_CPU);
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     expect(await nanoCpus(name, 'm2')).toBe(2e9);
     expect(await nanoCpus(name, 'm3')).toBe(0);
-    expect(await nanoCpus(name, 's1')).toBe(1e8);
 
     await ready(name);
     await runner.waitFor((v) => v.ready, { timeoutMs: 30_000 });
+    await untilOwn(name, 's1', 1e8);
     await untilOwn(name, 'm1', 2e8);
     expect(await nanoCpus(name, 'm2')).toBe(2e9);
     expect(await nanoCpus(name, 'm3')).toBe(0);
@@ -96,6 +97,7 @@ describe('PodRunner: startup CPU boost', () => {
     const runner = await startBoosted(name, 8000);
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
     expect(runner.status().ready).toBe(false);
   }, 90_000);
 
@@ -105,6 +107,7 @@ describe('PodRunner: startup CPU boost', () => {
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     const stopping = runner.stop({ gracePeriodSeconds: 3 });
     await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
     await stopping;
   }, 90_000);
 
@@ -114,15 +117,16 @@ describe('PodRunner: startup CPU boost', () => {
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     await first.close();
     await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
 
     // As a worker killed during the pod's start leaves it: boosted, with nobody to end the boost.
-    await d.getContainer(containerName(name, 'm1')).update({ NanoCpus: ONE_CPU });
+    for (const c of ['s1', 'm1']) await d.getContainer(containerName(name, c)).update({ NanoCpus: ONE_CPU });
     const observer = await PodRunner.adopt({ docker: d, podName: name, supervise: false });
     runners.push(observer);
     const adopter = await PodRunner.adopt({ docker: d, podName: name });
     runners.push(adopter);
     await untilOwn(name, 'm1', 2e8);
+    await untilOwn(name, 's1', 1e8);
     expect(await nanoCpus(name, 'm2')).toBe(2e9);
-    expect(await nanoCpus(name, 's1')).toBe(1e8);
   }, 90_000);
 });

@@ -544,7 +544,7 @@ export class PodRunner {
       const image = this.imageOf(c);
       c.created = image
         .then(() => {
-          const startupNanoCpus = c.kind === 'main' ? this.cpuBoost.nanoCpusFor(c.spec) : undefined;
+          const startupNanoCpus = this.cpuBoost.nanoCpusFor(c.spec);
           const creating = this.docker.createContainer(
             containerCreateOptions({
               pod: this.pod,

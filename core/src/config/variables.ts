@@ -293,7 +293,7 @@ export const PlatformEnv = z.object({
     }, 'a Kubernetes CPU quantity such as 1 or 1500m, or 0')
     .default('1')
     .describe(
-      "Docker target: the CPU limit a starting pod's runtime (its main container) has at least, until the pod is Ready, stops, or SIDECAR_STARTUP_CPU_MS have passed; then it has its own (startup CPU boost, kubelet/src/startup-cpu-boost.ts). Never above SIDECAR_MAX_CPU or the engine's CPUs; 0 turns it off.",
+      "Docker target: the CPU limit a starting pod's containers have at least, until the pod is Ready, stops, or SIDECAR_STARTUP_CPU_MS have passed; then each has its own (startup CPU boost, kubelet/src/startup-cpu-boost.ts). Never above SIDECAR_MAX_CPU or the engine's CPUs; 0 turns it off.",
     ),
   SIDECAR_STARTUP_CPU_MS: positiveInt(10_000).describe(
     'Docker target: the longest a pod keeps its startup CPU boost (SIDECAR_STARTUP_CPU) when it is not Ready sooner.',
