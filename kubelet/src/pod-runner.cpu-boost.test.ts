@@ -5,8 +5,8 @@ import { TEST_IMAGES, cleanupPods, container, docker, ensureTestImages, testPod,
 
 /**
  * The startup CPU boost (startup-cpu-boost.ts): containers whose CPU limit is below the boost start
- * with the boost's, and get their own once the pod is Ready, once the boost's time is up, when the pod
- * stops or its runner closes, or when a runner adopts a pod left boosted (its worker killed).
+ * with the boost's; a sidecar gets its own once it has started, a main once the pod is Ready or its time
+ * is up, and both when the pod stops or its runner closes, or when a runner adopts a pod left boosted.
  */
 const d = docker();
 const names = [uniqueName('boost'), uniqueName('boost-late'), uniqueName('boost-stop'), uniqueName('boost-adopt')];
@@ -63,6 +63,18 @@ const untilOwn = async (name: string, c: string, own: number) =>
     ),
   ).toBe(own);
 
+/** How many times the engine updated the container since `since` (seconds): its `update` events. */
+async function updatesOf(pod: string, c: string, since: number): Promise<number> {
+  const events = await d.getEvents({
+    since,
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: { container: [containerName(pod, c)], event: ['update'] },
+  });
+  let text = '';
+  for await (const chunk of events as unknown as AsyncIterable<Buffer>) text += chunk.toString();
+  return text.split('\n').filter((l) => l.trim() !== '').length;
+}
+
 beforeAll(async () => {
   await ensureTestImages(d);
 });
@@ -72,29 +84,33 @@ afterAll(async () => {
 });
 
 describe('PodRunner: startup CPU boost', () => {
-  it('raises lower limits while the pod starts and sets each back once the pod is Ready', async () => {
+  it('raises lower limits while the pod starts: a sidecar until it started, a main until the pod is Ready', async () => {
     const name = names[0]!;
+    const since = Math.floor(Date.now() / 1000) - 1;
     const runner = await startBoosted(name, 600_000);
     await runner.waitFor((v) => v.containerStatuses.every((c) => c.state.running !== undefined), { timeoutMs: 30_000 });
     expect(runner.status().ready).toBe(false);
-    // Below the boost (a sidecar or a main): raised. At or above it, or unlimited: as declared.
-    expect(await nanoCpus(name, 's1')).toBe(ONE_CPU);
+    // A main below the boost keeps it while the pod is not Ready; at or above it, or unlimited: as declared.
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     expect(await nanoCpus(name, 'm2')).toBe(2e9);
     expect(await nanoCpus(name, 'm3')).toBe(0);
+    // The sidecar was created with it and set back once started, before the pod is Ready (the engine's events).
+    await untilOwn(name, 's1', 1e8);
+    expect(runner.status().ready).toBe(false);
+    expect(await updatesOf(name, 's1', since)).toBe(1);
 
     await ready(name);
     await runner.waitFor((v) => v.ready, { timeoutMs: 30_000 });
-    await untilOwn(name, 's1', 1e8);
     await untilOwn(name, 'm1', 2e8);
+    expect(await updatesOf(name, 'm2', since)).toBe(0);
     expect(await nanoCpus(name, 'm2')).toBe(2e9);
     expect(await nanoCpus(name, 'm3')).toBe(0);
   }, 90_000);
 
   it('ends when its time is up, though the pod is not Ready', async () => {
     const name = names[1]!;
-    // Long enough for the containers to exist before it ends, even on a loaded machine.
-    const runner = await startBoosted(name, 8000);
+    // A main's clock runs from its start: long enough to see it boosted first, even on a loaded machine.
+    const runner = await startBoosted(name, 5000);
     expect(await nanoCpus(name, 'm1')).toBe(ONE_CPU);
     await untilOwn(name, 'm1', 2e8);
     await untilOwn(name, 's1', 1e8);

@@ -248,7 +248,6 @@ export class PodRunner {
     if (!this.starting) {
       // Until it is Ready (or ends), the netns pool holds back refills that would compete with this start.
       this.endStart = this.netnsPool?.podStarting();
-      this.cpuBoost.begin();
       this.starting = this.createAll();
       this.starting.catch(() => this.endStart?.());
     }
@@ -353,7 +352,7 @@ export class PodRunner {
     if (!this.closed) this.terminating = true;
     this.endStart?.();
     // A stopping pod (its grace period can be long) does not keep a boost.
-    this.cpuBoost.end();
+    void this.cpuBoost.end();
     this.imageWait.abort(new Error(`pod ${this.name} is being stopped`));
     // A failed start was reported to start()'s caller; stopping still handles whatever it created.
     if (this.starting) await this.starting.catch(() => undefined);
@@ -440,18 +439,18 @@ export class PodRunner {
    */
   close(): Promise<void> {
     this.endStart?.();
-    // Its containers go on running unsupervised: each is asked once (no retries once closed, and not
-    // awaited: an engine that hangs must not hold a shutdown) for its own limit.
-    this.cpuBoost.end();
+    // Its containers go on running unsupervised: each still boosted is asked once (no retries once closed)
+    // for its own limit, waited for up to 2 s (the worker exits after close; an engine that hangs must not hold it).
+    const boostEnded = Promise.race([this.cpuBoost.end(), new Promise((r) => setTimeout(r, 2000).unref())]);
     this.imageWait.abort(new Error(`pod ${this.name} is no longer supervised`));
-    if (this.closed) return Promise.resolve();
+    if (this.closed) return boostEnded.then(() => undefined);
     this.closed = true;
     this.lifetime.abort();
     for (const c of this.all) this.clearBackoff(c);
     // A termination in progress ends here: nothing more is signalled (delete() removes by force next).
     this.ending?.end();
     for (const l of [...this.listeners]) l();
-    return Promise.resolve();
+    return boostEnded.then(() => undefined);
   }
 
   /** Names of the pods managed on this Docker engine (one pause container each). */
@@ -809,7 +808,7 @@ export class PodRunner {
       this.stampedConditions = view.conditions;
       if (view.ready || view.phase === 'Succeeded' || view.phase === 'Failed') {
         this.endStart?.();
-        this.cpuBoost.end();
+        void this.cpuBoost.end();
       }
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
@@ -964,6 +963,7 @@ export class PodRunner {
     c.postStartDone = !c.spec.lifecycle?.postStart;
     c.readinessPassed = false;
     this.emit(c.spec.name, 'Started', `Started container ${c.spec.name}`);
+    this.cpuBoost.started(c.spec.name, c.kind === 'main');
     this.background(this.watchExit(c, gen), c.spec.name);
     this.beginProbes(c, gen, Date.parse(c.startedAt) || Date.now());
     this.changed();

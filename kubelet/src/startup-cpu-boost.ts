@@ -23,11 +23,18 @@ export function declaredNanoCpus(c: Container): number | undefined {
   return cpu ? parseCpu(cpu) : undefined;
 }
 
-/** One pod's boost: its clock, and the containers created boosted, set to their own limits at its end. */
+/**
+ * One pod's boost. A sidecar (or init container) keeps it until it has started: what the boost buys it is
+ * its start (runc's init runs inside its limit), and afterwards its work (shipping the app's log lines,
+ * say) is at its own limit. A main keeps it until the pod is Ready, at most `maxMs` after it started (a
+ * container that has not started uses no CPU: a pod whose logic image builds for minutes loses nothing).
+ * The pod's end of the boost (Ready, stopping, its runner closing) sets back whatever is still boosted.
+ */
 export class PodCpuBoost {
   private ended: boolean;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly boosted: { container: Container; id: Promise<string> }[] = [];
+  /** The containers still boosted, by name: their ids once created, and a main's clock once it started. */
+  private readonly boosted = new Map<string, { container: Container; id: Promise<string>; clock?: NodeJS.Timeout }>();
+  private readonly settingBack = new Set<Promise<void>>();
 
   /** `signal`: the runner's lifetime; once aborted, a set-back that failed is not tried again. */
   constructor(
@@ -39,52 +46,58 @@ export class PodCpuBoost {
     this.ended = boost === undefined;
   }
 
-  /** At the pod's start: the boost ends `maxMs` from now at the latest. */
-  begin(): void {
-    if (this.ended || this.timer) return;
-    this.timer = setTimeout(() => this.end(), this.boost!.maxMs);
-    this.timer.unref();
-  }
-
   /** The CPU limit to create a container with while the boost lasts; undefined: its own. */
   nanoCpusFor(c: Container): number | undefined {
     const declared = declaredNanoCpus(c);
     return !this.ended && declared !== undefined && declared < this.boost!.nanoCpus ? this.boost!.nanoCpus : undefined;
   }
 
-  /** A container created with nanoCpusFor's limit (its id once it exists): set back at the end. */
+  /** A container created with nanoCpusFor's limit (its id once it exists). */
   created(container: Container, id: Promise<string>): void {
     id.catch(() => undefined); // a creation that failed has nothing to set back
-    this.boosted.push({ container, id });
+    this.boosted.set(container.name, { container, id });
     // Created after the end was decided (its creation was under way): set back now.
-    if (this.ended) this.setBack(this.boosted.splice(0));
+    if (this.ended) this.setBack(container.name);
   }
 
-  /** Ends the boost: the boosted containers are set to their own limits (in the background). */
-  end(): void {
-    clearTimeout(this.timer);
-    if (this.ended) return;
+  /** The container started: a sidecar or init container is set back now, a main `maxMs` from now at the latest. */
+  started(name: string, main: boolean): void {
+    const entry = this.boosted.get(name);
+    if (!entry || entry.clock) return;
+    if (!main) return this.setBack(name);
+    entry.clock = setTimeout(() => this.setBack(name), this.boost!.maxMs);
+    entry.clock.unref();
+  }
+
+  /** Ends the boost: what is still boosted gets its own limit. Resolves once those set-backs have settled. */
+  end(): Promise<void> {
     this.ended = true;
-    this.setBack(this.boosted.splice(0));
+    for (const name of [...this.boosted.keys()]) this.setBack(name);
+    return Promise.all([...this.settingBack]).then(() => undefined);
   }
 
-  private setBack(boosted: { container: Container; id: Promise<string> }[]): void {
-    for (const { container, id } of boosted) {
-      const own = declaredNanoCpus(container)!;
-      void id.then(
-        (cid) => setNanoCpus(this.docker, cid, own, this.log, this.signal),
-        () => undefined,
-      );
-    }
+  private setBack(name: string): void {
+    const entry = this.boosted.get(name);
+    if (!entry) return;
+    this.boosted.delete(name);
+    clearTimeout(entry.clock);
+    const own = declaredNanoCpus(entry.container)!;
+    const work = entry.id.then(
+      (cid) => setNanoCpus(this.docker, cid, own, this.log, this.signal),
+      () => undefined,
+    );
+    this.settingBack.add(work);
+    void work.finally(() => this.settingBack.delete(work));
   }
 }
 
 /**
  * Sets a container's CPU limit (its cgroup's quota, running, frozen or exited). A container that is gone
- * needs none. A failing engine (restarting, say) is asked again, at growing intervals up to 5 s, until it
- * answers or `signal` ends the runner's supervision; the container then keeps the boost until its pod is
- * adopted again (PodRunner.resume sets every container whose limit is not its own back to it), and the
- * failure is logged.
+ * needs none, and one the engine refuses to update (a 4xx: marked for removal, say) cannot have it: logged.
+ * An engine that fails otherwise (restarting, say) is asked again, at growing intervals up to 5 s, until it
+ * answers or `signal` ends the runner's supervision (logged after the third failure, and at the end); the
+ * container then keeps the boost until its pod is adopted again (PodRunner.resume sets every container
+ * whose limit is not its own back to it).
  */
 export async function setNanoCpus(
   docker: Docker,
@@ -93,17 +106,17 @@ export async function setNanoCpus(
   log: Log,
   signal: AbortSignal,
 ): Promise<void> {
-  for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
+  const failed = (err: unknown) =>
+    log.error({ err, container: id }, 'startup CPU boost: could not set the container back to its own CPU limit');
+  for (let attempt = 1, wait = 100; ; attempt++, wait = Math.min(wait * 2, 5000)) {
     try {
       await docker.getContainer(id).update({ NanoCpus: nanoCpus });
       return;
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return;
-      if (signal.aborted)
-        return log.error(
-          { err, container: id },
-          'startup CPU boost: could not set the container back to its own CPU limit',
-        );
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 404) return;
+      if ((status !== undefined && status >= 400 && status < 500) || signal.aborted) return failed(err);
+      if (attempt === 3) failed(err);
       await new Promise((r) => setTimeout(r, wait));
     }
   }

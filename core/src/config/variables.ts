@@ -293,10 +293,10 @@ export const PlatformEnv = z.object({
     }, 'a Kubernetes CPU quantity such as 1 or 1500m, or 0')
     .default('1')
     .describe(
-      "Docker target: the CPU limit a starting pod's containers have at least, until the pod is Ready, stops, or SIDECAR_STARTUP_CPU_MS have passed; then each has its own (startup CPU boost, kubelet/src/startup-cpu-boost.ts). Never above SIDECAR_MAX_CPU or the engine's CPUs; 0 turns it off.",
+      "Docker target: the CPU limit a starting pod's containers are created with at least; a sidecar has its own again once started, the runtime once the pod is Ready or SIDECAR_STARTUP_CPU_MS after it started (startup CPU boost, kubelet/src/startup-cpu-boost.ts). Never above SIDECAR_MAX_CPU or the engine's CPUs; 0 turns it off.",
     ),
   SIDECAR_STARTUP_CPU_MS: positiveInt(10_000).describe(
-    'Docker target: the longest a pod keeps its startup CPU boost (SIDECAR_STARTUP_CPU) when it is not Ready sooner.',
+    "Docker target: the longest a pod's runtime keeps its startup CPU boost (SIDECAR_STARTUP_CPU) after it started, when the pod is not Ready sooner.",
   ),
   SIDECAR_ROLLBACK_WINDOW_MS: ms(600_000).describe(
     "Docker target: after a rollout the previous release's pods are kept frozen (cgroup freezer, no CPU, their memory kept: tens of MiB per pod, shown on the dashboard's Pods tab and by `sidecar pods`) this long, so a rollback to that release serves in milliseconds (docs/architecture.md); 0 stops them at once.",

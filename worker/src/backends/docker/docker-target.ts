@@ -13,6 +13,8 @@ import {
   podNameFor,
   renderJobPod,
   httpSettings,
+  scaleToZeroSettings,
+  type App,
   renderPod,
   renderPodSecrets,
   type PodSecrets,
@@ -199,7 +201,7 @@ export class DockerTarget implements Target {
    */
   async prepare({ app, release, log }: PrepareInput): Promise<PreparedPod | undefined> {
     if (this.closing || app.replicas === 0) return undefined;
-    this.declareRoutes(app.name);
+    this.declareRoutes(app);
     const sidecars = await this.platformSidecarInput(app);
     if (this.closing) return undefined; // close() has taken the registry's pods already
     const fingerprint = this.fingerprintOf(app, release, sidecars);
@@ -239,7 +241,7 @@ export class DockerTarget implements Target {
   }
 
   private async rollOut({ app, release, signal, log, onServing }: RolloutInput): Promise<void> {
-    this.declareRoutes(app.name);
+    this.declareRoutes(app);
     const pods = this.podsOf(app.name);
     // The previous release's warm pods, taken out of the map for this rollout: a rollback to that
     // release thaws them instead of starting pods; any other rollout stops them once it serves.
@@ -569,12 +571,14 @@ export class DockerTarget implements Target {
   /**
    * An app this target has not routed yet is declared to the routers (RouteTable.declare), so that they
    * add its backend while its pods start, not once the first is Ready. A hint: a failure only costs time.
+   * Not an app that wakes on request: its routers would hold each request to it (for a wake that has
+   * nothing to wake) instead of answering at once.
    */
-  private declareRoutes(app: string): void {
-    if (this.routed.has(app)) return;
+  private declareRoutes(app: App): void {
+    if (this.routed.has(app.name) || scaleToZeroSettings(app.scaleToZero).enabled) return;
     this.opts.routes
-      .declare(app)
-      .catch((e: unknown) => this.log.warn({ app, err: e }, 'declaring the app to the routers failed'));
+      .declare(app.name)
+      .catch((e: unknown) => this.log.warn({ app: app.name, err: e }, 'declaring the app to the routers failed'));
   }
 
   /** Puts exactly these pods in the app's rotation; the router gets those of them that are Ready. */
