@@ -31,8 +31,9 @@ describe('RouteTable.declare', () => {
     await expect.poll(() => answer('fresh'), { timeout: 10_000 }).toBe('503 no_ready_pod');
 
     const { pod, address } = await t.upstream((_req, res) => res.end('hello'));
+    // set() waits for the router's acknowledgement, but gives up (and goes on) after a bound: poll.
     await t.route('fresh', [{ pod, address }]);
-    expect(await answer('fresh')).toBe('200 hello');
+    await expect.poll(() => answer('fresh'), { timeout: 10_000 }).toBe('200 hello');
     await t.stores.routes.declare('fresh');
     expect(await t.stores.routes.get('fresh')).toEqual([{ pod, address }]);
     expect(await answer('fresh')).toBe('200 hello');
