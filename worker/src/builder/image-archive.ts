@@ -30,7 +30,11 @@ const SMALL_ENTRY = 1024 * 1024;
 export async function savedImageConfig(docker: Docker, image: string, timeoutMs = 60_000): Promise<ImageConfig> {
   const saved = (await docker.getImage(image).get()) as unknown as Readable;
   // The engine's save has no deadline of its own: one that stalls must not hold every later build.
-  const timer = setTimeout(() => saved.destroy(new Error(`saving ${image} took more than ${timeoutMs} ms`)), timeoutMs);
+  let late: Error | undefined;
+  const timer = setTimeout(
+    () => saved.destroy((late = new Error(`saving ${image} took more than ${timeoutMs} ms`))),
+    timeoutMs,
+  );
   const small = new Map<string, Buffer>();
   const reader = extract();
   const reading = pipeline(saved, reader);
@@ -43,6 +47,8 @@ export async function savedImageConfig(docker: Docker, image: string, timeoutMs 
   })();
   try {
     await Promise.all([reading, consuming]);
+  } catch (err) {
+    throw late ?? err; // the reader may fail first, with its own words for the stream that ended
   } finally {
     clearTimeout(timer);
   }
