@@ -214,7 +214,7 @@ export class PodRunner {
   /** Aborted by stop()/close(): a creation still waiting for its image gives up. */
   private readonly imageWait = new AbortController();
   private readonly pendingImages: ReadonlyMap<string, Promise<void>>;
-  /** Ends once the pod is Ready (or its time is up, or the pod stops). */
+  /** Which containers still have the startup CPU boost, and when each loses it (startup-cpu-boost.ts). */
   private readonly cpuBoost: PodCpuBoost;
 
   constructor(opts: PodRunnerOptions) {

@@ -4,11 +4,12 @@ import { parseCpu, type Container, type Log } from '@sidecar/core';
 /**
  * Startup CPU boost. Not a kubelet rule: what Google's kube-startup-cpu-boost controller does on a
  * cluster with in-place pod resize. A container whose CPU limit is below `nanoCpus` is created with
- * `nanoCpus` and set to its own limit once the pod is Ready, `maxMs` after the pod began to start, or when
- * the pod stops or its runner closes, whichever comes first; a container created after that gets its own
- * limit from the start. Both ends of a start gain (docs/benchmarks.md): a container's start runs runc's
- * init inside the container's CPU limit (the log shipper starts in ~0.36 s at its 100m, ~0.26 s at one
- * CPU), and the runtime boots in about half the time at one CPU than at 500m. The tenant's code runs only
+ * `nanoCpus` and set to its own limit when PodCpuBoost says (a sidecar once started, a main once the pod
+ * is Ready or `maxMs` after it started; any when the pod stops or its runner closes); a container created
+ * after the pod's end of the boost gets its own limit from the start. Both ends of a start gain
+ * (docs/benchmarks.md): a container's start runs runc's init inside the container's CPU limit (a container
+ * at the log shipper's 100m starts in ~0.36 s, at one CPU in ~0.26 s), and the runtime boots in about half
+ * the time at one CPU than at 500m. The tenant's code runs only
  * in the runtime, whose boost the platform caps at what a tenant may ask for it to keep (SIDECAR_MAX_CPU)
  * and at the engine's CPUs; the sidecars run the platform's code (the loader, the log shipper, TLS, procinfo).
  */

@@ -80,7 +80,8 @@ async function main(): Promise<void> {
   const stores = createStores(redis, config.SIDECAR_REDIS_PREFIX, secrets, {
     appLogMaxAgeMs: config.SIDECAR_LOG_MAX_AGE_MS,
   });
-  const backend = await createBackend({ config, docker, images, stores, issueTls, log });
+  const engine = await docker.info();
+  const backend = await createBackend({ config, docker, images, stores, issueTls, log, engine });
   // The API renders `/manifests` and records new releases with exactly what this backend applies.
   await stores.platform.publishBackend(backend.settings);
   // Key rotation: values sealed with an older key (still loaded) move to the first key.
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
       images: backend.publishing(
         new DockerImageBuilder({
           docker,
-          strategy: imageBuildStrategyOf(await docker.info()),
+          strategy: imageBuildStrategyOf(engine),
           logicBaseImage: images.logicBase,
           platformId: config.SIDECAR_PLATFORM_ID,
         }),

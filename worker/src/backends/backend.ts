@@ -40,4 +40,6 @@ export interface BackendDeps {
   issueTls: (app: string) => Promise<TlsMaterial>;
   /** The worker's logger: the backend's parts log their failures there. */
   log: Log;
+  /** What the engine said of itself at the worker's start (`docker info`), read once for every part. */
+  engine: { NCPU: number };
 }

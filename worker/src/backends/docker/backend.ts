@@ -22,7 +22,7 @@ export async function createDockerBackend(deps: BackendDeps): Promise<Backend> {
     readyTimeoutMs: config.SIDECAR_READY_TIMEOUT_MS,
     warmSandboxes: config.SIDECAR_WARM_SANDBOXES,
     rollbackWindowMs: config.SIDECAR_ROLLBACK_WINDOW_MS,
-    ...startupCpuBoostOf(config, (await docker.info()).NCPU),
+    ...startupCpuBoostOf(config, deps.engine.NCPU),
     settings: template,
     platformSidecars: { images: sidecarImages, issueTls: deps.issueTls },
     log: deps.log,
