@@ -195,6 +195,20 @@ describe('NetnsPool', () => {
     await removeContainer(d, id);
   });
 
+  it('claims closer together than the refill delay do not keep the pool empty', async () => {
+    const pool = newPool({ size: 1, refillDelayMs: 400 });
+    await pool.start();
+    const taken = [pool.claim([8080])!];
+    // A claim every 50 ms (misses while the pool is empty), as back-to-back pod starts make them: the refill
+    // is due 400 ms after the first one, not after the last.
+    await until(() => {
+      const id = pool.claim([8080]);
+      if (id !== undefined) taken.push(id);
+      return taken.length === 2;
+    }, 'a holder refilled while claims kept coming');
+    for (const id of taken) await removeContainer(d, id);
+  });
+
   it('a pod counts as starting until it is ready: the refill of the holder it took waits for that', async () => {
     const pool = newPool({ size: 2 });
     await pool.start();

@@ -21,7 +21,8 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * sandbox records the ports it declares (pod-sandbox.ts). A
  * port set is warmed once a pod has asked for it, up to `maxPortSets` sets; a miss takes the
  * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
- * after the last claim, and then until no pod is starting (`podStarting`): a holder is a container
+ * after a claim (later claims do not move it: claims closer together than the delay, as back-to-back
+ * pod starts make them, kept the pool empty), and then until no pod is starting (`podStarting`): a holder is a container
  * with its own network namespace, ~0.3–0.6 s of the engine's work here, and a refill overlapping a
  * pod's start slowed that start (cold rollbacks one after another took ~0.5 s longer every other time,
  * docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
@@ -182,14 +183,14 @@ export class NetnsPool {
   }
 
   private scheduleRefill(): void {
-    clearTimeout(this.refillTimer);
-    this.refillTimer = setTimeout(
-      () =>
-        void this.refill().catch((e: unknown) =>
-          (this.opts.log ?? silentLog).error({ err: e }, 'netns pool: refill failed'),
-        ),
-      this.refillDelayMs,
-    );
+    // Not moved by later claims: claims closer together than the delay would otherwise keep the pool empty.
+    if (this.refillTimer !== undefined) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      void this.refill().catch((e: unknown) =>
+        (this.opts.log ?? silentLog).error({ err: e }, 'netns pool: refill failed'),
+      );
+    }, this.refillDelayMs);
     this.refillTimer.unref();
   }
 
