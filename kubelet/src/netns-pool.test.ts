@@ -273,6 +273,24 @@ describe('NetnsPool', () => {
     expect(await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${name}`] } })).toEqual([]);
   });
 
+  it('a pod in a holder whose record cannot be made fails to start, and deleting it leaves nothing, holder included', async () => {
+    const pool = newPool();
+    await pool.start();
+    const [waiting] = (await holdersOfPlatform()).filter((h) => h.Labels[POOL_OWNER_LABEL] === pool.owner);
+    const name = uniqueName('warm-no-record');
+    // Something else holds the pause container's name: the record's creation is refused (409).
+    const squatter = await d.createContainer({ name: `${name}_pause`, Image: TEST_IMAGES.pause });
+    try {
+      const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+      await expect(runner.start()).rejects.toThrow(/already in use|conflict/i);
+      await runner.delete({ gracePeriodSeconds: 2 });
+      expect(await d.listContainers({ all: true, filters: { label: [`${Labels.pod}=${name}`] } })).toEqual([]);
+      expect(await exists(waiting!.Id)).toBe(false);
+    } finally {
+      await removeContainer(d, squatter.id);
+    }
+  });
+
   it('containers of a pod in a holder share its IPC namespace and, with shareProcessNamespace, its PID namespace', async () => {
     const pool = newPool({ warm: [[]] }); // this pod declares no ports
     await pool.start();

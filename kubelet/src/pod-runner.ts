@@ -170,7 +170,10 @@ export class PodRunner {
   private readonly reportedReady = new Set<ContainerRecord>();
   /** The run (generation) whose readiness/liveness probes were started, per container. */
   private readonly runtimeProbesOf = new WeakMap<ContainerRecord, number>();
-  private sandbox: Sandbox | undefined;
+  /** Where the pod's containers run (its pause container's id is pauseRecord's). */
+  private sandbox: Omit<Sandbox, 'pauseId'> | undefined;
+  /** The pod's pause container (its record, with the stored spec): in flight while a holder's pod starts. */
+  private pauseRecord: Promise<string> = new Promise(() => undefined);
   private sandboxReady = false;
   /** The conditions as last stamped with their transition times (stampTransitions). */
   private stampedConditions: PodCondition[] = [];
@@ -529,11 +532,11 @@ export class PodRunner {
       log: this.log,
     });
     // The kubelet's order: the sandbox exists before any container is created. With a warm holder the sandbox
-    // runs already and the pause container is only its record (never started), made here before the others so
-    // that the sandbox is ready (PodReadyToStartContainers) once it exists, not after four creations competing
-    // with it in the engine. The container whose namespaces the others join: the holder, or the pause container.
-    const pauseId = await pause.pauseId;
-    const sandboxId = pause.holder?.id ?? pauseId;
+    // runs already (the volumes exist too), and the pause container is only the pod's record (never started),
+    // made beside the pod's containers: the sandbox is ready (PodReadyToStartContainers) without waiting for it.
+    // The container whose namespaces the others join: the holder, or the pause container (created by now).
+    this.pauseRecord = pause.pauseId;
+    const sandboxId = pause.holder?.id ?? (await pause.pauseId);
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
     // which must not be stored in labels. All at once, and the lifecycle does not wait for all of them:
@@ -570,21 +573,22 @@ export class PodRunner {
     // lists the pod's containers) could miss. `start()` settles once every container exists.
     // A creation that fails before the sandbox is ready keeps the lifecycle from beginning (and must not
     // reject unobserved meanwhile); one that fails later fails start() all the same, and the pod is deleted.
+    // The pause record is one of them: a pod without it could be neither listed nor adopted.
     let creationFailed = false;
-    for (const c of this.all)
-      c.created.catch(() => {
+    const creations = [pause.pauseId, ...this.all.map((c) => c.created)];
+    for (const created of creations)
+      created.catch(() => {
         creationFailed = true;
       });
-    const creating = settleAll(this.all.map((c) => c.created));
+    const creating = settleAll(creations);
     creating.catch(() => undefined);
     const { holder } = pause;
     // A warm holder runs already and is the pod's sandbox (its pause process holds the namespaces and
-    // is PID 1 of a shared PID namespace): the lifecycle begins once the secrets are written (the pause
-    // record exists by now), and the pause container stays the pod's record (labels, stored spec), never
-    // started: starting it would only compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
+    // is PID 1 of a shared PID namespace): the lifecycle begins once the secrets are written, and the pause
+    // container stays the pod's record (labels, stored spec), never started: starting it would only compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
     // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
     const sandbox = holder
-      ? Promise.resolve({ pauseId, sandboxId: holder.id, ...holder.network })
+      ? Promise.resolve({ sandboxId: holder.id, ...holder.network })
       : startSandbox(this.docker, sandboxId);
     // The secret volumes' files are in place before any container can start (the sandbox is ready).
     const secrets = writeSecretVolumes({
@@ -640,6 +644,7 @@ export class PodRunner {
     this.starting = Promise.resolve();
     // After a host reboot or an engine restart the sandbox is down: it is brought back so the others can join it.
     const { restarted, ...sandbox } = await resumeSandbox(this.docker, pauseId);
+    this.pauseRecord = Promise.resolve(pauseId);
     this.sandbox = sandbox;
     this.sandboxReady = true;
     for (const c of this.all) {
@@ -753,7 +758,7 @@ export class PodRunner {
     for (;;) {
       if (this.closed || this.terminating) return;
       try {
-        const { restarted: _, ...sandbox } = await resumeSandbox(this.docker, this.sandbox!.pauseId);
+        const { restarted: _, ...sandbox } = await resumeSandbox(this.docker, await this.pauseRecord);
         this.sandbox = sandbox;
         break;
       } catch (e) {

@@ -191,7 +191,11 @@ async function settleNetwork(docker: Docker): Promise<string> {
  * the running holder it joined, if any.
  */
 export interface CreatedPause {
-  /** Settles when the pause container exists; with a holder it may still be in flight when createPause returns (the runner awaits it before creating the pod's containers). */
+  /**
+   * Settles when the pause container exists. With a holder it may still be in flight when createPause
+   * returns: it is only the pod's record then, made while the pod's containers are (a worker that dies
+   * before it exists leaves containers PodRunner.removeIncomplete finds).
+   */
   pauseId: Promise<string>;
   holder?: { id: string; network: SandboxNetwork };
 }
@@ -202,9 +206,9 @@ export type SandboxNetwork = Omit<Sandbox, 'pauseId' | 'sandboxId'>;
 /**
  * Creates the pod's volumes and its pause container (not started). With a pool, the pause joins a warm
  * network holder when one exposes exactly the pod's ports (netns-pool.ts): that saves the ~0.3 s of a
- * new network namespace on every pod start. The pause container is then only the pod's record, created
- * while the volumes are (the runner awaits it before the pod's containers, as the kubelet makes the
- * sandbox first); without a holder it is their sandbox and exists before this returns. The
+ * new network namespace on every pod start. The pause container is then only the pod's record, still
+ * in flight when this returns (the holder is the sandbox, and it runs already); without a holder it is
+ * their sandbox and exists before this returns. The
  * volumes exist before this returns either way (a container naming a missing volume would make one
  * without the pod's labels).
  */
@@ -214,6 +218,9 @@ export async function createPause(
   opts: { pauseImage: string; pool?: NetnsPool | undefined; log: Log },
 ): Promise<CreatedPause> {
   const { pauseImage, pool, log } = opts;
+  // The volumes need nothing else: made while a holder is looked at (or the pod network is), not after.
+  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  volumes.catch(() => undefined);
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
   const failed = async (e: unknown): Promise<never> => {
     // The cached network may have been removed by hand: look it up afresh next time.
@@ -221,8 +228,15 @@ export async function createPause(
     if (holder !== undefined) await removeContainer(docker, holder.id).catch(() => undefined);
     throw e;
   };
-  const networkId = holder === undefined ? await ensurePodNetwork(docker, log) : POD_NETWORK;
-  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  let networkId = POD_NETWORK;
+  if (holder === undefined) {
+    try {
+      networkId = await ensurePodNetwork(docker, log);
+    } catch (e) {
+      await volumes.catch(() => undefined);
+      throw e;
+    }
+  }
   const created =
     holder === undefined
       ? createOnPodNetwork(
