@@ -295,7 +295,8 @@ async function main(): Promise<void> {
   }
   const dir = join(import.meta.dirname, '../../docs/benchmarks');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `deploy-${new Date().toISOString().slice(0, 16).replace(/[T:]/g, '-')}.txt`);
+  // To the second: short runs one after another end within the same minute.
+  const file = join(dir, `deploy-${new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-')}.txt`);
   writeFileSync(file, `${out.join('\n')}\n`);
   console.log(`raw output: ${file}`);
 }
