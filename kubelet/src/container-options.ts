@@ -223,6 +223,8 @@ export interface ContainerOptionsInput {
   role: Exclude<ContainerRole, 'pause'>;
   /** The container owning the pod's namespaces: its pause container, or the warm network holder that pause joined. */
   sandboxId: string;
+  /** The sandbox is this warm network holder: the container names it, so the pod's removal finds it without the pod's record. */
+  holderId?: string;
   pidsLimit?: number;
   /** The CPU limit while the pod starts (startup-cpu-boost.ts), in nano-CPUs; absent: the container's own. */
   startupNanoCpus?: number;
@@ -261,7 +263,12 @@ export function containerCreateOptions(input: ContainerOptionsInput): Docker.Con
     name: containerName(pname, c.name),
     Image: c.image,
     Env: (c.env ?? []).map((e) => `${e.name}=${e.value ?? ''}`),
-    Labels: { ...podLabels(pod), [Labels.container]: c.name, [Labels.role]: role },
+    Labels: {
+      ...podLabels(pod),
+      [Labels.container]: c.name,
+      [Labels.role]: role,
+      ...(input.holderId !== undefined ? { [NETNS_HOLDER_LABEL]: input.holderId } : {}),
+    },
     HostConfig: hostConfig,
   };
   // Kubernetes `command` replaces the image ENTRYPOINT (and drops its CMD); `args` replace CMD.

@@ -20,14 +20,15 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * Pools are keyed by the set of exposed ports (8080 for most apps, 8080+8443 with TLS): a pod's
  * sandbox records the ports it declares (pod-sandbox.ts). A
  * port set is warmed once a pod has asked for it, up to `maxPortSets` sets; a miss takes the
- * ordinary path (the pause container creates its own namespace). Refills wait `refillDelayMs`
+ * ordinary path (the pause container creates its own namespace), unless a holder for those ports is
+ * being created right then: one such pod waits for it (`claimSoon`). Refills wait `refillDelayMs`
  * after a claim (later claims do not move it: claims closer together than the delay, as back-to-back
  * pod starts make them, kept the pool empty), and then until no pod is starting (`podStarting`): a holder is a container
  * with its own network namespace, ~0.3–0.6 s of the engine's work here, and a refill overlapping a
  * pod's start slowed that start (cold rollbacks one after another took ~0.5 s longer every other time,
  * docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
  * refill now, while the next pod pays only if it comes before the refill is done (then it makes its own
- * namespace, as on a miss). A holder waits at most `maxRefillWaitMs` (10 s), so that pods starting one
+ * namespace, as on a miss, or waits for the holder being created). A holder waits at most `maxRefillWaitMs` (10 s), so that pods starting one
  * after another (or one that never gets ready) cannot keep the pool empty.
  *
  * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
@@ -87,6 +88,8 @@ export class NetnsPool {
   /** Pod starts in flight (podStarting) and the refills waiting for them to end. */
   private starting = 0;
   private readonly quietWaiters = new Set<() => void>();
+  /** The holder being created per port-set key, and the one claim that missed meanwhile and waits for it. */
+  private readonly creating = new Map<string, { waiter?: (id: string | undefined) => void }>();
 
   constructor(private readonly opts: NetnsPoolOptions) {
     this.size = opts.size ?? DEFAULT_SIZE;
@@ -120,6 +123,23 @@ export class NetnsPool {
     const holder = holders.shift();
     this.scheduleRefill();
     return holder;
+  }
+
+  /**
+   * As claim(), but a miss while a holder for these ports is being created waits for that one (one such claim
+   * per creation): it is started sooner than a namespace the pod would make beside it, and without the two
+   * competing for the engine. Undefined on any other miss, or when that creation fails or the pool closes.
+   */
+  claimSoon(ports: readonly number[]): Promise<string | undefined> {
+    const id = this.claim(ports);
+    const creation = this.creating.get(keyOf(ports));
+    if (id !== undefined || this.closed || !creation || creation.waiter) return Promise.resolve(id);
+    return new Promise((resolve) => (creation.waiter = resolve));
+  }
+
+  /** Whether a holder for these ports is being created now (for tests). */
+  isCreating(ports: readonly number[]): boolean {
+    return this.creating.has(keyOf(ports));
   }
 
   /**
@@ -174,6 +194,7 @@ export class NetnsPool {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
     this.wakeQuietWaiters();
     await this.started?.catch(() => undefined);
     await this.filled.catch(() => undefined);
@@ -229,8 +250,21 @@ export class NetnsPool {
         continue;
       }
       waitingSince = undefined;
-      const id = await this.createHolder(portsOf(key));
-      if (this.closed) await this.remove(id);
+      const creation: { waiter?: (id: string | undefined) => void } = {};
+      this.creating.set(key, creation);
+      let id: string;
+      try {
+        id = await this.createHolder(portsOf(key));
+      } catch (e) {
+        creation.waiter?.(undefined);
+        throw e;
+      } finally {
+        this.creating.delete(key);
+      }
+      if (this.closed) {
+        creation.waiter?.(undefined);
+        await this.remove(id);
+      } else if (creation.waiter) creation.waiter(id);
       else holders.push(id);
     }
   }

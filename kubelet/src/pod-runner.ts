@@ -37,6 +37,7 @@ import {
   isNotFound,
   isNotModified,
   listPodContainers,
+  removeContainer,
   removePodObjects,
   resumeSandbox,
   startSandbox,
@@ -174,6 +175,8 @@ export class PodRunner {
   private sandbox: Omit<Sandbox, 'pauseId'> | undefined;
   /** The pod's pause container (its record, with the stored spec): in flight while a holder's pod starts. */
   private pauseRecord: Promise<string> = new Promise(() => undefined);
+  /** The warm network holder the pod took, if any: removed with the pod even if its record was never made. */
+  private holderId: string | undefined;
   private sandboxReady = false;
   /** The conditions as last stamped with their transition times (stampTransitions). */
   private stampedConditions: PodCondition[] = [];
@@ -536,6 +539,7 @@ export class PodRunner {
     // made beside the pod's containers: the sandbox is ready (PodReadyToStartContainers) without waiting for it.
     // The container whose namespaces the others join: the holder, or the pause container (created by now).
     this.pauseRecord = pause.pauseId;
+    this.holderId = pause.holder?.id;
     const sandboxId = pause.holder?.id ?? (await pause.pauseId);
     // Every container is created now, not lazily as the kubelet does, so that a restarted
     // worker can adopt the pod with `docker start` and never needs env values (secrets),
@@ -553,6 +557,7 @@ export class PodRunner {
               container: c.spec,
               role: c.kind,
               sandboxId,
+              ...(pause.holder ? { holderId: pause.holder.id } : {}),
               ...(this.pidsLimit ? { pidsLimit: this.pidsLimit } : {}),
               ...(startupNanoCpus !== undefined ? { startupNanoCpus } : {}),
             }),
@@ -645,6 +650,7 @@ export class PodRunner {
     // After a host reboot or an engine restart the sandbox is down: it is brought back so the others can join it.
     const { restarted, ...sandbox } = await resumeSandbox(this.docker, pauseId);
     this.pauseRecord = Promise.resolve(pauseId);
+    if (sandbox.sandboxId !== pauseId) this.holderId = sandbox.sandboxId;
     this.sandbox = sandbox;
     this.sandboxReady = true;
     for (const c of this.all) {
@@ -757,8 +763,11 @@ export class PodRunner {
     let said = '';
     for (;;) {
       if (this.closed || this.terminating) return;
+      // A pod whose record could not be made failed to start and is being removed: nothing to bring back.
+      const pauseId = await this.pauseRecord.catch(() => undefined);
+      if (pauseId === undefined) return;
       try {
-        const { restarted: _, ...sandbox } = await resumeSandbox(this.docker, await this.pauseRecord);
+        const { restarted: _, ...sandbox } = await resumeSandbox(this.docker, pauseId);
         this.sandbox = sandbox;
         break;
       } catch (e) {
@@ -1245,6 +1254,7 @@ export class PodRunner {
       if (this.drainLogs)
         await this.drainLogs(this.name).catch((e: unknown) => this.emit('', 'FailedDrainLogs', errorMessage(e)));
       await removePodObjects(this.docker, this.name);
+      if (this.holderId !== undefined) await removeContainer(this.docker, this.holderId);
       this.sandboxReady = false;
       this.changed();
     }

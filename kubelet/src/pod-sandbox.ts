@@ -218,8 +218,14 @@ export async function createPause(
   opts: { pauseImage: string; pool?: NetnsPool | undefined; log: Log },
 ): Promise<CreatedPause> {
   const { pauseImage, pool, log } = opts;
-  // The volumes need nothing else: made while a holder is looked at (or the pod network is), not after.
-  const volumes = Promise.all((pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))));
+  // The volumes need nothing else: made while a holder is looked at (or the pod network is), not after. All of
+  // them settle before a failure is reported, so none is made after the pod's cleanup listed them.
+  const volumes = Promise.allSettled(
+    (pod.spec.volumes ?? []).map((v) => docker.createVolume(volumeCreateOptions(pod, v))),
+  ).then((results) => {
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
+  });
   volumes.catch(() => undefined);
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
   const failed = async (e: unknown): Promise<never> => {
@@ -246,7 +252,16 @@ export async function createPause(
           log,
         )
       : docker.createContainer(pauseCreateOptions(pod, pauseImage, networkId, holder.id));
-  const pauseId = created.then((c) => c.id, failed);
+  // With a holder the record fails while the pod's containers may have joined the holder already: it is
+  // left to the pod's removal (removePodObjects finds it by their labels; the runner also names it).
+  const pauseId = created.then(
+    (c) => c.id,
+    async (e: unknown) => {
+      if (holder === undefined) return failed(e);
+      if (isNotFound(e)) forgetPodNetwork(docker);
+      throw e;
+    },
+  );
   // With a holder the caller awaits it after this returns: a failure meanwhile must not reject unobserved.
   pauseId.catch(() => undefined);
   // Both settle before anything throws: a creation left in flight could escape the pod's cleanup.
@@ -269,7 +284,7 @@ async function claimRunning(
   pool: NetnsPool | undefined,
   ports: number[],
 ): Promise<CreatedPause['holder']> {
-  const id = pool?.claim(ports);
+  const id = await pool?.claimSoon(ports);
   if (id === undefined) return undefined;
   // Any doubt (stopped, gone, no address, the engine erring) and the holder is discarded: a pod can always make its own.
   const network = await docker
@@ -329,8 +344,10 @@ export async function removePodObjects(docker: Docker, pod: Pod | string): Promi
   const pauses = containers.filter(isPause);
   await Promise.all(containers.filter((c) => !isPause(c)).map((c) => removeContainer(docker, c.Id)));
   await Promise.all(pauses.map((c) => removeContainer(docker, c.Id)));
-  const holders = pauses.map((c) => c.Labels[NETNS_HOLDER_LABEL]).filter((h): h is string => h !== undefined);
-  await Promise.all(holders.map((id) => removeContainer(docker, id)));
+  // The pause container names its holder, and so does every container that joined it (a pod whose record
+  // was never made still has its holder removed).
+  const holders = new Set(containers.map((c) => c.Labels[NETNS_HOLDER_LABEL]).filter((h) => h !== undefined));
+  await Promise.all([...holders].map((id) => removeContainer(docker, id)));
   const { Volumes } = await docker.listVolumes({
     filters: { label: [`${Labels.managed}=true`, `${Labels.pod}=${name}`] },
   });

@@ -162,7 +162,12 @@ export async function startBystander(p: RunningPlatform, opts: BystanderOptions 
     async stop() {
       // A quick abuse file can end before the paced loops looked often enough (a 200 ms API loop made 4 requests
       // on a fast machine): they go on at their pace until each has, watching the moments after the attacks too.
-      const enough = () => !running() || (appSamples.length >= MIN_REQUESTS && apiSamples.length >= MIN_REQUESTS);
+      // At most 15 s more: a test that failed with the API stalled must not hold its afterAll for 11 timeouts.
+      const waitUntil = Date.now() + 15_000;
+      const enough = () =>
+        !running() ||
+        Date.now() > waitUntil ||
+        (appSamples.length >= MIN_REQUESTS && apiSamples.length >= MIN_REQUESTS);
       const ended = Promise.all([appLoop, apiLoop]); // at their deadline or request limit
       while (!enough()) {
         await Promise.race([new Promise<void>((resolve) => progress.add(resolve)), ended]);
