@@ -23,13 +23,14 @@ import { ownerGone, poolOwner } from './pool-owner.js';
  * ordinary path (the pause container creates its own namespace), unless a holder for those ports is
  * being created right then: one such pod waits for it (`claimSoon`). Refills wait `refillDelayMs`
  * after a claim (later claims do not move it: claims closer together than the delay, as back-to-back
- * pod starts make them, kept the pool empty), and then until no pod is starting (`podStarting`): a holder is a container
- * with its own network namespace, ~0.3–0.6 s of the engine's work here, and a refill overlapping a
- * pod's start slowed that start (cold rollbacks one after another took ~0.5 s longer every other time,
- * docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
+ * pod starts make them, kept the pool empty), and then until no pod is starting (`podStarting`): a
+ * holder is a container with its own network namespace, ~0.3–0.6 s of the engine's work here, and a
+ * refill overlapping a pod's start slowed that start (cold rollbacks one after another took ~0.5 s
+ * longer every other time, docs/benchmarks.md). Even an empty set waits: the pod that took its last holder would pay for the
  * refill now, while the next pod pays only if it comes before the refill is done (then it makes its own
- * namespace, as on a miss, or waits for the holder being created). A holder waits at most `maxRefillWaitMs` (10 s), so that pods starting one
- * after another (or one that never gets ready) cannot keep the pool empty.
+ * namespace, as on a miss, or waits for the holder being created). A holder waits at most
+ * `maxRefillWaitMs` (10 s), so that pods starting one after another (or one that never gets ready)
+ * cannot keep the pool empty.
  *
  * Ownership (pool-owner.ts): holders carry the owning process and pool. A holder is claimed only by
  * that pool, in memory first and then on the engine (the pod's pause container names it); so between

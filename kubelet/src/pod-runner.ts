@@ -590,8 +590,9 @@ export class PodRunner {
     const { holder } = pause;
     // A warm holder runs already and is the pod's sandbox (its pause process holds the namespaces and
     // is PID 1 of a shared PID namespace): the lifecycle begins once the secrets are written, and the pause
-    // container stays the pod's record (labels, stored spec), never started: starting it would only compete with the first container's start (measured: ~150 ms on every pod). Without a holder the
-    // pause container is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
+    // container stays the pod's record (labels, stored spec), never started: starting it would only compete
+    // with the first container's start (measured: ~150 ms on every pod). Without a holder the pause container
+    // is the sandbox; joining its namespaces is checked at start, so creation overlaps it.
     const sandbox = holder
       ? Promise.resolve({ sandboxId: holder.id, ...holder.network })
       : startSandbox(this.docker, sandboxId);
