@@ -234,34 +234,18 @@ describe('NetnsPool', () => {
     for (const id of [first, second!]) await removeContainer(d, id);
   });
 
-  it('a pod counts as starting until its main containers have started: the refill of its holder waits for that, not for Ready', async () => {
-    // No longest wait within this test's time: only the pod's start may end the refill's wait.
-    const pool = newPool({ size: 2, maxRefillWaitMs: 60_000 });
+  it('a pod counts as starting until it is ready: the refill of the holder it took waits for that', async () => {
+    const pool = newPool({ size: 2 });
     await pool.start();
     const name = uniqueName('refill');
-    pods.push(name);
-    const pod = testPod(name, {
-      // The init container keeps the main from starting for a second: the refill waits meanwhile.
-      initContainers: [{ name: 'slow', image: TEST_IMAGES.base, command: ['sleep', '1'] }],
-      containers: [
-        {
-          name: 'web',
-          image: TEST_IMAGES.base,
-          ports: [{ containerPort: 8080 }],
-          command: ['sleep', '3600'],
-          // Never Ready: the refill must not wait for that.
-          readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 },
-        },
-      ],
-    });
-    const runner = new PodRunner({ docker: d, pod, pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    const runner = new PodRunner({ docker: d, pod: webPod(name), pauseImage: TEST_IMAGES.pause, netnsPool: pool });
+    const ready = runner.waitFor((v) => v.ready, { timeoutMs: 30_000 });
     await runner.start();
-    // The refill is due at once (refillDelayMs 0); the pod's init container runs first.
+    // The refill is due at once (refillDelayMs 0); the pod needs its containers started and probed first.
     await until(() => pool.refillsWaiting() === 1, 'the refill to wait for the pod');
     expect(pool.available([8080])).toBe(1);
-    expect(runner.status().containerStatuses.find((c) => c.name === 'web')?.state.running).toBeUndefined();
-    await until(() => pool.available([8080]) === 2, 'the refill once the main has started');
-    expect(runner.status().ready).toBe(false);
+    await ready;
+    await until(() => pool.available([8080]) === 2, 'the refill once the pod is ready');
     await runner.delete({ gracePeriodSeconds: 0 });
   });
 

@@ -60,7 +60,7 @@ export interface NetnsPoolOptions {
 }
 
 const DEFAULT_SIZE = 2;
-const DEFAULT_REFILL_DELAY_MS = 100;
+const DEFAULT_REFILL_DELAY_MS = 1500;
 const DEFAULT_MAX_PORT_SETS = 4;
 const STALE_PORT_SET_MS = 60 * 60_000;
 /** A pod start marked longer than this no longer holds refills back (one that never gets ready). */

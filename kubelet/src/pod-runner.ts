@@ -252,8 +252,7 @@ export class PodRunner {
   /** Creates the sandbox (pause container, volumes) and every container, then begins the lifecycle. */
   start(): Promise<void> {
     if (!this.starting) {
-      // Until its main containers have started (or it ends), the netns pool holds back refills that would
-      // compete with this start; its runtime's boot and readiness are no longer the engine's work.
+      // Until it is Ready (or ends), the netns pool holds back refills that would compete with this start.
       this.endStart = this.netnsPool?.podStarting();
       this.starting = this.createAll();
       this.starting.catch(() => this.endStart?.());
@@ -822,9 +821,10 @@ export class PodRunner {
       // In the turn of the change, so a condition's lastTransitionTime is when it changed, not when it was read.
       const view = this.status();
       this.stampedConditions = view.conditions;
-      const terminal = view.phase === 'Succeeded' || view.phase === 'Failed';
-      if (view.ready || terminal || this.mains.every((c) => c.phase !== 'waiting')) this.endStart?.();
-      if (view.ready || terminal) void this.cpuBoost.end();
+      if (view.ready || view.phase === 'Succeeded' || view.phase === 'Failed') {
+        this.endStart?.();
+        void this.cpuBoost.end();
+      }
       this.reportReadiness();
       for (const l of [...this.listeners]) l();
     });
