@@ -67,6 +67,11 @@ const STALE_PORT_SET_MS = 60 * 60_000;
 const MAX_START_MS = 30_000;
 const DEFAULT_MAX_REFILL_WAIT_MS = 10_000;
 
+/** A holder being created, and the claim waiting for it (NetnsPool.claimSoon), if any. */
+interface Creation {
+  waiter?: (id: string | undefined) => void;
+}
+
 const keyOf = (ports: readonly number[]): string => [...new Set(ports)].sort((a, b) => a - b).join(',');
 const portsOf = (key: string): number[] => (key === '' ? [] : key.split(',').map(Number));
 
@@ -90,7 +95,7 @@ export class NetnsPool {
   private starting = 0;
   private readonly quietWaiters = new Set<() => void>();
   /** The holder being created per port-set key, and the one claim that missed meanwhile and waits for it. */
-  private readonly creating = new Map<string, { waiter?: (id: string | undefined) => void }>();
+  private readonly creating = new Map<string, Creation>();
 
   constructor(private readonly opts: NetnsPoolOptions) {
     this.size = opts.size ?? DEFAULT_SIZE;
@@ -251,7 +256,7 @@ export class NetnsPool {
         continue;
       }
       waitingSince = undefined;
-      const creation: { waiter?: (id: string | undefined) => void } = {};
+      const creation: Creation = {};
       this.creating.set(key, creation);
       let id: string;
       try {

@@ -651,7 +651,6 @@ export class PodRunner {
     // After a host reboot or an engine restart the sandbox is down: it is brought back so the others can join it.
     const { restarted, ...sandbox } = await resumeSandbox(this.docker, pauseId);
     this.pauseRecord = Promise.resolve(pauseId);
-    if (sandbox.sandboxId !== pauseId) this.holderId = sandbox.sandboxId;
     this.sandbox = sandbox;
     this.sandboxReady = true;
     for (const c of this.all) {

@@ -228,10 +228,10 @@ export async function createPause(
   });
   volumes.catch(() => undefined);
   const holder = await claimRunning(docker, pool, declaredPorts(pod));
-  const failed = async (e: unknown): Promise<never> => {
+  const failed = async (e: unknown, removeHolder = true): Promise<never> => {
     // The cached network may have been removed by hand: look it up afresh next time.
     if (isNotFound(e)) forgetPodNetwork(docker);
-    if (holder !== undefined) await removeContainer(docker, holder.id).catch(() => undefined);
+    if (removeHolder && holder !== undefined) await removeContainer(docker, holder.id).catch(() => undefined);
     throw e;
   };
   let networkId = POD_NETWORK;
@@ -256,11 +256,7 @@ export async function createPause(
   // left to the pod's removal (removePodObjects finds it by their labels; the runner also names it).
   const pauseId = created.then(
     (c) => c.id,
-    async (e: unknown) => {
-      if (holder === undefined) return failed(e);
-      if (isNotFound(e)) forgetPodNetwork(docker);
-      throw e;
-    },
+    (e: unknown) => failed(e, false),
   );
   // With a holder the caller awaits it after this returns: a failure meanwhile must not reject unobserved.
   pauseId.catch(() => undefined);
