@@ -5,6 +5,7 @@ import { enabledSidecars, LOG_SHIPPER } from './platform-sidecars.js';
 import {
   DEFAULT_TEMPLATE_SETTINGS,
   LOADER_PORT,
+  NODE_TRUST_OPTION,
   podNameFor,
   renderJobPod,
   renderPod,
@@ -72,6 +73,34 @@ describe('renderPod: the one pod template', () => {
     ]);
     // The logic sidecar never sees secrets.
     expect(JSON.stringify(pod.spec.initContainers)).not.toContain('pw');
+  });
+
+  it("keeps Node's trust option in front of an app's NODE_OPTIONS, unless the app names a CA store itself", () => {
+    const nodeOptions = (env: Record<string, string>) =>
+      renderPod({ app, release: { ...release, env }, podName: podNameFor('hello', 3, 'x1y2z') })
+        .spec.containers[0]!.env!.filter((e) => e.name === 'NODE_OPTIONS')
+        .map((e) => e.value);
+    // Without one the image's NODE_OPTIONS (the option itself) applies.
+    expect(nodeOptions({})).toEqual([]);
+    expect(nodeOptions({ NODE_OPTIONS: '--max-old-space-size=64' })).toEqual([
+      `${NODE_TRUST_OPTION} --max-old-space-size=64`,
+    ]);
+    expect(nodeOptions({ NODE_OPTIONS: '' })).toEqual([NODE_TRUST_OPTION]);
+    expect(nodeOptions({ NODE_OPTIONS: '--use-bundled-ca' })).toEqual(['--use-bundled-ca']);
+    expect(nodeOptions({ NODE_OPTIONS: '--use-openssl-ca --trace-warnings' })).toEqual([
+      '--use-openssl-ca --trace-warnings',
+    ]);
+    const job = renderJobPod({
+      app,
+      release: { ...release, env: { NODE_OPTIONS: '--max-old-space-size=64' } },
+      podName: podNameFor('hello', 3, 'j0b00'),
+      command: ['node', 'x.js'],
+      env: { NODE_OPTIONS: '--inspect' },
+    });
+    expect(job.spec.containers[0]!.env).toContainEqual({
+      name: 'NODE_OPTIONS',
+      value: `${NODE_TRUST_OPTION} --inspect`,
+    });
   });
 
   it('runs every container unprivileged', () => {

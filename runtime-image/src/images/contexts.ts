@@ -3,8 +3,10 @@
  * with the classic builder (no BuildKit syntax) and FROM scratch or FROM an
  * image built here, because nothing can be pulled on the machines we run on.
  */
+import { execFile } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
-import { LOADER_PORT, Labels, LOG_SHIPPER, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
+import { promisify } from 'node:util';
+import { LOADER_PORT, Labels, LOG_SHIPPER, NODE_TRUST_OPTION, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
 import {
   GROUP,
@@ -130,6 +132,21 @@ async function runtimeFiles(dist: string): Promise<ContextEntry[]> {
   return entries;
 }
 
+/** Where Node in runtime-node (and builder-node) reads its trusted CAs (SSL_CERT_FILE). */
+export const NODE_TRUST_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * What Node in the image trusts: its own roots (as without any option) and the host's CA bundle (outbound TLS
+ * may go through an intercepting proxy only the host trusts), read through OpenSSL's store (NODE_TRUST_OPTION).
+ * The roots come from the host's node, the binary the offline base copies: the ones it would use itself.
+ */
+async function nodeTrustFile(paths: HostPaths): Promise<Buffer> {
+  const { stdout } = await promisify(execFile)(paths.node, ['-p', "require('tls').rootCertificates.join('\\n')"], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return Buffer.concat([Buffer.from(stdout.trimEnd() + '\n'), await readFile(paths.caBundle)]);
+}
+
 /** The stable runtime main. BASE is the offline node base or, with internet, `node:20-bookworm-slim`. */
 export async function runtimeNodeContext(paths: HostPaths, base: string): Promise<BuildContext> {
   return {
@@ -137,10 +154,9 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
       'ARG BASE',
       'FROM ${BASE}',
       'COPY sidecar/ /sidecar/',
-      // The host's CA bundle: outbound TLS may go through an intercepting proxy only it trusts.
-      'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
+      `COPY ca-certificates.crt ${NODE_TRUST_FILE}`,
       'COPY --chown=1000:1000 workspace/ /workspace/',
-      'ENV PORT=8080 NODE_ENV=production NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
+      `ENV PORT=8080 NODE_ENV=production NODE_OPTIONS=${NODE_TRUST_OPTION} SSL_CERT_FILE=${NODE_TRUST_FILE}`,
       'USER 1000:1000',
       'WORKDIR /workspace',
       'ENTRYPOINT ["node", "/sidecar/runtime.js"]',
@@ -150,7 +166,7 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
     buildArgs: { BASE: base },
     entries: [
       ...(await runtimeFiles(paths.runtimeDist)),
-      { type: 'host-file', name: 'ca-certificates.crt', hostPath: paths.caBundle, mode: 0o644 },
+      { type: 'file', name: 'ca-certificates.crt', content: await nodeTrustFile(paths), mode: 0o644 },
       emptyDir('workspace'),
     ],
   };

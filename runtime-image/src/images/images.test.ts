@@ -10,11 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import Dockerode from 'dockerode';
-import { Labels, PLATFORM_SIDECAR_LIMITS, PLATFORM_SIDECAR_USERS, TLS_SECRET, parseMemory } from '@sidecar/core';
+import {
+  Labels,
+  PLATFORM_SIDECAR_LIMITS,
+  PLATFORM_SIDECAR_USERS,
+  TLS_SECRET,
+  parseMemory,
+  runtimeNodeOptions,
+} from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packContext } from './build-context.js';
 import { readBuildOutput } from './build-output.js';
-import { ensurePlatformImages, type PlatformImages } from './images.js';
+import { DEFAULT_HOST_PATHS, ensurePlatformImages, type PlatformImages } from './images.js';
+import { runtimeNodeContext } from './contexts.js';
 import { containerLogs, execExitCode, removeAll } from '../test-support/docker-pod.js';
 import { http, waitFor } from '../test-support/runtime-process.js';
 import { selfSigned } from '../../../test/support/certs.js';
@@ -71,6 +79,67 @@ describe('platform images', () => {
       expect(out).toMatch(/^\d+\.\d+\.\d+\n1000\nwritable\n$/);
     } finally {
       await removeAll(docker, { containers: [name], volumes: [], images: [] });
+    }
+  });
+});
+
+describe("runtime-node's trusted CAs", () => {
+  // The script a user's code would run: an HTTPS request to a server whose certificate only the host's bundle trusts.
+  const CLIENT = `import https from 'node:https'; import fs from 'node:fs'; import tls from 'node:tls';
+const s = https.createServer({ key: fs.readFileSync('/t/key.pem'), cert: fs.readFileSync('/t/cert.pem') }, (q, r) => r.end('ok'));
+s.listen(0, () => {
+  const trustFile = fs.readFileSync(process.env.SSL_CERT_FILE, 'utf8');
+  console.log('node roots in the trust file: ' + tls.rootCertificates.every((c) => trustFile.includes(c)));
+  https.get({ host: 'localhost', port: s.address().port }, (r) => {
+    r.resume(); console.log('host CA trusted: ' + r.statusCode); s.close();
+  }).on('error', (e) => { console.log('host CA not trusted: ' + e.code); s.close(); });
+});
+`;
+
+  it("trusts the host's CA bundle and Node's own roots, with or without an app's NODE_OPTIONS", async () => {
+    const id = randomBytes(4).toString('hex');
+    const image = `sidecar-test/runtime-ca-${id}:1`;
+    const dir = await mkdtemp(join(tmpdir(), 'rtimg-ca-'));
+    const names: string[] = [];
+    try {
+      const { cert, key } = selfSigned('localhost');
+      await writeFile(join(dir, 'host-bundle.pem'), cert);
+      for (const [file, text] of [
+        ['cert.pem', cert],
+        ['key.pem', key],
+        ['client.mjs', CLIENT],
+      ] as const)
+        await writeFile(join(dir, file), text, { mode: 0o644 });
+      await chmod(dir, 0o755);
+      // runtime-node's context with the host bundle holding only this certificate (on top of runtime-node itself).
+      const ctx = await runtimeNodeContext(
+        { ...DEFAULT_HOST_PATHS, caBundle: join(dir, 'host-bundle.pem') },
+        images.runtimeNode,
+      );
+      await readBuildOutput(await docker.buildImage(packContext(ctx), { t: image, buildargs: { ...ctx.buildArgs } }));
+      const run = async (env: string[]) => {
+        const name = `rtimg-test-ca-${randomBytes(4).toString('hex')}`;
+        names.push(name);
+        // The pod template's env: an app's NODE_OPTIONS keeps the trust option in front of it.
+        const c = await docker.createContainer({
+          name,
+          Image: image,
+          Entrypoint: ['node', '/t/client.mjs'],
+          Env: env,
+          HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], Binds: [`${dir}:/t:ro`] },
+        });
+        await c.start();
+        expect((await c.wait()).StatusCode).toBe(0);
+        return containerLogs(docker, c.id);
+      };
+      const expected = 'node roots in the trust file: true\nhost CA trusted: 200\n';
+      expect(await run([])).toBe(expected);
+      expect(await run([`NODE_OPTIONS=${runtimeNodeOptions('--max-old-space-size=64')}`])).toBe(expected);
+      // What the option is for: without it only Node's own roots count.
+      expect(await run(['NODE_OPTIONS=--use-bundled-ca'])).toMatch(/host CA not trusted: \w+/);
+    } finally {
+      await removeAll(docker, { containers: names, volumes: [], images: [image] });
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
