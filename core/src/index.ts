@@ -16,6 +16,7 @@ export * from './names.js';
 export * from './pod-identity.js';
 export * from './pod-status.js';
 export * from './pod-template.js';
+export * from './node-trust.js';
 export * from './pod-validation.js';
 export * from './platform-sidecars.js';
 export * from './ports.js';

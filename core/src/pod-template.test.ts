@@ -5,7 +5,6 @@ import { enabledSidecars, LOG_SHIPPER } from './platform-sidecars.js';
 import {
   DEFAULT_TEMPLATE_SETTINGS,
   LOADER_PORT,
-  NODE_TRUST_OPTION,
   podNameFor,
   renderJobPod,
   renderPod,
@@ -13,6 +12,7 @@ import {
   RESTRICTED,
 } from './pod-template.js';
 import { validatePod } from './pod-validation.js';
+import { NODE_TRUST_OPTION } from './node-trust.js';
 
 const app = { name: 'hello', resources: { memory: '256Mi', cpu: '500m' }, secrets: { DB_PASSWORD: 'pw' } };
 const release = {
@@ -75,28 +75,31 @@ describe('renderPod: the one pod template', () => {
     expect(JSON.stringify(pod.spec.initContainers)).not.toContain('pw');
   });
 
-  it("keeps Node's trust option in front of an app's NODE_OPTIONS, unless the app names a CA store itself", () => {
-    const nodeOptions = (env: Record<string, string>) =>
-      renderPod({ app, release: { ...release, env }, podName: podNameFor('hello', 3, 'x1y2z') })
-        .spec.containers[0]!.env!.filter((e) => e.name === 'NODE_OPTIONS')
-        .map((e) => e.value);
-    // Without one the image's NODE_OPTIONS (the option itself) applies.
-    expect(nodeOptions({})).toEqual([]);
-    expect(nodeOptions({ NODE_OPTIONS: '--max-old-space-size=64' })).toEqual([
-      `${NODE_TRUST_OPTION} --max-old-space-size=64`,
-    ]);
-    expect(nodeOptions({ NODE_OPTIONS: '' })).toEqual([NODE_TRUST_OPTION]);
-    expect(nodeOptions({ NODE_OPTIONS: '--use-bundled-ca' })).toEqual(['--use-bundled-ca']);
-    expect(nodeOptions({ NODE_OPTIONS: '--use-openssl-ca --trace-warnings' })).toEqual([
-      '--use-openssl-ca --trace-warnings',
-    ]);
+  it("keeps Node's trusted CAs under an app's NODE_OPTIONS (node-trust.ts), in the runtime and in jobs", () => {
+    const runtimeEnv = renderPod({
+      app,
+      release: { ...release, env: { ...release.env, NODE_OPTIONS: '--max-old-space-size=64' } },
+      podName: podNameFor('hello', 3, 'x1y2z'),
+    }).spec.containers[0]!.env;
+    expect(runtimeEnv).toContainEqual({ name: 'NODE_OPTIONS', value: `${NODE_TRUST_OPTION} --max-old-space-size=64` });
     const job = renderJobPod({
       app,
-      release: { ...release, env: { NODE_OPTIONS: '--max-old-space-size=64' } },
+      release: { ...release, env: { ...release.env, Z: '$(A)' } },
       podName: podNameFor('hello', 3, 'j0b00'),
       command: ['node', 'x.js'],
       env: { NODE_OPTIONS: '--inspect' },
     });
+    // The job's variables after the runtime's, as before (a Kubernetes `$(A)` sees only those before it).
+    expect(job.spec.containers[0]!.env!.map((e) => e.name)).toEqual([
+      'A',
+      'B',
+      'DB_PASSWORD',
+      'PORT',
+      'SIDECAR_APP',
+      'SIDECAR_RELEASE',
+      'Z',
+      'NODE_OPTIONS',
+    ]);
     expect(job.spec.containers[0]!.env).toContainEqual({
       name: 'NODE_OPTIONS',
       value: `${NODE_TRUST_OPTION} --inspect`,

@@ -1,6 +1,7 @@
 import type { App } from './app.js';
 import type { Container, Pod, Probe, SecurityContext } from './k8s-types.js';
 import { Labels } from './labels.js';
+import { withNodeTrust } from './node-trust.js';
 import { type PlatformSidecarInput, type PodSecrets, renderPlatformSidecars } from './platform-sidecars.js';
 import type { Release } from './release.js';
 
@@ -15,23 +16,6 @@ export const RUNTIME_PORT = 8080;
 export const LOADER_PORT = 8079;
 export const READY_PATH = '/__sidecar/ready';
 export const APP_UID = 1000;
-
-/**
- * How Node in the runtime image finds its trusted CAs: OpenSSL's store, the image's trust file (Node's own
- * roots plus the host's bundle, runtime-image contexts.ts). The image sets it in NODE_OPTIONS. It replaced
- * NODE_EXTRA_CA_CERTS, which Node 20 reads at every start: ~40 ms of each runtime's boot (by hand: 55 ms to
- * the first line of code with it, 16 without); the store is read at the first TLS connection instead.
- */
-export const NODE_TRUST_OPTION = '--use-openssl-ca';
-
-/**
- * The runtime's NODE_OPTIONS: an app's own replaces the image's, so the trust option is kept in front of it
- * unless the app chose a CA store itself (Node refuses both options at once).
- */
-export function runtimeNodeOptions(appValue: string | undefined): string | undefined {
-  if (appValue === undefined || /--use-(openssl|bundled)-ca\b/.test(appValue)) return appValue;
-  return `${NODE_TRUST_OPTION} ${appValue}`.trimEnd();
-}
 
 /** Knobs of the template that are platform settings, not app settings. */
 export interface TemplateSettings {
@@ -60,11 +44,6 @@ export const RESTRICTED: SecurityContext = {
   readOnlyRootFilesystem: true,
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
-};
-
-const withTrustOption = (vars: Record<string, string>) => {
-  const nodeOptions = runtimeNodeOptions(vars.NODE_OPTIONS);
-  return nodeOptions === undefined ? vars : { ...vars, NODE_OPTIONS: nodeOptions };
 };
 
 const sortedEnv = (vars: Record<string, string>) =>
@@ -111,7 +90,7 @@ export function renderPod(input: RenderInput): Pod {
     name: 'runtime',
     image: release.runtimeImage,
     // User env first, then secrets, then the platform's own: later wins on clashes.
-    env: sortedEnv(withTrustOption({ ...release.env, ...app.secrets, ...identity, PORT: String(RUNTIME_PORT) })),
+    env: withNodeTrust(sortedEnv({ ...release.env, ...app.secrets, ...identity, PORT: String(RUNTIME_PORT) })),
     volumeMounts: [
       { name: WORKSPACE.volume, mountPath: WORKSPACE.mountPath, readOnly: true },
       ...platform.runtimeMounts,
@@ -199,8 +178,10 @@ export function renderJobPod(input: RenderJobInput): Pod {
   const { app } = input;
   const pod = renderPod({ ...input, app: { name: app.name, resources: app.resources, secrets: app.secrets } });
   const runtime = pod.spec.containers[0]!;
-  const runtimeEnv = Object.fromEntries((runtime.env ?? []).map((e) => [e.name, e.value ?? '']));
-  const env = sortedEnv(withTrustOption({ ...runtimeEnv, ...input.env }));
+  const env = withNodeTrust([
+    ...(runtime.env ?? []).filter((e) => !(input.env && e.name in input.env)),
+    ...sortedEnv(input.env ?? {}),
+  ]);
   const job: Container = {
     name: runtime.name,
     image: runtime.image,

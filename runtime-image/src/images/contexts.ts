@@ -4,9 +4,17 @@
  * image built here, because nothing can be pulled on the machines we run on.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { LOADER_PORT, Labels, LOG_SHIPPER, NODE_TRUST_OPTION, PLATFORM_SIDECAR_USERS } from '@sidecar/core';
+import {
+  LOADER_PORT,
+  Labels,
+  LOG_SHIPPER,
+  NODE_TRUST_FILE,
+  NODE_TRUST_OPTION,
+  PLATFORM_SIDECAR_USERS,
+} from '@sidecar/core';
 import type { BuildContext, ContextEntry } from './build-context.js';
 import {
   GROUP,
@@ -132,23 +140,47 @@ async function runtimeFiles(dist: string): Promise<ContextEntry[]> {
   return entries;
 }
 
-/** Where Node in runtime-node (and builder-node) reads its trusted CAs (SSL_CERT_FILE). */
-export const NODE_TRUST_FILE = '/etc/ssl/certs/ca-certificates.crt';
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /**
- * What Node in the image trusts: its own roots (as without any option) and the host's CA bundle (outbound TLS
- * may go through an intercepting proxy only the host trusts), read through OpenSSL's store (NODE_TRUST_OPTION).
- * The roots come from the host's node, the binary the offline base copies: the ones it would use itself.
+ * The certificates of PEM text, each parsed and written anew, once each. OpenSSL's store drops a whole file for
+ * one bad block (Node then trusts nothing), where NODE_EXTRA_CA_CERTS kept what it could read: a block that does not
+ * parse is left out and reported.
  */
-async function nodeTrustFile(paths: HostPaths): Promise<Buffer> {
+function certificatesOf(pem: string, source: string, warn: (line: string) => void): string[] {
+  const out = new Set<string>();
+  for (const [block] of pem.matchAll(PEM_CERTIFICATE)) {
+    try {
+      out.add(new X509Certificate(block).toString().trim());
+    } catch (e) {
+      warn(`${source}: a certificate that does not parse was left out (${(e as Error).message})`);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * What Node in the image trusts (NODE_TRUST_FILE, core node-trust.ts): its own roots, as without any option, and
+ * the host's CA bundle. The roots are those of the host's node, the binary the offline base copies (with the
+ * upstream base, those of the host's Node version); it runs without the host's environment (a NODE_OPTIONS there).
+ */
+async function nodeTrustFile(paths: HostPaths, warn: (line: string) => void): Promise<string> {
   const { stdout } = await promisify(execFile)(paths.node, ['-p', "require('tls').rootCertificates.join('\\n')"], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    timeout: 30_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-  return Buffer.concat([Buffer.from(stdout.trimEnd() + '\n'), await readFile(paths.caBundle)]);
+  const roots = certificatesOf(stdout, `${paths.node}'s root certificates`, warn);
+  const host = certificatesOf(await readFile(paths.caBundle, 'utf8'), paths.caBundle, warn);
+  return [...new Set([...roots, ...host])].join('\n') + '\n';
 }
 
 /** The stable runtime main. BASE is the offline node base or, with internet, `node:20-bookworm-slim`. */
-export async function runtimeNodeContext(paths: HostPaths, base: string): Promise<BuildContext> {
+export async function runtimeNodeContext(
+  paths: HostPaths,
+  base: string,
+  warn: (line: string) => void = () => {},
+): Promise<BuildContext> {
   return {
     dockerfile: [
       'ARG BASE',
@@ -166,7 +198,7 @@ export async function runtimeNodeContext(paths: HostPaths, base: string): Promis
     buildArgs: { BASE: base },
     entries: [
       ...(await runtimeFiles(paths.runtimeDist)),
-      { type: 'file', name: 'ca-certificates.crt', content: await nodeTrustFile(paths), mode: 0o644 },
+      { type: 'file', name: 'ca-certificates.crt', content: await nodeTrustFile(paths, warn), mode: 0o644 },
       emptyDir('workspace'),
     ],
   };

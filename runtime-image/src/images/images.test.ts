@@ -16,7 +16,8 @@ import {
   PLATFORM_SIDECAR_USERS,
   TLS_SECRET,
   parseMemory,
-  runtimeNodeOptions,
+  NODE_TRUST_FILE,
+  withNodeTrust,
 } from '@sidecar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packContext } from './build-context.js';
@@ -85,25 +86,28 @@ describe('platform images', () => {
 
 describe("runtime-node's trusted CAs", () => {
   // The script a user's code would run: an HTTPS request to a server whose certificate only the host's bundle trusts.
-  const CLIENT = `import https from 'node:https'; import fs from 'node:fs'; import tls from 'node:tls';
+  const CLIENT = `import https from 'node:https'; import fs from 'node:fs'; import tls from 'node:tls'; import { X509Certificate } from 'node:crypto';
 const s = https.createServer({ key: fs.readFileSync('/t/key.pem'), cert: fs.readFileSync('/t/cert.pem') }, (q, r) => r.end('ok'));
 s.listen(0, () => {
-  const trustFile = fs.readFileSync(process.env.SSL_CERT_FILE, 'utf8');
-  console.log('node roots in the trust file: ' + tls.rootCertificates.every((c) => trustFile.includes(c)));
+  const blocks = fs.readFileSync('${NODE_TRUST_FILE}', 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g);
+  const trusted = new Set(blocks.map((b) => new X509Certificate(b).fingerprint256));
+  console.log('node roots in the trust file: ' + tls.rootCertificates.every((c) => trusted.has(new X509Certificate(c).fingerprint256)));
   https.get({ host: 'localhost', port: s.address().port }, (r) => {
     r.resume(); console.log('host CA trusted: ' + r.statusCode); s.close();
   }).on('error', (e) => { console.log('host CA not trusted: ' + e.code); s.close(); });
 });
 `;
 
-  it("trusts the host's CA bundle and Node's own roots, with or without an app's NODE_OPTIONS", async () => {
+  it("trusts the host's CA bundle and Node's own roots, whatever the app sets, and leaves out a block that does not parse", async () => {
     const id = randomBytes(4).toString('hex');
     const image = `sidecar-test/runtime-ca-${id}:1`;
     const dir = await mkdtemp(join(tmpdir(), 'rtimg-ca-'));
     const names: string[] = [];
     try {
       const { cert, key } = selfSigned('localhost');
-      await writeFile(join(dir, 'host-bundle.pem'), cert);
+      // A block that does not parse first: OpenSSL's store would drop the whole file for it.
+      const broken = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
+      await writeFile(join(dir, 'host-bundle.pem'), broken + cert);
       for (const [file, text] of [
         ['cert.pem', cert],
         ['key.pem', key],
@@ -112,31 +116,49 @@ s.listen(0, () => {
         await writeFile(join(dir, file), text, { mode: 0o644 });
       await chmod(dir, 0o755);
       // runtime-node's context with the host bundle holding only this certificate (on top of runtime-node itself).
+      const warnings: string[] = [];
       const ctx = await runtimeNodeContext(
         { ...DEFAULT_HOST_PATHS, caBundle: join(dir, 'host-bundle.pem') },
         images.runtimeNode,
+        (line) => warnings.push(line),
       );
-      await readBuildOutput(await docker.buildImage(packContext(ctx), { t: image, buildargs: { ...ctx.buildArgs } }));
-      const run = async (env: string[]) => {
+      expect(warnings).toEqual([
+        expect.stringMatching(/host-bundle\.pem: a certificate that does not parse was left out/),
+      ]);
+      await readBuildOutput(
+        await docker.buildImage(packContext(ctx), {
+          t: image,
+          buildargs: { ...ctx.buildArgs },
+          rm: true,
+          forcerm: true,
+        }),
+      );
+      // The env the pod template gives the runtime for an app's variables.
+      const run = async (appEnv: Record<string, string>) => {
+        const env = withNodeTrust(Object.entries(appEnv).map(([name, value]) => ({ name, value })));
         const name = `rtimg-test-ca-${randomBytes(4).toString('hex')}`;
         names.push(name);
-        // The pod template's env: an app's NODE_OPTIONS keeps the trust option in front of it.
         const c = await docker.createContainer({
           name,
           Image: image,
           Entrypoint: ['node', '/t/client.mjs'],
-          Env: env,
+          Env: env.map((e) => `${e.name}=${e.value}`),
           HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], Binds: [`${dir}:/t:ro`] },
         });
         await c.start();
         expect((await c.wait()).StatusCode).toBe(0);
         return containerLogs(docker, c.id);
       };
-      const expected = 'node roots in the trust file: true\nhost CA trusted: 200\n';
-      expect(await run([])).toBe(expected);
-      expect(await run([`NODE_OPTIONS=${runtimeNodeOptions('--max-old-space-size=64')}`])).toBe(expected);
-      // What the option is for: without it only Node's own roots count.
-      expect(await run(['NODE_OPTIONS=--use-bundled-ca'])).toMatch(/host CA not trusted: \w+/);
+      const trusted = (out: string) => {
+        expect(out).toContain('node roots in the trust file: true\n');
+        expect(out).toContain('host CA trusted: 200\n');
+      };
+      trusted(await run({}));
+      trusted(await run({ NODE_OPTIONS: '--max-old-space-size=64' }));
+      // An app's own OpenSSL file (for its tools): Node keeps its roots and reads the trust file as extra CAs.
+      trusted(await run({ SSL_CERT_FILE: '/t/none.pem', NODE_OPTIONS: '--max-old-space-size=64' }));
+      // What the store is for: with Node's bundled one only its own roots count.
+      expect(await run({ NODE_OPTIONS: '--use_bundled_ca' })).toMatch(/host CA not trusted: \w+/);
     } finally {
       await removeAll(docker, { containers: names, volumes: [], images: [image] });
       await rm(dir, { recursive: true, force: true });

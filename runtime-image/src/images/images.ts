@@ -148,7 +148,7 @@ async function ensureAll(opts: EnsureImagesOptions): Promise<PlatformImages> {
   const tlsTerminator = one('tls-terminator', tlsTerminatorContext(paths));
   const nodeChain = (async () => {
     const base = (await tryUpstream(opts, log)) ?? (await one('node-base', nodeBaseContext(paths)));
-    const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base));
+    const runtimeNode = await one('runtime-node', runtimeNodeContext(paths, base, log));
     const builderNode = await one('builder-node', builderNodeContext(paths, runtimeNode));
     return { runtimeNode, builderNode };
   })();
