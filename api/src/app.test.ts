@@ -308,6 +308,18 @@ describe('apps', () => {
     expect(JSON.stringify(res.body)).not.toContain('s3cret');
   });
 
+  it('makes a new app known to the routers, with no pod in rotation (unless it scales to zero)', async () => {
+    await request(app).post('/api/v1/apps').set(auth).send({ name: 'routed' }).expect(201);
+    await request(app)
+      .post('/api/v1/apps')
+      .set(auth)
+      .send({ name: 'sleepy', scaleToZero: { enabled: true, idleSeconds: 60 } })
+      .expect(201);
+    const { routes } = await stores.routes.all();
+    expect(routes.get('routed')).toEqual([]);
+    expect(routes.has('sleepy')).toBe(false);
+  });
+
   it('refuses a duplicate with 409 app_exists', async () => {
     await request(app).post('/api/v1/apps').set(auth).send({ name: 'dup' }).expect(201);
     expectProblem(await request(app).post('/api/v1/apps').set(auth).send({ name: 'dup' }), 409, 'app_exists');

@@ -131,8 +131,8 @@ export interface RouteTable {
   /**
    * Makes an app that has no routes known to the routers, with no pod in rotation (they answer 503
    * no_ready_pod for it, not 404): a router adds a new app's backend with a reload (0.05–0.3 s), which then
-   * happens while its first deploy builds instead of after its first pod is Ready. An app with routes
-   * keeps them. Does not wait for the routers.
+   * happens when the app is created (the API) or while its first deploy builds (the worker), not after its first
+   * pod is Ready. An app with routes keeps them. Does not wait for the routers.
    */
   declare(app: string): Promise<void>;
   get(app: string): Promise<Upstream[]>;

@@ -52,14 +52,15 @@ export class RedisRouteTable implements RouteTable {
 
   /**
    * What a router needs of these apps' settings, and only that of each app document (a router holds no
-   * secret keys): `http`, and whether a request may wake the app (scale to zero). An app stored without
-   * them, or with a document that cannot be read, gets the defaults.
+   * secret keys): `http`, and whether a request may wake the app (scale to zero on, and a release to wake: an
+   * app never deployed, or whose first deploy failed, has nothing to wake, and a held request would only get its
+   * 503 after the hold). An app stored without them, or with a document that cannot be read, gets the defaults.
    */
   async routingSettingsOf(apps: readonly string[]): Promise<Map<string, RoutingSettings>> {
     const raw = apps.length > 0 ? await this.redis.mget(apps.map((a) => this.k.app(a))) : [];
     return new Map(
       apps.map((app, i) => {
-        let stored: Pick<App, 'http' | 'scaleToZero'> = {};
+        let stored: Partial<Pick<App, 'http' | 'scaleToZero' | 'currentRelease'>> = {};
         try {
           stored = JSON.parse(raw[i] ?? '{}') as typeof stored;
         } catch {
@@ -67,7 +68,10 @@ export class RedisRouteTable implements RouteTable {
         }
         return [
           app,
-          { http: httpSettings(stored.http), wakeOnRequest: scaleToZeroSettings(stored.scaleToZero).enabled },
+          {
+            http: httpSettings(stored.http),
+            wakeOnRequest: scaleToZeroSettings(stored.scaleToZero).enabled && (stored.currentRelease ?? null) !== null,
+          },
         ];
       }),
     );

@@ -238,3 +238,27 @@ describe('app logs', () => {
     await aged.close();
   });
 });
+
+describe('routing settings', () => {
+  it('let a request wake an app only when scale to zero is on and the app has a release to wake', async () => {
+    const sleepy = { ...app('rs-sleepy'), scaleToZero: { enabled: true, idleSeconds: 60 } };
+    await stores.apps.create(sleepy);
+    await stores.apps.create({
+      ...app('rs-awake'),
+      scaleToZero: { enabled: true, idleSeconds: 60 },
+      currentRelease: 1,
+    });
+    await stores.apps.create(app('rs-plain'));
+    const wakes = async () =>
+      Object.fromEntries(
+        [...(await stores.routes.routingSettingsOf(['rs-sleepy', 'rs-awake', 'rs-plain']))].map(([a, r]) => [
+          a,
+          r.wakeOnRequest,
+        ]),
+      );
+    // Never deployed (or its first deploy failed): nothing to wake, so its requests are not held.
+    expect(await wakes()).toEqual({ 'rs-sleepy': false, 'rs-awake': true, 'rs-plain': false });
+    await stores.apps.update('rs-sleepy', (a) => ({ ...a, currentRelease: 1 }));
+    expect((await wakes())['rs-sleepy']).toBe(true);
+  });
+});

@@ -206,6 +206,19 @@ describe('scale to zero', () => {
     await eventually('the app to be running', async () => ((await statusOf()) === 'running' ? true : undefined));
   }, 180_000);
 
+  it('a created app not deployed yet is known to the router: 503 no_ready_pod from HAProxy, not 404', async () => {
+    await createApp(p, 'unborn');
+    const answer = async () => {
+      const r = await p.get('unborn');
+      return r.status === 503 ? (JSON.parse(r.body) as { code: string; detail: string }) : undefined;
+    };
+    // Declared when created (its backend a reload away), not by a first deploy.
+    expect(await eventually('the router to know the new app', answer)).toMatchObject({
+      code: 'no_ready_pod',
+      detail: 'no pod of the app is ready',
+    });
+  });
+
   it('settings out of bounds are refused with the limit named', async () => {
     const res = await p.api$(`/api/v1/apps/${APP}`, { method: 'PATCH', ...json({ scaleToZero: { idleSeconds: 0 } }) });
     expect(res.status).toBe(400);

@@ -133,7 +133,12 @@ export class AppService {
       tokenId: by.tokenId,
       ...(by.role === 'deployer' ? { maxApps: this.limits.maxAppsPerToken } : {}),
     };
-    return this.stores.apps.create(app, creator);
+    const created = await this.stores.apps.create(app, creator);
+    // The router knows the app from now on (503 no_ready_pod until a pod is ready, not 404): it makes the app's
+    // backend with a reload now rather than while the first deploy builds. The worker declares it again then,
+    // so a failure here is left to it. An app that scales to zero is declared by its rollouts only (as there).
+    if (!scaleToZeroSettings(app.scaleToZero).enabled) await this.stores.routes.declare(name).catch(() => undefined);
+    return created;
   }
 
   /**
