@@ -39,6 +39,18 @@ describe('RouteTable.declare', () => {
     expect(await answer('fresh')).toBe('200 hello');
   });
 
+  it('a declared app with scale to zero on and no release gets its 503 at once from HAProxy: nothing to wake', async () => {
+    const doc = { name: 'unreleased', scaleToZero: { enabled: true, idleSeconds: 60 }, currentRelease: null };
+    await redis.set(t.stores.keys.app('unreleased'), JSON.stringify(doc));
+    await t.stores.routes.declare('unreleased');
+    // The waker would answer only after its hold, saying the app did not wake.
+    const said = async () => {
+      const res = await request(t.port, 'unreleased.localhost');
+      return `${res.status} ${(JSON.parse(res.body) as { detail: string }).detail}`;
+    };
+    await expect.poll(said, { timeout: 10_000 }).toBe('503 no pod of the app is ready');
+  });
+
   it('an app that does not exist (removed meanwhile) is not declared', async () => {
     await t.stores.routes.declare('gone');
     expect(await hasEntry('gone')).toBe(false);

@@ -4,7 +4,19 @@ import { silentLog, type Log, type Upstream } from '@sidecar/core';
 import type { RedisRouteTable, RoutingSettings } from '@sidecar/store';
 
 /** What the control loop hands the data plane after each load: routes and each routed app's settings. */
-export type RoutingState = Map<string, RoutingSettings & { upstreams: Upstream[] }>;
+export type RoutingState = Map<
+  string,
+  { http: RoutingSettings['http']; wakeOnRequest: boolean; upstreams: Upstream[] }
+>;
+
+/**
+ * Whether a request that finds no pod of the app in rotation is held while the app wakes (scale to zero): only
+ * when there is something to wake. An app never deployed, or whose first deploy failed, gets its 503 at once
+ * rather than after the hold. Pods in rotation count as a release: the first rollout sets the routes before the
+ * release is stored, and the backend then has its wake server from the start (no second reload for it).
+ */
+export const wakesOnRequest = (s: RoutingSettings, upstreams: readonly Upstream[]): boolean =>
+  s.scaleToZero && (s.released || upstreams.length > 0);
 
 export interface RouteCacheOptions {
   table: RedisRouteTable;
@@ -89,11 +101,15 @@ export class RouteCache {
         try {
           const { version, routes } = await this.opts.table.all();
           const settings = await this.opts.table.routingSettingsOf([...routes.keys()]);
-          await this.opts.apply?.(
-            new Map([...routes].map(([app, upstreams]) => [app, { ...settings.get(app)!, upstreams }])),
+          const state: RoutingState = new Map(
+            [...routes].map(([app, upstreams]) => {
+              const s = settings.get(app)!;
+              return [app, { http: s.http, wakeOnRequest: wakesOnRequest(s, upstreams), upstreams }];
+            }),
           );
+          await this.opts.apply?.(state);
           this.routes = routes;
-          this.wakeable = new Set([...settings].filter(([, s]) => s.wakeOnRequest).map(([app]) => app));
+          this.wakeable = new Set([...state].filter(([, s]) => s.wakeOnRequest).map(([app]) => app));
           this.version = version;
           for (const l of this.appliedListeners) l();
           await this.acknowledge();

@@ -14,8 +14,10 @@ import type { Keys } from './keys.js';
 /** An app's settings the router applies. */
 export interface RoutingSettings {
   http: HttpSettings;
-  /** Scale to zero is on: a request that finds no pod is held while the app wakes. */
-  wakeOnRequest: boolean;
+  /** Scale to zero is on. */
+  scaleToZero: boolean;
+  /** The app has a current release (it was deployed once). */
+  released: boolean;
 }
 
 /** RouteTable.declare: KEYS app document, routes hash, version counter; ARGV the app. The new version, or 0. */
@@ -52,9 +54,8 @@ export class RedisRouteTable implements RouteTable {
 
   /**
    * What a router needs of these apps' settings, and only that of each app document (a router holds no
-   * secret keys): `http`, and whether a request may wake the app (scale to zero on, and a release to wake: an
-   * app never deployed, or whose first deploy failed, has nothing to wake, and a held request would only get its
-   * 503 after the hold). An app stored without them, or with a document that cannot be read, gets the defaults.
+   * secret keys): `http`, whether scale to zero is on and whether the app has a release (what a request may
+   * wake, route-cache.ts). An app stored without them, or with a document that cannot be read, gets the defaults.
    */
   async routingSettingsOf(apps: readonly string[]): Promise<Map<string, RoutingSettings>> {
     const raw = apps.length > 0 ? await this.redis.mget(apps.map((a) => this.k.app(a))) : [];
@@ -70,7 +71,8 @@ export class RedisRouteTable implements RouteTable {
           app,
           {
             http: httpSettings(stored.http),
-            wakeOnRequest: scaleToZeroSettings(stored.scaleToZero).enabled && (stored.currentRelease ?? null) !== null,
+            scaleToZero: scaleToZeroSettings(stored.scaleToZero).enabled,
+            released: (stored.currentRelease ?? null) !== null,
           },
         ];
       }),

@@ -240,25 +240,23 @@ describe('app logs', () => {
 });
 
 describe('routing settings', () => {
-  it('let a request wake an app only when scale to zero is on and the app has a release to wake', async () => {
-    const sleepy = { ...app('rs-sleepy'), scaleToZero: { enabled: true, idleSeconds: 60 } };
-    await stores.apps.create(sleepy);
+  it("give each app's scale to zero and whether it has a release (what a request may wake)", async () => {
+    await stores.apps.create({ ...app('rs-sleepy'), scaleToZero: { enabled: true, idleSeconds: 60 } });
     await stores.apps.create({
       ...app('rs-awake'),
       scaleToZero: { enabled: true, idleSeconds: 60 },
       currentRelease: 1,
     });
     await stores.apps.create(app('rs-plain'));
-    const wakes = async () =>
+    const of = async () =>
       Object.fromEntries(
         [...(await stores.routes.routingSettingsOf(['rs-sleepy', 'rs-awake', 'rs-plain']))].map(([a, r]) => [
           a,
-          r.wakeOnRequest,
+          [r.scaleToZero, r.released],
         ]),
       );
-    // Never deployed (or its first deploy failed): nothing to wake, so its requests are not held.
-    expect(await wakes()).toEqual({ 'rs-sleepy': false, 'rs-awake': true, 'rs-plain': false });
+    expect(await of()).toEqual({ 'rs-sleepy': [true, false], 'rs-awake': [true, true], 'rs-plain': [false, false] });
     await stores.apps.update('rs-sleepy', (a) => ({ ...a, currentRelease: 1 }));
-    expect((await wakes())['rs-sleepy']).toBe(true);
+    expect((await of())['rs-sleepy']).toEqual([true, true]);
   });
 });

@@ -136,8 +136,8 @@ export class AppService {
     const created = await this.stores.apps.create(app, creator);
     // The router knows the app from now on (503 no_ready_pod until a pod is ready, not 404): it makes the app's
     // backend with a reload now rather than while the first deploy builds. The worker declares it again then,
-    // so a failure here is left to it. An app that scales to zero is declared by its rollouts only (as there).
-    if (!scaleToZeroSettings(app.scaleToZero).enabled) await this.stores.routes.declare(name).catch(() => undefined);
+    // so a failure here is left to it. Scale to zero or not: with nothing to wake, requests are not held.
+    await this.stores.routes.declare(name).catch(() => undefined);
     return created;
   }
 

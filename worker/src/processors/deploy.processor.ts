@@ -106,6 +106,8 @@ async function removeApp(deps: DeployDeps, app: string, job: Job, token: string 
     // again now they are gone, unless an app of that name was created meanwhile.
     const again = await deps.stores.apps.find(app);
     if (!again) await deps.stores.appLogs.remove(app);
+    // An app of that name created meanwhile was declared to the routers at its creation: the removal took its entry.
+    else await deps.stores.routes.declare(app).catch(() => undefined);
     // Its images go too (the disk is the tenant's no longer), never those of an app of that name made since.
     await deps.removeImages(app, again ? new Date(again.createdAt) : undefined);
   } finally {

@@ -13,7 +13,6 @@ import {
   podNameFor,
   renderJobPod,
   httpSettings,
-  scaleToZeroSettings,
   type App,
   renderPod,
   renderPodSecrets,
@@ -570,12 +569,12 @@ export class DockerTarget implements Target {
 
   /**
    * An app this target has not routed yet is declared to the routers (RouteTable.declare), so that they
-   * add its backend while its pods start, not once the first is Ready. A hint: a failure only costs time.
-   * Not an app that wakes on request: its routers would hold each request to it (for a wake that has
-   * nothing to wake) instead of answering at once.
+   * add its backend while its pods start, not once the first is Ready (the API declared it at its creation
+   * already; this is for apps made before that, or whose entry went). A hint: a failure only costs time. An app
+   * that scales to zero too: until it has a release or pods in rotation its requests get their 503 at once.
    */
   private declareRoutes(app: App): void {
-    if (this.routed.has(app.name) || scaleToZeroSettings(app.scaleToZero).enabled) return;
+    if (this.routed.has(app.name)) return;
     this.opts.routes
       .declare(app.name)
       .catch((e: unknown) => this.log.warn({ app: app.name, err: e }, 'declaring the app to the routers failed'));
