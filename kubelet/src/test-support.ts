@@ -59,7 +59,8 @@ export async function ensureTestImages(d: Docker): Promise<void> {
       await writeFile(join(dir, 'Dockerfile'), dockerfile);
       const stream = await d.buildImage(
         { context: dir, src: ['Dockerfile', 'busybox'] },
-        { t: tag, labels: { [Labels.managed]: 'test' } },
+        // No build cache: its probe fails a FROM scratch build when another test removes a parentless image meanwhile.
+        { t: tag, labels: { [Labels.managed]: 'test' }, nocache: true },
       );
       const output = await new Promise<{ error?: string }[]>((resolve, reject) =>
         d.modem.followProgress(stream, (err, res) => (err ? reject(err) : resolve(res as { error?: string }[]))),

@@ -129,6 +129,7 @@ s.listen(0, () => {
         await docker.buildImage(packContext(ctx), {
           t: image,
           buildargs: { ...ctx.buildArgs },
+          nocache: true,
           rm: true,
           forcerm: true,
         }),
@@ -208,7 +209,7 @@ describe('a pod run by hand: pause + logic sidecar + runtime', () => {
           },
         ],
       }),
-      { t: logicImage },
+      { t: logicImage, nocache: true },
     );
     await readBuildOutput(output);
 

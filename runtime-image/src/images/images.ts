@@ -87,9 +87,13 @@ async function ensureImage({ docker, name, context, log }: EnsureOne): Promise<s
   }
   const started = Date.now();
   log(`${ref}: building`);
+  // No build cache (the images are content-tagged, built once): Docker 20.10's cache probe walks the parent's
+  // children (for FROM scratch, every parentless image: loaded logic images too) and fails the build ("unable to
+  // find image") when one of them is removed meanwhile, as app deletions and retention do.
   const output = await docker.buildImage(packContext(context), {
     t: ref,
     buildargs: { ...context.buildArgs },
+    nocache: true,
     rm: true,
     forcerm: true,
   });

@@ -19,6 +19,9 @@ const repository = `sidecar-test-app-${run}`;
 let work: string;
 const images: string[] = [];
 
+// Every build here skips the build cache: Docker 20.10's cache probe walks the parent's children (for FROM scratch,
+// every parentless image: loaded logic images too) and fails the build with "unable to find image" when one is
+// removed meanwhile, as other test files do all the time.
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'sidecar-image-test-'));
   await mkdir(join(work, 'base'));
@@ -35,7 +38,11 @@ beforeAll(async () => {
     ],
   });
   await readBuildOutput(
-    (await docker.buildImage(context, { t: base, labels: { [Labels.managed]: 'true' } })) as AsyncIterable<Uint8Array>,
+    (await docker.buildImage(context, {
+      t: base,
+      labels: { [Labels.managed]: 'true' },
+      nocache: true,
+    })) as AsyncIterable<Uint8Array>,
   );
   images.push(base);
 
@@ -189,7 +196,7 @@ describe('DockerImageBuilder (load): the image is the base with one layer more',
         prefix: 'bin',
         extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nUSER ${user}\n` }],
       });
-      await readBuildOutput((await docker.buildImage(ctx, { t: moving })) as AsyncIterable<Uint8Array>);
+      await readBuildOutput((await docker.buildImage(ctx, { t: moving, nocache: true })) as AsyncIterable<Uint8Array>);
     };
     images.push(moving);
     const users: string[] = [];
@@ -243,7 +250,7 @@ describe('DockerImageBuilder: bases that cannot work', () => {
       prefix: 'bin',
       extraFiles: [{ name: 'Dockerfile', content: 'FROM scratch\nCOPY bin /bin\n' }],
     });
-    await readBuildOutput((await docker.buildImage(ctx, { t: bare })) as AsyncIterable<Uint8Array>);
+    await readBuildOutput((await docker.buildImage(ctx, { t: bare, nocache: true })) as AsyncIterable<Uint8Array>);
     images.push(bare);
     const err = (await new DockerImageBuilder({ docker, logicBaseImage: bare, repository })
       .build(input('d-bare'))
@@ -262,7 +269,7 @@ describe('DockerImageBuilder: bases that cannot work', () => {
       prefix: 'x',
       extraFiles: [{ name: 'Dockerfile', content: `FROM ${base}\nCOPY x/bundle /bundle\n` }],
     });
-    await readBuildOutput((await docker.buildImage(ctx, { t: fileBase })) as AsyncIterable<Uint8Array>);
+    await readBuildOutput((await docker.buildImage(ctx, { t: fileBase, nocache: true })) as AsyncIterable<Uint8Array>);
     images.push(fileBase);
     const builder = new DockerImageBuilder({ docker, logicBaseImage: fileBase, repository, strategy: 'dockerfile' });
     const err = (await builder.build(input('d-stream-error')).catch((e: unknown) => e)) as DomainError;

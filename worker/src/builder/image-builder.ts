@@ -183,10 +183,12 @@ export class DockerImageBuilder implements ImageBuilder {
       prefix: 'bundle',
       extraFiles: [{ name: 'Dockerfile', content: `FROM ${this.base}\nCOPY bundle /bundle\n` }],
     });
-    // Labels as a build parameter, not LABEL lines: no extra build step.
+    // Labels as a build parameter, not LABEL lines: no extra build step. No build cache: Docker 20.10's cache probe
+    // walks the base's children and fails the build ("unable to find image") when retention removes one meanwhile.
     const output = this.docker.buildImage(context, {
       t: tag,
       labels,
+      nocache: true,
       rm: true,
       forcerm: true,
       abortSignal: input.signal,
