@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { silentLog, type Log, type Upstream } from '@sidecar/core';
+import { type HttpSettings, silentLog, type Log, type Upstream } from '@sidecar/core';
 import type { RedisRouteTable, RoutingSettings } from '@sidecar/store';
 
 /** What the control loop hands the data plane after each load: routes and each routed app's settings. */
-export type RoutingState = Map<
-  string,
-  { http: RoutingSettings['http']; wakeOnRequest: boolean; upstreams: Upstream[] }
->;
+export type RoutingState = Map<string, { http: HttpSettings; wakeOnRequest: boolean; upstreams: Upstream[] }>;
 
 /**
  * Whether a request that finds no pod of the app in rotation is held while the app wakes (scale to zero): only
@@ -15,7 +12,7 @@ export type RoutingState = Map<
  * rather than after the hold. Pods in rotation count as a release: the first rollout sets the routes before the
  * release is stored, and the backend then has its wake server from the start (no second reload for it).
  */
-export const wakesOnRequest = (s: RoutingSettings, upstreams: readonly Upstream[]): boolean =>
+export const wakeOnRequestFor = (s: RoutingSettings, upstreams: readonly Upstream[]): boolean =>
   s.scaleToZero && (s.released || upstreams.length > 0);
 
 export interface RouteCacheOptions {
@@ -104,7 +101,7 @@ export class RouteCache {
           const state: RoutingState = new Map(
             [...routes].map(([app, upstreams]) => {
               const s = settings.get(app)!;
-              return [app, { http: s.http, wakeOnRequest: wakesOnRequest(s, upstreams), upstreams }];
+              return [app, { http: s.http, wakeOnRequest: wakeOnRequestFor(s, upstreams), upstreams }];
             }),
           );
           await this.opts.apply?.(state);
