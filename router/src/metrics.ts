@@ -7,7 +7,7 @@ import type { AppTrafficStore } from '@sidecar/store';
 import { type AccessSummary, detached } from './access-log.js';
 import { AppTotals, registerTotalsHistogram } from './app-totals.js';
 import { appOfBackend, TABLE_UPGRADED } from './haproxy/render-config.js';
-import type { RuntimeApi } from './haproxy/runtime-api.js';
+import type { HaproxyProcess } from './haproxy/haproxy-process.js';
 
 /** Pending bucket counts are dropped beyond this many apps × buckets (Redis away for long). */
 const MAX_PENDING_BUCKETS = 50_000;
@@ -23,7 +23,9 @@ export class TrafficMetrics {
   /** What the Prometheus metrics of requests report, counted as plain numbers (app-totals.ts). */
   private readonly totals = new Map<string, AppTotals>();
 
-  constructor(private readonly opts: { api: RuntimeApi; traffic: AppTrafficStore }) {
+  constructor(
+    private readonly opts: { haproxy: Pick<HaproxyProcess, 'workerStats' | 'tableCounts'>; traffic: AppTrafficStore },
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sidecar_router_process_' });
     const totals = this.totals;
@@ -56,7 +58,7 @@ export class TrafficMetrics {
         }
       },
     });
-    const api = opts.api;
+    const haproxy = opts.haproxy;
     new Gauge({
       name: 'sidecar_router_open_connections',
       help: "Requests and upgraded connections in progress to the app's pods",
@@ -64,10 +66,12 @@ export class TrafficMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const row of await api.stats().catch(() => [])) {
-          const app = appOfBackend(row.pxname ?? '');
-          if (app && row.svname === 'BACKEND') this.set({ app }, Number(row.scur));
-        }
+        // Every worker's: after a reload the old one keeps the connections it had.
+        for (const { rows } of await haproxy.workerStats().catch(() => []))
+          for (const row of rows) {
+            const app = appOfBackend(row.pxname ?? '');
+            if (app && row.svname === 'BACKEND') this.inc({ app }, Number(row.scur));
+          }
       },
     });
     new Gauge({
@@ -77,7 +81,7 @@ export class TrafficMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const [app, n] of await api.tableCounts(TABLE_UPGRADED).catch(() => new Map<string, number>()))
+        for (const [app, n] of await haproxy.tableCounts(TABLE_UPGRADED).catch(() => new Map<string, number>()))
           this.set({ app }, n);
       },
     });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DATA_PLANE_FILE, recordedMaster, terminate } from '@sidecar/platform-process';
 import { HOP_BY_HOP_LUA } from './hop-by-hop.lua.js';
-import { RuntimeApi } from './runtime-api.js';
+import { parseStat, parseTableCounts, RuntimeApi, type StatRow } from './runtime-api.js';
 
 const run = promisify(execFile);
 
@@ -39,6 +39,17 @@ export function haproxyFiles(dir: string): HaproxyFiles {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What one HAProxy worker process counts: its counters start at 0 when it starts (at each reload). */
+export interface WorkerStats {
+  pid: number;
+  rows: StatRow[];
+}
+
+/** The workers' pids in the master's `show proc`: the current one and the old ones still finishing connections. */
+export function workerPids(showProc: string): number[] {
+  return [...showProc.matchAll(/^(\d+)\s+worker\s/gm)].map((m) => Number(m[1]));
+}
 
 /**
  * HAProxy in master-worker mode, owned by the router. It is not tied to the router's life: a router
@@ -119,8 +130,15 @@ export class HaproxyProcess {
     return 'started';
   }
 
+  /**
+   * Run before each reload (errors are the hook's own): the last look at the current worker's counters,
+   * since a worker with no connection left exits as soon as the new one takes over.
+   */
+  beforeReload: () => Promise<void> = () => Promise.resolve();
+
   /** Puts the configuration file in force and resolves once the new worker answers. */
   async reload(): Promise<void> {
+    await this.beforeReload();
     const before = await this.api.workerPid().catch(() => undefined);
     const master = this.requireMaster();
     if (this.masterCli) await this.askMasterToReload();
@@ -141,6 +159,34 @@ export class HaproxyProcess {
         await sleep(20);
       }
     }
+  }
+
+  /**
+   * A command's answer from every worker: the current one and, through the master's CLI, old ones that
+   * still hold connections after a reload (WebSockets, long responses); a worker that exits meanwhile is
+   * left out. A master without a CLI (adopted from an older router) shows only its current worker.
+   */
+  private async askWorkers(command: string): Promise<{ pid: number; answer: string }[]> {
+    if (!this.masterCli) {
+      const [pid, answer] = await Promise.all([this.api.workerPid(), this.api.command(command)]);
+      return pid === undefined ? [] : [{ pid, answer }];
+    }
+    const pids = workerPids(await this.master.command('show proc'));
+    return Promise.all(pids.map(async (pid) => ({ pid, answer: await this.master.command(`@!${pid} ${command}`) })));
+  }
+
+  /** `show stat` of every worker (askWorkers). */
+  async workerStats(): Promise<WorkerStats[]> {
+    const answers = await this.askWorkers('show stat');
+    return answers.map(({ pid, answer }) => ({ pid, rows: parseStat(answer) })).filter((w) => w.rows.length > 0);
+  }
+
+  /** `conn_cur` per key of a stick table, summed over every worker (askWorkers). */
+  async tableCounts(table: string): Promise<Map<string, number>> {
+    const sum = new Map<string, number>();
+    for (const { answer } of await this.askWorkers(`show table ${table}`))
+      for (const [key, n] of parseTableCounts(answer)) sum.set(key, (sum.get(key) ?? 0) + n);
+    return sum;
   }
 
   /** Stops HAProxy at once (its connections end): the platform is stopping. */

@@ -1,5 +1,26 @@
 import net from 'node:net';
 
+/** One row of `show stat`, keyed by column name (pxname, svname, scur, stot, …). */
+export type StatRow = Record<string, string>;
+
+/** `show stat`'s CSV; anything else (an error message) is no rows. */
+export function parseStat(text: string): StatRow[] {
+  const [header, ...rows] = text.split('\n').filter((l) => l.length > 0);
+  if (!header?.startsWith('# ')) return [];
+  const columns = header.slice(2).split(',');
+  return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [columns[i] ?? String(i), v])));
+}
+
+/** `conn_cur` per key in `show table`'s answer. */
+export function parseTableCounts(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /key=(\S+) .*conn_cur=(\d+)/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
 /**
  * HAProxy's runtime API over its Unix socket, one connection per call (non-interactive
  * mode: HAProxy answers the commands, separated by `;`, and closes).
@@ -33,22 +54,13 @@ export class RuntimeApi {
   }
 
   /** `show stat` as rows keyed by column name (proxy, server, scur, …). */
-  async stats(): Promise<Record<string, string>[]> {
-    const text = await this.command('show stat');
-    const [header, ...rows] = text.split('\n').filter((l) => l.length > 0);
-    if (!header?.startsWith('# ')) return [];
-    const columns = header.slice(2).split(',');
-    return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [columns[i] ?? String(i), v])));
+  async stats(): Promise<StatRow[]> {
+    return parseStat(await this.command('show stat'));
   }
 
   /** `conn_cur` per key of a stick table. */
   async tableCounts(table: string): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const line of (await this.command(`show table ${table}`)).split('\n')) {
-      const m = /key=(\S+) .*conn_cur=(\d+)/.exec(line);
-      if (m) out.set(m[1]!, Number(m[2]));
-    }
-    return out;
+    return parseTableCounts(await this.command(`show table ${table}`));
   }
 
   /** The worker's process id: it changes when a reload has taken effect. */
