@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActivitySampler } from './activity.js';
-import type { WorkerStats } from './haproxy/haproxy-process.js';
+import { ActivitySampler, type StatsSource } from './activity.js';
 
 // HAProxy's `show stat` rows as the runtime API answers them (only the columns the sampler reads).
 const row = (pxname: string, svname: string, stot: number, scur: number) => ({
@@ -11,7 +10,7 @@ const row = (pxname: string, svname: string, stot: number, scur: number) => ({
 });
 
 const samplerOver = () => {
-  const source = { workers: [] as WorkerStats[] };
+  const source = { workers: [] as Awaited<ReturnType<StatsSource['workerStats']>> };
   const sampler = new ActivitySampler({ workerStats: () => Promise.resolve(source.workers) });
   return { source, sampler };
 };

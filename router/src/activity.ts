@@ -3,7 +3,7 @@ import type { WorkerStats } from './haproxy/haproxy-process.js';
 
 /** What the activity sampler reads: every HAProxy worker's `show stat` rows (haproxy-process.ts). */
 export interface StatsSource {
-  workerStats(): Promise<WorkerStats[]>;
+  workerStats(): Promise<Pick<WorkerStats, 'pid' | 'rows'>[]>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { HttpSettings, Log, Upstream } from '@sidecar/core';
-import type { HaproxyProcess } from './haproxy/haproxy-process.js';
+import type { HaproxyProcess, WorkerStats } from './haproxy/haproxy-process.js';
 import {
   backendOf,
   type DataPlaneSettings,
@@ -61,25 +61,32 @@ export class DataPlane {
     return [...this.draining.values()].map((d) => d.pod);
   }
 
-  /** Called about twice a second: deletes drained pods, shuts those past their deadline. */
+  /**
+   * Called about twice a second: deletes drained pods, shuts those past their deadline. Every worker
+   * counts: after a reload the old one keeps the connections it had, pods' draining ones included.
+   */
   async tick(now = Date.now()): Promise<void> {
     if (this.draining.size === 0) return;
-    const sessions = new Map<string, number>();
-    for (const row of await this.haproxy.api.stats()) sessions.set(`${row.pxname}/${row.svname}`, Number(row.scur));
+    const workers = await this.haproxy.workerStats();
     for (const [key, d] of this.draining) {
       const server = `${backendOf(d.app)}/${d.pod}`;
-      const open = sessions.get(server) ?? 0;
-      if (open > 0 && now < d.deadline) continue;
-      if (open > 0) await this.haproxy.api.run([`shutdown sessions server ${server}`]);
-      try {
-        await this.haproxy.api.run([`del server ${server}`]);
-      } catch (e) {
-        // Sessions still closing: the next tick deletes it.
-        if (sessions.has(server)) {
+      const rowIn = (w: WorkerStats) => w.rows.find((r) => `${r.pxname}/${r.svname}` === server);
+      const holding = workers.filter((w) => Number(rowIn(w)?.scur ?? 0) > 0);
+      if (holding.length > 0 && now < d.deadline) continue;
+      for (const w of holding) await this.haproxy.shutdownSessions(w, backendOf(d.app), d.pod);
+      const current = workers.find((w) => w.current);
+      // After a reload the current worker may never have had it: nothing to delete there.
+      if (current && rowIn(current)) {
+        try {
+          await this.haproxy.api.run([`del server ${server}`]);
+        } catch (e) {
+          // Sessions still closing: the next tick deletes it.
           this.log.warn({ server, err: e }, 'removing a drained server failed; trying again');
           continue;
         }
       }
+      // An old worker's shut sessions are gone by the next tick.
+      if (holding.some((w) => !w.current)) continue;
       this.draining.delete(key);
       this.applied.get(d.app)?.servers.delete(d.pod);
     }
@@ -101,8 +108,17 @@ export class DataPlane {
       this.log.info({ threads: this.settings.threads }, `HAProxy ${how}`);
       this.started = true;
     }
-    // The old worker keeps the connections it has (bounded by hard-stop-after); the new one starts clean.
-    this.draining.clear();
+    // The old worker keeps the connections it has: pods it served that the new configuration does not are
+    // draining from now on (tick() reads and shuts them on every worker), pods draining before stay so, and a
+    // pod the new configuration serves again is not draining.
+    const served = (app: string, pod: string) => desired.get(app)?.upstreams.some((u) => u.pod === pod) ?? false;
+    for (const [app, a] of this.applied)
+      for (const pod of a.servers.keys()) {
+        const server = `${backendOf(app)}/${pod}`;
+        if (!served(app, pod) && !this.draining.has(server))
+          this.draining.set(server, { app, pod, deadline: Date.now() + a.drainMs });
+      }
+    for (const [key, d] of this.draining) if (served(d.app, d.pod)) this.draining.delete(key);
     this.applied = new Map(
       apps.map((a) => [
         a.name,
@@ -133,6 +149,8 @@ export class DataPlane {
         ]);
         this.draining.delete(server);
       } else {
+        // A pod draining since before a reload (held by the old worker) may come back: it is served again.
+        this.draining.delete(server);
         await this.haproxy.api.run([`add server ${server} ${serverOptions(address)}`]);
         await this.haproxy.api.run([
           `enable health ${server}`,

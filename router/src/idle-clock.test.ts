@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { connectRedis } from '@sidecar/store';
 import { request } from './testing/clients.js';
 import { startTestRouter, type TestRouter } from './testing/harness.js';
 
@@ -7,15 +6,11 @@ import { startTestRouter, type TestRouter } from './testing/harness.js';
 // another tenant causes: creating an app reloads HAProxy, which must neither count as traffic for every
 // app nor hide a connection the old worker still holds.
 let t: TestRouter;
-const redis = connectRedis(inject('redisUrl'));
 const token = 'idle-clock-test-token';
 beforeAll(async () => {
   t = await startTestRouter(inject('redisUrl'), { SIDECAR_ADMIN_TOKEN: token });
 });
-afterAll(async () => {
-  await t.close();
-  await redis.quit();
-});
+afterAll(() => t.close());
 
 /** A gauge's value for an app in the router's Prometheus metrics. */
 const gauge = async (name: string, app: string) => {
@@ -26,14 +21,6 @@ const gauge = async (name: string, app: string) => {
 };
 const lastActive = async (app: string) => (await t.stores.activity.lastActive([app])).get(app);
 
-/** Another tenant creates an app: the router declares it, HAProxy reloads; resolves once the new worker serves. */
-async function anotherAppCreated(app: string): Promise<void> {
-  const before = await t.router.haproxy.api.workerPid();
-  await redis.set(t.stores.keys.app(app), JSON.stringify({ name: app }));
-  await t.stores.routes.declare(app);
-  await expect.poll(() => t.router.haproxy.api.workerPid(), { timeout: 10_000 }).not.toBe(before);
-}
-
 describe("the idle clock across another tenant's reload", () => {
   it('a reload does not count as traffic for an app that had some before it', async () => {
     const { pod, address } = await t.upstream((_req, res) => res.end('hello'));
@@ -43,7 +30,7 @@ describe("the idle clock across another tenant's reload", () => {
     const served = await lastActive('quiet');
     expect(served).toBeDefined();
 
-    await anotherAppCreated('newcomer');
+    await t.createApp('newcomer');
     await t.router.flush();
     await t.router.flush();
     expect(await lastActive('quiet')).toBe(served);
@@ -66,7 +53,7 @@ describe("the idle clock across another tenant's reload", () => {
     const held = request(t.port, 'streaming.localhost', { path: '/hold' });
     await expect.poll(() => answer !== undefined, { timeout: 10_000 }).toBe(true);
 
-    await anotherAppCreated('second-newcomer');
+    await t.createApp('second-newcomer');
     const old = (await t.router.haproxy.workerStats()).find((w) => w.pid === before);
     expect(old?.rows.find((r) => r.pxname === 'app_streaming' && r.svname === 'BACKEND')?.scur).toBe('1');
     expect(await gauge('sidecar_router_open_connections', 'streaming')).toBe('1');

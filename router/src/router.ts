@@ -107,6 +107,8 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     headerTimeoutMs: config.SIDECAR_ROUTER_HEADER_TIMEOUT_MS,
     idleTimeoutMs: config.SIDECAR_ROUTER_IDLE_TIMEOUT_MS,
     connectTimeoutMs: config.SIDECAR_ROUTER_CONNECT_TIMEOUT_MS,
+    reloadGraceSeconds: config.SIDECAR_ROUTER_RELOAD_GRACE_SECONDS,
+    oldWorkersMax: config.SIDECAR_ROUTER_OLD_WORKERS_MAX,
     trustedProxies: config.SIDECAR_ROUTER_TRUSTED_PROXIES,
     adminSocket: haproxy.files.adminSocket,
     hostsMap: haproxy.files.hostsMap,

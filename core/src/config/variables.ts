@@ -147,6 +147,12 @@ export const PlatformEnv = z.object({
     'An idle keep-alive client connection, or a client that stops sending or reading mid-request, is closed after this.',
   ),
   SIDECAR_ROUTER_CONNECT_TIMEOUT_MS: positiveInt(5_000).describe('Connecting to a pod; then another pod is tried.'),
+  SIDECAR_ROUTER_RELOAD_GRACE_SECONDS: positiveInt(3600).describe(
+    "After HAProxy reloads (any app created or deleted, or its settings changed), the previous worker keeps the connections it holds (WebSockets, long responses) at most this long (at least the longest app's drainSeconds + 5).",
+  ),
+  SIDECAR_ROUTER_OLD_WORKERS_MAX: positiveInt(10).describe(
+    'Previous HAProxy workers kept at once for their connections (about 5 MiB each); past this many reloads the oldest is stopped and its connections closed.',
+  ),
   SIDECAR_ROUTER_TRUSTED_PROXIES: z
     .string()
     .default('')

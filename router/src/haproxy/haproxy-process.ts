@@ -40,15 +40,27 @@ export function haproxyFiles(dir: string): HaproxyFiles {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What one HAProxy worker process counts: its counters start at 0 when it starts (at each reload). */
-export interface WorkerStats {
+/** An HAProxy worker process: the current one, or an old one still finishing its connections after a reload. */
+export interface Worker {
   pid: number;
+  current: boolean;
+}
+
+/** What one worker counts: its counters start at 0 when it starts (at each reload). */
+export interface WorkerStats extends Worker {
   rows: StatRow[];
 }
 
-/** The workers' pids in the master's `show proc`: the current one and the old ones still finishing connections. */
-export function workerPids(showProc: string): number[] {
-  return [...showProc.matchAll(/^(\d+)\s+worker\s/gm)].map((m) => Number(m[1]));
+/** The workers in the master's `show proc`: under `# workers` the current one, under `# old workers` the others. */
+export function workersIn(showProc: string): Worker[] {
+  const workers: Worker[] = [];
+  let current = false;
+  for (const line of showProc.split('\n')) {
+    if (line.startsWith('#')) current = line.trim() === '# workers';
+    const m = /^(\d+)\s+worker\s/.exec(line);
+    if (m) workers.push({ pid: Number(m[1]), current });
+  }
+  return workers;
 }
 
 /**
@@ -146,13 +158,20 @@ export class HaproxyProcess {
     await this.waitForWorker(before);
   }
 
-  /** `reload` on the master's CLI; retried only while nothing accepts there yet (the master re-executing). */
+  /** `reload` on the master's CLI. */
   private async askMasterToReload(): Promise<void> {
+    await this.onMaster((master) => master.command('reload'));
+  }
+
+  /**
+   * A call on the master's CLI, retried only while nothing accepts there yet: the master re-executes
+   * itself at each reload, and its socket refuses connections meanwhile.
+   */
+  private async onMaster<T>(call: (master: RuntimeApi) => Promise<T>): Promise<T> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        await this.master.command('reload');
-        return;
+        return await call(this.master);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() > deadline) throw e;
@@ -166,19 +185,23 @@ export class HaproxyProcess {
    * still hold connections after a reload (WebSockets, long responses); a worker that exits meanwhile is
    * left out. A master without a CLI (adopted from an older router) shows only its current worker.
    */
-  private async askWorkers(command: string): Promise<{ pid: number; answer: string }[]> {
+  private async askWorkers(command: string): Promise<(Worker & { answer: string })[]> {
     if (!this.masterCli) {
       const [pid, answer] = await Promise.all([this.api.workerPid(), this.api.command(command)]);
-      return pid === undefined ? [] : [{ pid, answer }];
+      return pid === undefined ? [] : [{ pid, current: true, answer }];
     }
-    const pids = workerPids(await this.master.command('show proc'));
-    return Promise.all(pids.map(async (pid) => ({ pid, answer: await this.master.command(`@!${pid} ${command}`) })));
+    const workers = workersIn(await this.onMaster((m) => m.command('show proc')));
+    return Promise.all(
+      workers.map(async (w) => ({ ...w, answer: await this.onMaster((m) => m.command(`@!${w.pid} ${command}`)) })),
+    );
   }
 
   /** `show stat` of every worker (askWorkers). */
   async workerStats(): Promise<WorkerStats[]> {
     const answers = await this.askWorkers('show stat');
-    return answers.map(({ pid, answer }) => ({ pid, rows: parseStat(answer) })).filter((w) => w.rows.length > 0);
+    return answers
+      .map(({ pid, current, answer }) => ({ pid, current, rows: parseStat(answer) }))
+      .filter((w) => w.rows.length > 0);
   }
 
   /** `conn_cur` per key of a stick table, summed over every worker (askWorkers). */
@@ -187,6 +210,18 @@ export class HaproxyProcess {
     for (const { answer } of await this.askWorkers(`show table ${table}`))
       for (const [key, n] of parseTableCounts(answer)) sum.set(key, (sum.get(key) ?? 0) + n);
     return sum;
+  }
+
+  /**
+   * Ends the sessions one worker holds to a server. An old worker refuses `shutdown sessions server`
+   * (its proxies are stopping: "Proxy is disabled"), so there each of them is shut by its id.
+   */
+  async shutdownSessions(worker: Worker, backend: string, server: string): Promise<void> {
+    if (worker.current) return this.api.run([`shutdown sessions server ${backend}/${server}`]);
+    const sessions = await this.onMaster((m) => m.command(`@!${worker.pid} show sess`));
+    for (const m of sessions.matchAll(/^(0x[0-9a-f]+): .* be=(\S+) srv=(\S+) /gm))
+      if (m[2] === backend && m[3] === server)
+        await this.onMaster((master) => master.run([`@!${worker.pid} shutdown session ${m[1]}`]));
   }
 
   /** Stops HAProxy at once (its connections end): the platform is stopping. */

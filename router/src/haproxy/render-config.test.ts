@@ -20,6 +20,8 @@ const settings = (over: Partial<DataPlaneSettings> = {}): DataPlaneSettings => (
   headerTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   connectTimeoutMs: 5_000,
+  reloadGraceSeconds: 3600,
+  oldWorkersMax: 10,
   trustedProxies: [],
   adminSocket: join(dir, 'admin.sock'),
   hostsMap: join(dir, 'hosts.map'),
@@ -57,6 +59,16 @@ describe('renderConfig', () => {
     expect(text).toContain('  server web-v1-abc 127.0.0.1:32768 pool-max-conn -1 pool-purge-delay 5s check');
     expect(text).toContain('  server wake 127.0.0.1:4567 backup\n');
     expect(text.match(/server wake /g)).toHaveLength(1);
+    check(text);
+  });
+
+  it('lets a replaced worker keep its connections for the grace, never shorter than the longest drain', () => {
+    const text = renderConfig(settings({ oldWorkersMax: 4 }), apps);
+    expect(text).toContain('  hard-stop-after 3600s\n  mworker-max-reloads 4\n');
+    const short = settings({ reloadGraceSeconds: 10 });
+    expect(renderConfig(short, apps)).toContain('  hard-stop-after 35s\n');
+    const longDrain = [{ ...apps[0]!, http: { ...HTTP_DEFAULTS, drainSeconds: 600 } }];
+    expect(renderConfig(short, longDrain)).toContain('  hard-stop-after 605s\n');
     check(text);
   });
 

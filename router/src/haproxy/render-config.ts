@@ -22,6 +22,10 @@ export interface DataPlaneSettings {
   headerTimeoutMs: number;
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** How long a worker replaced by a reload keeps its connections at most (then at least the longest drain + 5 s). */
+  reloadGraceSeconds: number;
+  /** Replaced workers kept at once (`mworker-max-reloads`): past this many reloads the oldest is stopped. */
+  oldWorkersMax: number;
   /** Peers (addresses or CIDRs) whose X-Forwarded-* / Forwarded values are kept. */
   trustedProxies: readonly string[];
   /** HAProxy's runtime API (admin level), a Unix socket only the router's user can open. */
@@ -141,7 +145,7 @@ function forwarding(trusted: readonly string[]): string[] {
 }
 
 export function renderConfig(s: DataPlaneSettings, apps: readonly PlannedApp[]): string {
-  const hardStop = Math.max(...apps.map((a) => a.http.drainSeconds), 30) + 5;
+  const hardStop = Math.max(s.reloadGraceSeconds, Math.max(...apps.map((a) => a.http.drainSeconds), 30) + 5);
   return [
     '# Written by the Sidecar PaaS router (router/src/haproxy/render-config.ts); edits are overwritten.',
     'global',
@@ -150,8 +154,10 @@ export function renderConfig(s: DataPlaneSettings, apps: readonly PlannedApp[]):
     // Pipes for splicing cost two descriptors each: kept small so the total stays within the usual limits.
     `  maxpipes ${Math.max(64, Math.floor(s.maxConnections / 8))}`,
     `  stats socket ${s.adminSocket} mode 600 level admin expose-fd listeners`,
-    // After a reload the old process keeps its open connections this long at most.
+    // After a reload the old worker keeps its open connections (another tenant's reload must not cut an
+    // app's WebSockets) this long at most, and only so many old workers are kept (each has its own memory).
     `  hard-stop-after ${hardStop}s`,
+    `  mworker-max-reloads ${s.oldWorkersMax}`,
     ...(s.requestLog ? [`  log ring@access_log len ${LOG_LINE_MAX} format raw local0 info`] : []),
     `  lua-load-per-thread ${s.luaFile}`,
     '',

@@ -25,6 +25,11 @@ export interface TestRouter {
    * adopt. Upstreams made with upstream() stay up: close them through the server they come with.
    */
   crash(): Promise<void>;
+  /**
+   * Another tenant creates an app, as the API does (stored, then declared to the routers): HAProxy reloads.
+   * Resolves once the new worker serves; the one it replaced keeps the connections it had.
+   */
+  createApp(app: string): Promise<void>;
   /** Sets an app's stored `http` settings (the API's shape) and waits until the router applied them. */
   settings(app: string, http: Record<string, number>): Promise<void>;
   close(): Promise<void>;
@@ -79,6 +84,15 @@ export async function startTestRouter(
       return { pod, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, server };
     },
     route: (app, upstreams) => stores.routes.set(app, upstreams),
+    async createApp(app) {
+      const before = await router.haproxy.api.workerPid();
+      await redis.set(stores.keys.app(app), JSON.stringify({ name: app }));
+      await stores.routes.declare(app);
+      for (const deadline = Date.now() + 10_000; (await router.haproxy.api.workerPid()) === before;) {
+        if (Date.now() > deadline) throw new Error(`HAProxy did not reload for the app ${app} within 10 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     async settings(app, settings) {
       await redis.set(stores.keys.app(app), JSON.stringify({ name: app, http: settings }));
       // A settings change is seen on the router's next load; a route change message triggers one now.
