@@ -1,9 +1,10 @@
+import pLimit from 'p-limit';
 import { appOfBackend } from './haproxy/render-config.js';
-import type { WorkerStats } from './haproxy/haproxy-process.js';
+import type { WorkerStats } from './haproxy/workers.js';
 
 /** What the activity sampler reads: every HAProxy worker's `show stat` rows (haproxy-process.ts). */
 export interface StatsSource {
-  workerStats(): Promise<Pick<WorkerStats, 'pid' | 'rows'>[]>;
+  stats(): Promise<Pick<WorkerStats, 'pid' | 'rows'>[]>;
 }
 
 /**
@@ -27,8 +28,15 @@ export class ActivitySampler {
    * Reads the counters now and keeps what moved for the next sample(). HaproxyProcess calls it before a
    * reload, when the current worker may exit (no connection left) with counts no later read would find.
    */
-  async observe(): Promise<void> {
-    const workers = await this.source.workerStats();
+  observe(): Promise<void> {
+    return this.oneAtATime(() => this.read());
+  }
+
+  /** One read at a time: a read that began earlier and ended later would put back older totals. */
+  private readonly oneAtATime = pLimit(1);
+
+  private async read(): Promise<void> {
+    const workers = await this.source.stats();
     for (const { pid, rows } of workers) {
       // A worker first seen counts from its start: a new worker's total is traffic it served.
       const before = this.totals.get(pid);

@@ -1,5 +1,7 @@
+import pLimit from 'p-limit';
 import type { HttpSettings, Log, Upstream } from '@sidecar/core';
-import type { HaproxyProcess, WorkerStats } from './haproxy/haproxy-process.js';
+import type { HaproxyProcess } from './haproxy/haproxy-process.js';
+import type { WorkerStats } from './haproxy/workers.js';
 import {
   backendOf,
   type DataPlaneSettings,
@@ -62,30 +64,43 @@ export class DataPlane {
   }
 
   /**
-   * Called about twice a second: deletes drained pods, shuts those past their deadline. Every worker
-   * counts: after a reload the old one keeps the connections it had, pods' draining ones included.
+   * Called about twice a second and after each change: deletes drained pods, shuts those past their
+   * deadline. Every worker counts: after a reload the one replaced keeps the connections it had, pods'
+   * draining ones included. One tick at a time (a call during one waits for it, then ticks).
    */
-  async tick(now = Date.now()): Promise<void> {
+  tick(now?: number): Promise<void> {
+    return this.oneAtATime(() => this.tickOnce(now ?? Date.now()));
+  }
+
+  private readonly oneAtATime = pLimit(1);
+
+  private async tickOnce(now: number): Promise<void> {
     if (this.draining.size === 0) return;
-    const workers = await this.haproxy.workerStats();
-    for (const [key, d] of this.draining) {
+    const workers = await this.haproxy.workers.stats();
+    const current = workers.find((w) => w.current);
+    const rowOf = (w: WorkerStats, server: string) => w.rows.find((r) => `${r.pxname}/${r.svname}` === server);
+    const plan = [...this.draining].map(([key, d]) => {
       const server = `${backendOf(d.app)}/${d.pod}`;
-      const rowIn = (w: WorkerStats) => w.rows.find((r) => `${r.pxname}/${r.svname}` === server);
-      const holding = workers.filter((w) => Number(rowIn(w)?.scur ?? 0) > 0);
+      return { key, d, server, holding: workers.filter((w) => Number(rowOf(w, server)?.scur ?? 0) > 0) };
+    });
+    const due = new Map<WorkerStats, string[]>();
+    for (const p of plan)
+      if (now >= p.d.deadline) for (const w of p.holding) due.set(w, [...(due.get(w) ?? []), p.server]);
+    for (const [w, servers] of due) await this.haproxy.workers.shutdownSessions(w, servers);
+
+    for (const { key, d, server, holding } of plan) {
       if (holding.length > 0 && now < d.deadline) continue;
-      for (const w of holding) await this.haproxy.shutdownSessions(w, backendOf(d.app), d.pod);
-      const current = workers.find((w) => w.current);
       // After a reload the current worker may never have had it: nothing to delete there.
-      if (current && rowIn(current)) {
+      if (current && rowOf(current, server)) {
         try {
           await this.haproxy.api.run([`del server ${server}`]);
         } catch (e) {
-          // Sessions still closing: the next tick deletes it.
-          this.log.warn({ server, err: e }, 'removing a drained server failed; trying again');
+          // Its sessions, just shut, still closing: the next tick deletes it.
+          if (!holding.includes(current)) this.log.warn({ server, err: e }, 'removing a drained server failed');
           continue;
         }
       }
-      // An old worker's shut sessions are gone by the next tick.
+      // A replaced worker's shut sessions are gone by the next tick, which looks again.
       if (holding.some((w) => !w.current)) continue;
       this.draining.delete(key);
       this.applied.get(d.app)?.servers.delete(d.pod);

@@ -7,7 +7,7 @@ import type { AppTrafficStore } from '@sidecar/store';
 import { type AccessSummary, detached } from './access-log.js';
 import { AppTotals, registerTotalsHistogram } from './app-totals.js';
 import { appOfBackend, TABLE_UPGRADED } from './haproxy/render-config.js';
-import type { HaproxyProcess } from './haproxy/haproxy-process.js';
+import type { HaproxyWorkers } from './haproxy/workers.js';
 
 /** Pending bucket counts are dropped beyond this many apps × buckets (Redis away for long). */
 const MAX_PENDING_BUCKETS = 50_000;
@@ -24,7 +24,7 @@ export class TrafficMetrics {
   private readonly totals = new Map<string, AppTotals>();
 
   constructor(
-    private readonly opts: { haproxy: Pick<HaproxyProcess, 'workerStats' | 'tableCounts'>; traffic: AppTrafficStore },
+    private readonly opts: { workers: Pick<HaproxyWorkers, 'stats' | 'tableCounts'>; traffic: AppTrafficStore },
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sidecar_router_process_' });
@@ -58,7 +58,7 @@ export class TrafficMetrics {
         }
       },
     });
-    const haproxy = opts.haproxy;
+    const workers = opts.workers;
     new Gauge({
       name: 'sidecar_router_open_connections',
       help: "Requests and upgraded connections in progress to the app's pods",
@@ -67,7 +67,7 @@ export class TrafficMetrics {
       async collect() {
         this.reset();
         // Every worker's: after a reload the old one keeps the connections it had.
-        for (const { rows } of await haproxy.workerStats().catch(() => []))
+        for (const { rows } of await workers.stats().catch(() => []))
           for (const row of rows) {
             const app = appOfBackend(row.pxname ?? '');
             if (app && row.svname === 'BACKEND') this.inc({ app }, Number(row.scur));
@@ -81,7 +81,7 @@ export class TrafficMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const [app, n] of await haproxy.tableCounts(TABLE_UPGRADED).catch(() => new Map<string, number>()))
+        for (const [app, n] of await workers.tableCounts(TABLE_UPGRADED).catch(() => new Map<string, number>()))
           this.set({ app }, n);
       },
     });

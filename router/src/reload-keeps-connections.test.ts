@@ -44,7 +44,7 @@ describe("another tenant's reload", () => {
     expect(await socket.ask('after one reload')).toBe('chat-pod after one reload');
     await t.createApp('other-tenant-2');
     expect(await socket.ask('after two')).toBe('chat-pod after two');
-    expect((await t.router.haproxy.workerStats()).filter((w) => !w.current)).toHaveLength(1);
+    expect((await t.router.haproxy.workers.stats()).filter((w) => !w.current)).toHaveLength(1);
 
     // SIDECAR_ROUTER_OLD_WORKERS_MAX=2: a worker that outlived more reloads than that is stopped.
     let closedAt: number | undefined;
@@ -52,7 +52,7 @@ describe("another tenant's reload", () => {
     await t.createApp('other-tenant-3');
     await socket.closed;
     expect(closedAt).toBeDefined();
-    await until(async () => (await t.router.haproxy.workerStats()).length === 1, 'the stopped worker to be gone');
+    await until(async () => (await t.router.haproxy.workers.stats()).length === 1, 'the stopped worker to be gone');
   });
 
   it("ends a pod's drain at its app's limit though the old worker holds its WebSocket, and reports it until then", async () => {
@@ -74,6 +74,23 @@ describe("another tenant's reload", () => {
     await socket.closed;
     await t.stores.routes.waitForDrain(['leaving-pod'], 10_000);
     expect(await t.stores.routes.routersDraining()).not.toContain('leaving-pod');
+    expect(socket.errors).toEqual([]);
+  });
+
+  it('keeps a drain that began before it: the pod stays reported until its limit ends the connection', async () => {
+    await t.route('redeployed', [await wsPod('first-pod')]);
+    await t.settings('redeployed', { drainSeconds: 3 });
+    await until(async () => (await request(t.port, 'redeployed.localhost')).body === 'first-pod', 'routed');
+    const socket = await openSocket('redeployed');
+    await t.route('redeployed', [await wsPod('second-pod')]);
+    expect(await t.stores.routes.routersDraining()).toContain('first-pod');
+
+    await t.createApp('other-tenant-5');
+    expect(await socket.ask('across the reload?')).toBe('first-pod across the reload?');
+    expect(await t.stores.routes.routersDraining()).toContain('first-pod');
+
+    await socket.closed;
+    await t.stores.routes.waitForDrain(['first-pod'], 10_000);
     expect(socket.errors).toEqual([]);
   });
 });

@@ -72,7 +72,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const haproxy = new HaproxyProcess(haproxyFiles(dir), config.SIDECAR_HAPROXY_BIN);
 
-  const traffic = new TrafficMetrics({ haproxy, traffic: stores.appTraffic });
+  const traffic = new TrafficMetrics({ workers: haproxy.workers, traffic: stores.appTraffic });
   const appLog = new AppAccessLog(stores.appLogs, FLUSH_MS);
   const listeners: ((r: AccessLine) => void)[] = [(r) => traffic.record(r), (r) => appLog.record(r)];
   // HAProxy's lines are the access log already: kept as they come, one write per read.
@@ -123,7 +123,8 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     log,
     apply: async (state) => {
       await plane.apply(state);
-      await plane.tick();
+      // A pod that left rotation with nothing open is deleted at once; a failing tick is retried by the next.
+      await plane.tick().catch((e: unknown) => warn(`drain: ${(e as Error).message}`));
     },
     draining: () => plane.drainingPods(),
   });
@@ -154,7 +155,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
 
   // When apps last had traffic, for scale to zero's idle clock: sampled from HAProxy's counters, and
   // from the HTTPS connections, which pass through the router's own TLS port, not HAProxy.
-  const sampler = new ActivitySampler(haproxy);
+  const sampler = new ActivitySampler(haproxy.workers);
   // The counts of a worker about to be replaced are read before it can exit with them.
   haproxy.beforeReload = () => sampler.observe().catch((e: unknown) => warn(`activity: ${(e as Error).message}`));
   const flushActivity = async () => {

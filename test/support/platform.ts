@@ -161,6 +161,9 @@ export async function startPlatform(
     for (const s of [child.stdout!, child.stderr!]) {
       createInterface({ input: s }).on('line', (line) => {
         output.push(line);
+        // A platform process that died is shown at once: a test failing on it otherwise shows only ECONNREFUSED.
+        if (/exited \(.*\); restarting|keeps crashing|"level":60/.test(line))
+          process.stderr.write(`[platform ${platformId}] ${line}\n`);
         if (line.startsWith('sidecar: ready')) {
           clearTimeout(timer);
           resolvePromise();

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DATA_PLANE_FILE, recordedMaster, terminate } from '@sidecar/platform-process';
 import { HOP_BY_HOP_LUA } from './hop-by-hop.lua.js';
-import { parseStat, parseTableCounts, RuntimeApi, type StatRow } from './runtime-api.js';
+import { RuntimeApi } from './runtime-api.js';
+import { HaproxyWorkers } from './workers.js';
 
 const run = promisify(execFile);
 
@@ -40,29 +41,6 @@ export function haproxyFiles(dir: string): HaproxyFiles {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** An HAProxy worker process: the current one, or an old one still finishing its connections after a reload. */
-export interface Worker {
-  pid: number;
-  current: boolean;
-}
-
-/** What one worker counts: its counters start at 0 when it starts (at each reload). */
-export interface WorkerStats extends Worker {
-  rows: StatRow[];
-}
-
-/** The workers in the master's `show proc`: under `# workers` the current one, under `# old workers` the others. */
-export function workersIn(showProc: string): Worker[] {
-  const workers: Worker[] = [];
-  let current = false;
-  for (const line of showProc.split('\n')) {
-    if (line.startsWith('#')) current = line.trim() === '# workers';
-    const m = /^(\d+)\s+worker\s/.exec(line);
-    if (m) workers.push({ pid: Number(m[1]), current });
-  }
-  return workers;
-}
-
 /**
  * HAProxy in master-worker mode, owned by the router. It is not tied to the router's life: a router
  * that crashed finds the running master by its pid file and adopts it (traffic keeps flowing while
@@ -76,7 +54,8 @@ export function workersIn(showProc: string): Worker[] {
  */
 export class HaproxyProcess {
   readonly api: RuntimeApi;
-  private readonly master: RuntimeApi;
+  /** Every worker, the replaced ones too, through the master's CLI (workers.ts). */
+  readonly workers: HaproxyWorkers;
   private masterPid: number | undefined;
   /** Whether the master has a CLI (one started by an older router, adopted, may have none). */
   private masterCli = true;
@@ -86,7 +65,7 @@ export class HaproxyProcess {
     private readonly bin = 'haproxy',
   ) {
     this.api = new RuntimeApi(files.adminSocket);
-    this.master = new RuntimeApi(files.masterSocket);
+    this.workers = new HaproxyWorkers(new RuntimeApi(files.masterSocket), this.api, () => this.masterCli);
   }
 
   /** The master's process id while this router knows one. */
@@ -151,77 +130,20 @@ export class HaproxyProcess {
   /** Puts the configuration file in force and resolves once the new worker answers. */
   async reload(): Promise<void> {
     await this.beforeReload();
-    const before = await this.api.workerPid().catch(() => undefined);
-    const master = this.requireMaster();
-    if (this.masterCli) await this.askMasterToReload();
-    else process.kill(master, 'SIGUSR2');
-    await this.waitForWorker(before);
-  }
-
-  /** `reload` on the master's CLI. */
-  private async askMasterToReload(): Promise<void> {
-    await this.onMaster((master) => master.command('reload'));
-  }
-
-  /**
-   * A call on the master's CLI, retried only while nothing accepts there yet: the master re-executes
-   * itself at each reload, and its socket refuses connections meanwhile.
-   */
-  private async onMaster<T>(call: (master: RuntimeApi) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        return await call(this.master);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() > deadline) throw e;
-        await sleep(20);
-      }
+    const reloading = (async () => {
+      const before = await this.api.workerPid().catch(() => undefined);
+      const master = this.requireMaster();
+      if (this.masterCli) await this.workers.askReload();
+      else process.kill(master, 'SIGUSR2');
+      await this.waitForWorker(before);
+    })();
+    // Reads of the workers wait for it: the master answers nothing whole while it re-executes.
+    this.workers.reloading = reloading.catch(() => undefined);
+    try {
+      await reloading;
+    } finally {
+      this.workers.reloading = undefined;
     }
-  }
-
-  /**
-   * A command's answer from every worker: the current one and, through the master's CLI, old ones that
-   * still hold connections after a reload (WebSockets, long responses); a worker that exits meanwhile is
-   * left out. A master without a CLI (adopted from an older router) shows only its current worker.
-   */
-  private async askWorkers(command: string): Promise<(Worker & { answer: string })[]> {
-    if (!this.masterCli) {
-      const [pid, answer] = await Promise.all([this.api.workerPid(), this.api.command(command)]);
-      return pid === undefined ? [] : [{ pid, current: true, answer }];
-    }
-    const workers = workersIn(await this.onMaster((m) => m.command('show proc')));
-    return Promise.all(
-      workers.map(async (w) => ({ ...w, answer: await this.onMaster((m) => m.command(`@!${w.pid} ${command}`)) })),
-    );
-  }
-
-  /** `show stat` of every worker (askWorkers). */
-  async workerStats(): Promise<WorkerStats[]> {
-    const answers = await this.askWorkers('show stat');
-    return answers
-      .map(({ pid, current, answer }) => ({ pid, current, rows: parseStat(answer) }))
-      .filter((w) => w.rows.length > 0);
-  }
-
-  /** `conn_cur` per key of a stick table, summed over every worker (askWorkers). */
-  async tableCounts(table: string): Promise<Map<string, number>> {
-    const sum = new Map<string, number>();
-    for (const { answer } of await this.askWorkers(`show table ${table}`))
-      for (const [key, n] of parseTableCounts(answer)) sum.set(key, (sum.get(key) ?? 0) + n);
-    return sum;
-  }
-
-  /**
-   * Ends the sessions one worker holds to a server. An old worker refuses `shutdown sessions server`
-   * (its proxies are stopping: "Proxy is disabled"), so there each of them is shut by its id.
-   */
-  async shutdownSessions(worker: Worker, backend: string, server: string): Promise<void> {
-    if (worker.current) return this.api.run([`shutdown sessions server ${backend}/${server}`]);
-    const sessions = await this.onMaster((m) => m.command(`@!${worker.pid} show sess`));
-    for (const m of sessions.matchAll(/^(0x[0-9a-f]+): .* be=(\S+) srv=(\S+) /gm))
-      if (m[2] === backend && m[3] === server)
-        await this.onMaster((master) => master.run([`@!${worker.pid} shutdown session ${m[1]}`]));
   }
 
   /** Stops HAProxy at once (its connections end): the platform is stopping. */

@@ -1,0 +1,136 @@
+import pLimit from 'p-limit';
+import { parseStat, parseTableCounts, type RuntimeApi, type StatRow } from './runtime-api.js';
+
+/** An HAProxy worker process: the current one, or one a reload replaced, still finishing its connections. */
+export interface Worker {
+  pid: number;
+  current: boolean;
+}
+
+/** What one worker counts: its counters start at 0 when it starts (at each reload). */
+export interface WorkerStats extends Worker {
+  rows: StatRow[];
+}
+
+/** The workers in the master's `show proc`: under `# workers` the current one, under `# old workers` the others. */
+export function workersIn(showProc: string): Worker[] {
+  const workers: Worker[] = [];
+  let current = false;
+  for (const line of showProc.split('\n')) {
+    if (line.startsWith('#')) current = line.trim() === '# workers';
+    const m = /^(\d+)\s+worker\s/.exec(line);
+    if (m) workers.push({ pid: Number(m[1]), current });
+  }
+  return workers;
+}
+
+/** The master's answer for a worker that has exited (`@!<pid>` names no process any more). */
+const GONE = "Can't find the target PID";
+/** Errors of a master busy re-executing itself (a reload) or of a full accept queue: tried again. */
+const TRANSIENT = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EAGAIN']);
+/** Connections to the master at once: its socket's accept queue is short (EAGAIN past ~20 here). */
+const MASTER_SLOTS = 4;
+/** Session ids shut per command line (each about 40 bytes; HAProxy reads a line of up to 16 KB). */
+const SHUTDOWNS_PER_LINE = 100;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Every HAProxy worker through the master's CLI: the current one, and those a reload replaced, which
+ * keep their connections (WebSockets, long responses) after it. While the master re-executes itself
+ * (each reload) its socket refuses, resets or answers nothing: reads wait for a reload in progress,
+ * and a call that meets one anyway is tried again until its answer is whole.
+ */
+export class HaproxyWorkers {
+  private readonly slots = pLimit(MASTER_SLOTS);
+  /** A reload in progress (HaproxyProcess sets it): reads start after it. */
+  reloading: Promise<void> | undefined;
+
+  constructor(
+    private readonly master: RuntimeApi,
+    /** The current worker's own socket, for a master without a CLI (adopted from an older router). */
+    private readonly admin: RuntimeApi,
+    private readonly hasMasterCli: () => boolean,
+  ) {}
+
+  /** `show stat` of every worker. */
+  async stats(): Promise<WorkerStats[]> {
+    const answers = await this.ask('show stat', (a) => a.startsWith('# pxname'));
+    return answers.map(({ answer, ...w }) => ({ ...w, rows: parseStat(answer) }));
+  }
+
+  /** `conn_cur` per key of a stick table, summed over every worker. */
+  async tableCounts(table: string): Promise<Map<string, number>> {
+    const sum = new Map<string, number>();
+    for (const { answer } of await this.ask(`show table ${table}`, (a) => a.startsWith('# table:')))
+      for (const [key, n] of parseTableCounts(answer)) sum.set(key, (sum.get(key) ?? 0) + n);
+    return sum;
+  }
+
+  /**
+   * Ends the sessions a worker holds to these servers (`backend/server`). A replaced worker refuses
+   * `shutdown sessions server` (its proxies are stopping: "Proxy is disabled"), so there each session
+   * is shut by its id; one that ended meanwhile ("No such session") is no failure.
+   */
+  async shutdownSessions(worker: Worker, servers: readonly string[]): Promise<void> {
+    if (servers.length === 0) return;
+    if (worker.current) return this.admin.run(servers.map((s) => `shutdown sessions server ${s}`));
+    const wanted = new Set(servers);
+    const listing = await this.onMaster(`@!${worker.pid} show sess`, (a) => a.includes('0x') || a.includes(GONE));
+    const ids = [...listing.matchAll(/^(0x[0-9a-f]+): .* be=(\S+) srv=(\S+) /gm)]
+      .filter((m) => wanted.has(`${m[2]}/${m[3]}`))
+      .map((m) => m[1]!);
+    for (let i = 0; i < ids.length; i += SHUTDOWNS_PER_LINE) {
+      const line = ids.slice(i, i + SHUTDOWNS_PER_LINE).map((id) => `@!${worker.pid} shutdown session ${id}`);
+      const answer = await this.onMaster(line.join(';'));
+      const failure = answer
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.length > 0 && !l.startsWith('No such session') && !l.startsWith(GONE));
+      if (failure) throw new Error(`haproxy master: ${failure} (shutting sessions of worker ${worker.pid})`);
+    }
+  }
+
+  /** `reload` on the master's CLI (HaproxyProcess, which then waits for the new worker). */
+  askReload(): Promise<string> {
+    return this.onMaster('reload', () => true, false);
+  }
+
+  /** A command's answer from every worker; a worker that exits meanwhile is left out. */
+  private async ask(command: string, whole: (answer: string) => boolean): Promise<(Worker & { answer: string })[]> {
+    if (!this.hasMasterCli()) {
+      const [pid, answer] = await Promise.all([this.admin.workerPid(), this.admin.command(command)]);
+      return pid === undefined || !whole(answer) ? [] : [{ pid, current: true, answer }];
+    }
+    const proc = await this.onMaster('show proc', (a) => workersIn(a).some((w) => w.current));
+    const answers = await Promise.all(
+      workersIn(proc).map(async (w) => ({
+        ...w,
+        answer: await this.onMaster(`@!${w.pid} ${command}`, (a) => whole(a) || a.includes(GONE)),
+      })),
+    );
+    return answers.filter((w) => !w.answer.includes(GONE));
+  }
+
+  /**
+   * One command on the master's CLI, within MASTER_SLOTS connections at once; tried again for 10 s
+   * while the master cannot answer whole (transient errors, an answer `whole` rejects).
+   */
+  private async onMaster(command: string, whole: (answer: string) => boolean = () => true, afterReload = true) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (afterReload) await this.reloading;
+      let failure: Error;
+      try {
+        const answer = await this.slots(() => this.master.command(command));
+        if (whole(answer)) return answer;
+        failure = new Error(`haproxy master: no whole answer to "${command.slice(0, 80)}"`);
+      } catch (e) {
+        if (!TRANSIENT.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        failure = e as Error;
+      }
+      if (Date.now() > deadline) throw failure;
+      await sleep(20);
+    }
+  }
+}
