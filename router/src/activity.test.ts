@@ -10,8 +10,8 @@ const row = (pxname: string, svname: string, stot: number, scur: number) => ({
 });
 
 const samplerOver = () => {
-  const source = { workers: [] as Awaited<ReturnType<StatsSource['stats']>> };
-  const sampler = new ActivitySampler({ stats: () => Promise.resolve(source.workers) });
+  const source = { workers: [] as Awaited<ReturnType<StatsSource['backends']>> };
+  const sampler = new ActivitySampler({ backends: () => Promise.resolve(source.workers) });
   return { source, sampler };
 };
 

@@ -2,9 +2,9 @@ import pLimit from 'p-limit';
 import { appOfBackend } from './haproxy/render-config.js';
 import type { WorkerStats } from './haproxy/workers.js';
 
-/** What the activity sampler reads: every HAProxy worker's `show stat` rows (haproxy-process.ts). */
+/** What the activity sampler reads: every HAProxy worker's backend rows (haproxy/workers.ts). */
 export interface StatsSource {
-  stats(): Promise<Pick<WorkerStats, 'pid' | 'rows'>[]>;
+  backends(): Promise<Pick<WorkerStats, 'pid' | 'rows'>[]>;
 }
 
 /**
@@ -36,7 +36,7 @@ export class ActivitySampler {
   private readonly oneAtATime = pLimit(1);
 
   private async read(): Promise<void> {
-    const workers = await this.source.stats();
+    const workers = await this.source.backends();
     for (const { pid, rows } of workers) {
       // A worker first seen counts from its start: a new worker's total is traffic it served.
       const before = this.totals.get(pid);

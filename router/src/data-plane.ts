@@ -76,7 +76,7 @@ export class DataPlane {
 
   private async tickOnce(now: number): Promise<void> {
     if (this.draining.size === 0) return;
-    const workers = await this.haproxy.workers.stats();
+    const workers = await this.haproxy.workers.servers();
     const current = workers.find((w) => w.current);
     const rowOf = (w: WorkerStats, server: string) => w.rows.find((r) => `${r.pxname}/${r.svname}` === server);
     const plan = [...this.draining].map(([key, d]) => {

@@ -54,7 +54,7 @@ describe("the idle clock across another tenant's reload", () => {
     await expect.poll(() => answer !== undefined, { timeout: 10_000 }).toBe(true);
 
     await t.createApp('second-newcomer');
-    const old = (await t.router.haproxy.workers.stats()).find((w) => w.pid === before);
+    const old = (await t.router.haproxy.workers.backends()).find((w) => w.pid === before);
     expect(old?.rows.find((r) => r.pxname === 'app_streaming' && r.svname === 'BACKEND')?.scur).toBe('1');
     expect(await gauge('sidecar_router_open_connections', 'streaming')).toBe('1');
 
@@ -74,7 +74,7 @@ describe("the idle clock across another tenant's reload", () => {
     answer!();
     expect((await held).body).toBe('late');
     await expect
-      .poll(async () => (await t.router.haproxy.workers.stats()).some((w) => w.pid === before), { timeout: 10_000 })
+      .poll(async () => (await t.router.haproxy.workers.backends()).some((w) => w.pid === before), { timeout: 10_000 })
       .toBe(false);
   });
 });

@@ -24,7 +24,7 @@ export class TrafficMetrics {
   private readonly totals = new Map<string, AppTotals>();
 
   constructor(
-    private readonly opts: { workers: Pick<HaproxyWorkers, 'stats' | 'tableCounts'>; traffic: AppTrafficStore },
+    private readonly opts: { workers: Pick<HaproxyWorkers, 'backends' | 'tableCounts'>; traffic: AppTrafficStore },
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sidecar_router_process_' });
@@ -67,7 +67,7 @@ export class TrafficMetrics {
       async collect() {
         this.reset();
         // Every worker's: after a reload the old one keeps the connections it had.
-        for (const { rows } of await workers.stats().catch(() => []))
+        for (const { rows } of await workers.backends().catch(() => []))
           for (const row of rows) {
             const app = appOfBackend(row.pxname ?? '');
             if (app && row.svname === 'BACKEND') this.inc({ app }, Number(row.scur));

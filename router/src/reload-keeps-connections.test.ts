@@ -44,7 +44,7 @@ describe("another tenant's reload", () => {
     expect(await socket.ask('after one reload')).toBe('chat-pod after one reload');
     await t.createApp('other-tenant-2');
     expect(await socket.ask('after two')).toBe('chat-pod after two');
-    expect((await t.router.haproxy.workers.stats()).filter((w) => !w.current)).toHaveLength(1);
+    expect((await t.router.haproxy.workers.backends()).filter((w) => !w.current)).toHaveLength(1);
 
     // SIDECAR_ROUTER_OLD_WORKERS_MAX=2: a worker that outlived more reloads than that is stopped.
     let closedAt: number | undefined;
@@ -52,7 +52,7 @@ describe("another tenant's reload", () => {
     await t.createApp('other-tenant-3');
     await socket.closed;
     expect(closedAt).toBeDefined();
-    await until(async () => (await t.router.haproxy.workers.stats()).length === 1, 'the stopped worker to be gone');
+    await until(async () => (await t.router.haproxy.workers.backends()).length === 1, 'the stopped worker to be gone');
   });
 
   it("ends a pod's drain at its app's limit though the old worker holds its WebSocket, and reports it until then", async () => {

@@ -117,25 +117,9 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
     wakePort,
     requestLog: config.SIDECAR_ROUTER_REQUEST_LOG === 'on',
   });
-  const cache = new RouteCache({
-    table: stores.routes,
-    subscriber,
-    log,
-    apply: async (state) => {
-      await plane.apply(state);
-      // A pod that left rotation with nothing open is deleted at once; a failing tick is retried by the next.
-      await plane.tick().catch((e: unknown) => warn(`drain: ${(e as Error).message}`));
-    },
-    draining: () => plane.drainingPods(),
-  });
-  made.routes = cache;
-  await cache.start();
-  if (!plane.isRunning) throw new Error('router: the first route table could not be applied (see above)');
-
   // Drains end on their own time: report each end at once, the Docker target is waiting to stop the pod.
   let ticking = false;
-  const drains = setInterval(() => {
-    if (ticking) return;
+  const drainTick = () => {
     ticking = true;
     const before = plane.drainingPods().length;
     void plane
@@ -143,6 +127,25 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
       .then(() => (plane.drainingPods().length !== before ? cache.acknowledge() : undefined))
       .catch((e: unknown) => warn(`drain: ${(e as Error).message}`))
       .finally(() => (ticking = false));
+  };
+  const cache = new RouteCache({
+    table: stores.routes,
+    subscriber,
+    log,
+    apply: async (state) => {
+      await plane.apply(state);
+      // A pod that left rotation with nothing open is deleted at once, without holding the change's
+      // acknowledgement: the tick reads every worker, which can take a while around a reload.
+      drainTick();
+    },
+    draining: () => plane.drainingPods(),
+  });
+  made.routes = cache;
+  await cache.start();
+  if (!plane.isRunning) throw new Error('router: the first route table could not be applied (see above)');
+
+  const drains = setInterval(() => {
+    if (!ticking) drainTick();
   }, 250);
 
   const tlsServer = createTlsPassthrough({

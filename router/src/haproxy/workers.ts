@@ -26,6 +26,15 @@ export function workersIn(showProc: string): Worker[] {
 
 /** The master's answer for a worker that has exited (`@!<pid>` names no process any more). */
 const GONE = "Can't find the target PID";
+/**
+ * A whole answer of `show proc`, `show stat`, `show table` or `show sess` ends with an empty line; while
+ * the master re-executes itself (each reload) it may answer nothing, or cut an answer short.
+ */
+const ended = (answer: string) => answer.endsWith('\n\n');
+/** How long reads are tried again: they run again soon anyway (ticks, samples, scrapes). */
+const READ_RETRY_MS = 2_000;
+/** How long the reload command is tried again while the master's socket refuses. */
+const RELOAD_RETRY_MS = 10_000;
 /** Errors of a master busy re-executing itself (a reload) or of a full accept queue: tried again. */
 const TRANSIENT = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EAGAIN']);
 /** Connections to the master at once: its socket's accept queue is short (EAGAIN past ~20 here). */
@@ -53,16 +62,25 @@ export class HaproxyWorkers {
     private readonly hasMasterCli: () => boolean,
   ) {}
 
-  /** `show stat` of every worker. */
-  async stats(): Promise<WorkerStats[]> {
-    const answers = await this.ask('show stat', (a) => a.startsWith('# pxname'));
-    return answers.map(({ answer, ...w }) => ({ ...w, rows: parseStat(answer) }));
+  /** Every worker's backend rows (`show stat -1 2 -1`): sessions open (`scur`) and in all (`stot`) per app. */
+  async backends(): Promise<WorkerStats[]> {
+    return this.stat('-1 2 -1', ['pxname', 'svname', 'scur', 'stot']);
+  }
+
+  /** Every worker's server rows (`show stat -1 4 -1`): sessions open per pod (`scur`). */
+  async servers(): Promise<WorkerStats[]> {
+    return this.stat('-1 4 -1', ['pxname', 'svname', 'scur']);
+  }
+
+  private async stat(scope: string, columns: readonly string[]): Promise<WorkerStats[]> {
+    const answers = await this.ask(`show stat ${scope}`, (a) => a.startsWith('# pxname') && ended(a));
+    return answers.map(({ answer, ...w }) => ({ ...w, rows: parseStat(answer, columns) }));
   }
 
   /** `conn_cur` per key of a stick table, summed over every worker. */
   async tableCounts(table: string): Promise<Map<string, number>> {
     const sum = new Map<string, number>();
-    for (const { answer } of await this.ask(`show table ${table}`, (a) => a.startsWith('# table:')))
+    for (const { answer } of await this.ask(`show table ${table}`, (a) => a.startsWith('# table:') && ended(a)))
       for (const [key, n] of parseTableCounts(answer)) sum.set(key, (sum.get(key) ?? 0) + n);
     return sum;
   }
@@ -76,7 +94,11 @@ export class HaproxyWorkers {
     if (servers.length === 0) return;
     if (worker.current) return this.admin.run(servers.map((s) => `shutdown sessions server ${s}`));
     const wanted = new Set(servers);
-    const listing = await this.onMaster(`@!${worker.pid} show sess`, (a) => a.includes('0x') || a.includes(GONE));
+    // Always at least the CLI's own session: an answer without one is not whole.
+    const listing = await this.onMaster(
+      `@!${worker.pid} show sess`,
+      (a) => (a.includes('0x') && ended(a)) || a.includes(GONE),
+    );
     const ids = [...listing.matchAll(/^(0x[0-9a-f]+): .* be=(\S+) srv=(\S+) /gm)]
       .filter((m) => wanted.has(`${m[2]}/${m[3]}`))
       .map((m) => m[1]!);
@@ -93,16 +115,18 @@ export class HaproxyWorkers {
 
   /** `reload` on the master's CLI (HaproxyProcess, which then waits for the new worker). */
   askReload(): Promise<string> {
-    return this.onMaster('reload', () => true, false);
+    return this.onMaster('reload', () => true, { afterReload: false, retryMs: RELOAD_RETRY_MS });
   }
 
   /** A command's answer from every worker; a worker that exits meanwhile is left out. */
   private async ask(command: string, whole: (answer: string) => boolean): Promise<(Worker & { answer: string })[]> {
     if (!this.hasMasterCli()) {
+      await this.reloading;
       const [pid, answer] = await Promise.all([this.admin.workerPid(), this.admin.command(command)]);
-      return pid === undefined || !whole(answer) ? [] : [{ pid, current: true, answer }];
+      if (pid === undefined || !whole(answer)) throw new Error(`haproxy: no whole answer to "${command}"`);
+      return [{ pid, current: true, answer }];
     }
-    const proc = await this.onMaster('show proc', (a) => workersIn(a).some((w) => w.current));
+    const proc = await this.onMaster('show proc', (a) => ended(a) && workersIn(a).some((w) => w.current));
     const answers = await Promise.all(
       workersIn(proc).map(async (w) => ({
         ...w,
@@ -113,11 +137,17 @@ export class HaproxyWorkers {
   }
 
   /**
-   * One command on the master's CLI, within MASTER_SLOTS connections at once; tried again for 10 s
-   * while the master cannot answer whole (transient errors, an answer `whole` rejects).
+   * One command on the master's CLI, within MASTER_SLOTS connections at once; tried again (READ_RETRY_MS
+   * from when it could start) while the master cannot answer whole: transient errors, an answer `whole`
+   * rejects.
    */
-  private async onMaster(command: string, whole: (answer: string) => boolean = () => true, afterReload = true) {
-    const deadline = Date.now() + 10_000;
+  private async onMaster(
+    command: string,
+    whole: (answer: string) => boolean = () => true,
+    { afterReload = true, retryMs = READ_RETRY_MS } = {},
+  ) {
+    if (afterReload) await this.reloading;
+    const deadline = Date.now() + retryMs;
     for (;;) {
       if (afterReload) await this.reloading;
       let failure: Error;
