@@ -47,8 +47,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Every HAProxy worker through the master's CLI: the current one, and those a reload replaced, which
  * keep their connections (WebSockets, long responses) after it. While the master re-executes itself
- * (each reload) its socket refuses, resets or answers nothing: reads wait for a reload in progress,
- * and a call that meets one anyway is tried again until its answer is whole.
+ * (each reload) its socket refuses, resets, answers nothing or cuts an answer short: reads wait for a
+ * reload in progress, and a call that meets one anyway is tried again until its answer is whole.
  */
 export class HaproxyWorkers {
   private readonly slots = pLimit(MASTER_SLOTS);
