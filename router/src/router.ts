@@ -195,6 +195,7 @@ export async function startRouter(config: RouterConfig, opts: { log?: Log } = {}
       (closing ??= (async () => {
         clearInterval(drains);
         clearInterval(flusher);
+        haproxy.workers.close();
         metrics.close();
         tlsServer.close();
         waker.close();

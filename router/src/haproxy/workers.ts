@@ -36,7 +36,12 @@ const READ_RETRY_MS = 2_000;
 /** How long the reload command is tried again while the master's socket refuses. */
 const RELOAD_RETRY_MS = 10_000;
 /** Errors of a master busy re-executing itself (a reload) or of a full accept queue: tried again. */
-const TRANSIENT = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EAGAIN']);
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EAGAIN']);
+/**
+ * No socket file: a master just started has not made it yet (the reload command, right after a start,
+ * waits for it); for a read it means the master or its folder is gone, and waiting would only delay.
+ */
+const NOT_YET = 'ENOENT';
 /** Connections to the master at once: its socket's accept queue is short (EAGAIN past ~20 here). */
 const MASTER_SLOTS = 4;
 /** Session ids shut per command line (each about 40 bytes; HAProxy reads a line of up to 16 KB). */
@@ -54,6 +59,8 @@ export class HaproxyWorkers {
   private readonly slots = pLimit(MASTER_SLOTS);
   /** A reload in progress (HaproxyProcess sets it): reads start after it. */
   reloading: Promise<void> | undefined;
+  /** Set when the router stops: one try each, no waiting on a master that may be gone with its folder. */
+  private closed = false;
 
   constructor(
     private readonly master: RuntimeApi,
@@ -113,6 +120,11 @@ export class HaproxyWorkers {
     }
   }
 
+  /** The router is stopping: calls from now on are tried once. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** `reload` on the master's CLI (HaproxyProcess, which then waits for the new worker). */
   askReload(): Promise<string> {
     return this.onMaster('reload', () => true, { afterReload: false, retryMs: RELOAD_RETRY_MS });
@@ -156,10 +168,11 @@ export class HaproxyWorkers {
         if (whole(answer)) return answer;
         failure = new Error(`haproxy master: no whole answer to "${command.slice(0, 80)}"`);
       } catch (e) {
-        if (!TRANSIENT.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        if (!TRANSIENT.has(code) && !(code === NOT_YET && !afterReload)) throw e;
         failure = e as Error;
       }
-      if (Date.now() > deadline) throw failure;
+      if (this.closed || Date.now() > deadline) throw failure;
       await sleep(20);
     }
   }
