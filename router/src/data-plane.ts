@@ -78,6 +78,8 @@ export class DataPlane {
     if (this.draining.size === 0) return;
     const workers = await this.haproxy.workers.servers();
     const current = workers.find((w) => w.current);
+    // The current worker exited as it was read (a reload): decide nothing on half a picture.
+    if (!current) return;
     const rowOf = (w: WorkerStats, server: string) => w.rows.find((r) => `${r.pxname}/${r.svname}` === server);
     const plan = [...this.draining].map(([key, d]) => {
       const server = `${backendOf(d.app)}/${d.pod}`;
@@ -91,7 +93,7 @@ export class DataPlane {
     for (const { key, d, server, holding } of plan) {
       if (holding.length > 0 && now < d.deadline) continue;
       // After a reload the current worker may never have had it: nothing to delete there.
-      if (current && rowOf(current, server)) {
+      if (rowOf(current, server)) {
         try {
           await this.haproxy.api.run([`del server ${server}`]);
         } catch (e) {
