@@ -120,6 +120,15 @@ describe.skipIf(!canRun)('the disk full', () => {
     );
     expect(diary.deploy.status, diary.log).toBe('succeeded');
     const before = { bystander: await holdings(p, by.app), diary: await holdings(p, 'diary') };
+    // The worker follows a new pod's output from its next scan: until then the app's lines are not being
+    // stored, and with the disk filled before that, no store would be tried (and refused) while it is full.
+    expect((await p.request('diary', { path: '/collected' })).status).toBe(200);
+    await waitUntil(
+      "the app's output being stored",
+      async () =>
+        (await appLogLines(p, 'diary', 'runtime')).some((l) => l.line.startsWith('diary collected')) ? true : undefined,
+      { timeoutMs: 30_000, everyMs: 100 },
+    );
 
     by.phase('disk full');
     const fullAt = Date.now();
