@@ -65,11 +65,6 @@ export class RuntimeApi {
     return parseStat(await this.command('show stat'));
   }
 
-  /** `conn_cur` per key of a stick table. */
-  async tableCounts(table: string): Promise<Map<string, number>> {
-    return parseTableCounts(await this.command(`show table ${table}`));
-  }
-
   /** The worker's process id: it changes when a reload has taken effect. */
   async workerPid(): Promise<number | undefined> {
     const m = /^Pid: (\d+)$/m.exec(await this.command('show info'));
